@@ -1,0 +1,129 @@
+"""Settings, built once at the composition root from `DRAFTSMITH_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "password", "xxx", "todo", "your-secret", "test"}
+)
+ROLES = ("planner", "coder", "reviewer", "tester")
+Role = Literal["planner", "coder", "reviewer", "tester"]
+
+
+def _refuse_placeholder(value: SecretStr | None, name: str) -> SecretStr | None:
+    if value is None:
+        return None
+    raw = value.get_secret_value().strip()
+    if raw.lower() in PLACEHOLDER_SECRETS or (raw.startswith("<") and raw.endswith(">")):
+        raise ValueError(f"{name} is a placeholder ({raw!r}); set a real, random value")
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting Draftsmith reads; each is an environment variable `DRAFTSMITH_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="DRAFTSMITH_", extra="ignore")
+
+    github_app_id: int | None = Field(default=None, description="The GitHub App's numeric id.")
+    github_private_key: SecretStr | None = Field(
+        default=None, description="The App's private key, PEM text."
+    )
+    github_private_key_path: Path | None = Field(
+        default=None, description="Path of the App's private key PEM file."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="The App's webhook secret (X-Hub-Signature-256)."
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com", description="GitHub REST API base URL (GHES: .../api/v3)."
+    )
+    database_url: str = Field(
+        default="sqlite:///./draftsmith.db", description="SQLAlchemy URL of the run store."
+    )
+    queue_url: str = Field(
+        default="sqlite:///./draftsmith-queue.db",
+        description="Queue: sqlite:///FILE (embedded) or redis://HOST:PORT/DB (scale out).",
+    )
+    sandbox: Literal["auto", "bwrap", "docker"] = Field(
+        default="auto", description="Sandbox backend for repository code."
+    )
+    docker_image: str = Field(
+        default="python:3.11-slim", description="Image (tag or digest) of the Docker sandbox."
+    )
+    trigger_label: str = Field(default="draftsmith", description="Issue label that starts a run.")
+    model: str | None = Field(default=None, description="Default model for every role.")
+    model_planner: str | None = None
+    model_coder: str | None = None
+    model_reviewer: str | None = None
+    model_tester: str | None = None
+    work_dir: Path = Field(
+        default=Path("./draftsmith-work"), description="Where runs clone repositories."
+    )
+    workers: int = Field(default=2, ge=1, description="Consumer threads in `draftsmith serve`.")
+    catchup_interval_s: int = Field(
+        default=600, ge=0, description="Seconds between redelivery sweeps; 0 disables them."
+    )
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, description="Largest webhook body.")
+    log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_not_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(v, "DRAFTSMITH_WEBHOOK_SECRET")
+
+    @field_validator("github_private_key")
+    @classmethod
+    def _key_not_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(v, "DRAFTSMITH_GITHUB_PRIVATE_KEY")
+
+    def model_for(self, role: Role) -> str | None:
+        """The model a role uses: its own override, else the default model."""
+        override: str | None = getattr(self, f"model_{role}")
+        return override or self.model
+
+    def private_key(self) -> str:
+        """The App's private key text, from the variable or the file; raises ConfigError."""
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value()
+        if self.github_private_key_path is not None:
+            try:
+                return self.github_private_key_path.read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read DRAFTSMITH_GITHUB_PRIVATE_KEY_PATH={self.github_private_key_path}:"
+                    f" {exc.strerror}",
+                    "point it at the .pem file downloaded from the App's settings page",
+                ) from exc
+        raise ConfigError(
+            "no GitHub App private key configured",
+            "set DRAFTSMITH_GITHUB_PRIVATE_KEY (PEM text) or DRAFTSMITH_GITHUB_PRIVATE_KEY_PATH",
+        )
+
+    def secret_values(self) -> list[str]:
+        """The values of the bot's own secrets, for masking."""
+        values: list[str] = []
+        for secret in (self.webhook_secret, self.github_private_key):
+            if secret is not None:
+                values.append(secret.get_secret_value())
+        return values
+
+
+def load_settings() -> Settings:
+    """Build Settings from the environment; an invalid value is a ConfigError naming the variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DRAFTSMITH_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}", "fix the variables named") from exc

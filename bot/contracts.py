@@ -1,0 +1,201 @@
+"""The pydantic handoff models between stages: the vocabulary of the whole system.
+
+This module imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Contract(BaseModel):
+    """Base of every contract: unknown fields are refused, so a drifting model is caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RiskLevel(StrEnum):
+    """How risky a planned change is."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class ImplementationPlan(Contract):
+    """The planner's output: what to change and how we will know it is done."""
+
+    summary: str = Field(description="One paragraph: what the change does and why.")
+    files_to_create: list[str] = Field(default_factory=list, description="New files, repo paths.")
+    files_to_modify: list[str] = Field(default_factory=list, description="Existing files to edit.")
+    dependencies: list[str] = Field(default_factory=list, description="New packages needed.")
+    architecture_notes: str = Field(default="", description="How the change fits the codebase.")
+    acceptance_criteria: list[str] = Field(
+        min_length=1, description="Checkable statements that define done."
+    )
+    risk_level: RiskLevel = Field(description="low, medium or high.")
+    out_of_scope: list[str] = Field(default_factory=list, description="What this change won't do.")
+
+
+class EditOperation(StrEnum):
+    """What a FileEdit does to its path."""
+
+    create = "create"
+    update = "update"
+    delete = "delete"
+
+
+class SearchReplace(Contract):
+    """One exact search/replace block; `search` must match exactly once."""
+
+    search: str = Field(description="Exact text to find; must occur exactly once.")
+    replace: str = Field(description="Text that replaces it.")
+
+
+class FileEdit(Contract):
+    """One edit of one file: whole content (create/update) or search/replace blocks (update)."""
+
+    path: str = Field(description="Repository-relative path.")
+    operation: EditOperation = Field(description="create, update or delete.")
+    content: str | None = Field(default=None, description="Whole new file content.")
+    blocks: list[SearchReplace] = Field(default_factory=list, description="Search/replace blocks.")
+
+    @model_validator(mode="after")
+    def _shape_matches_operation(self) -> FileEdit:
+        if self.operation is EditOperation.create and self.content is None:
+            raise ValueError(f"create of {self.path} needs content")
+        if self.operation is EditOperation.update and self.content is None and not self.blocks:
+            raise ValueError(f"update of {self.path} needs content or search/replace blocks")
+        if self.operation is EditOperation.update and self.content is not None and self.blocks:
+            raise ValueError(f"update of {self.path}: give content or blocks, not both")
+        if self.operation is EditOperation.delete and (self.content is not None or self.blocks):
+            raise ValueError(f"delete of {self.path} takes no content or blocks")
+        return self
+
+
+class CodeChange(Contract):
+    """The coder's output: the edits, why, and what they add."""
+
+    edits: list[FileEdit] = Field(min_length=1, description="The file edits, applied in order.")
+    explanation: str = Field(description="What was changed and why.")
+    dependencies_added: list[str] = Field(default_factory=list, description="Packages added.")
+    revision: int = Field(default=0, ge=0, description="0 for the first attempt, then 1, 2, ...")
+
+
+class Severity(StrEnum):
+    """How bad a review issue is; high and critical force a revision."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class ReviewIssue(Contract):
+    """One problem the reviewer found."""
+
+    severity: Severity
+    category: str = Field(description="e.g. correctness, security, style, tests.")
+    file: str | None = Field(default=None, description="Repository path, when it has one.")
+    line: int | None = Field(default=None, ge=1, description="Line in the new file, when known.")
+    problem: str
+    recommended_fix: str
+
+
+class ReviewStatus(StrEnum):
+    """The reviewer's verdict."""
+
+    approved = "approved"
+    needs_revision = "needs_revision"
+
+
+class ReviewResult(Contract):
+    """The reviewer's output. Any high or critical issue forces needs_revision."""
+
+    status: ReviewStatus
+    issues: list[ReviewIssue] = Field(default_factory=list)
+    suggestions: list[str] = Field(default_factory=list)
+    score: float = Field(ge=0.0, le=1.0, description="Overall quality, 0..1.")
+
+    @model_validator(mode="after")
+    def _blocking_issues_force_revision(self) -> ReviewResult:
+        if any(i.severity in (Severity.high, Severity.critical) for i in self.issues):
+            self.status = ReviewStatus.needs_revision
+        return self
+
+
+class TestPlan(Contract):
+    """The tester's output: what the new tests pin down, and the test files."""
+
+    __test__ = False  # not a pytest test class
+
+    focus: list[str] = Field(min_length=1, description="Behaviours the new tests pin down.")
+    files: list[FileEdit] = Field(min_length=1, description="Test files created or updated.")
+
+
+class TestStatus(StrEnum):
+    """Outcome of a test run."""
+
+    __test__ = False
+
+    passed = "passed"
+    failed = "failed"
+    error = "error"
+
+
+class TestReport(Contract):
+    """Built from the runner's own output (JUnit XML, coverage JSON), never from the model."""
+
+    __test__ = False
+
+    status: TestStatus
+    tests_passed: int = Field(ge=0)
+    tests_failed: int = Field(ge=0)
+    tests_skipped: int = Field(default=0, ge=0)
+    coverage_percent: float | None = Field(default=None, ge=0.0, le=100.0)
+    failure_details: str = Field(default="", description="Condensed failures, bounded.")
+    command: str = Field(description="The exact command that ran.")
+    duration_s: float = Field(ge=0.0)
+
+
+class Gate(StrEnum):
+    """What the policy says about a change before it may be merged."""
+
+    none = "none"
+    needs_approval = "needs_approval"
+    blocked = "blocked"
+
+
+class PullRequestDraft(Contract):
+    """The deployer's output: the pull request to open or update."""
+
+    title: str
+    body: str
+    branch: str
+    labels: list[str] = Field(default_factory=list)
+    reviewers: list[str] = Field(default_factory=list)
+    gate: Gate = Gate.none
+
+
+RunStatus = Literal[
+    "queued",
+    "running",
+    "waiting",
+    "approved",
+    "needs_approval",
+    "needs_human_review",
+    "blocked_by_policy",
+    "failed",
+    "stopped",
+]
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {"approved", "needs_approval", "needs_human_review", "blocked_by_policy", "failed", "stopped"}
+)
+
+CONTRACTS: dict[str, type[Contract]] = {
+    cls.__name__: cls
+    for cls in (ImplementationPlan, CodeChange, ReviewResult, TestPlan, TestReport, PullRequestDraft)
+}

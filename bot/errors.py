@@ -1,0 +1,55 @@
+"""The one exception hierarchy of Draftsmith: every error a user can hit says what to do."""
+
+from __future__ import annotations
+
+
+class DraftsmithError(Exception):
+    """Base of every error Draftsmith raises on purpose; `hint` tells the reader what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(DraftsmithError):
+    """Settings or a repository's configuration are missing or invalid."""
+
+
+class StoreError(DraftsmithError):
+    """The run store cannot be reached or refused an operation."""
+
+
+class QueueError(DraftsmithError):
+    """The task queue cannot be reached."""
+
+
+class GitHubError(DraftsmithError):
+    """GitHub answered with an error we could not recover from."""
+
+    def __init__(self, message: str, hint: str = "", status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class SandboxError(DraftsmithError):
+    """No sandbox is available, or the sandbox itself failed (not the command inside it)."""
+
+
+class ModelError(DraftsmithError):
+    """The model endpoint failed or is not configured."""
+
+
+class ContractError(DraftsmithError):
+    """A model's answer did not validate against its contract, even after re-asking."""
+
+
+class WorkspaceError(DraftsmithError):
+    """A git operation or an edit on the run's workspace failed or was refused."""
+
+
+class PolicyError(DraftsmithError):
+    """A policy file is invalid."""
