@@ -1,0 +1,103 @@
+"""The huey queue: SqliteHuey by default, RedisHuey when DRAFTSMITH_QUEUE_URL is redis://.
+
+A message only says "handle delivery X" or "advance run N"; the store holds everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
+
+from bot.errors import ConfigError, QueueError
+
+logger = logging.getLogger(__name__)
+
+
+def make_huey(queue_url: str) -> Huey:
+    """The huey instance for a queue URL (`sqlite:///FILE` or `redis://HOST:PORT/DB`)."""
+    parsed = urlparse(queue_url)
+    if parsed.scheme in ("redis", "rediss"):
+        return RedisHuey("draftsmith", url=queue_url)
+    if parsed.scheme == "sqlite":
+        filename = queue_url.removeprefix("sqlite:///")
+        if not filename:
+            raise ConfigError(
+                f"DRAFTSMITH_QUEUE_URL={queue_url} names no file",
+                "use sqlite:///path/to/queue.db or redis://host:6379/0",
+            )
+        Path(filename).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey("draftsmith", filename=filename)
+    raise ConfigError(
+        f"unsupported DRAFTSMITH_QUEUE_URL scheme {parsed.scheme!r}",
+        "use sqlite:///path/to/queue.db (default) or redis://host:6379/0",
+    )
+
+
+class TaskQueue:
+    """The two tasks Draftsmith queues, registered on one huey instance."""
+
+    def __init__(self, huey: Huey) -> None:
+        self.huey = huey
+        self._on_delivery: Callable[[str], None] | None = None
+        self._on_advance: Callable[[int], None] | None = None
+        self._delivery_task = huey.task(name="handle_delivery", retries=2, retry_delay=5)(
+            self._handle_delivery
+        )
+        self._advance_task = huey.task(name="advance_run")(self._advance_run)
+
+    def bind(self, on_delivery: Callable[[str], None], on_advance: Callable[[int], None]) -> None:
+        """Set what the consumer does for each task (the worker's composition root calls this)."""
+        self._on_delivery = on_delivery
+        self._on_advance = on_advance
+
+    def _handle_delivery(self, delivery_id: str) -> None:
+        if self._on_delivery is None:
+            raise QueueError("handle_delivery ran on a queue with no handler bound")
+        self._on_delivery(delivery_id)
+
+    def _advance_run(self, run_id: int) -> None:
+        if self._on_advance is None:
+            raise QueueError("advance_run ran on a queue with no handler bound")
+        self._on_advance(run_id)
+
+    def enqueue_delivery(self, delivery_id: str) -> None:
+        """Queue the handling of a stored delivery."""
+        self._call(self._delivery_task, delivery_id)
+
+    def enqueue_run(self, run_id: int) -> None:
+        """Queue one advance of a run."""
+        self._call(self._advance_task, run_id)
+
+    def _call(self, task: Any, arg: Any) -> None:
+        try:
+            task(arg)
+        except Exception as exc:  # the driver's own error types differ per backend
+            raise QueueError(
+                f"cannot enqueue: {exc.__class__.__name__}: {exc}",
+                "check DRAFTSMITH_QUEUE_URL and that Redis (or the queue file) is reachable",
+            ) from exc
+
+    def ping(self) -> int:
+        """Pending task count; raises QueueError when the queue cannot be reached."""
+        try:
+            return int(self.huey.pending_count())
+        except Exception as exc:
+            raise QueueError(f"queue unreachable: {exc}", "check DRAFTSMITH_QUEUE_URL") from exc
+
+    def consumer(self, workers: int) -> Consumer:
+        """A consumer with `workers` threads; `.start()` in-process or `.run()` as a worker."""
+        return self.huey.create_consumer(
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            check_worker_health=True,
+            initial_delay=0.05,
+            backoff=1.15,
+            max_delay=1.0,
+        )

@@ -1,0 +1,625 @@
+"""The run store: SQLAlchemy 2 models and the queries Draftsmith makes.
+
+The store is the source of truth; a queue message only says "advance run N". SQLite by default,
+PostgreSQL when `DRAFTSMITH_DATABASE_URL=postgresql+psycopg://...`. The schema is created and
+upgraded by Alembic (`bot/migrations/`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from bot.contracts import TERMINAL_STATUSES
+from bot.errors import StoreError
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; treat them as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class Installation(Base):
+    """A GitHub App installation and the repositories it covers."""
+
+    __tablename__ = "installations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_login: Mapped[str] = mapped_column(String(255))
+    account_type: Mapped[str] = mapped_column(String(32), default="User")
+    repositories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Delivery(Base):
+    """One webhook delivery, keyed by X-GitHub-Delivery; the intake's dedupe record."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    installation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    repo: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    command: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32), default="received", index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Run(Base):
+    """One run: an issue being turned into a draft pull request."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255), index=True)
+    issue_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    installation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    clone_url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="")
+    request: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    delivery_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phase: Mapped[str] = mapped_column(String(32), default="queued")
+    status: Mapped[str] = mapped_column(String(32), default="queued", index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set to "<repo>#<issue>" while the run is not terminal; NULL after. Unique, so one issue
+    # can never have two active runs, even when two deliveries race.
+    active_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
+    branch: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    base_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    head_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pr_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    progress_comment_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_used: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    tool_calls: Mapped[int] = mapped_column(Integer, default=0)
+    trace_context: Mapped[str | None] = mapped_column(Text, nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the run reached a terminal status."""
+        return self.status in TERMINAL_STATUSES
+
+
+class PhaseRecord(Base):
+    """One execution of one phase of a run (a revision makes a second record of a phase)."""
+
+    __tablename__ = "phases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RunEvent(Base):
+    """The append-only event log of a run."""
+
+    __tablename__ = "run_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    consumed: Mapped[bool] = mapped_column(default=False)
+
+
+class Artifact(Base):
+    """A stored artifact of a run: a contract, a diff, a log; newest per name wins."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    media_type: Mapped[str] = mapped_column(String(64), default="text/plain")
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the store URL; SQLite gets WAL and a busy timeout for concurrent workers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the newest schema with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    try:
+        command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot migrate the run store: {exc.__class__.__name__}: {exc}",
+            "check DRAFTSMITH_DATABASE_URL and that the database server is running",
+        ) from exc
+
+
+class Store:
+    """Queries on the run store. Objects returned are detached snapshots."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: commits on success, rolls back on error, wraps driver errors."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise
+        except OperationalError as exc:
+            session.rollback()
+            raise StoreError(
+                f"run store unavailable: {exc.orig}",
+                "check DRAFTSMITH_DATABASE_URL and that the database server is running",
+            ) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema."""
+        migrate(self.url)
+
+    def ping(self) -> None:
+        """Raise StoreError when the database does not answer."""
+        with self.session() as s:
+            s.execute(text("SELECT 1"))
+
+    # deliveries ------------------------------------------------------------------------
+    def record_delivery(
+        self,
+        delivery_id: str,
+        *,
+        event: str,
+        action: str | None,
+        installation_id: int | None,
+        repo: str | None,
+        command: str | None,
+        outcome: str,
+    ) -> bool:
+        """Record a delivery once; False when this delivery id was seen before."""
+        try:
+            with self.session() as s:
+                s.add(
+                    Delivery(
+                        id=delivery_id,
+                        event=event,
+                        action=action,
+                        installation_id=installation_id,
+                        repo=repo,
+                        command=command,
+                        outcome=outcome,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """One delivery by id."""
+        with self.session() as s:
+            return s.get(Delivery, delivery_id)
+
+    def finish_delivery(self, delivery_id: str, outcome: str, error: str | None = None) -> None:
+        """Mark a delivery handled (`processed`, `ignored`, `failed`)."""
+        with self.session() as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(outcome=outcome, error=error, processed_at=utcnow())
+            )
+
+    def forget_delivery(self, delivery_id: str) -> None:
+        """Delete a delivery that could not be queued, so its redelivery is accepted."""
+        with self.session() as s:
+            delivery = s.get(Delivery, delivery_id)
+            if delivery is not None:
+                s.delete(delivery)
+
+    def unprocessed_deliveries(self) -> list[str]:
+        """Ids of deliveries accepted but not yet handled (to re-enqueue on start)."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(Delivery.id)
+                .where(Delivery.outcome == "queued")
+                .order_by(Delivery.received_at)
+            )
+            return list(rows)
+
+    def count_deliveries(self, outcome: str | None = None) -> int:
+        """How many deliveries were recorded (optionally with one outcome)."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = select(func.count()).select_from(Delivery)
+            if outcome is not None:
+                q = q.where(Delivery.outcome == outcome)
+            return int(s.scalar(q) or 0)
+
+    # installations -----------------------------------------------------------------------
+    def upsert_installation(
+        self,
+        installation_id: int,
+        *,
+        account_login: str,
+        account_type: str,
+        repositories: list[str],
+    ) -> None:
+        """Create or refresh an installation."""
+        with self.session() as s:
+            inst = s.get(Installation, installation_id)
+            if inst is None:
+                inst = Installation(id=installation_id, account_login=account_login)
+                s.add(inst)
+            inst.account_login = account_login
+            inst.account_type = account_type
+            inst.repositories = sorted(set(repositories))
+            inst.active = True
+            inst.updated_at = utcnow()
+
+    def change_installation_repos(
+        self, installation_id: int, *, added: list[str], removed: list[str]
+    ) -> None:
+        """Add and remove repositories of an installation (creating it when unknown)."""
+        with self.session() as s:
+            inst = s.get(Installation, installation_id)
+            if inst is None:
+                inst = Installation(id=installation_id, account_login="", repositories=[])
+                s.add(inst)
+            repos = (set(inst.repositories or []) | set(added)) - set(removed)
+            inst.repositories = sorted(repos)
+            inst.updated_at = utcnow()
+
+    def deactivate_installation(self, installation_id: int) -> None:
+        """Mark an installation deleted or suspended."""
+        with self.session() as s:
+            inst = s.get(Installation, installation_id)
+            if inst is not None:
+                inst.active = False
+                inst.updated_at = utcnow()
+
+    def get_installation(self, installation_id: int) -> Installation | None:
+        """One installation by id."""
+        with self.session() as s:
+            return s.get(Installation, installation_id)
+
+    # runs ------------------------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        repo: str,
+        issue_number: int | None,
+        clone_url: str,
+        title: str,
+        request: str,
+        installation_id: int | None = None,
+        requested_by: str | None = None,
+        delivery_id: str | None = None,
+    ) -> tuple[Run, bool]:
+        """Create a run, or return the issue's active run and False when one exists."""
+        key = f"{repo}#{issue_number}" if issue_number is not None else None
+        try:
+            with self.session() as s:
+                run = Run(
+                    repo=repo,
+                    issue_number=issue_number,
+                    clone_url=clone_url,
+                    title=title,
+                    request=request,
+                    installation_id=installation_id,
+                    requested_by=requested_by,
+                    delivery_id=delivery_id,
+                    active_key=key,
+                )
+                s.add(run)
+                s.flush()
+                s.add(RunEvent(run_id=run.id, kind="created", message=f"run for {key or repo}"))
+            return run, True
+        except IntegrityError:
+            existing = self.active_run_for(repo, issue_number)
+            if existing is None:  # finished between our insert and this read: try once more
+                return self.create_run(
+                    repo=repo,
+                    issue_number=issue_number,
+                    clone_url=clone_url,
+                    title=title,
+                    request=request,
+                    installation_id=installation_id,
+                    requested_by=requested_by,
+                    delivery_id=delivery_id,
+                )
+            return existing, False
+
+    def get_run(self, run_id: int) -> Run:
+        """One run by id; StoreError when there is none."""
+        with self.session() as s:
+            run = s.get(Run, run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id}", "list runs with `draftsmith runs`")
+        return run
+
+    def active_run_for(self, repo: str, issue_number: int | None) -> Run | None:
+        """The issue's non-terminal run, if any."""
+        with self.session() as s:
+            return s.scalar(select(Run).where(Run.active_key == f"{repo}#{issue_number}"))
+
+    def latest_run_for(self, repo: str, issue_number: int) -> Run | None:
+        """The issue's newest run, active or not."""
+        with self.session() as s:
+            return s.scalar(
+                select(Run)
+                .where(Run.repo == repo, Run.issue_number == issue_number)
+                .order_by(Run.id.desc())
+                .limit(1)
+            )
+
+    def run_for_pr(self, repo: str, pr_number: int) -> Run | None:
+        """The newest run that opened this pull request."""
+        with self.session() as s:
+            return s.scalar(
+                select(Run)
+                .where(Run.repo == repo, Run.pr_number == pr_number)
+                .order_by(Run.id.desc())
+                .limit(1)
+            )
+
+    def list_runs(
+        self, *, status: str | None = None, repo: str | None = None, limit: int = 100
+    ) -> list[Run]:
+        """Runs, newest first, optionally filtered."""
+        with self.session() as s:
+            q = select(Run).order_by(Run.id.desc()).limit(limit)
+            if status:
+                q = q.where(Run.status == status)
+            if repo:
+                q = q.where(Run.repo == repo)
+            return list(s.scalars(q))
+
+    def unfinished_runs(self) -> list[Run]:
+        """Runs not in a terminal state and not waiting for a person."""
+        with self.session() as s:
+            q = select(Run).where(Run.status.in_(("queued", "running"))).order_by(Run.id)
+            return list(s.scalars(q))
+
+    def update_run(self, run_id: int, **values: Any) -> Run:
+        """Set fields of a run; finishing it (a terminal status) frees the issue's active slot."""
+        values["updated_at"] = utcnow()
+        if values.get("status") in TERMINAL_STATUSES:
+            values["active_key"] = None
+            values.setdefault("finished_at", utcnow())
+        with self.session() as s:
+            s.execute(update(Run).where(Run.id == run_id).values(**values))
+            run = s.get(Run, run_id)
+            if run is None:
+                raise StoreError(f"no run {run_id}")
+            s.refresh(run)
+            return run
+
+    def reopen_run(self, run_id: int, *, phase: str, reason: str) -> Run | None:
+        """Make a finished run active again (retry, revise); None if the issue has another."""
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise StoreError(f"no run {run_id}")
+            key = f"{run.repo}#{run.issue_number}" if run.issue_number is not None else None
+        try:
+            run = self.update_run(
+                run_id,
+                status="queued",
+                phase=phase,
+                active_key=key,
+                finished_at=None,
+                status_reason=None,
+            )
+        except IntegrityError:
+            return None
+        self.add_event(run_id, "reopened", reason)
+        return run
+
+    def add_usage(self, run_id: int, *, tokens: int, cost_usd: float, tool_calls: int = 0) -> None:
+        """Add to a run's budgets used, atomically."""
+        with self.session() as s:
+            s.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    tokens_used=Run.tokens_used + tokens,
+                    cost_usd=Run.cost_usd + cost_usd,
+                    tool_calls=Run.tool_calls + tool_calls,
+                )
+            )
+
+    # locking ---------------------------------------------------------------------------------
+    def claim_run(self, run_id: int, worker: str, ttl_s: float = 900) -> bool:
+        """Take the run's lock for `worker` unless another live worker holds it."""
+        now = utcnow()
+        with self.session() as s:
+            result = s.execute(
+                update(Run)
+                .where(
+                    Run.id == run_id,
+                    (Run.locked_by.is_(None))
+                    | (Run.locked_by == worker)
+                    | (Run.locked_until < now),
+                )
+                .values(locked_by=worker, locked_until=now + timedelta(seconds=ttl_s))
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def release_run(self, run_id: int, worker: str) -> None:
+        """Give the run's lock back (only if `worker` holds it)."""
+        with self.session() as s:
+            s.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.locked_by == worker)
+                .values(locked_by=None, locked_until=None)
+            )
+
+    # phases, events, artifacts --------------------------------------------------------------
+    def start_phase(self, run_id: int, name: str, attempt: int) -> int:
+        """Record that a phase began; returns its record id."""
+        with self.session() as s:
+            rec = PhaseRecord(run_id=run_id, name=name, attempt=attempt)
+            s.add(rec)
+            s.flush()
+            return rec.id
+
+    def finish_phase(
+        self, phase_id: int, outcome: str, *, tokens: int = 0, cost_usd: float = 0.0
+    ) -> None:
+        """Record how a phase ended."""
+        with self.session() as s:
+            s.execute(
+                update(PhaseRecord)
+                .where(PhaseRecord.id == phase_id)
+                .values(outcome=outcome, tokens=tokens, cost_usd=cost_usd, finished_at=utcnow())
+            )
+
+    def phases(self, run_id: int) -> list[PhaseRecord]:
+        """A run's phase records in order."""
+        with self.session() as s:
+            q = select(PhaseRecord).where(PhaseRecord.run_id == run_id).order_by(PhaseRecord.id)
+            return list(s.scalars(q))
+
+    def add_event(
+        self, run_id: int, kind: str, message: str = "", data: dict[str, Any] | None = None
+    ) -> None:
+        """Append to a run's event log."""
+        with self.session() as s:
+            s.add(RunEvent(run_id=run_id, kind=kind, message=message, data=data or {}))
+
+    def events(self, run_id: int, kind: str | None = None) -> list[RunEvent]:
+        """A run's events in order, optionally of one kind."""
+        with self.session() as s:
+            q = select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.id)
+            if kind is not None:
+                q = q.where(RunEvent.kind == kind)
+            return list(s.scalars(q))
+
+    def take_inputs(self, run_id: int) -> list[RunEvent]:
+        """Steering inputs (kind `input`) not yet consumed, marking them consumed."""
+        with self.session() as s:
+            q = (
+                select(RunEvent)
+                .where(RunEvent.run_id == run_id, RunEvent.kind == "input", ~RunEvent.consumed)
+                .order_by(RunEvent.id)
+            )
+            rows = list(s.scalars(q))
+            for row in rows:
+                row.consumed = True
+            return rows
+
+    def put_artifact(
+        self,
+        run_id: int,
+        name: str,
+        content: str | dict[str, Any] | list[Any],
+        media_type: str | None = None,
+    ) -> None:
+        """Store an artifact (a dict or list is stored as JSON)."""
+        if not isinstance(content, str):
+            content = json.dumps(content, indent=2, default=str)
+            media_type = media_type or "application/json"
+        with self.session() as s:
+            s.add(
+                Artifact(
+                    run_id=run_id, name=name, content=content, media_type=media_type or "text/plain"
+                )
+            )
+
+    def get_artifact(self, run_id: int, name: str) -> Artifact | None:
+        """The newest artifact of that name."""
+        with self.session() as s:
+            return s.scalar(
+                select(Artifact)
+                .where(Artifact.run_id == run_id, Artifact.name == name)
+                .order_by(Artifact.id.desc())
+                .limit(1)
+            )
+
+    def artifacts(self, run_id: int) -> list[Artifact]:
+        """All artifacts of a run in order."""
+        with self.session() as s:
+            q = select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.id)
+            return list(s.scalars(q))
+
+
+def as_aware(value: datetime | None) -> datetime | None:
+    """A stored datetime as timezone-aware UTC (SQLite drops the zone)."""
+    return None if value is None else _aware(value)

@@ -1,0 +1,163 @@
+"""FastAPI app factory: the webhook intake and health route.
+
+Thin by design: verify, parse, route, persist the delivery, enqueue, answer. No work here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from bot.commands import dump_command
+from bot.errors import DraftsmithError
+from bot.queue import TaskQueue
+from bot.store import Store
+from webhooks.routing import Ignored, MalformedPayload, Pong, route
+from webhooks.signature import verify
+
+logger = logging.getLogger(__name__)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    *,
+    store: Store,
+    queue: TaskQueue,
+    webhook_secret: str | None,
+    app_id: int | None = None,
+    max_body_bytes: int = 25 * 1024 * 1024,
+    on_startup: Callable[[], None] | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Build the HTTP app; `webhook_secret=None` only in explicit insecure development mode."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await run_in_threadpool(on_startup)
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
+    app = FastAPI(title="Draftsmith", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.post("/webhooks/github")
+    async def github_webhook(request: Request) -> Response:
+        delivery = request.headers.get("x-github-delivery", "")
+        event = request.headers.get("x-github-event", "")
+        log: dict[str, Any] = {"delivery_id": delivery, "event": event}
+        try:
+            body = await _read_body(request, max_body_bytes)
+        except _TooLarge:
+            logger.warning("webhook refused: body over %d bytes", max_body_bytes, extra=log)
+            return _error(413, f"body larger than {max_body_bytes} bytes")
+        if webhook_secret is not None and not verify(
+            body, webhook_secret, request.headers.get("x-hub-signature-256")
+        ):
+            logger.warning(
+                "webhook refused: missing or invalid X-Hub-Signature-256; check that the App's "
+                "webhook secret equals DRAFTSMITH_WEBHOOK_SECRET",
+                extra=log,
+            )
+            return _error(401, "missing or invalid X-Hub-Signature-256")
+        if not delivery or not event:
+            return _error(400, "X-GitHub-Delivery and X-GitHub-Event headers are required")
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise ValueError("payload is not a JSON object")
+        except ValueError as exc:
+            logger.warning("webhook refused: body is not a JSON object: %s", exc, extra=log)
+            return _error(400, "body is not a JSON object")
+        try:
+            routed = route(event, payload, app_id=app_id)
+        except MalformedPayload as exc:
+            logger.warning("webhook refused: %s", exc, extra=log)
+            return _error(400, str(exc))
+        action = payload.get("action")
+        repo = (payload.get("repository") or {}).get("full_name")
+        installation = (payload.get("installation") or {}).get("id")
+        log.update(action=action, repo=repo)
+        command = None if isinstance(routed, Ignored | Pong) else dump_command(routed)
+        outcome = "queued" if command is not None else "ignored"
+        try:
+            fresh = await run_in_threadpool(
+                store.record_delivery,
+                delivery,
+                event=event,
+                action=action,
+                installation_id=installation,
+                repo=repo,
+                command=command,
+                outcome=outcome,
+            )
+        except DraftsmithError as exc:
+            logger.error("webhook not stored: %s", exc, extra=log)
+            return _error(503, "run store unavailable; GitHub will show this delivery as failed")
+        if not fresh:
+            logger.info("duplicate delivery ignored", extra=log)
+            return JSONResponse({"duplicate": True, "delivery": delivery}, status_code=200)
+        if isinstance(routed, Pong):
+            return JSONResponse({"pong": True, "zen": routed.zen})
+        if isinstance(routed, Ignored):
+            logger.info("webhook ignored: %s", routed.reason, extra=log)
+            return Response(status_code=204)
+        try:
+            await run_in_threadpool(queue.enqueue_delivery, delivery)
+        except DraftsmithError as exc:
+            # Forget the delivery so GitHub's redelivery (or our catch-up) is accepted later.
+            await run_in_threadpool(store.forget_delivery, delivery)
+            logger.error("webhook not queued: %s", exc, extra=log)
+            return _error(503, "queue unavailable; the delivery will be redelivered")
+        logger.info("webhook accepted: %s", routed.kind, extra=log)
+        return JSONResponse({"delivery": delivery, "command": routed.kind}, status_code=202)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        checks: dict[str, str] = {}
+        ok = True
+        try:
+            await run_in_threadpool(store.ping)
+            checks["database"] = "ok"
+        except DraftsmithError as exc:
+            checks["database"] = f"error: {exc.message}"
+            ok = False
+        try:
+            await run_in_threadpool(queue.ping)
+            checks["queue"] = "ok"
+        except DraftsmithError as exc:
+            checks["queue"] = f"error: {exc.message}"
+            ok = False
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+        )
+
+    return app
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
