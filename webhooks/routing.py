@@ -80,7 +80,9 @@ def parse_comment_command(body: str) -> tuple[str, str] | None:
     match = COMMAND_RE.search(body)
     if match is None:
         return None
-    verb = (match.group("verb") or "help").lower().replace("_", "-")
+    verb = (match.group("verb") or "").lower().replace("_", "-")
+    if verb in ("", "help"):
+        return "help", ""
     if verb == "approve":
         verb = "approve-plan"
     if verb not in VERBS:

@@ -1,0 +1,74 @@
+"""Shared fixtures: run stores and queues on SQLite and on the machine's PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.queue import TaskQueue, make_huey
+from bot.store import Store
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Store:
+    """A migrated SQLite store in a temporary file."""
+    store = Store(f"sqlite:///{tmp_path / 'draftsmith.db'}")
+    store.migrate()
+    return store
+
+
+@pytest.fixture
+def postgres_store() -> Iterator[Store]:
+    """A migrated store in a fresh PostgreSQL database, dropped afterwards."""
+    name = f"draftsmith_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    store = Store(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    store.migrate()
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """The run store on each supported database."""
+    name = "sqlite_store" if request.param == "sqlite" else "postgres_store"
+    result: Store = request.getfixturevalue(name)
+    return result
+
+
+@pytest.fixture
+def sqlite_queue(tmp_path: Path) -> TaskQueue:
+    """A queue on a SQLite huey file."""
+    return TaskQueue(make_huey(f"sqlite:///{tmp_path / 'queue.db'}"))
+
+
+@pytest.fixture
+def redis_queue() -> Iterator[TaskQueue]:
+    """A queue on the machine's Redis, under a unique name, flushed afterwards."""
+    from huey import RedisHuey
+
+    huey = RedisHuey(f"draftsmith-test-{uuid.uuid4().hex[:8]}", url=REDIS_URL)
+    yield TaskQueue(huey)
+    huey.flush()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue(request: pytest.FixtureRequest) -> TaskQueue:
+    """The queue on each supported backend."""
+    name = "sqlite_queue" if request.param == "sqlite" else "redis_queue"
+    result: TaskQueue = request.getfixturevalue(name)
+    return result

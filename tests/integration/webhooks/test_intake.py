@@ -1,0 +1,187 @@
+"""The webhook intake over real HTTP: a uvicorn server, a real store and a real queue."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.commands import StartRun, load_command
+from bot.queue import TaskQueue
+from bot.store import Store
+from tests.helpers.payloads import load_payload
+from tests.helpers.server import serve
+from webhooks.app import create_app
+from webhooks.signature import sign
+
+SECRET = "s3cr3t-for-tests-only-0123456789"
+
+
+@pytest.fixture
+def server(
+    store: Store, sqlite_queue: TaskQueue
+) -> Iterator[tuple[httpx.Client, Store, TaskQueue]]:
+    app = create_app(store=store, queue=sqlite_queue, webhook_secret=SECRET, max_body_bytes=1 << 20)
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        yield client, store, sqlite_queue
+
+
+def post(
+    client: httpx.Client,
+    event: str,
+    payload: dict[str, Any] | bytes,
+    *,
+    delivery: str | None = None,
+    secret: str | None = SECRET,
+    signature: str | None = None,
+) -> httpx.Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    elif secret is not None:
+        headers["X-Hub-Signature-256"] = sign(body, secret)
+    return client.post("/webhooks/github", content=body, headers=headers)
+
+
+def labeled() -> dict[str, Any]:
+    return load_payload("issues.labeled", label={"name": "draftsmith"}, installation={"id": 7})
+
+
+def test_a_signed_labeled_issue_is_stored_and_queued(server: Any) -> None:
+    client, store, queue = server
+    response = post(client, "issues", labeled(), delivery="d-1")
+    assert response.status_code == 202
+    assert response.json() == {"delivery": "d-1", "command": "start_run"}
+    delivery = store.get_delivery("d-1")
+    assert delivery is not None and delivery.outcome == "queued"
+    assert isinstance(load_command(delivery.command), StartRun)
+    assert queue.ping() == 1
+
+
+@pytest.mark.parametrize(
+    ("secret", "signature"),
+    [
+        (None, None),
+        ("another-secret-entirely-987654", None),
+        (None, "sha256=" + "0" * 64),
+        (None, "sha1=deadbeef"),
+    ],
+    ids=["missing", "wrong-secret", "forged-hex", "wrong-scheme"],
+)
+def test_a_bad_signature_is_refused_and_nothing_stored(
+    server: Any, secret: str | None, signature: str | None
+) -> None:
+    client, store, queue = server
+    response = post(client, "issues", labeled(), delivery="bad", secret=secret, signature=signature)
+    assert response.status_code == 401
+    assert store.get_delivery("bad") is None
+    assert queue.ping() == 0
+
+
+def test_a_redelivery_is_answered_as_a_duplicate_and_starts_nothing(server: Any) -> None:
+    client, store, queue = server
+    first = post(client, "issues", labeled(), delivery="same")
+    again = post(client, "issues", labeled(), delivery="same")
+    assert first.status_code == 202
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert queue.ping() == 1
+    assert store.count_deliveries() == 1
+
+
+def test_an_oversize_body_is_refused_with_413(server: Any) -> None:
+    client, store, _ = server
+    big = json.dumps({"padding": "x" * (2 << 20)}).encode()
+    response = post(client, "issues", big, delivery="big")
+    assert response.status_code == 413
+    assert store.get_delivery("big") is None
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json at all", b"[1, 2, 3]", b"\xff\xfe"], ids=["text", "array", "binary"]
+)
+def test_a_body_that_is_not_a_json_object_is_refused_with_400(server: Any, body: bytes) -> None:
+    client, store, _ = server
+    response = post(client, "issues", body, delivery="nj")
+    assert response.status_code == 400
+    assert store.get_delivery("nj") is None
+
+
+def test_an_unknown_event_answers_204_and_is_recorded_as_ignored(server: Any) -> None:
+    client, store, queue = server
+    response = post(client, "pull_request", load_payload("pull_request.opened"), delivery="pr")
+    assert response.status_code == 204
+    delivery = store.get_delivery("pr")
+    assert delivery is not None and delivery.outcome == "ignored"
+    assert queue.ping() == 0
+
+
+def test_a_bot_comment_triggers_nothing(server: Any) -> None:
+    client, _, queue = server
+    payload = load_payload(
+        "issue_comment.created",
+        sender={"login": "draftsmith[bot]", "type": "Bot"},
+        **{"comment.body": "/draftsmith retry"},
+    )
+    assert post(client, "issue_comment", payload).status_code == 204
+    assert queue.ping() == 0
+
+
+def test_ping_is_answered_with_pong(server: Any) -> None:
+    client, _, _ = server
+    response = post(client, "ping", load_payload("ping"))
+    assert response.status_code == 200 and response.json()["pong"] is True
+
+
+def test_missing_delivery_header_is_a_400(server: Any) -> None:
+    client, _, _ = server
+    body = json.dumps(labeled()).encode()
+    response = client.post(
+        "/webhooks/github",
+        content=body,
+        headers={"X-GitHub-Event": "issues", "X-Hub-Signature-256": sign(body, SECRET)},
+    )
+    assert response.status_code == 400
+
+
+def test_healthz_reports_database_and_queue(server: Any) -> None:
+    client, _, _ = server
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "queue": "ok"}
+
+
+def test_healthz_reports_an_unreachable_queue(store: Store) -> None:
+    from huey import RedisHuey
+
+    dead = TaskQueue(RedisHuey("dead", url="redis://127.0.0.1:1/0"))
+    app = create_app(store=store, queue=dead, webhook_secret=SECRET)
+    with serve(app) as url:
+        response = httpx.get(url + "/healthz", timeout=10)
+    assert response.status_code == 503
+    assert response.json()["database"] == "ok"
+    assert response.json()["queue"].startswith("error")
+
+
+def test_a_delivery_that_cannot_be_queued_is_not_kept_so_its_redelivery_is_accepted(
+    sqlite_store: Store, sqlite_queue: TaskQueue
+) -> None:
+    from huey import RedisHuey
+
+    dead = TaskQueue(RedisHuey("dead", url="redis://127.0.0.1:1/0"))
+    down = create_app(store=sqlite_store, queue=dead, webhook_secret=SECRET)
+    with serve(down) as url, httpx.Client(base_url=url, timeout=10) as client:
+        assert post(client, "issues", labeled(), delivery="retry-me").status_code == 503
+    assert sqlite_store.get_delivery("retry-me") is None
+    up = create_app(store=sqlite_store, queue=sqlite_queue, webhook_secret=SECRET)
+    with serve(up) as url, httpx.Client(base_url=url, timeout=10) as client:
+        assert post(client, "issues", labeled(), delivery="retry-me").status_code == 202
+    assert sqlite_queue.ping() == 1
