@@ -292,6 +292,28 @@ class Store:
             if delivery is not None:
                 s.delete(delivery)
 
+    def claim_delivery(self, delivery_id: str) -> bool:
+        """Move a queued delivery to `processing`; False when another worker has it or it's done."""
+        with self.session() as s:
+            result = s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.outcome == "queued")
+                .values(outcome="processing", processed_at=utcnow())
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def requeue_stale_deliveries(self, older_than: timedelta) -> int:
+        """Put deliveries stuck in `processing` (a worker died) back to `queued`."""
+        with self.session() as s:
+            result = s.execute(
+                update(Delivery)
+                .where(
+                    Delivery.outcome == "processing", Delivery.processed_at < utcnow() - older_than
+                )
+                .values(outcome="queued")
+            )
+            return int(getattr(result, "rowcount", 0))
+
     def unprocessed_deliveries(self) -> list[str]:
         """Ids of deliveries accepted but not yet handled (to re-enqueue on start)."""
         with self.session() as s:

@@ -1,0 +1,24 @@
+# The two set-up commands of the README: `make install` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test lint bench
+
+install:
+	@command -v bwrap >/dev/null && command -v git >/dev/null && command -v node >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq git bubblewrap nodejs; } || \
+	  { sudo apt-get update -qq && sudo apt-get install -y -qq git bubblewrap nodejs; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+
+lint:
+	$(BIN)/ruff check bot webhooks tests benchmarks
+	$(BIN)/mypy bot webhooks
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench:
+	$(BIN)/python benchmarks/webhook_intake.py

@@ -1,0 +1,240 @@
+"""What a worker does with each command of a delivery (the intake only stored it).
+
+Each handler is idempotent for its delivery: a delivery is claimed once (store), a run is created
+once per issue (store's active-run key), and comments are found by marker before being written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.commands import (
+    CheckSuiteCompleted,
+    Command,
+    CommentCommand,
+    InstallationChanged,
+    RepoRef,
+    ReviewComment,
+    ReviewSubmitted,
+    StartRun,
+)
+from bot.config import Settings
+from bot.errors import PolicyError
+from bot.github.client import InstallationClient
+from bot.progress import marker, render
+from bot.queue import TaskQueue
+from bot.store import Run, Store
+
+logger = logging.getLogger(__name__)
+
+CONFIG_PATH = ".github/draftsmith.yml"
+HELP_TEXT = (
+    "Draftsmith commands (people with write access only):\n"
+    "- `/draftsmith revise <what to change>`: a new revision on the same branch\n"
+    "- `/draftsmith retry`: run a stopped or failed run again from where it stopped\n"
+    "- `/draftsmith stop`: stop the run\n"
+    "- `/draftsmith approve-plan`: let a run waiting on its plan write code"
+)
+NOT_A_WRITER = (
+    "Sorry @{login}, only people with write access to this repository can steer Draftsmith. "
+    "Nothing was changed."
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a delivery was handled: `processed` or `ignored`, and why."""
+
+    status: str
+    detail: str
+
+
+GitHubFor = Callable[[RepoRef], InstallationClient]
+
+
+class Handlers:
+    """Executes commands; `github_for` gives a client scoped to the command's repository."""
+
+    def __init__(
+        self, settings: Settings, store: Store, queue: TaskQueue, github_for: GitHubFor
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.queue = queue
+        self.github_for = github_for
+
+    def handle(self, command: Command, delivery_id: str) -> Outcome:
+        """Dispatch one command."""
+        if isinstance(command, StartRun):
+            return self.start_run(command, delivery_id)
+        if isinstance(command, CommentCommand):
+            return self.comment_command(command)
+        if isinstance(command, ReviewSubmitted | ReviewComment | CheckSuiteCompleted):
+            return self.pull_request_event(command)
+        return self.installation(command)
+
+    # runs ---------------------------------------------------------------------------------
+    def trigger_label(self, gh: InstallationClient, repo: RepoRef, issue: int) -> str:
+        """The repository's trigger label (its config, else the global one); bad config reported."""
+        from bot.policy import parse_repo_config
+
+        text = gh.read_file(repo.full_name, CONFIG_PATH, ref=repo.default_branch)
+        if text is None:
+            return self.settings.trigger_label
+        try:
+            config = parse_repo_config(text)
+        except PolicyError as exc:
+            gh.upsert_comment(
+                repo.full_name,
+                issue,
+                "<!-- draftsmith:config-error -->",
+                f"Draftsmith could not use `{CONFIG_PATH}` on `{repo.default_branch}`: "
+                f"{exc.message}. The built-in settings and policy apply until it is fixed.",
+            )
+            return self.settings.trigger_label
+        return config.trigger_label or self.settings.trigger_label
+
+    def start_run(self, command: StartRun, delivery_id: str) -> Outcome:
+        """Start a run when the label is the trigger label; one active run per issue."""
+        gh = self.github_for(command.repo)
+        trigger = self.trigger_label(gh, command.repo, command.issue_number)
+        if command.label != trigger:
+            return Outcome("ignored", f"label {command.label!r} is not the trigger {trigger!r}")
+        run, created = self.store.create_run(
+            repo=command.repo.full_name,
+            issue_number=command.issue_number,
+            clone_url=command.repo.clone_url,
+            title=command.title,
+            request=command.body,
+            installation_id=command.repo.installation_id,
+            requested_by=command.sender.login,
+            delivery_id=delivery_id,
+        )
+        if not created:
+            gh.create_comment(
+                command.repo.full_name,
+                command.issue_number,
+                f"Draftsmith is already working on this issue (run `{run.id}`, phase "
+                f"`{run.phase}`); the new `{trigger}` label started nothing. Use "
+                "`/draftsmith stop` or `/draftsmith retry` to steer it.",
+            )
+            return Outcome("processed", f"run {run.id} already active")
+        self.post_progress(gh, run)
+        self.queue.enqueue_run(run.id)
+        logger.info("run created", extra={"run_id": run.id, "delivery_id": delivery_id})
+        return Outcome("processed", f"run {run.id} created")
+
+    def post_progress(self, gh: InstallationClient, run: Run) -> None:
+        """Create or edit the run's one progress comment."""
+        if run.issue_number is None:
+            return
+        body = render(run_id=run.id, phase=run.phase, status=run.status, reason=run.status_reason)
+        comment = gh.upsert_comment(run.repo, run.issue_number, marker(run.id), body)
+        if run.progress_comment_id != comment.id:
+            self.store.update_run(run.id, progress_comment_id=comment.id)
+
+    # steering -----------------------------------------------------------------------------
+    def comment_command(self, command: CommentCommand) -> Outcome:
+        """A `/draftsmith` command: writers only, acknowledged, then acted on."""
+        gh = self.github_for(command.repo)
+        repo, number = command.repo.full_name, command.issue_number
+        if not gh.has_write_access(repo, command.sender.login):
+            gh.create_comment(repo, number, NOT_A_WRITER.format(login=command.sender.login))
+            return Outcome("ignored", f"{command.sender.login} has no write access")
+        gh.add_reaction(repo, command.comment_id, "eyes")
+        if command.verb == "help":
+            gh.create_comment(repo, number, HELP_TEXT)
+            return Outcome("processed", "help")
+        run = (
+            self.store.run_for_pr(repo, number) if command.is_pull_request else None
+        ) or self.store.latest_run_for(repo, number)
+        if run is None:
+            gh.create_comment(
+                repo,
+                number,
+                f"There is no Draftsmith run for #{number}. Label the issue "
+                f"`{self.settings.trigger_label}` to start one.",
+            )
+            return Outcome("ignored", "no run")
+        who = {"author": command.sender.login}
+        if command.verb == "stop":
+            if run.is_terminal:
+                gh.create_comment(repo, number, f"Run `{run.id}` has already ended ({run.status}).")
+                return Outcome("ignored", "run already ended")
+            run = self.store.update_run(
+                run.id, status="stopped", status_reason=f"stopped by @{command.sender.login}"
+            )
+            self.store.add_event(run.id, "stopped", run.status_reason or "", who)
+            self.post_progress(gh, run)
+            return Outcome("processed", f"run {run.id} stopped")
+        if command.verb == "approve-plan":
+            if run.status != "waiting" or run.phase != "plan_approval":
+                gh.create_comment(repo, number, f"Run `{run.id}` has no plan waiting for approval.")
+                return Outcome("ignored", "no plan waiting")
+            self.store.add_event(run.id, "plan_approved", f"by @{command.sender.login}", who)
+            self.store.update_run(run.id, status="queued", phase="coding")
+            self.queue.enqueue_run(run.id)
+            return Outcome("processed", f"plan of run {run.id} approved")
+        if command.verb == "revise":
+            if not command.argument:
+                gh.create_comment(repo, number, "Say what to change: `/draftsmith revise <what>`.")
+                return Outcome("ignored", "revise without text")
+            self.store.add_event(run.id, "input", command.argument, {**who, "source": "comment"})
+            return self._resume(gh, run, "coding", f"revision asked by @{command.sender.login}")
+        # retry
+        if not run.is_terminal and run.status != "waiting":
+            gh.create_comment(repo, number, f"Run `{run.id}` is still in progress ({run.phase}).")
+            return Outcome("ignored", "run still active")
+        return self._resume(gh, run, run.phase, f"retry asked by @{command.sender.login}")
+
+    def _resume(self, gh: InstallationClient, run: Run, phase: str, reason: str) -> Outcome:
+        if run.status in ("queued", "running"):
+            return Outcome("processed", f"input recorded for active run {run.id}")
+        reopened = self.store.reopen_run(run.id, phase=phase, reason=reason)
+        if reopened is None:
+            assert run.issue_number is not None
+            gh.create_comment(
+                run.repo, run.issue_number, "Another Draftsmith run is active on this issue."
+            )
+            return Outcome("ignored", "another run active")
+        self.post_progress(gh, reopened)
+        self.queue.enqueue_run(run.id)
+        return Outcome("processed", f"run {run.id} resumed at {phase}")
+
+    def pull_request_event(
+        self, command: ReviewSubmitted | ReviewComment | CheckSuiteCompleted
+    ) -> Outcome:
+        """Record a review, line comment or check suite on the run that owns the pull request."""
+        repo = command.repo.full_name
+        numbers = (
+            command.pr_numbers if isinstance(command, CheckSuiteCompleted) else [command.pr_number]
+        )
+        for number in numbers:
+            run = self.store.run_for_pr(repo, number)
+            if run is None:
+                continue
+            self.store.add_event(
+                run.id, f"github.{command.kind}", "", command.model_dump(mode="json")
+            )
+            return Outcome("processed", f"recorded on run {run.id}")
+        return Outcome("ignored", "no Draftsmith run owns this pull request")
+
+    # installations ------------------------------------------------------------------------
+    def installation(self, command: InstallationChanged) -> Outcome:
+        """Keep the installations table in step with GitHub."""
+        if command.action in ("installation.deleted", "installation.suspend"):
+            self.store.deactivate_installation(command.installation_id)
+        elif command.action == "installation.created":
+            self.store.upsert_installation(
+                command.installation_id,
+                account_login=command.account_login,
+                account_type=command.account_type,
+                repositories=command.repos_added,
+            )
+        else:
+            self.store.change_installation_repos(
+                command.installation_id, added=command.repos_added, removed=command.repos_removed
+            )
+        return Outcome("processed", command.action)

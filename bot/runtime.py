@@ -1,0 +1,180 @@
+"""The composition root: settings, store, queue, GitHub and pipeline, wired once per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from huey.consumer import Consumer
+
+from bot.commands import RepoRef, load_command
+from bot.config import Settings
+from bot.errors import ConfigError, DraftsmithError
+from bot.github.client import GitHubGateway, InstallationClient
+from bot.handlers import Handlers
+from bot.queue import TaskQueue, make_huey
+from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+RUN_PERMISSIONS = {
+    "contents": "write",
+    "pull_requests": "write",
+    "issues": "write",
+    "checks": "write",
+    "metadata": "read",
+    "members": "read",
+}
+
+
+@dataclass
+class Runtime:
+    """Everything a server or worker process needs, built from Settings."""
+
+    settings: Settings
+    store: Store
+    queue: TaskQueue
+    gateway: GitHubGateway | None
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    _consumer: Consumer | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _pipeline: Pipeline | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, gateway: GitHubGateway | None = None) -> Runtime:
+        """Wire a runtime; the GitHub gateway is built when the App is configured."""
+        if gateway is None and settings.github_app_id is not None:
+            gateway = GitHubGateway.from_settings(settings)
+        runtime = cls(
+            settings=settings,
+            store=Store(settings.database_url),
+            queue=TaskQueue(make_huey(settings.queue_url)),
+            gateway=gateway,
+        )
+        runtime.queue.bind(runtime.handle_delivery, runtime.advance)
+        return runtime
+
+    # GitHub ------------------------------------------------------------------------------
+    def github_for(self, repo: RepoRef) -> InstallationClient:
+        """A client acting as the repository's installation, scoped to that repository."""
+        if self.gateway is None:
+            raise ConfigError(
+                "the GitHub App is not configured",
+                "set DRAFTSMITH_GITHUB_APP_ID and DRAFTSMITH_GITHUB_PRIVATE_KEY(_PATH)",
+            )
+        if repo.installation_id is None:
+            raise ConfigError(
+                f"delivery for {repo.full_name} names no installation",
+                "deliveries must come from the GitHub App's webhook, not a repository webhook",
+            )
+        name = repo.full_name.split("/", 1)[1]
+        return self.gateway.installation(repo.installation_id, [name], RUN_PERMISSIONS)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The run state machine (built on first use)."""
+        if self._pipeline is None:
+            from bot.pipeline import Pipeline
+
+            self._pipeline = Pipeline.from_runtime(self)
+        return self._pipeline
+
+    # tasks -------------------------------------------------------------------------------
+    def handle_delivery(self, delivery_id: str) -> None:
+        """Task: execute the command stored with a delivery, once."""
+        log = {"delivery_id": delivery_id}
+        if not self.store.claim_delivery(delivery_id):
+            logger.info("delivery already handled or being handled", extra=log)
+            return
+        delivery = self.store.get_delivery(delivery_id)
+        assert delivery is not None and delivery.command is not None
+        handlers = Handlers(self.settings, self.store, self.queue, self.github_for)
+        try:
+            outcome = handlers.handle(load_command(delivery.command), delivery_id)
+        except DraftsmithError as exc:
+            logger.error("delivery failed: %s", exc, extra=log)
+            self.store.finish_delivery(delivery_id, "failed", str(exc))
+            return
+        except Exception as exc:
+            logger.exception("delivery failed unexpectedly", extra=log)
+            self.store.finish_delivery(delivery_id, "failed", f"{exc.__class__.__name__}: {exc}")
+            return
+        logger.info("delivery %s: %s", outcome.status, outcome.detail, extra=log)
+        self.store.finish_delivery(delivery_id, outcome.status, outcome.detail)
+
+    def advance(self, run_id: int) -> None:
+        """Task: advance a run by one phase under its lock, then queue the next step."""
+        if not self.store.claim_run(run_id, self.worker_id):
+            logger.info("run locked by another worker", extra={"run_id": run_id})
+            return
+        try:
+            run = self.pipeline.advance(run_id)
+        finally:
+            self.store.release_run(run_id, self.worker_id)
+        if run.status in ("queued", "running"):
+            self.queue.enqueue_run(run_id)
+
+    def recover(self) -> tuple[int, int]:
+        """Re-queue unfinished runs and deliveries left by a stopped worker; returns the counts."""
+        self.store.requeue_stale_deliveries(timedelta(minutes=10))
+        runs = self.store.unfinished_runs()
+        for run in runs:
+            self.queue.enqueue_run(run.id)
+        deliveries = self.store.unprocessed_deliveries()
+        for delivery_id in deliveries:
+            self.queue.enqueue_delivery(delivery_id)
+        if runs or deliveries:
+            logger.info("recovered %d runs and %d deliveries", len(runs), len(deliveries))
+        return len(runs), len(deliveries)
+
+    # processes ---------------------------------------------------------------------------
+    def start_embedded(self) -> None:
+        """Start consumer threads and the catch-up loop inside this (server) process."""
+        self._consumer = self.queue.consumer(self.settings.workers)
+        self._consumer.start()
+        self.recover()
+        self.start_catch_up()
+
+    def start_catch_up(self) -> None:
+        """Start the periodic redelivery of failed deliveries (needs the App's credentials)."""
+        if self.gateway is None or self.settings.catchup_interval_s == 0:
+            logger.info("catch-up of failed deliveries disabled (no App credentials or interval 0)")
+            return
+        thread = threading.Thread(target=self._catch_up_loop, name="catch-up", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _catch_up_loop(self) -> None:
+        from bot.github.client import catch_up
+
+        assert self.gateway is not None
+        while not self._stopping.is_set():
+            try:
+                redelivered = catch_up(self.gateway)
+                if redelivered:
+                    logger.info("asked GitHub to redeliver %d failed deliveries", len(redelivered))
+            except DraftsmithError as exc:
+                logger.warning("catch-up of failed deliveries failed: %s", exc)
+            self._stopping.wait(self.settings.catchup_interval_s)
+
+    def run_worker(self, workers: int) -> None:
+        """Run consumers in the foreground until interrupted (`draftsmith worker`)."""
+        self.recover()
+        self.queue.consumer(workers).run()
+
+    def stop(self) -> None:
+        """Stop consumers and loops started by this runtime."""
+        self._stopping.set()
+        if self._consumer is not None:
+            self._consumer.stop(graceful=True)
+        for thread in self._threads:
+            thread.join(timeout=5)
