@@ -1,0 +1,363 @@
+"""ModelClient over `openai`: structured output per contract, re-ask, tools, routing, cost."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel, ValidationError
+
+from bot.config import Role, Settings
+from bot.errors import ContractError, DraftsmithError, ModelError
+from bot.usage import DEFAULT_PRICES, Price, Usage, UsageLedger, usage_of
+
+__all__ = ["Completion", "ModelClient", "Price", "Tool", "Usage", "UsageLedger"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+MAX_ATTEMPTS = 3  # the first answer plus at most two re-asks
+_RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the model may call: its JSON-schema parameters and a handler returning text."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    handler: Callable[..., str | Awaitable[str]]
+
+    def spec(self) -> dict[str, Any]:
+        """The Chat Completions `tools` entry."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+@dataclass
+class Completion(Generic[T]):
+    """A validated answer with the calls it took."""
+
+    value: T
+    model: str
+    usages: list[Usage] = field(default_factory=list)
+    tool_calls: int = 0
+    attempts: int = 1
+
+
+@dataclass
+class _Exchange:
+    usages: list[Usage] = field(default_factory=list)
+    tool_calls: int = 0
+
+
+class ModelClient:
+    """Asks an OpenAI-compatible endpoint for answers that validate against a contract."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        models: Mapping[str, str] | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        prices: Mapping[str, Price] | None = None,
+        timeout_s: float = 120.0,
+        max_retries: int = 3,
+        retry_backoff_s: float = 1.0,
+        ledger: UsageLedger | None = None,
+    ) -> None:
+        self._settings = settings if settings is not None else Settings()
+        self._models = dict(models or {})
+        self._base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        self._http_client = http_client
+        self.prices: dict[str, Price] = dict(DEFAULT_PRICES if prices is None else prices)
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._retry_backoff_s = retry_backoff_s
+        self.ledger = ledger if ledger is not None else UsageLedger()
+        self._json_object_models: set[str] = set()
+        self._client: openai.AsyncOpenAI | None = None
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def model_for(self, role: Role) -> str | None:
+        """Role override (repo, then env), else default model (repo, then env), else None."""
+        return (
+            self._models.get(role)
+            or getattr(self._settings, f"model_{role}")
+            or self._models.get("default")
+            or self._settings.model
+        )
+
+    def missing_configuration(self, role: Role) -> list[str]:
+        """The environment variables still to set before `role` can call a model."""
+        missing = []
+        if self.model_for(role) is None:
+            missing.append(f"DRAFTSMITH_MODEL (or DRAFTSMITH_MODEL_{role.upper()})")
+        if self._api_key is None:
+            missing.append("OPENAI_API_KEY")
+        return missing
+
+    def _require(self, role: Role) -> tuple[openai.AsyncOpenAI, str]:
+        missing = self.missing_configuration(role)
+        model = self.model_for(role)
+        if missing or model is None:
+            raise ModelError(
+                f"no model configured for the {role}: missing {', '.join(missing)}",
+                "set DRAFTSMITH_MODEL (the model name), OPENAI_BASE_URL (the endpoint, e.g. "
+                "http://localhost:11434/v1) and OPENAI_API_KEY",
+            )
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                http_client=self._http_client,
+                timeout=self._timeout_s,
+                max_retries=0,  # retries are ours: bounded, logged, testable
+            )
+        return self._client, model
+
+    # -- the main call -------------------------------------------------------------------------
+
+    async def complete(
+        self,
+        role: Role,
+        messages: list[dict[str, Any]],
+        contract: type[T],
+        *,
+        tools: Sequence[Tool] = (),
+        tool_budget: int = 20,
+    ) -> Completion[T]:
+        """Ask `role`'s model for an answer validating against `contract`; re-ask at most twice."""
+        client, model = self._require(role)
+        conversation = [dict(m) for m in messages]
+        exchange = _Exchange()
+        errors = ""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            text = await self._answer(client, role, model, conversation, contract, tools,
+                                      tool_budget, exchange)
+            try:
+                value = contract.model_validate_json(_unfence(text))
+            except ValidationError as exc:
+                errors = _describe(exc)
+                logger.warning("%s answer %d/%d invalid for %s: %s", role, attempt,
+                               MAX_ATTEMPTS, contract.__name__, errors[:500])
+                conversation.append({"role": "assistant", "content": text})
+                conversation.append({"role": "user", "content": _reask(contract, errors)})
+                continue
+            return Completion(value, model, exchange.usages, exchange.tool_calls, attempt)
+        raise ContractError(
+            f"the {role}'s answer did not validate as {contract.__name__} after "
+            f"{MAX_ATTEMPTS} attempts: {errors[:1000]}",
+            "the run needs human review; a stronger model for this role may help",
+        )
+
+    async def _answer(
+        self,
+        client: openai.AsyncOpenAI,
+        role: Role,
+        model: str,
+        conversation: list[dict[str, Any]],
+        contract: type[BaseModel],
+        tools: Sequence[Tool],
+        budget: int,
+        exchange: _Exchange,
+    ) -> str:
+        """One answer text, after as many tool rounds as the budget allows."""
+        by_name = {t.name: t for t in tools}
+        while True:
+            offer = bool(tools) and exchange.tool_calls < budget
+            response = await self._request(client, role, model, conversation, contract,
+                                           [t.spec() for t in tools] if offer else [], exchange)
+            message = response.choices[0].message
+            calls = [c for c in (message.tool_calls or []) if c.type == "function"]
+            if not calls:
+                return message.content or ""
+            if not offer:
+                logger.warning("%s called tools after its budget was spent", role)
+                return message.content or ""
+            conversation.append(message.model_dump(exclude_none=True, exclude_unset=True))
+            for call in calls:
+                fn = call.function
+                if exchange.tool_calls >= budget:
+                    result = f"tool budget of {budget} calls is spent; give your final answer now"
+                else:
+                    exchange.tool_calls += 1
+                    result = await _run_tool(by_name.get(fn.name), fn.name, fn.arguments)
+                conversation.append({"role": "tool", "tool_call_id": call.id, "content": result})
+            if exchange.tool_calls >= budget:
+                conversation.append({"role": "user", "content": (
+                    f"The tool budget ({budget} calls) is spent. Give your final answer now as "
+                    f"one JSON object matching {contract.__name__}.")})
+
+    async def _request(
+        self,
+        client: openai.AsyncOpenAI,
+        role: Role,
+        model: str,
+        conversation: list[dict[str, Any]],
+        contract: type[BaseModel],
+        tool_specs: list[dict[str, Any]],
+        exchange: _Exchange,
+    ) -> ChatCompletion:
+        """One Chat Completions request (retried on 429/5xx/connection errors), usage recorded."""
+        while True:
+            schema_in_prompt = model in self._json_object_models
+            kwargs: dict[str, Any] = {
+                "model": model,
+                "messages": _with_schema(conversation, contract) if schema_in_prompt
+                else conversation,
+                "response_format": {"type": "json_object"} if schema_in_prompt else {
+                    "type": "json_schema",
+                    "json_schema": {"name": contract.__name__,
+                                    "schema": contract.model_json_schema(), "strict": False},
+                },
+            }
+            if tool_specs:
+                kwargs["tools"] = tool_specs
+            started = time.monotonic()
+            try:
+                response = await self._with_retries(client, role, kwargs)
+            except openai.BadRequestError as exc:
+                if schema_in_prompt or not _refuses_json_schema(exc):
+                    raise _model_error(exc, model) from exc
+                logger.info("%s refuses json_schema; using json_object for it", model)
+                self._json_object_models.add(model)
+                continue
+            usage = response.usage
+            if usage is None:
+                logger.warning("%s returned no usage; counting 0 tokens", model)
+            record = usage_of(
+                role, model,
+                usage.prompt_tokens if usage else 0,
+                usage.completion_tokens if usage else 0,
+                time.monotonic() - started, self.prices,
+            )
+            exchange.usages.append(record)
+            self.ledger.record([record])
+            if not response.choices:
+                raise ModelError(f"{model} returned no choices", "check the endpoint")
+            return response
+
+    async def _with_retries(
+        self, client: openai.AsyncOpenAI, role: Role, kwargs: dict[str, Any]
+    ) -> ChatCompletion:
+        for attempt in range(self._max_retries + 1):
+            try:
+                return cast(ChatCompletion, await client.chat.completions.create(**kwargs))
+            except _RETRYABLE as exc:
+                if attempt == self._max_retries:
+                    raise ModelError(
+                        f"model endpoint failed {attempt + 1} times for the {role}: {exc}",
+                        "check OPENAI_BASE_URL and the provider's status; try again later",
+                    ) from exc
+                delay = _retry_delay(exc, self._retry_backoff_s * 2**attempt)
+                logger.warning("model request failed (%s); retry %d/%d in %.1fs",
+                               type(exc).__name__, attempt + 1, self._max_retries, delay)
+                await asyncio.sleep(delay)
+            except openai.BadRequestError:
+                raise
+            except openai.APIStatusError as exc:
+                raise _model_error(exc, str(kwargs["model"])) from exc
+        raise AssertionError("unreachable")
+
+
+async def _run_tool(tool: Tool | None, name: str, arguments: str) -> str:
+    """The text a tool call answers; errors the model can act on are told to it."""
+    if tool is None:
+        return f"error: there is no tool named {name!r}"
+    try:
+        args = json.loads(arguments or "{}")
+    except json.JSONDecodeError as exc:
+        return f"error: arguments are not valid JSON ({exc.msg}); call {name} again"
+    if not isinstance(args, dict):
+        return f"error: arguments must be a JSON object; call {name} again"
+    try:
+        result = tool.handler(**args)
+        if inspect.isawaitable(result):
+            result = await result
+    except TypeError as exc:
+        return f"error: wrong arguments for {name}: {exc}"
+    except DraftsmithError as exc:
+        logger.info("tool %s refused: %s", name, exc)
+        return f"error: {exc}"
+    return str(result)
+
+
+def _unfence(text: str) -> str:
+    match = _FENCE.match(text)
+    return match.group(1) if match else text.strip()
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _reask(contract: type[BaseModel], errors: str) -> str:
+    return (
+        f"Your answer is not a valid {contract.__name__}: {errors}. Answer again with one JSON "
+        "object only, matching the schema exactly (no prose, no extra fields)."
+    )
+
+
+def _with_schema(conversation: list[dict[str, Any]], contract: type[BaseModel]) -> list[Any]:
+    schema = json.dumps(contract.model_json_schema(), separators=(",", ":"))
+    note = {
+        "role": "system",
+        "content": f"Give your final answer as one JSON object, named {contract.__name__}, "
+        f"that validates against this JSON schema: {schema}",
+    }
+    return [note, *conversation]
+
+
+def _refuses_json_schema(exc: openai.BadRequestError) -> bool:
+    text = f"{exc.message} {exc.body}".lower()
+    return "response_format" in text or "json_schema" in text
+
+
+def _retry_delay(exc: Exception, backoff: float) -> float:
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        wait = float(header) if header is not None else backoff
+    except ValueError:
+        wait = backoff
+    return max(0.0, min(wait, 60.0))
+
+
+def _model_error(exc: openai.APIStatusError, model: str) -> ModelError:
+    hints = {
+        401: "check OPENAI_API_KEY",
+        403: "check the key's permissions for this model",
+        404: f"check the model name {model!r} (DRAFTSMITH_MODEL*) and OPENAI_BASE_URL",
+    }
+    return ModelError(
+        f"model endpoint refused the request ({exc.status_code}): {exc.message}"[:1000],
+        hints.get(exc.status_code, "check the request against the endpoint's documentation"),
+    )
