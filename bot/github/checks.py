@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.github.models import Annotation, CheckRun, RepoRef
+from bot.github.models import Annotation, CheckRun, RepoLike, RepoRef
 
 if TYPE_CHECKING:
     from bot.github.client import InstallationClient
@@ -28,14 +28,14 @@ class CheckRuns:
     def __init__(self, client: InstallationClient) -> None:
         self._client = client
 
-    def _repo(self, repo: str | RepoRef) -> RepoRef:
+    def _repo(self, repo: RepoLike) -> RepoRef:
         from bot.github.client import parse_repo
 
         return parse_repo(repo)
 
     def create(
         self,
-        repo: str | RepoRef,
+        repo: RepoLike,
         *,
         name: str,
         head_sha: str,
@@ -59,7 +59,7 @@ class CheckRuns:
 
     def update(
         self,
-        repo: str | RepoRef,
+        repo: RepoLike,
         check_run_id: int,
         *,
         title: str,
@@ -94,7 +94,7 @@ class CheckRuns:
         assert result is not None  # batches is never empty
         return result
 
-    def list_for_suite(self, repo: str | RepoRef, check_suite_id: int) -> list[CheckRun]:
+    def list_for_suite(self, repo: RepoLike, check_suite_id: int) -> list[CheckRun]:
         """Every check run of a check suite."""
         ref = self._repo(repo)
         path = f"/repos/{ref.full_name}/check-suites/{check_suite_id}/check-runs"
@@ -103,13 +103,13 @@ class CheckRuns:
             for item in self._client.paginate(path, {"filter": "latest"}, key="check_runs")
         ]
 
-    def annotations(self, repo: str | RepoRef, check_run_id: int) -> list[Annotation]:
+    def annotations(self, repo: RepoLike, check_run_id: int) -> list[Annotation]:
         """Every annotation of a check run."""
         ref = self._repo(repo)
         path = f"/repos/{ref.full_name}/check-runs/{check_run_id}/annotations"
         return [Annotation.model_validate(item) for item in self._client.paginate(path)]
 
-    def failing_for_suite(self, repo: str | RepoRef, check_suite_id: int) -> list[CheckRun]:
+    def failing_for_suite(self, repo: RepoLike, check_suite_id: int) -> list[CheckRun]:
         """The suite's failing check runs, each with its output and annotations."""
         failing = [run for run in self.list_for_suite(repo, check_suite_id) if run.failed]
         return [

@@ -16,10 +16,12 @@ from githubkit import AppAuthStrategy, GitHub, Response, TokenAuthStrategy
 
 from bot.errors import ConfigError, GitHubError
 from bot.github.checks import CheckRuns
+from bot.github.deliveries import catch_up
 from bot.github.models import (
     DeliveryPage,
     InstallationToken,
     IssueComment,
+    RepoLike,
     RepoRef,
     Repository,
     UserPermission,
@@ -33,18 +35,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "GitHubGateway",
+    "InstallationClient",
+    "authenticated_clone_url",
+    "catch_up",
+    "parse_repo",
+]
+
 DEFAULT_API_URL = "https://api.github.com"
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 _TokenKey = tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
-def parse_repo(repo: str | RepoRef) -> RepoRef:
-    """`owner/name` (or a RepoRef) as a RepoRef; raises GitHubError for anything else."""
+def parse_repo(repo: RepoLike) -> RepoRef:
+    """`owner/name` (or anything with a `full_name`) as a RepoRef; raises GitHubError otherwise."""
     if isinstance(repo, RepoRef):
         return repo
-    owner, _, name = repo.partition("/")
+    full_name = repo if isinstance(repo, str) else repo.full_name
+    owner, _, name = full_name.partition("/")
     if not owner or not name or "/" in name:
-        raise GitHubError(f"not a repository name: {repo!r}", "write it as owner/name")
+        raise GitHubError(f"not a repository name: {full_name!r}", "write it as owner/name")
     return RepoRef(owner, name)
 
 
@@ -256,12 +267,12 @@ class InstallationClient:
         data: dict[str, Any] = body.get("data") or {}
         return data
 
-    def repository(self, repo: str | RepoRef) -> Repository:
+    def repository(self, repo: RepoLike) -> Repository:
         """The repository, with its default branch and clone URL."""
         ref = parse_repo(repo)
         return Repository.model_validate(self.request("GET", f"/repos/{ref.full_name}").json())
 
-    def user_permission(self, repo: str | RepoRef, username: str) -> UserPermission | None:
+    def user_permission(self, repo: RepoLike, username: str) -> UserPermission | None:
         """The user's permission on the repository; None when GitHub answers 404."""
         ref = parse_repo(repo)
         path = f"/repos/{ref.full_name}/collaborators/{quote(username, safe='')}/permission"
@@ -272,32 +283,30 @@ class InstallationClient:
                 return None
             raise
 
-    def has_write_access(self, repo: str | RepoRef, username: str) -> bool:
+    def has_write_access(self, repo: RepoLike, username: str) -> bool:
         """True when the user is admin, maintainer or writer of the repository."""
         permission = self.user_permission(repo, username)
         return permission is not None and permission.can_write
 
-    def create_comment(self, repo: str | RepoRef, issue_number: int, body: str) -> IssueComment:
+    def create_comment(self, repo: RepoLike, issue_number: int, body: str) -> IssueComment:
         """Comment on an issue or pull request."""
         ref = parse_repo(repo)
         path = f"/repos/{ref.full_name}/issues/{issue_number}/comments"
         return _comment(self.request("POST", path, json={"body": body}).json())
 
-    def update_comment(self, repo: str | RepoRef, comment_id: int, body: str) -> IssueComment:
+    def update_comment(self, repo: RepoLike, comment_id: int, body: str) -> IssueComment:
         """Replace a comment's body."""
         ref = parse_repo(repo)
         path = f"/repos/{ref.full_name}/issues/comments/{comment_id}"
         return _comment(self.request("PATCH", path, json={"body": body}).json())
 
-    def list_comments(self, repo: str | RepoRef, issue_number: int) -> list[IssueComment]:
+    def list_comments(self, repo: RepoLike, issue_number: int) -> list[IssueComment]:
         """Every comment of an issue or pull request, oldest first."""
         ref = parse_repo(repo)
         path = f"/repos/{ref.full_name}/issues/{issue_number}/comments"
         return [_comment(item) for item in self.paginate(path)]
 
-    def find_comment(
-        self, repo: str | RepoRef, issue_number: int, marker: str
-    ) -> IssueComment | None:
+    def find_comment(self, repo: RepoLike, issue_number: int, marker: str) -> IssueComment | None:
         """The first comment containing `marker` (e.g. `<!-- draftsmith:run:12 -->`), or None."""
         for comment in self.list_comments(repo, issue_number):
             if comment.body and marker in comment.body:
@@ -305,7 +314,7 @@ class InstallationClient:
         return None
 
     def upsert_comment(
-        self, repo: str | RepoRef, issue_number: int, marker: str, body: str
+        self, repo: RepoLike, issue_number: int, marker: str, body: str
     ) -> IssueComment:
         """Update the comment carrying `marker`, or create it; the marker is appended if absent."""
         text = body if marker in body else f"{body}\n\n{marker}"
@@ -314,7 +323,7 @@ class InstallationClient:
             return self.update_comment(repo, existing.id, text)
         return self.create_comment(repo, issue_number, text)
 
-    def add_reaction(self, repo: str | RepoRef, comment_id: int, content: str) -> None:
+    def add_reaction(self, repo: RepoLike, comment_id: int, content: str) -> None:
         """React to an issue comment (`+1`, `eyes`, `rocket`, ...)."""
         if content not in REACTIONS:
             raise GitHubError(f"unknown reaction {content!r}", f"use one of {sorted(REACTIONS)}")
@@ -322,7 +331,7 @@ class InstallationClient:
         path = f"/repos/{ref.full_name}/issues/comments/{comment_id}/reactions"
         self.request("POST", path, json={"content": content})
 
-    def read_file(self, repo: str | RepoRef, path: str, ref: str | None = None) -> str | None:
+    def read_file(self, repo: RepoLike, path: str, ref: str | None = None) -> str | None:
         """A text file at `ref` (default: the default branch); None when it does not exist."""
         repo_ref = parse_repo(repo)
         url = f"/repos/{repo_ref.full_name}/contents/{quote(path.lstrip('/'), safe='/')}"

@@ -49,9 +49,10 @@ def deliveries_to_redeliver(deliveries: list[WebhookDelivery]) -> list[WebhookDe
 
 
 def catch_up(
-    gateway: GitHubGateway, now: datetime, window: timedelta = DEFAULT_WINDOW
+    gateway: GitHubGateway, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW
 ) -> list[int]:
     """Redeliver failed deliveries within `window` before `now`; returns the ids redelivered."""
+    now = now if now is not None else gateway.clock()
     failed = deliveries_to_redeliver(recent_deliveries(gateway, now - window))
     redelivered: list[int] = []
     for delivery in failed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +18,15 @@ class GitHubModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class NamedRepo(Protocol):
+    """Anything naming a repository by `full_name` (`owner/name`), e.g. a command's repo."""
+
+    @property
+    def full_name(self) -> str:
+        """`owner/name`."""
+        ...
+
+
 @dataclass(frozen=True)
 class RepoRef:
     """A repository named `owner/name`."""
@@ -29,6 +38,10 @@ class RepoRef:
     def full_name(self) -> str:
         """`owner/name`."""
         return f"{self.owner}/{self.name}"
+
+
+RepoLike = str | NamedRepo
+"""How the gateway's calls accept a repository: `"owner/name"` or anything with `full_name`."""
 
 
 class InstallationToken(GitHubModel):

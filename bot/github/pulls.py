@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.errors import GitHubError
-from bot.github.models import PullRequest, RepoRef
+from bot.github.models import PullRequest, RepoLike, RepoRef
 
 if TYPE_CHECKING:
     from bot.github.client import InstallationClient
@@ -39,12 +39,12 @@ class PullRequests:
     def __init__(self, client: InstallationClient) -> None:
         self._client = client
 
-    def _repo(self, repo: str | RepoRef) -> RepoRef:
+    def _repo(self, repo: RepoLike) -> RepoRef:
         from bot.github.client import parse_repo
 
         return parse_repo(repo)
 
-    def find_open(self, repo: str | RepoRef, branch: str) -> PullRequest | None:
+    def find_open(self, repo: RepoLike, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` of this repository, or None."""
         ref = self._repo(repo)
         params = {"state": "open", "head": f"{ref.owner}:{branch}"}
@@ -53,7 +53,7 @@ class PullRequests:
         return None
 
     def create_draft(
-        self, repo: str | RepoRef, *, title: str, body: str, head: str, base: str
+        self, repo: RepoLike, *, title: str, body: str, head: str, base: str
     ) -> PullRequest:
         """Open a draft pull request from `head` into `base`."""
         ref = self._repo(repo)
@@ -66,7 +66,7 @@ class PullRequests:
 
     def update(
         self,
-        repo: str | RepoRef,
+        repo: RepoLike,
         number: int,
         *,
         title: str | None = None,
@@ -82,7 +82,7 @@ class PullRequests:
 
     def request_reviewers(
         self,
-        repo: str | RepoRef,
+        repo: RepoLike,
         number: int,
         users: Sequence[str] = (),
         teams: Sequence[str] = (),
@@ -98,7 +98,7 @@ class PullRequests:
         path = f"/repos/{ref.full_name}/pulls/{number}/requested_reviewers"
         self._client.request("POST", path, json=payload)
 
-    def add_labels(self, repo: str | RepoRef, number: int, labels: Sequence[str]) -> None:
+    def add_labels(self, repo: RepoLike, number: int, labels: Sequence[str]) -> None:
         """Add labels to a pull request (or issue)."""
         if not labels:
             return
@@ -106,7 +106,7 @@ class PullRequests:
         path = f"/repos/{ref.full_name}/issues/{number}/labels"
         self._client.request("POST", path, json={"labels": list(labels)})
 
-    def remove_label(self, repo: str | RepoRef, number: int, label: str) -> None:
+    def remove_label(self, repo: RepoLike, number: int, label: str) -> None:
         """Remove a label; a label that is not there is not an error."""
         ref = self._repo(repo)
         path = f"/repos/{ref.full_name}/issues/{number}/labels/{quote(label, safe='')}"
