@@ -1,0 +1,131 @@
+"""The sandbox port: `Sandbox.run` executes one command on a run's workdir under `Limits`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from bot.errors import SandboxError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+class LimitHit(StrEnum):
+    """Which limit ended a command."""
+
+    wall_time = "wall_time"
+    cpu_time = "cpu_time"
+    memory = "memory"
+    processes = "processes"
+    output = "output"
+    disk = "disk"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed command."""
+
+    wall_time_s: float = 600
+    cpu_time_s: int = 600
+    memory_bytes: int = 2 * GiB
+    processes: int = 256
+    output_bytes: int = 1 * MiB
+    disk_bytes: int = 1 * GiB
+
+    def __post_init__(self) -> None:
+        for name in ("wall_time_s", "cpu_time_s", "memory_bytes", "processes", "output_bytes"):
+            if getattr(self, name) <= 0:
+                raise SandboxError(f"Limits.{name} must be positive", "give a positive limit")
+        if self.disk_bytes <= 0:
+            raise SandboxError("Limits.disk_bytes must be positive", "give a positive limit")
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a sandboxed command did: its exit, its (bounded) output and the limit that ended it."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool
+    limit_hit: LimitHit | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0 and no limit ended it."""
+        return self.exit_code == 0 and self.limit_hit is None
+
+
+class Sandbox(Protocol):
+    """Runs repository code isolated from the host; adapters: bwrap.py, docker.py."""
+
+    name: str
+
+    async def run(
+        self,
+        command: list[str],
+        *,
+        workdir: Path,
+        limits: Limits,
+        network: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run `command` in `workdir` (the only writable place) under `limits`."""
+        ...
+
+
+def check_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """Validate the variables a caller passes into the sandbox; the bot's own are refused."""
+    clean: dict[str, str] = {}
+    for key, value in (env or {}).items():
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise SandboxError(f"invalid environment variable name {key!r}", "fix the variable")
+        if key.upper().startswith("DRAFTSMITH_"):
+            raise SandboxError(
+                f"refusing to pass {key} into the sandbox",
+                "the bot's own settings never enter the sandbox; pass only what the command needs",
+            )
+        clean[key] = value
+    return clean
+
+
+def get_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox chosen by DRAFTSMITH_SANDBOX: auto = bwrap if it works, else docker."""
+    from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+    from bot.sandbox.docker import DockerSandbox, docker_problem
+
+    choice = settings.sandbox
+    if choice in ("auto", "bwrap"):
+        problem = bwrap_problem()
+        if problem is None:
+            return BwrapSandbox()
+        if choice == "bwrap":
+            raise SandboxError(
+                f"bubblewrap sandbox unavailable: {problem}",
+                "install bubblewrap (apt-get install bubblewrap) and util-linux, "
+                "or set DRAFTSMITH_SANDBOX=docker",
+            )
+        logger.info("bwrap unavailable (%s); trying docker", problem)
+    docker_issue = docker_problem()
+    if docker_issue is None:
+        return DockerSandbox(image=settings.docker_image)
+    if choice == "docker":
+        raise SandboxError(
+            f"docker sandbox unavailable: {docker_issue}",
+            "start a Docker engine (check DOCKER_HOST) or set DRAFTSMITH_SANDBOX=bwrap",
+        )
+    raise SandboxError(
+        f"no sandbox available: bwrap: {problem}; docker: {docker_issue}",
+        "install bubblewrap (apt-get install bubblewrap) or start a Docker engine",
+    )

@@ -1,0 +1,281 @@
+"""The default sandbox: bubblewrap (`bwrap`), no daemon needed.
+
+Isolation: new mount, PID, IPC, UTS, cgroup and (unless `network=True`) network namespaces;
+`/usr` and a short list of `/etc` files read-only; a private tmpfs `/tmp`; the run's workdir,
+bind-mounted at its own path, is the only writable host directory; `--die-with-parent`,
+`--new-session`, an empty environment plus PATH, HOME (the workdir), LANG, TMPDIR and the
+caller's `env`. Limits: rlimits set by `prlimit` (CPU, data segment, processes, file size,
+no core dumps), the wall clock and output bound by `bot.sandbox.process`. Memory is RLIMIT_DATA
+(private writable memory), not RLIMIT_AS: V8 (node) reserves gigabytes of address space at start
+and cannot run under an address-space limit of a useful size.
+
+Identity. Run as root (CI, containers), bwrap keeps root only to build the mounts; the command
+then runs through `setpriv` as a dedicated unprivileged host uid (one per concurrent run, from
+`UID_BASE`), with no capabilities and no_new_privs. That is also what makes the process limit
+real: the kernel never applies RLIMIT_NPROC to root. The workdir is handed to that uid for the
+run and handed back after it (symlinks are never followed; set-id bits are cleared). Run as
+an ordinary user, bwrap uses an unprivileged user namespace (`--unshare-user
+--disable-userns --cap-drop ALL`) and the command keeps the bot's uid.
+
+Python. The bot's own interpreter prefix (`sys.base_prefix`) is bound read-only at its path and
+its `bin/` leads PATH, so `python3` inside is the bot's Python without the rest of the host's
+`/root`. Test tools reach repository code through a read-only toolbox directory
+(`bot.sandbox.toolbox`, mounted at `TOOLBOX_MOUNT`, put on PYTHONPATH by the runners) built
+offline from the bot's environment; the setup phase may instead install a repository's own
+test dependencies into `.venv` in the workdir with the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import functools
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from bot.errors import SandboxError
+from bot.sandbox.base import ExecResult, Limits, check_env
+from bot.sandbox.process import run_limited
+
+logger = logging.getLogger(__name__)
+
+UID_BASE = 2_000_000
+UID_SLOTS = 1024
+TOOLBOX_MOUNT = "/opt/draftsmith/python"
+ETC_ENTRIES = (
+    "passwd", "group", "hosts", "nsswitch.conf", "host.conf", "gai.conf", "services",
+    "protocols", "ssl", "ca-certificates", "ca-certificates.conf", "alternatives", "ld.so.cache",
+    "ld.so.conf", "ld.so.conf.d", "localtime", "mime.types", "os-release", "debian_version",
+    "python3", "python3.11",
+)  # fmt: skip
+ETC_NETWORK_ENTRIES = ("resolv.conf",)
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why the bwrap sandbox cannot run on this host, or None when it works."""
+    needed = ["bwrap", "prlimit"] + (["setpriv"] if _is_root() else [])
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        return f"missing {', '.join(missing)} on PATH"
+    with tempfile.TemporaryDirectory(prefix="draftsmith-probe-") as tmp:
+        sandbox = BwrapSandbox()
+        argv, fds = sandbox.command_line(["/bin/true"], Path(tmp), Limits(), False, {}, None)
+        try:
+            probe = subprocess.run(argv, capture_output=True, timeout=30, pass_fds=fds)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bwrap probe failed: {exc}"
+    if probe.returncode != 0:
+        return f"bwrap probe failed: {probe.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+class _UidLease:
+    """An unprivileged host uid reserved for one run, across processes (flock)."""
+
+    def __init__(self, base: int, slots: int) -> None:
+        lock_dir = Path(tempfile.gettempdir()) / "draftsmith-sandbox-uids"
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        for uid in range(base, base + slots):
+            fd = os.open(lock_dir / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            return
+        raise SandboxError(
+            f"all {slots} sandbox uids from {base} are in use", "run fewer sandboxes at once"
+        )
+
+    def release(self) -> None:
+        os.close(self._fd)
+
+
+def _walk(root: Path) -> Iterator[str]:
+    """Every path under root (root included), never following symlinks."""
+    yield str(root)
+    for top, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            yield os.path.join(top, name)
+
+
+def hand_over(workdir: Path, uid: int) -> None:
+    """Give the workdir tree to the sandbox uid (lchown: symlinks are not followed)."""
+    for path in _walk(workdir):
+        os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def hand_back(workdir: Path, uid: int, owner: int, group: int) -> None:
+    """Give back what the sandbox uid owns in the workdir and clear set-id bits on it."""
+    for path in _walk(workdir):
+        st = os.lstat(path)
+        if st.st_uid != uid and st.st_gid != uid:
+            continue
+        os.chown(path, owner, group, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+
+
+class BwrapSandbox:
+    """Runs commands in bubblewrap; see the module docstring for what is isolated and how."""
+
+    name = "bwrap"
+
+    def __init__(
+        self, *, toolbox: Path | None = None, uid_base: int = UID_BASE, uid_slots: int = UID_SLOTS
+    ) -> None:
+        self.toolbox = toolbox
+        self.uid_base = uid_base
+        self.uid_slots = uid_slots
+
+    async def run(
+        self,
+        command: list[str],
+        *,
+        workdir: Path,
+        limits: Limits,
+        network: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run `command` in bubblewrap with `workdir` as the only writable host directory."""
+        if not command:
+            raise SandboxError("empty command", "pass the program and its arguments")
+        workdir = workdir.resolve()
+        if not workdir.is_dir():
+            raise SandboxError(f"workdir {workdir} is not a directory", "create the workspace")
+        clean_env = check_env(env)
+        cancel = threading.Event()
+        task = asyncio.to_thread(
+            self._run_sync, command, workdir, limits, network, clean_env, cancel
+        )
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+
+    def _run_sync(
+        self,
+        command: list[str],
+        workdir: Path,
+        limits: Limits,
+        network: bool,
+        env: dict[str, str],
+        cancel: threading.Event,
+    ) -> ExecResult:
+        lease = _UidLease(self.uid_base, self.uid_slots) if _is_root() else None
+        st = workdir.stat()
+        try:
+            if lease is not None:
+                hand_over(workdir, lease.uid)
+            uid = lease.uid if lease is not None else None
+            argv, fds = self.command_line(command, workdir, limits, network, env, uid)
+            logger.info("sandbox bwrap run: %s (network=%s)", command[:3], network)
+            return run_limited(argv, limits, pass_fds=fds, cancel=cancel)
+        finally:
+            if lease is not None:
+                try:
+                    hand_back(workdir, lease.uid, st.st_uid, st.st_gid)
+                finally:
+                    lease.release()
+
+    def command_line(
+        self,
+        command: list[str],
+        workdir: Path,
+        limits: Limits,
+        network: bool,
+        env: Mapping[str, str],
+        uid: int | None,
+    ) -> tuple[list[str], tuple[int, ...]]:
+        """The full prlimit + bwrap (+ setpriv) argv for one command."""
+        cpu = limits.cpu_time_s
+        argv = [
+            "prlimit",
+            f"--cpu={cpu}:{cpu + 1}",
+            f"--data={limits.memory_bytes}",
+            f"--nproc={limits.processes}",
+            f"--fsize={limits.disk_bytes}",
+            "--core=0",
+            "--",
+            "bwrap",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+        ]
+        if uid is None:
+            argv += ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+            if network:
+                argv.append("--share-net")
+        else:
+            argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+            if not network:
+                argv.append("--unshare-net")
+        argv += _system_mounts(network)
+        argv += ["--perms", "1777", "--size", str(limits.disk_bytes), "--tmpfs", "/tmp"]
+        made: set[str] = {"/", "/usr", "/etc", "/tmp", "/proc", "/dev"}
+        prefix = Path(sys.base_prefix).resolve()
+        path_dirs = ["/usr/local/bin", "/usr/bin", "/bin"]
+        if not str(prefix).startswith("/usr/"):
+            argv += _parents(prefix, made) + ["--ro-bind", str(prefix), str(prefix)]
+            path_dirs.insert(0, str(prefix / "bin"))
+        if self.toolbox is not None:
+            argv += _parents(Path(TOOLBOX_MOUNT), made)
+            argv += ["--ro-bind", str(self.toolbox.resolve()), TOOLBOX_MOUNT]
+        argv += _parents(workdir, made) + ["--bind", str(workdir), str(workdir)]
+        argv += ["--chdir", str(workdir)]
+        base_env = {
+            "PATH": ":".join(path_dirs),
+            "HOME": str(workdir),
+            "LANG": "C.UTF-8",
+            "TMPDIR": "/tmp",
+        }
+        for key, value in {**base_env, **env}.items():
+            argv += ["--setenv", key, value]
+        if uid is not None:
+            argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--", "setpriv"]
+            argv += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+            argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        argv += ["--", *command]
+        return argv, ()
+
+
+def _system_mounts(network: bool) -> list[str]:
+    """Read-only /usr (with the merged-/usr links) and the /etc files programs need."""
+    argv = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        host = Path("/") / name
+        if host.is_symlink():
+            argv += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            argv += ["--ro-bind", str(host), f"/{name}"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--dir", "/etc"]
+    entries = ETC_ENTRIES + (ETC_NETWORK_ENTRIES if network else ())
+    for name in entries:
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return argv
+
+
+def _parents(path: Path, made: set[str]) -> list[str]:
+    """--dir arguments creating path's missing ancestors as root-owned 0755 directories."""
+    argv: list[str] = []
+    for parent in reversed(path.parents):
+        key = str(parent)
+        if key not in made:
+            made.add(key)
+            argv += ["--perms", "0755", "--dir", key]
+    return argv
