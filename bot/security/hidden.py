@@ -1,0 +1,205 @@
+"""Hidden text: what renders as nothing for the person who labels an issue, but a model reads.
+
+`strip_hidden` removes invisible characters everywhere (zero-width, bidirectional controls,
+Unicode tag characters, variation-selector runs) and, outside code spans and fenced code blocks
+(where markup is shown literally), HTML comments, HTML elements that render as nothing, and
+markdown link reference definitions used as comments. Every removal is recorded for the evidence.
+The markdown handling is an approximation of CommonMark, erring towards removal.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+PREVIEW_CHARS = 80
+
+# One (kind, character class) per family of invisible characters, checked in this order.
+_INVISIBLE: tuple[tuple[str, str], ...] = (
+    ("tag-characters", "\U000e0000-\U000e007f"),
+    ("bidi-control", "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"),
+    ("zero-width", "\u00ad\u034f\u115f\u1160\u180e\u200b-\u200d\u2060-\u2064\u3164\ufeff\uffa0"),
+    ("variation-selectors", "\U000e0100-\U000e01ef"),
+)
+_INVISIBLE_RE = re.compile("|".join(f"(?P<k{i}>[{cls}]+)" for i, (_, cls) in enumerate(_INVISIBLE)))
+# U+FE00..FE0F legitimately follow one emoji; a run of two or more is only a carrier for data.
+_VS_RUN_RE = re.compile("[\ufe00-\ufe0f]{2,}")
+
+CODE_SPAN_WINDOW = 20_000  # a code span longer than this is not looked for (bounds the work)
+
+_FENCE_OPEN_RE = re.compile(r" {0,3}(`{3,}|~{3,})[^\n]*$", re.MULTILINE)
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+_HIDDEN_ATTR_RE = re.compile(
+    r"""\shidden(?=[\s/=]|$)|\stype\s*=\s*["']?hidden"""
+    r"""|style\s*=\s*["'][^"']*(display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0"""
+    r"""|opacity\s*:\s*0(?![.\d]*[1-9])|(max-)?(height|width)\s*:\s*0(?![.\d]*[1-9]))""",
+    re.IGNORECASE,
+)
+_ALWAYS_HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "iframe", "object"})
+_TAG_OPEN_RE = re.compile(
+    r"""<([a-zA-Z][a-zA-Z0-9-]*)\b((?:[^<>"']|"[^"<]{0,2000}"|'[^'<]{0,2000}')*+)>"""
+)
+_ALT_RE = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_LINK_REF_COMMENT_RE = re.compile(
+    r""" {0,3}\[[^\]\n]+\]:[ \t]*(?:(?:<>|\#|//)[ \t]*(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\))?"""
+    r"""|\S+[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))[ \t]*(?:\n|$)""",
+)
+_SPECIAL_RE = re.compile(
+    r"(?P<fence>^ {0,3}(?:`{3,}|~{3,}))|(?P<ticks>`+)|(?P<comment><!--)"
+    r"|(?P<linkref>^ {0,3}\[[^\]\n]+\]:)|(?P<tag><[a-zA-Z])",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One piece of hidden text: its kind and a short, escaped preview of what it was."""
+
+    kind: str
+    preview: str
+
+
+@dataclass(frozen=True)
+class Stripped:
+    """Text with its hidden parts removed, and the record of what was removed."""
+
+    text: str
+    removed: list[Removal] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was removed."""
+        return bool(self.removed)
+
+
+def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """A short, single-line, escaped rendering of `text`: invisible characters as \\uXXXX."""
+    out: list[str] = []
+    for ch in text:
+        if ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Mn"):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    joined = "".join(out)
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
+
+
+def _decoded_tags(run: str) -> str:
+    """Tag characters mirror ASCII (U+E0020..E007E): show the message they carry."""
+    return "".join(chr(ord(c) - 0xE0000) if 0xE0020 <= ord(c) <= 0xE007E else "" for c in run)
+
+
+def _strip_characters(text: str, removed: list[Removal]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        kind = _INVISIBLE[int(match.lastgroup[1:]) if match.lastgroup else 0][0]
+        run = match.group()
+        shown = f"decoded: {_decoded_tags(run)!r}" if kind == "tag-characters" else preview(run)
+        removed.append(Removal(kind, preview(f"{len(run)} char(s) {shown}")))
+        return ""
+
+    text = _INVISIBLE_RE.sub(replace, text)
+
+    def replace_vs(match: re.Match[str]) -> str:
+        removed.append(Removal("variation-selectors", preview(match.group())))
+        return ""
+
+    return _VS_RUN_RE.sub(replace_vs, text)
+
+
+def _element_end(text: str, tag: str, start: int) -> int:
+    """End offset of the element whose opening tag ends at `start`, nesting counted."""
+    pattern = re.compile(rf"<(/?){re.escape(tag)}\b[^>]*>", re.IGNORECASE)
+    depth = 1
+    for match in pattern.finditer(text, start):
+        depth += -1 if match.group(1) else 1
+        if depth == 0:
+            return match.end()
+    return len(text)  # never closed: a browser hides the rest
+
+
+def _hidden_element(text: str, match: re.Match[str], removed: list[Removal]) -> int | None:
+    """If the tag at `match` opens an invisible element, record it and return where it ends."""
+    tag, attrs = match.group(1).lower(), match.group(2)
+    if tag == "img":
+        alt = _ALT_RE.search(attrs)
+        if alt and any(alt.groups()):
+            value = next(g for g in alt.groups() if g is not None)
+            removed.append(Removal("img-alt (kept)", preview(value)))
+        return None
+    if tag not in _ALWAYS_HIDDEN_TAGS and not _HIDDEN_ATTR_RE.search(attrs):
+        return None
+    void = attrs.rstrip().endswith("/") or tag in ("input", "img", "br", "hr", "meta", "link")
+    end = match.end() if void else _element_end(text, tag, match.end())
+    removed.append(Removal("hidden-html", preview(text[match.start() : end])))
+    return end
+
+
+def _code_span_end(text: str, start: int, run: int) -> int | None:
+    """End of the code span opened by a run of `run` backticks at `start`, if it closes."""
+    limit = min(len(text), start + CODE_SPAN_WINDOW)
+    blank = _BLANK_LINE_RE.search(text, start, limit)
+    closer = re.compile(rf"(?<!`)`{{{run}}}(?!`)")
+    match = closer.search(text, start + run, blank.start() if blank else limit)
+    return match.end() if match else None
+
+
+def _fence_end(text: str, opener: re.Match[str]) -> int:
+    """End of the fenced code block opened at `opener` (the end of text if never closed)."""
+    fence = opener.group(1)
+    closer = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
+    match = closer.search(text, opener.end())
+    return match.end() if match else len(text)
+
+
+def _strip_markup(text: str, removed: list[Removal]) -> str:
+    """Remove comments, invisible elements and comment-like link definitions outside code."""
+    out: list[str] = []
+    i = 0
+    while (match := _SPECIAL_RE.search(text, i)) is not None:
+        pos = match.start()
+        out.append(text[i:pos])
+        kind = match.lastgroup
+        end: int
+        if kind == "fence":
+            fence = _FENCE_OPEN_RE.match(text, pos)
+            assert fence is not None  # the same pattern matched at pos
+            end = _fence_end(text, fence)
+            out.append(text[pos:end])
+        elif kind == "ticks":
+            run = match.end() - pos
+            span_end = _code_span_end(text, pos, run)
+            end = span_end if span_end is not None else match.end()
+            out.append(text[pos:end])
+        elif kind == "comment":
+            close = text.find("-->", pos + 4)
+            end = len(text) if close < 0 else close + 3
+            removed.append(Removal("html-comment", preview(text[pos:end])))
+        elif kind == "linkref":
+            definition = _LINK_REF_COMMENT_RE.match(text, pos)
+            end = definition.end() if definition else match.end()
+            if definition:
+                removed.append(Removal("link-reference-comment", preview(definition.group())))
+            else:
+                out.append(text[pos:end])
+        else:
+            tag = _TAG_OPEN_RE.match(text, pos)
+            hidden_end = _hidden_element(text, tag, removed) if tag else None
+            if hidden_end is None:
+                end = tag.end() if tag else match.end()
+                out.append(text[pos:end])
+            else:
+                end = hidden_end
+        i = end
+    out.append(text[i:])
+    return "".join(out)
+
+
+def strip_hidden(text: str) -> Stripped:
+    """Remove the parts of `text` that render as nothing on GitHub, recording each removal."""
+    removed: list[Removal] = []
+    text = _strip_characters(text, removed)
+    text = _strip_markup(text, removed)
+    return Stripped(text=text, removed=removed)
