@@ -1,0 +1,48 @@
+"""Fixtures for the GitHub gateway: an App key, a fake clock, and GitHub's API mocked with respx.
+
+Every request the gateway sends through the `github_api` router is checked, when the test ends,
+against the REST routes of `@octokit/openapi` (tests/fixtures/github/routes.json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import respx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.github.client import GitHubGateway
+from tests.unit.github.support import API, FakeClock, check_calls_documented
+
+
+@pytest.fixture(scope="session")
+def private_key() -> str:
+    """A real RSA private key (PEM), as GitHub issues for an App."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The fake clock the gateway reads and sleeps on."""
+    return FakeClock()
+
+
+@pytest.fixture
+def github_api() -> Iterator[respx.MockRouter]:
+    """api.github.com mocked at the HTTP level; unknown routes are checked at the end."""
+    with respx.mock(base_url=API, assert_all_called=False, assert_all_mocked=True) as router:
+        yield router
+        check_calls_documented(router)
+
+
+@pytest.fixture
+def gateway(private_key: str, clock: FakeClock) -> GitHubGateway:
+    """A gateway for App 42 on api.github.com that never really sleeps."""
+    return GitHubGateway(42, private_key, API, sleep=clock.sleep, clock=clock)

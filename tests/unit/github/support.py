@@ -1,0 +1,151 @@
+"""Helpers for the gateway tests: the route check, a fake clock, and small GitHub REST shapes.
+
+Response builders follow the objects of `@octokit/openapi` (trimmed, never invented fields).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import httpx
+import respx
+
+API = "https://api.github.com"
+ROUTES_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "github" / "routes.json"
+GRAPHQL_PATHS = ("/graphql", "/api/graphql")
+START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@cache
+def route_patterns() -> list[tuple[str, str, re.Pattern[str]]]:
+    """(method, template, regex) for every documented REST operation."""
+    patterns = []
+    for route in json.loads(ROUTES_FILE.read_text())["routes"]:
+        method, template = route.split(" ", 1)
+        regex = re.escape(template)
+        regex = regex.replace(re.escape("{path}"), ".+")
+        regex = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", regex)
+        patterns.append((method, template, re.compile(f"^{regex}$")))
+    return patterns
+
+
+def documented_route(method: str, path: str) -> str | None:
+    """The route template a request matches, `POST /graphql` for GraphQL, else None."""
+    if method == "POST" and path in GRAPHQL_PATHS:
+        return "POST /graphql"
+    matches = [t for m, t, rx in route_patterns() if m == method and rx.match(path)]
+    # prefer the most literal template (fewest parameters) when several match
+    return min(matches, key=lambda t: t.count("{")) if matches else None
+
+
+def api_path(request: httpx.Request, base_path: str = "") -> str:
+    """The request's path relative to the API base (GHES: without `/api/v3`)."""
+    path = request.url.path
+    return path[len(base_path) :] if base_path and path.startswith(base_path + "/") else path
+
+
+SENT: list[str] = []
+"""Every documented route the gateway used in this test session (for the coverage test)."""
+
+
+def check_calls_documented(router: respx.MockRouter, base_path: str = "") -> None:
+    """Fail unless every request the router saw is a documented GitHub route."""
+    undocumented = []
+    for call in router.calls:
+        method, path = call.request.method, api_path(call.request, base_path)
+        template = documented_route(method, path)
+        if template is None:
+            undocumented.append(f"{method} {path}")
+        else:
+            SENT.append(template)
+    assert not undocumented, f"requests not in @octokit/openapi: {undocumented}"
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand; `sleep` advances it and records the wait."""
+
+    now: datetime = START
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def token_body(
+    token: str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a", *, expires_at: datetime | None = None
+) -> dict[str, object]:
+    """POST /app/installations/{id}/access_tokens response (installation-token example)."""
+    expires = expires_at or START + timedelta(hours=1)
+    return {
+        "token": token,
+        "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "permissions": {"issues": "write", "contents": "read"},
+        "repository_selection": "selected",
+    }
+
+
+def user(login: str = "octocat", id_: int = 1) -> dict[str, object]:
+    """A simple-user object, trimmed to its identifying fields."""
+    return {
+        "login": login,
+        "id": id_,
+        "node_id": "MDQ6VXNlcjE=",
+        "type": "User",
+        "site_admin": False,
+        "html_url": f"https://github.com/{login}",
+    }
+
+
+def comment(id_: int, body: str, login: str = "draftsmith[bot]") -> dict[str, object]:
+    """An issue-comment object."""
+    return {
+        "id": id_,
+        "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
+        "url": f"{API}/repos/octo/widgets/issues/comments/{id_}",
+        "html_url": f"https://github.com/octo/widgets/issues/7#issuecomment-{id_}",
+        "body": body,
+        "user": user(login),
+        "created_at": "2026-11-23T11:00:00Z",
+        "updated_at": "2026-11-23T11:00:00Z",
+        "author_association": "NONE",
+        "issue_url": f"{API}/repos/octo/widgets/issues/7",
+    }
+
+
+def pull(
+    number: int = 9,
+    *,
+    draft: bool = True,
+    head: str = "draftsmith/7-add-widget",
+    title: str = "Add widget",
+    body: str = "Closes #7",
+) -> dict[str, object]:
+    """A pull-request object, trimmed to the fields the gateway reads plus identity."""
+    return {
+        "id": 1000 + number,
+        "node_id": f"PR_kwDOA{number}",
+        "number": number,
+        "url": f"{API}/repos/octo/widgets/pulls/{number}",
+        "html_url": f"https://github.com/octo/widgets/pull/{number}",
+        "state": "open",
+        "locked": False,
+        "draft": draft,
+        "title": title,
+        "body": body,
+        "user": user(),
+        "head": {"label": f"octo:{head}", "ref": head, "sha": "a" * 40, "user": user("octo")},
+        "base": {"label": "octo:main", "ref": "main", "sha": "b" * 40, "user": user("octo")},
+    }
