@@ -126,14 +126,14 @@ def run(cases: list[dict[str, Any]], trees: Path) -> dict[str, Any]:
             ranked = [r.path for r in index.rank(case["request"]) if r.path in tokens]
             seconds += time.perf_counter() - started
             methods = {"bm25": ranked, "largest": by_size, "most_edited": prior_first}
-            project = per_project.setdefault(case["project"], defaultdict(list))
+            scores = per_project.setdefault(case["project"], defaultdict(list))
             for method, ranking in methods.items():
-                project[method].append(score(ranking, case["changed_files"], tokens))
+                scores[method].append(score(ranking, case["changed_files"], tokens))
     result: dict[str, Any] = {"projects": {}, "total": {}}
     totals: dict[str, list[dict[str, float]]] = defaultdict(list)
-    for project, methods in per_project.items():
-        result["projects"][project] = {"cases": len(methods["bm25"])}
-        for method, rows in methods.items():
+    for project, by_method in per_project.items():
+        result["projects"][project] = {"cases": len(by_method["bm25"])}
+        for method, rows in by_method.items():
             result["projects"][project][method] = summarise(rows)
             totals[method].extend(rows)
     result["total"] = {"cases": len(cases)}
