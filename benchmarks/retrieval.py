@@ -10,7 +10,8 @@ include every changed file. Only non-test Python files are scored (the answer ke
 population), so every method ranks the same candidates.
 
 Methods: `bm25` is bot.retrieval's ranking (files named in the request first, then BM25 over
-paths and contents); `largest` always ranks the package's modules by size, largest first;
+paths and contents); `bm25_unnamed` is the same without putting named files first (an
+ablation); `largest` always ranks the package's modules by size, largest first;
 `most_edited` puts the project's most often changed file in these cases first (a prior read
 from the answer key itself, so it is optimistic), then the rest by size.
 """
@@ -125,7 +126,9 @@ def run(cases: list[dict[str, Any]], trees: Path) -> dict[str, Any]:
             started = time.perf_counter()
             ranked = [r.path for r in index.rank(case["request"]) if r.path in tokens]
             seconds += time.perf_counter() - started
-            methods = {"bm25": ranked, "largest": by_size, "most_edited": prior_first}
+            plain = [r.path for r in index.bm25(case["request"]) if r.path in tokens]
+            methods = {"bm25": ranked, "bm25_unnamed": plain, "largest": by_size,
+                       "most_edited": prior_first}
             scores = per_project.setdefault(case["project"], defaultdict(list))
             for method, ranking in methods.items():
                 scores[method].append(score(ranking, case["changed_files"], tokens))
@@ -149,7 +152,7 @@ def print_table(result: dict[str, Any]) -> None:
     print(header)
     rows = [*result["projects"].items(), ("TOTAL", result["total"])]
     for project, figures in rows:
-        for method in ("bm25", "largest", "most_edited"):
+        for method in ("bm25", "bm25_unnamed", "largest", "most_edited"):
             f = figures[method]
             print(f"{project:<22} {method:<12} {figures['cases']:>3} {f['hit@1']:>6.3f} "
                   f"{f['hit@3']:>6.3f} {f['hit@5']:>6.3f} {f['recall@1']:>6.3f} "
