@@ -234,3 +234,12 @@ def test_read_helpers_stay_inside_the_tree(ws: Workspace, tmp_path: Path) -> Non
         ws.read_file("../secret.txt")
     with pytest.raises(WorkspaceError):
         ws.list_dir("/")
+
+
+def test_clone_checks_out_the_requested_ref(origin: Path, tmp_path: Path) -> None:
+    first = _git(origin, "rev-parse", "HEAD").strip()
+    (origin / "later.txt").write_text("later\n")
+    _git(origin, "add", ".")
+    _git(origin, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "--quiet", "-m", "2")
+    ws = Workspace.clone(str(origin), tmp_path / "at-first", ref=first)
+    assert ws.head() == first and not (ws.root / "later.txt").exists()
