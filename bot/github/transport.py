@@ -112,7 +112,11 @@ class Requester:
             attempt += 1
             try:
                 return client.request(
-                    method, url, params=dict(params or {}), json=json, headers=all_headers
+                    method,
+                    url,
+                    params=dict(params) if params else None,
+                    json=json,
+                    headers=all_headers,
                 )
             except PrimaryRateLimitExceeded as exc:
                 wait, why = self._primary_wait(exc.response), "primary rate limit"

@@ -34,10 +34,16 @@ def route_patterns() -> list[tuple[str, str, re.Pattern[str]]]:
     return patterns
 
 
+REPOSITORY_ID_ALIAS = re.compile(r"^/repositories/\d+(?=/)")
+"""GitHub's `Link: rel="next"` URLs name a repository by id (`/repositories/1296269/...`), an
+undocumented alias of `/repos/{owner}/{repo}/...`; we only follow those links, never build them."""
+
+
 def documented_route(method: str, path: str) -> str | None:
     """The route template a request matches, `POST /graphql` for GraphQL, else None."""
     if method == "POST" and path in GRAPHQL_PATHS:
         return "POST /graphql"
+    path = REPOSITORY_ID_ALIAS.sub("/repos/owner/repo", path)
     matches = [t for m, t, rx in route_patterns() if m == method and rx.match(path)]
     # prefer the most literal template (fewest parameters) when several match
     return min(matches, key=lambda t: t.count("{")) if matches else None
