@@ -72,9 +72,10 @@ def bwrap_problem() -> str | None:
         return f"missing {', '.join(missing)} on PATH"
     with tempfile.TemporaryDirectory(prefix="draftsmith-probe-") as tmp:
         sandbox = BwrapSandbox()
-        argv, fds = sandbox.command_line(["/bin/true"], Path(tmp), Limits(), False, {}, None)
+        uid = UID_BASE if _is_root() else None
+        argv = sandbox.command_line(["/bin/true"], Path(tmp), Limits(), False, {}, uid)
         try:
-            probe = subprocess.run(argv, capture_output=True, timeout=30, pass_fds=fds)
+            probe = subprocess.run(argv, capture_output=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bwrap probe failed: {exc}"
     if probe.returncode != 0:
@@ -183,9 +184,10 @@ class BwrapSandbox:
             if lease is not None:
                 hand_over(workdir, lease.uid)
             uid = lease.uid if lease is not None else None
-            argv, fds = self.command_line(command, workdir, limits, network, env, uid)
+            info_pipe = os.pipe()
+            argv = self.command_line(command, workdir, limits, network, env, uid, info_pipe[1])
             logger.info("sandbox bwrap run: %s (network=%s)", command[:3], network)
-            return run_limited(argv, limits, pass_fds=fds, cancel=cancel)
+            return run_limited(argv, limits, info_pipe=info_pipe, cancel=cancel)
         finally:
             if lease is not None:
                 try:
@@ -201,7 +203,8 @@ class BwrapSandbox:
         network: bool,
         env: Mapping[str, str],
         uid: int | None,
-    ) -> tuple[list[str], tuple[int, ...]]:
+        info_fd: int | None = None,
+    ) -> list[str]:
         """The full prlimit + bwrap (+ setpriv) argv for one command."""
         cpu = limits.cpu_time_s
         argv = [
@@ -217,6 +220,8 @@ class BwrapSandbox:
             "--new-session",
             "--clearenv",
         ]
+        if info_fd is not None:
+            argv += ["--info-fd", str(info_fd)]
         if uid is None:
             argv += ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
             if network:
@@ -251,7 +256,7 @@ class BwrapSandbox:
             argv += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         argv += ["--", *command]
-        return argv, ()
+        return argv
 
 
 def _system_mounts(network: bool) -> list[str]:

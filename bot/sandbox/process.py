@@ -12,6 +12,7 @@ kernel regardless of what is reported.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import select
@@ -72,11 +73,17 @@ def run_limited(
     argv: Sequence[str],
     limits: Limits,
     *,
-    pass_fds: Sequence[int] = (),
+    info_pipe: tuple[int, int] | None = None,
     cancel: threading.Event | None = None,
 ) -> ExecResult:
-    """Run a launcher command to completion under the wall-clock and output limits."""
+    """Run a launcher command to completion under the wall-clock and output limits.
+
+    `info_pipe` (read end, write end) is bwrap's `--info-fd`: from it we learn the host pid of
+    the sandbox's init, and we return only once that init is gone, which the kernel allows only
+    after every process of the sandbox's PID namespace is gone. No process outlives a run.
+    """
     started = time.monotonic()
+    pass_fds = (info_pipe[1],) if info_pipe else ()
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -85,14 +92,19 @@ def run_limited(
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
-            pass_fds=tuple(pass_fds),
+            pass_fds=pass_fds,
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
         )
     except OSError as exc:
+        if info_pipe:
+            os.close(info_pipe[0])
         raise SandboxError(
             f"cannot start the sandbox launcher {argv[0]}: {exc.strerror}",
             "check that bubblewrap and util-linux are installed",
         ) from exc
+    finally:
+        if info_pipe:
+            os.close(info_pipe[1])
     assert proc.stdout is not None and proc.stderr is not None
     out = _Capture(limits.output_bytes, bytearray())
     err = _Capture(limits.output_bytes, bytearray())
@@ -101,6 +113,10 @@ def run_limited(
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, out)
     sel.register(proc.stderr, selectors.EVENT_READ, err)
+    info = bytearray()
+    init_pidfd: int | None = None
+    if info_pipe:
+        sel.register(info_pipe[0], selectors.EVENT_READ, None)
     hard_stop: float | None = None
     try:
         while sel.get_map():
@@ -118,6 +134,11 @@ def run_limited(
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
+                    if key.data is None:
+                        init_pidfd = _open_init(bytes(info))
+                    continue
+                if key.data is None:
+                    info += chunk
                     continue
                 capture: _Capture = key.data
                 capture.feed(chunk)
@@ -128,12 +149,16 @@ def run_limited(
         sel.close()
         proc.stdout.close()
         proc.stderr.close()
+        if info_pipe:
+            os.close(info_pipe[0])
     status, usage = _reap(proc, deadline if killed_for is None else None)
     if status is None:
         killed_for = killed_for or LimitHit.wall_time
         _kill(proc)
         status, usage = _reap(proc, None)
     assert status is not None
+    if init_pidfd is not None:
+        _wait_gone(init_pidfd)
     duration = time.monotonic() - started
     exit_code = _exit_code(status)
     cpu_s = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
@@ -147,6 +172,28 @@ def run_limited(
         timed_out=killed_for is LimitHit.wall_time,
         limit_hit=limit_hit,
     )
+
+
+def _open_init(info: bytes) -> int | None:
+    """A pidfd on the sandbox's init process, from bwrap's --info-fd JSON."""
+    try:
+        pid = int(json.loads(info.decode())["child-pid"])
+        return os.pidfd_open(pid)
+    except (ValueError, KeyError, ProcessLookupError):
+        return None
+
+
+def _wait_gone(pidfd: int) -> None:
+    """Wait until the sandbox's init, hence its whole PID namespace, has exited."""
+    try:
+        ready, _, _ = select.select([pidfd], [], [], _KILL_GRACE_S)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        raise SandboxError(
+            "a sandbox's processes did not exit after SIGKILL",
+            "inspect the host for processes of the sandbox uids; this is a kernel-level problem",
+        )
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> float:
