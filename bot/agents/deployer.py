@@ -1,0 +1,116 @@
+"""The deployer: builds the PullRequestDraft whose body is the run's evidence.
+
+Every figure in the body comes from the run's stored artifacts (passed in as `evidence`).
+Opening the pull request on GitHub is done by the GitHub side; this part works locally too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.contracts import Gate, PullRequestDraft
+from bot.policy import Decision
+from bot.store import Run
+
+NEEDS_APPROVAL_LABEL = "needs-approval"
+
+
+def _review_section(review: Any) -> list[str]:
+    if review is None:
+        return ["No review recorded."]
+    lines = [f"Verdict: **{review.status}** (score {review.score:.2f})"]
+    for issue in review.issues:
+        where = f"`{issue.file}:{issue.line}`" if issue.file and issue.line else issue.file or ""
+        lines.append(f"- [{issue.severity}] {where} {issue.problem}")
+    return lines
+
+
+def _tests_section(tests: Any) -> list[str]:
+    if tests is None:
+        return ["No tests ran."]
+    report = tests.report
+    coverage = f"{report.coverage_percent:.1f}%" if report.coverage_percent is not None else "n/a"
+    lines = [
+        f"Status: **{report.status}**: {report.tests_passed} passed, {report.tests_failed} "
+        f"failed, {report.tests_skipped} skipped; coverage {coverage}; {report.duration_s:.2f}s",
+        f"Command: `{report.command}`",
+    ]
+    if tests.new_tests:
+        lines.append("")
+        lines.append("New tests, fail before the change and pass after it:")
+        for name in tests.new_tests:
+            mark = "yes" if name in tests.pinned else "no (passes on the base too)"
+            lines.append(f"- `{name}`: {mark}")
+    return lines
+
+
+def evidence_markdown(evidence: dict[str, Any]) -> str:
+    """The Markdown evidence report: plan, files, review, tests, cost per agent, gate, run id."""
+    run: Run = evidence["run"]
+    plan = evidence["plan"]
+    decision: Decision = evidence["decision"]
+    lines: list[str] = []
+    if run.issue_number is not None:
+        lines += [f"Closes #{run.issue_number}", ""]
+    lines += ["## Summary", plan.summary if plan else "(no plan)", ""]
+    if plan is not None:
+        lines.append("## Acceptance criteria")
+        focus = evidence["test_plan"].focus if evidence.get("test_plan") else []
+        lines += [f"- [ ] {c}" for c in plan.acceptance_criteria]
+        if focus:
+            lines += ["", "Tests written for:"] + [f"- {f}" for f in focus]
+        lines.append("")
+    change = evidence.get("change")
+    lines.append("## Files changed")
+    if change is not None:
+        lines += [f"- `{e.path}` ({e.operation})" for e in change.edits]
+        lines += ["", change.explanation]
+    lines += ["", "## Review", *_review_section(evidence.get("review")), ""]
+    lines += ["## Tests", *_tests_section(evidence.get("tests")), ""]
+    lines += ["## Cost", "| agent | calls | tokens | cost |", "| --- | --- | --- | --- |"]
+    total_tokens, total_cost = 0, 0.0
+    for role, totals in sorted(evidence["usage"].items()):
+        total_tokens += int(totals["tokens"])
+        total_cost += totals["cost_usd"]
+        lines.append(
+            f"| {role} | {int(totals['calls'])} | {int(totals['tokens'])} | "
+            f"${totals['cost_usd']:.4f} |"
+        )
+    lines += [f"| total | | {total_tokens} | ${total_cost:.4f} |", ""]
+    lines += ["## Risk and gate"]
+    lines.append(f"Risk: {plan.risk_level if plan else 'unknown'}; gate: **{decision.gate}**")
+    lines += [f"- {reason}" for reason in decision.reasons]
+    if decision.gate is Gate.needs_approval:
+        who = ", ".join(decision.approvers) or "a maintainer (no code owner found)"
+        lines.append(f"Released by an approving review from: {who}")
+    issue = evidence.get("issue")
+    if issue is not None and (issue.stripped or issue.flags):
+        lines += ["", "## Untrusted input"]
+        lines += [f"- hidden text stripped: {r['kind']} `{r['preview']}`" for r in issue.stripped]
+        lines += [f"- flagged: {f['pattern']} in {f['source']}" for f in issue.flags]
+    lines += ["", f"Draftsmith run `{run.id}`, revision {run.revision}, branch `{run.branch}`."]
+    return "\n".join(lines) + "\n"
+
+
+def build_draft(run: Run, evidence: dict[str, Any], decision: Decision) -> PullRequestDraft:
+    """The pull request to open: title, evidence body, branch, labels and gate."""
+    title = (run.title or "Draftsmith change").strip()
+    labels = ["draftsmith"]
+    if decision.gate is Gate.needs_approval:
+        labels.append(NEEDS_APPROVAL_LABEL)
+    return PullRequestDraft(
+        title=title[:250],
+        body=evidence_markdown(evidence),
+        branch=run.branch or "",
+        labels=labels,
+        reviewers=[],
+        gate=decision.gate,
+    )
+
+
+def write_evidence(path: Path, text: str) -> Path:
+    """Write the evidence report where the local CLI points people."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

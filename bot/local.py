@@ -1,0 +1,90 @@
+"""`draftsmith run`: the whole pipeline on a local git repository, without GitHub."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.config import Settings
+from bot.errors import ModelError, WorkspaceError
+from bot.llm import ModelClient
+from bot.pipeline import Pipeline, model_client
+from bot.sandbox.base import get_sandbox
+from bot.store import Store
+
+EXIT_CODES = {
+    "approved": 0,
+    "needs_approval": 0,
+    "needs_human_review": 1,
+    "blocked_by_policy": 1,
+    "stopped": 1,
+    "waiting": 1,
+    "failed": 2,
+}
+
+
+def _check_model(settings: Settings) -> None:
+    client = ModelClient(settings)
+    for role in ("planner", "coder", "reviewer", "tester"):
+        missing = client.missing_configuration(role)  # type: ignore[arg-type]
+        if missing:
+            raise ModelError(
+                f"no model configured: set {', '.join(missing)}",
+                "export DRAFTSMITH_MODEL=<model name>, OPENAI_BASE_URL=<endpoint, e.g. "
+                "http://localhost:11434/v1> and OPENAI_API_KEY=<key>",
+            )
+
+
+def run_local_pipeline(
+    settings: Settings, repo: Path, text: str, console: Console, store: Store | None = None
+) -> int:
+    """Run every phase on `repo`, print a line per phase, return the exit code."""
+    repo = repo.resolve()
+    if not (repo / ".git").exists():
+        raise WorkspaceError(f"{repo} is not a git repository", "give --repo a git checkout")
+    _check_model(settings)
+    store = store or Store(settings.database_url)
+    store.migrate()
+    title, _, body = text.strip().partition("\n")
+    run, _ = store.create_run(
+        repo=repo.name, issue_number=None, clone_url=str(repo), title=title, request=body.strip()
+    )
+    pipeline = Pipeline(
+        settings,
+        store,
+        sandbox_factory=lambda: get_sandbox(settings),
+        llm_factory=lambda config: model_client(settings, config),
+    )
+    console.print(f"run {run.id}: {title}")
+    while run.status in ("queued", "running"):
+        before = run.phase if run.phase != "queued" else "planning"
+        console.print(f"  {before} ...")
+        run = pipeline.advance(run.id)
+        console.print(f"  {before} done -> {run.phase} ({run.status})")
+    if run.branch:
+        try:
+            subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(repo),
+                    "fetch",
+                    "--quiet",
+                    "--force",
+                    str(pipeline.run_dir(run) / "repo"),
+                    f"{run.branch}:{run.branch}",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            console.print(f"branch: {run.branch}")
+        except subprocess.CalledProcessError as exc:
+            console.print(f"could not bring branch {run.branch} back: {exc.stderr.strip()}")
+    console.print(
+        f"status: {run.status}" + (f" ({run.status_reason})" if run.status_reason else "")
+    )
+    console.print(f"evidence: {pipeline.run_dir(run) / 'evidence.md'}")
+    return EXIT_CODES.get(run.status, 2)
