@@ -1,0 +1,227 @@
+"""Test runners: run a repository's tests in the sandbox and read the runner's own report.
+
+pytest writes JUnit XML (`--junitxml`) under coverage.py, whose JSON report gives the percent;
+`node --test` writes JUnit XML (`--test-reporter=junit`); `go test -json` prints test2json
+events. Counts and failure details come only from those files, never from anything else.
+Reports go to `.draftsmith/` in the workdir. `paths` runs a subset of test files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.contracts import TestReport, TestStatus
+from bot.sandbox.base import ExecResult, Limits, Sandbox
+from bot.sandbox.bwrap import TOOLBOX_MOUNT
+
+logger = logging.getLogger(__name__)
+
+REPORT_DIR = ".draftsmith"
+MAX_DETAILS = 4000
+MAX_FAILURE_LINES = 12
+
+
+@dataclass
+class Counts:
+    """Test counts and condensed failures read from a runner's report."""
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def condense(failures: Sequence[str], limit: int = MAX_DETAILS) -> str:
+    """Join failure summaries, bounded to `limit` characters (saying how many were left out)."""
+    out: list[str] = []
+    size = 0
+    for i, text in enumerate(failures):
+        if size + len(text) > limit:
+            out.append(f"... and {len(failures) - i} more failure(s)")
+            break
+        out.append(text)
+        size += len(text)
+    return "\n\n".join(out)
+
+
+def _failure_text(name: str, message: str, body: str) -> str:
+    """The failing test, its assertion and the lines of the traceback that matter."""
+    lines = [ln for ln in body.strip().splitlines() if ln.strip()]
+    relevant = [ln for ln in lines if ln.lstrip().startswith(("E ", ">", "assert", "Error"))]
+    picked = (relevant or lines)[-MAX_FAILURE_LINES:]
+    head = f"{name}: {message.strip()}" if message.strip() else name
+    return "\n".join([head, *picked])
+
+
+def parse_junit(xml_text: str) -> Counts:
+    """Counts and failures from a JUnit XML report (pytest, node --test)."""
+    root = ET.fromstring(xml_text)
+    counts = Counts()
+    for case in root.iter("testcase"):
+        name = "::".join(p for p in (case.get("classname"), case.get("name")) if p)
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is not None:
+            if problem.tag == "error":
+                counts.errors += 1
+            else:
+                counts.failed += 1
+            message = problem.get("message") or ""
+            counts.failures.append(_failure_text(name, message, problem.text or ""))
+        elif case.find("skipped") is not None:
+            counts.skipped += 1
+        else:
+            counts.passed += 1
+    return counts
+
+
+def parse_coverage_json(text: str) -> float:
+    """Total percent covered from a coverage.py JSON report."""
+    return float(json.loads(text)["totals"]["percent_covered"])
+
+
+def parse_go_test_json(text: str) -> Counts:
+    """Counts and failures from `go test -json` (test2json) events."""
+    counts = Counts()
+    output: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        event = json.loads(line)
+        test = event.get("Test")
+        if not test:
+            continue
+        key = f"{event.get('Package', '')}.{test}"
+        action = event.get("Action")
+        if action == "output":
+            output.setdefault(key, []).append(event.get("Output", "").rstrip("\n"))
+        elif action == "pass":
+            counts.passed += 1
+        elif action == "skip":
+            counts.skipped += 1
+        elif action == "fail":
+            counts.failed += 1
+            lines = [ln for ln in output.get(key, []) if not ln.startswith(("=== ", "--- "))]
+            counts.failures.append("\n".join([key, *lines[-MAX_FAILURE_LINES:]]))
+    return counts
+
+
+def _report(counts: Counts, result: ExecResult, command: list[str], coverage: float | None,
+            ) -> TestReport:  # fmt: skip
+    if result.limit_hit is not None or counts.errors:
+        status = TestStatus.error if not counts.failed else TestStatus.failed
+    elif counts.failed or result.exit_code != 0:
+        status = TestStatus.failed if counts.failed else TestStatus.error
+    else:
+        status = TestStatus.passed
+    details = counts.failures[:]
+    if result.limit_hit is not None:
+        details.insert(0, f"the sandbox stopped the run: {result.limit_hit} limit")
+    return TestReport(
+        status=status,
+        tests_passed=counts.passed,
+        tests_failed=counts.failed + counts.errors,
+        tests_skipped=counts.skipped,
+        coverage_percent=coverage,
+        failure_details=condense(details),
+        command=shlex.join(command),
+        duration_s=result.duration_s,
+    )
+
+
+def _error(command: list[str], result: ExecResult, why: str) -> TestReport:
+    tail = (result.stderr or result.stdout)[-1500:]
+    return TestReport(
+        status=TestStatus.error,
+        tests_passed=0,
+        tests_failed=0,
+        failure_details=condense([f"{why} (exit {result.exit_code})\n{tail}"]),
+        command=shlex.join(command),
+        duration_s=result.duration_s,
+    )
+
+
+async def run_pytest(
+    sandbox: Sandbox,
+    workdir: Path,
+    limits: Limits,
+    *,
+    paths: Sequence[str] = (),
+    use_toolbox: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> TestReport:
+    """Run pytest under coverage in the sandbox; a TestReport from its JUnit XML and JSON."""
+    (workdir / REPORT_DIR).mkdir(exist_ok=True)
+    venv_python = workdir / ".venv" / "bin" / "python"
+    python = str(venv_python) if venv_python.exists() else "python3"
+    junit = f"{REPORT_DIR}/junit.xml"
+    data = f"{REPORT_DIR}/coverage.data"
+    run_env = {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+    if use_toolbox:
+        run_env["PYTHONPATH"] = TOOLBOX_MOUNT
+    for stale in (junit, data, f"{REPORT_DIR}/coverage.json"):
+        (workdir / stale).unlink(missing_ok=True)
+    command = [python, "-m", "coverage", "run", f"--data-file={data}", "--source=.", "-m", "pytest"]
+    command += ["-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *paths]
+    result = await sandbox.run(command, workdir=workdir, limits=limits, env=run_env)
+    junit_file = workdir / junit
+    if not junit_file.exists():
+        return _error(command, result, "pytest wrote no JUnit report")
+    counts = parse_junit(junit_file.read_text())
+    coverage: float | None = None
+    cov_cmd = [python, "-m", "coverage", "json", f"--data-file={data}"]
+    cov_cmd += ["-o", f"{REPORT_DIR}/coverage.json"]
+    cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=run_env)
+    if cov.exit_code == 0:
+        coverage = parse_coverage_json((workdir / REPORT_DIR / "coverage.json").read_text())
+    else:
+        logger.warning("coverage json failed: %s", cov.stderr[-500:])
+    if result.exit_code == 5:  # pytest: no tests collected
+        return _error(command, result, "pytest collected no tests")
+    return _report(counts, result, command, coverage)
+
+
+async def run_node_test(
+    sandbox: Sandbox,
+    workdir: Path,
+    limits: Limits,
+    *,
+    paths: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> TestReport:
+    """Run `node --test` in the sandbox; a TestReport from its JUnit reporter."""
+    (workdir / REPORT_DIR).mkdir(exist_ok=True)
+    junit = f"{REPORT_DIR}/node-junit.xml"
+    (workdir / junit).unlink(missing_ok=True)
+    command = ["node", "--test", "--test-reporter=junit", f"--test-reporter-destination={junit}"]
+    command += ["--test-reporter=spec", "--test-reporter-destination=stdout", *paths]
+    result = await sandbox.run(command, workdir=workdir, limits=limits, env=env)
+    junit_file = workdir / junit
+    if not junit_file.exists() or not junit_file.read_text().strip():
+        return _error(command, result, "node --test wrote no JUnit report")
+    return _report(parse_junit(junit_file.read_text()), result, command, None)
+
+
+async def run_go_test(
+    sandbox: Sandbox,
+    workdir: Path,
+    limits: Limits,
+    *,
+    packages: Sequence[str] = ("./...",),
+    env: Mapping[str, str] | None = None,
+) -> TestReport:
+    """Run `go test -json` in the sandbox; a TestReport from its test2json events."""
+    command = ["go", "test", "-json", *packages]
+    result = await sandbox.run(command, workdir=workdir, limits=limits, env=env)
+    counts = parse_go_test_json(result.stdout)
+    if not (counts.passed or counts.failed or counts.skipped):
+        return _error(command, result, "go test reported no tests")
+    return _report(counts, result, command, None)

@@ -1,0 +1,106 @@
+"""Real pytest and node --test suites run in bubblewrap; counts come from their reports."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.contracts import TestStatus
+from bot.sandbox.base import Limits
+from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.sandbox.runners import run_node_test, run_pytest
+from bot.sandbox.toolbox import build_python_toolbox
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
+LIMITS = Limits(wall_time_s=60, cpu_time_s=60)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> BwrapSandbox:
+    toolbox = build_python_toolbox(tmp_path_factory.mktemp("toolbox"))
+    return BwrapSandbox(toolbox=toolbox, uid_base=2_100_100, uid_slots=4)
+
+
+def _python_repo(root: Path, failing: bool) -> Path:
+    source = "def add(a, b):\n    return a + b\n\ndef unused():\n    return 1\n"
+    (root / "calc.py").write_text(source)
+    tests = root / "tests"
+    tests.mkdir()
+    body = """
+    import pytest
+    from calc import add
+
+    def test_adds():
+        assert add(2, 3) == 5
+
+    def test_adds_negatives():
+        assert add(-1, -1) == -2
+
+    @pytest.mark.skip(reason="later")
+    def test_later():
+        pass
+    """
+    body = textwrap.dedent(body)
+    if failing:
+        body += "\ndef test_wrong():\n    assert add(2, 2) == 5\n"
+    (tests / "test_calc.py").write_text(body)
+    (tests / "test_other.py").write_text("def test_one():\n    assert True\n")
+    return root
+
+
+async def test_passing_pytest_suite_is_counted(sandbox: BwrapSandbox, tmp_path: Path) -> None:
+    repo = _python_repo(tmp_path, failing=False)
+    report = await run_pytest(sandbox, repo, LIMITS)
+    assert report.status is TestStatus.passed, report.failure_details
+    assert (report.tests_passed, report.tests_failed, report.tests_skipped) == (3, 0, 1)
+    assert report.coverage_percent is not None and 70 < report.coverage_percent < 100
+
+
+async def test_failing_pytest_suite_reports_the_assertion(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    repo = _python_repo(tmp_path, failing=True)
+    report = await run_pytest(sandbox, repo, LIMITS)
+    assert report.status is TestStatus.failed
+    assert (report.tests_passed, report.tests_failed) == (3, 1)
+    assert "test_wrong" in report.failure_details
+    assert "assert 4 == 5" in report.failure_details
+
+
+async def test_pytest_subset_runs_only_the_given_files(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    repo = _python_repo(tmp_path, failing=True)
+    report = await run_pytest(sandbox, repo, LIMITS, paths=["tests/test_other.py"])
+    assert report.status is TestStatus.passed
+    assert report.tests_passed == 1
+    assert report.command.endswith("tests/test_other.py")
+
+
+NODE_TESTS = """
+const test = require('node:test');
+const assert = require('node:assert');
+test('adds', () => { assert.strictEqual(1 + 1, 2); });
+test('skipped', { skip: true }, () => {});
+"""
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["passing", "failing"])
+async def test_node_test_suite_is_counted(
+    sandbox: BwrapSandbox, tmp_path: Path, failing: bool
+) -> None:
+    (tmp_path / "test").mkdir()
+    body = NODE_TESTS
+    if failing:
+        body += "test('broken', () => { assert.strictEqual(2 + 2, 5); });\n"
+    (tmp_path / "test" / "math.test.js").write_text(body)
+    report = await run_node_test(sandbox, tmp_path, LIMITS)
+    assert report.tests_passed == 1
+    assert report.tests_skipped == 1
+    if failing:
+        assert report.status is TestStatus.failed and report.tests_failed == 1
+        assert "broken" in report.failure_details
+    else:
+        assert report.status is TestStatus.passed and report.tests_failed == 0
