@@ -1,0 +1,125 @@
+"""The two phases: `setup` (network, allow-listed commands only) and `check` (never network).
+
+Commands come from the repository's `.github/draftsmith.yml` (passed in by the caller) or are
+detected from its files: pyproject.toml / setup.py / requirements.txt -> Python, package.json ->
+Node, go.mod -> Go. Every command, run or refused, is returned as a `CommandRecord`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bot.sandbox.base import LimitHit, Limits, Sandbox
+
+logger = logging.getLogger(__name__)
+
+Phase = Literal["setup", "check"]
+REFUSED_EXIT = 126  # like a shell's "cannot execute"
+
+
+@dataclass(frozen=True)
+class PhaseCommands:
+    """The commands of both phases, each an argv list."""
+
+    setup: list[list[str]] = field(default_factory=list)
+    check: list[list[str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """One command of a phase, as stored in the run's artifacts."""
+
+    command: str
+    phase: Phase
+    exit_code: int
+    duration_s: float
+    limit_hit: LimitHit | None
+    refused: bool = False
+    output_tail: str = ""
+
+
+def detect_commands(workdir: Path) -> PhaseCommands:
+    """Setup and check commands detected from the repository's files."""
+    setup: list[list[str]] = []
+    check: list[list[str]] = []
+    if any((workdir / f).exists() for f in ("pyproject.toml", "setup.py", "requirements.txt")):
+        setup.append(["python3", "-m", "venv", "--system-site-packages", ".venv"])
+        if (workdir / "requirements.txt").exists():
+            setup.append([".venv/bin/python", "-m", "pip", "install", "-r", "requirements.txt"])
+        if (workdir / "pyproject.toml").exists() or (workdir / "setup.py").exists():
+            setup.append([".venv/bin/python", "-m", "pip", "install", "-e", ".[test]"])
+        check.append([".venv/bin/python", "-m", "pytest", "-q"])
+    if (workdir / "package.json").exists():
+        lock = (workdir / "package-lock.json").exists()
+        setup.append(["npm", "ci"] if lock else ["npm", "install"])
+        check.append(["npm", "test"])
+    if (workdir / "go.mod").exists():
+        setup.append(["go", "mod", "download"])
+        check += [["go", "vet", "./..."], ["go", "test", "./..."]]
+    return PhaseCommands(setup=setup, check=check)
+
+
+def commands_from_config(config: Mapping[str, Sequence[str]]) -> PhaseCommands:
+    """Commands from `.github/draftsmith.yml`'s `setup:` and `check:` lists (shell-split)."""
+    return PhaseCommands(
+        setup=[shlex.split(c) for c in config.get("setup", [])],
+        check=[shlex.split(c) for c in config.get("check", [])],
+    )
+
+
+def allowed(command: list[str], allow: Sequence[str]) -> bool:
+    """Whether `shlex.join(command)` matches one of the allow-list's fnmatch patterns."""
+    line = shlex.join(command)
+    return any(fnmatch.fnmatchcase(line, pattern) for pattern in allow)
+
+
+async def run_phase(
+    sandbox: Sandbox,
+    phase: Phase,
+    commands: Sequence[list[str]],
+    *,
+    workdir: Path,
+    limits: Limits,
+    allow: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> list[CommandRecord]:
+    """Run a phase's commands; setup stops at the first failure or refusal, check runs all."""
+    records: list[CommandRecord] = []
+    for command in commands:
+        line = shlex.join(command)
+        if phase == "setup" and not allowed(command, allow):
+            logger.warning("setup command refused by the allow-list: %s", line)
+            records.append(
+                CommandRecord(
+                    command=line,
+                    phase=phase,
+                    exit_code=REFUSED_EXIT,
+                    duration_s=0.0,
+                    limit_hit=None,
+                    refused=True,
+                    output_tail="refused: the command matches no pattern of the setup allow-list",
+                )
+            )
+            break
+        result = await sandbox.run(
+            command, workdir=workdir, limits=limits, network=phase == "setup", env=env
+        )
+        records.append(
+            CommandRecord(
+                command=line,
+                phase=phase,
+                exit_code=result.exit_code,
+                duration_s=result.duration_s,
+                limit_hit=result.limit_hit,
+                output_tail=(result.stdout[-2000:] + result.stderr[-2000:]),
+            )
+        )
+        if phase == "setup" and not result.ok:
+            break
+    return records
