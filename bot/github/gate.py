@@ -1,0 +1,194 @@
+"""Acting on the policy gate on GitHub: release on a code owner's approval; CI repair context.
+
+Deciding who may release is `bot.policy.Authorisation`; this module gathers the facts it needs
+(team memberships) and performs the release: check run -> success, `needs-approval` label
+removed, the pull request marked ready for review.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from bot.contracts import Gate
+from bot.errors import GitHubError
+from bot.github.client import InstallationClient, parse_repo
+from bot.github.models import CheckRun
+from bot.github.publish import CHECK_NAME, NEEDS_APPROVAL_LABEL
+from bot.policy import Authorisation, Decision
+
+logger = logging.getLogger(__name__)
+
+REPAIR_LIMIT = 8_000
+"""Characters of failing-CI output handed to a repair revision, at most."""
+PER_RUN_LIMIT = 3_000
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_SIGNAL = re.compile(r"(?i)(error|fail|assert|exception|traceback|panic|denied|not found)")
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What a review did to the gate: released or not, and why."""
+
+    released: bool
+    reason: str
+    released_paths: list[str] = field(default_factory=list)
+    pending_paths: list[str] = field(default_factory=list)
+
+
+def team_member(gh: InstallationClient, team: str, username: str) -> bool:
+    """Whether `username` is an active member of `@org/team` (GitHub answers 404 otherwise)."""
+    org, _, slug = team.lstrip("@").partition("/")
+    if not org or not slug:
+        raise GitHubError(f"not a team: {team!r}", "write teams as @org/team in CODEOWNERS")
+    path = (
+        f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"
+        f"/memberships/{quote(username, safe='')}"
+    )
+    try:
+        body = gh.request("GET", path).json()
+    except GitHubError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return bool(body.get("state") == "active")
+
+
+def reviewer_teams(gh: InstallationClient, decision: Decision, reviewer: str) -> list[str]:
+    """The approver teams of the decision that `reviewer` is an active member of."""
+    return [team for team in decision.approver_teams if team_member(gh, team, reviewer)]
+
+
+def release_on_review(
+    gh: InstallationClient,
+    *,
+    repo: str,
+    pr_number: int,
+    review_state: str,
+    reviewer: str,
+    pr_author: str,
+    bot_login: str,
+    decision: Decision,
+    check_run_id: int,
+    pr_node_id: str,
+) -> ReleaseOutcome:
+    """Release a gated PR when this review approves and its author owns every gated path.
+
+    Any other review releases nothing and the outcome says why. A team-membership lookup that
+    fails for another reason than 404 raises GitHubError (the App needs `members: read`).
+    """
+    if decision.gate is not Gate.needs_approval:
+        return ReleaseOutcome(
+            False, f"the change is not waiting for approval (gate {decision.gate})"
+        )
+    state = review_state.strip().lower()
+    if state != "approved":
+        return ReleaseOutcome(
+            False, f"a {state or 'empty'} review does not release the gate; an approval does"
+        )
+    who = reviewer.strip().lstrip("@").lower()
+    if who == bot_login.strip().lstrip("@").lower():
+        return ReleaseOutcome(False, "Draftsmith cannot release its own change")
+    if who == pr_author.strip().lstrip("@").lower():
+        return ReleaseOutcome(False, f"@{reviewer} wrote the change and cannot release it")
+    owners = decision.owners_by_path
+    if not owners:
+        return ReleaseOutcome(False, "no gated paths are recorded for this change")
+    direct = Authorisation.releasable_paths(reviewer, pr_author, bot_login, owners)
+    teams = reviewer_teams(gh, decision, reviewer) if len(direct) < len(owners) else []
+    released = Authorisation.releasable_paths(
+        reviewer, pr_author, bot_login, owners, reviewer_teams=teams
+    )
+    pending = [path for path in owners if path not in released]
+    if pending:
+        waiting = "; ".join(
+            f"{path} ({', '.join(owners[path]) or 'no code owner: add one to CODEOWNERS'})"
+            for path in pending
+        )
+        return ReleaseOutcome(
+            False,
+            f"@{reviewer} does not own every gated path; waiting for: {waiting}",
+            released,
+            pending,
+        )
+    _release(gh, repo, pr_number, check_run_id, pr_node_id, reviewer)
+    logger.info("%s#%d: gate released by %s", repo, pr_number, reviewer)
+    return ReleaseOutcome(True, f"released by @{reviewer}'s approving review", released, [])
+
+
+def _release(
+    gh: InstallationClient,
+    repo: str,
+    pr_number: int,
+    check_run_id: int,
+    pr_node_id: str,
+    reviewer: str,
+) -> None:
+    ref = parse_repo(repo)
+    current = CheckRun.model_validate(
+        gh.request("GET", f"/repos/{ref.full_name}/check-runs/{check_run_id}").json()
+    )
+    previous = current.output.summary or ""
+    summary = f"Released by @{reviewer}'s approving review.\n\n{previous}".strip()
+    gh.checks.update(
+        repo,
+        check_run_id,
+        title=f"Released by @{reviewer}",
+        summary=summary[:65_535],
+        status="completed",
+        conclusion="success",
+    )
+    gh.pulls.remove_label(repo, pr_number, NEEDS_APPROVAL_LABEL)
+    gh.pulls.mark_ready_for_review(pr_node_id)
+
+
+# ---------------------------------------------------------------------------- CI repair
+
+
+def _condense(text: str, limit: int) -> str:
+    """Lines that look like failures plus the tail, without colour codes, within `limit`."""
+    lines = [line.rstrip() for line in _ANSI.sub("", text).splitlines()]
+    lines = [line for line in lines if line.strip()]
+    if sum(len(line) + 1 for line in lines) <= limit:
+        return "\n".join(lines)
+    signal = [line for line in lines if _SIGNAL.search(line)]
+    tail = lines[-20:]
+    kept = list(dict.fromkeys([*signal[:40], *tail]))
+    text = "\n".join(kept)
+    return text if len(text) <= limit else "…\n" + text[-(limit - 2) :]
+
+
+def _describe_run(run: CheckRun) -> str:
+    parts = [f"### {run.name}: {run.conclusion}"]
+    if run.output.title:
+        parts.append(run.output.title)
+    body = "\n".join(t for t in (run.output.summary, run.output.text) if t)
+    if body:
+        parts.append(_condense(body, PER_RUN_LIMIT))
+    for annotation in run.annotations[:20]:
+        parts.append(
+            f"- {annotation.path}:{annotation.start_line}: [{annotation.annotation_level}] "
+            f"{' '.join(annotation.message.split())[:300]}"
+        )
+    return "\n".join(parts)
+
+
+def repair_context(
+    gh: InstallationClient, repo: str, check_suite_id: int, *, limit: int = REPAIR_LIMIT
+) -> str:
+    """The failing check runs of a suite (not Draftsmith's own), condensed to `limit` chars.
+
+    Empty when nothing in the suite failed.
+    """
+    failing = [
+        run for run in gh.checks.failing_for_suite(repo, check_suite_id) if run.name != CHECK_NAME
+    ]
+    if not failing:
+        return ""
+    header = f"The repository's CI failed ({len(failing)} check run(s)):"
+    text = "\n\n".join([header, *(_describe_run(run) for run in failing)])
+    if len(text) > limit:
+        text = text[: limit - 2] + "\n…"
+    return text

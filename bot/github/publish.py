@@ -1,0 +1,374 @@
+"""Publishing a run on GitHub: push its branch, open or update its draft PR, reviewers, check run.
+
+Idempotent across retries and redeliveries: the branch is force-pushed (it belongs to the run),
+the open PR of the branch is updated instead of opening a second one, and the `draftsmith`
+check run of the head commit is updated instead of creating another.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
+from bot.errors import GitHubError, PolicyError, WorkspaceError
+from bot.github.checks import Conclusion
+from bot.github.client import InstallationClient, authenticated_clone_url, parse_repo
+from bot.github.codeowners import Reviewers, find_codeowners
+from bot.github.models import Annotation, CheckRun, PullRequest
+from bot.policy import Decision
+from bot.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+CHECK_NAME = "draftsmith"
+"""The name of Draftsmith's own check run on the head commit of its pull requests."""
+DRAFTSMITH_LABEL = "draftsmith"
+NEEDS_APPROVAL_LABEL = "needs-approval"
+SUMMARY_LIMIT = 65_535
+"""GitHub refuses a check-run summary longer than this (characters)."""
+Level = Literal["notice", "warning", "failure"]
+_LEVELS: Mapping[Severity, Level] = {
+    Severity.critical: "failure",
+    Severity.high: "failure",
+    Severity.medium: "warning",
+    Severity.low: "notice",
+}
+_CLOSES = re.compile(r"(?im)^\s*(closes|fixes|resolves)\s+#(\d+)\b")
+
+
+@dataclass(frozen=True)
+class Published:
+    """What publishing left on GitHub: the pull request, its check run and requested reviewers."""
+
+    pr_number: int
+    pr_url: str
+    pr_node_id: str
+    check_run_id: int
+    created: bool
+    reviewers_requested: list[str] = field(default_factory=list)
+
+
+def publish(
+    gh: InstallationClient,
+    workspace: Workspace,
+    *,
+    repo: str,
+    clone_url: str,
+    draft: PullRequestDraft,
+    issue_number: int,
+    base_branch: str,
+    existing_pr: int | None,
+    decision: Decision,
+    review: ReviewResult | None,
+    head_sha: str | None = None,
+    changed_paths: Sequence[str] | None = None,
+    author: str | None = None,
+    bot_login: str | None = None,
+    run_id: int | None = None,
+) -> Published:
+    """Push the run's branch, open (or update) its draft PR, request owners, set the check run.
+
+    `changed_paths` default to the diff between `origin/<base_branch>` and the head; `author`
+    (who asked for the change) and `bot_login` are never requested as reviewers. A blocked
+    decision raises PolicyError before anything leaves the workspace.
+    """
+    if decision.gate is Gate.blocked:
+        raise PolicyError(
+            f"run blocked by policy, nothing published: {'; '.join(decision.reasons)}",
+            "remove the forbidden paths from the change; they can never be published",
+        )
+    if not draft.branch:
+        raise GitHubError("the draft names no branch", "build the draft from a run with a branch")
+    sha = head_sha or workspace.head()
+    push_branch(gh, workspace, clone_url, sha, draft.branch)
+    body = _with_closes(draft.body, issue_number)
+    pull, created = _open_or_update(gh, repo, draft, body, base_branch, existing_pr)
+    labels = list(dict.fromkeys([DRAFTSMITH_LABEL, *draft.labels]))
+    if decision.gate is Gate.needs_approval and NEEDS_APPROVAL_LABEL not in labels:
+        labels.append(NEEDS_APPROVAL_LABEL)
+    if decision.gate is Gate.none:
+        labels = [label for label in labels if label != NEEDS_APPROVAL_LABEL]
+        if not created:  # a previous revision may have been gated
+            gh.pulls.remove_label(repo, pull.number, NEEDS_APPROVAL_LABEL)
+    gh.pulls.add_labels(repo, pull.number, labels)
+    paths = list(changed_paths) if changed_paths is not None else _changed(workspace, base_branch)
+    exclude = [name for name in (author, bot_login) if name]
+    requested = request_owners(gh, repo, pull.number, paths, exclude=exclude)
+    check = upsert_check_run(
+        gh,
+        repo,
+        head_sha=sha,
+        summary=body,
+        decision=decision,
+        review=review,
+        details_url=pull.html_url,
+        external_id=str(run_id) if run_id is not None else None,
+    )
+    logger.info(
+        "published %s#%d (%s) at %s, check run %d",
+        repo,
+        pull.number,
+        "created" if created else "updated",
+        sha[:12],
+        check.id,
+    )
+    return Published(pull.number, pull.html_url, pull.node_id, check.id, created, requested)
+
+
+# ---------------------------------------------------------------------------- branch
+
+
+def push_branch(
+    gh: InstallationClient, workspace: Workspace, clone_url: str, sha: str, branch: str
+) -> None:
+    """Force-push `sha` to the run's own `branch` on the remote, with the installation token."""
+    if not branch.startswith("draftsmith/"):
+        raise GitHubError(
+            f"refusing to force-push {branch!r}: only draftsmith/ branches belong to a run",
+            "publish the run's own branch",
+        )
+    url = authenticated_clone_url(clone_url, gh.token().token)
+    workspace.git("push", "--quiet", "--force", url, f"{sha}:refs/heads/{branch}")
+    logger.info("pushed %s to %s", sha[:12], branch)
+
+
+def _changed(workspace: Workspace, base_branch: str) -> list[str]:
+    base_ref = f"origin/{base_branch}"
+    try:
+        workspace.git("rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}")
+    except WorkspaceError:  # no remote-tracking branch: a local branch of that name
+        base_ref = base_branch
+    base = workspace.git("merge-base", base_ref, "HEAD").strip()
+    return workspace.changed_files(base)
+
+
+# ---------------------------------------------------------------------------- pull request
+
+
+def _with_closes(body: str, issue_number: int) -> str:
+    numbers = {int(m.group(2)) for m in _CLOSES.finditer(body)}
+    return body if issue_number in numbers else f"Closes #{issue_number}\n\n{body}"
+
+
+def _pull_from(item: Mapping[str, Any]) -> PullRequest:
+    return PullRequest.model_validate(
+        {**item, "head_ref": item["head"]["ref"], "base_ref": item["base"]["ref"]}
+    )
+
+
+def get_pull(gh: InstallationClient, repo: str, number: int) -> PullRequest | None:
+    """A pull request by number, or None when GitHub answers 404."""
+    path = f"/repos/{parse_repo(repo).full_name}/pulls/{number}"
+    try:
+        return _pull_from(gh.request("GET", path).json())
+    except GitHubError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _open_or_update(
+    gh: InstallationClient,
+    repo: str,
+    draft: PullRequestDraft,
+    body: str,
+    base_branch: str,
+    existing_pr: int | None,
+) -> tuple[PullRequest, bool]:
+    found = gh.pulls.find_open(repo, draft.branch)
+    if found is None and existing_pr is not None:
+        known = get_pull(gh, repo, existing_pr)
+        if known is not None and known.state == "open":
+            found = known
+        else:
+            state = "gone" if known is None else known.state
+            raise GitHubError(
+                f"the run's pull request #{existing_pr} is {state}; not opening a second one",
+                f"reopen #{existing_pr} and retry, or start a new run from the issue",
+            )
+    if found is not None:
+        updated = gh.pulls.update(repo, found.number, title=draft.title, body=body)
+        return updated, False
+    try:
+        created = gh.pulls.create_draft(
+            repo, title=draft.title, body=body, head=draft.branch, base=base_branch
+        )
+    except GitHubError as exc:
+        # another delivery opened it between our lookup and our create
+        raced = gh.pulls.find_open(repo, draft.branch) if exc.status == 422 else None
+        if raced is None:
+            raise
+        logger.info("PR for %s already opened concurrently (#%d)", draft.branch, raced.number)
+        return gh.pulls.update(repo, raced.number, title=draft.title, body=body), False
+    return created, True
+
+
+# ---------------------------------------------------------------------------- reviewers
+
+
+def owners_reviewers(
+    gh: InstallationClient, repo: str, paths: Sequence[str], exclude: Collection[str] = ()
+) -> Reviewers:
+    """Users and teams owning `paths` per the default branch's CODEOWNERS, minus `exclude`."""
+    codeowners = find_codeowners(lambda location: gh.read_file(repo, location))
+    if codeowners.source is None:
+        logger.info("%s has no CODEOWNERS; no reviewers requested", repo)
+    return codeowners.reviewers_for(paths, exclude=exclude)
+
+
+def request_owners(
+    gh: InstallationClient,
+    repo: str,
+    number: int,
+    paths: Sequence[str],
+    *,
+    exclude: Collection[str] = (),
+) -> list[str]:
+    """Request the code owners of `paths` as reviewers; owners GitHub refuses are logged, skipped.
+
+    Returns what was requested: user logins and teams as `org/team`.
+    """
+    reviewers = owners_reviewers(gh, repo, paths, exclude)
+    if not reviewers.users and not reviewers.teams:
+        return []
+    try:
+        gh.pulls.request_reviewers(repo, number, reviewers.users, reviewers.teams)
+        return [*reviewers.users, *reviewers.teams]
+    except GitHubError as exc:
+        if exc.status != 422:
+            raise
+        logger.warning("%s#%d: reviewers refused together (%s); one by one", repo, number, exc)
+    requested: list[str] = []
+    singles = [(u, True) for u in reviewers.users] + [(t, False) for t in reviewers.teams]
+    for who, is_user in singles:
+        try:
+            if is_user:
+                gh.pulls.request_reviewers(repo, number, users=[who])
+            else:
+                gh.pulls.request_reviewers(repo, number, teams=[who])
+        except GitHubError as exc:
+            if exc.status != 422:
+                raise
+            logger.warning("%s#%d: code owner %s cannot review: %s", repo, number, who, exc)
+            continue
+        requested.append(who)
+    return requested
+
+
+# ---------------------------------------------------------------------------- check run
+
+
+def annotations_for(review: ReviewResult | None) -> list[Annotation]:
+    """One annotation per review issue that names a file and a line."""
+    if review is None:
+        return []
+    return [_annotation(issue) for issue in review.issues if issue.file and issue.line]
+
+
+def _annotation(issue: ReviewIssue) -> Annotation:
+    assert issue.file is not None and issue.line is not None
+    return Annotation(
+        path=issue.file.lstrip("/"),
+        start_line=issue.line,
+        end_line=issue.line,
+        annotation_level=_LEVELS[issue.severity],
+        title=f"[{issue.severity}] {issue.category}"[:255],
+        message=f"{issue.problem}\n\nRecommended fix: {issue.recommended_fix}"[:64_000],
+    )
+
+
+def check_verdict(decision: Decision) -> tuple[Conclusion, str]:
+    """The check run's conclusion and title for a decision."""
+    if decision.gate is Gate.needs_approval:
+        who = ", ".join(decision.approvers) or "nobody: the gated paths have no code owner"
+        return "action_required", f"Needs an approving review from a code owner ({who})"[:255]
+    if decision.gate is Gate.blocked:
+        return "failure", "Blocked by policy"
+    return "success", "Draft ready for review"
+
+
+def gate_text(decision: Decision) -> str | None:
+    """The check run's text for a gated change: why, and who can release it."""
+    if decision.gate is not Gate.needs_approval:
+        return None
+    lines = ["## Approval needed", "", *[f"- {reason}" for reason in decision.reasons], ""]
+    for path, owners in decision.owners_by_path.items():
+        lines.append(f"- `{path}`: {', '.join(owners) if owners else 'no code owner'}")
+    lines += [
+        "",
+        "An approving review by a code owner of these paths (not the author, not the bot) "
+        "releases the gate.",
+    ]
+    if decision.unowned_paths:
+        lines.append(
+            "Paths without a code owner cannot be released by a review: add them to CODEOWNERS."
+        )
+    return "\n".join(lines)
+
+
+def find_check_run(gh: InstallationClient, repo: str, head_sha: str) -> CheckRun | None:
+    """This App's `draftsmith` check run on `head_sha`, or None."""
+    path = f"/repos/{parse_repo(repo).full_name}/commits/{head_sha}/check-runs"
+    params: dict[str, str | int] = {"check_name": CHECK_NAME, "app_id": gh.gateway.app_id}
+    for item in gh.paginate(path, params, key="check_runs"):
+        return CheckRun.model_validate(item)
+    return None
+
+
+def _key(annotation: Annotation) -> tuple[str, int, str]:
+    return (annotation.path, annotation.start_line, annotation.message)
+
+
+def upsert_check_run(
+    gh: InstallationClient,
+    repo: str,
+    *,
+    head_sha: str,
+    summary: str,
+    decision: Decision,
+    review: ReviewResult | None,
+    details_url: str | None = None,
+    external_id: str | None = None,
+) -> CheckRun:
+    """Create or update the `draftsmith` check run of `head_sha`; annotations are never doubled."""
+    conclusion, title = check_verdict(decision)
+    text = gate_text(decision)
+    wanted = annotations_for(review)
+    existing = find_check_run(gh, repo, head_sha)
+    if existing is None:
+        existing = gh.checks.create(
+            repo,
+            name=CHECK_NAME,
+            head_sha=head_sha,
+            external_id=external_id,
+            details_url=details_url,
+        )
+        new = wanted
+    else:  # GitHub appends annotations on update: send only the missing ones
+        have = (
+            {_key(a) for a in gh.checks.annotations(repo, existing.id)}
+            if existing.output.annotations_count
+            else set()
+        )
+        new = [a for a in wanted if _key(a) not in have]
+    return gh.checks.update(
+        repo,
+        existing.id,
+        title=title,
+        summary=_bounded(summary),
+        text=text,
+        annotations=new,
+        status="completed",
+        conclusion=conclusion,
+    )
+
+
+def _bounded(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    note = "\n\n… (cut; the full report is in the pull request body)"
+    return text[: limit - len(note)] + note
