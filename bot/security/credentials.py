@@ -18,8 +18,8 @@ _SECRET_NAME_RE = re.compile(
     r"(?:api|access|secret|private|client|signing|encryption|master)_?key)$"
 )
 _QUOTED_ASSIGN_RE = re.compile(
-    r"""(?P<name>[A-Za-z_][\w.-]*)["']?\s*(?::\s*[A-Za-z_][\w\[\]|., ]{0,40}?\s*)?"""
-    r"""(?::=|=>|==|=|:)\s*[bru]{0,2}(?P<q>["'`])(?P<value>[^"'`\n]{8,400})(?P=q)"""
+    r"""(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*+)["']?\s*+(?::\s*+[A-Za-z_][\w\[\]|., ]{0,40}?\s*)?"""
+    r"""(?::=|=>|==|=|:)\s*+[bru]{0,2}(?P<q>["'`])(?P<value>[^"'`\n]{8,400})(?P=q)"""
 )
 _BARE_ASSIGN_RE = re.compile(
     r"""^\s*(?:export\s+|-\s+)?(?P<name>[A-Za-z_][\w.-]*)\s*[=:]\s*"""

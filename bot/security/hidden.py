@@ -29,7 +29,7 @@ _VS_RUN_RE = re.compile("[\ufe00-\ufe0f]{2,}")
 CODE_SPAN_WINDOW = 20_000  # a code span longer than this is not looked for (bounds the work)
 
 _FENCE_OPEN_RE = re.compile(r" {0,3}(`{3,}|~{3,})[^\n]*$", re.MULTILINE)
-_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*+\r?\n")
 _HIDDEN_ATTR_RE = re.compile(
     r"""\shidden(?=[\s/=]|$)|\stype\s*=\s*["']?hidden"""
     r"""|style\s*=\s*["'][^"']*(display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0"""
@@ -43,7 +43,7 @@ _TAG_OPEN_RE = re.compile(
 _ALT_RE = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _LINK_REF_COMMENT_RE = re.compile(
     r""" {0,3}\[[^\]\n]+\]:[ \t]*(?:(?:<>|\#|//)[ \t]*(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\))?"""
-    r"""|\S+[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))[ \t]*(?:\n|$)""",
+    r"""|\S+[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))[ \t]*\r?(?:\n|$)""",
 )
 _SPECIAL_RE = re.compile(
     r"(?P<fence>^ {0,3}(?:`{3,}|~{3,}))|(?P<ticks>`+)|(?P<comment><!--)"
@@ -123,13 +123,11 @@ def _element_end(text: str, tag: str, start: int) -> int:
 def _hidden_element(text: str, match: re.Match[str], removed: list[Removal]) -> int | None:
     """If the tag at `match` opens an invisible element, record it and return where it ends."""
     tag, attrs = match.group(1).lower(), match.group(2)
-    if tag == "img":
-        alt = _ALT_RE.search(attrs)
+    if tag not in _ALWAYS_HIDDEN_TAGS and not _HIDDEN_ATTR_RE.search(attrs):
+        alt = _ALT_RE.search(attrs) if tag == "img" else None
         if alt and any(alt.groups()):
             value = next(g for g in alt.groups() if g is not None)
             removed.append(Removal("img-alt (kept)", preview(value)))
-        return None
-    if tag not in _ALWAYS_HIDDEN_TAGS and not _HIDDEN_ATTR_RE.search(attrs):
         return None
     void = attrs.rstrip().endswith("/") or tag in ("input", "img", "br", "hr", "meta", "link")
     end = match.end() if void else _element_end(text, tag, match.end())
@@ -149,7 +147,7 @@ def _code_span_end(text: str, start: int, run: int) -> int | None:
 def _fence_end(text: str, opener: re.Match[str]) -> int:
     """End of the fenced code block opened at `opener` (the end of text if never closed)."""
     fence = opener.group(1)
-    closer = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
+    closer = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*\r?$", re.MULTILINE)
     match = closer.search(text, opener.end())
     return match.end() if match else len(text)
 

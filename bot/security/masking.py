@@ -63,18 +63,19 @@ def _p(kind: str, regex: str, group: int = 0, flags: int = 0, random: bool = Fal
 CREDENTIAL_PATTERNS: tuple[CredentialPattern, ...] = (
     _p(
         "private-key",
-        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[A-Z0-9 ]{0,40}"
+        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:.{0,16000}?-----END[A-Z0-9 ]{0,40}"
         r"PRIVATE KEY(?: BLOCK)?-----|(?:[A-Za-z0-9+/=\s:,-]|\\n){0,20000})",
         flags=re.DOTALL,
     ),
     _p(
         "bearer-token",
-        r"(?i:\bauthorization\b[\"']?\s*[:=]\s*[\"']?\s*(?:bearer|token)\s+)([A-Za-z0-9._~+/=-]{8,})",
+        r"(?i:\bauthorization\b[\"']?\s*+[:=]\s*+[\"']?\s*+(?:bearer|token)\s+)"
+        r"([A-Za-z0-9._~+/=-]{8,})",
         group=1,
     ),
     _p(
         "basic-auth",
-        r"(?i:\bauthorization\b[\"']?\s*[:=]\s*[\"']?\s*basic\s+)([A-Za-z0-9+/=]{8,})",
+        r"(?i:\bauthorization\b[\"']?\s*+[:=]\s*+[\"']?\s*+basic\s+)([A-Za-z0-9+/=]{8,})",
         group=1,
     ),
     _p("bearer-token", r"(?i:\bbearer\s+)([A-Za-z0-9._~+/-]{16,}=*)", group=1, random=True),
@@ -89,7 +90,8 @@ CREDENTIAL_PATTERNS: tuple[CredentialPattern, ...] = (
     _p("aws-access-key-id", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
     _p(
         "aws-secret-key",
-        r"(?i:aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+        r"(?i:aws_?secret_?(?:access_?)?key[\"']?\s*+[:=]\s*+[\"']?)([A-Za-z0-9/+=]{40})"
+        r"(?![A-Za-z0-9/+=])",
         group=1,
     ),
     _p("slack-token", r"\bxox[baprs]-[A-Za-z0-9-]{10,}"),

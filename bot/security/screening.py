@@ -72,14 +72,14 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         "modify-workflows": (
             r"\b(?:add|create|modify|edit|change|update|write|append|insert|commit|push|replace|"
             r"overwrite|put)\b[^\n]{0,60}?(?:\.github/workflows|github actions? workflow|workflow "
-            r"files?)|\.github/workflows/[^\s]*\b[^\n]{0,40}?\b(?:add|create|modify|edit|change|"
+            r"files?)|\.github/workflows/[^\s]{0,100}?\b[^\n]{0,40}?\b(?:add|create|modify|edit|change|"
             r"update|write|append|insert|replace|overwrite)\b"
         ),
         "exfiltrate": (
             r"\b(?:send|post|upload|exfiltrate|transmit|forward|submit|leak|copy|pipe|beacon)\b"
             r"[^\n]{0,60}?" + _SECRET_WORDS + r"[^\n]{0,60}?\b(?:to|at|into|via)\b\s*"
-            r"(?:https?://|ftp://|[\w.-]+\.[a-z]{2,}\b)|https?://[^\s]*\$\{?[A-Za-z_]|"
-            r"https?://[^\s/]*" + _EXFIL_HOSTS + r"|\bexfiltrat\w*"
+            r"(?:https?://|ftp://|[\w.-]+\.[a-z]{2,}\b)|https?://[^\s]{0,200}?\$\{?[A-Za-z_]|"
+            r"https?://[^\s/]{0,100}?" + _EXFIL_HOSTS + r"|\bexfiltrat\w*"
         ),
         "role-override": (
             r"\byou are now\b|\bfrom now on,? you\b|\bact as\b[^.\n]{0,40}?\b(?:without|no)\s+"
@@ -89,11 +89,12 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         ),
         "system-prompt": (
             r"\bsystem[ _-]?prompt\b|<\|?\s*(?:system|im_start|im_end|endoftext)\s*\|?>|"
-            r"^\s*(?:#+\s*)?(?:system|assistant|developer)\s+(?:message|prompt|instructions?)"
-            r"\s*:|(?-i:^\s*(?:SYSTEM|ASSISTANT|DEVELOPER)\s*:|\[/?(?:SYSTEM|INST)\])|"
+            r"^[ \t]*(?:#+[ \t]*)?(?:system|assistant|developer)[ \t]+"
+            r"(?:message|prompt|instructions?)[ \t]*:|"
+            r"(?-i:^[ \t]*(?:SYSTEM|ASSISTANT|DEVELOPER)[ \t]*:|\[/?(?:SYSTEM|INST)\])|"
             r"<<\s*/?SYS\s*>>"
         ),
-        "fake-delimiter": r"[<＜﹤]\s*/?\s*untrusted\b",
+        "fake-delimiter": r"[<＜﹤‹〈⟨]\s*+/?\s*+untrusted\b",
     }.items()
 }
 

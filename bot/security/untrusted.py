@@ -23,7 +23,7 @@ UNTRUSTED_RULE = (
 
 # Anything a model could read as the start or end of a block: <untrusted, </untrusted,
 # < / untrusted, fullwidth and small less-than signs, and chat-template tokens like <|im_end|>.
-_DELIMITER_LOOKALIKE_RE = re.compile(r"[<＜﹤‹〈⟨]\s*(/?)\s*(untrusted)", re.IGNORECASE)
+_DELIMITER_LOOKALIKE_RE = re.compile(r"[<＜﹤‹〈⟨]\s*+(/?)\s*+(untrusted)", re.IGNORECASE)
 _CHAT_TOKEN_RE = re.compile(r"<\|([A-Za-z_]{1,30})\|>")
 
 

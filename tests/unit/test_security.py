@@ -163,6 +163,13 @@ def test_strip_hidden_leaves_visible_text_untouched(text: str) -> None:
     assert stripped.removed == []
 
 
+def test_strip_hidden_handles_crlf_line_endings_like_github_bodies() -> None:
+    text = "```\r\n<!-- shown -->\r\n```\r\n<!-- hidden -->\r\n[//]: # (x)\r\nend"
+    stripped = strip_hidden(text)
+    assert stripped.text == "```\r\n<!-- shown -->\r\n```\r\n\r\nend"
+    assert [r.kind for r in stripped.removed] == ["html-comment", "link-reference-comment"]
+
+
 def test_strip_hidden_code_span_does_not_cross_a_blank_line() -> None:
     stripped = strip_hidden("`\n\n<!-- hidden -->\n\n`")
     assert "hidden" not in stripped.text
@@ -179,6 +186,25 @@ def test_strip_hidden_is_fast_on_adversarial_input(text: str) -> None:
 
 
 # --------------------------------------------------------------------------- screening
+
+ADVERSARIAL = {
+    "newlines": "\n" * 100_000,
+    "spaces-after-delimiters": ("<" + " " * 50_000 + "x") * 2,
+    "urls-without-spaces": "http://" * 15_000,
+    "begin-without-end": "-----BEGIN PRIVATE KEY-----" * 4_000,
+    "long-identifier": "a" * 100_000 + " = 1",
+    "authorization-spaces": "Authorization:" + " " * 100_000,
+    "sk-runs": "sk-" * 30_000,
+}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("text", list(ADVERSARIAL.values()), ids=list(ADVERSARIAL))
+def test_every_function_is_fast_on_adversarial_input(text: str) -> None:
+    screen(text, source="test output")
+    as_data(text, source="test output", kind="log")
+    Masker().mask(text)
+    find_credentials(_diff_adding(text))
 
 
 @pytest.mark.parametrize(
