@@ -62,7 +62,7 @@ def parse_repo(repo: RepoLike) -> RepoRef:
 def authenticated_clone_url(clone_url: str, token: str) -> str:
     """An https clone URL carrying `x-access-token:<token>@`; file:// URLs and paths unchanged."""
     parts = urlsplit(clone_url)
-    if parts.scheme not in ("https", "http"):
+    if parts.scheme != "https":  # never put a token on plain http, file:// or a path
         return clone_url
     host = parts.hostname or ""
     netloc = f"x-access-token:{quote(token, safe='')}@{host}"

@@ -167,6 +167,7 @@ def test_missing_app_id_is_a_config_error(private_key: str) -> None:
             id="ghes-with-port",
         ),
         pytest.param("file:///srv/git/widgets.git", "file:///srv/git/widgets.git", id="file-url"),
+        pytest.param("http://git.example/w.git", "http://git.example/w.git", id="plain-http"),
         pytest.param("/srv/git/widgets", "/srv/git/widgets", id="local-path"),
     ],
 )
