@@ -39,6 +39,13 @@ def make_huey(queue_url: str) -> Huey:
     )
 
 
+class EmbeddedConsumer(Consumer):  # type: ignore[misc]
+    """Consumer threads inside the web server: the server owns the process's signals."""
+
+    def _set_signal_handlers(self) -> None:
+        return None
+
+
 class TaskQueue:
     """The two tasks Draftsmith queues, registered on one huey instance."""
 
@@ -90,9 +97,9 @@ class TaskQueue:
         except Exception as exc:
             raise QueueError(f"queue unreachable: {exc}", "check DRAFTSMITH_QUEUE_URL") from exc
 
-    def consumer(self, workers: int) -> Consumer:
-        """A consumer with `workers` threads; `.start()` in-process or `.run()` as a worker."""
-        return self.huey.create_consumer(
+    def consumer(self, workers: int, *, embedded: bool = False) -> Consumer:
+        """Consumer threads: `embedded` ones `.start()` inside the server, else `.run()`."""
+        options: dict[str, Any] = dict(
             workers=workers,
             worker_type="thread",
             periodic=False,
@@ -101,3 +108,6 @@ class TaskQueue:
             backoff=1.15,
             max_delay=1.0,
         )
+        if embedded:
+            return EmbeddedConsumer(self.huey, **options)
+        return self.huey.create_consumer(**options)

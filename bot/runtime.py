@@ -139,7 +139,7 @@ class Runtime:
     # processes ---------------------------------------------------------------------------
     def start_embedded(self) -> None:
         """Start consumer threads and the catch-up loop inside this (server) process."""
-        self._consumer = self.queue.consumer(self.settings.workers)
+        self._consumer = self.queue.consumer(self.settings.workers, embedded=True)
         self._consumer.start()
         self.recover()
         self.start_catch_up()

@@ -100,6 +100,17 @@ def check_env(env: Mapping[str, str] | None) -> dict[str, str]:
     return clean
 
 
+def python_toolbox(dest: Path) -> Path:
+    """The read-only pytest/coverage toolbox for the sandbox, built once per work directory."""
+    from bot.sandbox.toolbox import build_python_toolbox
+
+    marker = dest / ".complete"
+    if not marker.exists():
+        build_python_toolbox(dest)
+        marker.write_text("ok\n")
+    return dest
+
+
 def get_sandbox(settings: Settings) -> Sandbox:
     """The sandbox chosen by DRAFTSMITH_SANDBOX: auto = bwrap if it works, else docker."""
     from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
@@ -109,7 +120,7 @@ def get_sandbox(settings: Settings) -> Sandbox:
     if choice in ("auto", "bwrap"):
         problem = bwrap_problem()
         if problem is None:
-            return BwrapSandbox()
+            return BwrapSandbox(toolbox=python_toolbox(settings.work_dir / "toolbox"))
         if choice == "bwrap":
             raise SandboxError(
                 f"bubblewrap sandbox unavailable: {problem}",

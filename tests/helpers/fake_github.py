@@ -1,0 +1,239 @@
+"""A stateful GitHub REST API at the HTTP boundary (respx), for end-to-end tests.
+
+Responses follow the objects of `@octokit/openapi`, trimmed; every request is recorded so tests
+can assert what Draftsmith sent (and grep it for secrets). Only what Draftsmith calls is served;
+anything else answers 404 and is listed in `unexpected`.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import respx
+
+from tests.unit.github.support import API, comment, documented_route, pull, user
+
+TOKEN = "ghs_fakeInstallationToken0123456789abcdef"
+
+
+@dataclass
+class FakeGitHub:
+    """GitHub's state for one repository, changed by the requests Draftsmith sends."""
+
+    repo: str = "octo/widgets"
+    permissions: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reactions: list[tuple[int, str]] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    tokens_issued: int = 0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    # -- installing ---------------------------------------------------------------------------
+    def mock(self) -> respx.MockRouter:
+        """A respx router serving this state on api.github.com (use as a context manager)."""
+        router = respx.mock(assert_all_called=False, assert_all_mocked=True)
+        router.route(host="127.0.0.1").pass_through()
+        router.route(url__startswith=API).mock(side_effect=self._dispatch)
+        return router
+
+    def _dispatch(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        method, path = request.method, request.url.path
+        if documented_route(method, path) is None:
+            self.unexpected.append(f"{method} {path} (undocumented)")
+        body = json.loads(request.content) if request.content else {}
+        for pattern, verb, handler in self._routes():
+            match = re.fullmatch(pattern, path)
+            if match and verb == method:
+                result: httpx.Response = handler(request, body, *match.groups())
+                return result
+        self.unexpected.append(f"{method} {path}")
+        return httpx.Response(404, json={"message": "Not Found"})
+
+    def _routes(self) -> list[tuple[str, str, Any]]:
+        r = re.escape(self.repo)
+        return [
+            (r"/app/installations/(\d+)/access_tokens", "POST", self._token),
+            (rf"/repos/{r}/contents/(.+)", "GET", self._contents),
+            (rf"/repos/{r}/collaborators/([^/]+)/permission", "GET", self._permission),
+            (rf"/repos/{r}/issues/(\d+)/comments", "GET", self._list_comments),
+            (rf"/repos/{r}/issues/(\d+)/comments", "POST", self._create_comment),
+            (rf"/repos/{r}/issues/comments/(\d+)", "PATCH", self._update_comment),
+            (rf"/repos/{r}/issues/comments/(\d+)/reactions", "POST", self._react),
+            (rf"/repos/{r}/pulls", "GET", self._list_pulls),
+            (rf"/repos/{r}/pulls", "POST", self._create_pull),
+            (rf"/repos/{r}/pulls/(\d+)", "PATCH", self._update_pull),
+            (rf"/repos/{r}/pulls/(\d+)/requested_reviewers", "POST", self._reviewers),
+            (rf"/repos/{r}/issues/(\d+)/labels", "POST", self._add_labels),
+            (rf"/repos/{r}/issues/(\d+)/labels/([^/]+)", "DELETE", self._remove_label),
+            (rf"/repos/{r}/check-runs", "POST", self._create_check),
+            (rf"/repos/{r}/check-runs/(\d+)", "PATCH", self._update_check),
+            (r"/graphql", "POST", self._graphql),
+        ]
+
+    # -- handlers -----------------------------------------------------------------------------
+    def _token(self, request: httpx.Request, body: dict[str, Any], _inst: str) -> httpx.Response:
+        self.tokens_issued += 1
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        return httpx.Response(
+            201,
+            json={
+                "token": TOKEN,
+                "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "permissions": body.get("permissions", {}),
+                "repository_selection": "selected",
+            },
+        )
+
+    def _contents(self, request: httpx.Request, body: Any, path: str) -> httpx.Response:
+        if path not in self.files:
+            return httpx.Response(404, json={"message": "Not Found"})
+        raw = self.files[path].encode()
+        return httpx.Response(
+            200,
+            json={
+                "type": "file",
+                "encoding": "base64",
+                "size": len(raw),
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "content": base64.b64encode(raw).decode(),
+                "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
+            },
+        )
+
+    def _permission(self, request: httpx.Request, body: Any, login: str) -> httpx.Response:
+        if login not in self.permissions:
+            return httpx.Response(404, json={"message": "Not Found"})
+        permission = self.permissions[login]
+        return httpx.Response(
+            200, json={"permission": permission, "role_name": permission, "user": user(login)}
+        )
+
+    def _list_comments(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        return httpx.Response(200, json=self.comments.get(int(number), []))
+
+    def _create_comment(
+        self, request: httpx.Request, body: dict[str, Any], number: str
+    ) -> httpx.Response:
+        item = comment(next(self._ids), body["body"])
+        self.comments.setdefault(int(number), []).append(item)
+        return httpx.Response(201, json=item)
+
+    def _update_comment(
+        self, request: httpx.Request, body: dict[str, Any], comment_id: str
+    ) -> httpx.Response:
+        for items in self.comments.values():
+            for item in items:
+                if item["id"] == int(comment_id):
+                    item["body"] = body["body"]
+                    return httpx.Response(200, json=item)
+        return httpx.Response(404, json={"message": "Not Found"})
+
+    def _react(self, request: httpx.Request, body: dict[str, Any], cid: str) -> httpx.Response:
+        self.reactions.append((int(cid), body["content"]))
+        return httpx.Response(
+            201, json={"id": next(self._ids), "content": body["content"], "user": user()}
+        )
+
+    def _list_pulls(self, request: httpx.Request, body: Any) -> httpx.Response:
+        head = request.url.params.get("head", "")
+        branch = head.split(":", 1)[-1]
+        found = [p for p in self.pulls.values() if p["head"]["ref"] == branch or not head]
+        return httpx.Response(200, json=found)
+
+    def _create_pull(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        number = len(self.pulls) + 100
+        item = pull(
+            number,
+            draft=bool(body.get("draft")),
+            head=body["head"],
+            title=body["title"],
+            body=body.get("body", ""),
+        )
+        item["labels"], item["requested_reviewers"] = [], []
+        self.pulls[number] = item
+        return httpx.Response(201, json=item)
+
+    def _update_pull(
+        self, request: httpx.Request, body: dict[str, Any], number: str
+    ) -> httpx.Response:
+        item = self.pulls[int(number)]
+        item.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
+        return httpx.Response(200, json=item)
+
+    def _reviewers(
+        self, request: httpx.Request, body: dict[str, Any], number: str
+    ) -> httpx.Response:
+        item = self.pulls[int(number)]
+        item["requested_reviewers"] += [user(login) for login in body.get("reviewers", [])]
+        return httpx.Response(201, json=item)
+
+    def _add_labels(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        labels = body["labels"] if isinstance(body, dict) else body
+        item = self.pulls.get(int(number), {"labels": []})
+        item.setdefault("labels", [])
+        item["labels"] += [{"name": n} for n in labels if {"name": n} not in item["labels"]]
+        return httpx.Response(200, json=item["labels"])
+
+    def _remove_label(
+        self, request: httpx.Request, body: Any, number: str, name: str
+    ) -> httpx.Response:
+        item = self.pulls.get(int(number), {"labels": []})
+        item["labels"] = [label for label in item.get("labels", []) if label["name"] != name]
+        return httpx.Response(200, json=item["labels"])
+
+    def _create_check(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        run_id = next(self._ids)
+        item = {
+            "id": run_id,
+            "name": body["name"],
+            "head_sha": body["head_sha"],
+            "status": body.get("status", "completed"),
+            "conclusion": body.get("conclusion"),
+            "output": body.get("output", {}),
+            "html_url": f"https://github.com/c/{run_id}",
+        }
+        self.check_runs[run_id] = item
+        return httpx.Response(201, json=item)
+
+    def _update_check(
+        self, request: httpx.Request, body: dict[str, Any], run_id: str
+    ) -> httpx.Response:
+        item = self.check_runs[int(run_id)]
+        item.update(body)
+        return httpx.Response(200, json=item)
+
+    def _graphql(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        node = body.get("variables", {}).get("id") or body.get("variables", {}).get("pullRequestId")
+        for item in self.pulls.values():
+            if item["node_id"] == node:
+                item["draft"] = False
+        return httpx.Response(
+            200,
+            json={"data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}}},
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+    def comment_bodies(self, number: int) -> list[str]:
+        """Bodies of the comments on an issue, oldest first."""
+        return [c["body"] for c in self.comments.get(number, [])]
+
+    def sent_text(self) -> str:
+        """Every request Draftsmith sent, as text (URL, headers without auth, body)."""
+        parts = []
+        for request in self.requests:
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+            parts.append(f"{request.method} {request.url}\n{headers}\n{request.content.decode()}")
+        return "\n".join(parts)
