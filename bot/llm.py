@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.config import Role, Settings
 from bot.errors import ContractError, DraftsmithError, ModelError
+from bot.telemetry import record_model_call, tool_span
 from bot.usage import DEFAULT_PRICES, Price, Usage, UsageLedger, usage_of
 
 __all__ = ["Completion", "ModelClient", "Price", "Tool", "Usage", "UsageLedger"]
@@ -205,7 +206,8 @@ class ModelClient:
                     result = f"tool budget of {budget} calls is spent; give your final answer now"
                 else:
                     exchange.tool_calls += 1
-                    result = await _run_tool(by_name.get(fn.name), fn.name, fn.arguments)
+                    with tool_span(fn.name):
+                        result = await _run_tool(by_name.get(fn.name), fn.name, fn.arguments)
                 conversation.append({"role": "tool", "tool_call_id": call.id, "content": result})
             if exchange.tool_calls >= budget:
                 conversation.append({"role": "user", "content": (
@@ -257,6 +259,7 @@ class ModelClient:
             )
             exchange.usages.append(record)
             self.ledger.record([record])
+            record_model_call(record)
             if not response.choices:
                 raise ModelError(f"{model} returned no choices", "check the endpoint")
             return response
