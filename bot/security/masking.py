@@ -208,7 +208,11 @@ class MaskingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask `record`; always lets it through."""
-        record.msg = self.masker.mask(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):  # a malformed call must not break its caller
+            message = f"{record.msg} (arguments that do not fit the format: {record.args!r})"
+        record.msg = self.masker.mask(message)
         record.args = None
         if record.exc_info:
             formatted = logging.Formatter().formatException(record.exc_info)
