@@ -1,0 +1,400 @@
+"""A stateful slice of GitHub's REST API for one repository, served through a respx router.
+
+Only the operations publishing and the gate use: pulls, labels, requested reviewers, contents,
+check runs (annotations are appended on update, as GitHub does), team memberships and the
+`markPullRequestReadyForReview` GraphQL mutation. Response bodies follow `@octokit/openapi`,
+trimmed to identity and the fields read. Routes are added to the test's own `github_api` router,
+so its route-existence check covers every request.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import respx
+
+from tests.unit.github.support import API, pull, user
+
+APP_ID = 42
+Handler = Callable[[httpx.Request, Any, tuple[str, ...]], httpx.Response]
+
+
+def _label(name: str) -> dict[str, Any]:
+    return {
+        "id": abs(hash(name)) % 10**9,
+        "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
+        "url": f"{API}/repos/octo/widgets/labels/{name}",
+        "name": name,
+        "description": None,
+        "color": "ededed",
+        "default": False,
+    }
+
+
+def _team(slug: str) -> dict[str, Any]:
+    return {
+        "id": abs(hash(slug)) % 10**6,
+        "node_id": "MDQ6VGVhbTE=",
+        "name": slug,
+        "slug": slug,
+        "description": None,
+        "privacy": "closed",
+        "permission": "push",
+        "url": f"{API}/teams/1",
+        "html_url": f"https://github.com/orgs/octo/teams/{slug}",
+        "members_url": f"{API}/teams/1/members{{/member}}",
+        "repositories_url": f"{API}/teams/1/repos",
+        "parent": None,
+    }
+
+
+def content_file(path: str, text: str) -> dict[str, Any]:
+    """GET /repos/{owner}/{repo}/contents/{path} response for a file (content-file)."""
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(text),
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "content": base64.encodebytes(text.encode()).decode(),
+        "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
+        "url": f"{API}/repos/octo/widgets/contents/{path}",
+        "git_url": None,
+        "html_url": None,
+        "download_url": None,
+        "_links": {"git": None, "self": f"{API}/repos/octo/widgets/contents/{path}", "html": None},
+    }
+
+
+def check_run(
+    id_: int,
+    *,
+    name: str,
+    head_sha: str,
+    status: str = "completed",
+    conclusion: str | None = None,
+    output: dict[str, Any] | None = None,
+    app_id: int = APP_ID,
+) -> dict[str, Any]:
+    """A check-run object."""
+    out: dict[str, Any] = {"title": None, "summary": None, "text": None, "annotations_count": 0}
+    out.update(output or {})
+    out["annotations_url"] = f"{API}/repos/octo/widgets/check-runs/{id_}/annotations"
+    return {
+        "id": id_,
+        "head_sha": head_sha,
+        "node_id": "MDg6Q2hlY2tSdW40",
+        "external_id": "",
+        "url": f"{API}/repos/octo/widgets/check-runs/{id_}",
+        "html_url": f"https://github.com/octo/widgets/runs/{id_}",
+        "details_url": None,
+        "status": status,
+        "conclusion": conclusion,
+        "started_at": "2026-11-23T11:00:00Z",
+        "completed_at": "2026-11-23T11:05:00Z" if status == "completed" else None,
+        "output": out,
+        "name": name,
+        "check_suite": {"id": 5},
+        "app": {"id": app_id, "slug": "draftsmith", "name": "Draftsmith"},
+        "pull_requests": [],
+    }
+
+
+def annotation_item(
+    path: str, line: int, level: str, message: str, title: str = ""
+) -> dict[str, Any]:
+    """A check-annotation object."""
+    return {
+        "path": path,
+        "start_line": line,
+        "end_line": line,
+        "start_column": None,
+        "end_column": None,
+        "annotation_level": level,
+        "title": title or None,
+        "message": message,
+        "raw_details": None,
+        "blob_href": f"https://github.com/octo/widgets/blob/x/{path}",
+    }
+
+
+def _error(status: int, message: str, errors: list[Any] | None = None) -> httpx.Response:
+    body: dict[str, Any] = {
+        "message": message,
+        "documentation_url": "https://docs.github.com/rest",
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return httpx.Response(status, json=body)
+
+
+@dataclass
+class RepoAPI:
+    """GitHub's state for `octo/widgets`, changed by the requests sent to it."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    labels: dict[int, list[str]] = field(default_factory=dict)
+    reviewers: dict[int, list[str]] = field(default_factory=dict)
+    team_reviewers: dict[int, list[str]] = field(default_factory=dict)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    teams: dict[str, dict[str, str]] = field(default_factory=dict)
+    """`org/slug` -> {login: state ("active" or "pending")}."""
+    collaborators: set[str] | None = None
+    """When set, reviewers outside it are refused with 422 as GitHub does."""
+    ready_marked: list[str] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # -- installing ---------------------------------------------------------------------------
+    def install(self, router: respx.MockRouter) -> RepoAPI:
+        """Serve this state through `router` (the test's `github_api`)."""
+        base = "/repos/octo/widgets"
+        routes: list[tuple[str, str, Handler]] = [
+            ("GET", rf"{base}/pulls", self._list_pulls),
+            ("POST", rf"{base}/pulls", self._create_pull),
+            ("GET", rf"{base}/pulls/(\d+)", self._get_pull),
+            ("PATCH", rf"{base}/pulls/(\d+)", self._update_pull),
+            ("POST", rf"{base}/pulls/(\d+)/requested_reviewers", self._request_reviewers),
+            ("POST", rf"{base}/issues/(\d+)/labels", self._add_labels),
+            ("DELETE", rf"{base}/issues/(\d+)/labels/([^/]+)", self._remove_label),
+            ("GET", rf"{base}/contents/(.+)", self._contents),
+            ("GET", rf"{base}/commits/([0-9a-f]+)/check-runs", self._checks_for_ref),
+            ("POST", rf"{base}/check-runs", self._create_check),
+            ("GET", rf"{base}/check-runs/(\d+)", self._get_check),
+            ("PATCH", rf"{base}/check-runs/(\d+)", self._update_check),
+            ("GET", rf"{base}/check-runs/(\d+)/annotations", self._list_annotations),
+            ("GET", r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", self._membership),
+            ("POST", r"/graphql", self._graphql),
+        ]
+        for method, pattern, handler in routes:
+            router.route(method=method, path__regex=rf"^{pattern}$").mock(
+                side_effect=self._bind(pattern, handler)
+            )
+        return self
+
+    @staticmethod
+    def _bind(pattern: str, handler: Handler) -> Callable[[httpx.Request], httpx.Response]:
+        def respond(request: httpx.Request) -> httpx.Response:
+            match = re.fullmatch(pattern, request.url.path)
+            assert match is not None
+            body = json.loads(request.content) if request.content else None
+            return handler(request, body, match.groups())
+
+        return respond
+
+    # -- pulls --------------------------------------------------------------------------------
+    def _pull_body(self, number: int) -> dict[str, Any]:
+        item = dict(self.pulls[number])
+        item["labels"] = [_label(n) for n in self.labels.get(number, [])]
+        item["requested_reviewers"] = [user(u) for u in self.reviewers.get(number, [])]
+        item["requested_teams"] = [_team(t) for t in self.team_reviewers.get(number, [])]
+        return item
+
+    def _list_pulls(self, request: httpx.Request, _: Any, __: tuple[str, ...]) -> httpx.Response:
+        params = request.url.params
+        head, state = params.get("head"), params.get("state", "open")
+        found = [
+            self._pull_body(n)
+            for n, p in sorted(self.pulls.items())
+            if (state == "all" or p["state"] == state)
+            and (head is None or p["head"]["label"] == head)
+        ]
+        return httpx.Response(200, json=found)
+
+    def _create_pull(self, _: httpx.Request, body: Any, __: tuple[str, ...]) -> httpx.Response:
+        head = f"octo:{body['head']}"
+        if any(p["head"]["label"] == head and p["state"] == "open" for p in self.pulls.values()):
+            return _error(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {head}.",
+                    }
+                ],
+            )
+        number = 100 + len(self.pulls)
+        item = pull(
+            number,
+            draft=bool(body.get("draft")),
+            head=body["head"],
+            title=body["title"],
+            body=body["body"],
+        )
+        item["user"] = user("draftsmith[bot]", 99)
+        self.pulls[number] = item
+        return httpx.Response(201, json=self._pull_body(number))
+
+    def _get_pull(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
+        number = int(groups[0])
+        if number not in self.pulls:
+            return _error(404, "Not Found")
+        return httpx.Response(200, json=self._pull_body(number))
+
+    def _update_pull(self, _: httpx.Request, body: Any, groups: tuple[str, ...]) -> httpx.Response:
+        number = int(groups[0])
+        self.pulls[number].update({k: v for k, v in body.items() if k in ("title", "body")})
+        return httpx.Response(200, json=self._pull_body(number))
+
+    def _request_reviewers(
+        self, _: httpx.Request, body: Any, groups: tuple[str, ...]
+    ) -> httpx.Response:
+        number = int(groups[0])
+        users, teams = body.get("reviewers", []), body.get("team_reviewers", [])
+        if self.collaborators is not None and any(u not in self.collaborators for u in users):
+            return _error(
+                422,
+                "Reviews may only be requested from collaborators. One or more of the users or "
+                "teams you specified is not a collaborator of the octo/widgets repository.",
+            )
+        for login in users:
+            if login not in self.reviewers.setdefault(number, []):
+                self.reviewers[number].append(login)
+        for slug in teams:
+            if slug not in self.team_reviewers.setdefault(number, []):
+                self.team_reviewers[number].append(slug)
+        return httpx.Response(201, json=self._pull_body(number))
+
+    def _add_labels(self, _: httpx.Request, body: Any, groups: tuple[str, ...]) -> httpx.Response:
+        number = int(groups[0])
+        current = self.labels.setdefault(number, [])
+        current.extend(n for n in body["labels"] if n not in current)
+        return httpx.Response(200, json=[_label(n) for n in current])
+
+    def _remove_label(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
+        number, name = int(groups[0]), httpx.URL("/" + groups[1]).path[1:]
+        current = self.labels.setdefault(number, [])
+        if name not in current:
+            return _error(404, "Label does not exist")
+        current.remove(name)
+        return httpx.Response(200, json=[_label(n) for n in current])
+
+    # -- contents -----------------------------------------------------------------------------
+    def _contents(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
+        path = groups[0]
+        if path not in self.files:
+            return _error(404, "Not Found")
+        return httpx.Response(200, json=content_file(path, self.files[path]))
+
+    # -- check runs ---------------------------------------------------------------------------
+    def _checks_for_ref(
+        self, request: httpx.Request, _: Any, groups: tuple[str, ...]
+    ) -> httpx.Response:
+        params = request.url.params
+        runs = [
+            run
+            for run in self.check_runs.values()
+            if run["head_sha"] == groups[0]
+            and run["name"] == params.get("check_name", run["name"])
+            and str(run["app"]["id"]) == params.get("app_id", str(run["app"]["id"]))
+        ]
+        return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
+
+    def _create_check(self, _: httpx.Request, body: Any, __: tuple[str, ...]) -> httpx.Response:
+        id_ = 500 + next(self._ids)
+        run = check_run(
+            id_,
+            name=body["name"],
+            head_sha=body["head_sha"],
+            status=body.get("status", "queued"),
+            conclusion=body.get("conclusion"),
+        )
+        run["details_url"] = body.get("details_url")
+        run["external_id"] = body.get("external_id", "")
+        self.check_runs[id_] = run
+        self.annotations[id_] = []
+        self._apply_output(id_, body.get("output"))
+        return httpx.Response(201, json=run)
+
+    def _get_check(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
+        id_ = int(groups[0])
+        if id_ not in self.check_runs:
+            return _error(404, "Not Found")
+        return httpx.Response(200, json=self.check_runs[id_])
+
+    def _update_check(self, _: httpx.Request, body: Any, groups: tuple[str, ...]) -> httpx.Response:
+        id_ = int(groups[0])
+        run = self.check_runs[id_]
+        if "conclusion" in body:
+            run["conclusion"], run["status"] = body["conclusion"], "completed"
+        if "status" in body:
+            run["status"] = body["status"]
+        self._apply_output(id_, body.get("output"))
+        return httpx.Response(200, json=run)
+
+    def _apply_output(self, id_: int, output: dict[str, Any] | None) -> None:
+        if not output:
+            return
+        run = self.check_runs[id_]
+        for key in ("title", "summary", "text"):
+            if key in output:
+                run["output"][key] = output[key]
+        for item in output.get("annotations", []):  # GitHub appends
+            self.annotations[id_].append(
+                annotation_item(
+                    item["path"],
+                    item["start_line"],
+                    item["annotation_level"],
+                    item["message"],
+                    item.get("title", ""),
+                )
+            )
+        run["output"]["annotations_count"] = len(self.annotations[id_])
+
+    def _list_annotations(
+        self, _: httpx.Request, __: Any, groups: tuple[str, ...]
+    ) -> httpx.Response:
+        return httpx.Response(200, json=self.annotations[int(groups[0])])
+
+    # -- teams and GraphQL --------------------------------------------------------------------
+    def _membership(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
+        org, slug, login = groups
+        state = self.teams.get(f"{org}/{slug}", {}).get(login)
+        if state is None:
+            return _error(404, "Not Found")
+        return httpx.Response(
+            200,
+            json={
+                "url": f"{API}/teams/1/memberships/{login}",
+                "role": "member",
+                "state": state,
+            },
+        )
+
+    def _graphql(self, _: httpx.Request, body: Any, __: tuple[str, ...]) -> httpx.Response:
+        assert "markPullRequestReadyForReview" in body["query"]
+        node_id = body["variables"]["id"]
+        found = [p for p in self.pulls.values() if p["node_id"] == node_id]
+        if not found:
+            return httpx.Response(
+                200,
+                json={
+                    "data": {"markPullRequestReadyForReview": None},
+                    "errors": [{"type": "NOT_FOUND", "message": f"no node {node_id}"}],
+                },
+            )
+        found[0]["draft"] = False
+        self.ready_marked.append(node_id)
+        return httpx.Response(
+            200,
+            json={"data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}}},
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+    def calls(self, router: respx.MockRouter, method: str, path_regex: str) -> list[httpx.Request]:
+        """The requests `router` saw with this method and a path matching `path_regex`."""
+        return [
+            c.request
+            for c in router.calls
+            if c.request.method == method and re.fullmatch(path_regex, c.request.url.path)
+        ]
