@@ -148,6 +148,8 @@ class RepoAPI:
     annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     teams: dict[str, dict[str, str]] = field(default_factory=dict)
     """`org/slug` -> {login: state ("active" or "pending")}."""
+    membership_refused: bool = False
+    """When set, membership lookups answer 403 (an App without `members: read`)."""
     collaborators: set[str] | None = None
     """When set, reviewers outside it are refused with 422 as GitHub does."""
     ready_marked: list[str] = field(default_factory=list)
@@ -359,6 +361,8 @@ class RepoAPI:
     # -- teams and GraphQL --------------------------------------------------------------------
     def _membership(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
         org, slug, login = groups
+        if self.membership_refused:
+            return _error(403, "Resource not accessible by integration")
         state = self.teams.get(f"{org}/{slug}", {}).get(login)
         if state is None:
             return _error(404, "Not Found")

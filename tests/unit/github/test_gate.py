@@ -1,0 +1,284 @@
+"""The policy gate on GitHub: released only by a code owner's approval; CI repair context."""
+
+from __future__ import annotations
+
+import pytest
+import respx
+
+from bot.errors import GitHubError
+from bot.github.client import GitHubGateway, InstallationClient
+from bot.github.gate import ReleaseOutcome, release_on_review, repair_context
+from bot.policy import Decision, evaluate, load_default_policy
+from tests.helpers.github_repo_api import RepoAPI, annotation_item, check_run
+from tests.unit.github.support import pull, token_body
+
+REPO = "octo/widgets"
+HEAD = "ce587453ced02b1526dfb4cb910479d431683101"
+WORKFLOW = ".github/workflows/ci.yml"
+MANIFEST = "pyproject.toml"
+
+
+@pytest.fixture
+def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> InstallationClient:
+    """A client for installation 77."""
+    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
+    return gateway.installation(77, ["widgets"])
+
+
+@pytest.fixture
+def api(github_api: respx.MockRouter) -> RepoAPI:
+    """A gated draft PR #100 with its action_required check run 501."""
+    state = RepoAPI()
+    state.pulls[100] = pull(100, draft=True)
+    state.labels[100] = ["draftsmith", "needs-approval"]
+    state.check_runs[501] = check_run(
+        501,
+        name="draftsmith",
+        head_sha=HEAD,
+        conclusion="action_required",
+        output={"title": "Needs an approving review", "summary": "Closes #7\n\nevidence"},
+    )
+    state.annotations[501] = []
+    return state.install(github_api)
+
+
+def _decision(owners: dict[str, list[str]]) -> Decision:
+    return evaluate(list(owners), owners, load_default_policy())
+
+
+def _review(
+    client: InstallationClient,
+    decision: Decision,
+    *,
+    state: str = "approved",
+    reviewer: str = "olivia",
+    author: str = "alice",
+) -> ReleaseOutcome:
+    return release_on_review(
+        client,
+        repo=REPO,
+        pr_number=100,
+        review_state=state,
+        reviewer=reviewer,
+        pr_author=author,
+        bot_login="draftsmith[bot]",
+        decision=decision,
+        check_run_id=501,
+        pr_node_id="PR_kwDOA100",
+    )
+
+
+def _nothing_changed(api: RepoAPI) -> None:
+    assert api.check_runs[501]["conclusion"] == "action_required"
+    assert api.labels[100] == ["draftsmith", "needs-approval"]
+    assert api.pulls[100]["draft"] is True and not api.ready_marked
+
+
+def _released(api: RepoAPI) -> None:
+    run = api.check_runs[501]
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    assert run["output"]["summary"].endswith("Closes #7\n\nevidence")
+    assert api.labels[100] == ["draftsmith"]
+    assert api.pulls[100]["draft"] is False and api.ready_marked == ["PR_kwDOA100"]
+
+
+def test_an_approval_by_the_code_owner_releases_the_gate(
+    client: InstallationClient, api: RepoAPI
+) -> None:
+    outcome = _review(client, _decision({WORKFLOW: ["@olivia"]}), state="APPROVED")
+
+    assert outcome.released and outcome.released_paths == [WORKFLOW]
+    assert "@olivia" in api.check_runs[501]["output"]["summary"]
+    _released(api)
+
+
+REFUSALS = {
+    "the author, though an owner": ("approved", "alice", "wrote the change"),
+    "the bot": ("approved", "draftsmith[bot]", "its own change"),
+    "a non-owner writer": ("approved", "mallory", "does not own every gated path"),
+    "a comment by the owner": ("commented", "olivia", "a commented review does not release"),
+    "changes requested by the owner": ("changes_requested", "olivia", "changes_requested review"),
+    "a dismissed approval": ("dismissed", "olivia", "dismissed review"),
+}
+
+
+@pytest.mark.parametrize(("state", "reviewer", "why"), REFUSALS.values(), ids=list(REFUSALS))
+def test_other_reviews_release_nothing(
+    github_api: respx.MockRouter,
+    client: InstallationClient,
+    api: RepoAPI,
+    state: str,
+    reviewer: str,
+    why: str,
+) -> None:
+    decision = _decision({WORKFLOW: ["@olivia", "@alice"]})
+
+    outcome = _review(client, decision, state=state, reviewer=reviewer)
+
+    assert not outcome.released and why in outcome.reason
+    _nothing_changed(api)
+    writes = [c for c in github_api.calls if c.request.method in ("PATCH", "DELETE", "POST")]
+    assert [c.request.url.path for c in writes] == []
+
+
+def test_an_owner_of_only_some_gated_paths_does_not_release_it(
+    client: InstallationClient, api: RepoAPI
+) -> None:
+    decision = _decision({WORKFLOW: ["@olivia"], MANIFEST: ["@pete"]})
+
+    outcome = _review(client, decision)
+
+    assert not outcome.released
+    assert (outcome.released_paths, outcome.pending_paths) == ([WORKFLOW], [MANIFEST])
+    assert f"{MANIFEST} (@pete)" in outcome.reason
+    _nothing_changed(api)
+
+
+def test_a_gated_path_without_owner_cannot_be_released_by_a_review(
+    client: InstallationClient, api: RepoAPI
+) -> None:
+    decision = _decision({WORKFLOW: ["@olivia"], MANIFEST: []})
+
+    outcome = _review(client, decision)
+
+    assert not outcome.released and "add one to CODEOWNERS" in outcome.reason
+    _nothing_changed(api)
+
+
+def test_an_ungated_change_is_not_touched(client: InstallationClient, api: RepoAPI) -> None:
+    decision = evaluate(["src/widget.py"], {"src/widget.py": ["@olivia"]}, load_default_policy())
+
+    outcome = _review(client, decision)
+
+    assert not outcome.released and "not waiting for approval" in outcome.reason
+    _nothing_changed(api)
+
+
+# ---------------------------------------------------------------------------- teams
+
+TEAMS = {
+    "active member releases": ({"octo/ops": {"olivia": "active"}}, True),
+    "pending member does not": ({"octo/ops": {"olivia": "pending"}}, False),
+    "non-member does not": ({"octo/ops": {"someone": "active"}}, False),
+}
+
+
+@pytest.mark.parametrize(("teams", "releases"), TEAMS.values(), ids=list(TEAMS))
+def test_a_team_owner_is_checked_by_membership(
+    github_api: respx.MockRouter,
+    client: InstallationClient,
+    api: RepoAPI,
+    teams: dict[str, dict[str, str]],
+    releases: bool,
+) -> None:
+    api.teams = teams
+
+    outcome = _review(client, _decision({WORKFLOW: ["@octo/ops"]}))
+
+    asked = [c.request.url.path for c in github_api.calls if "/memberships/" in c.request.url.path]
+    assert asked == ["/orgs/octo/teams/ops/memberships/olivia"]
+    assert outcome.released is releases
+    if releases:
+        _released(api)
+    else:
+        _nothing_changed(api)
+
+
+def test_a_direct_owner_needs_no_membership_lookup(
+    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI
+) -> None:
+    outcome = _review(client, _decision({WORKFLOW: ["@olivia", "@octo/ops"]}))
+
+    assert outcome.released
+    assert not [c for c in github_api.calls if "/memberships/" in c.request.url.path]
+
+
+def test_a_membership_lookup_github_refuses_is_an_error_not_a_release(
+    client: InstallationClient, api: RepoAPI
+) -> None:
+    api.membership_refused = True
+
+    with pytest.raises(GitHubError, match="403") as caught:
+        _review(client, _decision({WORKFLOW: ["@octo/ops"]}))
+
+    assert "permission" in caught.value.hint
+    _nothing_changed(api)
+
+
+# ---------------------------------------------------------------------------- CI repair
+
+
+def _suite(github_api: respx.MockRouter, runs: list[dict[str, object]]) -> None:
+    github_api.get("/repos/octo/widgets/check-suites/5/check-runs").respond(
+        200, json={"total_count": len(runs), "check_runs": runs}
+    )
+
+
+def test_repair_context_condenses_the_failing_runs_of_the_suite(
+    github_api: respx.MockRouter, client: InstallationClient
+) -> None:
+    noise = "\n".join(f"\x1b[32mok\x1b[0m step {i}" for i in range(400))
+    log = f"{noise}\nE   AssertionError: assert 2 == 3\nFAILED tests/test_widget.py::test_widget"
+    _suite(
+        github_api,
+        [
+            check_run(1, name="lint", head_sha=HEAD, conclusion="success"),
+            check_run(
+                2,
+                name="tests",
+                head_sha=HEAD,
+                conclusion="failure",
+                output={"title": "1 failed", "summary": "pytest", "text": log},
+            ),
+            check_run(
+                3,
+                name="types",
+                head_sha=HEAD,
+                conclusion="failure",
+                output={"title": "mypy", "summary": "1 error", "annotations_count": 1},
+            ),
+            check_run(4, name="draftsmith", head_sha=HEAD, conclusion="action_required"),
+        ],
+    )
+    github_api.get("/repos/octo/widgets/check-runs/3/annotations").respond(
+        200,
+        json=[annotation_item("src/widget.py", 2, "failure", "Incompatible return value type")],
+    )
+
+    text = repair_context(client, REPO, 5)
+
+    assert text.startswith("The repository's CI failed (2 check run(s)):")
+    assert "### tests: failure" in text and "### types: failure" in text
+    assert "lint" not in text and "draftsmith" not in text
+    assert "AssertionError: assert 2 == 3" in text and "FAILED tests/test_widget.py" in text
+    assert "- src/widget.py:2: [failure] Incompatible return value type" in text
+    assert "\x1b[" not in text and "step 5\n" not in text
+    assert len(text) < 4_000
+
+
+def test_repair_context_is_bounded(
+    github_api: respx.MockRouter, client: InstallationClient
+) -> None:
+    runs = [
+        check_run(
+            i,
+            name=f"job-{i}",
+            head_sha=HEAD,
+            conclusion="failure",
+            output={"title": "failed", "summary": "error: boom " * 300},
+        )
+        for i in range(10, 30)
+    ]
+    _suite(github_api, runs)
+
+    text = repair_context(client, REPO, 5, limit=2_000)
+
+    assert len(text) <= 2_000 and text.endswith("…")
+
+
+def test_repair_context_is_empty_when_nothing_failed(
+    github_api: respx.MockRouter, client: InstallationClient
+) -> None:
+    _suite(github_api, [check_run(1, name="tests", head_sha=HEAD, conclusion="success")])
+
+    assert repair_context(client, REPO, 5) == ""
