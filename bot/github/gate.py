@@ -73,11 +73,14 @@ def release_on_review(
     decision: Decision,
     check_run_id: int,
     pr_node_id: str,
+    review_commit: str | None = None,
+    head_sha: str | None = None,
 ) -> ReleaseOutcome:
     """Release a gated PR when this review approves and its author owns every gated path.
 
-    Any other review releases nothing and the outcome says why. A team-membership lookup that
-    fails for another reason than 404 raises GitHubError (the App needs `members: read`).
+    Any other review releases nothing and the outcome says why; so does an approval of an older
+    commit when both `review_commit` (the review's `commit_id`) and `head_sha` are given. A
+    team-membership lookup failing otherwise than 404 raises GitHubError (needs `members: read`).
     """
     if decision.gate is not Gate.needs_approval:
         return ReleaseOutcome(
@@ -87,6 +90,12 @@ def release_on_review(
     if state != "approved":
         return ReleaseOutcome(
             False, f"a {state or 'empty'} review does not release the gate; an approval does"
+        )
+    if review_commit and head_sha and review_commit != head_sha:
+        return ReleaseOutcome(
+            False,
+            f"the approval is for commit {review_commit[:12]}, not the head {head_sha[:12]}; "
+            "approve the latest revision",
         )
     who = reviewer.strip().lstrip("@").lower()
     if who == bot_login.strip().lstrip("@").lower():

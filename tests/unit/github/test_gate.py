@@ -121,6 +121,28 @@ def test_other_reviews_release_nothing(
     assert [c.request.url.path for c in writes] == []
 
 
+def test_an_approval_of_an_older_commit_does_not_release_the_gate(
+    client: InstallationClient, api: RepoAPI
+) -> None:
+    outcome = release_on_review(
+        client,
+        repo=REPO,
+        pr_number=100,
+        review_state="approved",
+        reviewer="olivia",
+        pr_author="alice",
+        bot_login="draftsmith[bot]",
+        decision=_decision({WORKFLOW: ["@olivia"]}),
+        check_run_id=501,
+        pr_node_id="PR_kwDOA100",
+        review_commit="0" * 40,
+        head_sha=HEAD,
+    )
+
+    assert not outcome.released and "approve the latest revision" in outcome.reason
+    _nothing_changed(api)
+
+
 def test_an_owner_of_only_some_gated_paths_does_not_release_it(
     client: InstallationClient, api: RepoAPI
 ) -> None:
