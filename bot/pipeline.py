@@ -54,7 +54,7 @@ from bot.policy import (
     merge,
     parse_repo_config,
 )
-from bot.retrieval import repo_map, select_context
+from bot.retrieval import select_context
 from bot.sandbox.base import Limits, Sandbox, get_sandbox
 from bot.security.credentials import find_credentials, to_review_issue
 from bot.security.hidden import strip_hidden
@@ -330,8 +330,8 @@ class Pipeline:
             completion = await planner.run(
                 title=issue.title,
                 body=issue.body,
-                repo_map=repo_map(ctx.workspace.root, 8000),
-                files=context.as_dict(),
+                repo_map=context.repo_map,
+                files={f.path: f.content for f in context.files},
                 source=f"issue #{run.issue_number}" if run.issue_number else "local request",
             )
             self._account(ctx, completion)
@@ -392,8 +392,8 @@ class Pipeline:
         if len(files) < 2:
             request = plan.summary + "\n" + "\n".join(plan.acceptance_criteria)
             context = select_context(ctx.workspace.root, request, CONTEXT_TOKENS // 2)
-            for path, text in context.as_dict().items():
-                files.setdefault(path, text)
+            for file in context.files:
+                files.setdefault(file.path, file.content)
         return files
 
     def _feedback(self, run: Run) -> list[str]:

@@ -19,6 +19,7 @@ from bot.agents.changes import changed_symbols
 from bot.agents.prompting import condense, file_blocks, messages
 from bot.contracts import (
     CodeChange,
+    EditOperation,
     FileEdit,
     ImplementationPlan,
     TestPlan,
@@ -165,8 +166,10 @@ class Tester:
         new_files = [e.path for e in test_plan.files]
         message = f"draftsmith: tests\n\n{'; '.join(test_plan.focus)[:1000]}"
         if workspace.git("log", "-1", "--format=%s").strip() != "draftsmith: tests":
-            workspace.apply(CodeChange(edits=test_plan.files, explanation="tests"))
-            workspace.commit(message)
+            edits = _test_edits(workspace.root, test_plan.files)
+            if edits:
+                workspace.apply(CodeChange(edits=edits, explanation="tests"))
+                workspace.commit(message)
         records = await self._setup(workspace.root)
         if records and not all(r.exit_code == 0 for r in records):
             failed = next(r for r in records if r.exit_code != 0)
@@ -269,6 +272,20 @@ def _cases_in(cases: dict[str, bool], files: list[str]) -> dict[str, bool]:
         stem = path.rsplit(".", 1)[0]
         keys += [stem.replace("/", "."), path, Path(path).name]
     return {name: ok for name, ok in cases.items() if any(k in name for k in keys)}
+
+
+def _test_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:
+    """The tester's files as edits on the current tree: a whole-content edit of a test file that
+    exists already (an earlier revision wrote it) becomes an update; unchanged files are left."""
+    edits: list[FileEdit] = []
+    for edit in files:
+        target = root / edit.path
+        if edit.content is not None and target.is_file():
+            if target.read_text(errors="replace") == edit.content:
+                continue
+            edit = FileEdit(path=edit.path, operation=EditOperation.update, content=edit.content)
+        edits.append(edit)
+    return edits
 
 
 def _write(root: Path, edit: FileEdit) -> None:

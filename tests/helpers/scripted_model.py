@@ -1,0 +1,110 @@
+"""A scripted OpenAI-compatible endpoint on a loopback port (a real HTTP server).
+
+Each role (recognised by its system prompt) gets its answers in order, in the exact wire format
+of the Chat Completions API with `usage`. A real server, not respx, so a worker subprocess can
+reach it too. Every request body is kept, so tests can grep prompts for secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ROLES = ("planner", "coder", "reviewer", "tester")
+
+
+def role_of(body: dict[str, Any]) -> str:
+    """The Draftsmith role that sent a request, from its system prompt."""
+    system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+    for role in ROLES:
+        if f"You are the {role}" in system:
+            return role
+    raise ValueError(f"unknown role for system prompt {system[:80]!r}")
+
+
+def completion(
+    content: str, model: str, prompt_tokens: int = 120, completion_tokens: int = 80
+) -> dict[str, Any]:
+    """A Chat Completions response object."""
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+@dataclass
+class ScriptedModel:
+    """Answers per role, served in order; a role that runs out answers 500."""
+
+    script: dict[str, list[Any]]
+    calls: dict[str, int] = field(default_factory=lambda: {r: 0 for r in ROLES})
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The status and JSON of the next answer for the request's role."""
+        role = role_of(body)
+        with self.lock:
+            self.bodies.append(body)
+            index = self.calls[role]
+            self.calls[role] += 1
+            answers = self.script.get(role, [])
+            if index >= len(answers):
+                return 500, {"error": {"message": f"script for {role} ran out", "type": "test"}}
+            item = answers[index]
+        content = item if isinstance(item, str) else json.dumps(item)
+        return 200, completion(content, body.get("model", "scripted"))
+
+    def prompts_text(self) -> str:
+        """Every message the model was sent, as one text."""
+        return "\n".join(json.dumps(b["messages"]) for b in self.bodies)
+
+
+@contextmanager
+def serve_model(model: ScriptedModel) -> Iterator[str]:
+    """Serve `model`; yields the base URL to use as OPENAI_BASE_URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            length = int(self.headers.get("content-length", "0"))
+            body = json.loads(self.rfile.read(length))
+            status, payload = model.answer(body)
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
