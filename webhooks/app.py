@@ -19,6 +19,7 @@ from bot.commands import dump_command
 from bot.errors import DraftsmithError
 from bot.queue import TaskQueue
 from bot.store import Store
+from webhooks.dashboard import build_dashboard_router
 from webhooks.routing import Ignored, MalformedPayload, Pong, route
 from webhooks.signature import verify
 
@@ -52,6 +53,7 @@ def create_app(
     max_body_bytes: int = 25 * 1024 * 1024,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    dashboard_token: str | None = None,
 ) -> FastAPI:
     """Build the HTTP app; `webhook_secret=None` only in explicit insecure development mode."""
 
@@ -156,6 +158,7 @@ def create_app(
             {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
         )
 
+    app.include_router(build_dashboard_router(store, dashboard_token))
     return app
 
 
