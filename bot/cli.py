@@ -24,11 +24,15 @@ logger = logging.getLogger("draftsmith")
 
 
 def _settings() -> Settings:
+    from bot.runtime import setup_process
+
     try:
-        return load_settings()
+        settings = load_settings()
+        setup_process(settings)
     except DraftsmithError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    return settings
 
 
 def _fail(exc: DraftsmithError) -> typer.Exit:

@@ -35,6 +35,30 @@ RUN_PERMISSIONS = {
 }
 
 
+def _dead_local_worker(worker: str, host: str) -> bool:
+    """Whether `worker` (host:pid) ran on this host and its process is gone."""
+    name, _, pid = worker.rpartition(":")
+    if name != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def setup_process(settings: Settings) -> None:
+    """JSON logs with every record masked: the bot's secrets and common credential patterns."""
+    from bot.logs import configure_logging
+    from bot.security.masking import Masker, install_masking
+
+    extra = [v for v in (os.environ.get("OPENAI_API_KEY"),) if v and len(v) >= 8]
+    configure_logging(settings.log_level)
+    install_masking(Masker.from_settings(settings, extra=extra))
+
+
 @dataclass
 class Runtime:
     """Everything a server or worker process needs, built from Settings."""
@@ -127,7 +151,13 @@ class Runtime:
         """Re-queue unfinished runs and deliveries left by a stopped worker; returns the counts."""
         self.store.requeue_stale_deliveries(timedelta(minutes=10))
         runs = self.store.unfinished_runs()
+        host = socket.gethostname()
         for run in runs:
+            if run.locked_by and _dead_local_worker(run.locked_by, host):
+                logger.warning(
+                    "releasing the lock of dead worker %s", run.locked_by, extra={"run_id": run.id}
+                )
+                self.store.release_run(run.id, run.locked_by)
             self.queue.enqueue_run(run.id)
         deliveries = self.store.unprocessed_deliveries()
         for delivery_id in deliveries:
