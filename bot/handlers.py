@@ -6,6 +6,7 @@ once per issue (store's active-run key), and comments are found by marker before
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from bot.store import Run, Store
 logger = logging.getLogger(__name__)
 
 CONFIG_PATH = ".github/draftsmith.yml"
+BOT_LOGIN = "draftsmith[bot]"
+MAX_CI_REPAIRS = 1
 HELP_TEXT = (
     "Draftsmith commands (people with write access only):\n"
     "- `/draftsmith revise <what to change>`: a new revision on the same branch\n"
@@ -130,7 +133,15 @@ class Handlers:
         """Create or edit the run's one progress comment."""
         if run.issue_number is None:
             return
-        body = render(run_id=run.id, phase=run.phase, status=run.status, reason=run.status_reason)
+        published = self.store.get_artifact(run.id, "published")
+        pr_url = json.loads(published.content)["pr_url"] if published is not None else None
+        body = render(
+            run_id=run.id,
+            phase=run.phase,
+            status=run.status,
+            reason=run.status_reason,
+            pr_url=pr_url,
+        )
         comment = gh.upsert_comment(run.repo, run.issue_number, marker(run.id), body)
         if run.progress_comment_id != comment.id:
             self.store.update_run(run.id, progress_comment_id=comment.id)
@@ -206,20 +217,119 @@ class Handlers:
     def pull_request_event(
         self, command: ReviewSubmitted | ReviewComment | CheckSuiteCompleted
     ) -> Outcome:
-        """Record a review, line comment or check suite on the run that owns the pull request."""
+        """Hand a review, line comment or check suite to the run that owns the pull request."""
         repo = command.repo.full_name
         numbers = (
             command.pr_numbers if isinstance(command, CheckSuiteCompleted) else [command.pr_number]
         )
-        for number in numbers:
-            run = self.store.run_for_pr(repo, number)
-            if run is None:
-                continue
-            self.store.add_event(
-                run.id, f"github.{command.kind}", "", command.model_dump(mode="json")
-            )
-            return Outcome("processed", f"recorded on run {run.id}")
-        return Outcome("ignored", "no Draftsmith run owns this pull request")
+        run = next(
+            (r for r in (self.store.run_for_pr(repo, n) for n in numbers) if r is not None), None
+        )
+        if run is None:
+            return Outcome("ignored", "no Draftsmith run owns this pull request")
+        self.store.add_event(run.id, f"github.{command.kind}", "", command.model_dump(mode="json"))
+        gh = self.github_for(command.repo)
+        if isinstance(command, ReviewSubmitted):
+            return self.review(gh, run, command)
+        if isinstance(command, ReviewComment):
+            return self.line_comment(gh, run, command)
+        return self.check_suite(gh, run, command)
+
+    def review(self, gh: InstallationClient, run: Run, command: ReviewSubmitted) -> Outcome:
+        """An approval may release the gate; "changes requested" from a writer is feedback."""
+        if command.state == "approved":
+            return self.release_gate(gh, run, command)
+        if command.state != "changes_requested":
+            return Outcome("processed", f"{command.state} review recorded")
+        if not gh.has_write_access(run.repo, command.sender.login):
+            return Outcome("ignored", f"{command.sender.login} has no write access")
+        note = f"Review by @{command.sender.login} requested changes:\n{command.body}"
+        self.store.add_event(
+            run.id, "input", note, {"author": command.sender.login, "source": "review"}
+        )
+        return self._resume(gh, run, "coding", f"changes requested by @{command.sender.login}")
+
+    def line_comment(self, gh: InstallationClient, run: Run, command: ReviewComment) -> Outcome:
+        """A comment on a line of the draft PR, from a writer, becomes revision feedback."""
+        if not gh.has_write_access(run.repo, command.sender.login):
+            return Outcome("ignored", f"{command.sender.login} has no write access")
+        where = f"{command.path}:{command.line}" if command.line else command.path
+        note = f"Comment on {where}: {command.body}"
+        self.store.add_event(
+            run.id,
+            "input",
+            note,
+            {
+                "author": command.sender.login,
+                "source": "review_comment",
+                "file": command.path,
+                "line": command.line,
+            },
+        )
+        return self._resume(gh, run, "coding", f"line comment by @{command.sender.login}")
+
+    def release_gate(self, gh: InstallationClient, run: Run, command: ReviewSubmitted) -> Outcome:
+        """Release a gated run when a code owner of the gated paths approves."""
+        from bot.github.gate import release_on_review
+        from bot.policy import Decision
+
+        decision_artifact = self.store.get_artifact(run.id, "decision")
+        published = self.store.get_artifact(run.id, "published")
+        if run.status != "needs_approval" or decision_artifact is None or published is None:
+            return Outcome("processed", "approval recorded; the run is not gated")
+        info = json.loads(published.content)
+        outcome = release_on_review(
+            gh,
+            repo=run.repo,
+            pr_number=command.pr_number,
+            review_state=command.state,
+            reviewer=command.sender.login,
+            pr_author=command.author_login or "",
+            bot_login=BOT_LOGIN,
+            decision=Decision.model_validate_json(decision_artifact.content),
+            check_run_id=int(info["check_run_id"]),
+            pr_node_id=str(info["pr_node_id"]),
+            head_sha=run.head_sha,
+            review_commit=command.head_sha,
+        )
+        if not outcome.released:
+            self.store.add_event(run.id, "gate_kept", outcome.reason)
+            return Outcome("processed", f"gate kept: {outcome.reason}")
+        reason = f"released by @{command.sender.login}"
+        run = self.store.update_run(run.id, status="approved", status_reason=reason)
+        self.store.add_event(run.id, "gate_released", reason)
+        self.post_progress(gh, run)
+        return Outcome("processed", f"gate of run {run.id} {reason}")
+
+    def check_suite(
+        self, gh: InstallationClient, run: Run, command: CheckSuiteCompleted
+    ) -> Outcome:
+        """A failing CI run on the PR's head gets at most `MAX_CI_REPAIRS` repair revisions."""
+        from bot.github.gate import repair_context
+
+        if command.conclusion not in ("failure", "timed_out") or command.head_sha != run.head_sha:
+            return Outcome("processed", f"check suite {command.conclusion} recorded")
+        repairs = len(self.store.events(run.id, "ci_repair"))
+        if repairs >= MAX_CI_REPAIRS:
+            if run.pr_number is not None:
+                gh.create_comment(
+                    run.repo,
+                    run.pr_number,
+                    f"The repository's checks still fail after {repairs} repair attempt(s) by "
+                    "Draftsmith; a person needs to look.",
+                )
+            return Outcome("processed", "no repairs left")
+        context = repair_context(gh, run.repo, command.check_suite_id)
+        if not context:
+            return Outcome("processed", "no failing check runs found")
+        self.store.add_event(run.id, "ci_repair", f"suite {command.check_suite_id}")
+        self.store.add_event(
+            run.id,
+            "input",
+            f"The repository's CI failed on the PR:\n{context}",
+            {"author": "ci", "source": "check_suite"},
+        )
+        return self._resume(gh, run, "coding", "repair of failing CI")
 
     # installations ------------------------------------------------------------------------
     def installation(self, command: InstallationChanged) -> Outcome:

@@ -30,6 +30,7 @@ from bot.contracts import (
     CodeChange,
     Gate,
     ImplementationPlan,
+    PullRequestDraft,
     ReviewResult,
     ReviewStatus,
     TestPlan,
@@ -44,6 +45,9 @@ from bot.errors import (
     SandboxError,
     WorkspaceError,
 )
+from bot.github.client import InstallationClient
+from bot.github.codeowners import CodeOwners, find_codeowners
+from bot.github.publish import publish
 from bot.llm import Completion, ModelClient
 from bot.policy import (
     Decision,
@@ -69,6 +73,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONFIG_PATH = ".github/draftsmith.yml"
+BOT_LOGIN = "draftsmith[bot]"
 CONTEXT_TOKENS = 24_000
 
 
@@ -116,6 +121,7 @@ class Pipeline:
         sandbox_factory: Callable[[], Sandbox],
         llm_factory: Callable[[RepoConfig | None], ModelClient],
         on_progress: Callable[[Run], None] | None = None,
+        github_for_run: Callable[[Run], InstallationClient] | None = None,
         base_policy: Policy | None = None,
         limits: Limits | None = None,
     ) -> None:
@@ -124,6 +130,7 @@ class Pipeline:
         self.sandbox_factory = sandbox_factory
         self.llm_factory = llm_factory
         self.on_progress = on_progress
+        self.github_for_run = github_for_run
         self.base_policy = base_policy or load_default_policy()
         self.limits = limits or Limits()
         self._sandbox: Sandbox | None = None
@@ -135,16 +142,19 @@ class Pipeline:
 
         settings = runtime.settings
 
-        def progress(run: Run) -> None:
-            if run.installation_id is None or runtime.gateway is None:
-                return
+        def github_for_run(run: Run) -> InstallationClient:
             from bot.commands import RepoRef
 
             ref = RepoRef(
                 full_name=run.repo, clone_url=run.clone_url, installation_id=run.installation_id
             )
+            return runtime.github_for(ref)
+
+        def progress(run: Run) -> None:
+            if run.installation_id is None or runtime.gateway is None:
+                return
             handlers = Handlers(settings, runtime.store, runtime.queue, runtime.github_for)
-            handlers.post_progress(runtime.github_for(ref), run)
+            handlers.post_progress(github_for_run(run), run)
 
         return cls(
             settings,
@@ -152,6 +162,7 @@ class Pipeline:
             sandbox_factory=lambda: get_sandbox(settings),
             llm_factory=lambda config: model_client(settings, config),
             on_progress=progress,
+            github_for_run=github_for_run if runtime.gateway is not None else None,
         )
 
     @property
@@ -499,26 +510,79 @@ class Pipeline:
 
     async def _deploy(self, ctx: RunContext) -> PhaseResult:
         run = ctx.run
-        revision = run.revision
-        changed = ctx.workspace.changed_files(run.base_sha or "HEAD~1")
+        base = run.base_sha or "HEAD~1"
+        changed = ctx.workspace.changed_files(base)
         issue = self.issue_text(run)
         flagged = [
             f"injection pattern flagged: {f['pattern']} in {f['source']}" for f in issue.flags
         ]
-        decision = evaluate(changed, {}, ctx.policy, flagged_reasons=flagged)
+        owners = self._owners(ctx.workspace, base).owners_for(changed)
+        decision = evaluate(changed, owners, ctx.policy, flagged_reasons=flagged)
         self.store.put_artifact(run.id, "decision", decision.model_dump(mode="json"))
         if decision.gate is Gate.blocked:
             return PhaseResult("deploying", "blocked_by_policy", "; ".join(decision.reasons))
         run = self.store.get_run(run.id)
-        evidence = self.evidence(run, decision)
-        draft = build_draft(run, evidence, decision)
+        draft = build_draft(run, self.evidence(run, decision), decision)
         self._save(run.id, "pr_draft", draft)
         path = write_evidence(self.run_dir(run) / "evidence.md", draft.body)
         self.store.put_artifact(run.id, "evidence_path", str(path))
+        if self.github_for_run is not None and run.installation_id is not None:
+            self._publish(ctx, run, draft, decision, changed)
         status = "needs_approval" if decision.gate is Gate.needs_approval else "approved"
         reason = "; ".join(decision.reasons) if decision.reasons else None
-        del revision
         return PhaseResult("done", status, reason)
+
+    @staticmethod
+    def _owners(workspace: Workspace, base: str) -> CodeOwners:
+        """CODEOWNERS as of the base commit (the default branch), never the change's own."""
+
+        def read(path: str) -> str | None:
+            try:
+                return workspace.git("show", f"{base}:{path}")
+            except WorkspaceError:
+                return None
+
+        return find_codeowners(read)
+
+    def _publish(
+        self,
+        ctx: RunContext,
+        run: Run,
+        draft: PullRequestDraft,
+        decision: Decision,
+        changed: list[str],
+    ) -> None:
+        """Push the branch and open or update the draft PR and its check run on GitHub."""
+        assert self.github_for_run is not None and run.issue_number is not None
+        gh = self.github_for_run(run)
+        published = publish(
+            gh,
+            ctx.workspace,
+            repo=run.repo,
+            clone_url=run.clone_url,
+            draft=draft,
+            issue_number=run.issue_number,
+            base_branch=self._default_branch(ctx.workspace),
+            existing_pr=run.pr_number,
+            decision=decision,
+            review=self._load(run.id, f"review.r{run.revision}", ReviewResult),
+            head_sha=ctx.workspace.head(),
+            changed_paths=changed,
+            author=run.requested_by,
+            bot_login=BOT_LOGIN,
+            run_id=run.id,
+        )
+        self.store.update_run(run.id, pr_number=published.pr_number)
+        self.store.put_artifact(run.id, "published", asdict(published))
+        self.store.add_event(run.id, "published", published.pr_url, asdict(published))
+
+    @staticmethod
+    def _default_branch(workspace: Workspace) -> str:
+        try:
+            ref = workspace.git("symbolic-ref", "--short", "refs/remotes/origin/HEAD").strip()
+            return ref.removeprefix("origin/")
+        except WorkspaceError:
+            return "main"
 
     def evidence(self, run: Run, decision: Decision) -> dict[str, Any]:
         """Everything the PR body shows, read back from the stored artifacts."""
