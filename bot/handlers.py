@@ -203,7 +203,9 @@ class Handlers:
     def _resume(self, gh: InstallationClient, run: Run, phase: str, reason: str) -> Outcome:
         if run.status in ("queued", "running"):
             return Outcome("processed", f"input recorded for active run {run.id}")
-        reopened = self.store.reopen_run(run.id, phase=phase, reason=reason)
+        # New feedback for the coder makes a new revision; a retry resumes where it stopped.
+        revision = run.revision + 1 if phase == "coding" else None
+        reopened = self.store.reopen_run(run.id, phase=phase, reason=reason, revision=revision)
         if reopened is None:
             assert run.issue_number is not None
             gh.create_comment(

@@ -493,7 +493,9 @@ class Store:
             s.refresh(run)
             return run
 
-    def reopen_run(self, run_id: int, *, phase: str, reason: str) -> Run | None:
+    def reopen_run(
+        self, run_id: int, *, phase: str, reason: str, revision: int | None = None
+    ) -> Run | None:
         """Make a finished run active again (retry, revise); None if the issue has another."""
         with self.session() as s:
             run = s.get(Run, run_id)
@@ -508,6 +510,7 @@ class Store:
                 active_key=key,
                 finished_at=None,
                 status_reason=None,
+                **({} if revision is None else {"revision": revision}),
             )
         except IntegrityError:
             return None

@@ -74,6 +74,9 @@ class FakeGitHub:
             (rf"/repos/{r}/pulls", "GET", self._list_pulls),
             (rf"/repos/{r}/pulls", "POST", self._create_pull),
             (rf"/repos/{r}/pulls/(\d+)", "PATCH", self._update_pull),
+            (rf"/repos/{r}/pulls/(\d+)", "GET", self._get_pull),
+            (rf"/repos/{r}/commits/([0-9a-f]+)/check-runs", "GET", self._checks_for_ref),
+            (rf"/repos/{r}/check-runs/(\d+)", "GET", self._get_check),
             (rf"/repos/{r}/pulls/(\d+)/requested_reviewers", "POST", self._reviewers),
             (rf"/repos/{r}/issues/(\d+)/labels", "POST", self._add_labels),
             (rf"/repos/{r}/issues/(\d+)/labels/([^/]+)", "DELETE", self._remove_label),
@@ -172,6 +175,23 @@ class FakeGitHub:
         item = self.pulls[int(number)]
         item.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
         return httpx.Response(200, json=item)
+
+    def _get_pull(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        if int(number) not in self.pulls:
+            return httpx.Response(404, json={"message": "Not Found"})
+        return httpx.Response(200, json=self.pulls[int(number)])
+
+    def _checks_for_ref(self, request: httpx.Request, body: Any, sha: str) -> httpx.Response:
+        name = request.url.params.get("check_name")
+        runs = [
+            c
+            for c in self.check_runs.values()
+            if c["head_sha"] == sha and (name is None or c["name"] == name)
+        ]
+        return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
+
+    def _get_check(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
+        return httpx.Response(200, json=self.check_runs[int(run_id)])
 
     def _reviewers(
         self, request: httpx.Request, body: dict[str, Any], number: str

@@ -1,0 +1,244 @@
+"""From a labelled issue to a draft PR with evidence, reviewers and gate, then steering and
+release, through the webhook server, a scripted model, the bwrap sandbox, a real git remote and
+GitHub's API at the HTTP boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.config import Settings
+from bot.runtime import Runtime
+from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
+from tests.helpers.fake_github import FakeGitHub
+from tests.helpers.payloads import load_payload
+from tests.helpers.repos import PYTHON_FILES, git, make_repo
+from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.scripts import APPROVED, PLAN, TESTS, change, happy_path
+from tests.helpers.server import serve
+from webhooks.app import create_app
+from webhooks.signature import sign
+
+OWNERS = "* @octo/maintainers\ncalc/ @alice\nrequirements.txt @alice\n"
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> str:
+    """A bare repository serving as GitHub's git remote (a file:// clone URL)."""
+    work = make_repo(tmp_path / "upstream", {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
+    bare = tmp_path / "widgets.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return f"file://{bare}"
+
+
+class Harness:
+    """A running Draftsmith with a scripted model; `deliver` posts a signed webhook and waits."""
+
+    def __init__(self, runtime: Runtime, client: httpx.Client, watcher: RunWatcher) -> None:
+        self.runtime, self.client, self.watcher = runtime, client, watcher
+
+    def deliver(self, event: str, payload: dict[str, Any]) -> int:
+        self.watcher.settled.clear()
+        self.watcher.deliveries_done.clear()
+        body = json.dumps(payload).encode()
+        response = self.client.post(
+            "/webhooks/github",
+            content=body,
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": sign(body, WEBHOOK_SECRET),
+            },
+        )
+        return response.status_code
+
+    def settle(self) -> None:
+        assert self.watcher.settled.wait(120), "the run did not settle"
+
+    def handled(self) -> None:
+        assert self.watcher.deliveries_done.wait(60), "the delivery was not handled"
+
+
+@pytest.fixture
+def harness(
+    settings: Settings, fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    def start(script: dict[str, list[Any]]) -> Any:
+        return script
+
+    models: list[ScriptedModel] = []
+
+    def running(script: dict[str, list[Any]]) -> Any:
+        model = ScriptedModel(script)
+        models.append(model)
+        return model
+
+    yield running, models, settings, fake_github, monkeypatch
+
+
+def labeled(remote: str) -> dict[str, Any]:
+    return load_payload(
+        "issues.labeled",
+        label={"name": "draftsmith"},
+        installation={"id": 4242},
+        repository={"full_name": "octo/widgets", "clone_url": remote, "default_branch": "main"},
+        issue={"number": 7, "title": "Add subtract", "body": "Please add subtract(a, b)."},
+        sender={"login": "carol", "id": 3, "type": "User"},
+    )
+
+
+def comment(body: str, login: str, number: int = 7) -> dict[str, Any]:
+    return load_payload(
+        "issue_comment.created",
+        installation={"id": 4242},
+        repository={"full_name": "octo/widgets"},
+        issue={"number": number},
+        comment={"body": body, "id": 555},
+        sender={"login": login, "id": 9, "type": "User"},
+    )
+
+
+def review(
+    state: str, login: str, pr: int, head: str, author: str = "draftsmith[bot]"
+) -> dict[str, Any]:
+    return load_payload(
+        "pull_request_review.submitted",
+        installation={"id": 4242},
+        repository={"full_name": "octo/widgets"},
+        review={"state": state, "body": "", "id": 77, "commit_id": head},
+        pull_request={"number": pr, "head": {"sha": head}, "user": {"login": author}},
+        sender={"login": login, "id": 11, "type": "User"},
+    )
+
+
+def running_system(settings: Settings, model_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("OPENAI_BASE_URL", model_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
+    settings.model = "scripted-model"
+    runtime = Runtime.from_settings(settings)
+    runtime.store.migrate()
+    watcher = RunWatcher(runtime)
+    app = create_app(
+        store=runtime.store,
+        queue=runtime.queue,
+        webhook_secret=WEBHOOK_SECRET,
+        app_id=4242,
+        on_startup=runtime.start_embedded,
+        on_shutdown=runtime.stop,
+    )
+    return runtime, watcher, app
+
+
+def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
+    settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_github.permissions.update({"carol": "write", "mallory": "read"})
+    fake_github.files[".github/CODEOWNERS"] = OWNERS
+    script = happy_path()
+    script["coder"].append(change("return a - b  # revised"))
+    script["reviewer"].append(APPROVED)
+    script["tester"].append(TESTS)
+    model = ScriptedModel(script)
+    with serve_model(model) as model_url:
+        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            h = Harness(runtime, client, watcher)
+            assert h.deliver("issues", labeled(remote)) == 202
+            h.settle()
+            run = runtime.store.list_runs()[0]
+            assert run.status == "approved", run.status_reason
+            assert len(fake_github.pulls) == 1
+            pr = next(iter(fake_github.pulls.values()))
+            assert pr["draft"] is True and "Closes #7" in pr["body"]
+            report = json.loads(runtime.store.get_artifact(run.id, "testreport.r0").content)
+            assert f"{report['tests_passed']} passed, {report['tests_failed']} failed" in pr["body"]
+            assert f"Draftsmith run `{run.id}`" in pr["body"]
+            assert [r["login"] for r in pr["requested_reviewers"]] == ["alice"]
+            check = next(iter(fake_github.check_runs.values()))
+            assert check["name"] == "draftsmith" and check["conclusion"] == "success"
+            branch_head = git(Path(remote.removeprefix("file://")), "rev-parse", run.branch)
+            assert branch_head.strip() == run.head_sha
+            progress = fake_github.comment_bodies(7)
+            assert len(progress) == 1 and pr["html_url"] in progress[0]
+
+            # A reader's revise changes nothing and gets one polite reply.
+            assert (
+                h.deliver("issue_comment", comment("/draftsmith revise do more", "mallory")) == 202
+            )
+            h.handled()
+            assert runtime.store.get_run(run.id).revision == run.revision
+            assert "only people with write access" in fake_github.comment_bodies(7)[-1]
+
+            # A writer's revise makes a new commit on the same branch and updates the same PR.
+            assert (
+                h.deliver("issue_comment", comment("/draftsmith revise add a comment", "carol"))
+                == 202
+            )
+            h.settle()
+            revised = runtime.store.get_run(run.id)
+            assert revised.status == "approved" and revised.revision == run.revision + 1
+            assert revised.branch == run.branch and revised.head_sha != run.head_sha
+            assert len(fake_github.pulls) == 1
+            coder_prompt = json.dumps(model.bodies[-3]["messages"])
+            assert "add a comment" in coder_prompt
+    assert fake_github.unexpected == []
+
+
+def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
+    settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_github.permissions.update({"carol": "write", "alice": "write", "bob": "write"})
+    fake_github.files[".github/CODEOWNERS"] = OWNERS
+    risky = change()
+    risky["edits"].append(
+        {"path": "requirements.txt", "operation": "create", "content": "attrs==23.2.0\n"}
+    )
+    script = {"planner": [PLAN], "coder": [risky], "reviewer": [APPROVED], "tester": [TESTS]}
+    model = ScriptedModel(script)
+    with serve_model(model) as model_url:
+        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            h = Harness(runtime, client, watcher)
+            assert h.deliver("issues", labeled(remote)) == 202
+            h.settle()
+            run = runtime.store.list_runs()[0]
+            assert run.status == "needs_approval", run.status_reason
+            pr = fake_github.pulls[run.pr_number]
+            assert {"name": "needs-approval"} in pr["labels"]
+            check = next(iter(fake_github.check_runs.values()))
+            assert check["conclusion"] == "action_required"
+            head = run.head_sha or ""
+            # Not the author, not a non-owner, not a comment review.
+            for login, state in (
+                ("carol", "approved"),
+                ("bob", "approved"),
+                ("octo-maintainer", "commented"),
+            ):
+                author = "carol"
+                assert (
+                    h.deliver(
+                        "pull_request_review", review(state, login, run.pr_number, head, author)
+                    )
+                    == 202
+                )
+                h.handled()
+                assert runtime.store.get_run(run.id).status == "needs_approval"
+            assert (
+                h.deliver(
+                    "pull_request_review", review("approved", "alice", run.pr_number, head, "carol")
+                )
+                == 202
+            )
+            h.handled()
+            released = runtime.store.get_run(run.id)
+            assert released.status == "approved"
+            assert {"name": "needs-approval"} not in pr["labels"]
+            assert pr["draft"] is False
+            assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
