@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -74,8 +73,15 @@ def serve(
         runtime.store.migrate()
     except DraftsmithError as exc:
         raise _fail(exc) from exc
+    from webhooks.dashboard import exposure_warning
+
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
+    warning = exposure_warning(host, token)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     web = create_app(
+        dashboard_token=token,
         store=runtime.store,
         queue=runtime.queue,
         webhook_secret=secret,
@@ -212,4 +218,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

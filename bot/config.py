@@ -72,11 +72,19 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=25 * 1024 * 1024, description="Largest webhook body.")
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+    dashboard_token: SecretStr | None = Field(
+        default=None, description="When set, /runs and /metrics require it."
+    )
 
     @field_validator("webhook_secret")
     @classmethod
     def _webhook_secret_not_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
         return _refuse_placeholder(v, "DRAFTSMITH_WEBHOOK_SECRET")
+
+    @field_validator("dashboard_token")
+    @classmethod
+    def _dashboard_token_not_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(v, "DRAFTSMITH_DASHBOARD_TOKEN")
 
     @field_validator("github_private_key")
     @classmethod
@@ -97,8 +105,8 @@ class Settings(BaseSettings):
                 return self.github_private_key_path.read_text()
             except OSError as exc:
                 raise ConfigError(
-                    f"cannot read DRAFTSMITH_GITHUB_PRIVATE_KEY_PATH={self.github_private_key_path}:"
-                    f" {exc.strerror}",
+                    "cannot read DRAFTSMITH_GITHUB_PRIVATE_KEY_PATH="
+                    f"{self.github_private_key_path}: {exc.strerror}",
                     "point it at the .pem file downloaded from the App's settings page",
                 ) from exc
         raise ConfigError(
@@ -109,14 +117,14 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """The values of the bot's own secrets, for masking."""
         values: list[str] = []
-        for secret in (self.webhook_secret, self.github_private_key):
+        for secret in (self.webhook_secret, self.github_private_key, self.dashboard_token):
             if secret is not None:
                 values.append(secret.get_secret_value())
         return values
 
 
 def load_settings() -> Settings:
-    """Build Settings from the environment; an invalid value is a ConfigError naming the variable."""
+    """Settings from the environment; an invalid value is a ConfigError naming the variable."""
     from pydantic import ValidationError
 
     try:

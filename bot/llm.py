@@ -157,14 +157,21 @@ class ModelClient:
         exchange = _Exchange()
         errors = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            text = await self._answer(client, role, model, conversation, contract, tools,
-                                      tool_budget, exchange)
+            text = await self._answer(
+                client, role, model, conversation, contract, tools, tool_budget, exchange
+            )
             try:
                 value = contract.model_validate_json(_unfence(text))
             except ValidationError as exc:
                 errors = _describe(exc)
-                logger.warning("%s answer %d/%d invalid for %s: %s", role, attempt,
-                               MAX_ATTEMPTS, contract.__name__, errors[:500])
+                logger.warning(
+                    "%s answer %d/%d invalid for %s: %s",
+                    role,
+                    attempt,
+                    MAX_ATTEMPTS,
+                    contract.__name__,
+                    errors[:500],
+                )
                 conversation.append({"role": "assistant", "content": text})
                 conversation.append({"role": "user", "content": _reask(contract, errors)})
                 continue
@@ -190,8 +197,15 @@ class ModelClient:
         by_name = {t.name: t for t in tools}
         while True:
             offer = bool(tools) and exchange.tool_calls < budget
-            response = await self._request(client, role, model, conversation, contract,
-                                           [t.spec() for t in tools] if offer else [], exchange)
+            response = await self._request(
+                client,
+                role,
+                model,
+                conversation,
+                contract,
+                [t.spec() for t in tools] if offer else [],
+                exchange,
+            )
             message = response.choices[0].message
             calls = [c for c in (message.tool_calls or []) if c.type == "function"]
             if not calls:
@@ -210,9 +224,15 @@ class ModelClient:
                         result = await _run_tool(by_name.get(fn.name), fn.name, fn.arguments)
                 conversation.append({"role": "tool", "tool_call_id": call.id, "content": result})
             if exchange.tool_calls >= budget:
-                conversation.append({"role": "user", "content": (
-                    f"The tool budget ({budget} calls) is spent. Give your final answer now as "
-                    f"one JSON object matching {contract.__name__}.")})
+                conversation.append(
+                    {
+                        "role": "user",
+                        "content": (
+                            f"The tool budget ({budget} calls) is spent. Give your final answer "
+                            f"now as one JSON object matching {contract.__name__}."
+                        ),
+                    }
+                )
 
     async def _request(
         self,
@@ -229,12 +249,18 @@ class ModelClient:
             schema_in_prompt = model in self._json_object_models
             kwargs: dict[str, Any] = {
                 "model": model,
-                "messages": _with_schema(conversation, contract) if schema_in_prompt
+                "messages": _with_schema(conversation, contract)
+                if schema_in_prompt
                 else conversation,
-                "response_format": {"type": "json_object"} if schema_in_prompt else {
+                "response_format": {"type": "json_object"}
+                if schema_in_prompt
+                else {
                     "type": "json_schema",
-                    "json_schema": {"name": contract.__name__,
-                                    "schema": contract.model_json_schema(), "strict": False},
+                    "json_schema": {
+                        "name": contract.__name__,
+                        "schema": contract.model_json_schema(),
+                        "strict": False,
+                    },
                 },
             }
             if tool_specs:
@@ -252,10 +278,12 @@ class ModelClient:
             if usage is None:
                 logger.warning("%s returned no usage; counting 0 tokens", model)
             record = usage_of(
-                role, model,
+                role,
+                model,
                 usage.prompt_tokens if usage else 0,
                 usage.completion_tokens if usage else 0,
-                time.monotonic() - started, self.prices,
+                time.monotonic() - started,
+                self.prices,
             )
             exchange.usages.append(record)
             self.ledger.record([record])
@@ -277,8 +305,13 @@ class ModelClient:
                         "check OPENAI_BASE_URL and the provider's status; try again later",
                     ) from exc
                 delay = _retry_delay(exc, self._retry_backoff_s * 2**attempt)
-                logger.warning("model request failed (%s); retry %d/%d in %.1fs",
-                               type(exc).__name__, attempt + 1, self._max_retries, delay)
+                logger.warning(
+                    "model request failed (%s); retry %d/%d in %.1fs",
+                    type(exc).__name__,
+                    attempt + 1,
+                    self._max_retries,
+                    delay,
+                )
                 await asyncio.sleep(delay)
             except openai.BadRequestError:
                 raise

@@ -28,7 +28,7 @@ EXIT_CODES = {
 def _check_model(settings: Settings) -> None:
     client = ModelClient(settings)
     for role in ("planner", "coder", "reviewer", "tester"):
-        missing = client.missing_configuration(role)  # type: ignore[arg-type]
+        missing = client.missing_configuration(role)
         if missing:
             raise ModelError(
                 f"no model configured: set {', '.join(missing)}",

@@ -25,8 +25,10 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, field, None)
             if value is not None:
                 data[field] = value
-        if record.exc_text or record.exc_info:
-            data["exc"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        elif record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)
 
 

@@ -64,6 +64,7 @@ from bot.security.credentials import find_credentials, to_review_issue
 from bot.security.hidden import strip_hidden
 from bot.security.screening import screen
 from bot.store import Run, Store, as_aware, utcnow
+from bot.telemetry import phase_span, record_outcome, run_span
 from bot.usage import Usage
 from bot.workspace import Workspace
 
@@ -178,6 +179,15 @@ class Pipeline:
         run = self.store.get_run(run_id)
         if run.is_terminal or run.status == "waiting":
             return run
+        with run_span(run) as trace_:
+            if run.trace_context is None and trace_.traceparent:
+                run = self.store.update_run(run.id, trace_context=trace_.traceparent)
+            with phase_span(run.id, run.phase, run.revision) as span:
+                run, result = self._step(run)
+                record_outcome(span, result.outcome, result.status)
+        return run
+
+    def _step(self, run: Run) -> tuple[Run, PhaseResult]:
         log = {"run_id": run.id, "phase": run.phase}
         if run.status == "queued":
             run = self.store.update_run(run.id, status="running")
@@ -223,7 +233,7 @@ class Pipeline:
                 self.on_progress(run)
             except DraftsmithError as exc:
                 logger.warning("progress comment not updated: %s", exc, extra=log)
-        return run
+        return run, result
 
     async def _perform(self, ctx: RunContext) -> PhaseResult:
         phase = ctx.run.phase

@@ -96,7 +96,7 @@ class Run(Base):
     request: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     delivery_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    phase: Mapped[str] = mapped_column(String(32), default="queued")
+    phase: Mapped[str] = mapped_column(String(32), default="planning")
     status: Mapped[str] = mapped_column(String(32), default="queued", index=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Set to "<repo>#<issue>" while the run is not terminal; NULL after. Unique, so one issue

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.commands import dump_command
 from bot.errors import DraftsmithError
+from bot.metrics import record_delivery
 from bot.queue import TaskQueue
 from bot.store import Store
 from webhooks.dashboard import build_dashboard_router
@@ -68,6 +69,15 @@ def create_app(
     app = FastAPI(title="Draftsmith", lifespan=lifespan, docs_url=None, redoc_url=None)
 
     @app.post("/webhooks/github")
+    async def github_webhook_route(request: Request) -> Response:
+        response = await github_webhook(request)
+        event = request.headers.get("x-github-event", "") or "unknown"
+        outcome = OUTCOMES.get(response.status_code, str(response.status_code))
+        if response.status_code == 200 and b'"duplicate"' in bytes(response.body):
+            outcome = "duplicate"
+        record_delivery(event, outcome)
+        return response
+
     async def github_webhook(request: Request) -> Response:
         delivery = request.headers.get("x-github-delivery", "")
         event = request.headers.get("x-github-event", "")
@@ -160,6 +170,17 @@ def create_app(
 
     app.include_router(build_dashboard_router(store, dashboard_token))
     return app
+
+
+OUTCOMES = {
+    202: "accepted",
+    200: "answered",
+    204: "ignored",
+    400: "invalid",
+    401: "bad_signature",
+    413: "too_large",
+    503: "unavailable",
+}
 
 
 def _error(status: int, message: str) -> JSONResponse:

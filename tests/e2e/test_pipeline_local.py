@@ -157,7 +157,7 @@ def test_an_ambiguous_search_block_is_sent_back_with_the_precise_reason(local: A
         "tester": [TESTS],
     }
     code, store, model, output = run_pipeline(script)
-    run = only_run(store)
+    assert only_run(store).status == "approved"
     assert code == 0, output
     retry_prompt = json.dumps(model.bodies[2]["messages"])
     assert "could not be applied" in retry_prompt

@@ -52,6 +52,7 @@ NODE_FILES = {
     "calc.js": "export function add(a, b) {\n  return a + b;\n}\n",
     "test/add.test.js": (
         "import { test } from 'node:test';\nimport assert from 'node:assert';\n"
-        "import { add } from '../calc.js';\n\ntest('add', () => { assert.strictEqual(add(2, 3), 5); });\n"
+        "import { add } from '../calc.js';\n\n"
+        "test('add', () => { assert.strictEqual(add(2, 3), 5); });\n"
     ),
 }

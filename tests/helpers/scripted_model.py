@@ -61,10 +61,22 @@ class ScriptedModel:
     calls: dict[str, int] = field(default_factory=lambda: {r: 0 for r in ROLES})
     bodies: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hold_role: str | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """The status and JSON of the next answer for the request's role."""
+        """The status and JSON of the next answer for the request's role.
+
+        The first request of `hold_role` is held: `arrived` is set and the answer waits for
+        `release` (so a test can kill the worker while it waits for the model)."""
         role = role_of(body)
+        if role == self.hold_role and not self.arrived.is_set():
+            with self.lock:
+                self.calls[role] += 1
+            self.arrived.set()
+            self.release.wait(60)
+            return 500, {"error": {"message": "held request released", "type": "test"}}
         with self.lock:
             self.bodies.append(body)
             index = self.calls[role]

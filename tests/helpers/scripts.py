@@ -57,7 +57,10 @@ TESTS: dict[str, Any] = {
         {
             "path": "tests/test_subtract.py",
             "operation": "create",
-            "content": "from calc import subtract\n\n\ndef test_subtract():\n    assert subtract(5, 3) == 2\n",
+            "content": (
+                "from calc import subtract\n\n\n"
+                "def test_subtract():\n    assert subtract(5, 3) == 2\n"
+            ),
         }
     ],
 }
