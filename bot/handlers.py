@@ -24,8 +24,10 @@ from bot.commands import (
 from bot.config import Settings
 from bot.errors import PolicyError
 from bot.github.client import InstallationClient
+from bot.policy import Policy, load_default_policy
 from bot.progress import marker, render
 from bot.queue import TaskQueue
+from bot.ratelimit import RateLimiter
 from bot.store import Run, Store
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,15 @@ NOT_A_WRITER = (
     "Sorry @{login}, only people with write access to this repository can steer Draftsmith. "
     "Nothing was changed."
 )
+RATE_LIMITED_COMMANDS = (
+    "Draftsmith accepts at most {limit} commands an hour on this installation, and that many "
+    "arrived. This command and further ones in the next hour are ignored, without more replies."
+)
+RATE_LIMITED_RUN = (
+    "Draftsmith started its limit of {limit} runs this hour on this installation, so the "
+    "label started nothing. Remove and add the label again later."
+)
+RATE_LIMITED_MARKER = "<!-- draftsmith:rate-limited -->"
 
 
 @dataclass(frozen=True)
@@ -61,19 +72,32 @@ class Handlers:
     """Executes commands; `github_for` gives a client scoped to the command's repository."""
 
     def __init__(
-        self, settings: Settings, store: Store, queue: TaskQueue, github_for: GitHubFor
+        self,
+        settings: Settings,
+        store: Store,
+        queue: TaskQueue,
+        github_for: GitHubFor,
+        policy: Policy | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.queue = queue
         self.github_for = github_for
+        self._policy = policy
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """Rate limits of the built-in policy (repositories cannot change them)."""
+        if self._policy is None:
+            self._policy = load_default_policy()
+        return RateLimiter(self.store, self._policy)
 
     def handle(self, command: Command, delivery_id: str) -> Outcome:
         """Dispatch one command."""
         if isinstance(command, StartRun):
             return self.start_run(command, delivery_id)
         if isinstance(command, CommentCommand):
-            return self.comment_command(command)
+            return self.comment_command(command, delivery_id)
         if isinstance(command, ReviewSubmitted | ReviewComment | CheckSuiteCompleted):
             return self.pull_request_event(command)
         return self.installation(command)
@@ -105,6 +129,16 @@ class Handlers:
         trigger = self.trigger_label(gh, command.repo, command.issue_number)
         if command.label != trigger:
             return Outcome("ignored", f"label {command.label!r} is not the trigger {trigger!r}")
+        verdict = self.limiter.run(command.repo.installation_id)
+        if not verdict.allowed:
+            limit = self.limiter.policy.max_runs_per_hour_per_installation
+            gh.upsert_comment(
+                command.repo.full_name,
+                command.issue_number,
+                RATE_LIMITED_MARKER,
+                RATE_LIMITED_RUN.format(limit=limit),
+            )
+            return Outcome("ignored", f"rate-limited: {verdict.detail}")
         run, created = self.store.create_run(
             repo=command.repo.full_name,
             issue_number=command.issue_number,
@@ -147,10 +181,20 @@ class Handlers:
             self.store.update_run(run.id, progress_comment_id=comment.id)
 
     # steering -----------------------------------------------------------------------------
-    def comment_command(self, command: CommentCommand) -> Outcome:
-        """A `/draftsmith` command: writers only, acknowledged, then acted on."""
+    def comment_command(self, command: CommentCommand, delivery_id: str = "") -> Outcome:
+        """A `/draftsmith` command: rate-limited, writers only, acknowledged, then acted on.
+
+        Write access is asked of GitHub when the command is executed, not when it arrived, so
+        a person removed from the repository in between is refused.
+        """
+        verdict = self.limiter.command(command.repo.installation_id, delivery_id)
         gh = self.github_for(command.repo)
         repo, number = command.repo.full_name, command.issue_number
+        if not verdict.allowed:
+            if verdict.reply:
+                limit = self.limiter.policy.max_commands_per_hour_per_installation
+                gh.create_comment(repo, number, RATE_LIMITED_COMMANDS.format(limit=limit))
+            return Outcome("ignored", f"rate-limited: {verdict.detail}")
         if not gh.has_write_access(repo, command.sender.login):
             gh.create_comment(repo, number, NOT_A_WRITER.format(login=command.sender.login))
             return Outcome("ignored", f"{command.sender.login} has no write access")

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.config import Role, Settings
 from bot.errors import ContractError, DraftsmithError, ModelError
+from bot.security.masking import process_masker
 from bot.telemetry import record_model_call, tool_span
 from bot.usage import DEFAULT_PRICES, Price, Usage, UsageLedger, usage_of
 
@@ -249,9 +250,10 @@ class ModelClient:
             schema_in_prompt = model in self._json_object_models
             kwargs: dict[str, Any] = {
                 "model": model,
-                "messages": _with_schema(conversation, contract)
-                if schema_in_prompt
-                else conversation,
+                # The one masking function: no secret value or credential reaches a model.
+                "messages": process_masker().mask_obj(
+                    _with_schema(conversation, contract) if schema_in_prompt else conversation
+                ),
                 "response_format": {"type": "json_object"}
                 if schema_in_prompt
                 else {

@@ -52,12 +52,14 @@ def _dead_local_worker(worker: str, host: str) -> bool:
 def setup_process(settings: Settings) -> None:
     """JSON logs with every record masked: the bot's secrets and common credential patterns."""
     from bot.logs import configure_logging
-    from bot.security.masking import Masker, install_masking
+    from bot.security.masking import Masker, install_masking, set_process_masker
     from bot.telemetry import TraceLogFilter, configure_tracing
 
     extra = [v for v in (os.environ.get("OPENAI_API_KEY"),) if v and len(v) >= 8]
     configure_logging(settings.log_level, filters=[TraceLogFilter()])
-    install_masking(Masker.from_settings(settings, extra=extra))
+    masker = Masker.from_settings(settings, extra=extra)
+    set_process_masker(masker)  # prompts, artifacts and GitHub request bodies use it too
+    install_masking(masker)
     configure_tracing()
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from bot.contracts import TERMINAL_STATUSES
 from bot.errors import StoreError
+from bot.security.masking import process_masker
 
 
 def utcnow() -> datetime:
@@ -334,6 +335,38 @@ class Store:
                 q = q.where(Delivery.outcome == outcome)
             return int(s.scalar(q) or 0)
 
+    def count_command_deliveries(
+        self, installation_id: int, *, since: datetime, until: datetime
+    ) -> int:
+        """Comment-command deliveries of an installation received in [since, until]."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = (
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.installation_id == installation_id,
+                    Delivery.event == "issue_comment",
+                    Delivery.command.is_not(None),
+                    Delivery.received_at >= since,
+                    Delivery.received_at <= until,
+                )
+            )
+            return int(s.scalar(q) or 0)
+
+    def count_runs_since(self, installation_id: int, since: datetime) -> int:
+        """Runs an installation started at or after `since`."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = (
+                select(func.count())
+                .select_from(Run)
+                .where(Run.installation_id == installation_id, Run.created_at >= since)
+            )
+            return int(s.scalar(q) or 0)
+
     # installations -----------------------------------------------------------------------
     def upsert_installation(
         self,
@@ -617,10 +650,13 @@ class Store:
         content: str | dict[str, Any] | list[Any],
         media_type: str | None = None,
     ) -> None:
-        """Store an artifact (a dict or list is stored as JSON)."""
+        """Store an artifact (a dict or list is stored as JSON), masked: people read artifacts."""
+        masker = process_masker()
         if not isinstance(content, str):
-            content = json.dumps(content, indent=2, default=str)
+            content = json.dumps(masker.mask_obj(content), indent=2, default=str)
             media_type = media_type or "application/json"
+        else:
+            content = masker.mask(content)
         with self.session() as s:
             s.add(
                 Artifact(

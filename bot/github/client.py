@@ -29,6 +29,7 @@ from bot.github.models import (
 )
 from bot.github.pulls import PullRequests
 from bot.github.transport import Clock, Requester, RetryPolicy, Sleep, utc_now
+from bot.security.masking import register_secret
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -174,6 +175,7 @@ class GitHubGateway:
                 "POST", f"/app/installations/{installation_id}/access_tokens", json=body
             )
             token = InstallationToken.model_validate(response.json())
+            register_secret(token.token)  # masked in everything that leaves the process
             logger.info(
                 "installation token for %s (repos=%s, permissions=%s) valid until %s",
                 installation_id,

@@ -19,6 +19,7 @@ from githubkit.exception import (
 )
 
 from bot.errors import GitHubError
+from bot.security.masking import process_masker
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class Requester:
     ) -> Response[Any]:
         """One request; raises GitHubError (with `status`) once retries are exhausted."""
         all_headers = {"X-GitHub-Api-Version": API_VERSION, **(headers or {})}
+        # PR and issue bodies, comments and check-run output are read by people: masked.
+        json = process_masker().mask_obj(json) if json is not None else None
         attempt = 0
         while True:
             attempt += 1

@@ -13,6 +13,9 @@ from bot.security.masking import (
     MaskingFilter,
     install_masking,
     mask_credentials,
+    process_masker,
+    register_secret,
+    set_process_masker,
 )
 from bot.security.screening import PATTERNS, Flag, screen
 from bot.security.untrusted import UNTRUSTED_RULE, as_data, neutralise_delimiters
@@ -32,7 +35,10 @@ __all__ = [
     "install_masking",
     "mask_credentials",
     "neutralise_delimiters",
+    "process_masker",
+    "register_secret",
     "screen",
+    "set_process_masker",
     "strip_hidden",
     "to_review_issue",
 ]

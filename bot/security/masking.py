@@ -53,9 +53,9 @@ class CredentialPattern:
             yield match.span(self.group)
 
 
-def _p(kind: str, regex: str, group: int = 0, flags: int = 0, random: bool = False) -> (
-    CredentialPattern
-):
+def _p(
+    kind: str, regex: str, group: int = 0, flags: int = 0, random: bool = False
+) -> CredentialPattern:
     return CredentialPattern(kind, re.compile(regex, flags), group, random)
 
 
@@ -188,9 +188,11 @@ class Masker:
         return obj
 
 
-_STANDARD_RECORD_FIELDS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
+_STANDARD_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class MaskingFilter(logging.Filter):
@@ -248,3 +250,29 @@ def install_masking(masker: Masker) -> Callable[[], None]:
         setattr(logging.Logger, "makeRecord", original)  # noqa: B010
 
     return uninstall
+
+
+_process_masker = Masker()
+_process_lock = threading.Lock()
+
+
+def process_masker() -> Masker:
+    """The masker of this process (set at the composition root; patterns only until then)."""
+    return _process_masker
+
+
+def set_process_masker(masker: Masker) -> None:
+    """Make `masker` the one everything that leaves the process is masked with."""
+    global _process_masker
+    with _process_lock:
+        _process_masker = masker
+
+
+def mask(text: str) -> str:
+    """`text` masked by the process masker (the one masking function for outgoing text)."""
+    return _process_masker.mask(text)
+
+
+def register_secret(value: str) -> None:
+    """Add a secret minted at run time (e.g. an installation token) to the process masker."""
+    _process_masker.add(value)
