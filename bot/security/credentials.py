@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from bot.contracts import ReviewIssue, Severity
-from bot.security.masking import CREDENTIAL_PATTERNS, marker, mask_credentials
+from bot.security.masking import CREDENTIAL_PATTERNS, SECRET_MARKER, marker, mask_credentials
 
 EXCERPT_CHARS = 160
 HARDCODED = "hardcoded-secret"
@@ -31,6 +31,10 @@ _PLACEHOLDER_PARTS = (
     "insert", "environ", "getenv", "test", "secret_here", "here", "none", "null",
 )  # fmt: skip
 _ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# A diff read back from the store is already masked: a marker on an added line is a credential.
+_MASKED_RE = re.compile(
+    "|".join(re.escape(m) for m in [SECRET_MARKER, *(marker(p.kind) for p in CREDENTIAL_PATTERNS)])
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ def _line_findings(path: str, number: int, line: str) -> list[CredentialFinding]
     for pattern in CREDENTIAL_PATTERNS:
         if next(iter(pattern.spans(line)), None) is not None:
             found.append(CredentialFinding(path, number, pattern.kind, _excerpt(line)))
+    if not found and (hidden := _MASKED_RE.search(line)) is not None:
+        found.append(CredentialFinding(path, number, hidden.group().strip("*"), _excerpt(line)))
     if not found and (match := _assignment(line)) is not None:
         start, end = match.span("value")
         masked = line[:start] + marker(HARDCODED) + line[end:]
@@ -147,7 +153,7 @@ def to_review_issue(finding: CredentialFinding) -> ReviewIssue:
         ),
         recommended_fix=(
             "Remove the literal and read the value at run time from the environment or a secret "
-            "store (e.g. os.environ[\"API_KEY\"]); if it was a real credential, revoke and rotate "
+            'store (e.g. os.environ["API_KEY"]); if it was a real credential, revoke and rotate '
             "it, since it is now in the branch's history."
         ),
     )
