@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 logger = logging.getLogger("draftsmith")
 
 
@@ -115,53 +115,68 @@ def runs(
     status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
     repo: Annotated[str | None, typer.Option(help="Only runs of this owner/name.")] = None,
 ) -> None:
-    """List runs, or show one run's phases, cost and artifacts."""
-    from bot.store import Store, as_aware, utcnow
+    """List runs, or show one run's phases, costs per agent and artifacts."""
+    from bot import runview
+    from bot.store import Store
 
     settings = _settings()
     store = Store(settings.database_url)
-    out = Console()
+    out = Console(soft_wrap=True)
     try:
         store.migrate()
         if run_id is None:
-            table = Table("id", "repo", "issue", "status", "phase", "cost", "age")
-            for r in store.list_runs(status=status, repo=repo):
-                created = as_aware(r.created_at) or utcnow()
-                age = utcnow() - created
+            table = Table("id", "repo", "issue", "status", "phase", "cost", "age", "trace")
+            for r in runview.list_runs(store, status=status, repo=repo):
                 table.add_row(
                     str(r.id),
                     r.repo,
-                    str(r.issue_number or "-"),
+                    str(r.issue or "-"),
                     r.status,
                     r.phase,
                     f"${r.cost_usd:.4f}",
-                    f"{int(age.total_seconds() // 60)}m",
+                    r.age,
+                    r.trace_id or "-",
                 )
             out.print(table)
             return
-        run = store.get_run(run_id)
+        detail = runview.run_detail(store, run_id)
+        r = detail.run
         out.print(
-            f"run {run.id}  {run.repo}#{run.issue_number}  status={run.status} "
-            f"phase={run.phase} branch={run.branch or '-'} pr={run.pr_number or '-'}"
+            f"run {r.id}  {r.repo}#{r.issue or '-'}  status={r.status} phase={r.phase} "
+            f"revision={r.revision} branch={detail.branch or '-'} pr={r.pr_url or '-'}"
         )
-        if run.status_reason:
-            out.print(f"reason: {run.status_reason}")
-        out.print(f"tokens={run.tokens_used} cost=${run.cost_usd:.4f} tool_calls={run.tool_calls}")
-        table = Table("phase", "attempt", "outcome", "seconds", "tokens", "cost")
-        for p in store.phases(run_id):
-            start, end = as_aware(p.started_at), as_aware(p.finished_at)
-            secs = f"{(end - start).total_seconds():.2f}" if start and end else "-"
-            table.add_row(
+        if detail.status_reason:
+            out.print(f"reason: {detail.status_reason}")
+        out.print(
+            f"tokens={r.tokens} cost=${r.cost_usd:.4f} tool_calls={detail.tool_calls} "
+            f"duration={detail.duration_s:.1f}s trace={r.trace_id or '-'}"
+        )
+        phases = Table("phase", "revision", "outcome", "seconds", "tokens", "cost")
+        for p in detail.phases:
+            phases.add_row(
                 p.name,
-                str(p.attempt),
+                str(p.revision),
                 p.outcome or "running",
-                secs,
+                f"{p.duration_s:.2f}",
                 str(p.tokens),
                 f"${p.cost_usd:.4f}",
             )
-        out.print(table)
-        for a in store.artifacts(run_id):
-            out.print(f"artifact {a.name} ({a.media_type}, {len(a.content)} chars)")
+        out.print(phases)
+        agents = Table("agent", "models", "calls", "prompt tokens", "completion tokens", "cost")
+        for a in detail.agents:
+            agents.add_row(
+                a.role,
+                ", ".join(a.models),
+                str(a.calls),
+                str(a.prompt_tokens),
+                str(a.completion_tokens),
+                f"${a.cost_usd:.4f}",
+            )
+        out.print(agents)
+        for artifact in detail.artifacts:
+            out.print(f"artifact {artifact.name} ({artifact.media_type}, {artifact.size} chars)")
+        if detail.evidence_path:
+            out.print(f"evidence: {detail.evidence_path}")
     except DraftsmithError as exc:
         raise _fail(exc) from exc
 
@@ -172,15 +187,15 @@ def doctor() -> None:
     from bot.doctor import run_checks
 
     settings = _settings()
-    out = Console()
+    out = Console(soft_wrap=True)
     failed = 0
     for check in run_checks(settings):
-        mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]"}.get(
-            check.verdict, "[red]FAIL[/red]"
+        text, color = {"ok": ("ok", "green"), "warn": ("warn", "yellow")}.get(
+            check.verdict, ("FAIL", "red")
         )
-        out.print(f"{mark:>22}  {check.name}: {check.detail}")
+        out.print(f"[{color}]{text:<4}[/{color}]  {check.name}: {check.detail}")
         if check.hint and check.verdict != "ok":
-            out.print(f"{'':>8}what to do: {check.hint}")
+            out.print(f"      what to do: {check.hint}")
         failed += check.verdict == "fail"
     raise typer.Exit(1 if failed else 0)
 
@@ -206,7 +221,7 @@ def run_local(
         console.print(f"[red]error:[/red] cannot read {issue_file}: {exc.strerror}")
         raise typer.Exit(2) from exc
     try:
-        code = run_local_pipeline(settings, repo, text, Console())
+        code = run_local_pipeline(settings, repo, text, Console(soft_wrap=True))
     except DraftsmithError as exc:
         raise _fail(exc) from exc
     raise typer.Exit(code)

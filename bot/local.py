@@ -60,8 +60,8 @@ def run_local_pipeline(
     console.print(f"run {run.id}: {title}")
     while run.status in ("queued", "running"):
         before = run.phase if run.phase != "queued" else "planning"
-        console.print(f"  {before} ...")
-        run = pipeline.advance(run.id)
+        with console.status(f"  {before} ..."):
+            run = pipeline.advance(run.id)
         console.print(f"  {before} done -> {run.phase} ({run.status})")
     if run.branch:
         try:

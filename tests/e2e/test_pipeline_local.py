@@ -68,7 +68,7 @@ def test_happy_path_leaves_a_branch_whose_tests_pass_and_real_evidence(local: An
     assert f"Draftsmith run `{run.id}`" in evidence
     assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 1}
     assert run.tokens_used == 4 * 200
-    assert "evidence:" in output and "planning done" in output
+    assert "evidence:" in output and "planning done -> coding" in output
 
 
 def test_a_review_that_asks_for_changes_makes_a_revision(local: Any) -> None:

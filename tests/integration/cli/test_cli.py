@@ -1,0 +1,122 @@
+"""The `draftsmith` command as a user runs it: a real subprocess, real exit codes and output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.store import Store
+from tests.helpers.repos import PYTHON_FILES, make_repo
+
+
+def draftsmith(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTSMITH_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None:
+    result = draftsmith(
+        "serve",
+        "--port",
+        "0",
+        env={
+            "DRAFTSMITH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        },
+    )
+    assert result.returncode == 2
+    assert "DRAFTSMITH_WEBHOOK_SECRET is not set" in result.stderr
+    assert "--insecure-dev" in result.stderr
+
+
+def test_a_placeholder_secret_is_refused_with_the_variable_named(tmp_path: Path) -> None:
+    result = draftsmith("serve", env={"DRAFTSMITH_WEBHOOK_SECRET": "changeme"})
+    assert result.returncode == 2
+    assert "DRAFTSMITH_WEBHOOK_SECRET" in result.stderr and "placeholder" in result.stderr
+
+
+def test_run_without_a_model_says_which_variables_to_set(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "calc", PYTHON_FILES)
+    result = draftsmith(
+        "run",
+        "--repo",
+        str(repo),
+        "--request",
+        "Add subtract",
+        env={
+            "DRAFTSMITH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+            "DRAFTSMITH_WORK_DIR": str(tmp_path / "work"),
+        },
+    )
+    assert result.returncode == 2
+    assert "DRAFTSMITH_MODEL" in result.stderr and "OPENAI_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_run_on_a_directory_that_is_not_a_repository_is_a_clear_error(tmp_path: Path) -> None:
+    result = draftsmith(
+        "run",
+        "--repo",
+        str(tmp_path),
+        "--request",
+        "x",
+        env={
+            "DRAFTSMITH_MODEL": "m",
+            "OPENAI_API_KEY": "sk-test-000000000000000000",
+        },
+    )
+    assert result.returncode == 2
+    assert "is not a git repository" in result.stderr
+
+
+def test_runs_lists_and_shows_runs_from_the_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = Store(url)
+    store.migrate()
+    run, _ = store.create_run(
+        repo="octo/widgets",
+        issue_number=7,
+        clone_url="file:///x",
+        title="Add a widget",
+        request="r",
+    )
+    phase = store.start_phase(run.id, "planning", 0)
+    store.finish_phase(phase, "done", tokens=321, cost_usd=0.0123)
+    store.update_run(run.id, status="failed", status_reason="clone failed")
+    listing = draftsmith("runs", env={"DRAFTSMITH_DATABASE_URL": url})
+    assert listing.returncode == 0, listing.stderr
+    assert "octo/widgets" in listing.stdout and "failed" in listing.stdout
+    shown = draftsmith("runs", str(run.id), env={"DRAFTSMITH_DATABASE_URL": url})
+    assert shown.returncode == 0, shown.stderr
+    assert "reason: clone failed" in shown.stdout
+    assert "planning" in shown.stdout and "321" in shown.stdout
+    missing = draftsmith("runs", "999", env={"DRAFTSMITH_DATABASE_URL": url})
+    assert missing.returncode == 2 and "no run 999" in missing.stderr
+
+
+def test_doctor_gives_a_verdict_per_dependency(tmp_path: Path) -> None:
+    result = draftsmith(
+        "doctor",
+        env={
+            "DRAFTSMITH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+            "DRAFTSMITH_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}",
+            "DRAFTSMITH_WORK_DIR": str(tmp_path / "work"),
+        },
+        timeout=120,
+    )
+    assert result.returncode == 1  # no model and no App configured here
+    lines = result.stdout
+    for name in ("settings", "database", "queue", "sandbox", "model", "github"):
+        assert f"{name}:" in lines
+    assert "database: sqlite" in lines
+    assert "sandbox: bwrap" in lines
+    assert "what to do: set DRAFTSMITH_MODEL" in lines
