@@ -242,6 +242,14 @@ class Handlers:
         if not run.is_terminal and run.status != "waiting":
             gh.create_comment(repo, number, f"Run `{run.id}` is still in progress ({run.phase}).")
             return Outcome("ignored", "run still active")
+        if run.status in ("approved", "needs_approval") or run.phase == "done":
+            gh.create_comment(
+                repo,
+                number,
+                f"Run `{run.id}` finished ({run.status}); there is nothing to retry. Use "
+                "`/draftsmith revise <what to change>` for a new revision.",
+            )
+            return Outcome("ignored", "run already finished")
         return self._resume(gh, run, run.phase, f"retry asked by @{command.sender.login}")
 
     def _resume(self, gh: InstallationClient, run: Run, phase: str, reason: str) -> Outcome:
