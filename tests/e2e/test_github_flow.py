@@ -242,3 +242,135 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
             assert {"name": "needs-approval"} not in pr["labels"]
             assert pr["draft"] is False
             assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
+
+
+def line_comment(pr: int, path: str, line: int, body: str, login: str) -> dict[str, Any]:
+    return load_payload(
+        "pull_request_review_comment.created",
+        installation={"id": 4242},
+        repository={"full_name": "octo/widgets"},
+        pull_request={"number": pr},
+        comment={"path": path, "line": line, "body": body, "id": 901},
+        sender={"login": login, "id": 12, "type": "User"},
+    )
+
+
+def failing_suite(pr: int, head: str, suite_id: int) -> dict[str, Any]:
+    return load_payload(
+        "check_suite.completed",
+        installation={"id": 4242},
+        repository={"full_name": "octo/widgets"},
+        check_suite={
+            "id": suite_id,
+            "head_sha": head,
+            "conclusion": "failure",
+            "pull_requests": [{"number": pr}],
+            "app": {"slug": "github-actions"},
+        },
+    )
+
+
+def ci_run(run_id: int, head: str) -> dict[str, Any]:
+    return {
+        "id": run_id,
+        "name": "lint",
+        "head_sha": head,
+        "status": "completed",
+        "conclusion": "failure",
+        "app": {"id": 15368, "slug": "github-actions"},
+        "output": {
+            "title": "lint failed",
+            "summary": "flake8: calc/__init__.py:8:1 E302",
+            "text": "E302 expected 2 blank lines",
+            "annotations_count": 0,
+        },
+    }
+
+
+def test_line_comments_and_failing_ci_steer_the_same_run(
+    settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_github.permissions.update({"carol": "write", "mallory": "none"})
+    fake_github.files[".github/CODEOWNERS"] = OWNERS
+    script = happy_path()
+    for _ in range(2):  # the line comment's revision and the one CI repair
+        script["coder"].append(change("return a - b  # revised"))
+        script["reviewer"].append(APPROVED)
+        script["tester"].append(TESTS)
+    model = ScriptedModel(script)
+    with serve_model(model) as model_url:
+        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            h = Harness(runtime, client, watcher)
+            assert h.deliver("issues", labeled(remote)) == 202
+            h.settle()
+            run = runtime.store.list_runs()[0]
+            pr = run.pr_number
+            assert pr is not None
+
+            # A non-writer's line comment is recorded but changes nothing.
+            assert (
+                h.deliver(
+                    "pull_request_review_comment",
+                    line_comment(pr, "calc/__init__.py", 8, "nit", "mallory"),
+                )
+                == 202
+            )
+            h.handled()
+            assert runtime.store.get_run(run.id).revision == 0
+
+            # A writer's line comment reaches the coder with its file and line.
+            assert (
+                h.deliver(
+                    "pull_request_review_comment",
+                    line_comment(pr, "calc/__init__.py", 8, "name the operands x and y", "carol"),
+                )
+                == 202
+            )
+            h.settle()
+            after_comment = runtime.store.get_run(run.id)
+            assert after_comment.revision == 1 and after_comment.status == "approved"
+            coder_prompt = json.dumps(model.bodies[-3]["messages"])
+            assert "calc/__init__.py:8" in coder_prompt
+            assert "name the operands x and y" in coder_prompt
+
+            # A failing CI run on the head gets one repair revision...
+            head = after_comment.head_sha or ""
+            fake_github.suites[31] = [ci_run(71, head)]
+            assert h.deliver("check_suite", failing_suite(pr, head, 31)) == 202
+            h.settle()
+            repaired = runtime.store.get_run(run.id)
+            assert repaired.revision == 2
+            assert "E302 expected 2 blank lines" in json.dumps(model.bodies[-3]["messages"])
+
+            # ...and no more: a second failure is reported on the PR instead.
+            calls_before = dict(model.calls)
+            new_head = repaired.head_sha or ""
+            fake_github.suites[32] = [ci_run(72, new_head)]
+            assert h.deliver("check_suite", failing_suite(pr, new_head, 32)) == 202
+            h.handled()
+            assert model.calls == calls_before
+            assert runtime.store.get_run(run.id).revision == 2
+            assert "still fail after 1 repair" in fake_github.comment_bodies(pr)[-1]
+    assert fake_github.unexpected == []
+
+
+def test_a_forbidden_path_is_blocked_with_the_reason_on_the_issue(
+    settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = change()
+    bad["edits"].append({"path": "config/.env", "operation": "create", "content": "TOKEN=x\n"})
+    model = ScriptedModel({"planner": [PLAN], "coder": [bad]})
+    with serve_model(model) as model_url:
+        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            h = Harness(runtime, client, watcher)
+            assert h.deliver("issues", labeled(remote)) == 202
+            h.settle()
+    run = runtime.store.list_runs()[0]
+    assert run.status == "blocked_by_policy"
+    assert fake_github.pulls == {}
+    progress = fake_github.comment_bodies(7)[-1]
+    assert "Blocked by policy" in progress and "config/.env" in progress
+    pushed = subprocess.run(["git", "ls-remote", remote], capture_output=True, text=True).stdout
+    assert "draftsmith/" not in pushed

@@ -34,6 +34,7 @@ class FakeGitHub:
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     reactions: list[tuple[int, str]] = field(default_factory=list)
+    suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     tokens_issued: int = 0
@@ -77,6 +78,8 @@ class FakeGitHub:
             (rf"/repos/{r}/pulls/(\d+)", "GET", self._get_pull),
             (rf"/repos/{r}/commits/([0-9a-f]+)/check-runs", "GET", self._checks_for_ref),
             (rf"/repos/{r}/check-runs/(\d+)", "GET", self._get_check),
+            (rf"/repos/{r}/check-suites/(\d+)/check-runs", "GET", self._suite_checks),
+            (rf"/repos/{r}/check-runs/(\d+)/annotations", "GET", self._annotations),
             (rf"/repos/{r}/pulls/(\d+)/requested_reviewers", "POST", self._reviewers),
             (rf"/repos/{r}/issues/(\d+)/labels", "POST", self._add_labels),
             (rf"/repos/{r}/issues/(\d+)/labels/([^/]+)", "DELETE", self._remove_label),
@@ -192,6 +195,13 @@ class FakeGitHub:
 
     def _get_check(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
         return httpx.Response(200, json=self.check_runs[int(run_id)])
+
+    def _suite_checks(self, request: httpx.Request, body: Any, suite: str) -> httpx.Response:
+        runs = self.suites.get(int(suite), [])
+        return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
+
+    def _annotations(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
+        return httpx.Response(200, json=[])
 
     def _reviewers(
         self, request: httpx.Request, body: dict[str, Any], number: str
