@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bot.agents.analysis import analyse
 from bot.agents.coder import Coder
 from bot.agents.deployer import build_draft, write_evidence
-from bot.agents.planner import Planner
+from bot.agents.planner import Planner, plan_for_approval
 from bot.agents.reviewer import Reviewer
 from bot.agents.tester import Tester, TestOutcome
 from bot.config import Settings
@@ -360,15 +360,34 @@ class Pipeline:
         plan = self._load(run.id, "plan", ImplementationPlan)
         planned = plan.files_to_create + plan.files_to_modify
         decision = evaluate(planned, {}, ctx.policy)
+        self.store.put_artifact(run.id, "plan_decision", decision.model_dump(mode="json"))
+        if decision.gate is Gate.blocked:
+            reason = "the plan touches forbidden paths: " + "; ".join(decision.reasons)
+            return PhaseResult("planning", "blocked_by_policy", reason, "forbidden path")
         approved = bool(self.store.events(run.id, "plan_approved"))
-        if (ctx.policy.require_plan_approval or decision.gate is Gate.needs_approval) and not (
-            approved
-        ):
-            self.store.put_artifact(run.id, "plan_decision", decision.model_dump(mode="json"))
+        needs = ctx.policy.require_plan_approval or decision.gate is Gate.needs_approval
+        if needs and not approved:
+            text = plan_for_approval(run.id, plan, decision, self._plan_tokens(run.id, ctx))
+            self.store.put_artifact(run.id, "plan_for_approval", text)
+            if self.github_for_run is not None and run.issue_number is not None:
+                self.github_for_run(run).upsert_comment(
+                    run.repo, run.issue_number, f"<!-- draftsmith:plan:{run.id} -->", text
+                )
             return PhaseResult(
                 "plan_approval", "waiting", "the plan waits for /draftsmith approve-plan"
             )
         return PhaseResult("coding")
+
+    def _plan_tokens(self, run_id: int, ctx: RunContext) -> tuple[int, float]:
+        """Tokens and cost the planner used (this step's calls, or the stored ones)."""
+        calls = [u for u in ctx.usages if u.role == "planner"]
+        if calls:
+            return sum(u.total_tokens for u in calls), sum(u.cost_usd for u in calls)
+        events = [e for e in self.store.events(run_id, "model_call") if e.message == "planner"]
+        return (
+            sum(int(e.data.get("total_tokens", 0)) for e in events),
+            sum(float(e.data.get("cost_usd", 0.0)) for e in events),
+        )
 
     async def _code(self, ctx: RunContext) -> PhaseResult:
         run = ctx.run

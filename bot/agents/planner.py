@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.agents.prompting import file_blocks, messages
 from bot.contracts import ImplementationPlan
 from bot.llm import Completion, ModelClient
+from bot.policy import Decision
 from bot.security.untrusted import as_data
 
 
@@ -28,3 +29,39 @@ class Planner:
             file_blocks(files),
         )
         return await self.llm.complete("planner", prompt, ImplementationPlan)
+
+
+ROLES_AFTER_PLANNING = 3  # coder, reviewer, tester
+
+
+def plan_for_approval(
+    run_id: int, plan: ImplementationPlan, decision: Decision, planner_usage: tuple[int, float]
+) -> str:
+    """The plan as posted for `/draftsmith approve-plan`: files, test strategy, risk, estimate.
+
+    The estimate assumes each later role costs about what the planner did, once (no revision):
+    a rough figure from this run's own usage, not a promise."""
+    tokens, cost = planner_usage
+    lines = [
+        f"**Draftsmith plan for run `{run_id}`**: it waits for approval before writing code.",
+        "",
+        plan.summary,
+        "",
+        "Files it expects to touch:",
+        *[f"- `{p}` (new)" for p in plan.files_to_create],
+        *[f"- `{p}`" for p in plan.files_to_modify],
+        "",
+        "Test strategy: tests that fail before the change and pass after it, for:",
+        *[f"- {c}" for c in plan.acceptance_criteria],
+        "",
+        f"Risk: **{plan.risk_level}**; gate: {decision.gate}",
+        *[f"- {r}" for r in decision.reasons],
+        "",
+        f"Estimate: about {tokens * (1 + ROLES_AFTER_PLANNING):,} tokens and "
+        f"${cost * (1 + ROLES_AFTER_PLANNING):.4f} for one pass without revisions "
+        f"(the plan itself used {tokens:,} tokens, ${cost:.4f}).",
+        "",
+        "A person with write access can reply `/draftsmith approve-plan` to go ahead, or "
+        "`/draftsmith stop`.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -374,3 +374,37 @@ def test_a_forbidden_path_is_blocked_with_the_reason_on_the_issue(
     assert "Blocked by policy" in progress and "config/.env" in progress
     pushed = subprocess.run(["git", "ls-remote", remote], capture_output=True, text=True).stdout
     assert "draftsmith/" not in pushed
+
+
+def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
+    settings: Settings, fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_github.permissions.update({"carol": "write", "mallory": "read"})
+    config = "require_plan_approval: true\n"
+    work = make_repo(tmp_path / "gated", {**PYTHON_FILES, ".github/draftsmith.yml": config})
+    bare = tmp_path / "gated.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    fake_github.files[".github/draftsmith.yml"] = config
+    model = ScriptedModel(happy_path())
+    with serve_model(model) as model_url:
+        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            h = Harness(runtime, client, watcher)
+            assert h.deliver("issues", labeled(f"file://{bare}")) == 202
+            h.settle()
+            run = runtime.store.list_runs()[0]
+            assert (run.status, run.phase) == ("waiting", "plan_approval")
+            assert model.calls["coder"] == 0
+            plan_comment = next(b for b in fake_github.comment_bodies(7) if "plan for run" in b)
+            assert "`calc/__init__.py`" in plan_comment and "Estimate: about" in plan_comment
+            assert "subtract(5, 3) returns 2" in plan_comment
+
+            assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "mallory")) == 202
+            h.handled()
+            assert runtime.store.get_run(run.id).status == "waiting"
+
+            assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "carol")) == 202
+            h.settle()
+            done = runtime.store.get_run(run.id)
+            assert done.status == "approved", done.status_reason
+            assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 1}
