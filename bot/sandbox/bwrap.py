@@ -44,6 +44,7 @@ from pathlib import Path
 from bot.errors import SandboxError
 from bot.sandbox.base import ExecResult, Limits, check_env
 from bot.sandbox.process import run_limited
+from bot.telemetry import command_name, record_exec, sandbox_span
 
 logger = logging.getLogger(__name__)
 
@@ -163,11 +164,14 @@ class BwrapSandbox:
         task = asyncio.to_thread(
             self._run_sync, command, workdir, limits, network, clean_env, cancel
         )
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancel.set()
-            raise
+        with sandbox_span(command_name(command)) as span:
+            try:
+                result = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise
+            record_exec(span, result)
+        return result
 
     def _run_sync(
         self,
