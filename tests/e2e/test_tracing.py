@@ -44,7 +44,9 @@ def test_a_run_traces_every_phase_model_call_and_sandbox_command_without_prompt_
     with serve_model(model) as url:
         monkeypatch.setenv("OPENAI_BASE_URL", url)
         monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-        code = run_local_pipeline(settings, repo, "Add subtract\n\nPlease, SENTINEL-PROMPT-TEXT.", Console(), store=store)
+        code = run_local_pipeline(
+            settings, repo, "Add subtract\n\nPlease, SENTINEL-PROMPT-TEXT.", Console(), store=store
+        )
     assert code == 0
     run = store.list_runs()[0]
     finished = spans.get_finished_spans()
