@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import secrets
@@ -36,7 +37,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -283,6 +284,7 @@ def drain(server: Server, timeout_s: float) -> float | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the server, send, read the store, stop the server; returns the figures."""
+    load = os.getloadavg()[0]
     secret = secrets.token_hex(24)
     deliveries = build_deliveries(args.n, args.dup, args.concurrency, secret, args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="draftsmith-intake-"))
@@ -290,10 +292,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         pid = server_pid(server)
         cpu_before = cpu_seconds(pid)
+        client_before = time.process_time()
         results, elapsed = asyncio.run(asyncio.wait_for(
             send_all(server.url, deliveries, args.concurrency, args.rate), args.max_seconds
         ))
         server_cpu = cpu_seconds(pid) - cpu_before
+        client_cpu = time.process_time() - client_before
         after_send = store_figures(server)
         drained = (drain(server, args.drain_seconds)
                    if args.embedded_worker and args.drain_seconds > 0 else None)
@@ -317,6 +321,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "embedded_worker": args.embedded_worker, "log_level": args.log_level,
             "cores": os.cpu_count(),
         },
+        "load_average_at_start": round(load, 2),
         "elapsed_s": round(elapsed, 3),
         "deliveries_per_s": round(len(results) / elapsed, 1),
         "ack_ms": {f"p{q}": round(percentile(latencies, q), 2) for q in (50, 95, 99)}
@@ -334,6 +339,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "unique_sent": len(unique_ids),
         "server_cpu_s": round(server_cpu, 2),
         "server_cpu_ms_per_delivery": round(1000 * server_cpu / max(1, len(results)), 3),
+        "client_cpu_s": round(client_cpu, 2),
         "after_send": after_send,
         "deliveries_lost": len(unique_ids) - after_send["deliveries_stored"],
         "worker_drain_s": None if drained is None else round(drained, 2),
@@ -345,6 +351,118 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+def components(n: int, threads: int) -> dict[str, Any]:
+    """Time each step of the intake in this process, one call at a time (ms per call, median and
+    p99), then the store+queue writes from `threads` threads at once (what the server's thread
+    pool does). Logging is configured as `draftsmith serve` does (JSON, masked) into a file."""
+    import statistics
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import redirect_stderr
+
+    from pydantic import SecretStr
+
+    from bot.commands import Command, dump_command
+    from bot.config import Settings
+    from bot.queue import TaskQueue
+    from bot.runtime import setup_process
+    from webhooks.routing import route
+    from webhooks.signature import verify
+
+    secret = secrets.token_hex(24)
+    tmp = Path(tempfile.mkdtemp(prefix="draftsmith-intake-parts-"))
+    try:
+        deliveries = build_deliveries(n, 0.0, 1, secret, 7)
+        payloads = [json.loads(d.body) for d in deliveries]
+        settings = Settings(webhook_secret=SecretStr(secret), database_url=f"sqlite:///{tmp / 'db.sqlite'}",
+                            queue_url=f"sqlite:///{tmp / 'queue.db'}")
+        store = Store(settings.database_url)
+        store.migrate()
+        queue = TaskQueue(make_huey(settings.queue_url))
+        log_file = (tmp / "server.log").open("w")
+        with redirect_stderr(log_file):
+            setup_process(settings)
+        log = logging.getLogger("webhooks.app")
+        steps: dict[str, Any] = {
+            "verify signature (HMAC-SHA256)": lambda i: verify(
+                deliveries[i].body, secret, deliveries[i].signature),
+            "json.loads(body)": lambda i: json.loads(deliveries[i].body),
+            "route + dump_command": lambda i: dump_command(
+                cast(Command, route("issues", payloads[i]))),
+            "one INFO log line (JSON, masked)": lambda i: log.info(
+                "webhook accepted: %s", "start_run",
+                extra={"delivery_id": deliveries[i].delivery_id, "event": "issues",
+                       "action": "labeled", "repo": "Codertocat/Hello-World"}),
+            "store.record_delivery (SQLite)": lambda i: store.record_delivery(
+                deliveries[i].delivery_id, event="issues", action="labeled",
+                installation_id=4242, repo="Codertocat/Hello-World", command="{}",
+                outcome="queued"),
+            "queue.enqueue_delivery (SqliteHuey)": lambda i: queue.enqueue_delivery(
+                deliveries[i].delivery_id),
+        }
+        figures: dict[str, Any] = {"calls": n, "body_bytes": len(deliveries[0].body),
+                                   "sequential_ms": {}}
+        for name, step in steps.items():
+            times = []
+            for i in range(n):
+                t = time.perf_counter()
+                step(i)
+                times.append((time.perf_counter() - t) * 1000)
+            figures["sequential_ms"][name] = {"median": round(statistics.median(times), 3),
+                                              "p99": round(percentile(times, 99), 3)}
+        log_file.close()
+        logging.getLogger().handlers.clear()
+        # The same writes from a thread pool, as the server's run_in_threadpool does them.
+        store2 = Store(f"sqlite:///{tmp / 'db2.sqlite'}")
+        store2.migrate()
+        queue2 = TaskQueue(make_huey(f"sqlite:///{tmp / 'queue2.db'}"))
+        lock = threading.Lock()
+        per_step: dict[str, list[float]] = {"record": [], "enqueue": []}
+
+        def write(i: int) -> None:
+            d = deliveries[i].delivery_id
+            t = time.perf_counter()
+            store2.record_delivery(d, event="issues", action="labeled", installation_id=4242,
+                                   repo="Codertocat/Hello-World", command="{}", outcome="queued")
+            t2 = time.perf_counter()
+            queue2.enqueue_delivery(d)
+            t3 = time.perf_counter()
+            with lock:
+                per_step["record"].append((t2 - t) * 1000)
+                per_step["enqueue"].append((t3 - t2) * 1000)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(write, range(n)))
+        elapsed = time.perf_counter() - start
+        figures["threaded"] = {
+            "threads": threads,
+            "writes_per_s": round(n / elapsed, 1),
+            "record_delivery_ms": {"p50": round(percentile(per_step["record"], 50), 2),
+                                   "p99": round(percentile(per_step["record"], 99), 2)},
+            "enqueue_delivery_ms": {"p50": round(percentile(per_step["enqueue"], 50), 2),
+                                    "p99": round(percentile(per_step["enqueue"], 99), 2)},
+        }
+        return figures
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def components_report(f: dict[str, Any]) -> str:
+    """The component figures as text."""
+    lines = [f"intake steps, in-process, {f['calls']} calls each, body {f['body_bytes']} bytes:"]
+    for name, v in f["sequential_ms"].items():
+        lines.append(f"  {name:<38} median {v['median']:.3f} ms  p99 {v['p99']:.3f} ms")
+    t = f["threaded"]
+    lines.append(
+        f"  store+queue writes from {t['threads']} threads: {t['writes_per_s']:.1f}/s; "
+        f"record_delivery p50 {t['record_delivery_ms']['p50']:.2f} ms p99 "
+        f"{t['record_delivery_ms']['p99']:.2f} ms; enqueue_delivery p50 "
+        f"{t['enqueue_delivery_ms']['p50']:.2f} ms p99 {t['enqueue_delivery_ms']['p99']:.2f} ms"
+    )
+    return "\n".join(lines)
+
+
 def report(f: dict[str, Any]) -> str:
     """The figures as text."""
     c, a, s = f["config"], f["ack_ms"], f["after_send"]
@@ -352,7 +470,8 @@ def report(f: dict[str, Any]) -> str:
     lines = [
         f"webhook intake: {c['deliveries']} deliveries ({f['duplicates_sent']} redeliveries), "
         f"concurrency {c['concurrency']}, {pace}, embedded worker "
-        f"{'on' if c['embedded_worker'] else 'off'}, {c['cores']} cores shared with the client",
+        f"{'on' if c['embedded_worker'] else 'off'}, {c['cores']} cores shared with the client, "
+        f"load average {f['load_average_at_start']:.2f} at start",
         f"  throughput          {f['deliveries_per_s']:.1f} deliveries/s "
         f"({f['elapsed_s']:.2f} s)",
         f"  ack latency         p50 {a['p50']:.2f} ms  p95 {a['p95']:.2f} ms  "
@@ -366,7 +485,8 @@ def report(f: dict[str, Any]) -> str:
         f"                      (a redelivery that overtook its slow original: "
         f"{f['originals_answered_as_duplicates']}; then the original is the one deduped)",
         f"  server CPU          {f['server_cpu_s']:.2f} s "
-        f"({f['server_cpu_ms_per_delivery']:.3f} ms per request)",
+        f"({f['server_cpu_ms_per_delivery']:.3f} ms per request); client CPU "
+        f"{f['client_cpu_s']:.2f} s (same machine)",
         f"  deliveries stored   {s['deliveries_stored']} of {f['unique_sent']} unique sent; "
         f"lost {f['deliveries_lost']}",
         f"  outcomes after send {s['outcomes']}; queue pending {s['queue_pending']}",
@@ -402,12 +522,18 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None,
                         help="run the server under py-spy, writing FILE (.svg, .json or raw)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and server log")
+    parser.add_argument("--components", action="store_true",
+                        help="instead: time each intake step in-process (-n calls, -c threads)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
     if args.n < 1 or not 0 <= args.dup < 1 or args.concurrency < 1:
         parser.error("need -n >= 1, 0 <= --dup < 1, --concurrency >= 1")
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
+    if args.components:
+        parts = components(min(args.n, 20000), args.concurrency)
+        print(json.dumps(parts, indent=2) if args.json else components_report(parts))
+        return
     figures = run(args)
     print(json.dumps(figures, indent=2) if args.json else report(figures))
 
