@@ -374,7 +374,8 @@ def components(n: int, threads: int) -> dict[str, Any]:
     try:
         deliveries = build_deliveries(n, 0.0, 1, secret, 7)
         payloads = [json.loads(d.body) for d in deliveries]
-        settings = Settings(webhook_secret=SecretStr(secret), database_url=f"sqlite:///{tmp / 'db.sqlite'}",
+        settings = Settings(webhook_secret=SecretStr(secret),
+                            database_url=f"sqlite:///{tmp / 'db.sqlite'}",
                             queue_url=f"sqlite:///{tmp / 'queue.db'}")
         store = Store(settings.database_url)
         store.migrate()
