@@ -189,19 +189,97 @@ def stop_server(server: Server) -> None:
             server.process.wait(timeout=5)
 
 
+HEADERS = {"X-GitHub-Event": "issues", "Content-Type": "application/json",
+           "User-Agent": "GitHub-Hookshot/benchmark"}
+
+
+class HttpxPoster:
+    """Posts through one shared httpx.AsyncClient (its pool holds `concurrency` connections)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, d: Delivery) -> tuple[int, bytes]:
+        """Send one delivery; returns the status and the body."""
+        response = await self.client.post(
+            "/webhooks/github", content=d.body,
+            headers={**HEADERS, "X-GitHub-Delivery": d.delivery_id,
+                     "X-Hub-Signature-256": d.signature},
+        )
+        return response.status_code, response.content
+
+
+class RawPoster:
+    """Posts prebuilt HTTP/1.1 requests on one keep-alive connection (a light load generator)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self) -> None:
+        """Open the connection."""
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    def request(self, d: Delivery) -> bytes:
+        """The request bytes of one delivery."""
+        head = "".join(f"{k}: {v}\r\n" for k, v in {
+            **HEADERS, "X-GitHub-Delivery": d.delivery_id, "X-Hub-Signature-256": d.signature,
+            "Host": f"{self.host}:{self.port}", "Content-Length": str(len(d.body)),
+        }.items())
+        return f"POST /webhooks/github HTTP/1.1\r\n{head}\r\n".encode() + d.body
+
+    async def post(self, d: Delivery) -> tuple[int, bytes]:
+        """Send one delivery; returns the status and the body."""
+        if self.reader is None or self.writer is None:
+            await self.connect()
+        assert self.reader is not None and self.writer is not None
+        try:
+            self.writer.write(self.request(d))
+            await self.writer.drain()
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            body = await self.reader.readexactly(length)
+            if b"connection: close" in head.lower():
+                self.close()
+            return status, body
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection (the next post reconnects)."""
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def send_all(url: str, deliveries: list[Delivery], concurrency: int,
-                   rate: float | None) -> tuple[list[Result], float]:
+                   rate: float | None, client_kind: str) -> tuple[list[Result], float]:
     """Send every delivery from `concurrency` connections; returns the results and wall time."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     results: list[Result] = []
     next_index = 0
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        # One warm connection per sender before the clock starts.
-        await asyncio.gather(*(client.get("/healthz") for _ in range(concurrency)))
+        posters: list[HttpxPoster | RawPoster]
+        if client_kind == "httpx":
+            # One warm connection per sender before the clock starts.
+            await asyncio.gather(*(client.get("/healthz") for _ in range(concurrency)))
+            posters = [HttpxPoster(client) for _ in range(concurrency)]
+        else:
+            port = int(url.rsplit(":", 1)[1])
+            raw = [RawPoster("127.0.0.1", port) for _ in range(concurrency)]
+            await asyncio.gather(*(p.connect() for p in raw))
+            posters = list(raw)
         loop = asyncio.get_running_loop()
         start = loop.time()
 
-        async def sender() -> None:
+        async def sender(poster: HttpxPoster | RawPoster) -> None:
             nonlocal next_index
             while next_index < len(deliveries):
                 index = next_index
@@ -216,31 +294,23 @@ async def send_all(url: str, deliveries: list[Delivery], concurrency: int,
                     lag = max(0.0, loop.time() - due)
                 t0 = time.perf_counter()
                 try:
-                    response = await client.post(
-                        "/webhooks/github",
-                        content=d.body,
-                        headers={
-                            "X-GitHub-Event": "issues",
-                            "X-GitHub-Delivery": d.delivery_id,
-                            "X-Hub-Signature-256": d.signature,
-                            "Content-Type": "application/json",
-                            "User-Agent": "GitHub-Hookshot/benchmark",
-                        },
-                    )
-                except httpx.HTTPError as exc:
+                    status, body = await asyncio.wait_for(poster.post(d), 30)
+                except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError,
+                        TimeoutError) as exc:
                     ms = (time.perf_counter() - t0) * 1000
                     results.append(Result(d.delivery_id, d.duplicate, 0, False, ms, lag * 1000,
                                           f"{exc.__class__.__name__}: {exc}"))
                     continue
                 ms = (time.perf_counter() - t0) * 1000
-                answered_dup = response.status_code == 200 and bool(
-                    response.json().get("duplicate")
-                )
-                results.append(Result(d.delivery_id, d.duplicate, response.status_code,
-                                      answered_dup, ms, lag * 1000))
+                answered_dup = status == 200 and bool(json.loads(body).get("duplicate"))
+                results.append(Result(d.delivery_id, d.duplicate, status, answered_dup, ms,
+                                      lag * 1000))
 
-        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        await asyncio.gather(*(sender(p) for p in posters))
         elapsed = loop.time() - start
+        for p in posters:
+            if isinstance(p, RawPoster):
+                p.close()
     return results, elapsed
 
 
@@ -294,7 +364,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu_before = cpu_seconds(pid)
         client_before = time.process_time()
         results, elapsed = asyncio.run(asyncio.wait_for(
-            send_all(server.url, deliveries, args.concurrency, args.rate), args.max_seconds
+            send_all(server.url, deliveries, args.concurrency, args.rate, args.client),
+            args.max_seconds
         ))
         server_cpu = cpu_seconds(pid) - cpu_before
         client_cpu = time.process_time() - client_before
@@ -319,6 +390,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "deliveries": args.n, "duplicate_fraction": args.dup,
             "concurrency": args.concurrency, "rate": args.rate,
             "embedded_worker": args.embedded_worker, "log_level": args.log_level,
+            "client": args.client,
             "cores": os.cpu_count(),
         },
         "load_average_at_start": round(load, 2),
@@ -470,7 +542,7 @@ def report(f: dict[str, Any]) -> str:
     pace = f"{c['rate']:g}/s" if c["rate"] else "unpaced"
     lines = [
         f"webhook intake: {c['deliveries']} deliveries ({f['duplicates_sent']} redeliveries), "
-        f"concurrency {c['concurrency']}, {pace}, embedded worker "
+        f"concurrency {c['concurrency']} ({c['client']} client), {pace}, embedded worker "
         f"{'on' if c['embedded_worker'] else 'off'}, {c['cores']} cores shared with the client, "
         f"load average {f['load_average_at_start']:.2f} at start",
         f"  throughput          {f['deliveries_per_s']:.1f} deliveries/s "
@@ -514,6 +586,9 @@ def main() -> None:
                         help="pace at R deliveries/s (default: as fast as possible)")
     parser.add_argument("--embedded-worker", action=argparse.BooleanOptionalAction,
                         default=True, help="consumer threads in the server (default on)")
+    parser.add_argument("--client", choices=("httpx", "raw"), default="httpx",
+                        help="load generator: httpx.AsyncClient (default) or raw keep-alive "
+                             "HTTP/1.1 on asyncio streams (lighter, leaves more CPU to the server)")
     parser.add_argument("--log-level", default="INFO", help="server log level (default INFO)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=300,
