@@ -186,13 +186,14 @@ class Tester:
             )
         kind = language(workspace.root)
         report = await self._run(kind, workspace.root, ())
-        head_cases = junit_cases(_junit(workspace.root, kind))
         outcome = TestOutcome(report=report, commands=[asdict(r) for r in records])
         outcome.log = f"$ {report.command}\n{report.failure_details}"
-        new_cases = _cases_in(head_cases, new_files)
-        outcome.new_tests = sorted(new_cases)
         if kind == "go" or not new_files:
             return outcome
+        # The new test files alone, with the change: which cases they hold and which pass.
+        await self._run(kind, workspace.root, new_files)
+        new_cases = junit_cases(_junit(workspace.root, kind))
+        outcome.new_tests = sorted(new_cases)
         base_dir = workspace.root.parent / "base"
         if base_dir.exists():
             shutil.rmtree(base_dir)
@@ -221,7 +222,11 @@ class Tester:
 
             commands = [shlex.split(c) for c in self.repo_config.setup_commands]
         else:
-            commands = [c for c in detect_commands(root).setup if not _python_setup(c)]
+            commands = [
+                c
+                for c in detect_commands(root).setup
+                if not _python_setup(c) and not (c[:1] == ["npm"] and not _node_dependencies(root))
+            ]
         if not commands or (root / REPORT_DIR / "setup.done").exists():
             return []
         records = await run_phase(
@@ -252,6 +257,16 @@ def _python_setup(command: list[str]) -> bool:
     return command[:1] == ["python3"] or command[:1] == [".venv/bin/python"]
 
 
+def _node_dependencies(root: Path) -> bool:
+    """Whether package.json declares packages to install (else `npm install` has nothing to do
+    but would write a lockfile into the change)."""
+    try:
+        manifest = json.loads((root / "package.json").read_text())
+    except (OSError, ValueError):
+        return True
+    return bool(manifest.get("dependencies") or manifest.get("devDependencies"))
+
+
 def _exclude_scratch(workspace: Workspace) -> None:
     exclude = workspace.root / ".git" / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
@@ -263,15 +278,6 @@ def _exclude_scratch(workspace: Workspace) -> None:
 
 def _junit(root: Path, kind: str) -> Path:
     return root / REPORT_DIR / ("node-junit.xml" if kind == "node" else "junit.xml")
-
-
-def _cases_in(cases: dict[str, bool], files: list[str]) -> dict[str, bool]:
-    """The cases that belong to the given test files (by dotted module or file name)."""
-    keys = []
-    for path in files:
-        stem = path.rsplit(".", 1)[0]
-        keys += [stem.replace("/", "."), path, Path(path).name]
-    return {name: ok for name, ok in cases.items() if any(k in name for k in keys)}
 
 
 def _test_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:
