@@ -45,7 +45,7 @@ from bot.errors import (
     SandboxError,
     WorkspaceError,
 )
-from bot.github.client import InstallationClient
+from bot.github.client import InstallationClient, authenticated_clone_url
 from bot.github.codeowners import CodeOwners, find_codeowners
 from bot.github.publish import publish
 from bot.llm import Completion, ModelClient
@@ -270,7 +270,9 @@ class Pipeline:
             import shutil
 
             shutil.rmtree(root)
-        workspace = Workspace.clone(run.clone_url, root)
+        workspace = Workspace.clone(self._fetch_url(run), root)
+        # The token must not stay in .git/config: the sandbox can read the workdir.
+        workspace.git("remote", "set-url", "origin", run.clone_url)
         base = run.base_sha or workspace.head()
         workspace.git("checkout", "--quiet", "--detach", base)
         branch = workspace.create_branch(
@@ -284,6 +286,13 @@ class Pipeline:
             workspace.commit(f"draftsmith: revision {run.revision} (restored)")
         self.store.update_run(run.id, base_sha=base, branch=branch)
         return workspace
+
+    def _fetch_url(self, run: Run) -> str:
+        """The clone URL with the installation token for https remotes of GitHub runs."""
+        if self.github_for_run is None or run.installation_id is None:
+            return run.clone_url
+        token = self.github_for_run(run).token().token
+        return authenticated_clone_url(run.clone_url, token)
 
     def _repo_config(self, run: Run, workspace: Workspace) -> RepoConfig | None:
         """`.github/draftsmith.yml` as of the base commit (the default branch), never the PR's."""
