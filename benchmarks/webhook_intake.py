@@ -140,7 +140,7 @@ def start_server(tmp: Path, secret: str, embedded_worker: bool, log_level: str,
     if profile is not None:
         py_spy = shutil.which("py-spy") or str(REPO_ROOT / ".venv" / "bin" / "py-spy")
         fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(profile.suffix, "raw")
-        argv = [py_spy, "record", "--threads", "--idle", "--rate", "200", "--format", fmt,
+        argv = [py_spy, "record", "--threads", "--rate", "200", "--format", fmt,
                 "--output", str(profile), "--", *argv]
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
