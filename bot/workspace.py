@@ -117,7 +117,9 @@ class Workspace:
             GIT_COMMITTER_EMAIL=BOT_EMAIL,
             GIT_TERMINAL_PROMPT="0",
         )
-        return _run_git(list(args), cwd=self.root, env=env)
+        # Never run hooks or an fsmonitor from the repository: its content is untrusted.
+        safe = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+        return _run_git([*safe, *args], cwd=self.root, env=env)
 
     def head(self) -> str:
         """The sha of HEAD."""

@@ -246,6 +246,10 @@ class BwrapSandbox:
             argv += _parents(Path(TOOLBOX_MOUNT), made)
             argv += ["--ro-bind", str(self.toolbox.resolve()), TOOLBOX_MOUNT]
         argv += _parents(workdir, made) + ["--bind", str(workdir), str(workdir)]
+        git = workdir / ".git"
+        if git.exists() and not git.is_symlink():
+            # Code in the sandbox must not plant hooks or config that the host's git would run.
+            argv += ["--ro-bind", str(git), str(git)]
         argv += ["--chdir", str(workdir)]
         base_env = {
             "PATH": ":".join(path_dirs),

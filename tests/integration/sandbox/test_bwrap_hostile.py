@@ -307,3 +307,31 @@ async def test_workdir_is_writable_and_handed_back(sandbox: BwrapSandbox, repo: 
     for path in [repo, repo / "build", repo / "build" / "out", repo / "suid", repo / "README.md"]:
         assert path.stat().st_uid == owner
     assert not (repo / "suid").stat().st_mode & stat.S_ISUID
+
+
+async def test_the_repositorys_git_directory_is_read_only_inside_the_sandbox(
+    tmp_path: Path,
+) -> None:
+    """Code in the sandbox cannot plant a hook or git config that the host's git would run."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    script = (
+        "import pathlib; p = pathlib.Path('.git/hooks/pre-commit');"
+        "p.write_text('#!/bin/sh\\ntouch /tmp/pwned\\n')"
+    )
+    result = await BwrapSandbox().run(
+        ["python3", "-c", script], workdir=repo, limits=Limits(wall_time_s=30)
+    )
+    assert result.exit_code != 0
+    assert "Read-only file system" in result.stderr
+    assert not hook.exists()
+    config = (repo / ".git" / "config").read_text()
+    append = await BwrapSandbox().run(
+        ["/bin/sh", "-c", "echo '[core]\n\tfsmonitor = touch /tmp/pwned' >> .git/config"],
+        workdir=repo,
+        limits=Limits(wall_time_s=30),
+    )
+    assert append.exit_code != 0
+    assert (repo / ".git" / "config").read_text() == config
