@@ -209,6 +209,10 @@ class Pipeline:
         except DraftsmithError as exc:
             logger.error("phase failed: %s", exc, extra=log)
             result = PhaseResult(run.phase, "failed", str(exc), "error")
+        except Exception as exc:  # a bug must end the run with a reason, not leave it running
+            logger.exception("phase crashed", extra=log)
+            reason = f"internal error in {run.phase}: {exc.__class__.__name__}: {exc}"
+            result = PhaseResult(run.phase, "failed", reason[:500], "crash")
         tokens = sum(u.total_tokens for u in ctx.usages) if ctx else 0
         cost = sum(u.cost_usd for u in ctx.usages) if ctx else 0.0
         if ctx is not None and (ctx.usages or ctx.tool_calls):

@@ -31,7 +31,7 @@ from bot.llm import Completion, ModelClient
 from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, detect_commands, run_phase
-from bot.sandbox.runners import REPORT_DIR, run_go_test, run_node_test, run_pytest
+from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
 from bot.security.untrusted import as_data
 from bot.workspace import Workspace
 
@@ -55,12 +55,17 @@ def language(root: Path) -> str:
     return "python"
 
 
-def junit_cases(path: Path) -> dict[str, bool]:
-    """Each test case of a JUnit XML report and whether it passed (missing file: none)."""
-    if not path.exists() or not path.read_text().strip():
+def junit_cases(root: Path, relative: str) -> dict[str, bool]:
+    """Each test case of a JUnit XML report and whether it passed (missing or invalid: none)."""
+    text = read_report(root, relative)
+    if text is None or not text.strip():
+        return {}
+    try:
+        tree = ET.fromstring(text)
+    except ET.ParseError:
         return {}
     cases: dict[str, bool] = {}
-    for case in ET.fromstring(path.read_text()).iter("testcase"):
+    for case in tree.iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
         failed = any(case.find(tag) is not None for tag in ("failure", "error", "skipped"))
         cases[name] = not failed
@@ -192,7 +197,7 @@ class Tester:
             return outcome
         # The new test files alone, with the change: which cases they hold and which pass.
         await self._run(kind, workspace.root, new_files)
-        new_cases = junit_cases(_junit(workspace.root, kind))
+        new_cases = junit_cases(workspace.root, _junit(kind))
         outcome.new_tests = sorted(new_cases)
         base_dir = workspace.root.parent / "base"
         if base_dir.exists():
@@ -206,7 +211,7 @@ class Tester:
                 (base_dir / ".venv").symlink_to(workspace.root / ".venv")
             base_paths = [p for p in new_files if (base_dir / p).exists()]
             outcome.base_report = await self._run(kind, base_dir, base_paths)
-            base_cases = junit_cases(_junit(base_dir, kind))
+            base_cases = junit_cases(base_dir, _junit(kind))
         finally:
             workspace.git("worktree", "remove", "--force", str(base_dir))
         outcome.pinned = sorted(
@@ -276,8 +281,8 @@ def _exclude_scratch(workspace: Workspace) -> None:
         exclude.write_text(current + "".join(f"{p}\n" for p in missing))
 
 
-def _junit(root: Path, kind: str) -> Path:
-    return root / REPORT_DIR / ("node-junit.xml" if kind == "node" else "junit.xml")
+def _junit(kind: str) -> str:
+    return f"{REPORT_DIR}/" + ("node-junit.xml" if kind == "node" else "junit.xml")
 
 
 def _test_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,37 @@ class Counts:
     skipped: int = 0
     errors: int = 0
     failures: list[str] = field(default_factory=list)
+
+
+MAX_REPORT_BYTES = 20 * 1024 * 1024
+
+
+def read_report(workdir: Path, relative: str) -> str | None:
+    """A report the sandboxed runner wrote, or None when it is missing or not a plain file.
+
+    Sandboxed code controls the workdir: a report may be a symlink to a host secret, a FIFO that
+    blocks the reader, or huge. Only a regular file reached without any symlink is read, bounded.
+    """
+    path = workdir
+    for part in Path(relative).parts:
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            logger.warning("report path %s is a symlink; not read", relative)
+            return None
+    if not stat.S_ISREG(st.st_mode):
+        logger.warning("report %s is not a regular file; not read", relative)
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_REPORT_BYTES + 1)
+    if len(data) > MAX_REPORT_BYTES:
+        logger.warning("report %s is over %d bytes; not read", relative, MAX_REPORT_BYTES)
+        return None
+    return data.decode("utf-8", errors="replace")
 
 
 def condense(failures: Sequence[str], limit: int = MAX_DETAILS) -> str:
@@ -172,16 +205,23 @@ async def run_pytest(
     command = [python, "-m", "coverage", "run", f"--data-file={data}", "--source=.", "-m", "pytest"]
     command += ["-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *paths]
     result = await sandbox.run(command, workdir=workdir, limits=limits, env=run_env)
-    junit_file = workdir / junit
-    if not junit_file.exists():
+    junit_text = read_report(workdir, junit)
+    if junit_text is None:
         return _error(command, result, "pytest wrote no JUnit report")
-    counts = parse_junit(junit_file.read_text())
+    try:
+        counts = parse_junit(junit_text)
+    except ET.ParseError as exc:
+        return _error(command, result, f"pytest's JUnit report is not valid XML: {exc}")
     coverage: float | None = None
     cov_cmd = [python, "-m", "coverage", "json", f"--data-file={data}"]
     cov_cmd += ["-o", f"{REPORT_DIR}/coverage.json"]
     cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=run_env)
-    if cov.exit_code == 0:
-        coverage = parse_coverage_json((workdir / REPORT_DIR / "coverage.json").read_text())
+    coverage_text = read_report(workdir, f"{REPORT_DIR}/coverage.json")
+    if cov.exit_code == 0 and coverage_text is not None:
+        try:
+            coverage = parse_coverage_json(coverage_text)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("coverage report unreadable: %s", exc)
     else:
         logger.warning("coverage json failed: %s", cov.stderr[-500:])
     if result.exit_code == 5:  # pytest: no tests collected
@@ -204,10 +244,14 @@ async def run_node_test(
     command = ["node", "--test", "--test-reporter=junit", f"--test-reporter-destination={junit}"]
     command += ["--test-reporter=spec", "--test-reporter-destination=stdout", *paths]
     result = await sandbox.run(command, workdir=workdir, limits=limits, env=env)
-    junit_file = workdir / junit
-    if not junit_file.exists() or not junit_file.read_text().strip():
+    junit_text = read_report(workdir, junit)
+    if junit_text is None or not junit_text.strip():
         return _error(command, result, "node --test wrote no JUnit report")
-    return _report(parse_junit(junit_file.read_text()), result, command, None)
+    try:
+        counts = parse_junit(junit_text)
+    except ET.ParseError as exc:
+        return _error(command, result, f"node's JUnit report is not valid XML: {exc}")
+    return _report(counts, result, command, None)
 
 
 async def run_go_test(

@@ -104,3 +104,25 @@ async def test_node_test_suite_is_counted(
         assert "broken" in report.failure_details
     else:
         assert report.status is TestStatus.passed and report.tests_failed == 0
+
+
+@pytest.mark.parametrize("kind", ["symlink-to-secret", "fifo"], ids=["symlink", "fifo"])
+def test_a_report_that_is_not_a_plain_file_is_never_read(tmp_path: Path, kind: str) -> None:
+    """Sandboxed code controls the workdir: its report could point at a host secret or block."""
+    import os
+
+    from bot.sandbox.runners import REPORT_DIR, read_report
+
+    secret = tmp_path / "private-key.pem"
+    secret.write_text("-----BEGIN PRIVATE KEY-----\nsecret\n")
+    work = tmp_path / "work"
+    (work / REPORT_DIR).mkdir(parents=True)
+    report = work / REPORT_DIR / "junit.xml"
+    if kind == "fifo":
+        os.mkfifo(report)
+    else:
+        report.symlink_to(secret)
+    assert read_report(work, f"{REPORT_DIR}/junit.xml") is None
+    (work / REPORT_DIR).rename(work / "elsewhere")
+    (work / REPORT_DIR).symlink_to(tmp_path)
+    assert read_report(work, f"{REPORT_DIR}/private-key.pem") is None
