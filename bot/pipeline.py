@@ -569,10 +569,31 @@ class Pipeline:
         path = write_evidence(self.run_dir(run) / "evidence.md", draft.body)
         self.store.put_artifact(run.id, "evidence_path", str(path))
         if self.github_for_run is not None and run.installation_id is not None:
+            revoked = self._steering_revoked(run)
+            if revoked:
+                reason = (
+                    f"@{revoked} steered this run but no longer has write access; nothing was "
+                    "published (a writer can `/draftsmith retry` after reviewing the branch)"
+                )
+                return PhaseResult("deploying", "needs_human_review", reason, "access revoked")
             self._publish(ctx, run, draft, decision, changed)
         status = "needs_approval" if decision.gate is Gate.needs_approval else "approved"
         reason = "; ".join(decision.reasons) if decision.reasons else None
         return PhaseResult("done", status, reason)
+
+    def _steering_revoked(self, run: Run) -> str | None:
+        """A person whose feedback shaped this run and who has lost write access since."""
+        assert self.github_for_run is not None
+        authors = {
+            str(e.data.get("author"))
+            for e in self.store.events(run.id, "input")
+            if e.data.get("source") in ("comment", "review", "review_comment")
+        }
+        gh = self.github_for_run(run)
+        for login in sorted(authors):
+            if not gh.has_write_access(run.repo, login):
+                return login
+        return None
 
     @staticmethod
     def _owners(workspace: Workspace, base: str) -> CodeOwners:

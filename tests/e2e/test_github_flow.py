@@ -408,3 +408,36 @@ def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
             done = runtime.store.get_run(run.id)
             assert done.status == "approved", done.status_reason
             assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 1}
+
+
+def test_a_writer_removed_after_steering_gets_nothing_published(
+    settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # carol may write when her comment is handled, and has lost access when the run publishes.
+    fake_github.files[".github/CODEOWNERS"] = OWNERS
+    script = happy_path()
+    script["coder"].append(change("return a - b  # revised"))
+    script["reviewer"].append(APPROVED)
+    script["tester"].append(TESTS)
+    model = ScriptedModel(script)
+    with serve_model(model) as model_url:
+        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            h = Harness(runtime, client, watcher)
+            assert h.deliver("issues", labeled(remote)) == 202
+            h.settle()
+            run = runtime.store.list_runs()[0]
+            pr = fake_github.pulls[run.pr_number]
+            body_before = pr["body"]
+            fake_github.permissions["carol"] = ["write", "none"]
+            assert h.deliver("issue_comment", comment("/draftsmith revise more", "carol")) == 202
+            h.settle()
+    stopped = runtime.store.get_run(run.id)
+    assert stopped.status == "needs_human_review"
+    assert "@carol" in (stopped.status_reason or "") and "no longer has write access" in (
+        stopped.status_reason or ""
+    )
+    assert pr["body"] == body_before
+    assert git(Path(remote.removeprefix("file://")), "rev-parse", run.branch).strip() == (
+        run.head_sha
+    )

@@ -28,7 +28,7 @@ class FakeGitHub:
     """GitHub's state for one repository, changed by the requests Draftsmith sends."""
 
     repo: str = "octo/widgets"
-    permissions: dict[str, str] = field(default_factory=dict)
+    permissions: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -123,6 +123,8 @@ class FakeGitHub:
         if login not in self.permissions:
             return httpx.Response(404, json={"message": "Not Found"})
         permission = self.permissions[login]
+        if isinstance(permission, list):  # changes over time: one answer per request
+            permission = permission.pop(0) if len(permission) > 1 else permission[0]
         return httpx.Response(
             200, json={"permission": permission, "role_name": permission, "user": user(login)}
         )
