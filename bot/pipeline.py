@@ -336,6 +336,11 @@ class Pipeline:
     def _save(self, run_id: int, name: str, value: Any) -> None:
         self.store.put_artifact(run_id, name, value.model_dump_json(indent=2), "application/json")
 
+    def _screen(self, run_id: int, text: str, source: str) -> None:
+        """Flag injection patterns in text an agent reads; a flag gates the change."""
+        for flag in screen(text, source=source):
+            self.store.put_artifact(run_id, "flag", asdict(flag))
+
     def issue_text(self, run: Run) -> IssueText:
         """The issue with hidden text stripped and flags raised (stored once, then reused)."""
         stored = self.store.get_artifact(run.id, "issue")
@@ -360,6 +365,8 @@ class Pipeline:
             issue = self.issue_text(run)
             request = f"{issue.title}\n{issue.body}"
             context = select_context(ctx.workspace.root, request, CONTEXT_TOKENS // 2)
+            for file in context.files:
+                self._screen(run.id, file.content, f"file {file.path}")
             planner = Planner(ctx.llm)
             completion = await planner.run(
                 title=issue.title,
@@ -534,6 +541,7 @@ class Pipeline:
         if outcome.refused:
             return self._revise(ctx, outcome.refused, "test files refused")
         if outcome.report.status is not TestStatus.passed:
+            self._screen(run.id, outcome.report.failure_details, "test output")
             return self._revise(
                 ctx,
                 "The tests failed. Fix the code (not the tests) so they pass:\n"
@@ -555,9 +563,12 @@ class Pipeline:
         base = run.base_sha or "HEAD~1"
         changed = ctx.workspace.changed_files(base)
         issue = self.issue_text(run)
-        flagged = [
-            f"injection pattern flagged: {f['pattern']} in {f['source']}" for f in issue.flags
+        flags = issue.flags + [
+            json.loads(a.content) for a in self.store.artifacts(run.id) if a.name == "flag"
         ]
+        flagged = sorted(
+            {f"injection pattern flagged: {f['pattern']} in {f['source']}" for f in flags}
+        )
         owners = self._owners(ctx.workspace, base).owners_for(changed)
         decision = evaluate(changed, owners, ctx.policy, flagged_reasons=flagged)
         self.store.put_artifact(run.id, "decision", decision.model_dump(mode="json"))
@@ -571,11 +582,11 @@ class Pipeline:
         if self.github_for_run is not None and run.installation_id is not None:
             revoked = self._steering_revoked(run)
             if revoked:
-                reason = (
+                why = (
                     f"@{revoked} steered this run but no longer has write access; nothing was "
                     "published (a writer can `/draftsmith retry` after reviewing the branch)"
                 )
-                return PhaseResult("deploying", "needs_human_review", reason, "access revoked")
+                return PhaseResult("deploying", "needs_human_review", why, "access revoked")
             self._publish(ctx, run, draft, decision, changed)
         status = "needs_approval" if decision.gate is Gate.needs_approval else "approved"
         reason = "; ".join(decision.reasons) if decision.reasons else None
