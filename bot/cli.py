@@ -87,8 +87,9 @@ def serve(
         webhook_secret=secret,
         app_id=settings.github_app_id,
         max_body_bytes=settings.max_body_bytes,
-        on_startup=runtime.start_embedded if embedded_worker else runtime.start_catch_up,
+        on_startup=lambda: runtime.start_server(embedded_worker),
         on_shutdown=runtime.stop,
+        on_accepted=runtime.outbox.notify,
     )
     uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
 

@@ -197,5 +197,12 @@ TERMINAL_STATUSES: frozenset[str] = frozenset(
 
 CONTRACTS: dict[str, type[Contract]] = {
     cls.__name__: cls
-    for cls in (ImplementationPlan, CodeChange, ReviewResult, TestPlan, TestReport, PullRequestDraft)
+    for cls in (
+        ImplementationPlan,
+        CodeChange,
+        ReviewResult,
+        TestPlan,
+        TestReport,
+        PullRequestDraft,
+    )
 }

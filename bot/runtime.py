@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, DraftsmithError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.handlers import Handlers
+from bot.outbox import Outbox
 from bot.queue import TaskQueue, make_huey
 from bot.store import Store
 
@@ -76,6 +77,7 @@ class Runtime:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _pipeline: Pipeline | None = None
+    outbox: Outbox = field(init=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, gateway: GitHubGateway | None = None) -> Runtime:
@@ -89,6 +91,7 @@ class Runtime:
             gateway=gateway,
         )
         runtime.queue.bind(runtime.handle_delivery, runtime.advance)
+        runtime.outbox = Outbox(runtime.store, runtime.queue)
         return runtime
 
     # GitHub ------------------------------------------------------------------------------
@@ -171,12 +174,18 @@ class Runtime:
         return len(runs), len(deliveries)
 
     # processes ---------------------------------------------------------------------------
-    def start_embedded(self) -> None:
-        """Start consumer threads and the catch-up loop inside this (server) process."""
-        self._consumer = self.queue.consumer(self.settings.workers, embedded=True)
-        self._consumer.start()
-        self.recover()
+    def start_server(self, embedded_worker: bool = True) -> None:
+        """The server's background work: the outbox, catch-up, and (embedded) consumer threads."""
+        self.outbox.start()
+        if embedded_worker:
+            self._consumer = self.queue.consumer(self.settings.workers, embedded=True)
+            self._consumer.start()
+            self.recover()
         self.start_catch_up()
+
+    def start_embedded(self) -> None:
+        """Start the server's background work with consumer threads in this process."""
+        self.start_server(embedded_worker=True)
 
     def start_catch_up(self) -> None:
         """Start the periodic redelivery of failed deliveries (needs the App's credentials)."""
@@ -208,6 +217,7 @@ class Runtime:
     def stop(self) -> None:
         """Stop consumers and loops started by this runtime."""
         self._stopping.set()
+        self.outbox.stop()
         if self._consumer is not None:
             self._consumer.stop(graceful=True)
         for thread in self._threads:

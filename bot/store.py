@@ -286,19 +286,32 @@ class Store:
                 .values(outcome=outcome, error=error, processed_at=utcnow())
             )
 
-    def forget_delivery(self, delivery_id: str) -> None:
-        """Delete a delivery that could not be queued, so its redelivery is accepted."""
+    def deliveries_to_dispatch(self, limit: int) -> list[str]:
+        """Ids of accepted deliveries not yet handed to the queue, oldest first."""
         with self.session() as s:
-            delivery = s.get(Delivery, delivery_id)
-            if delivery is not None:
-                s.delete(delivery)
+            rows = s.scalars(
+                select(Delivery.id)
+                .where(Delivery.outcome == "queued")
+                .order_by(Delivery.received_at)
+                .limit(limit)
+            )
+            return list(rows)
+
+    def mark_dispatched(self, delivery_ids: list[str]) -> None:
+        """Note that these deliveries are in the queue."""
+        with self.session() as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(delivery_ids), Delivery.outcome == "queued")
+                .values(outcome="dispatched")
+            )
 
     def claim_delivery(self, delivery_id: str) -> bool:
-        """Move a queued delivery to `processing`; False when another worker has it or it's done."""
+        """Move a waiting delivery to `processing`; False when another worker has it or it ended."""
         with self.session() as s:
             result = s.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.outcome == "queued")
+                .where(Delivery.id == delivery_id, Delivery.outcome.in_(("queued", "dispatched")))
                 .values(outcome="processing", processed_at=utcnow())
             )
             return bool(getattr(result, "rowcount", 0) == 1)
@@ -320,7 +333,7 @@ class Store:
         with self.session() as s:
             rows = s.scalars(
                 select(Delivery.id)
-                .where(Delivery.outcome == "queued")
+                .where(Delivery.outcome.in_(("queued", "dispatched")))
                 .order_by(Delivery.received_at)
             )
             return list(rows)

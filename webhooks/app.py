@@ -1,6 +1,7 @@
 """FastAPI app factory: the webhook intake and health route.
 
-Thin by design: verify, parse, route, persist the delivery, enqueue, answer. No work here.
+Thin by design: verify, parse, route, persist the delivery, wake the outbox, answer. No work
+here: the outbox (bot/outbox.py) hands stored deliveries to the queue off the ack path.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def create_app(
     max_body_bytes: int = 25 * 1024 * 1024,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    on_accepted: Callable[[], None] | None = None,
     dashboard_token: str | None = None,
 ) -> FastAPI:
     """Build the HTTP app; `webhook_secret=None` only in explicit insecure development mode."""
@@ -138,14 +140,9 @@ def create_app(
         if isinstance(routed, Ignored):
             logger.info("webhook ignored: %s", routed.reason, extra=log)
             return Response(status_code=204)
-        try:
-            await run_in_threadpool(queue.enqueue_delivery, delivery)
-        except DraftsmithError as exc:
-            # Forget the delivery so GitHub's redelivery (or our catch-up) is accepted later.
-            await run_in_threadpool(store.forget_delivery, delivery)
-            logger.error("webhook not queued: %s", exc, extra=log)
-            return _error(503, "queue unavailable; the delivery will be redelivered")
-        logger.info("webhook accepted: %s", routed.kind, extra=log)
+        if on_accepted is not None:
+            on_accepted()
+        logger.debug("webhook accepted: %s", routed.kind, extra=log)
         return JSONResponse({"delivery": delivery, "command": routed.kind}, status_code=202)
 
     @app.get("/healthz")

@@ -132,6 +132,7 @@ def running_system(settings: Settings, model_url: str, monkeypatch: pytest.Monke
         app_id=4242,
         on_startup=runtime.start_embedded,
         on_shutdown=runtime.stop,
+        on_accepted=runtime.outbox.notify,
     )
     return runtime, watcher, app
 

@@ -52,6 +52,7 @@ def make_server(runtime: Runtime) -> Any:
         webhook_secret=WEBHOOK_SECRET,
         app_id=4242,
         on_startup=runtime.start_embedded,
+        on_accepted=runtime.outbox.notify,
         on_shutdown=runtime.stop,
     )
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot.commands import StartRun, load_command
+from bot.outbox import Outbox
 from bot.queue import TaskQueue
 from bot.store import Store
 from tests.helpers.payloads import load_payload
@@ -64,7 +65,10 @@ def test_a_signed_labeled_issue_is_stored_and_queued(server: Any) -> None:
     delivery = store.get_delivery("d-1")
     assert delivery is not None and delivery.outcome == "queued"
     assert isinstance(load_command(delivery.command), StartRun)
+    assert Outbox(store, queue).drain() == 1
     assert queue.ping() == 1
+    dispatched = store.get_delivery("d-1")
+    assert dispatched is not None and dispatched.outcome == "dispatched"
 
 
 @pytest.mark.parametrize(
@@ -84,7 +88,7 @@ def test_a_bad_signature_is_refused_and_nothing_stored(
     response = post(client, "issues", labeled(), delivery="bad", secret=secret, signature=signature)
     assert response.status_code == 401
     assert store.get_delivery("bad") is None
-    assert queue.ping() == 0
+    assert store.count_deliveries() == 0
 
 
 def test_a_redelivery_is_answered_as_a_duplicate_and_starts_nothing(server: Any) -> None:
@@ -93,7 +97,7 @@ def test_a_redelivery_is_answered_as_a_duplicate_and_starts_nothing(server: Any)
     again = post(client, "issues", labeled(), delivery="same")
     assert first.status_code == 202
     assert again.status_code == 200 and again.json()["duplicate"] is True
-    assert queue.ping() == 1
+    assert Outbox(store, queue).drain() == 1
     assert store.count_deliveries() == 1
 
 
@@ -121,18 +125,18 @@ def test_an_unknown_event_answers_204_and_is_recorded_as_ignored(server: Any) ->
     assert response.status_code == 204
     delivery = store.get_delivery("pr")
     assert delivery is not None and delivery.outcome == "ignored"
-    assert queue.ping() == 0
+    assert Outbox(store, queue).drain() == 0
 
 
 def test_a_bot_comment_triggers_nothing(server: Any) -> None:
-    client, _, queue = server
+    client, store, queue = server
     payload = load_payload(
         "issue_comment.created",
         sender={"login": "draftsmith[bot]", "type": "Bot"},
         **{"comment.body": "/draftsmith retry"},
     )
     assert post(client, "issue_comment", payload).status_code == 204
-    assert queue.ping() == 0
+    assert Outbox(store, queue).drain() == 0
 
 
 def test_ping_is_answered_with_pong(server: Any) -> None:
@@ -171,17 +175,48 @@ def test_healthz_reports_an_unreachable_queue(store: Store) -> None:
     assert response.json()["queue"].startswith("error")
 
 
-def test_a_delivery_that_cannot_be_queued_is_not_kept_so_its_redelivery_is_accepted(
+def test_a_delivery_accepted_while_the_queue_is_down_waits_and_is_dispatched_later(
     sqlite_store: Store, sqlite_queue: TaskQueue
 ) -> None:
     from huey import RedisHuey
 
+    from bot.errors import QueueError
+
     dead = TaskQueue(RedisHuey("dead", url="redis://127.0.0.1:1/0"))
-    down = create_app(store=sqlite_store, queue=dead, webhook_secret=SECRET)
-    with serve(down) as url, httpx.Client(base_url=url, timeout=10) as client:
-        assert post(client, "issues", labeled(), delivery="retry-me").status_code == 503
-    assert sqlite_store.get_delivery("retry-me") is None
-    up = create_app(store=sqlite_store, queue=sqlite_queue, webhook_secret=SECRET)
-    with serve(up) as url, httpx.Client(base_url=url, timeout=10) as client:
-        assert post(client, "issues", labeled(), delivery="retry-me").status_code == 202
+    app = create_app(store=sqlite_store, queue=dead, webhook_secret=SECRET)
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        assert post(client, "issues", labeled(), delivery="waits").status_code == 202
+        assert client.get("/healthz").status_code == 503
+    with pytest.raises(QueueError):
+        Outbox(sqlite_store, dead).drain()
+    waiting = sqlite_store.get_delivery("waits")
+    assert waiting is not None and waiting.outcome == "queued"
+    assert Outbox(sqlite_store, sqlite_queue).drain() == 1
+    assert sqlite_queue.ping() == 1
+
+
+def test_the_outbox_thread_dispatches_as_soon_as_it_is_notified(
+    sqlite_store: Store, sqlite_queue: TaskQueue
+) -> None:
+    import threading
+
+    outbox = Outbox(sqlite_store, sqlite_queue, retry_interval_s=3600)
+    dispatched = threading.Event()
+    original = sqlite_store.mark_dispatched
+
+    def mark(ids: list[str]) -> None:
+        original(ids)
+        dispatched.set()
+
+    sqlite_store.mark_dispatched = mark  # type: ignore[method-assign]
+    outbox.start()
+    try:
+        app = create_app(
+            store=sqlite_store, queue=sqlite_queue, webhook_secret=SECRET, on_accepted=outbox.notify
+        )
+        with serve(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+            assert post(client, "issues", labeled(), delivery="now").status_code == 202
+        assert dispatched.wait(10), "the outbox did not dispatch on notify"
+    finally:
+        outbox.stop()
     assert sqlite_queue.ping() == 1
