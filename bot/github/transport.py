@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from githubkit.exception import (
 
 from bot.errors import GitHubError
 from bot.security.masking import process_masker
+from bot.telemetry import github_span, record_status
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,19 @@ def _message(response: Response[Any]) -> str:
     return ""
 
 
+_REPO_PATH = re.compile(r"^/repos/[^/]+/[^/]+")
+_NUMBER = re.compile(r"/\d+(?=/|$)")
+_SHA = re.compile(r"/[0-9a-f]{40}(?=/|$)")
+
+
+def route_template(url: str) -> str:
+    """The route of a request path for traces: owner, repo, numbers and shas as placeholders."""
+    path = url.split("?", 1)[0]
+    path = _REPO_PATH.sub("/repos/{owner}/{repo}", path)
+    path = _SHA.sub("/{sha}", path)
+    return _NUMBER.sub("/{id}", path)
+
+
 class Requester:
     """Sends requests through a githubkit client, retrying what GitHub says is worth retrying."""
 
@@ -114,13 +129,20 @@ class Requester:
         while True:
             attempt += 1
             try:
-                return client.request(
-                    method,
-                    url,
-                    params=dict(params) if params else None,
-                    json=json,
-                    headers=all_headers,
-                )
+                with github_span(method, route_template(url)) as span:
+                    try:
+                        response = client.request(
+                            method,
+                            url,
+                            params=dict(params) if params else None,
+                            json=json,
+                            headers=all_headers,
+                        )
+                    except RequestFailed as failed:
+                        record_status(span, failed.response.status_code)
+                        raise
+                    record_status(span, response.status_code)
+                    return response
             except PrimaryRateLimitExceeded as exc:
                 wait, why = self._primary_wait(exc.response), "primary rate limit"
                 status: int | None = exc.response.status_code
