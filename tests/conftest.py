@@ -16,6 +16,20 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
+@pytest.fixture(scope="session")
+def private_key() -> str:
+    """A real RSA private key (PEM), as GitHub issues for an App."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Store:
     """A migrated SQLite store in a temporary file."""

@@ -47,20 +47,6 @@ OPENAI_KEY = "sk-adv-Q7mZ2xP9vR4tL8kN3bW6yH1jF5cD0sA"
 REPO = "octo/widgets"
 
 
-@pytest.fixture(scope="session")
-def private_key() -> str:
-    """A real RSA key, as GitHub issues for an App."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 @pytest.fixture
 def settings(tmp_path: Path, private_key: str) -> Settings:
     """The bot's settings, with real secrets to leak."""

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from bot.config import Settings
@@ -19,23 +17,12 @@ from tests.helpers.fake_github import FakeGitHub
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
 
 
-@pytest.fixture(scope="session")
-def app_private_key() -> str:
-    """A real RSA key, as GitHub issues for an App."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 @pytest.fixture
-def settings(tmp_path: Path, app_private_key: str) -> Settings:
+def settings(tmp_path: Path, private_key: str) -> Settings:
     """Settings of one test installation: SQLite store and queue in tmp_path."""
     return Settings(
         github_app_id=4242,
-        github_private_key=SecretStr(app_private_key),
+        github_private_key=SecretStr(private_key),
         webhook_secret=SecretStr(WEBHOOK_SECRET),
         database_url=f"sqlite:///{tmp_path / 'draftsmith.db'}",
         queue_url=f"sqlite:///{tmp_path / 'queue.db'}",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
-from tests.helpers.scripts import APPROVED, PLAN, TESTS, change, happy_path
+from tests.helpers.scripts import APPROVED, PLAN, TESTS, change, happy_path, with_revisions
 from tests.helpers.server import serve
 from webhooks.app import create_app
 from webhooks.signature import sign
@@ -64,23 +63,6 @@ class Harness:
 
     def handled(self) -> None:
         assert self.watcher.deliveries_done.wait(60), "the delivery was not handled"
-
-
-@pytest.fixture
-def harness(
-    settings: Settings, fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Any]:
-    def start(script: dict[str, list[Any]]) -> Any:
-        return script
-
-    models: list[ScriptedModel] = []
-
-    def running(script: dict[str, list[Any]]) -> Any:
-        model = ScriptedModel(script)
-        models.append(model)
-        return model
-
-    yield running, models, settings, fake_github, monkeypatch
 
 
 def labeled(remote: str) -> dict[str, Any]:
@@ -142,11 +124,7 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
 ) -> None:
     fake_github.permissions.update({"carol": "write", "mallory": "read"})
     fake_github.files[".github/CODEOWNERS"] = OWNERS
-    script = happy_path()
-    script["coder"].append(change("return a - b  # revised"))
-    script["reviewer"].append(APPROVED)
-    script["tester"].append(TESTS)
-    model = ScriptedModel(script)
+    model = ScriptedModel(with_revisions(1))
     with serve_model(model) as model_url:
         runtime, watcher, app = running_system(settings, model_url, monkeypatch)
         with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
@@ -293,12 +271,7 @@ def test_line_comments_and_failing_ci_steer_the_same_run(
 ) -> None:
     fake_github.permissions.update({"carol": "write", "mallory": "none"})
     fake_github.files[".github/CODEOWNERS"] = OWNERS
-    script = happy_path()
-    for _ in range(2):  # the line comment's revision and the one CI repair
-        script["coder"].append(change("return a - b  # revised"))
-        script["reviewer"].append(APPROVED)
-        script["tester"].append(TESTS)
-    model = ScriptedModel(script)
+    model = ScriptedModel(with_revisions(2))  # the line comment's and the CI repair's
     with serve_model(model) as model_url:
         runtime, watcher, app = running_system(settings, model_url, monkeypatch)
         with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
@@ -416,11 +389,7 @@ def test_a_writer_removed_after_steering_gets_nothing_published(
 ) -> None:
     # carol may write when her comment is handled, and has lost access when the run publishes.
     fake_github.files[".github/CODEOWNERS"] = OWNERS
-    script = happy_path()
-    script["coder"].append(change("return a - b  # revised"))
-    script["reviewer"].append(APPROVED)
-    script["tester"].append(TESTS)
-    model = ScriptedModel(script)
+    model = ScriptedModel(with_revisions(1))
     with serve_model(model) as model_url:
         runtime, watcher, app = running_system(settings, model_url, monkeypatch)
         with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:

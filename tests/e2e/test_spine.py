@@ -94,16 +94,7 @@ def test_a_second_label_while_a_run_is_active_starts_nothing_and_says_so(
         repo="octo/widgets", issue_number=7, clone_url="file:///x", title="t", request="r"
     )
     runtime.store.update_run(active.id, status="waiting", phase="plan_approval")
-    runtime.store.record_delivery(
-        "second",
-        event="issues",
-        action="labeled",
-        installation_id=4242,
-        repo="octo/widgets",
-        command=_start_command(),
-        outcome="queued",
-    )
-    runtime.handle_delivery("second")
+    handle_label(settings, "second", runtime)
     assert len(runtime.store.list_runs()) == 1
     bodies = fake_github.comment_bodies(7)
     assert len(bodies) == 1 and f"run `{active.id}`" in bodies[0]
@@ -114,18 +105,7 @@ def test_a_label_that_is_not_the_repositorys_trigger_is_ignored(
     settings: Settings, fake_github: FakeGitHub
 ) -> None:
     fake_github.files[".github/draftsmith.yml"] = "trigger_label: autofix\n"
-    runtime = Runtime.from_settings(settings)
-    runtime.store.migrate()
-    runtime.store.record_delivery(
-        "d",
-        event="issues",
-        action="labeled",
-        installation_id=4242,
-        repo="octo/widgets",
-        command=_start_command(),
-        outcome="queued",
-    )
-    runtime.handle_delivery("d")
+    runtime = handle_label(settings, "d")
     assert runtime.store.list_runs() == []
     delivery = runtime.store.get_delivery("d")
     assert delivery is not None and delivery.outcome == "ignored"
@@ -136,10 +116,19 @@ def test_an_invalid_repository_config_is_reported_on_the_issue(
     settings: Settings, fake_github: FakeGitHub
 ) -> None:
     fake_github.files[".github/draftsmith.yml"] = "trigger_label: [unclosed\n"
-    runtime = Runtime.from_settings(settings)
-    runtime.store.migrate()
+    runtime = handle_label(settings, "d")
+    bodies = fake_github.comment_bodies(7)
+    assert any("could not use `.github/draftsmith.yml`" in b for b in bodies)
+    assert len(runtime.store.list_runs()) == 1  # the built-in trigger label still applies
+
+
+def handle_label(settings: Settings, delivery: str, runtime: Runtime | None = None) -> Runtime:
+    """A worker handles a stored `issues.labeled` delivery (as if the intake had stored it)."""
+    if runtime is None:
+        runtime = Runtime.from_settings(settings)
+        runtime.store.migrate()
     runtime.store.record_delivery(
-        "d",
+        delivery,
         event="issues",
         action="labeled",
         installation_id=4242,
@@ -147,10 +136,8 @@ def test_an_invalid_repository_config_is_reported_on_the_issue(
         command=_start_command(),
         outcome="queued",
     )
-    runtime.handle_delivery("d")
-    bodies = fake_github.comment_bodies(7)
-    assert any("could not use `.github/draftsmith.yml`" in b for b in bodies)
-    assert len(runtime.store.list_runs()) == 1  # the built-in trigger label still applies
+    runtime.handle_delivery(delivery)
+    return runtime
 
 
 def _start_command() -> str:

@@ -90,3 +90,13 @@ def fix() -> dict[str, Any]:
         "dependencies_added": [],
         "revision": 1,
     }
+
+
+def with_revisions(count: int) -> dict[str, list[Any]]:
+    """The happy path plus `count` more right answers per role, for steered revisions."""
+    script = happy_path()
+    for _ in range(count):
+        script["coder"].append(change("return a - b  # revised"))
+        script["reviewer"].append(APPROVED)
+        script["tester"].append(TESTS)
+    return script

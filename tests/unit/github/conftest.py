@@ -10,22 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 import respx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.github.client import GitHubGateway
 from tests.unit.github.support import API, FakeClock, check_calls_documented
-
-
-@pytest.fixture(scope="session")
-def private_key() -> str:
-    """A real RSA private key (PEM), as GitHub issues for an App."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 @pytest.fixture
