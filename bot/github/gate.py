@@ -111,9 +111,14 @@ def release_on_review(
         reviewer, pr_author, bot_login, owners, reviewer_teams=teams
     )
     pending = [path for path in owners if path not in released]
+    unowned = [path for path in pending if not owners[path]]
+    if unowned and _maintains(gh, repo, reviewer):
+        # Nobody owns these paths: the repository's maintainers stand in for code owners.
+        released = released + unowned
+        pending = [path for path in pending if path not in unowned]
     if pending:
         waiting = "; ".join(
-            f"{path} ({', '.join(owners[path]) or 'no code owner: add one to CODEOWNERS'})"
+            f"{path} ({', '.join(owners[path]) or 'no code owner: a maintainer or an admin'})"
             for path in pending
         )
         return ReleaseOutcome(
@@ -125,6 +130,14 @@ def release_on_review(
     _release(gh, repo, pr_number, check_run_id, pr_node_id, reviewer)
     logger.info("%s#%d: gate released by %s", repo, pr_number, reviewer)
     return ReleaseOutcome(True, f"released by @{reviewer}'s approving review", released, [])
+
+
+def _maintains(gh: InstallationClient, repo: str, login: str) -> bool:
+    """Whether `login` has the admin or maintain role on the repository."""
+    permission = gh.user_permission(repo, login)
+    if permission is None:
+        return False
+    return permission.permission == "admin" or permission.role_name in ("admin", "maintain")
 
 
 def _release(

@@ -156,15 +156,34 @@ def test_an_owner_of_only_some_gated_paths_does_not_release_it(
     _nothing_changed(api)
 
 
-def test_a_gated_path_without_owner_cannot_be_released_by_a_review(
-    client: InstallationClient, api: RepoAPI
+def _role(github_api: respx.MockRouter, login: str, permission: str, role: str) -> None:
+    github_api.get(f"/repos/{REPO}/collaborators/{login}/permission").respond(
+        200, json={"permission": permission, "role_name": role, "user": {"login": login}}
+    )
+
+
+def test_a_gated_path_without_owner_is_not_released_by_a_mere_writer(
+    client: InstallationClient, api: RepoAPI, github_api: respx.MockRouter
 ) -> None:
+    _role(github_api, "olivia", "write", "write")
     decision = _decision({WORKFLOW: ["@olivia"], MANIFEST: []})
 
     outcome = _review(client, decision)
 
-    assert not outcome.released and "add one to CODEOWNERS" in outcome.reason
+    assert not outcome.released and "no code owner: a maintainer or an admin" in outcome.reason
     _nothing_changed(api)
+
+
+def test_a_maintainer_stands_in_for_missing_code_owners(
+    client: InstallationClient, api: RepoAPI, github_api: respx.MockRouter
+) -> None:
+    _role(github_api, "olivia", "write", "maintain")
+    decision = _decision({WORKFLOW: ["@olivia"], MANIFEST: []})
+
+    outcome = _review(client, decision)
+
+    assert outcome.released, outcome.reason
+    _released(api)
 
 
 def test_an_ungated_change_is_not_touched(client: InstallationClient, api: RepoAPI) -> None:
