@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot import metrics, runview
 from bot.errors import DraftsmithError, StoreError
+from bot.security.masking import process_masker
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -46,12 +47,23 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def _masked(value: Any) -> Any:
+    """Every value a page shows goes through the process masker (secrets, credentials)."""
+    return process_masker().mask(value) if isinstance(value, str) else value
+
+
+def _masked_json(data: Any, status_code: int = 200) -> JSONResponse:
+    """A JSON answer with every string masked."""
+    return JSONResponse(process_masker().mask_obj(data), status_code=status_code)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_masked,
     )
     env.filters["money"] = _money
     env.filters["duration"] = _duration
@@ -142,7 +154,7 @@ def build_dashboard_router(
         except DraftsmithError as exc:
             return unavailable(request, exc)
         if _wants_json(request):
-            return JSONResponse({"runs": [r.model_dump(mode="json") for r in runs],
+            return _masked_json({"runs": [r.model_dump(mode="json") for r in runs],
                                  "filters": {"status": status, "repo": repo}})
         return html("runs.html", runs=runs, repos=repos, statuses=STATUSES,
                     status=status or "", repo=repo or "")
@@ -163,7 +175,7 @@ def build_dashboard_router(
             return html("error.html", 404, title=f"No run {run_id}",
                         message=f"There is no run {run_id}.", hint="See the list of runs.")
         if _wants_json(request):
-            return JSONResponse(detail.model_dump(mode="json"))
+            return _masked_json(detail.model_dump(mode="json"))
         return html("run.html", d=detail, r=detail.run)
 
     @router.get("/metrics", response_model=None)

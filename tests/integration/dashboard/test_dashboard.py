@@ -161,3 +161,21 @@ def test_a_non_loopback_server_without_a_token_is_warned_about() -> None:
     assert exposure_warning("::1", None) is None
     assert exposure_warning("localhost", None) is None
     assert exposure_warning("0.0.0.0", TOKEN) is None
+
+
+def test_a_credential_in_a_run_never_reaches_the_page_or_the_json(
+    open_server: str, seeded: Seeded
+) -> None:
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    run, _ = seeded.store.create_run(
+        repo="octo/leaky", issue_number=99, clone_url="file:///x",
+        title=f"Use {token} to call the API", request="r",
+    )
+    seeded.store.update_run(run.id, status="failed", status_reason=f"token {token} refused")
+    page = httpx.get(f"{open_server}/runs/{run.id}", timeout=10).text
+    listing = httpx.get(f"{open_server}/runs", timeout=10).text
+    as_json = httpx.get(f"{open_server}/runs/{run.id}", headers={"Accept": "application/json"},
+                        timeout=10).text
+    assert "octo/leaky" in listing
+    for text in (page, listing, as_json):
+        assert token not in text
