@@ -28,7 +28,8 @@ from bot.policy import Policy, load_default_policy
 from bot.progress import marker, render
 from bot.queue import TaskQueue
 from bot.ratelimit import RateLimiter
-from bot.store import Run, Store
+from bot.store import Store
+from bot.tables import Run
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 
 from bot.contracts import TERMINAL_STATUSES
 from bot.errors import StoreError
-from bot.store import PhaseRecord, Run, RunEvent, Store, as_aware
+from bot.store import Store
+from bot.tables import PhaseRecord, Run, RunEvent, as_aware
 
 logger = logging.getLogger(__name__)
 

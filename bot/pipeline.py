@@ -63,7 +63,8 @@ from bot.sandbox.base import Limits, Sandbox, get_sandbox
 from bot.security.credentials import find_credentials, to_review_issue
 from bot.security.hidden import strip_hidden
 from bot.security.screening import screen
-from bot.store import Run, Store, as_aware, utcnow
+from bot.store import Store
+from bot.tables import Run, as_aware, utcnow
 from bot.telemetry import phase_span, record_outcome, run_span
 from bot.usage import Usage
 from bot.workspace import Workspace

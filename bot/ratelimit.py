@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.policy import Policy
-from bot.store import Store, as_aware, utcnow
+from bot.store import Store
+from bot.tables import as_aware, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.store import Artifact, Run, Store, as_aware, utcnow
+from bot.store import Store
+from bot.tables import Artifact, Run, as_aware, utcnow
 
 _REVISED = re.compile(r"^(?P<kind>[a-z_]+)\.r(?P<revision>\d+)$")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.contracts import Gate, PullRequestDraft
 from bot.policy import Decision
-from bot.store import Run
+from bot.tables import Run
 
 NEEDS_APPROVAL_LABEL = "needs-approval"
 

@@ -31,7 +31,8 @@ from bot.security.masking import (
     process_masker,
     set_process_masker,
 )
-from bot.store import Run, Store
+from bot.store import Store
+from bot.tables import Run
 from tests.helpers.fake_github import TOKEN, FakeGitHub
 from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, make_repo

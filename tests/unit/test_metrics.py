@@ -10,7 +10,8 @@ from prometheus_client.samples import Sample
 from sqlalchemy import update
 
 from bot import metrics
-from bot.store import PhaseRecord, Store, utcnow
+from bot.store import Store
+from bot.tables import PhaseRecord, utcnow
 
 
 def scrape(store: Store | None) -> dict[str, list[Sample]]:

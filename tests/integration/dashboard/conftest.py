@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import update
 
 from bot.queue import TaskQueue, make_huey
-from bot.store import PhaseRecord, Run, Store, utcnow
+from bot.store import Store
+from bot.tables import PhaseRecord, Run, utcnow
 from tests.helpers.server import serve
 from webhooks.app import create_app
 
