@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,23 +102,32 @@ def review(
     )
 
 
-def running_system(settings: Settings, model_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("OPENAI_BASE_URL", model_url)
+@contextmanager
+def labelled_run(
+    settings: Settings, model: ScriptedModel, monkeypatch: pytest.MonkeyPatch, clone_url: str
+) -> Iterator[Harness]:
+    """Draftsmith serving with `model`, after issue #7 was labelled and its run settled."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
     settings.model = "scripted-model"
-    runtime = Runtime.from_settings(settings)
-    runtime.store.migrate()
-    watcher = RunWatcher(runtime)
-    app = create_app(
-        store=runtime.store,
-        queue=runtime.queue,
-        webhook_secret=WEBHOOK_SECRET,
-        app_id=4242,
-        on_startup=runtime.start_embedded,
-        on_shutdown=runtime.stop,
-        on_accepted=runtime.outbox.notify,
-    )
-    return runtime, watcher, app
+    with serve_model(model) as model_url:
+        monkeypatch.setenv("OPENAI_BASE_URL", model_url)
+        runtime = Runtime.from_settings(settings)
+        runtime.store.migrate()
+        watcher = RunWatcher(runtime)
+        app = create_app(
+            store=runtime.store,
+            queue=runtime.queue,
+            webhook_secret=WEBHOOK_SECRET,
+            app_id=4242,
+            on_startup=runtime.start_embedded,
+            on_shutdown=runtime.stop,
+            on_accepted=runtime.outbox.notify,
+        )
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            h = Harness(runtime, client, watcher)
+            assert h.deliver("issues", labeled(clone_url)) == 202
+            h.settle()
+            yield h
 
 
 def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
@@ -125,48 +136,41 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
     fake_github.permissions.update({"carol": "write", "mallory": "read"})
     fake_github.files[".github/CODEOWNERS"] = OWNERS
     model = ScriptedModel(with_revisions(1))
-    with serve_model(model) as model_url:
-        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            h = Harness(runtime, client, watcher)
-            assert h.deliver("issues", labeled(remote)) == 202
-            h.settle()
-            run = runtime.store.list_runs()[0]
-            assert run.status == "approved", run.status_reason
-            assert len(fake_github.pulls) == 1
-            pr = next(iter(fake_github.pulls.values()))
-            assert pr["draft"] is True and "Closes #7" in pr["body"]
-            report = json.loads(runtime.store.get_artifact(run.id, "testreport.r0").content)
-            assert f"{report['tests_passed']} passed, {report['tests_failed']} failed" in pr["body"]
-            assert f"Draftsmith run `{run.id}`" in pr["body"]
-            assert [r["login"] for r in pr["requested_reviewers"]] == ["alice"]
-            check = next(iter(fake_github.check_runs.values()))
-            assert check["name"] == "draftsmith" and check["conclusion"] == "success"
-            branch_head = git(Path(remote.removeprefix("file://")), "rev-parse", run.branch)
-            assert branch_head.strip() == run.head_sha
-            progress = fake_github.comment_bodies(7)
-            assert len(progress) == 1 and pr["html_url"] in progress[0]
+    with labelled_run(settings, model, monkeypatch, remote) as h:
+        runtime = h.runtime
+        run = runtime.store.list_runs()[0]
+        assert run.status == "approved", run.status_reason
+        assert len(fake_github.pulls) == 1
+        pr = next(iter(fake_github.pulls.values()))
+        assert pr["draft"] is True and "Closes #7" in pr["body"]
+        report = json.loads(runtime.store.get_artifact(run.id, "testreport.r0").content)
+        assert f"{report['tests_passed']} passed, {report['tests_failed']} failed" in pr["body"]
+        assert f"Draftsmith run `{run.id}`" in pr["body"]
+        assert [r["login"] for r in pr["requested_reviewers"]] == ["alice"]
+        check = next(iter(fake_github.check_runs.values()))
+        assert check["name"] == "draftsmith" and check["conclusion"] == "success"
+        branch_head = git(Path(remote.removeprefix("file://")), "rev-parse", run.branch)
+        assert branch_head.strip() == run.head_sha
+        progress = fake_github.comment_bodies(7)
+        assert len(progress) == 1 and pr["html_url"] in progress[0]
 
-            # A reader's revise changes nothing and gets one polite reply.
-            assert (
-                h.deliver("issue_comment", comment("/draftsmith revise do more", "mallory")) == 202
-            )
-            h.handled()
-            assert runtime.store.get_run(run.id).revision == run.revision
-            assert "only people with write access" in fake_github.comment_bodies(7)[-1]
+        # A reader's revise changes nothing and gets one polite reply.
+        assert h.deliver("issue_comment", comment("/draftsmith revise do more", "mallory")) == 202
+        h.handled()
+        assert runtime.store.get_run(run.id).revision == run.revision
+        assert "only people with write access" in fake_github.comment_bodies(7)[-1]
 
-            # A writer's revise makes a new commit on the same branch and updates the same PR.
-            assert (
-                h.deliver("issue_comment", comment("/draftsmith revise add a comment", "carol"))
-                == 202
-            )
-            h.settle()
-            revised = runtime.store.get_run(run.id)
-            assert revised.status == "approved" and revised.revision == run.revision + 1
-            assert revised.branch == run.branch and revised.head_sha != run.head_sha
-            assert len(fake_github.pulls) == 1
-            coder_prompt = json.dumps(model.bodies[-3]["messages"])
-            assert "add a comment" in coder_prompt
+        # A writer's revise makes a new commit on the same branch and updates the same PR.
+        assert (
+            h.deliver("issue_comment", comment("/draftsmith revise add a comment", "carol")) == 202
+        )
+        h.settle()
+        revised = runtime.store.get_run(run.id)
+        assert revised.status == "approved" and revised.revision == run.revision + 1
+        assert revised.branch == run.branch and revised.head_sha != run.head_sha
+        assert len(fake_github.pulls) == 1
+        coder_prompt = json.dumps(model.bodies[-3]["messages"])
+        assert "add a comment" in coder_prompt
     assert fake_github.unexpected == []
 
 
@@ -181,46 +185,40 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
     )
     script = {"planner": [PLAN], "coder": [risky], "reviewer": [APPROVED], "tester": [TESTS]}
     model = ScriptedModel(script)
-    with serve_model(model) as model_url:
-        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            h = Harness(runtime, client, watcher)
-            assert h.deliver("issues", labeled(remote)) == 202
-            h.settle()
-            run = runtime.store.list_runs()[0]
-            assert run.status == "needs_approval", run.status_reason
-            pr = fake_github.pulls[run.pr_number]
-            assert {"name": "needs-approval"} in pr["labels"]
-            check = next(iter(fake_github.check_runs.values()))
-            assert check["conclusion"] == "action_required"
-            head = run.head_sha or ""
-            # Not the author, not a non-owner, not a comment review.
-            for login, state in (
-                ("carol", "approved"),
-                ("bob", "approved"),
-                ("octo-maintainer", "commented"),
-            ):
-                author = "carol"
-                assert (
-                    h.deliver(
-                        "pull_request_review", review(state, login, run.pr_number, head, author)
-                    )
-                    == 202
-                )
-                h.handled()
-                assert runtime.store.get_run(run.id).status == "needs_approval"
+    with labelled_run(settings, model, monkeypatch, remote) as h:
+        runtime = h.runtime
+        run = runtime.store.list_runs()[0]
+        assert run.status == "needs_approval", run.status_reason
+        pr = fake_github.pulls[run.pr_number]
+        assert {"name": "needs-approval"} in pr["labels"]
+        check = next(iter(fake_github.check_runs.values()))
+        assert check["conclusion"] == "action_required"
+        head = run.head_sha or ""
+        # Not the author, not a non-owner, not a comment review.
+        for login, state in (
+            ("carol", "approved"),
+            ("bob", "approved"),
+            ("octo-maintainer", "commented"),
+        ):
+            author = "carol"
             assert (
-                h.deliver(
-                    "pull_request_review", review("approved", "alice", run.pr_number, head, "carol")
-                )
+                h.deliver("pull_request_review", review(state, login, run.pr_number, head, author))
                 == 202
             )
             h.handled()
-            released = runtime.store.get_run(run.id)
-            assert released.status == "approved"
-            assert {"name": "needs-approval"} not in pr["labels"]
-            assert pr["draft"] is False
-            assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
+            assert runtime.store.get_run(run.id).status == "needs_approval"
+        assert (
+            h.deliver(
+                "pull_request_review", review("approved", "alice", run.pr_number, head, "carol")
+            )
+            == 202
+        )
+        h.handled()
+        released = runtime.store.get_run(run.id)
+        assert released.status == "approved"
+        assert {"name": "needs-approval"} not in pr["labels"]
+        assert pr["draft"] is False
+        assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
 
 
 def line_comment(pr: int, path: str, line: int, body: str, login: str) -> dict[str, Any]:
@@ -272,60 +270,56 @@ def test_line_comments_and_failing_ci_steer_the_same_run(
     fake_github.permissions.update({"carol": "write", "mallory": "none"})
     fake_github.files[".github/CODEOWNERS"] = OWNERS
     model = ScriptedModel(with_revisions(2))  # the line comment's and the CI repair's
-    with serve_model(model) as model_url:
-        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            h = Harness(runtime, client, watcher)
-            assert h.deliver("issues", labeled(remote)) == 202
-            h.settle()
-            run = runtime.store.list_runs()[0]
-            pr = run.pr_number
-            assert pr is not None
+    with labelled_run(settings, model, monkeypatch, remote) as h:
+        runtime = h.runtime
+        run = runtime.store.list_runs()[0]
+        pr = run.pr_number
+        assert pr is not None
 
-            # A non-writer's line comment is recorded but changes nothing.
-            assert (
-                h.deliver(
-                    "pull_request_review_comment",
-                    line_comment(pr, "calc/__init__.py", 8, "nit", "mallory"),
-                )
-                == 202
+        # A non-writer's line comment is recorded but changes nothing.
+        assert (
+            h.deliver(
+                "pull_request_review_comment",
+                line_comment(pr, "calc/__init__.py", 8, "nit", "mallory"),
             )
-            h.handled()
-            assert runtime.store.get_run(run.id).revision == 0
+            == 202
+        )
+        h.handled()
+        assert runtime.store.get_run(run.id).revision == 0
 
-            # A writer's line comment reaches the coder with its file and line.
-            assert (
-                h.deliver(
-                    "pull_request_review_comment",
-                    line_comment(pr, "calc/__init__.py", 8, "name the operands x and y", "carol"),
-                )
-                == 202
+        # A writer's line comment reaches the coder with its file and line.
+        assert (
+            h.deliver(
+                "pull_request_review_comment",
+                line_comment(pr, "calc/__init__.py", 8, "name the operands x and y", "carol"),
             )
-            h.settle()
-            after_comment = runtime.store.get_run(run.id)
-            assert after_comment.revision == 1 and after_comment.status == "approved"
-            coder_prompt = json.dumps(model.bodies[-3]["messages"])
-            assert "calc/__init__.py:8" in coder_prompt
-            assert "name the operands x and y" in coder_prompt
+            == 202
+        )
+        h.settle()
+        after_comment = runtime.store.get_run(run.id)
+        assert after_comment.revision == 1 and after_comment.status == "approved"
+        coder_prompt = json.dumps(model.bodies[-3]["messages"])
+        assert "calc/__init__.py:8" in coder_prompt
+        assert "name the operands x and y" in coder_prompt
 
-            # A failing CI run on the head gets one repair revision...
-            head = after_comment.head_sha or ""
-            fake_github.suites[31] = [ci_run(71, head)]
-            assert h.deliver("check_suite", failing_suite(pr, head, 31)) == 202
-            h.settle()
-            repaired = runtime.store.get_run(run.id)
-            assert repaired.revision == 2
-            assert "E302 expected 2 blank lines" in json.dumps(model.bodies[-3]["messages"])
+        # A failing CI run on the head gets one repair revision...
+        head = after_comment.head_sha or ""
+        fake_github.suites[31] = [ci_run(71, head)]
+        assert h.deliver("check_suite", failing_suite(pr, head, 31)) == 202
+        h.settle()
+        repaired = runtime.store.get_run(run.id)
+        assert repaired.revision == 2
+        assert "E302 expected 2 blank lines" in json.dumps(model.bodies[-3]["messages"])
 
-            # ...and no more: a second failure is reported on the PR instead.
-            calls_before = dict(model.calls)
-            new_head = repaired.head_sha or ""
-            fake_github.suites[32] = [ci_run(72, new_head)]
-            assert h.deliver("check_suite", failing_suite(pr, new_head, 32)) == 202
-            h.handled()
-            assert model.calls == calls_before
-            assert runtime.store.get_run(run.id).revision == 2
-            assert "still fail after 1 repair" in fake_github.comment_bodies(pr)[-1]
+        # ...and no more: a second failure is reported on the PR instead.
+        calls_before = dict(model.calls)
+        new_head = repaired.head_sha or ""
+        fake_github.suites[32] = [ci_run(72, new_head)]
+        assert h.deliver("check_suite", failing_suite(pr, new_head, 32)) == 202
+        h.handled()
+        assert model.calls == calls_before
+        assert runtime.store.get_run(run.id).revision == 2
+        assert "still fail after 1 repair" in fake_github.comment_bodies(pr)[-1]
     assert fake_github.unexpected == []
 
 
@@ -335,12 +329,8 @@ def test_a_forbidden_path_is_blocked_with_the_reason_on_the_issue(
     bad = change()
     bad["edits"].append({"path": "config/.env", "operation": "create", "content": "TOKEN=x\n"})
     model = ScriptedModel({"planner": [PLAN], "coder": [bad]})
-    with serve_model(model) as model_url:
-        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            h = Harness(runtime, client, watcher)
-            assert h.deliver("issues", labeled(remote)) == 202
-            h.settle()
+    with labelled_run(settings, model, monkeypatch, remote) as h:
+        runtime = h.runtime
     run = runtime.store.list_runs()[0]
     assert run.status == "blocked_by_policy"
     assert fake_github.pulls == {}
@@ -360,28 +350,24 @@ def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
     fake_github.files[".github/draftsmith.yml"] = config
     model = ScriptedModel(happy_path())
-    with serve_model(model) as model_url:
-        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            h = Harness(runtime, client, watcher)
-            assert h.deliver("issues", labeled(f"file://{bare}")) == 202
-            h.settle()
-            run = runtime.store.list_runs()[0]
-            assert (run.status, run.phase) == ("waiting", "plan_approval")
-            assert model.calls["coder"] == 0
-            plan_comment = next(b for b in fake_github.comment_bodies(7) if "plan for run" in b)
-            assert "`calc/__init__.py`" in plan_comment and "Estimate: about" in plan_comment
-            assert "subtract(5, 3) returns 2" in plan_comment
+    with labelled_run(settings, model, monkeypatch, f"file://{bare}") as h:
+        runtime = h.runtime
+        run = runtime.store.list_runs()[0]
+        assert (run.status, run.phase) == ("waiting", "plan_approval")
+        assert model.calls["coder"] == 0
+        plan_comment = next(b for b in fake_github.comment_bodies(7) if "plan for run" in b)
+        assert "`calc/__init__.py`" in plan_comment and "Estimate: about" in plan_comment
+        assert "subtract(5, 3) returns 2" in plan_comment
 
-            assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "mallory")) == 202
-            h.handled()
-            assert runtime.store.get_run(run.id).status == "waiting"
+        assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "mallory")) == 202
+        h.handled()
+        assert runtime.store.get_run(run.id).status == "waiting"
 
-            assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "carol")) == 202
-            h.settle()
-            done = runtime.store.get_run(run.id)
-            assert done.status == "approved", done.status_reason
-            assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 1}
+        assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "carol")) == 202
+        h.settle()
+        done = runtime.store.get_run(run.id)
+        assert done.status == "approved", done.status_reason
+        assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 1}
 
 
 def test_a_writer_removed_after_steering_gets_nothing_published(
@@ -390,18 +376,14 @@ def test_a_writer_removed_after_steering_gets_nothing_published(
     # carol may write when her comment is handled, and has lost access when the run publishes.
     fake_github.files[".github/CODEOWNERS"] = OWNERS
     model = ScriptedModel(with_revisions(1))
-    with serve_model(model) as model_url:
-        runtime, watcher, app = running_system(settings, model_url, monkeypatch)
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            h = Harness(runtime, client, watcher)
-            assert h.deliver("issues", labeled(remote)) == 202
-            h.settle()
-            run = runtime.store.list_runs()[0]
-            pr = fake_github.pulls[run.pr_number]
-            body_before = pr["body"]
-            fake_github.permissions["carol"] = ["write", "none"]
-            assert h.deliver("issue_comment", comment("/draftsmith revise more", "carol")) == 202
-            h.settle()
+    with labelled_run(settings, model, monkeypatch, remote) as h:
+        runtime = h.runtime
+        run = runtime.store.list_runs()[0]
+        pr = fake_github.pulls[run.pr_number]
+        body_before = pr["body"]
+        fake_github.permissions["carol"] = ["write", "none"]
+        assert h.deliver("issue_comment", comment("/draftsmith revise more", "carol")) == 202
+        h.settle()
     stopped = runtime.store.get_run(run.id)
     assert stopped.status == "needs_human_review"
     assert "@carol" in (stopped.status_reason or "") and "no longer has write access" in (
