@@ -72,15 +72,12 @@ def create_app(
 
     @app.post("/webhooks/github")
     async def github_webhook_route(request: Request) -> Response:
-        response = await github_webhook(request)
-        event = request.headers.get("x-github-event", "") or "unknown"
-        outcome = OUTCOMES.get(response.status_code, str(response.status_code))
-        if response.status_code == 200 and b'"duplicate"' in bytes(response.body):
-            outcome = "duplicate"
-        record_delivery(event, outcome)
+        response, outcome = await github_webhook(request)
+        record_delivery(request.headers.get("x-github-event", "") or "unknown", outcome)
         return response
 
-    async def github_webhook(request: Request) -> Response:
+    async def github_webhook(request: Request) -> tuple[Response, str]:
+        """The answer to a delivery and its outcome for the deliveries metric."""
         delivery = request.headers.get("x-github-delivery", "")
         event = request.headers.get("x-github-event", "")
         log: dict[str, Any] = {"delivery_id": delivery, "event": event}
@@ -88,7 +85,7 @@ def create_app(
             body = await _read_body(request, max_body_bytes)
         except _TooLarge:
             logger.warning("webhook refused: body over %d bytes", max_body_bytes, extra=log)
-            return _error(413, f"body larger than {max_body_bytes} bytes")
+            return _error(413, f"body larger than {max_body_bytes} bytes"), "too_large"
         if webhook_secret is not None and not verify(
             body, webhook_secret, request.headers.get("x-hub-signature-256")
         ):
@@ -97,21 +94,24 @@ def create_app(
                 "webhook secret equals DRAFTSMITH_WEBHOOK_SECRET",
                 extra=log,
             )
-            return _error(401, "missing or invalid X-Hub-Signature-256")
+            return _error(401, "missing or invalid X-Hub-Signature-256"), "bad_signature"
         if not delivery or not event:
-            return _error(400, "X-GitHub-Delivery and X-GitHub-Event headers are required")
+            return (
+                _error(400, "X-GitHub-Delivery and X-GitHub-Event headers are required"),
+                "invalid",
+            )
         try:
             payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise ValueError("payload is not a JSON object")
         except ValueError as exc:
             logger.warning("webhook refused: body is not a JSON object: %s", exc, extra=log)
-            return _error(400, "body is not a JSON object")
+            return _error(400, "body is not a JSON object"), "invalid"
         try:
             routed = route(event, payload, app_id=app_id)
         except MalformedPayload as exc:
             logger.warning("webhook refused: %s", exc, extra=log)
-            return _error(400, str(exc))
+            return _error(400, str(exc)), "invalid"
         action = payload.get("action")
         repo = (payload.get("repository") or {}).get("full_name")
         installation = (payload.get("installation") or {}).get("id")
@@ -131,19 +131,25 @@ def create_app(
             )
         except DraftsmithError as exc:
             logger.error("webhook not stored: %s", exc, extra=log)
-            return _error(503, "run store unavailable; GitHub will show this delivery as failed")
+            return (
+                _error(503, "run store unavailable; GitHub will show this delivery as failed"),
+                "unavailable",
+            )
         if not fresh:
             logger.info("duplicate delivery ignored", extra=log)
-            return JSONResponse({"duplicate": True, "delivery": delivery}, status_code=200)
+            return JSONResponse({"duplicate": True, "delivery": delivery}), "duplicate"
         if isinstance(routed, Pong):
-            return JSONResponse({"pong": True, "zen": routed.zen})
+            return JSONResponse({"pong": True, "zen": routed.zen}), "ping"
         if isinstance(routed, Ignored):
             logger.info("webhook ignored: %s", routed.reason, extra=log)
-            return Response(status_code=204)
+            return Response(status_code=204), "ignored"
         if on_accepted is not None:
             on_accepted()
         logger.debug("webhook accepted: %s", routed.kind, extra=log)
-        return JSONResponse({"delivery": delivery, "command": routed.kind}, status_code=202)
+        return (
+            JSONResponse({"delivery": delivery, "command": routed.kind}, status_code=202),
+            "accepted",
+        )
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -167,17 +173,6 @@ def create_app(
 
     app.include_router(build_dashboard_router(store, dashboard_token))
     return app
-
-
-OUTCOMES = {
-    202: "accepted",
-    200: "answered",
-    204: "ignored",
-    400: "invalid",
-    401: "bad_signature",
-    413: "too_large",
-    503: "unavailable",
-}
 
 
 def _error(status: int, message: str) -> JSONResponse:

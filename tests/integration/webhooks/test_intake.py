@@ -220,3 +220,33 @@ def test_the_outbox_thread_dispatches_as_soon_as_it_is_notified(
     finally:
         outbox.stop()
     assert sqlite_queue.ping() == 1
+
+
+def test_each_answer_is_counted_with_its_outcome(server: Any) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bot import metrics
+
+    def counts() -> dict[tuple[str, str], float]:
+        text = metrics.render(metrics.registry_for(None)).decode()
+        return {
+            (s.labels["event"], s.labels["outcome"]): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "draftsmith_webhook_deliveries_total"
+        }
+
+    client, _, _ = server
+    before = counts()
+    post(client, "issues", labeled(), delivery="m-1")
+    post(client, "issues", labeled(), delivery="m-1")
+    post(client, "issues", labeled(), delivery="m-2", secret=None)
+    post(client, "ping", load_payload("ping"))
+    after = counts()
+    for key in (
+        ("issues", "accepted"),
+        ("issues", "duplicate"),
+        ("issues", "bad_signature"),
+        ("ping", "ping"),
+    ):
+        assert after.get(key, 0) - before.get(key, 0) == 1, key
