@@ -313,37 +313,32 @@ class Store:
     ) -> tuple[Run, bool]:
         """Create a run, or return the issue's active run and False when one exists."""
         key = f"{repo}#{issue_number}" if issue_number is not None else None
-        try:
-            with self.session() as s:
-                run = Run(
-                    repo=repo,
-                    issue_number=issue_number,
-                    clone_url=clone_url,
-                    title=title,
-                    request=request,
-                    installation_id=installation_id,
-                    requested_by=requested_by,
-                    delivery_id=delivery_id,
-                    active_key=key,
-                )
-                s.add(run)
-                s.flush()
-                s.add(RunEvent(run_id=run.id, kind="created", message=f"run for {key or repo}"))
-            return run, True
-        except IntegrityError:
-            existing = self.active_run_for(repo, issue_number)
-            if existing is None:  # finished between our insert and this read: try once more
-                return self.create_run(
-                    repo=repo,
-                    issue_number=issue_number,
-                    clone_url=clone_url,
-                    title=title,
-                    request=request,
-                    installation_id=installation_id,
-                    requested_by=requested_by,
-                    delivery_id=delivery_id,
-                )
-            return existing, False
+        for _ in range(3):  # lost races: the active run can finish between insert and read
+            try:
+                with self.session() as s:
+                    run = Run(
+                        repo=repo,
+                        issue_number=issue_number,
+                        clone_url=clone_url,
+                        title=title,
+                        request=request,
+                        installation_id=installation_id,
+                        requested_by=requested_by,
+                        delivery_id=delivery_id,
+                        active_key=key,
+                    )
+                    s.add(run)
+                    s.flush()
+                    s.add(RunEvent(run_id=run.id, kind="created", message=f"run for {key or repo}"))
+                return run, True
+            except IntegrityError:
+                existing = self.active_run_for(repo, issue_number)
+                if existing is not None:
+                    return existing, False
+        raise StoreError(
+            f"could not create a run for {key}: it kept racing with another run",
+            "retry the delivery; check for a worker stuck finishing runs of this issue",
+        )
 
     def get_run(self, run_id: int) -> Run:
         """One run by id; StoreError when there is none."""
