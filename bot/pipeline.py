@@ -242,8 +242,6 @@ class Pipeline:
 
     async def _perform(self, ctx: RunContext) -> PhaseResult:
         phase = ctx.run.phase
-        if phase == "queued":
-            phase = "planning"
         steps = {
             "planning": self._plan,
             "coding": self._code,
