@@ -9,7 +9,7 @@ scripted model of the end-to-end tests (tests/helpers/scripts.py happy_path(): o
 role) served from a real loopback HTTP server, with the real bubblewrap sandbox.
 
 Measured per run: total wall time; time in the sandbox (every `BwrapSandbox.run`, through a
-timing subclass passed as the Pipeline's sandbox_factory); time in model calls (every
+timing subclass passed as the Engine's sandbox_factory); time in model calls (every
 `ModelClient.complete`, through a timing subclass from the llm_factory; of which the HTTP
 exchange itself, timed at the httpx transport); Draftsmith's own overhead = total minus the
 union of sandbox and model intervals (they never double count if they overlap). One-time costs
@@ -46,8 +46,9 @@ from pydantic import BaseModel  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.llm import Completion, ModelClient, Tool  # noqa: E402
-from bot.pipeline import Pipeline  # noqa: E402
 from bot.policy import RepoConfig  # noqa: E402
+from bot.run.engine import Engine  # noqa: E402
+from bot.run.states import ACTIVE  # noqa: E402
 from bot.sandbox.base import ExecResult, Limits, python_toolbox  # noqa: E402
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem  # noqa: E402
 from bot.store import Store  # noqa: E402
@@ -180,19 +181,19 @@ def one_run(settings: Settings, store: Store, clock: Clock, toolbox: Path, repo:
         title, _, body = REQUEST.partition("\n")
         run, _ = store.create_run(repo=repo.name, issue_number=None, clone_url=str(repo),
                                   title=title, request=body.strip())
-        pipeline = Pipeline(settings, store,
-                            sandbox_factory=lambda: TimedSandbox(clock, toolbox=toolbox),
-                            llm_factory=llm_factory)
+        engine = Engine(settings, store,
+                        sandbox_factory=lambda: TimedSandbox(clock, toolbox=toolbox),
+                        llm_factory=llm_factory)
         phases: dict[str, float] = {}
-        while run.status in ("queued", "running"):
-            name = run.phase if run.phase != "queued" else "planning"
+        while run.status in ACTIVE:
+            name = run.phase
             t = time.perf_counter()
-            run = pipeline.advance(run.id)
+            run = engine.advance(run.id)
             phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
         if run.branch:
             t = time.perf_counter()
             subprocess.run(["git", "-C", str(repo), "fetch", "--quiet", "--force",
-                            str(pipeline.run_dir(run) / "repo"), f"{run.branch}:{run.branch}"],
+                            str(engine.run_dir(run) / "repo"), f"{run.branch}:{run.branch}"],
                            check=True, capture_output=True)
             phases["fetch branch"] = time.perf_counter() - t
         total = time.perf_counter() - start

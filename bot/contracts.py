@@ -6,7 +6,6 @@ This module imports nothing of ours.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -180,20 +179,14 @@ class PullRequestDraft(Contract):
     gate: Gate = Gate.none
 
 
-RunStatus = Literal[
-    "queued",
-    "running",
-    "waiting",
-    "approved",
-    "needs_approval",
-    "needs_human_review",
-    "blocked_by_policy",
-    "failed",
-    "stopped",
-]
-TERMINAL_STATUSES: frozenset[str] = frozenset(
-    {"approved", "needs_approval", "needs_human_review", "blocked_by_policy", "failed", "stopped"}
-)
+class IssueText(Contract):
+    """The issue as the agents see it: hidden text stripped, injection flags raised."""
+
+    title: str
+    body: str
+    stripped: list[dict[str, str]] = Field(default_factory=list, description="Removed text.")
+    flags: list[dict[str, str]] = Field(default_factory=list, description="Injection flags.")
+
 
 CONTRACTS: dict[str, type[Contract]] = {
     cls.__name__: cls

@@ -53,3 +53,11 @@ class WorkspaceError(DraftsmithError):
 
 class PolicyError(DraftsmithError):
     """A policy file is invalid."""
+
+
+class TransitionError(DraftsmithError):
+    """A move between run states that the run core's transition table does not allow."""
+
+
+class ActiveRunConflict(StoreError):
+    """A run cannot become active again: another run of the same issue is active."""

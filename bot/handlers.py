@@ -6,7 +6,6 @@ once per issue (store's active-run key), and comments are found by marker before
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +24,23 @@ from bot.config import Settings
 from bot.errors import PolicyError
 from bot.github.client import InstallationClient
 from bot.policy import Policy, load_default_policy
-from bot.progress import marker, render
+from bot.progress import post_progress
 from bot.queue import TaskQueue
 from bot.ratelimit import RateLimiter
+from bot.run import artifacts
+from bot.run.intents import (
+    ApprovePlan,
+    CiFailed,
+    Feedback,
+    Intent,
+    IntentResult,
+    Intents,
+    ReleaseGate,
+    Retry,
+    Revise,
+    Stop,
+)
+from bot.run.states import Status
 from bot.store import Store
 from bot.tables import Run
 
@@ -166,20 +179,7 @@ class Handlers:
 
     def post_progress(self, gh: InstallationClient, run: Run) -> None:
         """Create or edit the run's one progress comment."""
-        if run.issue_number is None:
-            return
-        published = self.store.get_artifact(run.id, "published")
-        pr_url = json.loads(published.content)["pr_url"] if published is not None else None
-        body = render(
-            run_id=run.id,
-            phase=run.phase,
-            status=run.status,
-            reason=run.status_reason,
-            pr_url=pr_url,
-        )
-        comment = gh.upsert_comment(run.repo, run.issue_number, marker(run.id), body)
-        if run.progress_comment_id != comment.id:
-            self.store.update_run(run.id, progress_comment_id=comment.id)
+        post_progress(self.store, gh, run)
 
     # steering -----------------------------------------------------------------------------
     def comment_command(self, command: CommentCommand, delivery_id: str = "") -> Outcome:
@@ -214,60 +214,35 @@ class Handlers:
                 f"`{self.settings.trigger_label}` to start one.",
             )
             return Outcome("ignored", "no run")
-        who = {"author": command.sender.login}
+        login = command.sender.login
+        intent: Intent
         if command.verb == "stop":
-            if run.is_terminal:
-                gh.create_comment(repo, number, f"Run `{run.id}` has already ended ({run.status}).")
-                return Outcome("ignored", "run already ended")
-            run = self.store.update_run(
-                run.id, status="stopped", status_reason=f"stopped by @{command.sender.login}"
-            )
-            self.store.add_event(run.id, "stopped", run.status_reason or "", who)
-            self.post_progress(gh, run)
-            return Outcome("processed", f"run {run.id} stopped")
-        if command.verb == "approve-plan":
-            if run.status != "waiting" or run.phase != "plan_approval":
-                gh.create_comment(repo, number, f"Run `{run.id}` has no plan waiting for approval.")
-                return Outcome("ignored", "no plan waiting")
-            self.store.add_event(run.id, "plan_approved", f"by @{command.sender.login}", who)
-            self.store.update_run(run.id, status="queued", phase="coding")
-            self.queue.enqueue_run(run.id)
-            return Outcome("processed", f"plan of run {run.id} approved")
-        if command.verb == "revise":
+            intent = Stop(login)
+        elif command.verb == "approve-plan":
+            intent = ApprovePlan(login)
+        elif command.verb == "revise":
             if not command.argument:
                 gh.create_comment(repo, number, "Say what to change: `/draftsmith revise <what>`.")
                 return Outcome("ignored", "revise without text")
-            self.store.add_event(run.id, "input", command.argument, {**who, "source": "comment"})
-            return self._resume(gh, run, "coding", f"revision asked by @{command.sender.login}")
-        # retry
-        if not run.is_terminal and run.status != "waiting":
-            gh.create_comment(repo, number, f"Run `{run.id}` is still in progress ({run.phase}).")
-            return Outcome("ignored", "run still active")
-        if run.status in ("approved", "needs_approval") or run.phase == "done":
-            gh.create_comment(
-                repo,
-                number,
-                f"Run `{run.id}` finished ({run.status}); there is nothing to retry. Use "
-                "`/draftsmith revise <what to change>` for a new revision.",
-            )
-            return Outcome("ignored", "run already finished")
-        return self._resume(gh, run, run.phase, f"retry asked by @{command.sender.login}")
+            intent = Revise(login, command.argument)
+        else:
+            intent = Retry(login)
+        return self.send(gh, run, intent, reply_to=number)
 
-    def _resume(self, gh: InstallationClient, run: Run, phase: str, reason: str) -> Outcome:
-        if run.status in ("queued", "running"):
-            return Outcome("processed", f"input recorded for active run {run.id}")
-        # New feedback for the coder makes a new revision; a retry resumes where it stopped.
-        revision = run.revision + 1 if phase == "coding" else None
-        reopened = self.store.reopen_run(run.id, phase=phase, reason=reason, revision=revision)
-        if reopened is None:
-            assert run.issue_number is not None
-            gh.create_comment(
-                run.repo, run.issue_number, "Another Draftsmith run is active on this issue."
-            )
-            return Outcome("ignored", "another run active")
-        self.post_progress(gh, reopened)
-        self.queue.enqueue_run(run.id)
-        return Outcome("processed", f"run {run.id} resumed at {phase}")
+    def send(
+        self, gh: InstallationClient, run: Run, intent: Intent, reply_to: int | None = None
+    ) -> Outcome:
+        """Hand `intent` to the run core and tell people what it did (replies on `reply_to`,
+        else on the run's issue)."""
+        result: IntentResult = Intents(self.store).apply(run, intent)
+        thread = reply_to if reply_to is not None else run.issue_number
+        if result.reply and thread is not None:
+            gh.create_comment(run.repo, thread, result.reply)
+        if result.progress:
+            self.post_progress(gh, result.run)
+        if result.enqueue:
+            self.queue.enqueue_run(run.id)
+        return Outcome("processed" if result.applied else "ignored", result.detail)
 
     def pull_request_event(
         self, command: ReviewSubmitted | ReviewComment | CheckSuiteCompleted
@@ -298,11 +273,9 @@ class Handlers:
             return Outcome("processed", f"{command.state} review recorded")
         if not gh.has_write_access(run.repo, command.sender.login):
             return Outcome("ignored", f"{command.sender.login} has no write access")
-        note = f"Review by @{command.sender.login} requested changes:\n{command.body}"
-        self.store.add_event(
-            run.id, "input", note, {"author": command.sender.login, "source": "review"}
-        )
-        return self._resume(gh, run, "coding", f"changes requested by @{command.sender.login}")
+        login = command.sender.login
+        note = f"Review by @{login} requested changes:\n{command.body}"
+        return self.send(gh, run, Feedback(login, note, "review", f"changes requested by @{login}"))
 
     def line_comment(self, gh: InstallationClient, run: Run, command: ReviewComment) -> Outcome:
         """A comment on a line of the draft PR, from a writer, becomes revision feedback."""
@@ -310,29 +283,20 @@ class Handlers:
             return Outcome("ignored", f"{command.sender.login} has no write access")
         where = f"{command.path}:{command.line}" if command.line else command.path
         note = f"Comment on {where}: {command.body}"
-        self.store.add_event(
-            run.id,
-            "input",
-            note,
-            {
-                "author": command.sender.login,
-                "source": "review_comment",
-                "file": command.path,
-                "line": command.line,
-            },
-        )
-        return self._resume(gh, run, "coding", f"line comment by @{command.sender.login}")
+        login = command.sender.login
+        details = {"file": command.path, "line": command.line}
+        intent = Feedback(login, note, "review_comment", f"line comment by @{login}", details)
+        return self.send(gh, run, intent)
 
     def release_gate(self, gh: InstallationClient, run: Run, command: ReviewSubmitted) -> Outcome:
         """Release a gated run when a code owner of the gated paths approves."""
         from bot.github.gate import release_on_review
-        from bot.policy import Decision
 
-        decision_artifact = self.store.get_artifact(run.id, "decision")
-        published = self.store.get_artifact(run.id, "published")
-        if run.status != "needs_approval" or decision_artifact is None or published is None:
+        stored = artifacts.Artifacts(self.store, run.id)
+        decision = stored.load(artifacts.DECISION)
+        published = stored.load(artifacts.PUBLISHED)
+        if run.status != Status.needs_approval or decision is None or published is None:
             return Outcome("processed", "approval recorded; the run is not gated")
-        info = json.loads(published.content)
         outcome = release_on_review(
             gh,
             repo=run.repo,
@@ -341,20 +305,16 @@ class Handlers:
             reviewer=command.sender.login,
             pr_author=command.author_login or "",
             bot_login=BOT_LOGIN,
-            decision=Decision.model_validate_json(decision_artifact.content),
-            check_run_id=int(info["check_run_id"]),
-            pr_node_id=str(info["pr_node_id"]),
+            decision=decision,
+            check_run_id=published.check_run_id,
+            pr_node_id=published.pr_node_id,
             head_sha=run.head_sha,
             review_commit=command.head_sha,
         )
         if not outcome.released:
             self.store.add_event(run.id, "gate_kept", outcome.reason)
             return Outcome("processed", f"gate kept: {outcome.reason}")
-        reason = f"released by @{command.sender.login}"
-        run = self.store.update_run(run.id, status="approved", status_reason=reason)
-        self.store.add_event(run.id, "gate_released", reason)
-        self.post_progress(gh, run)
-        return Outcome("processed", f"gate of run {run.id} {reason}")
+        return self.send(gh, run, ReleaseGate(command.sender.login))
 
     def check_suite(
         self, gh: InstallationClient, run: Run, command: CheckSuiteCompleted
@@ -377,14 +337,7 @@ class Handlers:
         context = repair_context(gh, run.repo, command.check_suite_id)
         if not context:
             return Outcome("processed", "no failing check runs found")
-        self.store.add_event(run.id, "ci_repair", f"suite {command.check_suite_id}")
-        self.store.add_event(
-            run.id,
-            "input",
-            f"The repository's CI failed on the PR:\n{context}",
-            {"author": "ci", "source": "check_suite"},
-        )
-        return self._resume(gh, run, "coding", "repair of failing CI")
+        return self.send(gh, run, CiFailed(str(command.check_suite_id), context))
 
     # installations ------------------------------------------------------------------------
     def installation(self, command: InstallationChanged) -> Outcome:

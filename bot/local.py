@@ -1,4 +1,4 @@
-"""`draftsmith run`: the whole pipeline on a local git repository, without GitHub."""
+"""`draftsmith run`: every step of a run on a local git repository, without GitHub."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ from rich.console import Console
 from bot.config import Settings
 from bot.errors import ModelError, WorkspaceError
 from bot.llm import ModelClient
-from bot.pipeline import Pipeline, model_client
+from bot.run.engine import Engine, model_client
+from bot.run.states import ACTIVE, Phase, Status
 from bot.sandbox.base import get_sandbox
 from bot.store import Store
 
-EXIT_CODES = {
-    "approved": 0,
-    "needs_approval": 0,
-    "needs_human_review": 1,
-    "blocked_by_policy": 1,
-    "stopped": 1,
-    "waiting": 1,
-    "failed": 2,
+EXIT_CODES: dict[str, int] = {
+    Status.approved: 0,
+    Status.needs_approval: 0,
+    Status.needs_human_review: 1,
+    Status.blocked_by_policy: 1,
+    Status.stopped: 1,
+    Status.waiting: 1,
+    Status.failed: 2,
 }
 
 
@@ -51,17 +52,17 @@ def run_local_pipeline(
     run, _ = store.create_run(
         repo=repo.name, issue_number=None, clone_url=str(repo), title=title, request=body.strip()
     )
-    pipeline = Pipeline(
+    engine = Engine(
         settings,
         store,
         sandbox_factory=lambda: get_sandbox(settings),
         llm_factory=lambda config: model_client(settings, config),
     )
     console.print(f"run {run.id}: {title}")
-    while run.status in ("queued", "running"):
-        before = run.phase if run.phase != "queued" else "planning"
+    while run.status in ACTIVE:
+        before = Phase(run.phase)
         with console.status(f"  {before} ..."):
-            run = pipeline.advance(run.id)
+            run = engine.advance(run.id)
         console.print(f"  {before} done -> {run.phase} ({run.status})")
     if run.branch:
         try:
@@ -73,7 +74,7 @@ def run_local_pipeline(
                     "fetch",
                     "--quiet",
                     "--force",
-                    str(pipeline.run_dir(run) / "repo"),
+                    str(engine.run_dir(run) / "repo"),
                     f"{run.branch}:{run.branch}",
                 ],
                 check=True,
@@ -86,5 +87,5 @@ def run_local_pipeline(
     console.print(
         f"status: {run.status}" + (f" ({run.status_reason})" if run.status_reason else "")
     )
-    console.print(f"evidence: {pipeline.run_dir(run) / 'evidence.md'}")
+    console.print(f"evidence: {engine.run_dir(run) / 'evidence.md'}")
     return EXIT_CODES.get(run.status, 2)

@@ -23,8 +23,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from bot.contracts import TERMINAL_STATUSES
 from bot.errors import StoreError
+from bot.run.states import Status
 from bot.store import Store
 from bot.tables import PhaseRecord, Run, RunEvent, as_aware
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PHASE_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
-RUN_STATUSES = ("queued", "running", "waiting", *sorted(TERMINAL_STATUSES))
+RUN_STATUSES = tuple(status.value for status in Status)
 
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
 """This process's own counters (the store's figures are added per scrape by `registry_for`)."""

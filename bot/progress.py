@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from bot.contracts import TERMINAL_STATUSES
+import json
 
-# (pipeline phase, checklist label), in order.
-PHASES: tuple[tuple[str, str], ...] = (
-    ("planning", "Plan"),
-    ("coding", "Code"),
-    ("reviewing", "Review"),
-    ("testing", "Test"),
-    ("deploying", "Pull request"),
-)
+from bot.github.client import InstallationClient
+from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
+from bot.run.transitions import PHASE_ORDER
+from bot.store import Store
+from bot.tables import Run
+
+# The checklist label of each phase of `PHASE_ORDER`; a phase without a label is not listed.
+LABELS: dict[Phase, str] = {
+    Phase.planning: "Plan",
+    Phase.coding: "Code",
+    Phase.reviewing: "Review",
+    Phase.testing: "Test",
+    Phase.deploying: "Pull request",
+}
+PHASES: tuple[tuple[Phase, str], ...] = tuple((p, LABELS[p]) for p in PHASE_ORDER if p in LABELS)
 PHASE_NAMES = tuple(name for name, _ in PHASES)
-OUTCOME_TEXT = {
-    "approved": "Done: the draft pull request is ready for review.",
-    "needs_approval": "Done: the draft pull request waits for a code owner's approval.",
-    "needs_human_review": "Stopped: Draftsmith could not converge and needs a person.",
-    "blocked_by_policy": "Blocked by policy.",
-    "failed": "Failed on an infrastructure error.",
-    "stopped": "Stopped on request.",
+OUTCOME_TEXT: dict[Status, str] = {
+    Status.approved: "Done: the draft pull request is ready for review.",
+    Status.needs_approval: "Done: the draft pull request waits for a code owner's approval.",
+    Status.needs_human_review: "Stopped: Draftsmith could not converge and needs a person.",
+    Status.blocked_by_policy: "Blocked by policy.",
+    Status.failed: "Failed on an infrastructure error.",
+    Status.stopped: "Stopped on request.",
 }
 
 
@@ -36,12 +43,13 @@ def render(
     reason: str | None = None,
     pr_url: str | None = None,
     dashboard_url: str | None = None,
+    note: str | None = None,
 ) -> str:
     """The Markdown body of the progress comment for a run in `phase` with `status`."""
-    current = PHASE_NAMES.index(phase) if phase in PHASE_NAMES else -1
-    if phase == "done" or status == "approved" or status == "needs_approval":
+    current = PHASE_NAMES.index(Phase(phase)) if phase in PHASE_NAMES else -1
+    if phase == Phase.done or status in DELIVERED:
         current = len(PHASES)
-    finished = status in TERMINAL_STATUSES
+    finished = status in TERMINAL
     lines = [
         marker(run_id),
         f"**Draftsmith** took this issue: run `{run_id}`.",
@@ -50,20 +58,41 @@ def render(
     for index, (_, label) in enumerate(PHASES):
         if index < current:
             lines.append(f"- [x] {label}")
-        elif index == current and not finished and status in ("running", "queued"):
+        elif index == current and not finished and status in ACTIVE:
             lines.append(f"- [ ] {label} (in progress)")
-        elif index == current and status == "waiting":
+        elif index == current and status == Status.waiting:
             lines.append(f"- [ ] {label} (waiting for approval)")
         elif index == current and finished:
             lines.append(f"- [ ] {label} (stopped here)")
         else:
             lines.append(f"- [ ] {label}")
     if finished:
-        lines += ["", OUTCOME_TEXT.get(status, status)]
+        lines += ["", OUTCOME_TEXT.get(Status(status), status)]
         if reason:
             lines.append(f"Reason: {reason}")
+    if note:
+        lines += ["", note]
     if pr_url:
         lines += ["", f"Pull request: {pr_url}"]
     if dashboard_url:
         lines += ["", f"Details: {dashboard_url}"]
     return "\n".join(lines) + "\n"
+
+
+def post_progress(store: Store, gh: InstallationClient, run: Run, note: str | None = None) -> None:
+    """Create or edit the run's one progress comment (the only writer of that comment)."""
+    if run.issue_number is None:
+        return
+    published = store.get_artifact(run.id, "published")
+    pr_url = json.loads(published.content)["pr_url"] if published is not None else None
+    body = render(
+        run_id=run.id,
+        phase=run.phase,
+        status=run.status,
+        reason=run.status_reason,
+        pr_url=pr_url,
+        note=note,
+    )
+    comment = gh.upsert_comment(run.repo, run.issue_number, marker(run.id), body)
+    if run.progress_comment_id != comment.id:
+        store.update_run(run.id, progress_comment_id=comment.id)

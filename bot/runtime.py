@@ -1,4 +1,4 @@
-"""The composition root: settings, store, queue, GitHub and pipeline, wired once per process."""
+"""The composition root: settings, store, queue, GitHub and the run engine, wired once."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from bot.errors import ConfigError, DraftsmithError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.handlers import Handlers
 from bot.outbox import Outbox
+from bot.progress import post_progress
 from bot.queue import TaskQueue, make_huey
+from bot.run.states import ACTIVE
 from bot.store import Store
+from bot.tables import Run
 
 if TYPE_CHECKING:
-    from bot.pipeline import Pipeline
+    from bot.run.engine import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class Runtime:
     _consumer: Consumer | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
-    _pipeline: Pipeline | None = None
+    _engine: Engine | None = None
     outbox: Outbox = field(init=False)
 
     @classmethod
@@ -110,14 +113,36 @@ class Runtime:
         name = repo.full_name.split("/", 1)[1]
         return self.gateway.installation(repo.installation_id, [name], RUN_PERMISSIONS)
 
-    @property
-    def pipeline(self) -> Pipeline:
-        """The run state machine (built on first use)."""
-        if self._pipeline is None:
-            from bot.pipeline import Pipeline
+    def github_for_run(self, run: Run) -> InstallationClient:
+        """A client acting as the installation of a run's repository."""
+        ref = RepoRef(
+            full_name=run.repo, clone_url=run.clone_url, installation_id=run.installation_id
+        )
+        return self.github_for(ref)
 
-            self._pipeline = Pipeline.from_runtime(self)
-        return self._pipeline
+    def post_progress(self, run: Run) -> None:
+        """Update a GitHub run's progress comment (local runs have none)."""
+        if run.installation_id is None or self.gateway is None:
+            return
+        post_progress(self.store, self.github_for_run(run), run)
+
+    @property
+    def engine(self) -> Engine:
+        """The run core's engine (built on first use)."""
+        if self._engine is None:
+            from bot.run.engine import Engine, model_client
+            from bot.sandbox.base import get_sandbox
+
+            settings = self.settings
+            self._engine = Engine(
+                settings,
+                self.store,
+                sandbox_factory=lambda: get_sandbox(settings),
+                llm_factory=lambda config: model_client(settings, config),
+                on_progress=self.post_progress,
+                github_for_run=self.github_for_run if self.gateway is not None else None,
+            )
+        return self._engine
 
     # tasks -------------------------------------------------------------------------------
     def handle_delivery(self, delivery_id: str) -> None:
@@ -148,10 +173,10 @@ class Runtime:
             logger.info("run locked by another worker", extra={"run_id": run_id})
             return
         try:
-            run = self.pipeline.advance(run_id)
+            run = self.engine.advance(run_id)
         finally:
             self.store.release_run(run_id, self.worker_id)
-        if run.status in ("queued", "running"):
+        if run.status in ACTIVE:
             self.queue.enqueue_run(run_id)
 
     def recover(self) -> tuple[int, int]:

@@ -25,8 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.contracts import TERMINAL_STATUSES
-from bot.errors import StoreError
+from bot.errors import ActiveRunConflict, StoreError
+from bot.run.states import ACTIVE, TERMINAL
 from bot.security.masking import process_masker
 from bot.tables import (
     Artifact,
@@ -388,15 +388,19 @@ class Store:
     def unfinished_runs(self) -> list[Run]:
         """Runs not in a terminal state and not waiting for a person."""
         with self.session() as s:
-            q = select(Run).where(Run.status.in_(("queued", "running"))).order_by(Run.id)
+            q = select(Run).where(Run.status.in_(sorted(ACTIVE))).order_by(Run.id)
             return list(s.scalars(q))
 
     def update_run(self, run_id: int, **values: Any) -> Run:
-        """Set fields of a run; finishing it (a terminal status) frees the issue's active slot."""
+        """Set fields of a run other than its state; `phase` and `status` move only through
+        `transition_run`, which the run core (bot/run/lifecycle.py) calls."""
+        moved = sorted({"phase", "status", "active_key", "finished_at"} & values.keys())
+        if moved:
+            raise StoreError(
+                f"update_run cannot set {', '.join(moved)} of run {run_id}",
+                "send a Move through bot.run.lifecycle.Lifecycle instead",
+            )
         values["updated_at"] = utcnow()
-        if values.get("status") in TERMINAL_STATUSES:
-            values["active_key"] = None
-            values.setdefault("finished_at", utcnow())
         with self.session() as s:
             s.execute(update(Run).where(Run.id == run_id).values(**values))
             run = s.get(Run, run_id)
@@ -405,29 +409,42 @@ class Store:
             s.refresh(run)
             return run
 
-    def reopen_run(
-        self, run_id: int, *, phase: str, reason: str, revision: int | None = None
+    def transition_run(
+        self, run_id: int, *, from_phase: str, from_status: str, values: dict[str, Any]
     ) -> Run | None:
-        """Make a finished run active again (retry, revise); None if the issue has another."""
+        """Move a run that is still at (`from_phase`, `from_status`); None when it moved since.
+
+        A terminal status frees the issue's active slot; leaving one takes the slot again and
+        raises ActiveRunConflict when another run of the issue holds it.
+        """
+        values = {**values, "updated_at": utcnow()}
+        status = values["status"]
         with self.session() as s:
             run = s.get(Run, run_id)
             if run is None:
                 raise StoreError(f"no run {run_id}")
             key = f"{run.repo}#{run.issue_number}" if run.issue_number is not None else None
+        if status in TERMINAL:
+            values.update(active_key=None, finished_at=values.get("finished_at") or utcnow())
+        elif from_status in TERMINAL:
+            values.update(active_key=key, finished_at=None)
         try:
-            run = self.update_run(
-                run_id,
-                status="queued",
-                phase=phase,
-                active_key=key,
-                finished_at=None,
-                status_reason=None,
-                **({} if revision is None else {"revision": revision}),
-            )
-        except IntegrityError:
-            return None
-        self.add_event(run_id, "reopened", reason)
-        return run
+            with self.session() as s:
+                result = s.execute(
+                    update(Run)
+                    .where(Run.id == run_id, Run.phase == from_phase, Run.status == from_status)
+                    .values(**values)
+                )
+                if getattr(result, "rowcount", 0) != 1:
+                    return None
+                moved = s.get(Run, run_id)
+                assert moved is not None
+                s.refresh(moved)
+                return moved
+        except IntegrityError as exc:
+            raise ActiveRunConflict(
+                f"another run is active on {key}", "stop or finish that run first"
+            ) from exc
 
     def add_usage(self, run_id: int, *, tokens: int, cost_usd: float, tool_calls: int = 0) -> None:
         """Add to a run's budgets used, atomically."""

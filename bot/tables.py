@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.contracts import TERMINAL_STATUSES
+from bot.run.states import TERMINAL, Phase, Status
 
 
 def utcnow() -> datetime:
@@ -70,8 +70,8 @@ class Run(Base):
     request: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     delivery_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    phase: Mapped[str] = mapped_column(String(32), default="planning")
-    status: Mapped[str] = mapped_column(String(32), default="queued", index=True)
+    phase: Mapped[str] = mapped_column(String(32), default=Phase.planning.value)
+    status: Mapped[str] = mapped_column(String(32), default=Status.queued.value, index=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Set to "<repo>#<issue>" while the run is not terminal; NULL after. Unique, so one issue
     # can never have two active runs, even when two deliveries race.
@@ -95,7 +95,7 @@ class Run(Base):
     @property
     def is_terminal(self) -> bool:
         """Whether the run reached a terminal status."""
-        return self.status in TERMINAL_STATUSES
+        return self.status in TERMINAL
 
 
 class PhaseRecord(Base):

@@ -24,6 +24,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from bot.errors import ConfigError
+from bot.run.states import Status as RunStatus
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -260,7 +261,7 @@ def record_outcome(span: Span, outcome: str, status: str | None = None) -> None:
     span.set_attribute("draftsmith.outcome", outcome)
     if status is not None:
         span.set_attribute("draftsmith.status", status)
-        if status == "failed":
+        if status == RunStatus.failed:
             span.set_status(Status(StatusCode.ERROR, "phase failed"))
 
 

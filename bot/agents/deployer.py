@@ -6,14 +6,40 @@ Opening the pull request on GitHub is done by the GitHub side; this part works l
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.contracts import Gate, PullRequestDraft
+from bot.agents.tester import TestOutcome
+from bot.contracts import (
+    CodeChange,
+    Gate,
+    ImplementationPlan,
+    IssueText,
+    PullRequestDraft,
+    ReviewResult,
+    TestPlan,
+)
 from bot.policy import Decision
 from bot.tables import Run
 
 NEEDS_APPROVAL_LABEL = "needs-approval"
+
+
+@dataclass
+class Evidence:
+    """Everything the PR body shows, read back from the run's stored artifacts."""
+
+    run: Run
+    decision: Decision
+    issue: IssueText | None = None
+    plan: ImplementationPlan | None = None
+    change: CodeChange | None = None
+    review: ReviewResult | None = None
+    test_plan: TestPlan | None = None
+    tests: TestOutcome | None = None
+    diff: str = ""
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _review_section(review: Any) -> list[str]:
@@ -45,32 +71,30 @@ def _tests_section(tests: Any) -> list[str]:
     return lines
 
 
-def evidence_markdown(evidence: dict[str, Any]) -> str:
+def evidence_markdown(evidence: Evidence) -> str:
     """The Markdown evidence report: plan, files, review, tests, cost per agent, gate, run id."""
-    run: Run = evidence["run"]
-    plan = evidence["plan"]
-    decision: Decision = evidence["decision"]
+    run, plan, decision = evidence.run, evidence.plan, evidence.decision
     lines: list[str] = []
     if run.issue_number is not None:
         lines += [f"Closes #{run.issue_number}", ""]
     lines += ["## Summary", plan.summary if plan else "(no plan)", ""]
     if plan is not None:
         lines.append("## Acceptance criteria")
-        focus = evidence["test_plan"].focus if evidence.get("test_plan") else []
+        focus = evidence.test_plan.focus if evidence.test_plan else []
         lines += [f"- [ ] {c}" for c in plan.acceptance_criteria]
         if focus:
             lines += ["", "Tests written for:"] + [f"- {f}" for f in focus]
         lines.append("")
-    change = evidence.get("change")
+    change = evidence.change
     lines.append("## Files changed")
     if change is not None:
         lines += [f"- `{e.path}` ({e.operation})" for e in change.edits]
         lines += ["", change.explanation]
-    lines += ["", "## Review", *_review_section(evidence.get("review")), ""]
-    lines += ["## Tests", *_tests_section(evidence.get("tests")), ""]
+    lines += ["", "## Review", *_review_section(evidence.review), ""]
+    lines += ["## Tests", *_tests_section(evidence.tests), ""]
     lines += ["## Cost", "| agent | calls | tokens | cost |", "| --- | --- | --- | --- |"]
     total_tokens, total_cost = 0, 0.0
-    for role, totals in sorted(evidence["usage"].items()):
+    for role, totals in sorted(evidence.usage.items()):
         total_tokens += int(totals["tokens"])
         total_cost += totals["cost_usd"]
         lines.append(
@@ -84,7 +108,7 @@ def evidence_markdown(evidence: dict[str, Any]) -> str:
     if decision.gate is Gate.needs_approval:
         who = ", ".join(decision.approvers) or "a maintainer (no code owner found)"
         lines.append(f"Released by an approving review from: {who}")
-    issue = evidence.get("issue")
+    issue = evidence.issue
     if issue is not None and (issue.stripped or issue.flags):
         lines += ["", "## Untrusted input"]
         lines += [f"- hidden text stripped: {r['kind']} `{r['preview']}`" for r in issue.stripped]
@@ -93,7 +117,7 @@ def evidence_markdown(evidence: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_draft(run: Run, evidence: dict[str, Any], decision: Decision) -> PullRequestDraft:
+def build_draft(run: Run, evidence: Evidence, decision: Decision) -> PullRequestDraft:
     """The pull request to open: title, evidence body, branch, labels and gate."""
     title = (run.title or "Draftsmith change").strip()
     labels = ["draftsmith"]

@@ -20,6 +20,7 @@ from tests.adversarial.conftest import (
 )
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.repos import git
+from tests.helpers.runs import seed_state
 from tests.helpers.scripts import PLAN
 
 NOT_A_WRITER = "only people with write access"
@@ -40,7 +41,7 @@ def finished_run(system: Any, **values: Any) -> Any:
         installation_id=INSTALLATION,
         requested_by="carol",
     )
-    return system.store.update_run(run.id, status="approved", phase="done", **values)
+    return seed_state(system.store, run.id, status="approved", phase="done", **values)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from bot.runtime import Runtime
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload
+from tests.helpers.runs import seed_state
 from tests.helpers.server import serve
 from webhooks.app import create_app
 from webhooks.signature import sign
@@ -93,7 +94,7 @@ def test_a_second_label_while_a_run_is_active_starts_nothing_and_says_so(
     active, _ = runtime.store.create_run(
         repo="octo/widgets", issue_number=7, clone_url="file:///x", title="t", request="r"
     )
-    runtime.store.update_run(active.id, status="waiting", phase="plan_approval")
+    seed_state(runtime.store, active.id, status="waiting", phase="plan_approval")
     handle_label(settings, "second", runtime)
     assert len(runtime.store.list_runs()) == 1
     bodies = fake_github.comment_bodies(7)

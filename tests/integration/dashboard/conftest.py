@@ -14,6 +14,7 @@ from sqlalchemy import update
 from bot.queue import TaskQueue, make_huey
 from bot.store import Store
 from bot.tables import PhaseRecord, Run, utcnow
+from tests.helpers.runs import seed_state
 from tests.helpers.server import serve
 from webhooks.app import create_app
 
@@ -118,9 +119,9 @@ def seed(store: Store) -> Seeded:
     store.put_artifact(done.id, "diff.r1", DIFF_R1)
     store.put_artifact(done.id, "testreport.r1", TEST_R1)
     store.put_artifact(done.id, "evidence_path", "/var/lib/draftsmith/run-1/evidence.md")
-    store.update_run(done.id, status="approved", phase="done", revision=1, pr_number=42,
-                     branch="draftsmith/add-mul", trace_context=TRACEPARENT,
-                     finished_at=hour_ago + timedelta(seconds=180))
+    seed_state(store, done.id, status="approved", phase="done", revision=1, pr_number=42,
+               branch="draftsmith/add-mul", trace_context=TRACEPARENT,
+               finished_at=hour_ago + timedelta(seconds=180))
     with store.session() as s:
         s.execute(update(Run).where(Run.id == done.id).values(created_at=hour_ago))
 
@@ -129,8 +130,8 @@ def seed(store: Store) -> Seeded:
         title="Fix the login redirect", request="r",
     )
     _phase(store, failed.id, "planning", 0, 0, 12, "planned", 500, 0.0005)
-    store.update_run(failed.id, status="failed", phase="testing",
-                     status_reason="sandbox unavailable: bwrap missing")
+    seed_state(store, failed.id, status="failed", phase="testing",
+               status_reason="sandbox unavailable: bwrap missing")
 
     running, _ = store.create_run(
         repo="octo/calc", issue_number=9, clone_url="https://github.com/octo/calc.git",
@@ -138,7 +139,7 @@ def seed(store: Store) -> Seeded:
     )
     _phase(store, running.id, "planning", 0, 0, 8, "planned", 300, 0.0003)
     _phase(store, running.id, "coding", 0, 8, 0, None, 0, 0.0)
-    store.update_run(running.id, status="running", phase="coding")
+    seed_state(store, running.id, status="running", phase="coding")
     return Seeded(store, done.id, failed.id, running.id)
 
 

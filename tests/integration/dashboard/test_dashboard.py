@@ -11,6 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers.runs import seed_state
 from tests.integration.dashboard.conftest import TOKEN, TRACEPARENT, Seeded
 from webhooks.dashboard import COOKIE, exposure_warning
 
@@ -171,7 +172,7 @@ def test_a_credential_in_a_run_never_reaches_the_page_or_the_json(
         repo="octo/leaky", issue_number=99, clone_url="file:///x",
         title=f"Use {token} to call the API", request="r",
     )
-    seeded.store.update_run(run.id, status="failed", status_reason=f"token {token} refused")
+    seed_state(seeded.store, run.id, status="failed", status_reason=f"token {token} refused")
     page = httpx.get(f"{open_server}/runs/{run.id}", timeout=10).text
     listing = httpx.get(f"{open_server}/runs", timeout=10).text
     as_json = httpx.get(f"{open_server}/runs/{run.id}", headers={"Accept": "application/json"},

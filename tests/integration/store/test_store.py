@@ -6,8 +6,11 @@ import threading
 
 import pytest
 
-from bot.errors import StoreError
+from bot.errors import ActiveRunConflict, StoreError
+from bot.run.lifecycle import Lifecycle
+from bot.run.transitions import Move
 from bot.store import Store
+from tests.helpers.runs import seed_state
 
 
 def new_run(store: Store, issue: int = 1) -> tuple[int, bool]:
@@ -28,7 +31,7 @@ def test_one_issue_never_has_two_active_runs(store: Store) -> None:
     first, created = new_run(store)
     again, created_again = new_run(store)
     assert created and not created_again and again == first
-    store.update_run(first, status="failed", status_reason="boom")
+    seed_state(store, first, status="failed", status_reason="boom")
     third, created_third = new_run(store)
     assert created_third and third != first
 
@@ -107,12 +110,25 @@ def test_usage_adds_up_atomically(store: Store) -> None:
 
 def test_a_finished_run_can_be_reopened_unless_the_issue_has_another(store: Store) -> None:
     run_id, _ = new_run(store)
-    store.update_run(run_id, status="needs_human_review")
-    assert store.reopen_run(run_id, phase="coding", reason="retry") is not None
-    store.update_run(run_id, status="failed")
+    lifecycle = Lifecycle(store)
+    lifecycle.request(run_id, Move.start)
+    lifecycle.request(run_id, Move.give_up, reason="no revisions left")
+    reopened = lifecycle.request(run_id, Move.reopen, revision_step=1)
+    assert reopened is not None and (reopened.status, reopened.phase) == ("queued", "coding")
+    lifecycle.request(run_id, Move.start)
+    lifecycle.request(run_id, Move.fail, reason="clone failed")
     other, _ = new_run(store)
-    assert store.reopen_run(run_id, phase="coding", reason="retry") is None
+    with pytest.raises(ActiveRunConflict):
+        lifecycle.request(run_id, Move.reopen, revision_step=1)
     assert store.get_run(other).status == "queued"
+    assert store.get_run(run_id).status == "failed"
+
+
+def test_state_is_written_only_by_the_run_core(store: Store) -> None:
+    run_id, _ = new_run(store)
+    with pytest.raises(StoreError, match="cannot set phase, status"):
+        store.update_run(run_id, status="approved", phase="done")
+    assert store.get_run(run_id).status == "queued"
 
 
 def test_unknown_run_is_a_clear_error(store: Store) -> None:

@@ -1,0 +1,85 @@
+"""A run's working copy and configuration: clone (or restore), repository config, issue text."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+
+from bot.contracts import IssueText
+from bot.errors import PolicyError, WorkspaceError
+from bot.github.client import authenticated_clone_url
+from bot.policy import RepoConfig, parse_repo_config
+from bot.run import artifacts
+from bot.run.artifacts import Artifacts
+from bot.run.context import Services
+from bot.security.hidden import strip_hidden
+from bot.security.screening import screen
+from bot.store import Store
+from bot.tables import Run
+from bot.workspace import Workspace
+
+CONFIG_PATH = ".github/draftsmith.yml"
+
+
+def open_workspace(services: Services, run: Run) -> Workspace:
+    """The run's clone: reused when present, else cloned, branched and restored from the store."""
+    store = services.store
+    root = services.run_dir(run) / "repo"
+    if (root / ".git").exists():
+        return Workspace(root)
+    if root.exists():  # a clone interrupted half-way: start it again
+        shutil.rmtree(root)
+    workspace = Workspace.clone(_fetch_url(services, run), root)
+    # The token must not stay in .git/config: the sandbox can read the workdir.
+    workspace.git("remote", "set-url", "origin", run.clone_url)
+    base = run.base_sha or workspace.head()
+    workspace.git("checkout", "--quiet", "--detach", base)
+    branch = workspace.create_branch(run.title or run.request[:60] or "change", run.issue_number)
+    diff = Artifacts(store, run.id).text(artifacts.DIFF, run.revision)
+    if diff.strip():  # resumed on another machine
+        patch = services.run_dir(run) / "resume.patch"
+        patch.write_text(diff)
+        workspace.git("apply", "--index", str(patch))
+        workspace.commit(f"draftsmith: revision {run.revision} (restored)")
+    store.update_run(run.id, base_sha=base, branch=branch)
+    return workspace
+
+
+def _fetch_url(services: Services, run: Run) -> str:
+    """The clone URL with the installation token for https remotes of GitHub runs."""
+    gh = services.github(run)
+    if gh is None:
+        return run.clone_url
+    return authenticated_clone_url(run.clone_url, gh.token().token)
+
+
+def repo_config(store: Store, run: Run, workspace: Workspace) -> RepoConfig | None:
+    """`.github/draftsmith.yml` as of the base commit (the default branch), never the PR's."""
+    try:
+        text = workspace.git("show", f"{run.base_sha}:{CONFIG_PATH}")
+    except WorkspaceError:
+        return None
+    try:
+        return parse_repo_config(text)
+    except PolicyError as exc:
+        store.add_event(run.id, "config_error", exc.message)
+        return None
+
+
+def issue_text(store: Store, run: Run) -> IssueText:
+    """The issue with hidden text stripped and flags raised (stored once, then reused)."""
+    stored = Artifacts(store, run.id)
+    issue = stored.load(artifacts.ISSUE)
+    if issue is not None:
+        return issue
+    title, body = strip_hidden(run.title), strip_hidden(run.request)
+    source = f"issue #{run.issue_number}" if run.issue_number else "request"
+    flags = screen(title.text + "\n" + body.text, source=f"{source} text")
+    issue = IssueText(
+        title=title.text,
+        body=body.text,
+        stripped=[asdict(r) for r in title.removed + body.removed],
+        flags=[asdict(f) for f in flags],
+    )
+    stored.save(artifacts.ISSUE, issue)
+    return issue

@@ -1,0 +1,133 @@
+"""What a step gets (`RunContext`, `Services`) and what it gives back (`StepResult`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from bot.config import Settings
+from bot.github.client import InstallationClient
+from bot.llm import Completion, ModelClient
+from bot.policy import Policy, RepoConfig
+from bot.run import artifacts
+from bot.run.artifacts import ArtifactKind, Artifacts
+from bot.run.states import Phase
+from bot.run.transitions import Move
+from bot.sandbox.base import Limits, Sandbox
+from bot.security.screening import screen
+from bot.store import Store
+from bot.tables import Run
+from bot.usage import Usage
+from bot.workspace import Workspace
+
+BOT_LOGIN = "draftsmith[bot]"
+Kinds = tuple[ArtifactKind[Any], ...]
+
+
+@dataclass
+class Services:
+    """The collaborators of every run of a process, built once at the composition root."""
+
+    settings: Settings
+    store: Store
+    sandbox_factory: Callable[[], Sandbox]
+    llm_factory: Callable[[RepoConfig | None], ModelClient]
+    base_policy: Policy
+    limits: Limits
+    github_for_run: Callable[[Run], InstallationClient] | None = None
+    _sandbox: Sandbox | None = None
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox every repository command runs in (chosen once)."""
+        if self._sandbox is None:
+            self._sandbox = self.sandbox_factory()
+        return self._sandbox
+
+    def run_dir(self, run: Run) -> Path:
+        """Where a run's clone and reports live."""
+        return (self.settings.work_dir / f"run-{run.id}").resolve()
+
+    def github(self, run: Run) -> InstallationClient | None:
+        """The run's GitHub client, when it came from GitHub and the App is configured."""
+        if self.github_for_run is None or run.installation_id is None:
+            return None
+        return self.github_for_run(run)
+
+
+@dataclass
+class RunContext:
+    """What the steps of one run share while one worker advances it."""
+
+    run: Run
+    workspace: Workspace
+    policy: Policy
+    repo_config: RepoConfig | None
+    llm: ModelClient
+    services: Services
+    usages: list[Usage] = field(default_factory=list)
+    tool_calls: int = 0
+
+    @property
+    def store(self) -> Store:
+        """The run store."""
+        return self.services.store
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """Typed access to this run's artifacts."""
+        return Artifacts(self.services.store, self.run.id)
+
+    @property
+    def base(self) -> str:
+        """The commit the change is made on."""
+        return self.run.base_sha or "HEAD~1"
+
+    def account(self, completion: Completion[Any]) -> None:
+        """Count a completion's model calls and tool calls against the run."""
+        self.usages.extend(completion.usages)
+        self.tool_calls += completion.tool_calls
+
+    def screen(self, text: str, source: str) -> None:
+        """Flag injection patterns in text an agent reads; a flag gates the change."""
+        for flag in screen(text, source=source):
+            self.artifacts.save(artifacts.FLAG, flag)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How a step ends: the move to make, why, and (for `revise`) the coder's feedback."""
+
+    move: Move
+    reason: str | None = None
+    outcome: str = "done"
+    feedback: str | None = None
+
+    @classmethod
+    def advance(cls) -> StepResult:
+        """The step is done; on to the next phase."""
+        return cls(Move.advance)
+
+    @classmethod
+    def revise(cls, feedback: str, why: str) -> StepResult:
+        """Back to the coder with `feedback` (the engine checks revisions are left)."""
+        return cls(Move.revise, None, why, feedback)
+
+
+class Step(Protocol):
+    """One phase's work: reads its inputs from artifacts, stores its outputs, returns a move."""
+
+    phase: ClassVar[Phase]
+    reads: ClassVar[Kinds]
+    writes: ClassVar[Kinds]
+
+    async def run(self, ctx: RunContext) -> StepResult:
+        """Do the phase's work (idempotently: stored outputs are reused, never redone)."""
+        ...
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    """A model call's usage as stored in the run's event log."""
+    return {**asdict(usage), "total_tokens": usage.total_tokens}

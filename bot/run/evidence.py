@@ -1,0 +1,57 @@
+"""The run's evidence, read back from its stored artifacts, and the summary of a stopped run."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.agents.deployer import Evidence, write_evidence
+from bot.policy import Decision
+from bot.run import artifacts
+from bot.run.artifacts import Artifacts
+from bot.run.checkout import issue_text
+from bot.run.context import Services
+from bot.tables import Run
+
+logger = logging.getLogger(__name__)
+
+
+def usage_by_role(services: Services, run: Run) -> dict[str, dict[str, float]]:
+    """Calls, tokens and cost of each role, from the run's `model_call` events."""
+    usage: dict[str, dict[str, float]] = {}
+    for event in services.store.events(run.id, "model_call"):
+        totals = usage.setdefault(event.message, {"tokens": 0, "cost_usd": 0.0, "calls": 0})
+        totals["tokens"] += int(event.data.get("total_tokens", 0))
+        totals["cost_usd"] += float(event.data.get("cost_usd", 0.0))
+        totals["calls"] += 1
+    return usage
+
+
+def collect(services: Services, run: Run, decision: Decision) -> Evidence:
+    """Everything the PR body shows, for the run's current revision."""
+    stored, rev = Artifacts(services.store, run.id), run.revision
+    return Evidence(
+        run=run,
+        decision=decision,
+        issue=issue_text(services.store, run),
+        plan=stored.load(artifacts.PLAN),
+        change=stored.load(artifacts.CHANGE, rev),
+        review=stored.load(artifacts.REVIEW, rev),
+        test_plan=stored.load(artifacts.TEST_PLAN, rev),
+        tests=stored.load(artifacts.TEST_OUTCOME, rev),
+        diff=stored.text(artifacts.DIFF, rev),
+        usage=usage_by_role(services, run),
+    )
+
+
+def keep_best(services: Services, run: Run, phase: str, status: str, reason: str | None) -> None:
+    """Leave the work on its branch with a summary of where the run stopped."""
+    summary = (
+        f"# Draftsmith run {run.id} stopped\n\nPhase: {phase}\n"
+        f"Status: {status}\nReason: {reason}\n"
+        f"Branch: {run.branch} (revision {run.revision} kept)\n"
+    )
+    Artifacts(services.store, run.id).save(artifacts.STOPPED_SUMMARY, summary)
+    try:
+        write_evidence(services.run_dir(run) / "evidence.md", summary)
+    except OSError as exc:
+        logger.warning("could not write the stop summary: %s", exc)

@@ -1,0 +1,82 @@
+"""Testing: the tester's TestPlan, run with the suite in the sandbox on the base and the change."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import ClassVar
+
+from bot.agents.tester import Tester, TestOutcome
+from bot.contracts import TestPlan, TestStatus
+from bot.run import artifacts
+from bot.run.context import Kinds, RunContext, StepResult
+from bot.run.states import Phase
+
+logger = logging.getLogger(__name__)
+
+BASE_PASSES = (
+    "Every new test also passes on the code before your change, so nothing proves the change "
+    "does what the plan asks. Make sure the change implements the acceptance criteria."
+)
+
+
+class Testing:
+    """plan + diff.rN -> testplan.rN -> testoutcome.rN (+ log, commands, report)."""
+
+    phase: ClassVar[Phase] = Phase.testing
+    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.DIFF)
+    writes: ClassVar[Kinds] = (
+        artifacts.TEST_PLAN,
+        artifacts.TEST_LOG,
+        artifacts.TEST_COMMANDS,
+        artifacts.TEST_REPORT,
+        artifacts.TEST_OUTCOME,
+        artifacts.FLAG,
+    )
+
+    async def run(self, ctx: RunContext) -> StepResult:
+        """Plan the tests once and run them once per revision; failures go back to the coder."""
+        services = ctx.services
+        tester = Tester(ctx.llm, services.sandbox, services.limits, ctx.policy, ctx.repo_config)
+        outcome = ctx.artifacts.load(artifacts.TEST_OUTCOME, ctx.run.revision)
+        if outcome is None:
+            outcome = await self._test(ctx, tester, await self._test_plan(ctx, tester))
+        if outcome.refused:
+            return StepResult.revise(outcome.refused, "test files refused")
+        if outcome.report.status is not TestStatus.passed:
+            ctx.screen(outcome.report.failure_details, "test output")
+            return StepResult.revise(
+                "The tests failed. Fix the code (not the tests) so they pass:\n"
+                + outcome.report.failure_details,
+                "tests failed",
+            )
+        if outcome.new_tests and not outcome.pinned:
+            return StepResult.revise(BASE_PASSES, "new tests pass on the base too")
+        return StepResult.advance()
+
+    async def _test_plan(self, ctx: RunContext, tester: Tester) -> TestPlan:
+        stored, revision = ctx.artifacts, ctx.run.revision
+        test_plan = stored.load(artifacts.TEST_PLAN, revision)
+        if test_plan is None:
+            completion = await tester.plan(
+                plan=stored.require(artifacts.PLAN),
+                workspace=ctx.workspace,
+                base=ctx.base,
+                diff=stored.text(artifacts.DIFF, revision),
+            )
+            ctx.account(completion)
+            test_plan = completion.value
+            stored.save(artifacts.TEST_PLAN, test_plan, revision)
+        return test_plan
+
+    async def _test(self, ctx: RunContext, tester: Tester, test_plan: TestPlan) -> TestOutcome:
+        stored, revision = ctx.artifacts, ctx.run.revision
+        started = time.monotonic()
+        outcome = await tester.run(ctx.workspace, ctx.base, test_plan)
+        logger.info("tests ran in %.2fs", time.monotonic() - started, extra={"run_id": ctx.run.id})
+        stored.save(artifacts.TEST_LOG, outcome.log, revision)
+        stored.save(artifacts.TEST_COMMANDS, outcome.commands, revision)
+        stored.save(artifacts.TEST_REPORT, outcome.report, revision)
+        stored.save(artifacts.TEST_OUTCOME, outcome, revision)
+        ctx.store.update_run(ctx.run.id, head_sha=ctx.workspace.head())
+        return outcome
