@@ -49,8 +49,9 @@ from bot.llm import Completion, ModelClient, Tool  # noqa: E402
 from bot.policy import RepoConfig  # noqa: E402
 from bot.run.engine import Engine  # noqa: E402
 from bot.run.states import ACTIVE  # noqa: E402
-from bot.sandbox.base import ExecResult, Limits, python_toolbox  # noqa: E402
+from bot.sandbox.base import ExecResult, Limits  # noqa: E402
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem  # noqa: E402
+from bot.sandbox.choose import python_toolbox  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.helpers.repos import PYTHON_FILES, make_repo  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402

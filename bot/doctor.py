@@ -66,7 +66,8 @@ def check_queue(settings: Settings) -> Check:
 
 def check_sandbox(settings: Settings) -> Check:
     """A sandbox backend is available and runs a command."""
-    from bot.sandbox.base import Limits, get_sandbox
+    from bot.sandbox.base import Limits
+    from bot.sandbox.choose import get_sandbox
 
     sandbox = get_sandbox(settings)
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,6 +108,26 @@ def check_model(settings: Settings) -> Check:
     return Check("model", "ok", f"{base} answers; default model {settings.model}")
 
 
+def check_prices(settings: Settings) -> Check:
+    """Every configured model has a price (else its cost is unknown and budgets use tokens)."""
+    from bot.config import ROLES
+    from bot.usage import load_prices, price_for
+
+    prices = load_prices(settings.model_prices)
+    models = {settings.model, *(getattr(settings, f"model_{role}") for role in ROLES)}
+    unpriced = sorted(m for m in models if m and price_for(m, prices) is None)
+    if unpriced:
+        return Check(
+            "prices",
+            "warn",
+            f"no price for {', '.join(unpriced)}: costs show as unknown and the cost budget "
+            "falls back to the token budget",
+            'set DRAFTSMITH_MODEL_PRICES to {"<model>": {"input": <USD/1M>, "output": <USD/1M>}} '
+            "(JSON text or a file path)",
+        )
+    return Check("prices", "ok", f"{len(prices)} model prices known")
+
+
 def check_github(settings: Settings) -> Check:
     """The App's credentials authenticate (GET /app with the App JWT)."""
     from bot.github.client import GitHubGateway
@@ -131,6 +152,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         ("queue", check_queue),
         ("sandbox", check_sandbox),
         ("model", check_model),
+        ("prices", check_prices),
         ("github", check_github),
     ):
         yield _guard(name, lambda fn=fn: fn(settings))  # type: ignore[misc]

@@ -12,7 +12,7 @@ from bot.errors import ModelError, WorkspaceError
 from bot.llm import ModelClient
 from bot.run.engine import Engine, model_client
 from bot.run.states import ACTIVE, Phase, Status
-from bot.sandbox.base import get_sandbox
+from bot.sandbox.choose import get_sandbox
 from bot.store import Store
 
 EXIT_CODES: dict[str, int] = {

@@ -131,7 +131,7 @@ class Runtime:
         """The run core's engine (built on first use)."""
         if self._engine is None:
             from bot.run.engine import Engine, model_client
-            from bot.sandbox.base import get_sandbox
+            from bot.sandbox.choose import get_sandbox
 
             settings = self.settings
             self._engine = Engine(
@@ -222,7 +222,7 @@ class Runtime:
         self._threads.append(thread)
 
     def _catch_up_loop(self) -> None:
-        from bot.github.client import catch_up
+        from bot.github.deliveries import catch_up
 
         assert self.gateway is not None
         while not self._stopping.is_set():

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from bot.github.models import Annotation, CheckRun, RepoLike, RepoRef
 
 if TYPE_CHECKING:
-    from bot.github.client import InstallationClient
+    from bot.github.calls import RestClient
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +25,11 @@ Conclusion = Literal[
 class CheckRuns:
     """The check-run calls, made as one installation (`client.checks`)."""
 
-    def __init__(self, client: InstallationClient) -> None:
+    def __init__(self, client: RestClient) -> None:
         self._client = client
 
     def _repo(self, repo: RepoLike) -> RepoRef:
-        from bot.github.client import parse_repo
+        from bot.github.models import parse_repo
 
         return parse_repo(repo)
 

@@ -16,16 +16,15 @@ from githubkit import AppAuthStrategy, GitHub, Response, TokenAuthStrategy
 
 from bot.errors import ConfigError, GitHubError
 from bot.github.checks import CheckRuns
-from bot.github.deliveries import catch_up
 from bot.github.models import (
     DeliveryPage,
     InstallationToken,
     IssueComment,
     RepoLike,
-    RepoRef,
     Repository,
     UserPermission,
     WebhookDelivery,
+    parse_repo,
 )
 from bot.github.pulls import PullRequests
 from bot.github.transport import Clock, Requester, RetryPolicy, Sleep, utc_now
@@ -40,24 +39,12 @@ __all__ = [
     "GitHubGateway",
     "InstallationClient",
     "authenticated_clone_url",
-    "catch_up",
     "parse_repo",
 ]
 
 DEFAULT_API_URL = "https://api.github.com"
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 _TokenKey = tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]]
-
-
-def parse_repo(repo: RepoLike) -> RepoRef:
-    """`owner/name` (or anything with a `full_name`) as a RepoRef; raises GitHubError otherwise."""
-    if isinstance(repo, RepoRef):
-        return repo
-    full_name = repo if isinstance(repo, str) else repo.full_name
-    owner, _, name = full_name.partition("/")
-    if not owner or not name or "/" in name:
-        raise GitHubError(f"not a repository name: {full_name!r}", "write it as owner/name")
-    return RepoRef(owner, name)
 
 
 def authenticated_clone_url(clone_url: str, token: str) -> str:

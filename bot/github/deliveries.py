@@ -10,7 +10,7 @@ from bot.errors import GitHubError
 from bot.github.models import WebhookDelivery
 
 if TYPE_CHECKING:
-    from bot.github.client import GitHubGateway
+    from bot.github.calls import DeliveryClient
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ DEFAULT_WINDOW = timedelta(days=3)
 
 
 def recent_deliveries(
-    gateway: GitHubGateway, since: datetime, max_pages: int = 50
+    gateway: DeliveryClient, since: datetime, max_pages: int = 50
 ) -> list[WebhookDelivery]:
     """Deliveries made at or after `since`, following the cursor until older ones appear."""
     collected: list[WebhookDelivery] = []
@@ -49,7 +49,7 @@ def deliveries_to_redeliver(deliveries: list[WebhookDelivery]) -> list[WebhookDe
 
 
 def catch_up(
-    gateway: GitHubGateway, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW
+    gateway: DeliveryClient, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW
 ) -> list[int]:
     """Redeliver failed deliveries within `window` before `now`; returns the ids redelivered."""
     now = now if now is not None else gateway.clock()

@@ -8,6 +8,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.errors import GitHubError
+
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 FAILING_CONCLUSIONS = frozenset({"failure", "timed_out", "action_required", "startup_failure"})
 
@@ -170,3 +172,14 @@ class DeliveryPage:
 
     deliveries: list[WebhookDelivery] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+def parse_repo(repo: RepoLike) -> RepoRef:
+    """`owner/name` (or anything with a `full_name`) as a RepoRef; raises GitHubError otherwise."""
+    if isinstance(repo, RepoRef):
+        return repo
+    full_name = repo if isinstance(repo, str) else repo.full_name
+    owner, _, name = full_name.partition("/")
+    if not owner or not name or "/" in name:
+        raise GitHubError(f"not a repository name: {full_name!r}", "write it as owner/name")
+    return RepoRef(owner, name)

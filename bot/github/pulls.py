@@ -11,7 +11,7 @@ from bot.errors import GitHubError
 from bot.github.models import PullRequest, RepoLike, RepoRef
 
 if TYPE_CHECKING:
-    from bot.github.client import InstallationClient
+    from bot.github.calls import RestClient
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,11 @@ def team_slug(team: str) -> str:
 class PullRequests:
     """The pull-request calls, made as one installation (`client.pulls`)."""
 
-    def __init__(self, client: InstallationClient) -> None:
+    def __init__(self, client: RestClient) -> None:
         self._client = client
 
     def _repo(self, repo: RepoLike) -> RepoRef:
-        from bot.github.client import parse_repo
+        from bot.github.models import parse_repo
 
         return parse_repo(repo)
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 import respx
 
-from bot.github.client import GitHubGateway, catch_up
+from bot.github.client import GitHubGateway
+from bot.github.deliveries import catch_up
 from tests.unit.github.support import API, START, FakeClock
 
 DELIVERIES = "/app/hook/deliveries"

@@ -12,7 +12,8 @@ import httpx
 import pytest
 import respx
 
-from bot.github.client import GitHubGateway, catch_up
+from bot.github.client import GitHubGateway
+from bot.github.deliveries import catch_up
 from bot.github.models import Annotation
 from tests.unit.github.support import (
     API,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import SandboxError
-from bot.sandbox import base
+from bot.sandbox import choose
 from bot.sandbox.base import Limits, check_env
 from bot.sandbox.docker import DockerSandbox, container_spec
 from bot.sandbox.runners import condense, parse_go_test_json, parse_junit
@@ -61,7 +61,7 @@ def test_no_backend_is_an_error_naming_both(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     assert docker.docker_problem() is not None  # no engine answers on a missing socket
     with pytest.raises(SandboxError) as err:
-        base.get_sandbox(Settings(sandbox="auto"))
+        choose.get_sandbox(Settings(sandbox="auto"))
     assert "bwrap: missing bwrap" in str(err.value) and "docker: no Docker engine" in str(err.value)
 
 

@@ -1,0 +1,57 @@
+"""Choosing the sandbox of a process (DRAFTSMITH_SANDBOX) and building the Python toolbox.
+
+Kept apart from `base.py` (the port) so the port imports none of its adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bot.config import Settings
+from bot.errors import SandboxError
+from bot.sandbox.base import Sandbox
+
+logger = logging.getLogger(__name__)
+
+
+def python_toolbox(dest: Path) -> Path:
+    """The read-only pytest/coverage toolbox for the sandbox, built once per work directory."""
+    from bot.sandbox.toolbox import build_python_toolbox
+
+    marker = dest / ".complete"
+    if not marker.exists():
+        build_python_toolbox(dest)
+        marker.write_text("ok\n")
+    return dest
+
+
+def get_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox chosen by DRAFTSMITH_SANDBOX: auto = bwrap if it works, else docker."""
+    from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+    from bot.sandbox.docker import DockerSandbox, docker_problem
+
+    choice = settings.sandbox
+    if choice in ("auto", "bwrap"):
+        problem = bwrap_problem()
+        if problem is None:
+            return BwrapSandbox(toolbox=python_toolbox(settings.work_dir / "toolbox"))
+        if choice == "bwrap":
+            raise SandboxError(
+                f"bubblewrap sandbox unavailable: {problem}",
+                "install bubblewrap (apt-get install bubblewrap) and util-linux, "
+                "or set DRAFTSMITH_SANDBOX=docker",
+            )
+        logger.info("bwrap unavailable (%s); trying docker", problem)
+    docker_issue = docker_problem()
+    if docker_issue is None:
+        return DockerSandbox(image=settings.docker_image)
+    if choice == "docker":
+        raise SandboxError(
+            f"docker sandbox unavailable: {docker_issue}",
+            "start a Docker engine (check DOCKER_HOST) or set DRAFTSMITH_SANDBOX=bwrap",
+        )
+    raise SandboxError(
+        f"no sandbox available: bwrap: {problem}; docker: {docker_issue}",
+        "install bubblewrap (apt-get install bubblewrap) or start a Docker engine",
+    )

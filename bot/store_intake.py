@@ -1,0 +1,200 @@
+"""The run store's intake queries: webhook deliveries, installations and the rate-limit counts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.store_base import StoreBase
+from bot.tables import Delivery, Installation, Run, utcnow
+
+
+class IntakeQueries(StoreBase):
+    """Queries on deliveries and installations."""
+
+    # deliveries ------------------------------------------------------------------------
+    def record_delivery(
+        self,
+        delivery_id: str,
+        *,
+        event: str,
+        action: str | None,
+        installation_id: int | None,
+        repo: str | None,
+        command: str | None,
+        outcome: str,
+    ) -> bool:
+        """Record a delivery once; False when this delivery id was seen before."""
+        try:
+            with self.session() as s:
+                s.add(
+                    Delivery(
+                        id=delivery_id,
+                        event=event,
+                        action=action,
+                        installation_id=installation_id,
+                        repo=repo,
+                        command=command,
+                        outcome=outcome,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """One delivery by id."""
+        with self.session() as s:
+            return s.get(Delivery, delivery_id)
+
+    def finish_delivery(self, delivery_id: str, outcome: str, error: str | None = None) -> None:
+        """Mark a delivery handled (`processed`, `ignored`, `failed`)."""
+        with self.session() as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(outcome=outcome, error=error, processed_at=utcnow())
+            )
+
+    def deliveries_to_dispatch(self, limit: int) -> list[str]:
+        """Ids of accepted deliveries not yet handed to the queue, oldest first."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(Delivery.id)
+                .where(Delivery.outcome == "queued")
+                .order_by(Delivery.received_at)
+                .limit(limit)
+            )
+            return list(rows)
+
+    def mark_dispatched(self, delivery_ids: list[str]) -> None:
+        """Note that these deliveries are in the queue."""
+        with self.session() as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(delivery_ids), Delivery.outcome == "queued")
+                .values(outcome="dispatched")
+            )
+
+    def claim_delivery(self, delivery_id: str) -> bool:
+        """Move a waiting delivery to `processing`; False when another worker has it or it ended."""
+        with self.session() as s:
+            result = s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.outcome.in_(("queued", "dispatched")))
+                .values(outcome="processing", processed_at=utcnow())
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def requeue_stale_deliveries(self, older_than: timedelta) -> int:
+        """Put deliveries stuck in `processing` (a worker died) back to `queued`."""
+        with self.session() as s:
+            result = s.execute(
+                update(Delivery)
+                .where(
+                    Delivery.outcome == "processing", Delivery.processed_at < utcnow() - older_than
+                )
+                .values(outcome="queued")
+            )
+            return int(getattr(result, "rowcount", 0))
+
+    def unprocessed_deliveries(self) -> list[str]:
+        """Ids of deliveries accepted but not yet handled (to re-enqueue on start)."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(Delivery.id)
+                .where(Delivery.outcome.in_(("queued", "dispatched")))
+                .order_by(Delivery.received_at)
+            )
+            return list(rows)
+
+    def count_deliveries(self, outcome: str | None = None) -> int:
+        """How many deliveries were recorded (optionally with one outcome)."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = select(func.count()).select_from(Delivery)
+            if outcome is not None:
+                q = q.where(Delivery.outcome == outcome)
+            return int(s.scalar(q) or 0)
+
+    def count_command_deliveries(
+        self, installation_id: int, *, since: datetime, until: datetime
+    ) -> int:
+        """Comment-command deliveries of an installation received in [since, until]."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = (
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.installation_id == installation_id,
+                    Delivery.event == "issue_comment",
+                    Delivery.command.is_not(None),
+                    Delivery.received_at >= since,
+                    Delivery.received_at <= until,
+                )
+            )
+            return int(s.scalar(q) or 0)
+
+    def count_runs_since(self, installation_id: int, since: datetime) -> int:
+        """Runs an installation started at or after `since`."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = (
+                select(func.count())
+                .select_from(Run)
+                .where(Run.installation_id == installation_id, Run.created_at >= since)
+            )
+            return int(s.scalar(q) or 0)
+
+    # installations -----------------------------------------------------------------------
+    def upsert_installation(
+        self,
+        installation_id: int,
+        *,
+        account_login: str,
+        account_type: str,
+        repositories: list[str],
+    ) -> None:
+        """Create or refresh an installation."""
+        with self.session() as s:
+            inst = s.get(Installation, installation_id)
+            if inst is None:
+                inst = Installation(id=installation_id, account_login=account_login)
+                s.add(inst)
+            inst.account_login = account_login
+            inst.account_type = account_type
+            inst.repositories = sorted(set(repositories))
+            inst.active = True
+            inst.updated_at = utcnow()
+
+    def change_installation_repos(
+        self, installation_id: int, *, added: list[str], removed: list[str]
+    ) -> None:
+        """Add and remove repositories of an installation (creating it when unknown)."""
+        with self.session() as s:
+            inst = s.get(Installation, installation_id)
+            if inst is None:
+                inst = Installation(id=installation_id, account_login="", repositories=[])
+                s.add(inst)
+            repos = (set(inst.repositories or []) | set(added)) - set(removed)
+            inst.repositories = sorted(repos)
+            inst.updated_at = utcnow()
+
+    def deactivate_installation(self, installation_id: int) -> None:
+        """Mark an installation deleted or suspended."""
+        with self.session() as s:
+            inst = s.get(Installation, installation_id)
+            if inst is not None:
+                inst.active = False
+                inst.updated_at = utcnow()
+
+    def get_installation(self, installation_id: int) -> Installation | None:
+        """One installation by id."""
+        with self.session() as s:
+            return s.get(Installation, installation_id)
