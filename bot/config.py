@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     model_coder: str | None = None
     model_reviewer: str | None = None
     model_tester: str | None = None
+    model_prices: str | None = Field(
+        default=None,
+        description="Model prices beside the built-in table: JSON text or a JSON file's path, "
+        '{"model": {"input": USD per 1M prompt tokens, "output": USD per 1M output tokens}}.',
+    )
+    max_completion_tokens: int = Field(
+        default=16_384,
+        ge=256,
+        description="Most completion tokens one model call may ask for (lower it for models "
+        "with a smaller output limit); budgets may ask for fewer.",
+    )
     work_dir: Path = Field(
         default=Path("./draftsmith-work"), description="Where runs clone repositories."
     )

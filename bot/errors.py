@@ -61,3 +61,11 @@ class TransitionError(DraftsmithError):
 
 class ActiveRunConflict(StoreError):
     """A run cannot become active again: another run of the same issue is active."""
+
+
+class RunStopped(DraftsmithError):
+    """The run was stopped (`/draftsmith stop`) while a step was working on it."""
+
+
+class BudgetExhausted(DraftsmithError):
+    """A budget of the run (tokens, cost, tool calls, wall time) leaves no room to go on."""

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
-import json
 import logging
 import os
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -19,40 +16,28 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from bot.config import Role, Settings
-from bot.errors import ContractError, DraftsmithError, ModelError
+from bot.errors import ContractError, ModelError
+from bot.llm_parts import (
+    CallGuard,
+    Tool,
+    describe,
+    reask,
+    refuses_json_schema,
+    run_tool,
+    unfence,
+    with_schema,
+)
 from bot.security.masking import process_masker
 from bot.telemetry import record_model_call, tool_span
-from bot.usage import DEFAULT_PRICES, Price, Usage, UsageLedger, usage_of
+from bot.usage import Price, Usage, UsageLedger, load_prices, usage_of
 
-__all__ = ["Completion", "ModelClient", "Price", "Tool", "Usage", "UsageLedger"]
+__all__ = ["CallGuard", "Completion", "ModelClient", "Price", "Tool", "Usage", "UsageLedger"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 MAX_ATTEMPTS = 3  # the first answer plus at most two re-asks
 _RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A function the model may call: its JSON-schema parameters and a handler returning text."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    handler: Callable[..., str | Awaitable[str]]
-
-    def spec(self) -> dict[str, Any]:
-        """The Chat Completions `tools` entry."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
 
 
 @dataclass
@@ -94,12 +79,17 @@ class ModelClient:
         self._base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
         self._http_client = http_client
-        self.prices: dict[str, Price] = dict(DEFAULT_PRICES if prices is None else prices)
+        self.prices: dict[str, Price] = (
+            load_prices(self._settings.model_prices) if prices is None else dict(prices)
+        )
+        self.guard: CallGuard | None = None
+        self._max_answer_tokens = self._settings.max_completion_tokens
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._retry_backoff_s = retry_backoff_s
         self.ledger = ledger if ledger is not None else UsageLedger()
         self._json_object_models: set[str] = set()
+        self._completion_cap_models: set[str] = set()  # take max_completion_tokens instead
         self._client: openai.AsyncOpenAI | None = None
 
     # -- configuration -------------------------------------------------------------------------
@@ -162,9 +152,9 @@ class ModelClient:
                 client, role, model, conversation, contract, tools, tool_budget, exchange
             )
             try:
-                value = contract.model_validate_json(_unfence(text))
+                value = contract.model_validate_json(unfence(text))
             except ValidationError as exc:
-                errors = _describe(exc)
+                errors = describe(exc)
                 logger.warning(
                     "%s answer %d/%d invalid for %s: %s",
                     role,
@@ -174,7 +164,7 @@ class ModelClient:
                     errors[:500],
                 )
                 conversation.append({"role": "assistant", "content": text})
-                conversation.append({"role": "user", "content": _reask(contract, errors)})
+                conversation.append({"role": "user", "content": reask(contract, errors)})
                 continue
             return Completion(value, model, exchange.usages, exchange.tool_calls, attempt)
         raise ContractError(
@@ -220,9 +210,11 @@ class ModelClient:
                 if exchange.tool_calls >= budget:
                     result = f"tool budget of {budget} calls is spent; give your final answer now"
                 else:
+                    if self.guard is not None:
+                        self.guard.before_tool_call(fn.name)
                     exchange.tool_calls += 1
                     with tool_span(fn.name):
-                        result = await _run_tool(by_name.get(fn.name), fn.name, fn.arguments)
+                        result = await run_tool(by_name.get(fn.name), fn.name, fn.arguments)
                 conversation.append({"role": "tool", "tool_call_id": call.id, "content": result})
             if exchange.tool_calls >= budget:
                 conversation.append(
@@ -252,7 +244,7 @@ class ModelClient:
                 "model": model,
                 # The one masking function: no secret value or credential reaches a model.
                 "messages": process_masker().mask_obj(
-                    _with_schema(conversation, contract) if schema_in_prompt else conversation
+                    with_schema(conversation, contract) if schema_in_prompt else conversation
                 ),
                 "response_format": {"type": "json_object"}
                 if schema_in_prompt
@@ -267,11 +259,19 @@ class ModelClient:
             }
             if tool_specs:
                 kwargs["tools"] = tool_specs
+            if self.guard is not None:
+                cap = min(self.guard.before_call(role, model, kwargs), self._max_answer_tokens)
+                param = "max_completion_tokens" if model in self._completion_cap_models else None
+                kwargs[param or "max_tokens"] = cap
             started = time.monotonic()
             try:
                 response = await self._with_retries(client, role, kwargs)
             except openai.BadRequestError as exc:
-                if schema_in_prompt or not _refuses_json_schema(exc):
+                if "max_tokens" in kwargs and "max_completion_tokens" in str(exc.message):
+                    logger.info("%s takes max_completion_tokens instead of max_tokens", model)
+                    self._completion_cap_models.add(model)
+                    continue
+                if schema_in_prompt or not refuses_json_schema(exc):
                     raise _model_error(exc, model) from exc
                 logger.info("%s refuses json_schema; using json_object for it", model)
                 self._json_object_models.add(model)
@@ -289,6 +289,8 @@ class ModelClient:
             )
             exchange.usages.append(record)
             self.ledger.record([record])
+            if self.guard is not None:
+                self.guard.after_call(record)
             record_model_call(record)
             if not response.choices:
                 raise ModelError(f"{model} returned no choices", "check the endpoint")
@@ -320,63 +322,6 @@ class ModelClient:
             except openai.APIStatusError as exc:
                 raise _model_error(exc, str(kwargs["model"])) from exc
         raise AssertionError("unreachable")
-
-
-async def _run_tool(tool: Tool | None, name: str, arguments: str) -> str:
-    """The text a tool call answers; errors the model can act on are told to it."""
-    if tool is None:
-        return f"error: there is no tool named {name!r}"
-    try:
-        args = json.loads(arguments or "{}")
-    except json.JSONDecodeError as exc:
-        return f"error: arguments are not valid JSON ({exc.msg}); call {name} again"
-    if not isinstance(args, dict):
-        return f"error: arguments must be a JSON object; call {name} again"
-    try:
-        result = tool.handler(**args)
-        if inspect.isawaitable(result):
-            result = await result
-    except TypeError as exc:
-        return f"error: wrong arguments for {name}: {exc}"
-    except DraftsmithError as exc:
-        logger.info("tool %s refused: %s", name, exc)
-        return f"error: {exc}"
-    return str(result)
-
-
-def _unfence(text: str) -> str:
-    match = _FENCE.match(text)
-    return match.group(1) if match else text.strip()
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
-def _reask(contract: type[BaseModel], errors: str) -> str:
-    return (
-        f"Your answer is not a valid {contract.__name__}: {errors}. Answer again with one JSON "
-        "object only, matching the schema exactly (no prose, no extra fields)."
-    )
-
-
-def _with_schema(conversation: list[dict[str, Any]], contract: type[BaseModel]) -> list[Any]:
-    schema = json.dumps(contract.model_json_schema(), separators=(",", ":"))
-    note = {
-        "role": "system",
-        "content": f"Give your final answer as one JSON object, named {contract.__name__}, "
-        f"that validates against this JSON schema: {schema}",
-    }
-    return [note, *conversation]
-
-
-def _refuses_json_schema(exc: openai.BadRequestError) -> bool:
-    text = f"{exc.message} {exc.body}".lower()
-    return "response_format" in text or "json_schema" in text
 
 
 def _retry_delay(exc: Exception, backoff: float) -> float:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from bot.github.client import InstallationClient
+from bot.run import artifacts
+from bot.run.artifacts import Artifacts
 from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
 from bot.run.transitions import PHASE_ORDER
 from bot.store import Store
@@ -83,8 +83,11 @@ def post_progress(store: Store, gh: InstallationClient, run: Run, note: str | No
     """Create or edit the run's one progress comment (the only writer of that comment)."""
     if run.issue_number is None:
         return
-    published = store.get_artifact(run.id, "published")
-    pr_url = json.loads(published.content)["pr_url"] if published is not None else None
+    stored = Artifacts(store, run.id)
+    published = stored.load(artifacts.PUBLISHED)
+    pr_url = published.pr_url if published is not None else None
+    if note is None and run.status in (Status.needs_human_review, Status.failed):
+        note = stored.load(artifacts.INCOMPLETE)
     body = render(
         run_id=run.id,
         phase=run.phase,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
@@ -42,6 +45,55 @@ def parse_prices(raw: Mapping[str, Any]) -> dict[str, Price]:
     return table
 
 
+def load_prices(setting: str | None) -> dict[str, Price]:
+    """The built-in table with `DRAFTSMITH_MODEL_PRICES` (JSON text or a JSON file's path) over it.
+
+    The format is `{"model": {"input": USD per 1M prompt tokens, "output": USD per 1M}}`.
+    """
+    table = dict(DEFAULT_PRICES)
+    if not setting or not setting.strip():
+        return table
+    text = setting.strip()
+    if not text.startswith("{"):
+        path = Path(text).expanduser()
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(
+                f"DRAFTSMITH_MODEL_PRICES names {path}, which cannot be read: {exc.strerror}",
+                "set it to JSON text or the path of a readable JSON file",
+            ) from exc
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"DRAFTSMITH_MODEL_PRICES is not valid JSON: {exc.msg} at line {exc.lineno}",
+            'write it as {"model": {"input": 2.5, "output": 10}} (USD per 1M tokens)',
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            "DRAFTSMITH_MODEL_PRICES must be a JSON object of models",
+            'write it as {"model": {"input": 2.5, "output": 10}} (USD per 1M tokens)',
+        )
+    table.update(parse_prices(raw))
+    return table
+
+
+def estimate_prompt_tokens(request: Mapping[str, Any]) -> int:
+    """A conservative token count of a Chat Completions request, without a tokenizer.
+
+    Counts every message, tool and response-format schema: ASCII at three characters a token
+    (tokenizers average about four on English and code), any other character at one token per
+    UTF-8 byte (the worst case of byte-level BPE), plus four tokens of framing per message.
+    """
+    parts = [request.get("messages", []), request.get("tools", []), request.get("response_format")]
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    other_bytes = len(text.encode()) - ascii_chars
+    messages = len(request.get("messages", []))
+    return math.ceil(ascii_chars / 3) + other_bytes + 4 * messages + 3
+
+
 def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
     """The price of `model`: an exact entry, else the longest entry it starts with, else None."""
     if model in prices:
@@ -76,7 +128,8 @@ def usage_of(
     latency_s: float,
     prices: Mapping[str, Price],
 ) -> Usage:
-    """A Usage record with its cost from the price table (unknown model: cost 0, priced=False)."""
+    """A Usage record with its cost from the price table (unknown model: cost 0, `priced=False`:
+    readers show such a cost as unknown, never as $0)."""
     price = price_for(model, prices)
     cost = 0.0
     if price is not None:

@@ -40,6 +40,13 @@ class Evidence:
     tests: TestOutcome | None = None
     diff: str = ""
     usage: dict[str, dict[str, float]] = field(default_factory=dict)
+    wall_time: tuple[int, float, float] | None = None  # attempts, this attempt's s, total s
+    notes: list[str] = field(default_factory=list)
+
+
+def money(cost: float, unpriced_calls: float) -> str:
+    """A cost for people: `cost unknown` when any call had no price, never a false $0."""
+    return "cost unknown" if unpriced_calls else f"${cost:.4f}"
 
 
 def _review_section(review: Any) -> list[str]:
@@ -93,15 +100,25 @@ def evidence_markdown(evidence: Evidence) -> str:
     lines += ["", "## Review", *_review_section(evidence.review), ""]
     lines += ["## Tests", *_tests_section(evidence.tests), ""]
     lines += ["## Cost", "| agent | calls | tokens | cost |", "| --- | --- | --- | --- |"]
-    total_tokens, total_cost = 0, 0.0
+    total_tokens, total_cost, unpriced = 0, 0.0, 0.0
     for role, totals in sorted(evidence.usage.items()):
         total_tokens += int(totals["tokens"])
         total_cost += totals["cost_usd"]
+        unpriced += totals.get("unpriced", 0)
         lines.append(
             f"| {role} | {int(totals['calls'])} | {int(totals['tokens'])} | "
-            f"${totals['cost_usd']:.4f} |"
+            f"{money(totals['cost_usd'], totals.get('unpriced', 0))} |"
         )
-    lines += [f"| total | | {total_tokens} | ${total_cost:.4f} |", ""]
+    lines += [f"| total | | {total_tokens} | {money(total_cost, unpriced)} |", ""]
+    if evidence.wall_time is not None:
+        attempts, current, total = evidence.wall_time
+        lines += [
+            f"Wall time: {total:.0f}s over {attempts} attempt(s) (this attempt {current:.0f}s).",
+            "",
+        ]
+    lines += [f"- {note}" for note in evidence.notes]
+    if evidence.notes:
+        lines.append("")
     lines += ["## Risk and gate"]
     lines.append(f"Risk: {plan.risk_level if plan else 'unknown'}; gate: **{decision.gate}**")
     lines += [f"- {reason}" for reason in decision.reasons]

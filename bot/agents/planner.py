@@ -35,13 +35,20 @@ ROLES_AFTER_PLANNING = 3  # coder, reviewer, tester
 
 
 def plan_for_approval(
-    run_id: int, plan: ImplementationPlan, decision: Decision, planner_usage: tuple[int, float]
+    run_id: int,
+    plan: ImplementationPlan,
+    decision: Decision,
+    planner_usage: tuple[int, float | None],
 ) -> str:
     """The plan as posted for `/draftsmith approve-plan`: files, test strategy, risk, estimate.
 
     The estimate assumes each later role costs about what the planner did, once (no revision):
-    a rough figure from this run's own usage, not a promise."""
+    a rough figure from this run's own usage, not a promise. A cost of None (a model without
+    a price) is shown as unknown."""
     tokens, cost = planner_usage
+    passes = 1 + ROLES_AFTER_PLANNING
+    total_cost = "an unknown cost" if cost is None else f"${cost * passes:.4f}"
+    own_cost = "cost unknown" if cost is None else f"${cost:.4f}"
     lines = [
         f"**Draftsmith plan for run `{run_id}`**: it waits for approval before writing code.",
         "",
@@ -57,9 +64,8 @@ def plan_for_approval(
         f"Risk: **{plan.risk_level}**; gate: {decision.gate}",
         *[f"- {r}" for r in decision.reasons],
         "",
-        f"Estimate: about {tokens * (1 + ROLES_AFTER_PLANNING):,} tokens and "
-        f"${cost * (1 + ROLES_AFTER_PLANNING):.4f} for one pass without revisions "
-        f"(the plan itself used {tokens:,} tokens, ${cost:.4f}).",
+        f"Estimate: about {tokens * passes:,} tokens and {total_cost} for one pass without "
+        f"revisions (the plan itself used {tokens:,} tokens, {own_cost}).",
         "",
         "A person with write access can reply `/draftsmith approve-plan` to go ahead, or "
         "`/draftsmith stop`.",

@@ -69,12 +69,14 @@ def publish(
     author: str | None = None,
     bot_login: str | None = None,
     run_id: int | None = None,
+    incomplete: str | None = None,
 ) -> Published:
     """Push the run's branch, open (or update) its draft PR, request owners, set the check run.
 
     `changed_paths` default to the diff between `origin/<base_branch>` and the head; `author`
     (who asked for the change) and `bot_login` are never requested as reviewers. A blocked
-    decision raises PolicyError before anything leaves the workspace.
+    decision raises PolicyError before anything leaves the workspace. `incomplete` (why the run
+    stopped early) makes the check run ask for action instead of passing.
     """
     if decision.gate is Gate.blocked:
         raise PolicyError(
@@ -107,6 +109,7 @@ def publish(
         review=review,
         details_url=pull.html_url,
         external_id=str(run_id) if run_id is not None else None,
+        incomplete=incomplete,
     )
     logger.info(
         "published %s#%d (%s) at %s, check run %d",
@@ -333,9 +336,12 @@ def upsert_check_run(
     review: ReviewResult | None,
     details_url: str | None = None,
     external_id: str | None = None,
+    incomplete: str | None = None,
 ) -> CheckRun:
     """Create or update the `draftsmith` check run of `head_sha`; annotations are never doubled."""
     conclusion, title = check_verdict(decision)
+    if incomplete:
+        conclusion, title = "action_required", f"Incomplete: {incomplete}"[:250]
     text = gate_text(decision)
     wanted = annotations_for(review)
     existing = find_check_run(gh, repo, head_sha)

@@ -84,6 +84,7 @@ PR_DRAFT: ArtifactKind[PullRequestDraft] = _kind("pr_draft", PullRequestDraft)
 EVIDENCE_PATH: ArtifactKind[str] = _kind("evidence_path", str, text=True)
 PUBLISHED: ArtifactKind[Published] = _kind("published", Published)
 STOPPED_SUMMARY: ArtifactKind[str] = _kind("stopped_summary", str, text=True)
+INCOMPLETE: ArtifactKind[str] = _kind("incomplete", str, text=True)  # done / left, on GitHub
 # per revision
 CHANGE: ArtifactKind[CodeChange] = _kind("change", CodeChange, per_revision=True)
 DIFF: ArtifactKind[str] = _kind("diff", str, per_revision=True, text=True)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from bot.config import Settings
 from bot.github.client import InstallationClient
-from bot.llm import Completion, ModelClient
+from bot.llm import ModelClient
 from bot.policy import Policy, RepoConfig
 from bot.run import artifacts
 from bot.run.artifacts import ArtifactKind, Artifacts
+from bot.run.guard import GuardedSandbox, StepGuard
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.base import Limits, Sandbox
@@ -67,8 +68,22 @@ class RunContext:
     repo_config: RepoConfig | None
     llm: ModelClient
     services: Services
-    usages: list[Usage] = field(default_factory=list)
-    tool_calls: int = 0
+    guard: StepGuard
+
+    @property
+    def usages(self) -> list[Usage]:
+        """The model calls of this step so far (recorded as they happen)."""
+        return self.guard.usages
+
+    @property
+    def tool_calls(self) -> int:
+        """The tool calls of this step so far."""
+        return self.guard.tool_calls
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox, checking the stop flag and wall time before every command."""
+        return GuardedSandbox(self.services.sandbox, self.guard)
 
     @property
     def store(self) -> Store:
@@ -85,11 +100,6 @@ class RunContext:
         """The commit the change is made on."""
         return self.run.base_sha or "HEAD~1"
 
-    def account(self, completion: Completion[Any]) -> None:
-        """Count a completion's model calls and tool calls against the run."""
-        self.usages.extend(completion.usages)
-        self.tool_calls += completion.tool_calls
-
     def screen(self, text: str, source: str) -> None:
         """Flag injection patterns in text an agent reads; a flag gates the change."""
         for flag in screen(text, source=source):
@@ -98,9 +108,12 @@ class RunContext:
 
 @dataclass(frozen=True)
 class StepResult:
-    """How a step ends: the move to make, why, and (for `revise`) the coder's feedback."""
+    """How a step ends: the move to make, why, and (for `revise`) the coder's feedback.
 
-    move: Move
+    `move` is None when the run was moved by someone else meanwhile (stopped): nothing to do.
+    """
+
+    move: Move | None
     reason: str | None = None
     outcome: str = "done"
     feedback: str | None = None

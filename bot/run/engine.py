@@ -1,8 +1,9 @@
 """The engine: `advance(run_id)` performs the run's current step and makes the move it returns.
 
-The order is: start (queued -> running), open the context (clone, config, policy, model),
-check budgets, run the step, record usage, make the step's move through the lifecycle (only if
-the run is still where the step found it), then update the progress comment.
+The order is: start (queued -> running), open the context (clone, config, policy, model, guard),
+check budgets, run the step while watching for a stop, record usage, make the step's move
+through the lifecycle (only if the run is still where the step found it), then update the
+progress comment. A budget that ends the run brings its work to GitHub (`bot/run/incomplete.py`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import Settings
-from bot.errors import ContractError, DraftsmithError
+from bot.errors import BudgetExhausted, ContractError, DraftsmithError, RunStopped
 from bot.github.client import InstallationClient
 from bot.llm import ModelClient
 from bot.policy import Policy, RepoConfig, load_default_policy, merge
 from bot.run import artifacts, budgets
 from bot.run.artifacts import Artifacts
 from bot.run.checkout import open_workspace, repo_config
-from bot.run.context import RunContext, Services, StepResult, usage_dict
+from bot.run.context import RunContext, Services, Step, StepResult, usage_dict
 from bot.run.evidence import keep_best
+from bot.run.guard import Spent, StepGuard
+from bot.run.incomplete import publish_incomplete
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import TERMINAL, Phase, Status
 from bot.run.steps import STEPS
@@ -34,6 +37,8 @@ from bot.telemetry import phase_span, record_outcome, run_span
 logger = logging.getLogger(__name__)
 
 GIVE_UP_STATUSES = frozenset({Status.needs_human_review, Status.failed})
+STOP_POLL_S = 0.5
+"""How often a running step looks for a stop (a stop cancels model calls and kills commands)."""
 
 
 class Engine:
@@ -86,13 +91,17 @@ class Engine:
         if run.status == Status.queued:
             started = self.lifecycle.finish(run, Move.start)
             if started is None:  # stopped (or moved) before a worker got to it
-                return self.store.get_run(run.id), StepResult(Move.start, None, "not started")
+                return self.store.get_run(run.id), StepResult(None, None, "not started")
             run = started
         phase_id = self.store.start_phase(run.id, run.phase, run.revision)
         ctx: RunContext | None = None
         try:
             ctx = self._context(run)
             result = self._perform(ctx)
+        except RunStopped:
+            result = StepResult(None, None, "stopped")
+        except BudgetExhausted as exc:
+            result = StepResult(Move.give_up, exc.message, "budget")
         except ContractError as exc:
             result = StepResult(Move.give_up, exc.message, "invalid answer")
         except DraftsmithError as exc:
@@ -120,13 +129,29 @@ class Engine:
         return moved, result
 
     def _perform(self, ctx: RunContext) -> StepResult:
-        exceeded = budgets.exceeded(ctx.run, ctx.policy.budgets)
+        exceeded = budgets.exceeded(ctx.run, ctx.policy.budgets, ctx.guard.attempt_started)
         if exceeded:
             return StepResult(Move.give_up, exceeded, "budget")
         step = STEPS.get(Phase(ctx.run.phase))
         if step is None:
             return StepResult(Move.fail, f"no step for phase {ctx.run.phase!r}", "error")
-        return asyncio.run(step.run(ctx))
+        ctx.guard.check()
+        return asyncio.run(self._watched(step, ctx))
+
+    async def _watched(self, step: Step, ctx: RunContext) -> StepResult:
+        """Run `step`, cancelling it (model calls, sandbox commands) as soon as a stop lands."""
+        task = asyncio.create_task(step.run(ctx))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=STOP_POLL_S)
+            if done:
+                return task.result()
+            if await asyncio.to_thread(self._stopped, ctx.run.id):
+                task.cancel()
+                await asyncio.wait({task})
+                raise RunStopped(f"run {ctx.run.id} was stopped during {ctx.run.phase}")
+
+    def _stopped(self, run_id: int) -> bool:
+        return self.store.get_run(run_id).status == Status.stopped
 
     def _context(self, run: Run) -> RunContext:
         workspace = open_workspace(self.services, run)
@@ -135,18 +160,40 @@ class Engine:
         base = self.services.base_policy
         policy = merge(base, config) if config else base
         llm = self.services.llm_factory(config)
-        return RunContext(run, workspace, policy, config, llm, self.services)
+        guard = StepGuard(
+            store=self.store,
+            run_id=run.id,
+            budgets=policy.budgets,
+            before=Spent(run.tokens_used, run.cost_usd, run.tool_calls),
+            attempt_started=budgets.attempt_started(self.store, run),
+            prices=llm.prices,
+        )
+        llm.guard = guard
+        return RunContext(run, workspace, policy, config, llm, self.services, guard)
 
     def _record_usage(
         self, run: Run, phase_id: int, ctx: RunContext | None, result: StepResult
     ) -> None:
-        tokens = sum(u.total_tokens for u in ctx.usages) if ctx else 0
-        cost = sum(u.cost_usd for u in ctx.usages) if ctx else 0.0
-        if ctx is not None and (ctx.usages or ctx.tool_calls):
+        usages = ctx.usages if ctx else []
+        tokens = sum(u.total_tokens for u in usages)
+        cost = sum(u.cost_usd for u in usages)
+        if ctx is not None and (usages or ctx.tool_calls):
             self.store.add_usage(run.id, tokens=tokens, cost_usd=cost, tool_calls=ctx.tool_calls)
-            for usage in ctx.usages:
+            for usage in usages:
                 self.store.add_event(run.id, "model_call", usage.role, usage_dict(usage))
+        if ctx is not None:
+            for model in sorted(ctx.guard.unpriced):
+                self._note_unpriced(run, model, ctx.policy.budgets.max_cost_usd)
         self.store.finish_phase(phase_id, result.outcome, tokens=tokens, cost_usd=cost)
+
+    def _note_unpriced(self, run: Run, model: str, max_cost: float) -> None:
+        """Say once per model that its cost is unknown and the token budget stands in."""
+        if any(e.data.get("model") == model for e in self.store.events(run.id, "cost_unknown")):
+            return
+        note = f"no price for model {model}: its cost is unknown"
+        if max_cost > 0:
+            note += f"; the cost budget (${max_cost:.2f}) falls back to the token budget"
+        self.store.add_event(run.id, "cost_unknown", note, {"model": model})
 
     def _revise_or_give_up(
         self, run: Run, ctx: RunContext | None, result: StepResult
@@ -165,11 +212,16 @@ class Engine:
 
     def _move(self, run: Run, ctx: RunContext | None, result: StepResult) -> Run:
         """Make the step's move; a run moved meanwhile (e.g. stopped) keeps its newer state."""
-        revision = run.revision + 1 if result.move is Move.revise else None
-        phase, status = target(result.move, Phase(run.phase), Status(run.status))
+        move = result.move
+        if move is None:
+            return self.store.get_run(run.id)
+        revision = run.revision + 1 if move is Move.revise else None
+        phase, status = target(move, Phase(run.phase), Status(run.status))
         if status in GIVE_UP_STATUSES and ctx is not None:
             keep_best(self.services, ctx.run, phase, status, result.reason)
-        moved = self.lifecycle.finish(run, result.move, reason=result.reason, revision=revision)
+            if result.outcome == "budget":
+                result = publish_incomplete(ctx, result)
+        moved = self.lifecycle.finish(run, move, reason=result.reason, revision=revision)
         return moved if moved is not None else self.store.get_run(run.id)
 
 

@@ -8,6 +8,7 @@ from bot.agents.deployer import Evidence, write_evidence
 from bot.policy import Decision
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
+from bot.run.budgets import wall_time
 from bot.run.checkout import issue_text
 from bot.run.context import Services
 from bot.tables import Run
@@ -19,16 +20,20 @@ def usage_by_role(services: Services, run: Run) -> dict[str, dict[str, float]]:
     """Calls, tokens and cost of each role, from the run's `model_call` events."""
     usage: dict[str, dict[str, float]] = {}
     for event in services.store.events(run.id, "model_call"):
-        totals = usage.setdefault(event.message, {"tokens": 0, "cost_usd": 0.0, "calls": 0})
+        totals = usage.setdefault(
+            event.message, {"tokens": 0, "cost_usd": 0.0, "calls": 0, "unpriced": 0}
+        )
         totals["tokens"] += int(event.data.get("total_tokens", 0))
         totals["cost_usd"] += float(event.data.get("cost_usd", 0.0))
         totals["calls"] += 1
+        totals["unpriced"] += 0 if event.data.get("priced", True) else 1
     return usage
 
 
 def collect(services: Services, run: Run, decision: Decision) -> Evidence:
     """Everything the PR body shows, for the run's current revision."""
     stored, rev = Artifacts(services.store, run.id), run.revision
+    spent = wall_time(services.store, run)
     return Evidence(
         run=run,
         decision=decision,
@@ -40,6 +45,8 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
         tests=stored.load(artifacts.TEST_OUTCOME, rev),
         diff=stored.text(artifacts.DIFF, rev),
         usage=usage_by_role(services, run),
+        wall_time=(spent.attempts, spent.current_s, spent.total_s),
+        notes=[e.message for e in services.store.events(run.id, "cost_unknown")],
     )
 
 

@@ -31,8 +31,10 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     )
     store = Store(settings.database_url)
 
-    def run(script: dict[str, list[Any]]) -> tuple[int, Store, ScriptedModel, str]:
-        model = ScriptedModel(script)
+    def run(
+        script: dict[str, list[Any]], realistic_usage: bool = False
+    ) -> tuple[int, Store, ScriptedModel, str]:
+        model = ScriptedModel(script, realistic_usage=realistic_usage)
         console = Console(record=True, width=200)
         with serve_model(model) as url:
             monkeypatch.setenv("OPENAI_BASE_URL", url)
@@ -120,16 +122,41 @@ def test_invalid_answers_twice_more_end_in_needs_human_review(local: Any) -> Non
 def test_an_exceeded_budget_stops_the_run_and_keeps_the_work(local: Any, tmp_path: Path) -> None:
     run_pipeline, repo = local
     (repo / ".github").mkdir()
-    (repo / ".github" / "draftsmith.yml").write_text("budgets:\n  max_tokens: 300\n")
+    (repo / ".github" / "draftsmith.yml").write_text("budgets:\n  max_tokens: 3200\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "budget")
-    code, store, model, output = run_pipeline(happy_path())
+    code, store, model, output = run_pipeline(happy_path(), realistic_usage=True)
     run = only_run(store)
     assert code == 1
     assert run.status == "needs_human_review"
     assert "token budget" in (run.status_reason or "")
     assert "subtract" in git(repo, "show", f"{run.branch}:calc/__init__.py")
     assert store.get_artifact(run.id, "stopped_summary") is not None
+
+
+@pytest.mark.parametrize("budget", [900, 2000, 3200], ids=lambda b: f"{b}-tokens")
+def test_recorded_tokens_never_exceed_the_token_budget(local: Any, budget: int) -> None:
+    run_pipeline, repo = local
+    (repo / ".github").mkdir()
+    (repo / ".github" / "draftsmith.yml").write_text(f"budgets:\n  max_tokens: {budget}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "budget")
+    code, store, model, output = run_pipeline(happy_path(), realistic_usage=True)
+    run = only_run(store)
+    assert run.status == "needs_human_review" and "token budget" in (run.status_reason or "")
+    recorded = sum(e.data["total_tokens"] for e in store.events(run.id, "model_call"))
+    assert recorded == run.tokens_used <= budget
+    assert all(b["max_tokens"] <= budget for b in model.bodies)
+
+
+def test_a_model_without_a_price_shows_cost_unknown_never_zero(local: Any) -> None:
+    run_pipeline, _ = local
+    code, store, model, output = run_pipeline(happy_path())
+    run = only_run(store)
+    assert code == 0, output
+    evidence = Path(store.get_artifact(run.id, "evidence_path").content).read_text()
+    assert "| total | | " in evidence and "cost unknown" in evidence
+    assert "$0.0000" not in evidence
 
 
 def test_an_edit_that_escapes_the_tree_is_blocked_and_nothing_is_written(

@@ -62,6 +62,9 @@ class ScriptedModel:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     hold_role: str | None = None
+    # Usage as a real endpoint reports it: prompt tokens from the request's size (about four
+    # characters a token) and an answer cut at the request's `max_tokens` (finish "length").
+    realistic_usage: bool = False
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -86,7 +89,14 @@ class ScriptedModel:
                 return 500, {"error": {"message": f"script for {role} ran out", "type": "test"}}
             item = answers[index]
         content = item if isinstance(item, str) else json.dumps(item)
-        return 200, completion(content, body.get("model", "scripted"))
+        if not self.realistic_usage:
+            return 200, completion(content, body.get("model", "scripted"))
+        prompt = (len(json.dumps([body["messages"], body.get("tools", [])])) + 3) // 4
+        answer = (len(content) + 3) // 4
+        limit = body.get("max_tokens")
+        if limit is not None and answer > limit:
+            content, answer = content[: limit * 4], limit
+        return 200, completion(content, body.get("model", "scripted"), prompt, answer)
 
     def prompts_text(self) -> str:
         """Every message the model was sent, as one text."""

@@ -59,7 +59,6 @@ class Coding:
             feedback=self._feedback(ctx),
             revision=ctx.run.revision,
         )
-        ctx.account(completion)
         return completion.value
 
     @staticmethod

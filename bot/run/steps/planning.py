@@ -69,17 +69,21 @@ class Planning:
             files={f.path: f.content for f in context.files},
             source=f"issue #{run.issue_number}" if run.issue_number else "local request",
         )
-        ctx.account(completion)
         return completion.value
 
     @staticmethod
-    def _plan_tokens(ctx: RunContext) -> tuple[int, float]:
-        """Tokens and cost the planner used (this step's calls, or the stored ones)."""
+    def _plan_tokens(ctx: RunContext) -> tuple[int, float | None]:
+        """Tokens and cost the planner used (this step's calls, or the stored ones); the cost
+        is None when a call had no price."""
         calls = [u for u in ctx.usages if u.role == "planner"]
         if calls:
-            return sum(u.total_tokens for u in calls), sum(u.cost_usd for u in calls)
+            cost = sum(u.cost_usd for u in calls)
+            return sum(u.total_tokens for u in calls), cost if all(
+                u.priced for u in calls
+            ) else None
         events = [e for e in ctx.store.events(ctx.run.id, "model_call") if e.message == "planner"]
+        priced = all(e.data.get("priced", True) for e in events)
         return (
             sum(int(e.data.get("total_tokens", 0)) for e in events),
-            sum(float(e.data.get("cost_usd", 0.0)) for e in events),
+            sum(float(e.data.get("cost_usd", 0.0)) for e in events) if priced else None,
         )

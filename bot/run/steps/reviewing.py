@@ -40,7 +40,7 @@ class Reviewing:
         stored, revision = ctx.artifacts, ctx.run.revision
         diff = stored.text(artifacts.DIFF, revision)
         changed = ctx.workspace.changed_files(ctx.base)
-        sandbox, limits = ctx.services.sandbox, ctx.services.limits
+        sandbox, limits = ctx.sandbox, ctx.services.limits
         analysis = await analyse(sandbox, ctx.workspace.root, changed, limits)
         stored.save(artifacts.ANALYSIS, analysis.output, revision)
         deterministic = analysis.issues + [to_review_issue(f) for f in find_credentials(diff)]
@@ -51,5 +51,4 @@ class Reviewing:
             test_report=None,
             deterministic=deterministic,
         )
-        ctx.account(completion)
         return completion.value

@@ -37,7 +37,7 @@ class Testing:
     async def run(self, ctx: RunContext) -> StepResult:
         """Plan the tests once and run them once per revision; failures go back to the coder."""
         services = ctx.services
-        tester = Tester(ctx.llm, services.sandbox, services.limits, ctx.policy, ctx.repo_config)
+        tester = Tester(ctx.llm, ctx.sandbox, services.limits, ctx.policy, ctx.repo_config)
         outcome = ctx.artifacts.load(artifacts.TEST_OUTCOME, ctx.run.revision)
         if outcome is None:
             outcome = await self._test(ctx, tester, await self._test_plan(ctx, tester))
@@ -64,7 +64,6 @@ class Testing:
                 base=ctx.base,
                 diff=stored.text(artifacts.DIFF, revision),
             )
-            ctx.account(completion)
             test_plan = completion.value
             stored.save(artifacts.TEST_PLAN, test_plan, revision)
         return test_plan

@@ -1,0 +1,80 @@
+"""A `/draftsmith stop` kills the sandbox command a step is running, within seconds, and the
+run stays `stopped` (the real engine, store, clone and bubblewrap; a step that only sleeps)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from bot.config import Settings
+from bot.llm import ModelClient
+from bot.run.context import Kinds, RunContext, StepResult
+from bot.run.engine import Engine
+from bot.run.intents import Intents, Stop
+from bot.run.states import Phase
+from bot.run.steps import STEPS
+from bot.sandbox.base import Limits
+from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.store import Store
+from tests.helpers.repos import PYTHON_FILES, make_repo
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
+
+
+class SleepingStep:
+    """A planning step that runs a minute-long command in the sandbox."""
+
+    phase: ClassVar[Phase] = Phase.planning
+    reads: ClassVar[Kinds] = ()
+    writes: ClassVar[Kinds] = ()
+
+    async def run(self, ctx: RunContext) -> StepResult:
+        """Start the command; it leaves a marker once it runs inside the sandbox."""
+        await ctx.sandbox.run(
+            ["/bin/sh", "-c", "touch started && sleep 60"],
+            workdir=ctx.workspace.root,
+            limits=Limits(wall_time_s=120),
+        )
+        return StepResult.advance()
+
+
+def test_a_stop_kills_the_running_sandbox_command_and_the_run_stays_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "calc", PYTHON_FILES)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", work_dir=tmp_path / "w")
+    store = Store(settings.database_url)
+    store.migrate()
+    run, _ = store.create_run(
+        repo="calc", issue_number=None, clone_url=str(repo), title="t", request="r"
+    )
+    monkeypatch.setitem(STEPS, Phase.planning, SleepingStep())
+    engine = Engine(
+        settings,
+        store,
+        sandbox_factory=BwrapSandbox,
+        llm_factory=lambda _config: ModelClient(settings),
+    )
+    marker = engine.run_dir(run) / "repo" / "started"
+    stopped_at: list[float] = []
+
+    def stop_once_running() -> None:
+        waiting = threading.Event()
+        while not marker.exists():
+            waiting.wait(0.05)  # polling a condition, bounded by the test's own timeout
+        stopped_at.append(time.monotonic())
+        Intents(store).apply(store.get_run(run.id), Stop("carol"))
+
+    stopper = threading.Thread(target=stop_once_running, daemon=True)
+    stopper.start()
+    after = engine.advance(run.id)
+    returned_at = time.monotonic()
+    stopper.join(5)
+    assert stopped_at, "the command never started"
+    assert returned_at - stopped_at[0] < 10, "the command was not killed within seconds"
+    assert (after.status, after.phase) == ("stopped", "planning")
+    assert [p.outcome for p in store.phases(run.id)] == ["stopped"]
