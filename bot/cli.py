@@ -119,6 +119,7 @@ def runs(
     """List runs, or show one run's phases, costs per agent and artifacts."""
     from bot import runview
     from bot.store import Store
+    from bot.usage import format_cost as money
 
     settings = _settings()
     store = Store(settings.database_url)
@@ -134,7 +135,7 @@ def runs(
                     str(r.issue or "-"),
                     r.status,
                     r.phase,
-                    f"${r.cost_usd:.4f}",
+                    money(r.cost_usd),
                     r.age,
                     r.trace_id or "-",
                 )
@@ -149,7 +150,7 @@ def runs(
         if detail.status_reason:
             out.print(f"reason: {detail.status_reason}")
         out.print(
-            f"tokens={r.tokens} cost=${r.cost_usd:.4f} tool_calls={detail.tool_calls} "
+            f"tokens={r.tokens} cost={money(r.cost_usd)} tool_calls={detail.tool_calls} "
             f"duration={detail.duration_s:.1f}s trace={r.trace_id or '-'}"
         )
         phases = Table("phase", "revision", "outcome", "seconds", "tokens", "cost")
@@ -160,7 +161,7 @@ def runs(
                 p.outcome or "running",
                 f"{p.duration_s:.2f}",
                 str(p.tokens),
-                f"${p.cost_usd:.4f}",
+                money(p.cost_usd),
             )
         out.print(phases)
         agents = Table("agent", "models", "calls", "prompt tokens", "completion tokens", "cost")
@@ -171,7 +172,7 @@ def runs(
                 str(a.calls),
                 str(a.prompt_tokens),
                 str(a.completion_tokens),
-                f"${a.cost_usd:.4f}",
+                money(a.cost_usd),
             )
         out.print(agents)
         for artifact in detail.artifacts:

@@ -29,7 +29,7 @@ class RunSummary(BaseModel):
     status: str
     phase: str
     revision: int
-    cost_usd: float
+    cost_usd: float | None = Field(description="USD; None when a call's model had no price.")
     tokens: int
     age_s: float = Field(description="Seconds since the run was created.")
     age: str = Field(description="The age for people: 45s, 12m, 3h, 2d.")
@@ -50,7 +50,7 @@ class PhaseBar(BaseModel):
     duration_s: float
     running: bool
     tokens: int
-    cost_usd: float
+    cost_usd: float | None
     left_pct: float
     width_pct: float
 
@@ -63,7 +63,7 @@ class AgentUsage(BaseModel):
     calls: int
     prompt_tokens: int
     completion_tokens: int
-    cost_usd: float
+    cost_usd: float | None = Field(description="USD; None when a call's model had no price.")
     latency_s: float
 
 
@@ -117,8 +117,13 @@ def trace_id_of(traceparent: str | None) -> str | None:
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
-def summarize(run: Run, *, github_url: str = "https://github.com", now: datetime | None = None
-              ) -> RunSummary:
+def summarize(
+    run: Run,
+    *,
+    github_url: str = "https://github.com",
+    now: datetime | None = None,
+    cost_known: bool = True,
+) -> RunSummary:
     """The list line of a run."""
     created = as_aware(run.created_at) or utcnow()
     age_s = ((now or utcnow()) - created).total_seconds()
@@ -131,7 +136,7 @@ def summarize(run: Run, *, github_url: str = "https://github.com", now: datetime
         status=run.status,
         phase=run.phase,
         revision=run.revision,
-        cost_usd=run.cost_usd,
+        cost_usd=run.cost_usd if cost_known else None,
         tokens=run.tokens_used,
         age_s=age_s,
         age=format_age(age_s),
@@ -153,9 +158,11 @@ def list_runs(
 ) -> list[RunSummary]:
     """Runs newest first, optionally of one status and one repository."""
     now = utcnow()
+    runs = store.list_runs(status=status or None, repo=repo or None, limit=limit)
+    unpriced = store.unpriced_runs([r.id for r in runs])
     return [
-        summarize(r, github_url=github_url, now=now)
-        for r in store.list_runs(status=status or None, repo=repo or None, limit=limit)
+        summarize(r, github_url=github_url, now=now, cost_known=r.id not in unpriced)
+        for r in runs
     ]
 
 
@@ -168,7 +175,9 @@ def _content(artifact: Artifact) -> Any:
     return artifact.content
 
 
-def _phase_bars(store: Store, run: Run, now: datetime) -> tuple[list[PhaseBar], float]:
+def _phase_bars(
+    store: Store, run: Run, now: datetime, cost_known: bool = True
+) -> tuple[list[PhaseBar], float]:
     records = store.phases(run.id)
     start = as_aware(run.created_at) or now
     if records:
@@ -186,7 +195,7 @@ def _phase_bars(store: Store, run: Run, now: datetime) -> tuple[list[PhaseBar], 
                 duration_s=((ended or now) - began).total_seconds(),
                 running=ended is None,
                 tokens=p.tokens,
-                cost_usd=p.cost_usd,
+                cost_usd=p.cost_usd if cost_known else None,
                 left_pct=0.0,
                 width_pct=0.0,
             )
@@ -211,8 +220,10 @@ def _agents(store: Store, run_id: int) -> list[AgentUsage]:
         data = event.data or {}
         role = str(data.get("role") or event.message or "unknown")
         entry = sums.setdefault(
-            role, {"calls": 0, "prompt": 0, "completion": 0, "cost": 0.0, "latency": 0.0}
+            role,
+            {"calls": 0, "prompt": 0, "completion": 0, "cost": 0.0, "latency": 0.0, "unpriced": 0},
         )
+        entry["unpriced"] += 0 if data.get("priced", True) else 1
         entry["calls"] += 1
         entry["prompt"] += int(data.get("prompt_tokens") or 0)
         entry["completion"] += int(data.get("completion_tokens") or 0)
@@ -227,7 +238,7 @@ def _agents(store: Store, run_id: int) -> list[AgentUsage]:
             calls=e["calls"],
             prompt_tokens=e["prompt"],
             completion_tokens=e["completion"],
-            cost_usd=e["cost"],
+            cost_usd=None if e["unpriced"] else e["cost"],
             latency_s=e["latency"],
         )
         for role, e in sums.items()
@@ -238,7 +249,8 @@ def run_detail(store: Store, run_id: int, *, github_url: str = "https://github.c
     """One run's page: timeline, cost per agent, plan, reviews, test reports, diffs, artifacts."""
     now = utcnow()
     run = store.get_run(run_id)
-    bars, total = _phase_bars(store, run, now)
+    cost_known = not store.unpriced_runs([run.id])
+    bars, total = _phase_bars(store, run, now, cost_known)
     latest: dict[str, Artifact] = {}
     revised: dict[str, dict[int, Any]] = defaultdict(dict)
     for artifact in store.artifacts(run_id):
@@ -253,7 +265,7 @@ def run_detail(store: Store, run_id: int, *, github_url: str = "https://github.c
     plan = _content(latest["plan"]) if "plan" in latest else None
     evidence = latest.get("evidence_path")
     return RunDetail(
-        run=summarize(run, github_url=github_url, now=now),
+        run=summarize(run, github_url=github_url, now=now, cost_known=cost_known),
         status_reason=run.status_reason,
         branch=run.branch,
         delivery_id=run.delivery_id,

@@ -255,6 +255,16 @@ class Store(IntakeQueries):
                 q = q.where(RunEvent.kind == kind)
             return list(s.scalars(q))
 
+    def unpriced_runs(self, run_ids: list[int]) -> set[int]:
+        """The runs among `run_ids` with a model call that had no price (their cost is unknown)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(RunEvent.run_id, RunEvent.data).where(
+                    RunEvent.kind == "model_call", RunEvent.run_id.in_(run_ids)
+                )
+            ).all()
+        return {run_id for run_id, data in rows if not (data or {}).get("priced", True)}
+
     def take_inputs(self, run_id: int) -> list[RunEvent]:
         """Steering inputs (kind `input`) not yet consumed, marking them consumed."""
         with self.session() as s:

@@ -94,6 +94,11 @@ def estimate_prompt_tokens(request: Mapping[str, Any]) -> int:
     return math.ceil(ascii_chars / 3) + other_bytes + 4 * messages + 3
 
 
+def format_cost(cost: float | None) -> str:
+    """A cost for people: `cost unknown` when a call had no price (None), never a false $0."""
+    return "cost unknown" if cost is None else f"${cost:.4f}"
+
+
 def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
     """The price of `model`: an exact entry, else the longest entry it starts with, else None."""
     if model in prices:

@@ -24,6 +24,7 @@ from bot import metrics, runview
 from bot.errors import DraftsmithError, StoreError
 from bot.security.masking import process_masker
 from bot.store import Store
+from bot.usage import format_cost
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ STATUSES = metrics.RUN_STATUSES
 _MAX_FORM_BYTES = 4096
 
 
-def _money(value: float) -> str:
-    return f"${value:.4f}"
+def _money(value: float | None) -> str:
+    return format_cost(value)
 
 
 def _duration(seconds: float) -> str:

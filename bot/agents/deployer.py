@@ -22,6 +22,7 @@ from bot.contracts import (
 )
 from bot.policy import Decision
 from bot.tables import Run
+from bot.usage import format_cost
 
 NEEDS_APPROVAL_LABEL = "needs-approval"
 
@@ -45,8 +46,8 @@ class Evidence:
 
 
 def money(cost: float, unpriced_calls: float) -> str:
-    """A cost for people: `cost unknown` when any call had no price, never a false $0."""
-    return "cost unknown" if unpriced_calls else f"${cost:.4f}"
+    """A sum of costs for people, unknown when any of its calls had no price."""
+    return format_cost(None if unpriced_calls else cost)
 
 
 def _review_section(review: Any) -> list[str]:

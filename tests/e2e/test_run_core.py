@@ -68,6 +68,11 @@ def serving(
             yield Harness(runtime, client, watcher)
 
 
+def settle(h: Harness) -> None:
+    """Wait for the run to stop advancing (this machine is shared: a whole run can take minutes)."""
+    assert h.watcher.settled.wait(600), "the run did not settle"
+
+
 def only_run(h: Harness) -> Run:
     runs = h.runtime.store.list_runs()
     assert len(runs) == 1
@@ -82,15 +87,16 @@ def test_a_revise_an_hour_after_the_run_was_created_is_worked_on(
     model = ScriptedModel(with_revisions(1))
     with serving(settings, model, monkeypatch) as h:
         assert h.deliver("issues", labeled(remote)) == 202
-        h.settle()
+        settle(h)
         run = only_run(h)
         assert run.status == "approved", run.status_reason
         with h.runtime.store.session() as s:  # the team reviews the next morning
             s.execute(
                 update(Run).where(Run.id == run.id).values(created_at=utcnow() - timedelta(hours=1))
             )
-        assert h.deliver("issue_comment", comment("/draftsmith revise add a comment", "carol"))
-        h.settle()
+        revise = comment("/draftsmith revise add a comment", "carol")
+        assert h.deliver("issue_comment", revise) == 202
+        settle(h)
         revised = h.runtime.store.get_run(run.id)
     assert revised.status == "approved", revised.status_reason
     assert revised.revision == 1 and model.calls["coder"] == 2
@@ -113,14 +119,14 @@ def test_a_stop_during_a_model_call_ends_the_run_stopped_and_retry_resumes_the_w
             assert model.arrived.wait(120), "the coder was never asked"
             assert h.deliver("issue_comment", comment("/draftsmith stop", "carol")) == 202
             # The coder's request is still held: the stop must not wait for it.
-            assert h.watcher.settled.wait(30), "the stop was not honoured within seconds"
+            assert h.watcher.settled.wait(60), "the stop was not honoured within seconds"
             stopped = only_run(h)
             assert (stopped.status, stopped.phase) == ("stopped", "coding")
             assert stopped.status_reason == "stopped by @carol"
             model.release.set()
 
             assert h.deliver("issue_comment", comment("/draftsmith retry", "carol")) == 202
-            h.settle()
+            settle(h)
             done = h.runtime.store.get_run(stopped.id)
     finally:
         model.release.set()
@@ -142,7 +148,7 @@ def test_a_budget_stop_pushes_the_branch_and_opens_an_incomplete_draft_pr(
     model = ScriptedModel(happy_path(), realistic_usage=True)
     with serving(settings, model, monkeypatch) as h:
         assert h.deliver("issues", labeled(remote)) == 202
-        h.settle()
+        settle(h)
         run = only_run(h)
         store = h.runtime.store
     assert run.status == "needs_human_review" and "token budget" in (run.status_reason or "")
@@ -175,7 +181,7 @@ def test_a_budget_stop_never_pushes_a_change_holding_a_credential(
     model = ScriptedModel(script, realistic_usage=True)
     with serving(settings, model, monkeypatch) as h:
         assert h.deliver("issues", labeled(remote)) == 202
-        h.settle()
+        settle(h)
         run = only_run(h)
     assert run.status == "needs_human_review"
     assert "work not pushed" in (run.status_reason or "")
