@@ -54,7 +54,7 @@ def load_prices(setting: str | None) -> dict[str, Price]:
     if not setting or not setting.strip():
         return table
     text = setting.strip()
-    if not text.startswith("{"):
+    if not text.startswith(("{", "[")):
         path = Path(text).expanduser()
         try:
             text = path.read_text()

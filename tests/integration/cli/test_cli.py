@@ -116,8 +116,23 @@ def test_doctor_gives_a_verdict_per_dependency(tmp_path: Path) -> None:
     )
     assert result.returncode == 1  # no model and no App configured here
     lines = result.stdout
-    for name in ("settings", "database", "queue", "sandbox", "model", "github"):
+    for name in ("settings", "database", "queue", "sandbox", "model", "prices", "github"):
         assert f"{name}:" in lines
     assert "database: sqlite" in lines
     assert "sandbox: bwrap" in lines
     assert "what to do: set DRAFTSMITH_MODEL" in lines
+
+
+def test_doctor_warns_when_the_model_has_no_price(tmp_path: Path) -> None:
+    env = {
+        "DRAFTSMITH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "DRAFTSMITH_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}",
+        "DRAFTSMITH_WORK_DIR": str(tmp_path / "work"),
+        "DRAFTSMITH_MODEL": "my-local-model",
+    }
+    unpriced = draftsmith("doctor", env=env, timeout=120).stdout
+    assert "prices: no price for my-local-model" in unpriced
+    assert "DRAFTSMITH_MODEL_PRICES" in unpriced
+    prices = '{"my-local-model": {"input": 0.5, "output": 1.5}}'
+    priced = draftsmith("doctor", env={**env, "DRAFTSMITH_MODEL_PRICES": prices}, timeout=120)
+    assert "prices: " in priced.stdout and "no price" not in priced.stdout
