@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.errors import ActiveRunConflict
 from bot.run.lifecycle import Lifecycle
-from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
+from bot.run.states import ACTIVE, DELIVERED, Phase, Status
 from bot.run.transitions import Move
 from bot.store import Store
 from bot.tables import Run
@@ -201,7 +201,6 @@ class Intents:
 
 
 __all__ = [
-    "TERMINAL",
     "ApprovePlan",
     "CiFailed",
     "Feedback",
