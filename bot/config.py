@@ -84,7 +84,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=25 * 1024 * 1024, description="Largest webhook body.")
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     dashboard_token: SecretStr | None = Field(
-        default=None, description="When set, /runs and /metrics require it."
+        default=None,
+        description="When set, /runs and /metrics are served on the webhook listener behind it.",
+    )
+    dashboard_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the dashboard's own listener (used when no token is set).",
+    )
+    dashboard_port: int = Field(
+        default=8001, ge=0, le=65535, description="Port of the dashboard's own listener."
+    )
+    trace_url: str | None = Field(
+        default=None,
+        description="Address of a trace in your trace UI, with {trace_id}, for the run page.",
     )
 
     @field_validator("webhook_secret")

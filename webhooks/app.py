@@ -57,8 +57,13 @@ def create_app(
     on_shutdown: Callable[[], None] | None = None,
     on_accepted: Callable[[], None] | None = None,
     dashboard_token: str | None = None,
+    trace_url_template: str | None = None,
 ) -> FastAPI:
-    """Build the HTTP app; `webhook_secret=None` only in explicit insecure development mode."""
+    """Build the HTTP app; `webhook_secret=None` only in explicit insecure development mode.
+
+    The dashboard is part of this (internet-facing) app only when `dashboard_token` protects it;
+    without a token it is served by its own loopback listener (`webhooks/listeners.py`).
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -171,7 +176,10 @@ def create_app(
             {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
         )
 
-    app.include_router(build_dashboard_router(store, dashboard_token))
+    if dashboard_token:
+        app.include_router(
+            build_dashboard_router(store, dashboard_token, trace_url_template=trace_url_template)
+        )
     return app
 
 

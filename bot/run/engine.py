@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import Settings
+from bot.endings import crash_reason
 from bot.errors import BudgetExhausted, ContractError, DraftsmithError, RunStopped
 from bot.github.client import InstallationClient
 from bot.llm import ModelClient
@@ -109,8 +111,8 @@ class Engine:
             result = StepResult(Move.fail, str(exc), "error")
         except Exception as exc:  # a bug must end the run with a reason, not leave it running
             logger.exception("phase crashed", extra=log)
-            reason = f"internal error in {run.phase}: {exc.__class__.__name__}: {exc}"
-            result = StepResult(Move.fail, reason[:500], "crash")
+            self.store.put_artifact(run.id, "traceback", traceback.format_exc(), "text/plain")
+            result = StepResult(Move.fail, crash_reason(run.phase, exc), "crash")
         self._record_usage(run, phase_id, ctx, result)
         result = self._revise_or_give_up(run, ctx, result)
         moved = self._move(run, ctx, result)
