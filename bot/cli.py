@@ -94,6 +94,7 @@ def serve(
         queue=runtime.queue,
         webhook_secret=secret,
         app_id=settings.github_app_id,
+        mention_login=settings.app_slug,
         max_body_bytes=settings.max_body_bytes,
         on_startup=lambda: runtime.start_server(embedded_worker),
         on_shutdown=runtime.stop,

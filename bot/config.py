@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         default="python:3.11-slim", description="Image (tag or digest) of the Docker sandbox."
     )
     trigger_label: str = Field(default="draftsmith", description="Issue label that starts a run.")
+    app_slug: str = Field(
+        default="draftsmith",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+        description="The App's slug as GitHub reports it (GET /app); `@<slug>` starts a run.",
+    )
     model: str | None = Field(default=None, description="Default model for every role.")
     model_planner: str | None = None
     model_coder: str | None = None

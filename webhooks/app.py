@@ -52,6 +52,7 @@ def create_app(
     queue: TaskQueue,
     webhook_secret: str | None,
     app_id: int | None = None,
+    mention_login: str | None = None,
     max_body_bytes: int = 25 * 1024 * 1024,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
@@ -113,7 +114,7 @@ def create_app(
             logger.warning("webhook refused: body is not a JSON object: %s", exc, extra=log)
             return _error(400, "body is not a JSON object"), "invalid"
         try:
-            routed = route(event, payload, app_id=app_id)
+            routed = route(event, payload, app_id=app_id, mention_login=mention_login)
         except MalformedPayload as exc:
             logger.warning("webhook refused: %s", exc, extra=log)
             return _error(400, str(exc)), "invalid"
