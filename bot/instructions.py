@@ -75,7 +75,13 @@ class RepositoryGuidance:
     def applied(self) -> list[dict[str, object]]:
         """What the evidence lists: each file, why it applies, its size and truncation."""
         return [
-            {"path": f.path, "why": f.why, "chars": f.chars, "truncated": f.truncated}
+            {
+                "path": f.path,
+                "why": f.why,
+                "chars": f.chars,
+                "shown": len(f.text),
+                "truncated": f.truncated,
+            }
             for f in self.files
         ]
 

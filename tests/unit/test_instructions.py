@@ -106,6 +106,7 @@ def test_instruction_files_are_capped_and_the_cap_is_recorded() -> None:
         "path": "CLAUDE.md",
         "why": "agent instructions",
         "chars": 5,
+        "shown": 5,
         "truncated": False,
     }
 
