@@ -175,18 +175,18 @@ class Runtime:
         from bot.run.capacity import room_for, start_when_room
 
         log = {"run_id": run_id}
-        queued = self.store.get_run(run_id)
-        if queued.status == Status.queued:
-            started = start_when_room(self.engine.lifecycle, queued, self.settings)
-            if started is None and self.store.get_run(run_id).status == Status.queued:
-                room = room_for(self.store, queued, self.settings)
-                logger.info("run held in the queue: %s", room.detail, extra=log)
-                self.queue.enqueue_run_later(run_id, self.settings.queue_recheck_s)
-                return
         if not self.store.claim_run(run_id, self.worker_id):
-            logger.info("run locked by another worker", extra={"run_id": run_id})
+            logger.info("run locked by another worker", extra=log)
             return
         try:
+            queued = self.store.get_run(run_id)
+            if queued.status == Status.queued:
+                started = start_when_room(self.engine.lifecycle, queued, self.settings)
+                if started is None and self.store.get_run(run_id).status == Status.queued:
+                    room = room_for(self.store, queued, self.settings)
+                    logger.info("run held in the queue: %s", room.detail, extra=log)
+                    self.queue.enqueue_run_later(run_id, self.settings.queue_recheck_s)
+                    return
             run = self.engine.advance(run_id)
         finally:
             self.store.release_run(run_id, self.worker_id)
