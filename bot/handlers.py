@@ -115,7 +115,7 @@ class Handlers:
         if isinstance(command, CommentCommand):
             return self.comment_command(command, delivery_id)
         if isinstance(command, Mention):
-            return handle_mention(self, command, delivery_id)
+            return self.mention(command, delivery_id)
         if isinstance(command, ReviewSubmitted | ReviewComment | CheckSuiteCompleted):
             return self.pull_request_event(command)
         return self.installation(command)
@@ -263,6 +263,11 @@ class Handlers:
         if result.enqueue:
             self.queue.enqueue_run(run.id)
         return Outcome("processed" if result.applied else "ignored", result.detail)
+
+    def mention(self, command: Mention, delivery_id: str) -> Outcome:
+        """`@<app> <what>`: start a run for the issue, or revise the run that owns the PR."""
+        handled = handle_mention(self, command, delivery_id)
+        return Outcome(handled.status, handled.detail)
 
     def admit(
         self, gh: InstallationClient, command: CommentCommand | Mention, delivery_id: str

@@ -18,7 +18,7 @@ from bot.run.lifecycle import Lifecycle
 from bot.run.states import Status
 from bot.run.transitions import Move
 from bot.store import Store
-from bot.tables import Run, utcnow
+from bot.tables import Run, as_aware, utcnow
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -116,10 +116,16 @@ def test_a_waiting_run_can_be_stopped_or_retried_by_a_person(sqlite_store: Store
 def test_time_spent_waiting_does_not_count_as_wall_time(sqlite_store: Store) -> None:
     run = running_run(sqlite_store)
     limits = load_default_policy().budgets.model_copy(update={"max_wall_time_s": 60})
-    backdated = run.created_at - timedelta(seconds=100)
-    run.created_at = backdated
-    assert "wall-time budget reached" in (budgets.exceeded(run, limits) or "")
-    assert budgets.exceeded(run, limits, paused_s=90) is None
+    created = as_aware(run.created_at)
+    assert created is not None
+    started = budgets.attempt_started(sqlite_store, run)
+    assert started == created
+    assert "wall-time budget" in (
+        budgets.exceeded(run, limits, started - timedelta(seconds=100)) or ""
+    )
+    sqlite_store.add_event(run.id, waiting.RESUMED_EVENT, "resumed", {"number": 1, "waited_s": 90})
+    shifted = budgets.attempt_started(sqlite_store, run)
+    assert shifted == created + timedelta(seconds=90)  # the 90s of waiting are not wall time
 
 
 def test_the_progress_comment_says_the_run_waits_and_when_it_resumes() -> None:
