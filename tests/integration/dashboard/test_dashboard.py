@@ -135,6 +135,28 @@ def test_a_run_that_did_not_succeed_says_why_in_a_sentence_with_the_traceback_fo
         assert "Technical details" not in failed
 
 
+def test_a_run_waiting_for_the_model_says_why_and_when_it_resumes(
+    open_server: str, seeded: Seeded, tmp_path: Path,
+) -> None:
+    run, _ = seeded.store.create_run(
+        repo="octo/calc", issue_number=12, clone_url="https://github.com/octo/calc.git",
+        title="Wait for me", request="r",
+    )
+    why = (
+        "waiting for the model endpoint (rate limited (429)); resumes by itself at "
+        "2026-11-29 09:00:00 UTC (wait 1 of this outage; after 1h 00m of waiting a person "
+        "takes over)"
+    )
+    seed_state(seeded.store, run.id, status="waiting_for_model", phase="planning",
+               status_reason=why)
+    with browser(tmp_path / "chromium") as chrome:
+        text = readable(chrome.open(f"{open_server}/runs/{run.id}"))
+        assert f"Run {run.id}: octo/calc #12 waiting_for_model" in text
+        assert f"Waiting for the model: {why}" in text
+        listing = readable(chrome.open(f"{open_server}/runs?status=waiting_for_model"))
+        assert "Wait for me" in listing
+
+
 def test_the_same_routes_answer_json_when_asked(open_server: str, seeded: Seeded) -> None:
     accept = {"accept": "application/json"}
     listing = httpx.get(f"{open_server}/runs?status=running", headers=accept).json()
