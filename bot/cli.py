@@ -52,9 +52,7 @@ def serve(
         bool, typer.Option(help="Run consumer threads in this process.")
     ] = True,
 ) -> None:
-    """Run the webhook server with an embedded worker."""
-    import uvicorn
-
+    """Run the webhook server with an embedded worker (and the dashboard's own listener)."""
     from bot.runtime import Runtime
     from webhooks.app import create_app
 
@@ -73,25 +71,46 @@ def serve(
         runtime.store.migrate()
     except DraftsmithError as exc:
         raise _fail(exc) from exc
-    from webhooks.dashboard import exposure_warning
+    from bot.exposure import dashboard_exposure
+    from webhooks.listeners import Listener, create_dashboard_app, serve_listeners
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    warning = exposure_warning(host, token)
-    if warning:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+    exposure = dashboard_exposure(
+        token=token,
+        webhook_host=host,
+        webhook_port=port,
+        host=settings.dashboard_host,
+        port=settings.dashboard_port,
+    )
+    if exposure.public_without_token:
+        console.print(f"[yellow]warning:[/yellow] {exposure.message}")
+    else:
+        console.print(f"dashboard: {exposure.message}")
     web = create_app(
         dashboard_token=token,
+        trace_url_template=settings.trace_url,
         store=runtime.store,
         queue=runtime.queue,
         webhook_secret=secret,
         app_id=settings.github_app_id,
+        mention_login=settings.app_slug,
         max_body_bytes=settings.max_body_bytes,
         on_startup=lambda: runtime.start_server(embedded_worker),
         on_shutdown=runtime.stop,
         on_accepted=runtime.outbox.notify,
     )
-    uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
+    listeners = [Listener("webhooks", web, host, port)]
+    if not exposure.on_webhook_listener:
+        dashboard = create_dashboard_app(runtime.store, trace_url_template=settings.trace_url)
+        listeners.append(Listener("dashboard", dashboard, exposure.host, exposure.port))
+    if not serve_listeners(listeners):
+        console.print(
+            "[red]error:[/red] a listener could not start (see the log above); nothing is served."
+            "\n  what to do: free the port, or choose another with --port or "
+            "DRAFTSMITH_DASHBOARD_PORT."
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

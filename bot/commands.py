@@ -61,6 +61,20 @@ class CommentCommand(_Model):
     sender: Actor
 
 
+class Mention(_Model):
+    """A comment mentioning the App (`@draftsmith <what to do>`) on an issue or a pull request."""
+
+    kind: Literal["mention"] = "mention"
+    repo: RepoRef
+    issue_number: int
+    is_pull_request: bool
+    comment_id: int
+    issue_title: str
+    issue_body: str
+    text: str = Field(description="The comment with the mention taken out.")
+    sender: Actor
+
+
 class ReviewSubmitted(_Model):
     """A pull request review was submitted (approval, changes requested or comment)."""
 
@@ -116,6 +130,7 @@ class InstallationChanged(_Model):
 Command = Annotated[
     StartRun
     | CommentCommand
+    | Mention
     | ReviewSubmitted
     | ReviewComment
     | CheckSuiteCompleted

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         default="python:3.11-slim", description="Image (tag or digest) of the Docker sandbox."
     )
     trigger_label: str = Field(default="draftsmith", description="Issue label that starts a run.")
+    app_slug: str = Field(
+        default="draftsmith",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+        description="The App's slug as GitHub reports it (GET /app); `@<slug>` starts a run.",
+    )
     model: str | None = Field(default=None, description="Default model for every role.")
     model_planner: str | None = None
     model_coder: str | None = None
@@ -81,10 +86,44 @@ class Settings(BaseSettings):
     catchup_interval_s: int = Field(
         default=600, ge=0, description="Seconds between redelivery sweeps; 0 disables them."
     )
+    model_max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of one model request before the run waits."
+    )
+    model_wait_backoff_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="First wait of a run on a model outage without Retry-After; doubles per wait.",
+    )
+    model_wait_limit_s: int = Field(
+        default=3600,
+        ge=0,
+        description="A run that waited longer on the model endpoint ends needs_human_review.",
+    )
+    max_concurrent_runs: int = Field(
+        default=8, ge=0, description="Runs working at once in total (0: no cap); others queue."
+    )
+    max_concurrent_runs_per_installation: int = Field(
+        default=4, ge=0, description="Runs working at once per installation (0: no cap)."
+    )
+    queue_recheck_s: float = Field(
+        default=5.0, gt=0, description="How often a run held by a concurrency cap looks again."
+    )
     max_body_bytes: int = Field(default=25 * 1024 * 1024, description="Largest webhook body.")
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     dashboard_token: SecretStr | None = Field(
-        default=None, description="When set, /runs and /metrics require it."
+        default=None,
+        description="When set, /runs and /metrics are served on the webhook listener behind it.",
+    )
+    dashboard_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the dashboard's own listener (used when no token is set).",
+    )
+    dashboard_port: int = Field(
+        default=8001, ge=0, le=65535, description="Port of the dashboard's own listener."
+    )
+    trace_url: str | None = Field(
+        default=None,
+        description="Address of a trace in your trace UI, with {trace_id}, for the run page.",
     )
 
     @field_validator("webhook_secret")

@@ -14,6 +14,8 @@ import httpx
 from bot.config import Settings
 from bot.errors import DraftsmithError
 
+MIN_DASHBOARD_TOKEN = 24
+
 
 @dataclass(frozen=True)
 class Check:
@@ -44,6 +46,32 @@ def check_settings(settings: Settings) -> Check:
             "set it to the App's webhook secret; serve refuses to start without it",
         )
     return Check("settings", "ok", "webhook secret set")
+
+
+def check_dashboard(settings: Settings) -> Check:
+    """Whether the dashboard (plans, diffs, test output of private repositories) is public."""
+    from bot.exposure import is_loopback
+
+    if settings.dashboard_token is not None:
+        if len(settings.dashboard_token.get_secret_value()) < MIN_DASHBOARD_TOKEN:
+            return Check(
+                "dashboard",
+                "warn",
+                "the dashboard is public behind a short DRAFTSMITH_DASHBOARD_TOKEN",
+                f"use a random token of at least {MIN_DASHBOARD_TOKEN} characters "
+                "(e.g. `openssl rand -hex 24`)",
+            )
+        return Check("dashboard", "ok", "served on the webhook listener behind the token")
+    where = f"{settings.dashboard_host}:{settings.dashboard_port}"
+    if is_loopback(settings.dashboard_host):
+        return Check("dashboard", "ok", f"served only on {where} (this machine)")
+    return Check(
+        "dashboard",
+        "warn",
+        f"the dashboard and /metrics are public on {where} without a token",
+        "set DRAFTSMITH_DASHBOARD_TOKEN, or DRAFTSMITH_DASHBOARD_HOST=127.0.0.1 behind a proxy "
+        "with its own login (README: The dashboard)",
+    )
 
 
 def check_database(settings: Settings) -> Check:
@@ -141,13 +169,22 @@ def check_github(settings: Settings) -> Check:
         )
     gateway = GitHubGateway.from_settings(settings)
     app = gateway.app_request("GET", "/app").json()
-    return Check("github", "ok", f"authenticated as App {app.get('slug', app.get('id'))}")
+    slug = app.get("slug")
+    if slug and slug != settings.app_slug:
+        return Check(
+            "github",
+            "warn",
+            f"authenticated as App {slug}, but mentions are looked for as @{settings.app_slug}",
+            f"set DRAFTSMITH_APP_SLUG={slug} so `@{slug} <what to do>` starts a run",
+        )
+    return Check("github", "ok", f"authenticated as App {slug or app.get('id')}")
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:
     """Every check, in order."""
     for name, fn in (
         ("settings", check_settings),
+        ("dashboard", check_dashboard),
         ("database", check_database),
         ("queue", check_queue),
         ("sandbox", check_sandbox),

@@ -43,6 +43,21 @@ class ModelError(DraftsmithError):
     """The model endpoint failed or is not configured."""
 
 
+class ModelUnavailable(ModelError):
+    """The model endpoint is rate-limited, down or unreachable after the client's retries.
+
+    Not the run's fault: the run waits (`waiting_for_model`) and resumes by itself.
+    `retry_after_s` is what the endpoint asked for (its `Retry-After`), when it said.
+    """
+
+    def __init__(
+        self, message: str, hint: str = "", *, cause: str, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.cause = cause
+        self.retry_after_s = retry_after_s
+
+
 class ContractError(DraftsmithError):
     """A model's answer did not validate against its contract, even after re-asking."""
 

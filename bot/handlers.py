@@ -15,6 +15,7 @@ from bot.commands import (
     Command,
     CommentCommand,
     InstallationChanged,
+    Mention,
     RepoRef,
     ReviewComment,
     ReviewSubmitted,
@@ -23,6 +24,7 @@ from bot.commands import (
 from bot.config import Settings
 from bot.errors import PolicyError
 from bot.github.client import InstallationClient
+from bot.mentions import handle_mention
 from bot.policy import Policy, load_default_policy
 from bot.progress import post_progress
 from bot.queue import TaskQueue
@@ -112,6 +114,8 @@ class Handlers:
             return self.start_run(command, delivery_id)
         if isinstance(command, CommentCommand):
             return self.comment_command(command, delivery_id)
+        if isinstance(command, Mention):
+            return self.mention(command, delivery_id)
         if isinstance(command, ReviewSubmitted | ReviewComment | CheckSuiteCompleted):
             return self.pull_request_event(command)
         return self.installation(command)
@@ -143,32 +147,56 @@ class Handlers:
         trigger = self.trigger_label(gh, command.repo, command.issue_number)
         if command.label != trigger:
             return Outcome("ignored", f"label {command.label!r} is not the trigger {trigger!r}")
-        verdict = self.limiter.run(command.repo.installation_id)
+        return self.open_run(
+            gh,
+            command.repo,
+            command.issue_number,
+            title=command.title,
+            request=command.body,
+            sender=command.sender.login,
+            delivery_id=delivery_id,
+            started_by=f"the new `{trigger}` label",
+        )
+
+    def open_run(
+        self,
+        gh: InstallationClient,
+        repo: RepoRef,
+        issue_number: int,
+        *,
+        title: str,
+        request: str,
+        sender: str,
+        delivery_id: str,
+        started_by: str,
+    ) -> Outcome:
+        """Create and queue an issue's run (rate-limited; one active run per issue)."""
+        verdict = self.limiter.run(repo.installation_id)
         if not verdict.allowed:
             limit = self.limiter.policy.max_runs_per_hour_per_installation
             gh.upsert_comment(
-                command.repo.full_name,
-                command.issue_number,
+                repo.full_name,
+                issue_number,
                 RATE_LIMITED_MARKER,
                 RATE_LIMITED_RUN.format(limit=limit),
             )
             return Outcome("ignored", f"rate-limited: {verdict.detail}")
         run, created = self.store.create_run(
-            repo=command.repo.full_name,
-            issue_number=command.issue_number,
-            clone_url=command.repo.clone_url,
-            title=command.title,
-            request=command.body,
-            installation_id=command.repo.installation_id,
-            requested_by=command.sender.login,
+            repo=repo.full_name,
+            issue_number=issue_number,
+            clone_url=repo.clone_url,
+            title=title,
+            request=request,
+            installation_id=repo.installation_id,
+            requested_by=sender,
             delivery_id=delivery_id,
         )
         if not created:
             gh.create_comment(
-                command.repo.full_name,
-                command.issue_number,
+                repo.full_name,
+                issue_number,
                 f"Draftsmith is already working on this issue (run `{run.id}`, phase "
-                f"`{run.phase}`); the new `{trigger}` label started nothing. Use "
+                f"`{run.phase}`); {started_by} started nothing. Use "
                 "`/draftsmith stop` or `/draftsmith retry` to steer it.",
             )
             return Outcome("processed", f"run {run.id} already active")
@@ -188,18 +216,10 @@ class Handlers:
         Write access is asked of GitHub when the command is executed, not when it arrived, so
         a person removed from the repository in between is refused.
         """
-        verdict = self.limiter.command(command.repo.installation_id, delivery_id)
         gh = self.github_for(command.repo)
         repo, number = command.repo.full_name, command.issue_number
-        if not verdict.allowed:
-            if verdict.reply:
-                limit = self.limiter.policy.max_commands_per_hour_per_installation
-                gh.create_comment(repo, number, RATE_LIMITED_COMMANDS.format(limit=limit))
-            return Outcome("ignored", f"rate-limited: {verdict.detail}")
-        if not gh.has_write_access(repo, command.sender.login):
-            gh.create_comment(repo, number, NOT_A_WRITER.format(login=command.sender.login))
-            return Outcome("ignored", f"{command.sender.login} has no write access")
-        gh.add_reaction(repo, command.comment_id, "eyes")
+        if (refused := self.admit(gh, command, delivery_id)) is not None:
+            return refused
         if command.verb == "help":
             gh.create_comment(repo, number, HELP_TEXT)
             return Outcome("processed", "help")
@@ -243,6 +263,28 @@ class Handlers:
         if result.enqueue:
             self.queue.enqueue_run(run.id)
         return Outcome("processed" if result.applied else "ignored", result.detail)
+
+    def mention(self, command: Mention, delivery_id: str) -> Outcome:
+        """`@<app> <what>`: start a run for the issue, or revise the run that owns the PR."""
+        handled = handle_mention(self, command, delivery_id)
+        return Outcome(handled.status, handled.detail)
+
+    def admit(
+        self, gh: InstallationClient, command: CommentCommand | Mention, delivery_id: str
+    ) -> Outcome | None:
+        """Rate limit and write access of a steering comment; None when it may act (👀 added)."""
+        verdict = self.limiter.command(command.repo.installation_id, delivery_id)
+        repo, number = command.repo.full_name, command.issue_number
+        if not verdict.allowed:
+            if verdict.reply:
+                limit = self.limiter.policy.max_commands_per_hour_per_installation
+                gh.create_comment(repo, number, RATE_LIMITED_COMMANDS.format(limit=limit))
+            return Outcome("ignored", f"rate-limited: {verdict.detail}")
+        if not gh.has_write_access(repo, command.sender.login):
+            gh.create_comment(repo, number, NOT_A_WRITER.format(login=command.sender.login))
+            return Outcome("ignored", f"{command.sender.login} has no write access")
+        gh.add_reaction(repo, command.comment_id, "eyes")
+        return None
 
     def pull_request_event(
         self, command: ReviewSubmitted | ReviewComment | CheckSuiteCompleted

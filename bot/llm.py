@@ -8,6 +8,8 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar, cast
 
 import httpx
@@ -16,7 +18,7 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from bot.config import Role, Settings
-from bot.errors import ContractError, ModelError
+from bot.errors import ContractError, ModelError, ModelUnavailable
 from bot.llm_parts import (
     CallGuard,
     Tool,
@@ -70,7 +72,7 @@ class ModelClient:
         http_client: httpx.AsyncClient | None = None,
         prices: Mapping[str, Price] | None = None,
         timeout_s: float = 120.0,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         retry_backoff_s: float = 1.0,
         ledger: UsageLedger | None = None,
     ) -> None:
@@ -85,7 +87,9 @@ class ModelClient:
         self.guard: CallGuard | None = None
         self._max_answer_tokens = self._settings.max_completion_tokens
         self._timeout_s = timeout_s
-        self._max_retries = max_retries
+        self._max_retries = (
+            max_retries if max_retries is not None else self._settings.model_max_retries
+        )
         self._retry_backoff_s = retry_backoff_s
         self.ledger = ledger if ledger is not None else UsageLedger()
         self._json_object_models: set[str] = set()
@@ -304,9 +308,12 @@ class ModelClient:
                 return cast(ChatCompletion, await client.chat.completions.create(**kwargs))
             except _RETRYABLE as exc:
                 if attempt == self._max_retries:
-                    raise ModelError(
+                    raise ModelUnavailable(
                         f"model endpoint failed {attempt + 1} times for the {role}: {exc}",
-                        "check OPENAI_BASE_URL and the provider's status; try again later",
+                        "check OPENAI_BASE_URL and the provider's status; the run resumes "
+                        "by itself",
+                        cause=_outage_cause(exc),
+                        retry_after_s=_retry_after(exc),
                     ) from exc
                 delay = _retry_delay(exc, self._retry_backoff_s * 2**attempt)
                 logger.warning(
@@ -322,6 +329,36 @@ class ModelClient:
             except openai.APIStatusError as exc:
                 raise _model_error(exc, str(kwargs["model"])) from exc
         raise AssertionError("unreachable")
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """The endpoint's `Retry-After` in seconds (a number or an HTTP date), when it sent one."""
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    if header is None:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _outage_cause(exc: Exception) -> str:
+    """A short cause for people: rate limited (429), server error (503), timeout, unreachable."""
+    if isinstance(exc, openai.RateLimitError):
+        return "rate limited (429)"
+    if isinstance(exc, openai.APIStatusError):
+        return f"server error ({exc.status_code})"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out"
+    return "unreachable"
 
 
 def _retry_delay(exc: Exception, backoff: float) -> float:

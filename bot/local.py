@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -10,10 +11,13 @@ from rich.console import Console
 from bot.config import Settings
 from bot.errors import ModelError, WorkspaceError
 from bot.llm import ModelClient
+from bot.run import waiting
 from bot.run.engine import Engine, model_client
 from bot.run.states import ACTIVE, Phase, Status
+from bot.run.transitions import Move
 from bot.sandbox.choose import get_sandbox
 from bot.store import Store
+from bot.tables import Run, utcnow
 
 EXIT_CODES: dict[str, int] = {
     Status.approved: 0,
@@ -22,6 +26,7 @@ EXIT_CODES: dict[str, int] = {
     Status.blocked_by_policy: 1,
     Status.stopped: 1,
     Status.waiting: 1,
+    Status.waiting_for_model: 1,
     Status.failed: 2,
 }
 
@@ -36,6 +41,18 @@ def _check_model(settings: Settings) -> None:
                 "export DRAFTSMITH_MODEL=<model name>, OPENAI_BASE_URL=<endpoint, e.g. "
                 "http://localhost:11434/v1> and OPENAI_API_KEY=<key>",
             )
+
+
+def wait_for_model(engine: Engine, run: Run, console: Console) -> Run:
+    """In the foreground: wait out the run's model outage, then resume it."""
+    wait = waiting.current_wait(engine.store, run.id)
+    if wait is None:  # no recorded wait: nothing to wait for
+        moved = engine.lifecycle.request(run.id, Move.resume, reason="resumed")
+        return moved or engine.store.get_run(run.id)
+    console.print(f"  {run.status_reason}")
+    time.sleep(waiting.seconds_until(wait.resume_at))
+    waiting.resume(engine.lifecycle, run.id, wait.number, utcnow())
+    return engine.store.get_run(run.id)
 
 
 def run_local_pipeline(
@@ -59,7 +76,10 @@ def run_local_pipeline(
         llm_factory=lambda config: model_client(settings, config),
     )
     console.print(f"run {run.id}: {title}")
-    while run.status in ACTIVE:
+    while run.status in ACTIVE or run.status == Status.waiting_for_model:
+        if run.status == Status.waiting_for_model:
+            run = wait_for_model(engine, run, console)
+            continue
         before = Phase(run.phase)
         with console.status(f"  {before} ..."):
             run = engine.advance(run.id)

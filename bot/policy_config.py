@@ -116,6 +116,19 @@ class RepoConfig(StrictModel):
     require_plan_approval: bool = False
     budgets: BudgetLimits = Field(default_factory=BudgetLimits)
     max_revisions: int | None = Field(default=None, ge=0, description="Same as budgets' one.")
+    instructions: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="More instruction files for the agents (repository paths, default branch).",
+    )
+
+    @field_validator("instructions")
+    @classmethod
+    def _instruction_paths_inside(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.strip() or path.startswith("/") or ".." in path.split("/"):
+                raise ValueError(f"{path!r} is not a path inside the repository")
+        return value
 
     @field_validator("risky_paths", "forbidden_paths")
     @classmethod

@@ -62,6 +62,8 @@ def render(
             lines.append(f"- [ ] {label} (in progress)")
         elif index == current and status == Status.waiting:
             lines.append(f"- [ ] {label} (waiting for approval)")
+        elif index == current and status == Status.waiting_for_model:
+            lines.append(f"- [ ] {label} (waiting for the model endpoint)")
         elif index == current and finished:
             lines.append(f"- [ ] {label} (stopped here)")
         else:
@@ -70,6 +72,8 @@ def render(
         lines += ["", OUTCOME_TEXT.get(Status(status), status)]
         if reason:
             lines.append(f"Reason: {reason}")
+    if status == Status.waiting_for_model and reason:
+        lines += ["", f"Paused, nothing is lost: {reason}."]
     if note:
         lines += ["", note]
     if pr_url:

@@ -47,21 +47,37 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
 
 
 class TaskQueue:
-    """The two tasks Draftsmith queues, registered on one huey instance."""
+    """The tasks Draftsmith queues (handle a delivery, advance a run, end a run's wait on the
+    model), registered on one huey instance."""
 
     def __init__(self, huey: Huey) -> None:
         self.huey = huey
         self._on_delivery: Callable[[str], None] | None = None
         self._on_advance: Callable[[int], None] | None = None
+        self._on_resume: Callable[[int, int], None] | None = None
         self._delivery_task = huey.task(name="handle_delivery", retries=2, retry_delay=5)(
             self._handle_delivery
         )
         self._advance_task = huey.task(name="advance_run")(self._advance_run)
+        self._resume_task = huey.task(name="resume_run")(self._resume_run)
 
-    def bind(self, on_delivery: Callable[[str], None], on_advance: Callable[[int], None]) -> None:
-        """Set what the consumer does for each task (the worker's composition root calls this)."""
+    def bind(
+        self,
+        on_delivery: Callable[[str], None],
+        on_advance: Callable[[int], None],
+        on_resume: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Set what the consumer does for each task (the worker's composition root calls this);
+        `on_resume` is kept when not given."""
         self._on_delivery = on_delivery
         self._on_advance = on_advance
+        if on_resume is not None:
+            self._on_resume = on_resume
+
+    def _resume_run(self, run_id: int, wait_number: int) -> None:
+        if self._on_resume is None:
+            raise QueueError("resume_run ran on a queue with no handler bound")
+        self._on_resume(run_id, wait_number)
 
     def _handle_delivery(self, delivery_id: str) -> None:
         if self._on_delivery is None:
@@ -80,6 +96,23 @@ class TaskQueue:
     def enqueue_run(self, run_id: int) -> None:
         """Queue one advance of a run."""
         self._call(self._advance_task, run_id)
+
+    def enqueue_run_later(self, run_id: int, delay_s: float) -> None:
+        """Queue one advance of a run after `delay_s` seconds (held by a concurrency cap)."""
+        self._schedule(self._advance_task, (run_id,), delay_s)
+
+    def schedule_resume(self, run_id: int, wait_number: int, delay_s: float) -> None:
+        """Queue the end of a run's wait on the model endpoint, `delay_s` seconds from now."""
+        self._schedule(self._resume_task, (run_id, wait_number), delay_s)
+
+    def _schedule(self, task: Any, args: tuple[Any, ...], delay_s: float) -> None:
+        try:
+            task.schedule(args=args, delay=max(0.0, delay_s))
+        except Exception as exc:  # the driver's own error types differ per backend
+            raise QueueError(
+                f"cannot schedule: {exc.__class__.__name__}: {exc}",
+                "check DRAFTSMITH_QUEUE_URL and that Redis (or the queue file) is reachable",
+            ) from exc
 
     def _call(self, task: Any, arg: Any) -> None:
         try:

@@ -20,9 +20,9 @@ from bot.handlers import Handlers
 from bot.outbox import Outbox
 from bot.progress import post_progress
 from bot.queue import TaskQueue, make_huey
-from bot.run.states import ACTIVE
+from bot.run.states import ACTIVE, Status
 from bot.store import Store
-from bot.tables import Run
+from bot.tables import Run, utcnow
 
 if TYPE_CHECKING:
     from bot.run.engine import Engine
@@ -93,7 +93,7 @@ class Runtime:
             queue=TaskQueue(make_huey(settings.queue_url)),
             gateway=gateway,
         )
-        runtime.queue.bind(runtime.handle_delivery, runtime.advance)
+        runtime.queue.bind(runtime.handle_delivery, runtime.advance, runtime.resume)
         runtime.outbox = Outbox(runtime.store, runtime.queue)
         return runtime
 
@@ -168,15 +168,58 @@ class Runtime:
         self.store.finish_delivery(delivery_id, outcome.status, outcome.detail)
 
     def advance(self, run_id: int) -> None:
-        """Task: advance a run by one phase under its lock, then queue the next step."""
+        """Task: advance a run by one phase under its lock, then queue the next step.
+
+        A queued run over a concurrency cap is not started: it looks again later. A run that
+        ends the step waiting on the model endpoint gets its resume scheduled."""
+        from bot.run.capacity import room_for, start_when_room
+
+        log = {"run_id": run_id}
         if not self.store.claim_run(run_id, self.worker_id):
-            logger.info("run locked by another worker", extra={"run_id": run_id})
+            logger.info("run locked by another worker", extra=log)
             return
         try:
+            queued = self.store.get_run(run_id)
+            if queued.status == Status.queued:
+                started = start_when_room(self.engine.lifecycle, queued, self.settings)
+                if started is None and self.store.get_run(run_id).status == Status.queued:
+                    room = room_for(self.store, queued, self.settings)
+                    logger.info("run held in the queue: %s", room.detail, extra=log)
+                    self.queue.enqueue_run_later(run_id, self.settings.queue_recheck_s)
+                    return
             run = self.engine.advance(run_id)
         finally:
             self.store.release_run(run_id, self.worker_id)
         if run.status in ACTIVE:
+            self.queue.enqueue_run(run_id)
+        elif run.status == Status.waiting_for_model:
+            self.schedule_resume(run_id)
+
+    def schedule_resume(self, run_id: int) -> None:
+        """Schedule the end of a run's current wait on the model endpoint."""
+        from bot.run import waiting
+
+        wait = waiting.current_wait(self.store, run_id)
+        if wait is None:
+            logger.error("run waits for the model with no wait recorded", extra={"run_id": run_id})
+            return
+        delay = waiting.seconds_until(wait.resume_at)
+        self.queue.schedule_resume(run_id, wait.number, delay)
+        logger.info(
+            "run waits for the model endpoint; resumes in %.1fs", delay, extra={"run_id": run_id}
+        )
+
+    def resume(self, run_id: int, wait_number: int) -> None:
+        """Task: end wait `wait_number` of a run and queue its step (duplicates do nothing)."""
+        from bot.run import waiting
+
+        outcome = waiting.resume(self.engine.lifecycle, run_id, wait_number, utcnow())
+        if isinstance(outcome, waiting.Wait):  # fired early: schedule it for its time again
+            self.queue.schedule_resume(
+                run_id, wait_number, waiting.seconds_until(outcome.resume_at)
+            )
+        elif outcome is not None:
+            self.post_progress(outcome)
             self.queue.enqueue_run(run_id)
 
     def recover(self) -> tuple[int, int]:
@@ -191,6 +234,10 @@ class Runtime:
                 )
                 self.store.release_run(run.id, run.locked_by)
             self.queue.enqueue_run(run.id)
+        from bot.run import waiting
+
+        for run, _ in waiting.waiting_runs(self.store):
+            self.schedule_resume(run.id)  # its scheduled task may have died with the queue
         deliveries = self.store.unprocessed_deliveries()
         for delivery_id in deliveries:
             self.queue.enqueue_delivery(delivery_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from bot.endings import CRASH_PREFIX, why_it_ended
 from bot.store import Store
 from bot.tables import Artifact, Run, as_aware, utcnow
 
@@ -100,6 +101,12 @@ class RunDetail(BaseModel):
     diffs: list[Revised]
     artifacts: list[ArtifactInfo]
     evidence_path: str | None
+    ended_because: str | None = Field(
+        default=None, description="Why a run that did not succeed ended, as a sentence."
+    )
+    traceback: str | None = Field(default=None, description="The traceback of a crashed phase.")
+    check_run_url: str | None = Field(default=None, description="The run's check run on GitHub.")
+    trace_url: str | None = Field(default=None, description="The run's trace in the trace UI.")
 
 
 def format_age(seconds: float) -> str:
@@ -245,7 +252,34 @@ def _agents(store: Store, run_id: int) -> list[AgentUsage]:
     ]
 
 
-def run_detail(store: Store, run_id: int, *, github_url: str = "https://github.com") -> RunDetail:
+def _check_run_url(published: Artifact | None, repo: str, github_url: str) -> str | None:
+    if published is None:
+        return None
+    try:
+        check_run_id = int(json.loads(published.content)["check_run_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return f"{github_url.rstrip('/')}/{repo}/runs/{check_run_id}"
+
+
+def _crashed(run: Run) -> bool:
+    return run.status == "failed" and (run.status_reason or "").startswith(CRASH_PREFIX)
+
+
+def trace_link(template: str | None, trace_id: str | None) -> str | None:
+    """The trace UI's address of a trace: `template` with `{trace_id}` filled in."""
+    if not template or not trace_id:
+        return None
+    return template.replace("{trace_id}", trace_id)
+
+
+def run_detail(
+    store: Store,
+    run_id: int,
+    *,
+    github_url: str = "https://github.com",
+    trace_url_template: str | None = None,
+) -> RunDetail:
     """One run's page: timeline, cost per agent, plan, reviews, test reports, diffs, artifacts."""
     now = utcnow()
     run = store.get_run(run_id)
@@ -264,8 +298,10 @@ def run_detail(store: Store, run_id: int, *, github_url: str = "https://github.c
 
     plan = _content(latest["plan"]) if "plan" in latest else None
     evidence = latest.get("evidence_path")
+    crash = latest.get("traceback")
+    summary = summarize(run, github_url=github_url, now=now, cost_known=cost_known)
     return RunDetail(
-        run=summarize(run, github_url=github_url, now=now, cost_known=cost_known),
+        run=summary,
         status_reason=run.status_reason,
         branch=run.branch,
         delivery_id=run.delivery_id,
@@ -287,6 +323,10 @@ def run_detail(store: Store, run_id: int, *, github_url: str = "https://github.c
             for a in latest.values()
         ],
         evidence_path=evidence.content if evidence is not None else None,
+        ended_because=why_it_ended(run.status, run.phase, run.status_reason),
+        traceback=crash.content if crash is not None and _crashed(run) else None,
+        check_run_url=_check_run_url(latest.get("published"), run.repo, github_url),
+        trace_url=trace_link(trace_url_template, summary.trace_id),
     )
 
 

@@ -11,7 +11,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import ActiveRunConflict, StoreError
@@ -22,6 +22,8 @@ from bot.store_intake import IntakeQueries
 from bot.tables import Artifact, PhaseRecord, Run, RunEvent, utcnow
 
 __all__ = ["Store", "make_engine", "migrate"]
+
+_GUARD_LOCK = 0x6472_6166  # the advisory lock key of guarded run moves ("draf")
 
 
 class Store(IntakeQueries):
@@ -139,12 +141,20 @@ class Store(IntakeQueries):
             return run
 
     def transition_run(
-        self, run_id: int, *, from_phase: str, from_status: str, values: dict[str, Any]
+        self,
+        run_id: int,
+        *,
+        from_phase: str,
+        from_status: str,
+        values: dict[str, Any],
+        guard: ColumnElement[bool] | None = None,
     ) -> Run | None:
         """Move a run that is still at (`from_phase`, `from_status`); None when it moved since.
 
         A terminal status frees the issue's active slot; leaving one takes the slot again and
-        raises ActiveRunConflict when another run of the issue holds it.
+        raises ActiveRunConflict when another run of the issue holds it. `guard` is one more
+        condition of the same UPDATE (e.g. a concurrency cap); guarded moves are serialised
+        (an advisory lock on PostgreSQL; SQLite has one writer), so two cannot both pass it.
         """
         values = {**values, "updated_at": utcnow()}
         status = values["status"]
@@ -159,11 +169,12 @@ class Store(IntakeQueries):
             values.update(active_key=key, finished_at=None)
         try:
             with self.session() as s:
-                result = s.execute(
-                    update(Run)
-                    .where(Run.id == run_id, Run.phase == from_phase, Run.status == from_status)
-                    .values(**values)
-                )
+                conditions = [Run.id == run_id, Run.phase == from_phase, Run.status == from_status]
+                if guard is not None:
+                    conditions.append(guard)
+                    if s.get_bind().dialect.name == "postgresql":
+                        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GUARD_LOCK})
+                result = s.execute(update(Run).where(*conditions).values(**values))
                 if getattr(result, "rowcount", 0) != 1:
                     return None
                 moved = s.get(Run, run_id)

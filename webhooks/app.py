@@ -52,13 +52,19 @@ def create_app(
     queue: TaskQueue,
     webhook_secret: str | None,
     app_id: int | None = None,
+    mention_login: str | None = None,
     max_body_bytes: int = 25 * 1024 * 1024,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
     on_accepted: Callable[[], None] | None = None,
     dashboard_token: str | None = None,
+    trace_url_template: str | None = None,
 ) -> FastAPI:
-    """Build the HTTP app; `webhook_secret=None` only in explicit insecure development mode."""
+    """Build the HTTP app; `webhook_secret=None` only in explicit insecure development mode.
+
+    The dashboard is part of this (internet-facing) app only when `dashboard_token` protects it;
+    without a token it is served by its own loopback listener (`webhooks/listeners.py`).
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,7 +114,7 @@ def create_app(
             logger.warning("webhook refused: body is not a JSON object: %s", exc, extra=log)
             return _error(400, "body is not a JSON object"), "invalid"
         try:
-            routed = route(event, payload, app_id=app_id)
+            routed = route(event, payload, app_id=app_id, mention_login=mention_login)
         except MalformedPayload as exc:
             logger.warning("webhook refused: %s", exc, extra=log)
             return _error(400, str(exc)), "invalid"
@@ -171,7 +177,10 @@ def create_app(
             {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
         )
 
-    app.include_router(build_dashboard_router(store, dashboard_token))
+    if dashboard_token:
+        app.include_router(
+            build_dashboard_router(store, dashboard_token, trace_url_template=trace_url_template)
+        )
     return app
 
 

@@ -3,14 +3,15 @@
 `GET /runs` lists runs (filters `status`, `repo`), `GET /runs/{id}` shows one run's timeline,
 cost per agent, plan, reviews, test reports and diffs. `Accept: application/json` gets the same
 data as JSON. With a token every route (and `/metrics`) needs `Authorization: Bearer <token>`
-or the cookie the login form sets.
+or the cookie the login form sets; wrong tokens (form or header) are throttled per client.
+Where the dashboard is served (its own loopback listener without a token) is decided in
+`bot/exposure.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,14 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from bot import metrics, runview
 from bot.errors import DraftsmithError, StoreError
 from bot.security.masking import process_masker
 from bot.store import Store
 from bot.usage import format_cost
+from webhooks.throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,13 @@ def _duration(seconds: float) -> str:
 
 
 def _masked(value: Any) -> Any:
-    """Every value a page shows goes through the process masker (secrets, credentials)."""
+    """Every value a page shows goes through the process masker (secrets, credentials).
+
+    Markup (a macro's output, already escaped and masked value by value) stays Markup: a
+    plain `str` here would be escaped a second time and show its tags as text.
+    """
+    if isinstance(value, Markup):
+        return Markup(process_masker().mask(str(value)))
     return process_masker().mask(value) if isinstance(value, str) else value
 
 
@@ -76,22 +85,6 @@ def session_cookie_value(token: str) -> str:
     return hmac.new(token.encode(), b"draftsmith-dashboard-session", hashlib.sha256).hexdigest()
 
 
-def exposure_warning(host: str, token: str | None) -> str | None:
-    """A warning when the dashboard would be open to the network without a token."""
-    if token:
-        return None
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
-        return None
-    return (
-        f"the run dashboard (/runs, /metrics) is served on {host} without a token: anyone who "
-        "can reach it reads run plans, diffs and costs; set DRAFTSMITH_DASHBOARD_TOKEN"
-    )
-
-
 def _wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -104,27 +97,47 @@ def _safe_next(target: str | None) -> str:
 
 
 def build_dashboard_router(
-    store: Store, token: str | None, *, github_url: str = "https://github.com"
+    store: Store,
+    token: str | None,
+    *,
+    github_url: str = "https://github.com",
+    trace_url_template: str | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> APIRouter:
     """The dashboard's routes over `store`; with `token`, every route requires it."""
     router = APIRouter()
+    logins = throttle or LoginThrottle()
     env = _environment()
     session = session_cookie_value(token) if token else None
+
+    def client_of(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
 
     def authorized(request: Request) -> bool:
         if token is None or session is None:
             return True
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
-        bearer = scheme.lower() == "bearer"
-        if bearer and hmac.compare_digest(given.strip().encode(), token.encode()):
-            return True
+        if scheme.lower() == "bearer":
+            # A bearer header is a login attempt: counted and throttled like the form.
+            if logins.retry_after(client_of(request)):
+                return False
+            if hmac.compare_digest(given.strip().encode(), token.encode()):
+                return True
+            logins.failed(client_of(request))
         cookie = request.cookies.get(COOKIE, "")
         return hmac.compare_digest(cookie.encode(), session.encode())
 
     def denied(request: Request, *, page: bool = True) -> Response | None:
+        wait = logins.retry_after(client_of(request))
         if authorized(request):
             return None
+        if wait:
+            return JSONResponse(
+                {"error": f"too many wrong tokens; try again in {wait} seconds"},
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         if page and not _wants_json(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -142,8 +155,9 @@ def build_dashboard_router(
         logger.error("dashboard: %s", exc)
         if _wants_json(request):
             return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=503)
-        return html("error.html", 503, title="Run store unavailable", message=exc.message,
-                    hint=exc.hint)
+        return html(
+            "error.html", 503, title="Run store unavailable", message=exc.message, hint=exc.hint
+        )
 
     @router.get("/runs", response_model=None)
     def runs_page(request: Request, status: str | None = None, repo: str | None = None) -> Response:
@@ -155,17 +169,29 @@ def build_dashboard_router(
         except DraftsmithError as exc:
             return unavailable(request, exc)
         if _wants_json(request):
-            return _masked_json({"runs": [r.model_dump(mode="json") for r in runs],
-                                 "filters": {"status": status, "repo": repo}})
-        return html("runs.html", runs=runs, repos=repos, statuses=STATUSES,
-                    status=status or "", repo=repo or "")
+            return _masked_json(
+                {
+                    "runs": [r.model_dump(mode="json") for r in runs],
+                    "filters": {"status": status, "repo": repo},
+                }
+            )
+        return html(
+            "runs.html",
+            runs=runs,
+            repos=repos,
+            statuses=STATUSES,
+            status=status or "",
+            repo=repo or "",
+        )
 
     @router.get("/runs/{run_id}", response_model=None)
     def run_page(request: Request, run_id: int) -> Response:
         if (refusal := denied(request)) is not None:
             return refusal
         try:
-            detail = runview.run_detail(store, run_id, github_url=github_url)
+            detail = runview.run_detail(
+                store, run_id, github_url=github_url, trace_url_template=trace_url_template
+            )
         except StoreError as exc:
             try:
                 store.ping()
@@ -173,8 +199,13 @@ def build_dashboard_router(
                 return unavailable(request, exc)
             if _wants_json(request):
                 return JSONResponse({"error": f"no run {run_id}"}, status_code=404)
-            return html("error.html", 404, title=f"No run {run_id}",
-                        message=f"There is no run {run_id}.", hint="See the list of runs.")
+            return html(
+                "error.html",
+                404,
+                title=f"No run {run_id}",
+                message=f"There is no run {run_id}.",
+                hint="See the list of runs.",
+            )
         if _wants_json(request):
             return _masked_json(detail.model_dump(mode="json"))
         return html("run.html", d=detail, r=detail.run)
@@ -204,8 +235,21 @@ def build_dashboard_router(
         form = parse_qs(body.decode("utf-8", "replace"))
         given = (form.get("token") or [""])[0]
         target = _safe_next((form.get("next") or [""])[0])
+        client = client_of(request)
+        wait = logins.retry_after(client)
+        if wait:
+            logger.warning("dashboard login refused: too many wrong tokens (%s)", client)
+            refused = html(
+                "login.html",
+                429,
+                next=target,
+                error=f"Too many wrong tokens. Try again in {wait} seconds.",
+            )
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         if not hmac.compare_digest(given.encode(), token.encode()):
-            logger.warning("dashboard login refused: wrong token")
+            logins.failed(client)
+            logger.warning("dashboard login refused: wrong token (%s)", client)
             return html("login.html", 401, next=target, error="That token is not right.")
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(

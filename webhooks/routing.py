@@ -18,6 +18,7 @@ from bot.commands import (
     Command,
     CommentCommand,
     InstallationChanged,
+    Mention,
     RepoRef,
     ReviewComment,
     ReviewSubmitted,
@@ -90,15 +91,42 @@ def parse_comment_command(body: str) -> tuple[str, str] | None:
     return verb, match.group("rest").strip()
 
 
-def route(event: str, payload: dict[str, Any], *, app_id: int | None = None) -> Route:
-    """Decide what a delivery means; raises MalformedPayload when GitHub's fields are missing."""
+_QUOTED_OR_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|^[ \t]*>.*?$", re.M | re.S)
+
+
+def parse_mention(body: str, login: str) -> str | None:
+    """The comment without its `@login` mention, or None when it does not mention `login`.
+
+    A mention inside a quote (`> ...`) or inside code does not count: quoting someone who
+    mentioned the App must not start a second run.
+    """
+    pattern = re.compile(rf"(?<![\w@/.-])@{re.escape(login)}(?![\w-])", re.I)
+    if pattern.search(_QUOTED_OR_CODE.sub(" ", body)) is None:
+        return None
+    return re.sub(r"[ \t]{2,}", " ", pattern.sub("", body)).strip()
+
+
+def route(
+    event: str,
+    payload: dict[str, Any],
+    *,
+    app_id: int | None = None,
+    mention_login: str | None = None,
+) -> Route:
+    """Decide what a delivery means; raises MalformedPayload when GitHub's fields are missing.
+
+    `mention_login` is the App's login as people mention it (`@<slug>`); None turns the mention
+    trigger off.
+    """
     try:
-        return _route(event, payload, app_id)
+        return _route(event, payload, app_id, mention_login)
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
         raise MalformedPayload(f"{event} payload is missing or has a bad field: {exc}") from exc
 
 
-def _route(event: str, payload: dict[str, Any], app_id: int | None) -> Route:
+def _route(
+    event: str, payload: dict[str, Any], app_id: int | None, mention_login: str | None
+) -> Route:
     action = payload.get("action")
     if event == "ping":
         return Pong(zen=str(payload.get("zen", "")))
@@ -134,11 +162,24 @@ def _route(event: str, payload: dict[str, Any], app_id: int | None) -> Route:
             sender=_actor(payload),
         )
     if event == "issue_comment" and action == "created":
-        parsed = parse_comment_command(str(payload["comment"].get("body") or ""))
-        if parsed is None:
-            return Ignored("comment without a /draftsmith command")
-        verb, argument = parsed
+        body = str(payload["comment"].get("body") or "")
+        parsed = parse_comment_command(body)
         issue = payload["issue"]
+        mentioned = parse_mention(body, mention_login) if mention_login else None
+        if parsed is None and mentioned is not None:
+            return Mention(
+                repo=_repo(payload),
+                issue_number=int(issue["number"]),
+                is_pull_request=bool(issue.get("pull_request")),
+                comment_id=int(payload["comment"]["id"]),
+                issue_title=str(issue.get("title") or ""),
+                issue_body=str(issue.get("body") or ""),
+                text=mentioned,
+                sender=_actor(payload),
+            )
+        if parsed is None:
+            return Ignored("comment without a /draftsmith command or a mention")
+        verb, argument = parsed
         return CommentCommand(
             repo=_repo(payload),
             issue_number=int(issue["number"]),

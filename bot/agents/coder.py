@@ -83,9 +83,13 @@ class Coder:
         files: dict[str, str],
         feedback: list[str],
         revision: int,
+        guidance: str = "",
     ) -> Completion[CodeChange]:
-        """Ask for the edits implementing `plan`; `feedback` lists what to fix on a revision."""
+        """Ask for the edits implementing `plan`; `feedback` lists what to fix on a revision.
+
+        `guidance` is the repository's instruction files, already wrapped as data."""
         sections = [
+            guidance,
             "The approved plan:",
             json.dumps(plan.model_dump(mode="json"), indent=2),
             "Current content of the files in the plan and related files:",

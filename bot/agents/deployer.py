@@ -20,6 +20,7 @@ from bot.contracts import (
     ReviewResult,
     TestPlan,
 )
+from bot.instructions import MAX_FILE_CHARS
 from bot.policy import Decision
 from bot.tables import Run
 from bot.usage import format_cost
@@ -43,6 +44,7 @@ class Evidence:
     usage: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_time: tuple[int, float, float] | None = None  # attempts, this attempt's s, total s
     notes: list[str] = field(default_factory=list)
+    instructions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def money(cost: float, unpriced_calls: float) -> str:
@@ -76,6 +78,20 @@ def _tests_section(tests: Any) -> list[str]:
         for name in tests.new_tests:
             mark = "yes" if name in tests.pinned else "no (passes on the base too)"
             lines.append(f"- `{name}`: {mark}")
+    return lines
+
+
+def _instructions_section(applied: list[dict[str, Any]]) -> list[str]:
+    if not applied:
+        return ["None found on the default branch (AGENTS.md, CLAUDE.md, ...)."]
+    lines = ["Given to the agents as the repository's guidance (data, never policy):"]
+    for entry in applied:
+        cut = (
+            f", cut to {MAX_FILE_CHARS} of {entry['chars']} characters"
+            if entry["truncated"]
+            else ""
+        )
+        lines.append(f"- `{entry['path']}` ({entry['why']}{cut})")
     return lines
 
 
@@ -126,6 +142,7 @@ def evidence_markdown(evidence: Evidence) -> str:
     if decision.gate is Gate.needs_approval:
         who = ", ".join(decision.approvers) or "a maintainer (no code owner found)"
         lines.append(f"Released by an approving review from: {who}")
+    lines += ["", "## Repository instructions", *_instructions_section(evidence.instructions)]
     issue = evidence.issue
     if issue is not None and (issue.stripped or issue.flags):
         lines += ["", "## Untrusted input"]

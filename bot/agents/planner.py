@@ -16,11 +16,21 @@ class Planner:
         self.llm = llm
 
     async def run(
-        self, *, title: str, body: str, repo_map: str, files: dict[str, str], source: str
+        self,
+        *,
+        title: str,
+        body: str,
+        repo_map: str,
+        files: dict[str, str],
+        source: str,
+        guidance: str = "",
     ) -> Completion[ImplementationPlan]:
-        """Ask for the plan of the issue `title`/`body` given the repository context."""
+        """Ask for the plan of the issue `title`/`body` given the repository context.
+
+        `guidance` is the repository's instruction files, already wrapped as data."""
         prompt = messages(
             "planner",
+            guidance,
             "The issue to plan:",
             as_data(f"{title}\n\n{body}", source=source, kind="issue"),
             "The repository's files:",

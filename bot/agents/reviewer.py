@@ -28,9 +28,13 @@ class Reviewer:
         analysis: str,
         test_report: TestReport | None,
         deterministic: list[ReviewIssue],
+        guidance: str = "",
     ) -> Completion[ReviewResult]:
-        """Ask for the review, then merge in the deterministic findings."""
+        """Ask for the review, then merge in the deterministic findings.
+
+        `guidance` is the repository's instruction files, already wrapped as data."""
         sections = [
+            guidance,
             "The plan:",
             json.dumps(plan.model_dump(mode="json"), indent=2),
             "The diff:",

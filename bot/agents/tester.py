@@ -123,9 +123,17 @@ class Tester:
         self.repo_config = repo_config
 
     async def plan(
-        self, *, plan: ImplementationPlan, workspace: Workspace, base: str, diff: str
+        self,
+        *,
+        plan: ImplementationPlan,
+        workspace: Workspace,
+        base: str,
+        diff: str,
+        guidance: str = "",
     ) -> Completion[TestPlan]:
-        """Ask for tests of the changed functions and the acceptance criteria."""
+        """Ask for tests of the changed functions and the acceptance criteria.
+
+        `guidance` is the repository's instruction files, already wrapped as data."""
         symbols = changed_symbols(workspace.root, diff)
         changed = (
             "\n".join(f"- {s.path}: {s.kind} {s.name} (lines {s.start}-{s.end})" for s in symbols)
@@ -141,6 +149,7 @@ class Tester:
                 continue
         prompt = messages(
             "tester",
+            guidance,
             "Acceptance criteria:\n" + "\n".join(f"- {c}" for c in plan.acceptance_criteria),
             "Changed functions and methods (found with the ast module):\n" + changed,
             "The diff:",

@@ -85,6 +85,8 @@ EVIDENCE_PATH: ArtifactKind[str] = _kind("evidence_path", str, text=True)
 PUBLISHED: ArtifactKind[Published] = _kind("published", Published)
 STOPPED_SUMMARY: ArtifactKind[str] = _kind("stopped_summary", str, text=True)
 INCOMPLETE: ArtifactKind[str] = _kind("incomplete", str, text=True)  # done / left, on GitHub
+# the repository instruction files applied to the run: path, why, chars, truncated
+INSTRUCTIONS: ArtifactKind[list[dict[str, Any]]] = _kind("instructions", list[dict[str, Any]])
 # per revision
 CHANGE: ArtifactKind[CodeChange] = _kind("change", CodeChange, per_revision=True)
 DIFF: ArtifactKind[str] = _kind("diff", str, per_revision=True, text=True)

@@ -9,18 +9,22 @@ Within a step, `bot/run/guard.py` checks the same budgets before every model cal
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.policy import Budgets
+from bot.run.waiting import waited_s
 from bot.store import Store
 from bot.tables import Run, as_aware, utcnow
 
 
 def attempt_started(store: Store, run: Run) -> datetime:
-    """When the run's current attempt began (its last `attempt` event, else its creation)."""
+    """When the run's current attempt began (its last `attempt` event, else its creation),
+    moved later by the time it spent waiting on the model endpoint since: waiting is not
+    wall time."""
     attempts = store.events(run.id, "attempt")
     started = as_aware(attempts[-1].at) if attempts else as_aware(run.created_at)
-    return started or utcnow()
+    began = started or utcnow()
+    return began + timedelta(seconds=waited_s(store, run.id, since=began))
 
 
 def exceeded(run: Run, budgets: Budgets, started: datetime) -> str | None:

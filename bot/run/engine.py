@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import Settings
-from bot.errors import BudgetExhausted, ContractError, DraftsmithError, RunStopped
+from bot.endings import crash_reason
+from bot.errors import (
+    BudgetExhausted,
+    ContractError,
+    DraftsmithError,
+    ModelUnavailable,
+    RunStopped,
+)
 from bot.github.client import InstallationClient
 from bot.llm import ModelClient
 from bot.policy import Policy, RepoConfig, load_default_policy, merge
@@ -29,9 +37,10 @@ from bot.run.lifecycle import Lifecycle
 from bot.run.states import TERMINAL, Phase, Status
 from bot.run.steps import STEPS
 from bot.run.transitions import Move, target
+from bot.run.waiting import end_outage, plan_wait
 from bot.sandbox.base import Limits, Sandbox
 from bot.store import Store
-from bot.tables import Run
+from bot.tables import Run, utcnow
 from bot.telemetry import phase_span, record_outcome, run_span
 
 logger = logging.getLogger(__name__)
@@ -76,7 +85,7 @@ class Engine:
     def advance(self, run_id: int) -> Run:
         """Perform the run's current step, persist the result, and return the updated run."""
         run = self.store.get_run(run_id)
-        if run.status in TERMINAL or run.status == Status.waiting:
+        if run.status in TERMINAL or run.status in (Status.waiting, Status.waiting_for_model):
             return run
         with run_span(run) as trace_:
             if run.trace_context is None and trace_.traceparent:
@@ -102,6 +111,9 @@ class Engine:
             result = StepResult(None, None, "stopped")
         except BudgetExhausted as exc:
             result = StepResult(Move.give_up, exc.message, "budget")
+        except ModelUnavailable as exc:
+            logger.warning("model endpoint unavailable: %s", exc, extra=log)
+            result = plan_wait(self.store, run, exc, self.services.settings, utcnow())
         except ContractError as exc:
             result = StepResult(Move.give_up, exc.message, "invalid answer")
         except DraftsmithError as exc:
@@ -109,9 +121,11 @@ class Engine:
             result = StepResult(Move.fail, str(exc), "error")
         except Exception as exc:  # a bug must end the run with a reason, not leave it running
             logger.exception("phase crashed", extra=log)
-            reason = f"internal error in {run.phase}: {exc.__class__.__name__}: {exc}"
-            result = StepResult(Move.fail, reason[:500], "crash")
+            self.store.put_artifact(run.id, "traceback", traceback.format_exc(), "text/plain")
+            result = StepResult(Move.fail, crash_reason(run.phase, exc), "crash")
         self._record_usage(run, phase_id, ctx, result)
+        if result.move is not Move.await_model:
+            end_outage(self.store, run.id)
         result = self._revise_or_give_up(run, ctx, result)
         moved = self._move(run, ctx, result)
         self.store.add_event(

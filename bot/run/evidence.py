@@ -47,6 +47,7 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
         usage=usage_by_role(services, run),
         wall_time=(spent.attempts, spent.current_s, spent.total_s),
         notes=[e.message for e in services.store.events(run.id, "cost_unknown")],
+        instructions=stored.load(artifacts.INSTRUCTIONS) or [],
     )
 
 

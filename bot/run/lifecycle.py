@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import ColumnElement
+
 from bot.run.states import Phase, Status
 from bot.run.transitions import Move, allowed, target
 from bot.store import Store
@@ -38,14 +40,16 @@ class Lifecycle:
         *,
         reason: str | None = None,
         revision: int | None = None,
+        guard: ColumnElement[bool] | None = None,
     ) -> Run | None:
-        """Apply a step's `move` to `run` as it was read; None when the run moved since."""
+        """Apply a step's `move` to `run` as it was read; None when the run moved since (or
+        `guard`, one more condition of the same write, e.g. a concurrency cap, failed)."""
         phase, status = target(move, Phase(run.phase), Status(run.status))
         values: dict[str, object] = {"phase": phase, "status": status, "status_reason": reason}
         if revision is not None:
             values["revision"] = revision
         moved = self.store.transition_run(
-            run.id, from_phase=run.phase, from_status=run.status, values=values
+            run.id, from_phase=run.phase, from_status=run.status, values=values, guard=guard
         )
         if moved is None:
             logger.info("%s not applied: the run moved meanwhile", move, extra={"run_id": run.id})

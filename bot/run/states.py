@@ -26,7 +26,8 @@ class Status(StrEnum):
 
     queued = "queued"
     running = "running"
-    waiting = "waiting"
+    waiting = "waiting"  # for a person: plan approval
+    waiting_for_model = "waiting_for_model"  # the model endpoint is down: resumes by itself
     approved = "approved"
     needs_approval = "needs_approval"
     needs_human_review = "needs_human_review"

@@ -40,6 +40,8 @@ class Move(StrEnum):
     block = "block"  # the policy forbids the change
     give_up = "give_up"  # could not converge, or a budget ran out: a person takes over
     fail = "fail"  # an infrastructure error
+    await_model = "await_model"  # the model endpoint is down: wait, keep everything
+    resume = "resume"  # the wait is over: back to the queue at the same phase
     # intents (people, reviews, CI)
     stop = "stop"
     retry = "retry"
@@ -68,8 +70,15 @@ class Rule:
 
 _RUNNING = frozenset({Status.running})
 _RETRYABLE = frozenset(
-    {Status.needs_human_review, Status.blocked_by_policy, Status.failed, Status.stopped}
+    {
+        Status.needs_human_review,
+        Status.blocked_by_policy,
+        Status.failed,
+        Status.stopped,
+        Status.waiting_for_model,  # a person's retry ends the wait now
+    }
 )
+_WAITING_FOR_MODEL = frozenset({Status.waiting_for_model})
 
 RULES: dict[Move, Rule] = {
     Move.start: Rule(frozenset({Status.queued}), Status.running),
@@ -85,9 +94,13 @@ RULES: dict[Move, Rule] = {
     Move.block: Rule(_RUNNING, Status.blocked_by_policy),
     Move.give_up: Rule(_RUNNING, Status.needs_human_review),
     Move.fail: Rule(_RUNNING | {Status.queued}, Status.failed),
-    Move.stop: Rule(ACTIVE | {Status.waiting}, Status.stopped),
+    Move.await_model: Rule(_RUNNING, Status.waiting_for_model),
+    Move.resume: Rule(_WAITING_FOR_MODEL, Status.queued),
+    Move.stop: Rule(ACTIVE | {Status.waiting, Status.waiting_for_model}, Status.stopped),
     Move.retry: Rule(_RETRYABLE, Status.queued, Target.resume),
-    Move.reopen: Rule(TERMINAL | {Status.waiting}, Status.queued, Phase.coding),
+    Move.reopen: Rule(
+        TERMINAL | {Status.waiting, Status.waiting_for_model}, Status.queued, Phase.coding
+    ),
     Move.approve_plan: Rule(
         frozenset({Status.waiting}), Status.queued, Phase.coding, frozenset({Phase.plan_approval})
     ),

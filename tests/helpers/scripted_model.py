@@ -53,6 +53,18 @@ def completion(
     }
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A scripted error answer: an HTTP status (429, 503...) and maybe a Retry-After header."""
+
+    status: int
+    retry_after: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The answer's extra headers."""
+        return {"retry-after": self.retry_after} if self.retry_after is not None else {}
+
+
 @dataclass
 class ScriptedModel:
     """Answers per role, served in order; a role that runs out answers 500."""
@@ -67,9 +79,10 @@ class ScriptedModel:
     realistic_usage: bool = False
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    failures: list[tuple[str, int]] = field(default_factory=list)
 
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """The status and JSON of the next answer for the request's role.
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """The status, JSON and extra headers of the next answer for the request's role.
 
         The first request of `hold_role` is held: `arrived` is set and the answer waits for
         `release` (so a test can kill the worker while it waits for the model)."""
@@ -79,24 +92,29 @@ class ScriptedModel:
                 self.calls[role] += 1
             self.arrived.set()
             self.release.wait(60)
-            return 500, {"error": {"message": "held request released", "type": "test"}}
+            return 500, {"error": {"message": "held request released", "type": "test"}}, {}
         with self.lock:
             self.bodies.append(body)
             index = self.calls[role]
             self.calls[role] += 1
             answers = self.script.get(role, [])
             if index >= len(answers):
-                return 500, {"error": {"message": f"script for {role} ran out", "type": "test"}}
+                error = {"message": f"script for {role} ran out", "type": "test"}
+                return 500, {"error": error}, {}
             item = answers[index]
+        if isinstance(item, Failure):
+            self.failures.append((role, item.status))
+            error = {"message": f"scripted {item.status}", "type": "test"}
+            return item.status, {"error": error}, item.headers()
         content = item if isinstance(item, str) else json.dumps(item)
         if not self.realistic_usage:
-            return 200, completion(content, body.get("model", "scripted"))
+            return 200, completion(content, body.get("model", "scripted")), {}
         prompt = (len(json.dumps([body["messages"], body.get("tools", [])])) + 3) // 4
         answer = (len(content) + 3) // 4
         limit = body.get("max_tokens")
         if limit is not None and answer > limit:
             content, answer = content[: limit * 4], limit
-        return 200, completion(content, body.get("model", "scripted"), prompt, answer)
+        return 200, completion(content, body.get("model", "scripted"), prompt, answer), {}
 
     def prompts_text(self) -> str:
         """Every message the model was sent, as one text."""
@@ -111,9 +129,11 @@ def serve_model(model: ScriptedModel) -> Iterator[str]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("content-length", "0"))
             body = json.loads(self.rfile.read(length))
-            status, payload = model.answer(body)
+            status, payload, headers = model.answer(body)
             raw = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(raw)))
             self.end_headers()

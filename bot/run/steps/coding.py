@@ -11,6 +11,7 @@ from bot.policy import evaluate
 from bot.retrieval import select_context
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
+from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.run.transitions import Move
 
@@ -58,6 +59,7 @@ class Coding:
             files=self._plan_files(ctx, plan),
             feedback=self._feedback(ctx),
             revision=ctx.run.revision,
+            guidance=guidance_for(ctx, plan.files_to_create + plan.files_to_modify),
         )
         return completion.value
 

@@ -11,6 +11,7 @@ from bot.retrieval import select_context
 from bot.run import artifacts
 from bot.run.checkout import issue_text
 from bot.run.context import Kinds, RunContext, StepResult
+from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.run.transitions import Move
 
@@ -68,6 +69,7 @@ class Planning:
             repo_map=context.repo_map,
             files={f.path: f.content for f in context.files},
             source=f"issue #{run.issue_number}" if run.issue_number else "local request",
+            guidance=guidance_for(ctx),
         )
         return completion.value
 

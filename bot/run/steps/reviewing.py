@@ -9,6 +9,7 @@ from bot.agents.reviewer import Reviewer
 from bot.contracts import ReviewResult, ReviewStatus
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
+from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.security.credentials import find_credentials, to_review_issue
 
@@ -50,5 +51,6 @@ class Reviewing:
             analysis=analysis.output,
             test_report=None,
             deterministic=deterministic,
+            guidance=guidance_for(ctx, changed),
         )
         return completion.value

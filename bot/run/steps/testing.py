@@ -10,6 +10,7 @@ from bot.agents.tester import Tester, TestOutcome
 from bot.contracts import TestPlan, TestStatus
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
+from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Testing:
                 workspace=ctx.workspace,
                 base=ctx.base,
                 diff=stored.text(artifacts.DIFF, revision),
+                guidance=guidance_for(ctx, ctx.workspace.changed_files(ctx.base)),
             )
             test_plan = completion.value
             stored.save(artifacts.TEST_PLAN, test_plan, revision)

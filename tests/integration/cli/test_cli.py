@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import httpx
 
 from bot.store import Store
 from tests.helpers.repos import PYTHON_FILES, make_repo
@@ -111,13 +114,17 @@ def test_doctor_gives_a_verdict_per_dependency(tmp_path: Path) -> None:
             "DRAFTSMITH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
             "DRAFTSMITH_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}",
             "DRAFTSMITH_WORK_DIR": str(tmp_path / "work"),
+            "DRAFTSMITH_DASHBOARD_HOST": "0.0.0.0",
         },
         timeout=120,
     )
     assert result.returncode == 1  # no model and no App configured here
     lines = result.stdout
-    for name in ("settings", "database", "queue", "sandbox", "model", "prices", "github"):
+    for name in (
+        "settings", "dashboard", "database", "queue", "sandbox", "model", "prices", "github",
+    ):
         assert f"{name}:" in lines
+    assert "warn  dashboard: the dashboard and /metrics are public on 0.0.0.0:8001" in lines
     assert "database: sqlite" in lines
     assert "sandbox: bwrap" in lines
     assert "what to do: set DRAFTSMITH_MODEL" in lines
@@ -136,3 +143,45 @@ def test_doctor_warns_when_the_model_has_no_price(tmp_path: Path) -> None:
     prices = '{"my-local-model": {"input": 0.5, "output": 1.5}}'
     priced = draftsmith("doctor", env={**env, "DRAFTSMITH_MODEL_PRICES": prices}, timeout=120)
     assert "prices: " in priced.stdout and "no price" not in priced.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_keeps_the_dashboard_off_the_webhook_listener_without_a_token(
+    tmp_path: Path,
+) -> None:
+    webhooks_port, dashboard_port = _free_port(), _free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTSMITH_", "OPENAI_"))}
+    env = {
+        **clean,
+        "DRAFTSMITH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "DRAFTSMITH_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}",
+        "DRAFTSMITH_WORK_DIR": str(tmp_path / "work"),
+        "DRAFTSMITH_DASHBOARD_PORT": str(dashboard_port),
+    }
+    command = [sys.executable, "-m", "bot.cli", "serve", "--insecure-dev", "--host",
+               "127.0.0.1", "--port", str(webhooks_port)]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        said: list[str] = []
+        for line in server.stderr:
+            said.append(line)
+            if sum("Uvicorn running on" in seen for seen in said) == 2:
+                break
+        output = "".join(said)
+        assert f"served only on http://127.0.0.1:{dashboard_port} (this machine)" in output
+        public, private = f"http://127.0.0.1:{webhooks_port}", f"http://127.0.0.1:{dashboard_port}"
+        assert httpx.get(f"{public}/healthz").status_code == 200
+        for path in ("/runs", "/metrics", "/runs/1"):
+            assert httpx.get(f"{public}{path}").status_code == 404
+        assert httpx.get(f"{private}/runs").status_code == 200
+        assert "draftsmith_runs" in httpx.get(f"{private}/metrics").text
+        assert httpx.post(f"{private}/webhooks/github").status_code == 404
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0

@@ -11,15 +11,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from bot.config import Settings
 from bot.queue import TaskQueue, make_huey
+from bot.security.masking import Masker, process_masker, set_process_masker
 from bot.store import Store
 from bot.tables import PhaseRecord, Run, utcnow
 from tests.helpers.runs import seed_state
 from tests.helpers.server import serve
 from webhooks.app import create_app
+from webhooks.listeners import create_dashboard_app
 
 TOKEN = "dash-token-5b1e8c0f7a"
+WEBHOOK_SECRET = "webhook-secret-0c9d7e3a51"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACE_UI = "http://traces.example.test/trace/{trace_id}"
+CHECK_RUN_ID = 9001
 PLAN = {
     "summary": "Add a mul function next to add, with tests.",
     "files_to_create": [],
@@ -119,6 +125,10 @@ def seed(store: Store) -> Seeded:
     store.put_artifact(done.id, "diff.r1", DIFF_R1)
     store.put_artifact(done.id, "testreport.r1", TEST_R1)
     store.put_artifact(done.id, "evidence_path", "/var/lib/draftsmith/run-1/evidence.md")
+    store.put_artifact(done.id, "published", {
+        "pr_number": 42, "pr_url": "https://github.com/octo/calc/pull/42", "pr_node_id": "PR_1",
+        "check_run_id": CHECK_RUN_ID, "created": True, "reviewers_requested": [],
+    })
     seed_state(store, done.id, status="approved", phase="done", revision=1, pr_number=42,
                branch="draftsmith/add-mul", trace_context=TRACEPARENT,
                finished_at=hour_ago + timedelta(seconds=180))
@@ -143,26 +153,42 @@ def seed(store: Store) -> Seeded:
     return Seeded(store, done.id, failed.id, running.id)
 
 
+@pytest.fixture(autouse=True)
+def process_masker_with_secrets() -> Iterator[Masker]:
+    """The process masker as `serve` installs it: holding the bot's secrets (a token here)."""
+    previous = process_masker()
+    masker = Masker.from_settings(Settings(webhook_secret=WEBHOOK_SECRET, dashboard_token=TOKEN))
+    set_process_masker(masker)
+    try:
+        yield masker
+    finally:
+        set_process_masker(previous)
+
+
 @pytest.fixture()
 def seeded(sqlite_store: Store) -> Seeded:
     """The SQLite store with the three runs."""
     return seed(sqlite_store)
 
 
-def _app(store: Store, tmp_path: Path, token: str | None) -> object:
+def webhook_app(store: Store, tmp_path: Path, token: str | None) -> object:
+    """The internet-facing app `serve` builds (with the dashboard only when a token is set)."""
     queue = TaskQueue(make_huey(f"sqlite:///{tmp_path / 'queue.db'}"))
-    return create_app(store=store, queue=queue, webhook_secret="s3cret", dashboard_token=token)
+    return create_app(
+        store=store, queue=queue, webhook_secret=WEBHOOK_SECRET, dashboard_token=token,
+        trace_url_template=TRACE_UI,
+    )
 
 
 @pytest.fixture()
-def open_server(seeded: Seeded, tmp_path: Path) -> Iterator[str]:
-    """The real app without a dashboard token, served on a loopback port."""
-    with serve(_app(seeded.store, tmp_path, None)) as url:
+def open_server(seeded: Seeded) -> Iterator[str]:
+    """The dashboard's own listener `serve` opens on 127.0.0.1 when no token is set."""
+    with serve(create_dashboard_app(seeded.store, trace_url_template=TRACE_UI)) as url:
         yield url
 
 
 @pytest.fixture()
 def protected_server(seeded: Seeded, tmp_path: Path) -> Iterator[str]:
     """The real app with DRAFTSMITH_DASHBOARD_TOKEN set, served on a loopback port."""
-    with serve(_app(seeded.store, tmp_path, TOKEN)) as url:
+    with serve(webhook_app(seeded.store, tmp_path, TOKEN)) as url:
         yield url

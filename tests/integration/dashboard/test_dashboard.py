@@ -3,85 +3,158 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
+import traceback
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
+from bot.contracts import ImplementationPlan
+from bot.endings import crash_reason
+from bot.exposure import dashboard_exposure
+from tests.helpers.browser import Page, browser, escaped_markup
 from tests.helpers.runs import seed_state
-from tests.integration.dashboard.conftest import TOKEN, TRACEPARENT, Seeded
-from webhooks.dashboard import COOKIE, exposure_warning
+from tests.helpers.server import serve
+from tests.integration.dashboard.conftest import (
+    CHECK_RUN_ID,
+    TOKEN,
+    TRACE_UI,
+    TRACEPARENT,
+    Seeded,
+    webhook_app,
+)
+from webhooks.dashboard import COOKIE
+from webhooks.throttle import LoginThrottle
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1280,1400",
-]
-
-
-def chromium() -> str:
-    """The Chromium binary; the browser test fails (never skips) without it."""
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("Chromium is not installed: run `apt-get install -y chromium` (Debian's package)")
-
-
-def browse(url: str, profile: Path, *extra: str) -> str:
-    """Load `url` in headless Chromium; the DOM after rendering (or Chromium's output)."""
-    args = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
-    return done.stdout
 
 
 def rows(dom: str) -> list[int]:
     return [int(n) for n in re.findall(r'<tr data-run="(\d+)">', dom)]
 
 
+def readable(page: Page) -> str:
+    """The page's text, after checking a person sees no markup in it."""
+    assert page.status == 200, f"{page.url} answered {page.status}"
+    assert escaped_markup(page.text) == [], f"markup shown as text on {page.url}"
+    return page.text
+
+
 def test_browser_shows_the_run_list_a_filter_and_one_runs_timeline(
     open_server: str, seeded: Seeded, tmp_path: Path,
 ) -> None:
-    profile = tmp_path / "chromium"
-    listing = browse(f"{open_server}/runs", profile, "--dump-dom")
-    assert rows(listing) == [seeded.running, seeded.failed, seeded.done]
-    assert "octo/web" in listing and 'href="https://github.com/octo/calc/pull/42"' in listing
-    assert "$0.0083" in listing and "1h" in listing
+    with browser(tmp_path / "chromium") as chrome:
+        listing = chrome.open(f"{open_server}/runs")
+        text = readable(listing)
+        assert rows(listing.dom) == [seeded.running, seeded.failed, seeded.done]
+        assert "octo/web" in text and 'href="https://github.com/octo/calc/pull/42"' in listing.dom
+        assert "$0.0083" in text and "1h" in text
+        assert re.search(rf"{seeded.done}\s+octo/calc\s+#7 Add a mul function\s+approved", text)
 
-    failed_only = browse(f"{open_server}/runs?status=failed", profile, "--dump-dom")
-    assert rows(failed_only) == [seeded.failed]
-    assert '<option value="failed" selected="">failed</option>' in failed_only
-    by_repo = browse(f"{open_server}/runs?repo=octo%2Fcalc", profile, "--dump-dom")
-    assert rows(by_repo) == [seeded.running, seeded.done]
+        failed_only = chrome.open(f"{open_server}/runs?status=failed")
+        readable(failed_only)
+        assert rows(failed_only.dom) == [seeded.failed]
+        assert '<option value="failed" selected="">failed</option>' in failed_only.dom
+        by_repo = chrome.open(f"{open_server}/runs?repo=octo%2Fcalc")
+        assert rows(by_repo.dom) == [seeded.running, seeded.done]
 
-    page = browse(f"{open_server}/runs/{seeded.done}", profile, "--dump-dom")
-    timeline = page[page.index('id="timeline"'):page.index('id="phases"')]
-    bars = re.findall(r'data-phase="(\w+)" data-revision="(\d)"', timeline)
-    assert bars == [("planning", "0"), ("coding", "0"), ("reviewing", "0"), ("coding", "1"),
-                    ("reviewing", "1"), ("testing", "1"), ("deploying", "1")]
-    widths = [float(w) for w in re.findall(r"width: ([\d.]+)%", timeline)]
-    assert widths[5] > widths[1] > widths[3] > widths[0] > widths[6]  # 50s > 45 > 30 > 20 > 10
-    assert "45.0s" in timeline and "3m 00s" in timeline
-    assert "mul ignores negative operands" in page  # review issue of revision 0
-    assert "14 passed, 0 failed, 1 skipped" in page and "91.5%" in page
-    assert '<span class="add">+def mul(a, b):</span>' in page
-    assert "mul(-1, 4) == -4" in page  # the plan's acceptance criteria
-    assert TRACEPARENT.split("-")[1] in page and "72d3162e-delivery" in page
-    coder = re.search(r"<td>coder</td>.*?</tr>", page, re.DOTALL)
-    assert coder is not None and "$0.0055" in coder.group(0) and ">4200<" in coder.group(0)
+        page = chrome.open(f"{open_server}/runs/{seeded.done}")
+        text = readable(page)
+        heading = next(line for line in text.splitlines() if line.startswith("Run "))
+        assert heading == f"Run {seeded.done}: octo/calc #7 approved"
+        dom = page.dom
+        timeline = dom[dom.index('id="timeline"'):dom.index('id="phases"')]
+        bars = re.findall(r'data-phase="(\w+)" data-revision="(\d)"', timeline)
+        assert bars == [("planning", "0"), ("coding", "0"), ("reviewing", "0"), ("coding", "1"),
+                        ("reviewing", "1"), ("testing", "1"), ("deploying", "1")]
+        widths = [float(w) for w in re.findall(r"width: ([\d.]+)%", timeline)]
+        assert widths[5] > widths[1] > widths[3] > widths[0] > widths[6]  # 50s > 45 > 30 > 20 > 10
+        assert "45.0s" in text and "3m 00s" in text
+        assert "mul ignores negative operands" in text  # review issue of revision 0
+        assert "14 passed, 0 failed, 1 skipped" in text and "91.5%" in text
+        assert '<span class="add">+def mul(a, b):</span>' in dom
+        assert "+def mul(a, b):" in text
+        assert "mul(-1, 4) == -4" in text  # the plan's acceptance criteria
+        assert TRACEPARENT.split("-")[1] in text and "72d3162e-delivery" in text
+        assert re.search(r"coder\s+gpt-4.1-mini\s+2\s+4200\s+1700\s+15.0s\s+\$0.0055", text)
+        assert "Pull request #42 · Check run · Trace" in text
+        assert 'id="pr-link" href="https://github.com/octo/calc/pull/42"' in dom
+        assert f'id="check-link" href="https://github.com/octo/calc/runs/{CHECK_RUN_ID}"' in dom
+        trace_url = TRACE_UI.replace("{trace_id}", TRACEPARENT.split("-")[1])
+        assert f'id="trace-link" href="{trace_url}"' in dom
+        assert "Why it ended" not in text  # it succeeded
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shots = (("dashboard-run.png", f"/runs/{seeded.done}"), ("dashboard-runs.png", "/runs"))
-    for name, path in shots:
-        shot = ARTIFACTS / name
-        shot.unlink(missing_ok=True)
-        browse(f"{open_server}{path}", profile, f"--screenshot={shot}")
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+        ARTIFACTS.mkdir(exist_ok=True)
+        shots = (("dashboard-run.png", f"/runs/{seeded.done}"), ("dashboard-runs.png", "/runs"))
+        for name, path in shots:
+            shot = ARTIFACTS / name
+            shot.unlink(missing_ok=True)
+            chrome.open(f"{open_server}{path}")
+            chrome.screenshot(shot)
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_a_run_that_did_not_succeed_says_why_in_a_sentence_with_the_traceback_folded(
+    open_server: str, seeded: Seeded, tmp_path: Path,
+) -> None:
+    try:
+        ImplementationPlan.model_validate({"summary": "x"})
+    except ValidationError as exc:
+        crash = exc
+        trace = "".join(traceback.format_exception(exc))
+    run, _ = seeded.store.create_run(
+        repo="octo/calc", issue_number=11, clone_url="https://github.com/octo/calc.git",
+        title="Crash me", request="r",
+    )
+    seeded.store.put_artifact(run.id, "traceback", trace, "text/plain")
+    seed_state(
+        seeded.store, run.id, status="failed", phase="planning",
+        status_reason=crash_reason("planning", crash),
+    )
+    with browser(tmp_path / "chromium") as chrome:
+        page = chrome.open(f"{open_server}/runs/{run.id}")
+        text = readable(page)
+        assert (
+            "Why it ended: Draftsmith hit an internal error (ValidationError) while planning the "
+            "change; this is a bug in Draftsmith, not in your repository." in text
+        )
+        assert "Technical details (traceback)" in text
+        folded = re.compile(r"validation errors? for ImplementationPlan")
+        assert not folded.search(text)  # behind the toggle, not on the page
+        details = page.dom[page.dom.index('<details id="traceback">'):]
+        assert folded.search(details[: details.index("</details>")])
+        assert "No pull request yet · No check run yet · Not traced" in text
+
+        failed = readable(chrome.open(f"{open_server}/runs/{seeded.failed}"))
+        assert (
+            "Why it ended: The run failed while testing the change: sandbox unavailable: bwrap "
+            "missing." in failed
+        )
+        assert "Technical details" not in failed
+
+
+def test_a_run_waiting_for_the_model_says_why_and_when_it_resumes(
+    open_server: str, seeded: Seeded, tmp_path: Path,
+) -> None:
+    run, _ = seeded.store.create_run(
+        repo="octo/calc", issue_number=12, clone_url="https://github.com/octo/calc.git",
+        title="Wait for me", request="r",
+    )
+    why = (
+        "waiting for the model endpoint (rate limited (429)); resumes by itself at "
+        "2026-11-29 09:00:00 UTC (wait 1 of this outage; after 1h 00m of waiting a person "
+        "takes over)"
+    )
+    seed_state(seeded.store, run.id, status="waiting_for_model", phase="planning",
+               status_reason=why)
+    with browser(tmp_path / "chromium") as chrome:
+        text = readable(chrome.open(f"{open_server}/runs/{run.id}"))
+        assert f"Run {run.id}: octo/calc #12 waiting_for_model" in text
+        assert f"Waiting for the model: {why}" in text
+        listing = readable(chrome.open(f"{open_server}/runs?status=waiting_for_model"))
+        assert "Wait for me" in listing
 
 
 def test_the_same_routes_answer_json_when_asked(open_server: str, seeded: Seeded) -> None:
@@ -103,9 +176,74 @@ def test_the_same_routes_answer_json_when_asked(open_server: str, seeded: Seeded
     assert httpx.get(f"{open_server}/runs/9999").status_code == 404
 
 
-def test_without_a_token_pages_and_metrics_are_open(open_server: str) -> None:
+def test_without_a_token_only_the_loopback_listener_serves_the_dashboard(
+    open_server: str, seeded: Seeded, tmp_path: Path
+) -> None:
+    with serve(webhook_app(seeded.store, tmp_path, None)) as public:
+        assert httpx.get(f"{public}/healthz").status_code == 200
+        for path in ("/runs", f"/runs/{seeded.done}", "/metrics", "/login"):
+            assert httpx.get(f"{public}{path}").status_code == 404, path
     assert httpx.get(f"{open_server}/runs").status_code == 200
     assert httpx.get(f"{open_server}/metrics").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("token", "host", "where", "public"),
+    [
+        pytest.param(None, "127.0.0.1", ("127.0.0.1", 8001), False, id="no-token-loopback"),
+        pytest.param(None, "::1", ("::1", 8001), False, id="no-token-ipv6-loopback"),
+        pytest.param(None, "0.0.0.0", ("0.0.0.0", 8001), True, id="no-token-all-interfaces"),
+        pytest.param(TOKEN, "127.0.0.1", ("0.0.0.0", 8000), False, id="token-on-webhooks"),
+    ],
+)
+def test_the_dashboard_faces_the_network_only_behind_a_token(
+    token: str | None, host: str, where: tuple[str, int], public: bool
+) -> None:
+    exposure = dashboard_exposure(
+        token=token, webhook_host="0.0.0.0", webhook_port=8000, host=host, port=8001
+    )
+    assert (exposure.host, exposure.port) == where
+    assert exposure.on_webhook_listener is (token is not None)
+    assert exposure.public_without_token is public
+    assert "DRAFTSMITH_DASHBOARD_TOKEN" in exposure.message
+
+
+def test_wrong_tokens_are_throttled_and_then_even_the_right_one_waits(
+    protected_server: str,
+) -> None:
+    for _ in range(5):
+        wrong = httpx.post(f"{protected_server}/login", data={"token": "nope", "next": "/runs"})
+        assert wrong.status_code == 401
+    right = httpx.post(f"{protected_server}/login", data={"token": TOKEN, "next": "/runs"})
+    assert right.status_code == 429 and int(right.headers["retry-after"]) > 0
+    assert "Too many wrong tokens" in right.text and COOKIE not in right.headers.get(
+        "set-cookie", ""
+    )
+    bearer = httpx.get(f"{protected_server}/metrics", headers={"authorization": f"Bearer {TOKEN}"})
+    assert bearer.status_code == 429
+
+
+def test_wrong_bearer_tokens_count_as_failed_logins(protected_server: str) -> None:
+    for _ in range(5):
+        guess = httpx.get(f"{protected_server}/metrics", headers={"authorization": "Bearer x"})
+        assert guess.status_code == 401
+    login = httpx.post(f"{protected_server}/login", data={"token": TOKEN, "next": "/runs"})
+    assert login.status_code == 429
+
+
+def test_the_login_throttle_forgets_failures_after_its_window() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(max_failures=2, max_total=3, window_s=60, clock=lambda: now[0])
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 0
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 60 and throttle.retry_after("b") == 0
+    throttle.failed("b")
+    assert throttle.retry_after("c") == 60  # three failures in total block everyone
+    now[0] += 30
+    assert throttle.retry_after("a") == 30
+    now[0] += 30
+    assert throttle.retry_after("a") == 0 and throttle.retry_after("c") == 0
 
 
 def test_with_a_token_nothing_is_shown_without_it(protected_server: str, seeded: Seeded) -> None:
@@ -153,15 +291,6 @@ def test_metrics_parse_with_the_prometheus_parser(open_server: str, seeded: Seed
     phases = families["draftsmith_phase_duration_seconds"].samples
     counts = {s.labels["phase"]: s.value for s in phases if s.name.endswith("_count")}
     assert counts["coding"] == 2  # the running run's coding phase is not finished
-
-
-def test_a_non_loopback_server_without_a_token_is_warned_about() -> None:
-    assert exposure_warning("0.0.0.0", None) is not None
-    assert "DRAFTSMITH_DASHBOARD_TOKEN" in (exposure_warning("10.1.2.3", None) or "")
-    assert exposure_warning("127.0.0.1", None) is None
-    assert exposure_warning("::1", None) is None
-    assert exposure_warning("localhost", None) is None
-    assert exposure_warning("0.0.0.0", TOKEN) is None
 
 
 def test_a_credential_in_a_run_never_reaches_the_page_or_the_json(

@@ -60,7 +60,7 @@ def test_no_step_result_moves_an_ended_run(status: Status) -> None:
 
 def test_stop_ends_any_unfinished_run_and_nothing_else() -> None:
     for status in Status:
-        expected = status in ACTIVE or status is Status.waiting
+        expected = status in ACTIVE or status in (Status.waiting, Status.waiting_for_model)
         assert allowed(Move.stop, Phase.coding, status) is expected, status
 
 

@@ -8,6 +8,7 @@ from bot.commands import (
     CheckSuiteCompleted,
     CommentCommand,
     InstallationChanged,
+    Mention,
     ReviewComment,
     ReviewSubmitted,
     StartRun,
@@ -63,6 +64,64 @@ def test_comment_without_a_command_is_ignored() -> None:
 
 def test_mention_inside_a_sentence_is_not_a_command() -> None:
     assert parse_comment_command("please do not run /draftsmith stop here") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        pytest.param("@draftsmith add a mul function", "add a mul function", id="leading"),
+        pytest.param("Could @Draftsmith fix this?", "Could fix this?", id="inside-any-case"),
+        pytest.param("@draftsmith", "", id="alone"),
+        pytest.param(
+            "> @draftsmith old\n\n@draftsmith new",
+            "> old\n\n new",
+            id="quoted-then-real",
+        ),
+    ],
+)
+def test_a_mention_of_the_app_becomes_a_mention_command(body: str, text: str) -> None:
+    payload = load_payload("issue_comment.created", **{"comment.body": body})
+    routed = route("issue_comment", payload, mention_login="draftsmith")
+    assert isinstance(routed, Mention)
+    assert routed.text == text
+    assert routed.issue_body == payload["issue"]["body"]
+    assert routed.is_pull_request is False
+    assert load_command(dump_command(routed)) == routed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("> @draftsmith do it", id="quoted"),
+        pytest.param("run `@draftsmith fix` to start", id="inline-code"),
+        pytest.param("```\n@draftsmith fix\n```", id="code-block"),
+        pytest.param("@draftsmith-helper fix", id="another-account"),
+        pytest.param("mail me at ops@draftsmith.dev", id="email"),
+        pytest.param("@octo-draftsmith fix", id="suffix"),
+    ],
+)
+def test_what_is_not_a_mention_of_the_app_is_ignored(body: str) -> None:
+    payload = load_payload("issue_comment.created", **{"comment.body": body})
+    assert isinstance(route("issue_comment", payload, mention_login="draftsmith"), Ignored)
+
+
+def test_a_command_wins_over_a_mention_and_no_login_means_no_mention_trigger() -> None:
+    payload = load_payload(
+        "issue_comment.created", **{"comment.body": "@draftsmith hi\n/draftsmith stop"}
+    )
+    assert isinstance(route("issue_comment", payload, mention_login="draftsmith"), CommentCommand)
+    plain = load_payload("issue_comment.created", **{"comment.body": "@draftsmith fix it"})
+    assert isinstance(route("issue_comment", plain), Ignored)
+
+
+def test_a_bot_mentioning_the_app_triggers_nothing() -> None:
+    payload = load_payload(
+        "issue_comment.created",
+        sender={"login": "someone[bot]", "type": "Bot"},
+        **{"comment.body": "@draftsmith fix it"},
+    )
+    routed = route("issue_comment", payload, mention_login="draftsmith")
+    assert isinstance(routed, Ignored) and "bot" in routed.reason
 
 
 @pytest.mark.parametrize(

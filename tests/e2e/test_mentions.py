@@ -1,0 +1,175 @@
+"""`@draftsmith <what to do>` in a comment: through the webhook server, the worker, a scripted
+model, the bwrap sandbox, a real git remote, and GitHub's API at the HTTP boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.config import Settings
+from bot.handlers import NOT_A_WRITER
+from bot.policy import load_default_policy
+from bot.runtime import Runtime
+from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
+from tests.helpers.fake_github import FakeGitHub
+from tests.helpers.payloads import load_payload
+from tests.helpers.repos import PYTHON_FILES, make_repo
+from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.scripts import with_revisions
+from tests.helpers.server import serve
+from webhooks.app import create_app
+from webhooks.signature import sign
+
+ISSUE_BODY = "The calculator cannot subtract."
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> str:
+    """A bare repository serving as GitHub's git remote (a file:// clone URL)."""
+    work = make_repo(tmp_path / "upstream", PYTHON_FILES)
+    bare = tmp_path / "widgets.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return f"file://{bare}"
+
+
+def mention(
+    body: str, login: str, remote: str, *, number: int = 8, pull_request: bool = False
+) -> dict[str, Any]:
+    """GitHub's issue_comment.created payload for a comment by `login`."""
+    issue: dict[str, Any] = {"number": number, "title": "Subtract", "body": ISSUE_BODY}
+    if pull_request:
+        issue["pull_request"] = {"url": f"https://api.github.com/repos/octo/widgets/pulls/{number}"}
+    return load_payload(
+        "issue_comment.created",
+        installation={"id": 4242},
+        repository={"full_name": "octo/widgets", "clone_url": remote, "default_branch": "main"},
+        issue=issue,
+        comment={"body": body, "id": 700 + number},
+        sender={"login": login, "id": 9, "type": "User"},
+    )
+
+
+class Harness:
+    """Draftsmith serving; `deliver` posts a signed webhook."""
+
+    def __init__(self, runtime: Runtime, client: httpx.Client, watcher: RunWatcher) -> None:
+        self.runtime, self.client, self.watcher = runtime, client, watcher
+
+    def deliver(self, event: str, payload: dict[str, Any], delivery: str | None = None) -> int:
+        self.watcher.settled.clear()
+        self.watcher.deliveries_done.clear()
+        body = json.dumps(payload).encode()
+        response = self.client.post(
+            "/webhooks/github",
+            content=body,
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+                "X-Hub-Signature-256": sign(body, WEBHOOK_SECRET),
+            },
+        )
+        return response.status_code
+
+    def settle(self) -> None:
+        assert self.watcher.settled.wait(120), "the run did not settle"
+
+    def handled(self) -> None:
+        assert self.watcher.deliveries_done.wait(60), "the delivery was not handled"
+
+
+@contextmanager
+def draftsmith(
+    settings: Settings, model: ScriptedModel, monkeypatch: pytest.MonkeyPatch, *, worker: bool
+) -> Iterator[Harness]:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
+    settings.model = "scripted-model"
+    with serve_model(model) as model_url:
+        monkeypatch.setenv("OPENAI_BASE_URL", model_url)
+        runtime = Runtime.from_settings(settings)
+        runtime.store.migrate()
+        watcher = RunWatcher(runtime)
+        app = create_app(
+            store=runtime.store,
+            queue=runtime.queue,
+            webhook_secret=WEBHOOK_SECRET,
+            app_id=4242,
+            mention_login=settings.app_slug,
+            on_startup=runtime.start_embedded if worker else None,
+            on_shutdown=runtime.stop,
+            on_accepted=runtime.outbox.notify if worker else None,
+        )
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            yield Harness(runtime, client, watcher)
+
+
+def test_a_writers_mention_starts_a_run_and_on_its_pr_revises_it(
+    settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_github.permissions.update({"carol": "write", "mallory": "read"})
+    model = ScriptedModel(with_revisions(1))
+    with draftsmith(settings, model, monkeypatch, worker=True) as h:
+        store = h.runtime.store
+        # A reader's mention starts nothing and gets one polite reply.
+        assert h.deliver("issue_comment", mention("@draftsmith fix it", "mallory", remote)) == 202
+        h.handled()
+        assert store.list_runs() == []
+        assert fake_github.comment_bodies(8) == [NOT_A_WRITER.format(login="mallory")]
+
+        # A writer's mention on the (unlabelled) issue starts a run: the issue plus the comment.
+        delivery = str(uuid.uuid4())
+        asked = "@draftsmith please add subtract(a, b) to calc"
+        assert h.deliver("issue_comment", mention(asked, "carol", remote), delivery) == 202
+        h.settle()
+        [run] = store.list_runs()
+        assert run.issue_number == 8 and run.requested_by == "carol", run.status_reason
+        assert run.status == "approved", run.status_reason
+        assert ISSUE_BODY in run.request and "please add subtract(a, b) to calc" in run.request
+        assert "@draftsmith" not in run.request.split("comment:")[-1]
+        planner_prompt = json.dumps(model.bodies[0]["messages"])
+        assert ISSUE_BODY in planner_prompt
+        assert "please add subtract(a, b) to calc" in planner_prompt
+        assert (708, "eyes") in fake_github.reactions
+        assert len(fake_github.pulls) == 1
+
+        # GitHub redelivering the same delivery starts nothing.
+        assert h.deliver("issue_comment", mention(asked, "carol", remote), delivery) == 200
+        assert len(store.list_runs()) == 1 and len(fake_github.pulls) == 1
+
+        # A writer's mention on Draftsmith's PR is a revision of the same run.
+        pr_number = next(iter(fake_github.pulls))
+        steer = mention(
+            "@Draftsmith add a comment", "carol", remote, number=pr_number, pull_request=True
+        )
+        assert h.deliver("issue_comment", steer) == 202
+        h.settle()
+        revised = store.get_run(run.id)
+        assert revised.status == "approved" and revised.revision == run.revision + 1
+        assert len(store.list_runs()) == 1 and len(fake_github.pulls) == 1
+        assert "add a comment" in json.dumps(model.bodies[-3]["messages"])
+    assert fake_github.unexpected == []
+
+
+def test_mentions_past_the_hourly_limit_get_one_reply_and_start_nothing(
+    settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_github.permissions.update({"mallory": "read"})
+    limit = load_default_policy().max_commands_per_hour_per_installation
+    with draftsmith(settings, ScriptedModel({}), monkeypatch, worker=False) as h:
+        deliveries = [str(uuid.uuid4()) for _ in range(limit + 3)]
+        for i, delivery in enumerate(deliveries):
+            body = mention(f"@draftsmith attempt {i}", "mallory", remote)
+            assert h.deliver("issue_comment", body, delivery) == 202
+        for delivery in deliveries:  # what the worker does with each stored delivery
+            h.runtime.handle_delivery(delivery)
+        assert h.runtime.store.list_runs() == []
+    bodies = fake_github.comment_bodies(8)
+    assert len([b for b in bodies if "commands an hour" in b]) == 1
+    assert len(bodies) == limit + 1  # one refusal per admitted mention, one rate-limit reply
