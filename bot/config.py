@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     queue_recheck_s: float = Field(
         default=5.0, gt=0, description="How often a run held by a concurrency cap looks again."
     )
+    lease_ttl_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds a run lock or a delivery being handled stays held without a "
+        "heartbeat; a dead worker's work is taken over after this.",
+    )
+    stale_run_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds an unfinished, unlocked run or a dispatched delivery may go "
+        "untouched before it is queued again (its queue message was lost with a worker).",
+    )
     max_body_bytes: int = Field(default=25 * 1024 * 1024, description="Largest webhook body.")
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     dashboard_token: SecretStr | None = Field(

@@ -191,6 +191,11 @@ class Handlers:
             requested_by=sender,
             delivery_id=delivery_id,
         )
+        if not created and delivery_id and run.delivery_id == delivery_id:
+            # This very delivery created the run and its worker died: finish what it started.
+            self.post_progress(gh, run)
+            self.queue.enqueue_run(run.id)
+            return Outcome("processed", f"run {run.id} resumed after a worker stopped")
         if not created:
             gh.create_comment(
                 repo.full_name,

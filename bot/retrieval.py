@@ -11,17 +11,74 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "vendor", "vendored", "third_party", "venv", ".venv",
-    "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages",
-    ".eggs", "dist", "build", ".idea", ".vscode", "coverage", "htmlcov",
-})
-BINARY_SUFFIXES = frozenset({
-    ".png", ".jpg", ".jpeg", ".gif", ".ico", ".bmp", ".webp", ".pdf", ".zip", ".gz", ".tgz",
-    ".bz2", ".xz", ".tar", ".whl", ".so", ".dll", ".dylib", ".exe", ".pyc", ".pyo", ".class",
-    ".jar", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp3", ".mp4", ".mov", ".bin", ".db",
-    ".sqlite", ".pkl", ".npy", ".parquet",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "vendor",
+        "vendored",
+        "third_party",
+        "venv",
+        ".venv",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "site-packages",
+        ".eggs",
+        "dist",
+        "build",
+        ".idea",
+        ".vscode",
+        "coverage",
+        "htmlcov",
+    }
+)
+BINARY_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".ico",
+        ".bmp",
+        ".webp",
+        ".pdf",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".tar",
+        ".whl",
+        ".so",
+        ".dll",
+        ".dylib",
+        ".exe",
+        ".pyc",
+        ".pyo",
+        ".class",
+        ".jar",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+        ".mp3",
+        ".mp4",
+        ".mov",
+        ".bin",
+        ".db",
+        ".sqlite",
+        ".pkl",
+        ".npy",
+        ".parquet",
+    }
+)
 MAX_FILE_BYTES = 400_000
 PATH_WEIGHT = 3  # a path token counts like this many occurrences in the text
 K1, B = 1.2, 0.75
@@ -74,7 +131,10 @@ def source_files(root: Path) -> list[str]:
     if (root / ".git").exists():
         out = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         candidates: Iterable[str] = (p for p in out.split("\x00") if p)
     else:
@@ -138,7 +198,8 @@ class LexicalIndex:
         avg = (sum(self.doc_lens) / n) if n else 0.0
         idf = {
             t: math.log(1 + (n - self.doc_freq[t] + 0.5) / (self.doc_freq[t] + 0.5))
-            for t in terms if self.doc_freq[t]
+            for t in terms
+            if self.doc_freq[t]
         }
         scored = []
         for rel, counts, length in zip(self.files, self.term_freqs, self.doc_lens, strict=True):
@@ -177,9 +238,12 @@ def named_files(request: str, files: list[str]) -> list[str]:
         if "/" not in raw and len(parts) >= 2:
             for i in range(len(parts), 1, -1):
                 stem = "/".join(parts[:i])
-                module = [f for f in files if f.endswith((f"{stem}.py", f"{stem}.pyi",
-                                                          f"{stem}/__init__.py"))
-                          and (f.startswith(stem) or f"/{stem}" in f)]
+                module = [
+                    f
+                    for f in files
+                    if f.endswith((f"{stem}.py", f"{stem}.pyi", f"{stem}/__init__.py"))
+                    and (f.startswith(stem) or f"/{stem}" in f)
+                ]
                 if module:
                     add(module)
                     break

@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from huey.consumer import Consumer
@@ -17,6 +16,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, DraftsmithError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.handlers import Handlers
+from bot.leases import Leases
 from bot.outbox import Outbox
 from bot.progress import post_progress
 from bot.queue import TaskQueue, make_huey
@@ -40,8 +40,8 @@ RUN_PERMISSIONS = {
 
 
 def _dead_local_worker(worker: str, host: str) -> bool:
-    """Whether `worker` (host:pid) ran on this host and its process is gone."""
-    name, _, pid = worker.rpartition(":")
+    """Whether `worker` (host:pid#thread) ran on this host and its process is gone."""
+    name, _, pid = worker.partition("#")[0].rpartition(":")
     if name != host or not pid.isdigit():
         return False
     try:
@@ -81,6 +81,7 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
     _engine: Engine | None = None
     outbox: Outbox = field(init=False)
+    leases: Leases = field(init=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, gateway: GitHubGateway | None = None) -> Runtime:
@@ -95,6 +96,9 @@ class Runtime:
         )
         runtime.queue.bind(runtime.handle_delivery, runtime.advance, runtime.resume)
         runtime.outbox = Outbox(runtime.store, runtime.queue)
+        runtime.leases = Leases(
+            runtime.store, ttl_s=settings.lease_ttl_s, stale_s=settings.stale_run_s
+        )
         return runtime
 
     # GitHub ------------------------------------------------------------------------------
@@ -155,7 +159,8 @@ class Runtime:
         assert delivery is not None and delivery.command is not None
         handlers = Handlers(self.settings, self.store, self.queue, self.github_for)
         try:
-            outcome = handlers.handle(load_command(delivery.command), delivery_id)
+            with self.leases.delivery_heartbeat(delivery_id):
+                outcome = handlers.handle(load_command(delivery.command), delivery_id)
         except DraftsmithError as exc:
             logger.error("delivery failed: %s", exc, extra=log)
             self.store.finish_delivery(delivery_id, "failed", str(exc))
@@ -171,11 +176,13 @@ class Runtime:
         """Task: advance a run by one phase under its lock, then queue the next step.
 
         A queued run over a concurrency cap is not started: it looks again later. A run that
-        ends the step waiting on the model endpoint gets its resume scheduled."""
+        ends the step waiting on the model endpoint gets its resume scheduled. The lock is a
+        lease renewed by a heartbeat while the step runs (bot/leases.py)."""
         from bot.run.capacity import room_for, start_when_room
 
         log = {"run_id": run_id}
-        if not self.store.claim_run(run_id, self.worker_id):
+        owner = f"{self.worker_id}#{threading.get_ident()}"  # one holder per consumer thread
+        if not self.leases.claim_run(run_id, owner):
             logger.info("run locked by another worker", extra=log)
             return
         try:
@@ -187,9 +194,10 @@ class Runtime:
                     logger.info("run held in the queue: %s", room.detail, extra=log)
                     self.queue.enqueue_run_later(run_id, self.settings.queue_recheck_s)
                     return
-            run = self.engine.advance(run_id)
+            with self.leases.run_heartbeat(run_id, owner):
+                run = self.engine.advance(run_id)
         finally:
-            self.store.release_run(run_id, self.worker_id)
+            self.store.release_run(run_id, owner)
         if run.status in ACTIVE:
             self.queue.enqueue_run(run_id)
         elif run.status == Status.waiting_for_model:
@@ -224,7 +232,7 @@ class Runtime:
 
     def recover(self) -> tuple[int, int]:
         """Re-queue unfinished runs and deliveries left by a stopped worker; returns the counts."""
-        self.store.requeue_stale_deliveries(timedelta(minutes=10))
+        self.leases.reap()  # whatever it takes back is re-queued below with the rest
         runs = self.store.unfinished_runs()
         host = socket.gethostname()
         for run in runs:
@@ -253,6 +261,7 @@ class Runtime:
             self._consumer = self.queue.consumer(self.settings.workers, embedded=True)
             self._consumer.start()
             self.recover()
+            self.start_reaper()
         self.start_catch_up()
 
     def start_embedded(self) -> None:
@@ -281,9 +290,27 @@ class Runtime:
                 logger.warning("catch-up of failed deliveries failed: %s", exc)
             self._stopping.wait(self.settings.catchup_interval_s)
 
+    def start_reaper(self) -> None:
+        """Take over, every heartbeat, the runs and deliveries of workers that died."""
+        thread = threading.Thread(target=self._reaper_loop, name="reaper", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _reaper_loop(self) -> None:
+        while not self._stopping.wait(self.leases.heartbeat_s):
+            try:
+                reaped = self.leases.reap()
+                for run_id in reaped.runs:
+                    self.queue.enqueue_run(run_id)
+                for delivery_id in reaped.deliveries:
+                    self.queue.enqueue_delivery(delivery_id)
+            except DraftsmithError as exc:
+                logger.warning("taking over the work of dead workers failed: %s", exc)
+
     def run_worker(self, workers: int) -> None:
         """Run consumers in the foreground until interrupted (`draftsmith worker`)."""
         self.recover()
+        self.start_reaper()
         self.queue.consumer(workers).run()
 
     def stop(self) -> None:

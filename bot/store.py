@@ -200,8 +200,9 @@ class Store(IntakeQueries):
             )
 
     # locking ---------------------------------------------------------------------------------
-    def claim_run(self, run_id: int, worker: str, ttl_s: float = 900) -> bool:
-        """Take the run's lock for `worker` unless another live worker holds it."""
+    def claim_run(self, run_id: int, worker: str, ttl_s: float) -> bool:
+        """Take the run's lock for `worker` unless another live worker holds it (`ttl_s` is the
+        lease; the holder renews it with a heartbeat, see bot/leases.py)."""
         now = utcnow()
         with self.session() as s:
             result = s.execute(

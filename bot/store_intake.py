@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -75,7 +75,7 @@ class IntakeQueries(StoreBase):
             s.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(delivery_ids), Delivery.outcome == "queued")
-                .values(outcome="dispatched")
+                .values(outcome="dispatched", processed_at=utcnow())
             )
 
     def claim_delivery(self, delivery_id: str) -> bool:
@@ -87,18 +87,6 @@ class IntakeQueries(StoreBase):
                 .values(outcome="processing", processed_at=utcnow())
             )
             return bool(getattr(result, "rowcount", 0) == 1)
-
-    def requeue_stale_deliveries(self, older_than: timedelta) -> int:
-        """Put deliveries stuck in `processing` (a worker died) back to `queued`."""
-        with self.session() as s:
-            result = s.execute(
-                update(Delivery)
-                .where(
-                    Delivery.outcome == "processing", Delivery.processed_at < utcnow() - older_than
-                )
-                .values(outcome="queued")
-            )
-            return int(getattr(result, "rowcount", 0))
 
     def unprocessed_deliveries(self) -> list[str]:
         """Ids of deliveries accepted but not yet handled (to re-enqueue on start)."""

@@ -38,6 +38,8 @@ from bot.workspace import Workspace
 TEST_PATH = re.compile(
     r"(^|/)(tests?|__tests__|spec)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|\.(test|spec)\.[cm]?[jt]s$"
 )
+TESTS_SUBJECT = "draftsmith: tests"
+"""The subject of the commit holding the tester's files (a resumed run finds it by this)."""
 IGNORED = (".venv/", f"{REPORT_DIR}/", "node_modules/", "__pycache__/", ".coverage")
 
 
@@ -178,9 +180,9 @@ class Tester:
             )
         _exclude_scratch(workspace)
         new_files = [e.path for e in test_plan.files]
-        message = f"draftsmith: tests\n\n{'; '.join(test_plan.focus)[:1000]}"
-        if workspace.git("log", "-1", "--format=%s").strip() != "draftsmith: tests":
-            edits = _test_edits(workspace.root, test_plan.files)
+        message = f"{TESTS_SUBJECT}\n\n{'; '.join(test_plan.focus)[:1000]}"
+        if workspace.git("log", "-1", "--format=%s").strip() != TESTS_SUBJECT:
+            edits = tester_edits(workspace.root, test_plan.files)
             if edits:
                 workspace.apply(CodeChange(edits=edits, explanation="tests"))
                 workspace.commit(message)
@@ -294,7 +296,7 @@ def _junit(kind: str) -> str:
     return f"{REPORT_DIR}/" + ("node-junit.xml" if kind == "node" else "junit.xml")
 
 
-def _test_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:
+def tester_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:
     """The tester's files as edits on the current tree: a whole-content edit of a test file that
     exists already (an earlier revision wrote it) becomes an update; unchanged files are left."""
     edits: list[FileEdit] = []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict
 
+from bot import resume
 from bot.contracts import IssueText
 from bot.errors import PolicyError, WorkspaceError
 from bot.github.client import authenticated_clone_url
@@ -22,26 +22,10 @@ CONFIG_PATH = ".github/draftsmith.yml"
 
 
 def open_workspace(services: Services, run: Run) -> Workspace:
-    """The run's clone: reused when present, else cloned, branched and restored from the store."""
-    store = services.store
-    root = services.run_dir(run) / "repo"
-    if (root / ".git").exists():
-        return Workspace(root)
-    if root.exists():  # a clone interrupted half-way: start it again
-        shutil.rmtree(root)
-    workspace = Workspace.clone(_fetch_url(services, run), root)
-    # The token must not stay in .git/config: the sandbox can read the workdir.
-    workspace.git("remote", "set-url", "origin", run.clone_url)
-    base = run.base_sha or workspace.head()
-    workspace.git("checkout", "--quiet", "--detach", base)
-    branch = workspace.create_branch(run.title or run.request[:60] or "change", run.issue_number)
-    diff = Artifacts(store, run.id).text(artifacts.DIFF, run.revision)
-    if diff.strip():  # resumed on another machine
-        patch = services.run_dir(run) / "resume.patch"
-        patch.write_text(diff)
-        workspace.git("apply", "--index", str(patch))
-        workspace.commit(f"draftsmith: revision {run.revision} (restored)")
-    store.update_run(run.id, base_sha=base, branch=branch)
+    """The run's clone, re-validated against the store on every pick-up (bot/resume.py)."""
+    workspace, _ = resume.open_workspace(
+        services.store, run, services.run_dir(run), lambda: _fetch_url(services, run)
+    )
     return workspace
 
 

@@ -183,7 +183,6 @@ class BwrapSandbox:
         cancel: threading.Event,
     ) -> ExecResult:
         lease = _UidLease(self.uid_base, self.uid_slots) if _is_root() else None
-        st = workdir.stat()
         try:
             if lease is not None:
                 hand_over(workdir, lease.uid)
@@ -195,7 +194,9 @@ class BwrapSandbox:
         finally:
             if lease is not None:
                 try:
-                    hand_back(workdir, lease.uid, st.st_uid, st.st_gid)
+                    # To this process, never to the workdir's owner: a worker killed mid-command
+                    # leaves the workdir itself owned by a sandbox uid.
+                    hand_back(workdir, lease.uid, os.geteuid(), os.getegid())
                 finally:
                     lease.release()
 

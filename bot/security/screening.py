@@ -51,14 +51,16 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         ),
         "reveal-secrets": (
             r"\b(?:print|reveal|show|output|display|dump|echo|leak|expose|tell me|give me|"
-            r"write out|cat|paste)\b[^.\n]{0,20}?" + _SECRET_WORDS
+            r"write out|cat|paste)\b[^.\n]{0,20}?"
+            + _SECRET_WORDS
             + r"|\bprintenv\b|\benv\s*(?:\||>|$)|/proc/(?:self|\d+|\*)/environ|\bos\.environ\b"
             r"(?!\s*(?:\[|\.get\())|(?-i:\$\{?[A-Z_]*(?:TOKEN|SECRET|API_?KEY|PASSWORD|"
             r"PRIVATE_KEY)[A-Z_]*\}?)"
         ),
         "disable-checks": (
             r"\b(?:disable|skip|bypass|turn off|switch off|comment out|circumvent|suppress|"
-            r"silence|deactivate|get around)\b[^.\n]{0,30}?" + _CHECK_WORDS
+            r"silence|deactivate|get around)\b[^.\n]{0,30}?"
+            + _CHECK_WORDS
             + r"|--no-verify\b|\b(?:make|mark|force)\b[^.\n]{0,30}?\b(?:tests?|checks?)\b"
             r"[^.\n]{0,20}?\b(?:always )?(?:pass|succeed|green)"
         ),

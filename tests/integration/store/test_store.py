@@ -55,16 +55,16 @@ def test_concurrent_creation_for_one_issue_creates_one_run(store: Store) -> None
 
 def test_only_one_worker_holds_a_run_lock(store: Store) -> None:
     run_id, _ = new_run(store)
-    assert store.claim_run(run_id, "w1")
-    assert not store.claim_run(run_id, "w2")
+    assert store.claim_run(run_id, "w1", ttl_s=60)
+    assert not store.claim_run(run_id, "w2", ttl_s=60)
     store.release_run(run_id, "w1")
-    assert store.claim_run(run_id, "w2")
+    assert store.claim_run(run_id, "w2", ttl_s=60)
 
 
 def test_an_expired_lock_can_be_taken_over(store: Store) -> None:
     run_id, _ = new_run(store)
     assert store.claim_run(run_id, "dead-worker", ttl_s=-1)
-    assert store.claim_run(run_id, "w2")
+    assert store.claim_run(run_id, "w2", ttl_s=60)
 
 
 def test_a_delivery_is_claimed_by_one_worker(store: Store) -> None:
