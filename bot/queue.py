@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
@@ -20,10 +20,16 @@ logger = logging.getLogger(__name__)
 
 
 def make_huey(queue_url: str) -> Huey:
-    """The huey instance for a queue URL (`sqlite:///FILE` or `redis://HOST:PORT/DB`)."""
+    """The huey instance for a queue URL (`sqlite:///FILE` or `redis://HOST:PORT/DB`).
+
+    A Redis URL may name the queue with `?queue=NAME` (default `draftsmith`), so deployments
+    sharing one Redis database keep their tasks apart."""
     parsed = urlparse(queue_url)
     if parsed.scheme in ("redis", "rediss"):
-        return RedisHuey("draftsmith", url=queue_url)
+        query = parse_qs(parsed.query)
+        name = query.pop("queue", ["draftsmith"])[0]
+        url = urlunparse(parsed._replace(query=urlencode(query, doseq=True)))
+        return RedisHuey(name, url=url)
     if parsed.scheme == "sqlite":
         filename = queue_url.removeprefix("sqlite:///")
         if not filename:

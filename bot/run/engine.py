@@ -127,6 +127,10 @@ class Engine:
         if result.move is not Move.await_model:
             end_outage(self.store, run.id)
         result = self._revise_or_give_up(run, ctx, result)
+        # The progress comment before the move is persisted: a worker killed in between posts it
+        # again when the step is repeated; after the move it would be lost.
+        phase, status = target(result.move, Phase(run.phase), Status(run.status))
+        self._progress(detached(run, phase=phase, status=status, status_reason=result.reason))
         moved = self._move(run, ctx, result)
         self.store.add_event(
             run.id,
@@ -135,12 +139,17 @@ class Engine:
             {"outcome": result.outcome, "reason": result.reason},
         )
         logger.info("phase %s done: now %s/%s", log["phase"], moved.phase, moved.status, extra=log)
-        if self.on_progress is not None:
-            try:
-                self.on_progress(moved)
-            except DraftsmithError as exc:
-                logger.warning("progress comment not updated: %s", exc, extra=log)
+        if (moved.phase, moved.status) != (phase, status):  # moved meanwhile (e.g. stopped)
+            self._progress(moved)
         return moved, result
+
+    def _progress(self, run: Run) -> None:
+        if self.on_progress is None:
+            return
+        try:
+            self.on_progress(run)
+        except DraftsmithError as exc:
+            logger.warning("progress comment not updated: %s", exc, extra={"run_id": run.id})
 
     def _perform(self, ctx: RunContext) -> StepResult:
         exceeded = budgets.exceeded(ctx.run, ctx.policy.budgets, ctx.guard.attempt_started)
@@ -237,6 +246,12 @@ class Engine:
                 result = publish_incomplete(ctx, result)
         moved = self.lifecycle.finish(run, move, reason=result.reason, revision=revision)
         return moved if moved is not None else self.store.get_run(run.id)
+
+
+def detached(run: Run, **values: object) -> Run:
+    """A copy of `run` with `values` set, bound to no session (nothing is persisted)."""
+    fields = {c.key: getattr(run, c.key) for c in Run.__table__.columns}
+    return Run(**{**fields, **values})
 
 
 def model_client(settings: Settings, config: RepoConfig | None) -> ModelClient:

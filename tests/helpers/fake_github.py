@@ -48,6 +48,10 @@ class FakeGitHub:
         router.route(url__startswith=API).mock(side_effect=self._dispatch)
         return router
 
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        """GitHub's answer to one request (also served over HTTP by tests.helpers.github_server)."""
+        return self._dispatch(request)
+
     def _dispatch(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         method, path = request.method, request.url.path

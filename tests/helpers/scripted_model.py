@@ -67,7 +67,8 @@ class Failure:
 
 @dataclass
 class ScriptedModel:
-    """Answers per role, served in order; a role that runs out answers 500."""
+    """Answers per role, served in order; a role that runs out answers 500, or its last answer
+    again when `repeat` (for runs whose model calls are repeated an unknown number of times)."""
 
     script: dict[str, list[Any]]
     calls: dict[str, int] = field(default_factory=lambda: {r: 0 for r in ROLES})
@@ -80,6 +81,7 @@ class ScriptedModel:
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     failures: list[tuple[str, int]] = field(default_factory=list)
+    repeat: bool = False
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         """The status, JSON and extra headers of the next answer for the request's role.
@@ -98,6 +100,8 @@ class ScriptedModel:
             index = self.calls[role]
             self.calls[role] += 1
             answers = self.script.get(role, [])
+            if index >= len(answers) and self.repeat and answers:
+                index = len(answers) - 1
             if index >= len(answers):
                 error = {"message": f"script for {role} ran out", "type": "test"}
                 return 500, {"error": error}, {}
