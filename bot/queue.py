@@ -6,6 +6,7 @@ A message only says "handle delivery X" or "advance run N"; the store holds ever
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,13 @@ def make_huey(queue_url: str) -> Huey:
                 "use sqlite:///path/to/queue.db or redis://host:6379/0",
             )
         Path(filename).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey("draftsmith", filename=filename)
+        try:
+            return SqliteHuey("draftsmith", filename=filename)
+        except sqlite3.Error as exc:
+            raise QueueError(
+                f"cannot open the queue file {filename}: {exc}",
+                "point DRAFTSMITH_QUEUE_URL at a writable file, sqlite:///path/to/queue.db",
+            ) from exc
     raise ConfigError(
         f"unsupported DRAFTSMITH_QUEUE_URL scheme {parsed.scheme!r}",
         "use sqlite:///path/to/queue.db (default) or redis://host:6379/0",

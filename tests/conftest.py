@@ -16,6 +16,19 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches the machine's PostgreSQL or Redis, so `pytest -m postgres`
+    and `pytest -m redis` select them: by the fixtures it uses or the backend it is
+    parametrised with."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgres_store" in names or params.get("store") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        if "redis_queue" in names or params.get("queue") == "redis":
+            item.add_marker(pytest.mark.redis)
+
+
 @pytest.fixture(scope="session")
 def private_key() -> str:
     """A real RSA private key (PEM), as GitHub issues for an App."""
@@ -72,12 +85,10 @@ def sqlite_queue(tmp_path: Path) -> TaskQueue:
 
 @pytest.fixture
 def redis_queue() -> Iterator[TaskQueue]:
-    """A queue on the machine's Redis, under a unique name, flushed afterwards."""
-    from huey import RedisHuey
-
-    huey = RedisHuey(f"draftsmith-test-{uuid.uuid4().hex[:8]}", url=REDIS_URL)
-    yield TaskQueue(huey)
-    huey.flush()
+    """A queue on the machine's Redis, under a unique queue name, flushed afterwards."""
+    queue = TaskQueue(make_huey(f"{REDIS_URL}?queue=draftsmith-test-{uuid.uuid4().hex[:8]}"))
+    yield queue
+    queue.huey.flush()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
