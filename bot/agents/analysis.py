@@ -1,4 +1,5 @@
-"""Static analysis of changed files, run in the sandbox: syntax of Python and JavaScript."""
+"""Static analysis of changed files, run in the sandbox: syntax of Python and JavaScript, and
+`go vet` of a Go module (its typed findings in `Analysis.go_vet`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from bot.contracts import ReviewIssue, Severity
 from bot.sandbox.base import ExecResult, Limits, Sandbox
+from bot.sandbox.golang import VetReport, go_vet
 
 PY_CHECK = (
     "import ast, sys\n"
@@ -31,6 +33,7 @@ class Analysis:
     output: str = ""
     issues: list[ReviewIssue] = field(default_factory=list)
     results: list[tuple[list[str], ExecResult]] = field(default_factory=list)
+    go_vet: VetReport | None = None
 
 
 async def analyse(sandbox: Sandbox, workdir: Path, changed: list[str], limits: Limits) -> Analysis:
@@ -42,6 +45,9 @@ async def analyse(sandbox: Sandbox, workdir: Path, changed: list[str], limits: L
         await _check(analysis, sandbox, workdir, ["python3", "-c", PY_CHECK, *python], limits)
     for path in (p for p in existing if p.endswith(JS_SUFFIXES)):
         await _check(analysis, sandbox, workdir, ["node", "--check", path], limits, path)
+    go_files = [p for p in existing if p.endswith(".go")]
+    if go_files and (workdir / "go.mod").is_file():
+        await _vet(analysis, sandbox, workdir, set(go_files), limits)
     if not analysis.output:
         analysis.output = "no errors" if existing else "no files to analyse"
     return analysis
@@ -77,3 +83,31 @@ async def _check(
         )
         if path is not None:
             break
+
+
+async def _vet(
+    analysis: Analysis, sandbox: Sandbox, workdir: Path, changed: set[str], limits: Limits
+) -> None:
+    """`go vet` of the module; a finding in a changed file (or a package that does not build)
+    becomes a review issue."""
+    vet = await go_vet(sandbox, workdir, limits)
+    analysis.go_vet = vet
+    if not vet.ran:
+        analysis.output += f"$ go vet ./... did not finish (exit {vet.exit_code})\n"
+        analysis.output += vet.output[-2000:] + "\n"
+    for finding in vet.findings:
+        analysis.output += f"go vet [{finding.rule}] {finding.file}:{finding.line}: "
+        analysis.output += finding.message + "\n"
+        if finding.file and finding.file not in changed:
+            continue
+        broken = finding.rule == "typecheck"
+        analysis.issues.append(
+            ReviewIssue(
+                severity=Severity.high if broken else Severity.medium,
+                category="static-analysis",
+                file=finding.file or None,
+                line=finding.line or None,
+                problem=f"go vet [{finding.rule}]: {finding.message}"[:500],
+                recommended_fix="make the package build" if broken else "fix what go vet reports",
+            )
+        )

@@ -30,6 +30,7 @@ from bot.errors import WorkspaceError
 from bot.llm import Completion, ModelClient
 from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
+from bot.sandbox.golang import GO_TEST_REPORT, go_cases, go_test_names, packages_of
 from bot.sandbox.phases import CommandRecord, detect_commands, run_phase
 from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
 from bot.security.untrusted import as_data
@@ -204,11 +205,11 @@ class Tester:
         report = await self._run(kind, workspace.root, ())
         outcome = TestOutcome(report=report, commands=[asdict(r) for r in records])
         outcome.log = f"$ {report.command}\n{report.failure_details}"
-        if kind == "go" or not new_files:
+        if not new_files:
             return outcome
         # The new test files alone, with the change: which cases they hold and which pass.
         await self._run(kind, workspace.root, new_files)
-        new_cases = junit_cases(workspace.root, _junit(kind))
+        new_cases = _cases(kind, workspace.root)
         outcome.new_tests = sorted(new_cases)
         base_dir = workspace.root.parent / "base"
         if base_dir.exists():
@@ -222,7 +223,7 @@ class Tester:
                 (base_dir / ".venv").symlink_to(workspace.root / ".venv")
             base_paths = [p for p in new_files if (base_dir / p).exists()]
             outcome.base_report = await self._run(kind, base_dir, base_paths)
-            base_cases = junit_cases(base_dir, _junit(kind))
+            base_cases = _cases(kind, base_dir)
         finally:
             workspace.git("worktree", "remove", "--force", str(base_dir))
         outcome.pinned = sorted(
@@ -241,7 +242,9 @@ class Tester:
             commands = [
                 c
                 for c in detect_commands(root).setup
-                if not _python_setup(c) and not (c[:1] == ["npm"] and not _node_dependencies(root))
+                if not _python_setup(c)
+                and not (c[:1] == ["npm"] and not _node_dependencies(root))
+                and not (c[:1] == ["go"] and not _go_requirements(root))
             ]
         if not commands or (root / REPORT_DIR / "setup.done").exists():
             return []
@@ -262,7 +265,12 @@ class Tester:
         if kind == "node":
             return await run_node_test(self.sandbox, root, self.limits, paths=list(paths))
         if kind == "go":
-            return await run_go_test(self.sandbox, root, self.limits)
+            if not paths:
+                return await run_go_test(self.sandbox, root, self.limits)
+            names = [n for p in paths for n in go_test_names((root / p).read_text())]
+            return await run_go_test(
+                self.sandbox, root, self.limits, packages=packages_of(paths), tests=names
+            )
         return await run_pytest(self.sandbox, root, self.limits, paths=list(paths))
 
 
@@ -283,6 +291,15 @@ def _node_dependencies(root: Path) -> bool:
     return bool(manifest.get("dependencies") or manifest.get("devDependencies"))
 
 
+def _go_requirements(root: Path) -> bool:
+    """Whether go.mod requires modules (a standard-library module has nothing to download)."""
+    try:
+        text = (root / "go.mod").read_text()
+    except OSError:
+        return True
+    return re.search(r"^\s*require\b", text, re.M) is not None
+
+
 def _exclude_scratch(workspace: Workspace) -> None:
     exclude = workspace.root / ".git" / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
@@ -290,6 +307,13 @@ def _exclude_scratch(workspace: Workspace) -> None:
     missing = [p for p in IGNORED if p not in current.splitlines()]
     if missing:
         exclude.write_text(current + "".join(f"{p}\n" for p in missing))
+
+
+def _cases(kind: str, root: Path) -> dict[str, bool]:
+    """The test cases of the last run in `root` and whether each passed, from its report."""
+    if kind == "go":
+        return go_cases(read_report(root, GO_TEST_REPORT) or "")
+    return junit_cases(root, _junit(kind))
 
 
 def _junit(kind: str) -> str:

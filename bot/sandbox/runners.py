@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import ExecResult, Limits, Sandbox
 from bot.sandbox.bwrap import TOOLBOX_MOUNT
+from bot.sandbox.golang import go_test
 
 logger = logging.getLogger(__name__)
 
@@ -260,11 +261,13 @@ async def run_go_test(
     limits: Limits,
     *,
     packages: Sequence[str] = ("./...",),
+    tests: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
 ) -> TestReport:
-    """Run `go test -json` in the sandbox; a TestReport from its test2json events."""
-    command = ["go", "test", "-json", *packages]
-    result = await sandbox.run(command, workdir=workdir, limits=limits, env=env)
+    """Run `go test -json` in the sandbox (bot.sandbox.golang); a TestReport from its events."""
+    command, result = await go_test(
+        sandbox, workdir, limits, packages=packages, tests=tests, env=env
+    )
     counts = parse_go_test_json(result.stdout)
     if not (counts.passed or counts.failed or counts.skipped):
         return _error(command, result, "go test reported no tests")

@@ -113,7 +113,8 @@ def unleash(
     print(
         f"\nchaos[{name}]: {fleet.kills} SIGKILLs {dict(Counter(fleet.killed))}, "
         f"{len(ISSUES)} issues, settled {settle_s:.1f}s after the last kill, "
-        f"{time.monotonic() - started:.1f}s in all"
+        f"{time.monotonic() - started:.1f}s in all; {len(fleet.mid_command)} kills mid-command: "
+        f"{dict(Counter(k.split(': ', 1)[1] for k in fleet.mid_command))}"
     )
     assert fleet.kills >= KILLS
 

@@ -24,6 +24,8 @@ import httpx
 
 from tests.helpers.payloads import load_payload, sign
 
+BUSY_WAIT_S = 8.0
+
 
 def free_port() -> int:
     """A loopback port free at the time of asking (the server binds it on each restart)."""
@@ -55,6 +57,19 @@ class Member:
                 stderr=subprocess.STDOUT,
             )
 
+    def children(self) -> list[str]:
+        """The program names of this process's children (git, prlimit/bwrap, ...), if alive."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        names: list[str] = []
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*"):
+            try:
+                pids = (task / "children").read_text().split()
+                names += [Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids]
+            except OSError:  # the thread or the child ended while we looked
+                continue
+        return names
+
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
@@ -77,17 +92,31 @@ class Fleet:
     rng: random.Random = field(default_factory=lambda: random.Random(14))
     kills: int = 0
     killed: list[str] = field(default_factory=list)
+    mid_command: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         for member in self.members:
             member.start()
 
     def chaos(self, kills: int, victims: Sequence[Member], gap_s: tuple[float, float]) -> None:
-        """Kill a random victim `kills` times, `gap_s` (uniform) apart, restarting it at once."""
-        pause = threading.Event()  # never set: a random, not a synchronising, wait
+        """Kill `kills` times, `gap_s` (uniform) apart, restarting the victim at once.
+
+        Every other kill (at random) waits up to `BUSY_WAIT_S` for a victim running a child
+        process (git clone or push, the bwrap sandbox) and kills it then: a process killed only
+        at random instants mostly dies while it starts, never mid-command."""
+        pause = threading.Event()  # never set: random waits, not synchronisation
         for _ in range(kills):
             pause.wait(self.rng.uniform(*gap_s))
             victim = self.rng.choice(list(victims))
+            if self.rng.random() < 0.5:
+                end = time.monotonic() + BUSY_WAIT_S
+                busy = [v for v in victims if v.children()]
+                while not busy and time.monotonic() < end:
+                    pause.wait(0.02)
+                    busy = [v for v in victims if v.children()]
+                if busy:
+                    victim = self.rng.choice(busy)
+                    self.mid_command.append(f"{victim.name}: {' '.join(victim.children())}")
             victim.kill()
             self.kills += 1
             self.killed.append(victim.name)
