@@ -138,6 +138,7 @@ def assert_one_pr_and_one_comment_per_issue(store: Store, github: FakeGitHub) ->
 
 @pytest.mark.postgres
 @pytest.mark.redis
+@pytest.mark.timeout(SETTLE_TIMEOUT_S + 120)
 def test_scaled_out_runs_finish_once_while_server_and_workers_are_killed(
     tmp_path: Path, private_key: str, postgres_store: Store
 ) -> None:
@@ -170,6 +171,7 @@ def test_scaled_out_runs_finish_once_while_server_and_workers_are_killed(
         assert_one_pr_and_one_comment_per_issue(postgres_store, w.github)
 
 
+@pytest.mark.timeout(SETTLE_TIMEOUT_S + 120)
 def test_embedded_runs_finish_once_while_the_server_is_killed(
     tmp_path: Path, private_key: str
 ) -> None:
