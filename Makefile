@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 .PHONY: install test lint bench
 
 install:
-	@command -v bwrap >/dev/null && command -v git >/dev/null && command -v node >/dev/null && command -v chromium >/dev/null || \
-	  { apt-get update -qq && apt-get install -y -qq git bubblewrap nodejs chromium; } || \
-	  { sudo apt-get update -qq && sudo apt-get install -y -qq git bubblewrap nodejs chromium; }
+	@command -v bwrap >/dev/null && command -v git >/dev/null && command -v node >/dev/null && command -v chromium >/dev/null && command -v go >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq git bubblewrap nodejs chromium golang-go; } || \
+	  { sudo apt-get update -qq && sudo apt-get install -y -qq git bubblewrap nodejs chromium golang-go; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

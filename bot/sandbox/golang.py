@@ -140,7 +140,7 @@ def parse_go_vet(text: str, workdir: Path) -> list[VetFinding]:
         if body[index] != "{":
             end = body.find("\n", index)
             end = len(body) if end == -1 else end
-            plain = _POSITION.match(body[index:end].strip())
+            plain = _POSITION.match(body[index:end].strip().removeprefix("vet: "))
             if plain:
                 findings.append(_finding("typecheck", plain["file"], plain["line"],
                                          plain["col"], plain["msg"], workdir))  # fmt: skip
