@@ -24,7 +24,7 @@ import httpx
 
 from tests.helpers.payloads import load_payload, sign
 
-BUSY_WAIT_S = 8.0
+BUSY_WAIT_S = 20.0
 
 
 def free_port() -> int:
