@@ -24,7 +24,9 @@ import httpx
 
 from tests.helpers.payloads import load_payload, sign
 
-BUSY_WAIT_S = 20.0
+BUSY_WAIT_S = 30.0
+SANDBOX = frozenset({"prlimit", "bwrap"})
+ANY_CHILD = SANDBOX | {"git"}
 
 
 def free_port() -> int:
@@ -101,26 +103,34 @@ class Fleet:
     def chaos(self, kills: int, victims: Sequence[Member], gap_s: tuple[float, float]) -> None:
         """Kill `kills` times, `gap_s` (uniform) apart, restarting the victim at once.
 
-        Every other kill (at random) waits up to `BUSY_WAIT_S` for a victim running a child
-        process (git clone or push, the bwrap sandbox) and kills it then: a process killed only
-        at random instants mostly dies while it starts, never mid-command."""
+        Half the kills land at a random instant. A process killed only at random instants
+        mostly dies while it starts, so the other half wait up to `BUSY_WAIT_S` for a victim
+        running a child: every other one a sandbox command (`bwrap`), the rest any child (git
+        clone, fetch or push, or the sandbox); failing that, a random victim."""
         pause = threading.Event()  # never set: random waits, not synchronisation
-        for _ in range(kills):
+        for number in range(kills):
             pause.wait(self.rng.uniform(*gap_s))
-            victim = self.rng.choice(list(victims))
-            if self.rng.random() < 0.5:
-                end = time.monotonic() + BUSY_WAIT_S
-                busy = [v for v in victims if v.children()]
-                while not busy and time.monotonic() < end:
-                    pause.wait(0.02)
-                    busy = [v for v in victims if v.children()]
-                if busy:
-                    victim = self.rng.choice(busy)
-                    self.mid_command.append(f"{victim.name}: {' '.join(victim.children())}")
+            wanted = (None, SANDBOX, None, ANY_CHILD)[number % 4]
+            victim = self._busy(victims, wanted) if wanted else None
+            if victim is not None:
+                self.mid_command.append(f"{victim.name}: {' '.join(victim.children())}")
+            else:
+                victim = self.rng.choice(list(victims))
             victim.kill()
             self.kills += 1
             self.killed.append(victim.name)
             victim.start()
+
+    def _busy(self, victims: Sequence[Member], programs: frozenset[str]) -> Member | None:
+        """A victim running one of `programs` as a child, waiting up to BUSY_WAIT_S for one."""
+        end = time.monotonic() + BUSY_WAIT_S
+        poll = threading.Event()  # never set: the polling interval
+        while time.monotonic() < end:
+            busy = [v for v in victims if programs & set(v.children())]
+            if busy:
+                return self.rng.choice(busy)
+            poll.wait(0.02)
+        return None
 
     def stop(self) -> None:
         for member in self.members:
