@@ -27,12 +27,11 @@ from types import TracebackType
 from sqlalchemy import update
 
 from bot.errors import DraftsmithError
+from bot.run.states import ACTIVE
 from bot.store import Store
 from bot.tables import Delivery, Run, utcnow
 
 logger = logging.getLogger(__name__)
-
-ACTIVE = ("queued", "running")
 
 
 class Heartbeat:
@@ -139,13 +138,19 @@ class Leases:
         with self.store.session() as s:
             dead_locks = s.scalars(
                 update(Run)
-                .where(Run.status.in_(ACTIVE), Run.locked_by.is_not(None), Run.locked_until < now)
+                .where(
+                    Run.status.in_(sorted(ACTIVE)),
+                    Run.locked_by.is_not(None),
+                    Run.locked_until < now,
+                )
                 .values(locked_by=None, locked_until=None, updated_at=now)
                 .returning(Run.id)
             ).all()
             lost = s.scalars(
                 update(Run)
-                .where(Run.status.in_(ACTIVE), Run.locked_by.is_(None), Run.updated_at < stale)
+                .where(
+                    Run.status.in_(sorted(ACTIVE)), Run.locked_by.is_(None), Run.updated_at < stale
+                )
                 .values(updated_at=now)
                 .returning(Run.id)
             ).all()
