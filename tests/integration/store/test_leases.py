@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 
 from bot.leases import Heartbeat, Leases
+from bot.run.lifecycle import Lifecycle
+from bot.run.transitions import Move
 from bot.store import Store
 
 
@@ -23,7 +25,7 @@ def record(store: Store, delivery_id: str) -> None:
 
 def test_a_run_whose_holder_stopped_renewing_is_taken_over_once(store: Store) -> None:
     run_id = new_run(store)
-    store.update_run(run_id, status="running")
+    Lifecycle(store).request(run_id, Move.start)
     dead = Leases(store, ttl_s=-1, stale_s=3600)  # its lease ran out at once
     assert dead.claim_run(run_id, "host:1#1")
     live = Leases(store, ttl_s=60, stale_s=3600)
@@ -54,7 +56,8 @@ def test_an_unlocked_run_nobody_touched_is_queued_again_and_a_finished_one_is_no
     store: Store,
 ) -> None:
     waiting, finished = new_run(store, 1), new_run(store, 2)
-    store.update_run(finished, status="approved")
+    Lifecycle(store).request(finished, Move.start)
+    Lifecycle(store).request(finished, Move.stop)
     stale = Leases(store, ttl_s=60, stale_s=-1)  # everything is older than "stale"
     assert stale.reap().runs == [waiting]
     assert Leases(store, ttl_s=60, stale_s=3600).reap().runs == []  # touched by the first reap

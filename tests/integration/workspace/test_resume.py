@@ -12,6 +12,9 @@ import pytest
 from bot.agents.tester import TESTS_SUBJECT, TestOutcome
 from bot.contracts import CodeChange, TestPlan, TestReport, TestStatus
 from bot.resume import open_workspace
+from bot.run.lifecycle import Lifecycle
+from bot.run.states import Phase
+from bot.run.transitions import Move
 from bot.sandbox.bwrap import UID_BASE
 from bot.store import Store
 from bot.tables import Run
@@ -145,7 +148,10 @@ def test_a_run_taken_over_on_another_host_gets_its_code_and_tests_from_the_artif
     report = TestReport(status=TestStatus.passed, tests_passed=2, tests_failed=0,
                         command="pytest", duration_s=1.0)  # fmt: skip
     sqlite_store.put_artifact(run.id, "testoutcome.r0", TestOutcome(report=report).to_json())
-    sqlite_store.update_run(run.id, phase="deploying")
+    lifecycle = Lifecycle(sqlite_store)
+    for move in (Move.start, Move.advance, Move.advance, Move.advance, Move.advance):
+        lifecycle.request(run.id, move)
+    assert sqlite_store.get_run(run.id).phase == Phase.deploying
     second = reopen(sqlite_store, run, tmp_path / "host-b")
     assert second.git("log", "-1", "--format=%s").strip() == TESTS_SUBJECT
     base = sqlite_store.get_run(run.id).base_sha or ""
