@@ -129,8 +129,11 @@ class Engine:
         result = self._revise_or_give_up(run, ctx, result)
         # The progress comment before the move is persisted: a worker killed in between posts it
         # again when the step is repeated; after the move it would be lost.
-        phase, status = target(result.move, Phase(run.phase), Status(run.status))
-        self._progress(detached(run, phase=phase, status=status, status_reason=result.reason))
+        expected: tuple[str, str, str | None] | None = None
+        if result.move is not None:
+            phase, status = target(result.move, Phase(run.phase), Status(run.status))
+            expected = (phase, status, result.reason)
+            self._progress(detached(run, phase=phase, status=status, status_reason=result.reason))
         moved = self._move(run, ctx, result)
         self.store.add_event(
             run.id,
@@ -139,7 +142,7 @@ class Engine:
             {"outcome": result.outcome, "reason": result.reason},
         )
         logger.info("phase %s done: now %s/%s", log["phase"], moved.phase, moved.status, extra=log)
-        if (moved.phase, moved.status) != (phase, status):  # moved meanwhile (e.g. stopped)
+        if (moved.phase, moved.status, moved.status_reason) != expected:  # e.g. stopped meanwhile
             self._progress(moved)
         return moved, result
 
