@@ -32,6 +32,7 @@ from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, detect_commands, run_phase
 from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
+from bot.security.test_infrastructure import infrastructure_refusal
 from bot.security.untrusted import as_data
 from bot.workspace import Workspace
 
@@ -165,7 +166,8 @@ class Tester:
     async def run(self, workspace: Workspace, base: str, test_plan: TestPlan) -> TestOutcome:
         """Write the new tests, run the whole suite, then the new tests on the base commit."""
         not_tests = [e.path for e in test_plan.files if not is_test_path(e.path)]
-        if not_tests:
+        refused = infrastructure_refusal(test_plan.files, self.policy)
+        if not_tests or refused:
             return TestOutcome(
                 report=TestReport(
                     status=TestStatus.error,
@@ -174,7 +176,8 @@ class Tester:
                     command="(none)",
                     duration_s=0.0,
                 ),
-                refused="The tester may only write test files; refused: " + ", ".join(not_tests),
+                refused=refused
+                or "The tester may only write test files; refused: " + ", ".join(not_tests),
             )
         _exclude_scratch(workspace)
         new_files = [e.path for e in test_plan.files]
