@@ -86,6 +86,7 @@ class TestOutcome:
     pinned: list[str] = field(default_factory=list)
     base_report: TestReport | None = None
     refused: str | None = None
+    tampered: str | None = None
 
     def to_json(self) -> str:
         """Stored as the run's `testoutcome.rN` artifact."""
@@ -205,10 +206,15 @@ class Tester:
         report = await self._run(kind, workspace.root, ())
         outcome = TestOutcome(report=report, commands=[asdict(r) for r in records])
         outcome.log = f"$ {report.command}\n{report.failure_details}"
-        if kind == "go" or not new_files:
+        outcome.tampered = report.tampered
+        if kind == "go" or not new_files or outcome.tampered:
             return outcome
         # The new test files alone, with the change: which cases they hold and which pass.
-        await self._run(kind, workspace.root, new_files)
+        alone = await self._run(kind, workspace.root, new_files)
+        if alone.tampered:
+            outcome.tampered = alone.tampered
+            outcome.log += f"\n\n$ {alone.command}\n{alone.failure_details}"
+            return outcome
         new_cases = junit_cases(workspace.root, _junit(kind))
         outcome.new_tests = sorted(new_cases)
         base_dir = workspace.root.parent / "base"
@@ -226,6 +232,7 @@ class Tester:
             base_cases = junit_cases(base_dir, _junit(kind))
         finally:
             workspace.git("worktree", "remove", "--force", str(base_dir))
+        outcome.tampered = outcome.base_report.tampered
         outcome.pinned = sorted(
             name for name, ok in new_cases.items() if ok and not base_cases.get(name, False)
         )
