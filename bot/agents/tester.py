@@ -27,6 +27,7 @@ from bot.contracts import (
     TestStatus,
 )
 from bot.errors import WorkspaceError
+from bot.github.markdown import commit_text
 from bot.llm import Completion, ModelClient
 from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
@@ -182,7 +183,7 @@ class Tester:
             )
         _exclude_scratch(workspace)
         new_files = [e.path for e in test_plan.files]
-        message = f"draftsmith: tests\n\n{'; '.join(test_plan.focus)[:1000]}"
+        message = f"draftsmith: tests\n\n{commit_text('; '.join(test_plan.focus)[:1000])}"
         if workspace.git("log", "-1", "--format=%s").strip() != "draftsmith: tests":
             edits = _test_edits(workspace.root, test_plan.files)
             if edits:
