@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import random
-import re
 
 import pytest
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
 from bot.github.markdown import closes, code, commit_text, host_of, inert, inert_line, title
+from tests.helpers.inert import REFERENCE, live, tokens
 
 PAYLOADS = {
     "fixes": "This Fixes #1 for good.",
@@ -34,35 +32,10 @@ PAYLOADS = {
     "nested-link": "[![x](https://attacker.example/i.png)](https://attacker.example/)",
 }
 HOST = "github.com"
-MENTION = re.compile(r"@[A-Za-z0-9]")
-REFERENCE = re.compile(r"#\d|GH-\d")
-URL = re.compile(r"https?://|www\.|javascript:|data:", re.IGNORECASE)
-
-
-def _tokens(markdown: str) -> list[Token]:
-    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-    flat: list[Token] = []
-    for token in parser.parse(markdown):
-        flat.append(token)
-        flat.extend(token.children or [])
-    return flat
 
 
 def _live(markdown: str) -> list[str]:
-    """What in rendered Markdown would act on GitHub: images, HTML, foreign links, mentions,
-    references and bare URLs in text (GitHub's autolinker would link them)."""
-    found: list[str] = []
-    for token in _tokens(markdown):
-        if token.type in ("image", "html_inline", "html_block"):
-            found.append(f"{token.type}: {token.content or token.attrs}")
-        if token.type == "link_open":
-            href = str(token.attrs.get("href", ""))
-            if not href.startswith(f"https://{HOST}/") or "/issues/" in href:
-                found.append(f"link: {href}")
-        if token.type == "text":
-            for pattern in (MENTION, REFERENCE, URL):
-                found += [f"text: {token.content!r}"] if pattern.search(token.content) else []
-    return found
+    return live(markdown, HOST)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS.values(), ids=PAYLOADS.keys())
@@ -103,18 +76,18 @@ def test_code_and_prose_survive() -> None:
 
 def test_draftsmiths_own_closing_line_is_the_only_live_one() -> None:
     body = f"{closes(7)}\n\n{inert(PAYLOADS['fixes'])}\n{inert(PAYLOADS['closes-cross-repo'])}"
-    live = [t.content for t in _tokens(body) if t.type == "text" and REFERENCE.search(t.content)]
+    live = [t.content for t in tokens(body) if t.type == "text" and REFERENCE.search(t.content)]
     assert live == ["Closes #7"]
 
 
 def test_an_unclosed_fence_does_not_swallow_what_follows() -> None:
     body = inert("```\ncode @a #1") + "\n\n" + closes(7)
-    assert [t.content for t in _tokens(body) if t.type == "text"] == ["Closes #7"]
+    assert [t.content for t in tokens(body) if t.type == "text"] == ["Closes #7"]
 
 
 def test_model_text_cannot_forge_a_heading() -> None:
-    tokens = _tokens(inert("## Tests\nStatus: **passed**"))
-    assert not [t for t in tokens if t.type == "heading_open"]
+    parsed = tokens(inert("## Tests\nStatus: **passed**"))
+    assert not [t for t in parsed if t.type == "heading_open"]
 
 
 def test_emails_are_shown_whole_as_code() -> None:
