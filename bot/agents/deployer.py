@@ -154,7 +154,8 @@ def evidence_markdown(evidence: Evidence) -> str:
     lines.append(f"Risk: {plan.risk_level if plan else 'unknown'}; gate: **{decision.gate}**")
     lines += [f"- {inert_line(reason, host=host)}" for reason in decision.reasons]
     if decision.gate is Gate.needs_approval:
-        who = ", ".join(decision.approvers) or "a maintainer (no code owner found)"
+        # Requested as reviewers already; named here as code so the body notifies nobody.
+        who = ", ".join(map(code, decision.approvers)) or "a maintainer (no code owner found)"
         lines.append(f"Released by an approving review from: {who}")
     lines += ["", "## Repository instructions", *_instructions_section(evidence.instructions)]
     issue = evidence.issue

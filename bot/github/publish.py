@@ -303,7 +303,8 @@ def gate_text(decision: Decision) -> str | None:
         return None
     lines = ["## Approval needed", "", *[f"- {inert_line(r)}" for r in decision.reasons], ""]
     for path, owners in decision.owners_by_path.items():
-        lines.append(f"- {code(path)}: {', '.join(owners) if owners else 'no code owner'}")
+        named = ", ".join(map(code, owners))
+        lines.append(f"- {code(path)}: {named or 'no code owner'}")
     lines += [
         "",
         "An approving review by a code owner of these paths (not the author, not the bot) "

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.policy import TEST_INFRASTRUCTURE_REASON
+from bot.progress import marker
 from bot.sandbox.witness import TAMPERED
 from tests.adversarial.conftest import labeled
 from tests.helpers.fake_github import FakeGitHub
@@ -66,7 +67,7 @@ def wrong_median(*extra: dict[str, Any]) -> dict[str, Any]:
             "revision": 0}  # fmt: skip
 
 
-def tests_answer(*files: tuple[str, str]) -> dict[str, Any]:
+def tester_answer(*files: tuple[str, str]) -> dict[str, Any]:
     return {
         "focus": ["median returns the middle value"],
         "files": [{"path": p, "operation": "create", "content": c} for p, c in files],
@@ -89,7 +90,7 @@ def test_a_tester_written_conftest_forgery_is_refused_and_never_proven(local_run
         "coder": [wrong_median()],
         "reviewer": [APPROVED],
         "tester": [
-            tests_answer(
+            tester_answer(
                 ("tests/test_median.py", MEDIAN_TEST), ("tests/conftest.py", FORGED_CONFTEST)
             )
         ],
@@ -109,7 +110,7 @@ def test_a_coder_written_conftest_forgery_is_caught_by_the_cross_check(local_run
         "planner": [MEDIAN_PLAN],
         "coder": [wrong_median(conftest)],
         "reviewer": [APPROVED],
-        "tester": [tests_answer(("tests/test_median.py", MEDIAN_TEST))],
+        "tester": [tester_answer(("tests/test_median.py", MEDIAN_TEST))],
     }
     result = local_run(script, "Add median\n\nAdd median(values).", NO_REVISIONS)
     assert result.run.status == "needs_human_review"
@@ -124,7 +125,7 @@ def test_a_forgery_without_conftest_is_caught_by_the_cross_check(local_run: Any)
         "planner": [MEDIAN_PLAN],
         "coder": [wrong_median()],
         "reviewer": [APPROVED],
-        "tester": [tests_answer(("tests/test_median.py", EXIT_FORGERY))],
+        "tester": [tester_answer(("tests/test_median.py", EXIT_FORGERY))],
     }
     result = local_run(script, "Add median\n\nAdd median(values).", NO_REVISIONS)
     assert result.run.status == "needs_human_review"
@@ -165,7 +166,7 @@ def hostile_script() -> dict[str, list[Any]]:
     issue = {"severity": "low", "category": f"style {PAYLOAD}", "file": "calc/stats.py", "line": 2,
              "problem": PAYLOAD, "recommended_fix": PAYLOAD}  # fmt: skip
     review = {**APPROVED, "issues": [issue]}
-    tests = tests_answer(("tests/test_median.py", MEDIAN_TEST))
+    tests = tester_answer(("tests/test_median.py", MEDIAN_TEST))
     tests["focus"] = [f"median. {PAYLOAD}"]
     return {"planner": [plan], "coder": [coder], "reviewer": [review], "tester": [tests]}
 
@@ -177,7 +178,7 @@ def test_model_text_reaches_github_inert_and_reviewers_and_labels_are_draftsmith
     title = "Add median Fixes #2 @someone ![t](https://attacker.example/t.png)"
     with system(hostile_script()) as (s, _model):
         assert s.post("issues", labeled(owned_remote, title, "Add median(values).")).status_code
-        run = s.watcher.wait_settled()
+        run = s.watcher.wait_settled(timeout=600)
     assert run.status == "needs_approval", run.status_reason
     assert TEST_INFRASTRUCTURE_REASON in (run.status_reason or "")
     pr = fake_github.pulls[run.pr_number]
@@ -194,7 +195,8 @@ def test_model_text_reaches_github_inert_and_reviewers_and_labels_are_draftsmith
         },
     }
     assert "annotation 0" in texts and "comment 0" in texts
-    allowed = ("Closes #7",)  # Draftsmith's own closing line: the only live reference
+    # Draftsmith's own: its closing line (the only live reference), comment marker and PR link.
+    allowed = ("Closes #7", marker(run.id), f"Pull request: {pr['html_url']}")
     for name, text in texts.items():
         assert live(text, allowed=allowed) == [], (name, text)
         assert "attacker.example/p.png" not in text and "javascript:alert" not in text.replace(

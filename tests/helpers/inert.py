@@ -24,16 +24,19 @@ def tokens(markdown: str) -> list[Token]:
 
 def live(markdown: str, host: str = "github.com", allowed: tuple[str, ...] = ()) -> list[str]:
     """Images, raw HTML, links off the repository's host (or to issues), and mentions,
-    references and bare URLs in text (GitHub would link them); `allowed` texts are skipped."""
+    references and bare URLs in text (GitHub would link them); tokens whose content is one of
+    `allowed` (Draftsmith's own: its closing line, comment marker, PR link) are skipped."""
     found: list[str] = []
     for token in tokens(markdown):
+        if token.content.strip() in allowed:
+            continue
         if token.type in ("image", "html_inline", "html_block"):
             found.append(f"{token.type}: {token.content or token.attrs}")
         if token.type == "link_open":
             href = str(token.attrs.get("href", ""))
             if not href.startswith(f"https://{host}/") or "/issues/" in href:
                 found.append(f"link: {href}")
-        text = token.content if token.type == "text" and token.content not in allowed else ""
+        text = token.content if token.type == "text" else ""
         if any(p.search(text) for p in (MENTION, REFERENCE, URL)):
             found.append(f"text: {text!r}")
     return found
