@@ -50,8 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
     _state["config"] = config
     raw = os.environ.get(WITNESS_FD_VAR, "")
     if raw.isdigit():
-        # A duplicate: code that closes the inherited number does not silence the witness.
-        _state["fd"] = os.dup(int(raw))
+        # A duplicate: code that closes the inherited number does not silence the witness. A
+        # process without the pipe (e.g. a worker that did not inherit it) writes nothing.
+        try:
+            _state["fd"] = os.dup(int(raw))
+        except OSError:
+            return
         os.set_inheritable(_state["fd"], False)
     _emit({"event": "start", "pid": os.getpid(), "pytest": pytest.__version__})
 

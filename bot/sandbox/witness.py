@@ -31,6 +31,7 @@ WITNESS_MODULE = "draftsmith_witness"
 WITNESS_FD_VAR = "PYTEST_WITNESS_FD"
 TAMPERED = "the test results were tampered with"
 MAX_WITNESS_BYTES = 32 * 1024 * 1024
+JOIN_TIMEOUT_S = 30.0
 _RANK = {"passed": 0, "skipped": 1, "failed": 2}
 
 
@@ -74,8 +75,11 @@ class WitnessPipe:
         if not self._closed:
             self._closed = True
             os.close(self.write_fd)
-            self._thread.join()
-        return Witness.parse(bytes(self._data), overflowed=self.overflowed)
+            self._thread.join(JOIN_TIMEOUT_S)
+        witness = Witness.parse(bytes(self._data), overflowed=self.overflowed)
+        if self._thread.is_alive():  # only a process that outlived the sandbox could hold it
+            witness.problems.append("the witness pipe stayed open after the tests ended")
+        return witness
 
     def __enter__(self) -> WitnessPipe:
         return self
