@@ -67,7 +67,7 @@ def wrong_median(*extra: dict[str, Any]) -> dict[str, Any]:
             "revision": 0}  # fmt: skip
 
 
-def tester_answer(*files: tuple[str, str]) -> dict[str, Any]:
+def answer_with_tests(*files: tuple[str, str]) -> dict[str, Any]:
     return {
         "focus": ["median returns the middle value"],
         "files": [{"path": p, "operation": "create", "content": c} for p, c in files],
@@ -90,7 +90,7 @@ def test_a_tester_written_conftest_forgery_is_refused_and_never_proven(local_run
         "coder": [wrong_median()],
         "reviewer": [APPROVED],
         "tester": [
-            tester_answer(
+            answer_with_tests(
                 ("tests/test_median.py", MEDIAN_TEST), ("tests/conftest.py", FORGED_CONFTEST)
             )
         ],
@@ -110,7 +110,7 @@ def test_a_coder_written_conftest_forgery_is_caught_by_the_cross_check(local_run
         "planner": [MEDIAN_PLAN],
         "coder": [wrong_median(conftest)],
         "reviewer": [APPROVED],
-        "tester": [tester_answer(("tests/test_median.py", MEDIAN_TEST))],
+        "tester": [answer_with_tests(("tests/test_median.py", MEDIAN_TEST))],
     }
     result = local_run(script, "Add median\n\nAdd median(values).", NO_REVISIONS)
     assert result.run.status == "needs_human_review"
@@ -125,7 +125,7 @@ def test_a_forgery_without_conftest_is_caught_by_the_cross_check(local_run: Any)
         "planner": [MEDIAN_PLAN],
         "coder": [wrong_median()],
         "reviewer": [APPROVED],
-        "tester": [tester_answer(("tests/test_median.py", EXIT_FORGERY))],
+        "tester": [answer_with_tests(("tests/test_median.py", EXIT_FORGERY))],
     }
     result = local_run(script, "Add median\n\nAdd median(values).", NO_REVISIONS)
     assert result.run.status == "needs_human_review"
@@ -166,7 +166,7 @@ def hostile_script() -> dict[str, list[Any]]:
     issue = {"severity": "low", "category": f"style {PAYLOAD}", "file": "calc/stats.py", "line": 2,
              "problem": PAYLOAD, "recommended_fix": PAYLOAD}  # fmt: skip
     review = {**APPROVED, "issues": [issue]}
-    tests = tester_answer(("tests/test_median.py", MEDIAN_TEST))
+    tests = answer_with_tests(("tests/test_median.py", MEDIAN_TEST))
     tests["focus"] = [f"median. {PAYLOAD}"]
     return {"planner": [plan], "coder": [coder], "reviewer": [review], "tester": [tests]}
 
