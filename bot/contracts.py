@@ -158,6 +158,11 @@ class TestReport(Contract):
     failure_details: str = Field(default="", description="Condensed failures, bounded.")
     command: str = Field(description="The exact command that ran.")
     duration_s: float = Field(ge=0.0)
+    tampered: str | None = Field(
+        default=None,
+        description="Why the runner's report disagrees with Draftsmith's witness of the run "
+        "(the results were tampered with and prove nothing); None when they agree.",
+    )
 
 
 class Gate(StrEnum):

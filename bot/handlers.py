@@ -24,6 +24,7 @@ from bot.commands import (
 from bot.config import Settings
 from bot.errors import PolicyError
 from bot.github.client import InstallationClient
+from bot.github.markdown import code, inert_line
 from bot.mentions import handle_mention
 from bot.policy import Policy, load_default_policy
 from bot.progress import post_progress
@@ -135,8 +136,9 @@ class Handlers:
                 repo.full_name,
                 issue,
                 "<!-- draftsmith:config-error -->",
-                f"Draftsmith could not use `{CONFIG_PATH}` on `{repo.default_branch}`: "
-                f"{exc.message}. The built-in settings and policy apply until it is fixed.",
+                f"Draftsmith could not use `{CONFIG_PATH}` on {code(repo.default_branch)}: "
+                f"{inert_line(exc.message)}. The built-in settings and policy apply until it is "
+                "fixed.",
             )
             return self.settings.trigger_label
         return config.trigger_label or self.settings.trigger_label

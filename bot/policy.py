@@ -46,7 +46,9 @@ __all__ = [
     "RepoConfig",
     "RoleModels",
     "STEER_PERMISSIONS",
+    "TEST_INFRASTRUCTURE_REASON",
     "evaluate",
+    "is_test_infrastructure",
     "load_default_policy",
     "load_policy",
     "merge",
@@ -56,6 +58,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+TEST_INFRASTRUCTURE_REASON = "changes how tests run"
+"""Why a change to `Policy.test_infrastructure` is gated (shown in the PR and the check run)."""
+
+
+def is_test_infrastructure(path: str, policy: Policy) -> bool:
+    """Whether `path` changes how tests are collected, run or reported (see the policy file)."""
+    normal = normalise_path(path)
+    return normal is not None and bool(matching(normal, policy.test_infrastructure))
 
 
 def setup_command_allowed(argv: Sequence[str], policy: Policy) -> bool:
@@ -116,6 +127,8 @@ def evaluate(
             reasons.append(f"touches {path} (forbidden: {', '.join(hits)})")
             continue
         why = [reason for reason, globs in policy.risky_paths.items() if matching(path, globs)]
+        if matching(path, policy.test_infrastructure):
+            why.append(TEST_INFRASTRUCTURE_REASON)
         if why:
             risky.append(path)
             reasons.append(f"touches {path} ({', '.join(why)})")

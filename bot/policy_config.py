@@ -60,6 +60,11 @@ class Policy(StrictModel):
         description="Reason (e.g. 'workflow') -> path patterns that need a code owner's approval."
     )
     forbidden_paths: list[str] = Field(description="Path patterns a change may never touch.")
+    test_infrastructure: list[str] = Field(
+        default_factory=list,
+        description="Files that change how tests are collected, run or reported: the tester may "
+        "never write them; a coder change to them is gated as 'changes how tests run'.",
+    )
     setup_allow: list[str] = Field(
         description="fnmatch patterns of allowed setup commands (the shlex-joined argv)."
     )
@@ -75,7 +80,7 @@ class Policy(StrictModel):
             _check_globs(patterns)
         return value
 
-    @field_validator("forbidden_paths")
+    @field_validator("forbidden_paths", "test_infrastructure")
     @classmethod
     def _forbidden_globs_compile(cls, value: list[str]) -> list[str]:
         _check_globs(value)

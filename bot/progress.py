@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.github.client import InstallationClient
+from bot.github.markdown import inert_line
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
 from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
@@ -71,9 +72,9 @@ def render(
     if finished:
         lines += ["", OUTCOME_TEXT.get(Status(status), status)]
         if reason:
-            lines.append(f"Reason: {reason}")
+            lines.append(f"Reason: {inert_line(reason)}")
     if status == Status.waiting_for_model and reason:
-        lines += ["", f"Paused, nothing is lost: {reason}."]
+        lines += ["", f"Paused, nothing is lost: {inert_line(reason)}."]
     if note:
         lines += ["", note]
     if pr_url:

@@ -2,6 +2,9 @@
 
 Every figure in the body comes from the run's stored artifacts (passed in as `evidence`).
 Opening the pull request on GitHub is done by the GitHub side; this part works locally too.
+Every string a model or the issue's author wrote (and every name the repository controls: file
+paths, test names) goes through `bot.github.markdown`, so it cannot close issues, load images,
+link elsewhere or mention anyone; the only live `Closes #N` is Draftsmith's own.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from bot.contracts import (
     ReviewResult,
     TestPlan,
 )
+from bot.github.markdown import closes, code, host_of, inert, inert_line, title
 from bot.instructions import MAX_FILE_CHARS
-from bot.policy import Decision
+from bot.policy import TEST_INFRASTRUCTURE_REASON, Decision
 from bot.tables import Run
 from bot.usage import format_cost
 
@@ -52,17 +56,18 @@ def money(cost: float, unpriced_calls: float) -> str:
     return format_cost(None if unpriced_calls else cost)
 
 
-def _review_section(review: Any) -> list[str]:
+def _review_section(review: Any, host: str) -> list[str]:
     if review is None:
         return ["No review recorded."]
     lines = [f"Verdict: **{review.status}** (score {review.score:.2f})"]
     for issue in review.issues:
-        where = f"`{issue.file}:{issue.line}`" if issue.file and issue.line else issue.file or ""
-        lines.append(f"- [{issue.severity}] {where} {issue.problem}")
+        where = f"{issue.file}:{issue.line}" if issue.file and issue.line else issue.file or ""
+        place = f" {code(where)}" if where else ""
+        lines.append(f"- \\[{issue.severity}\\]{place} {inert_line(issue.problem, host=host)}")
     return lines
 
 
-def _tests_section(tests: Any) -> list[str]:
+def _tests_section(tests: Any, decision: Decision) -> list[str]:
     if tests is None:
         return ["No tests ran."]
     report = tests.report
@@ -70,14 +75,22 @@ def _tests_section(tests: Any) -> list[str]:
     lines = [
         f"Status: **{report.status}**: {report.tests_passed} passed, {report.tests_failed} "
         f"failed, {report.tests_skipped} skipped; coverage {coverage}; {report.duration_s:.2f}s",
-        f"Command: `{report.command}`",
+        f"Command: {code(report.command)}",
     ]
-    if tests.new_tests:
+    infrastructure = [r for r in decision.reasons if TEST_INFRASTRUCTURE_REASON in r]
+    if tests.new_tests and infrastructure:
+        lines += [
+            "",
+            "**Not evidence:** the change also changes how tests run, so these results prove "
+            "nothing until a code owner has reviewed that part. New tests (unproven):",
+        ]
+        lines += [f"- {code(name)}: unproven" for name in tests.new_tests]
+    elif tests.new_tests:
         lines.append("")
         lines.append("New tests, fail before the change and pass after it:")
         for name in tests.new_tests:
             mark = "yes" if name in tests.pinned else "no (passes on the base too)"
-            lines.append(f"- `{name}`: {mark}")
+            lines.append(f"- {code(name)}: {mark}")
     return lines
 
 
@@ -98,24 +111,25 @@ def _instructions_section(applied: list[dict[str, Any]]) -> list[str]:
 def evidence_markdown(evidence: Evidence) -> str:
     """The Markdown evidence report: plan, files, review, tests, cost per agent, gate, run id."""
     run, plan, decision = evidence.run, evidence.plan, evidence.decision
+    host = host_of(run.clone_url)
     lines: list[str] = []
     if run.issue_number is not None:
-        lines += [f"Closes #{run.issue_number}", ""]
-    lines += ["## Summary", plan.summary if plan else "(no plan)", ""]
+        lines += [closes(run.issue_number), ""]
+    lines += ["## Summary", inert(plan.summary, host=host) if plan else "(no plan)", ""]
     if plan is not None:
         lines.append("## Acceptance criteria")
         focus = evidence.test_plan.focus if evidence.test_plan else []
-        lines += [f"- [ ] {c}" for c in plan.acceptance_criteria]
+        lines += [f"- [ ] {inert_line(c, host=host)}" for c in plan.acceptance_criteria]
         if focus:
-            lines += ["", "Tests written for:"] + [f"- {f}" for f in focus]
+            lines += ["", "Tests written for:"] + [f"- {inert_line(f, host=host)}" for f in focus]
         lines.append("")
     change = evidence.change
     lines.append("## Files changed")
     if change is not None:
-        lines += [f"- `{e.path}` ({e.operation})" for e in change.edits]
-        lines += ["", change.explanation]
-    lines += ["", "## Review", *_review_section(evidence.review), ""]
-    lines += ["## Tests", *_tests_section(evidence.tests), ""]
+        lines += [f"- {code(e.path)} ({e.operation})" for e in change.edits]
+        lines += ["", inert(change.explanation, host=host)]
+    lines += ["", "## Review", *_review_section(evidence.review, host), ""]
+    lines += ["## Tests", *_tests_section(evidence.tests, decision), ""]
     lines += ["## Cost", "| agent | calls | tokens | cost |", "| --- | --- | --- | --- |"]
     total_tokens, total_cost, unpriced = 0, 0.0, 0.0
     for role, totals in sorted(evidence.usage.items()):
@@ -138,28 +152,34 @@ def evidence_markdown(evidence: Evidence) -> str:
         lines.append("")
     lines += ["## Risk and gate"]
     lines.append(f"Risk: {plan.risk_level if plan else 'unknown'}; gate: **{decision.gate}**")
-    lines += [f"- {reason}" for reason in decision.reasons]
+    lines += [f"- {inert_line(reason, host=host)}" for reason in decision.reasons]
     if decision.gate is Gate.needs_approval:
-        who = ", ".join(decision.approvers) or "a maintainer (no code owner found)"
+        # Requested as reviewers already; named here as code so the body notifies nobody.
+        who = ", ".join(map(code, decision.approvers)) or "a maintainer (no code owner found)"
         lines.append(f"Released by an approving review from: {who}")
     lines += ["", "## Repository instructions", *_instructions_section(evidence.instructions)]
     issue = evidence.issue
     if issue is not None and (issue.stripped or issue.flags):
         lines += ["", "## Untrusted input"]
-        lines += [f"- hidden text stripped: {r['kind']} `{r['preview']}`" for r in issue.stripped]
-        lines += [f"- flagged: {f['pattern']} in {f['source']}" for f in issue.flags]
-    lines += ["", f"Draftsmith run `{run.id}`, revision {run.revision}, branch `{run.branch}`."]
+        lines += [
+            f"- hidden text stripped: {r['kind']} {code(r['preview'])}" for r in issue.stripped
+        ]
+        lines += [
+            f"- flagged: {inert_line(f['pattern'])} in {inert_line(f['source'])}"
+            for f in issue.flags
+        ]
+    branch = code(run.branch or "")
+    lines += ["", f"Draftsmith run `{run.id}`, revision {run.revision}, branch {branch}."]
     return "\n".join(lines) + "\n"
 
 
 def build_draft(run: Run, evidence: Evidence, decision: Decision) -> PullRequestDraft:
     """The pull request to open: title, evidence body, branch, labels and gate."""
-    title = (run.title or "Draftsmith change").strip()
     labels = ["draftsmith"]
     if decision.gate is Gate.needs_approval:
         labels.append(NEEDS_APPROVAL_LABEL)
     return PullRequestDraft(
-        title=title[:250],
+        title=title(run.title, fallback="Draftsmith change", host=host_of(run.clone_url)),
         body=evidence_markdown(evidence),
         branch=run.branch or "",
         labels=labels,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.agents.prompting import file_blocks, messages
 from bot.contracts import ImplementationPlan
+from bot.github.markdown import code, inert, inert_line
 from bot.llm import Completion, ModelClient
 from bot.policy import Decision
 from bot.security.untrusted import as_data
@@ -62,17 +63,17 @@ def plan_for_approval(
     lines = [
         f"**Draftsmith plan for run `{run_id}`**: it waits for approval before writing code.",
         "",
-        plan.summary,
+        inert(plan.summary),
         "",
         "Files it expects to touch:",
-        *[f"- `{p}` (new)" for p in plan.files_to_create],
-        *[f"- `{p}`" for p in plan.files_to_modify],
+        *[f"- {code(p)} (new)" for p in plan.files_to_create],
+        *[f"- {code(p)}" for p in plan.files_to_modify],
         "",
         "Test strategy: tests that fail before the change and pass after it, for:",
-        *[f"- {c}" for c in plan.acceptance_criteria],
+        *[f"- {inert_line(c)}" for c in plan.acceptance_criteria],
         "",
         f"Risk: **{plan.risk_level}**; gate: {decision.gate}",
-        *[f"- {r}" for r in decision.reasons],
+        *[f"- {inert_line(r)}" for r in decision.reasons],
         "",
         f"Estimate: about {tokens * passes:,} tokens and {total_cost} for one pass without "
         f"revisions (the plan itself used {tokens:,} tokens, {own_cost}).",

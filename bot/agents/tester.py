@@ -27,12 +27,14 @@ from bot.contracts import (
     TestStatus,
 )
 from bot.errors import WorkspaceError
+from bot.github.markdown import commit_text
 from bot.llm import Completion, ModelClient
 from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.golang import GO_TEST_REPORT, go_cases, go_test_names, packages_of
 from bot.sandbox.phases import CommandRecord, detect_commands, run_phase
 from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
+from bot.security.test_infrastructure import infrastructure_refusal
 from bot.security.untrusted import as_data
 from bot.workspace import Workspace
 
@@ -88,6 +90,7 @@ class TestOutcome:
     pinned: list[str] = field(default_factory=list)
     base_report: TestReport | None = None
     refused: str | None = None
+    tampered: str | None = None
 
     def to_json(self) -> str:
         """Stored as the run's `testoutcome.rN` artifact."""
@@ -168,7 +171,8 @@ class Tester:
     async def run(self, workspace: Workspace, base: str, test_plan: TestPlan) -> TestOutcome:
         """Write the new tests, run the whole suite, then the new tests on the base commit."""
         not_tests = [e.path for e in test_plan.files if not is_test_path(e.path)]
-        if not_tests:
+        refused = infrastructure_refusal(test_plan.files, self.policy)
+        if not_tests or refused:
             return TestOutcome(
                 report=TestReport(
                     status=TestStatus.error,
@@ -177,11 +181,12 @@ class Tester:
                     command="(none)",
                     duration_s=0.0,
                 ),
-                refused="The tester may only write test files; refused: " + ", ".join(not_tests),
+                refused=refused
+                or "The tester may only write test files; refused: " + ", ".join(not_tests),
             )
         _exclude_scratch(workspace)
         new_files = [e.path for e in test_plan.files]
-        message = f"{TESTS_SUBJECT}\n\n{'; '.join(test_plan.focus)[:1000]}"
+        message = f"{TESTS_SUBJECT}\n\n{commit_text('; '.join(test_plan.focus)[:1000])}"
         if workspace.git("log", "-1", "--format=%s").strip() != TESTS_SUBJECT:
             edits = tester_edits(workspace.root, test_plan.files)
             if edits:
@@ -205,10 +210,15 @@ class Tester:
         report = await self._run(kind, workspace.root, ())
         outcome = TestOutcome(report=report, commands=[asdict(r) for r in records])
         outcome.log = f"$ {report.command}\n{report.failure_details}"
-        if not new_files:
+        outcome.tampered = report.tampered
+        if not new_files or outcome.tampered:
             return outcome
         # The new test files alone, with the change: which cases they hold and which pass.
-        await self._run(kind, workspace.root, new_files)
+        alone = await self._run(kind, workspace.root, new_files)
+        if alone.tampered:
+            outcome.tampered = alone.tampered
+            outcome.log += f"\n\n$ {alone.command}\n{alone.failure_details}"
+            return outcome
         new_cases = _cases(kind, workspace.root)
         outcome.new_tests = sorted(new_cases)
         base_dir = workspace.root.parent / "base"
@@ -226,6 +236,7 @@ class Tester:
             base_cases = _cases(kind, base_dir)
         finally:
             workspace.git("worktree", "remove", "--force", str(base_dir))
+        outcome.tampered = outcome.base_report.tampered
         outcome.pinned = sorted(
             name for name, ok in new_cases.items() if ok and not base_cases.get(name, False)
         )

@@ -18,6 +18,7 @@ from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.checks import Conclusion
 from bot.github.client import InstallationClient, authenticated_clone_url, parse_repo
 from bot.github.codeowners import Reviewers, find_codeowners
+from bot.github.markdown import closes, code, inert_line
 from bot.github.models import Annotation, CheckRun, PullRequest
 from bot.policy import Decision
 from bot.workspace import Workspace
@@ -154,7 +155,7 @@ def _changed(workspace: Workspace, base_branch: str) -> list[str]:
 
 def _with_closes(body: str, issue_number: int) -> str:
     numbers = {int(m.group(2)) for m in _CLOSES.finditer(body)}
-    return body if issue_number in numbers else f"Closes #{issue_number}\n\n{body}"
+    return body if issue_number in numbers else f"{closes(issue_number)}\n\n{body}"
 
 
 def _pull_from(item: Mapping[str, Any]) -> PullRequest:
@@ -279,8 +280,10 @@ def _annotation(issue: ReviewIssue) -> Annotation:
         start_line=issue.line,
         end_line=issue.line,
         annotation_level=_LEVELS[issue.severity],
-        title=f"[{issue.severity}] {issue.category}"[:255],
-        message=f"{issue.problem}\n\nRecommended fix: {issue.recommended_fix}"[:64_000],
+        title=f"[{issue.severity}] {inert_line(issue.category)}"[:255],
+        message=(
+            f"{inert_line(issue.problem)}\n\nRecommended fix: {inert_line(issue.recommended_fix)}"
+        )[:64_000],
     )
 
 
@@ -298,9 +301,10 @@ def gate_text(decision: Decision) -> str | None:
     """The check run's text for a gated change: why, and who can release it."""
     if decision.gate is not Gate.needs_approval:
         return None
-    lines = ["## Approval needed", "", *[f"- {reason}" for reason in decision.reasons], ""]
+    lines = ["## Approval needed", "", *[f"- {inert_line(r)}" for r in decision.reasons], ""]
     for path, owners in decision.owners_by_path.items():
-        lines.append(f"- `{path}`: {', '.join(owners) if owners else 'no code owner'}")
+        named = ", ".join(map(code, owners))
+        lines.append(f"- {code(path)}: {named or 'no code owner'}")
     lines += [
         "",
         "An approving review by a code owner of these paths (not the author, not the bot) "

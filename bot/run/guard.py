@@ -14,7 +14,7 @@ accounts for what it spent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -133,9 +133,10 @@ class GuardedSandbox:
         limits: Limits,
         network: bool = False,
         env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> ExecResult:
         """Check the guard, then run `command` in the inner sandbox."""
         self.guard.check()
         return await self.inner.run(
-            command, workdir=workdir, limits=limits, network=network, env=env
+            command, workdir=workdir, limits=limits, network=network, env=env, pass_fds=pass_fds
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -77,8 +77,13 @@ class Sandbox(Protocol):
         limits: Limits,
         network: bool = False,
         env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> ExecResult:
-        """Run `command` in `workdir` (the only writable place) under `limits`."""
+        """Run `command` in `workdir` (the only writable place) under `limits`.
+
+        `pass_fds` are host file descriptors the command inherits under the same numbers (the
+        write end of a pipe Draftsmith reads, e.g. the pytest witness).
+        """
         ...
 
 

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from bot.errors import SandboxError
@@ -152,6 +152,7 @@ class BwrapSandbox:
         limits: Limits,
         network: bool = False,
         env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> ExecResult:
         """Run `command` in bubblewrap with `workdir` as the only writable host directory."""
         if not command:
@@ -162,7 +163,7 @@ class BwrapSandbox:
         clean_env = check_env(env)
         cancel = threading.Event()
         task = asyncio.to_thread(
-            self._run_sync, command, workdir, limits, network, clean_env, cancel
+            self._run_sync, command, workdir, limits, network, clean_env, cancel, tuple(pass_fds)
         )
         with sandbox_span(command_name(command)) as span:
             try:
@@ -181,6 +182,7 @@ class BwrapSandbox:
         network: bool,
         env: dict[str, str],
         cancel: threading.Event,
+        pass_fds: tuple[int, ...] = (),
     ) -> ExecResult:
         lease = _UidLease(self.uid_base, self.uid_slots) if _is_root() else None
         try:
@@ -190,7 +192,7 @@ class BwrapSandbox:
             info_pipe = os.pipe()
             argv = self.command_line(command, workdir, limits, network, env, uid, info_pipe[1])
             logger.info("sandbox bwrap run: %s (network=%s)", command[:3], network)
-            return run_limited(argv, limits, info_pipe=info_pipe, cancel=cancel)
+            return run_limited(argv, limits, info_pipe=info_pipe, cancel=cancel, pass_fds=pass_fds)
         finally:
             if lease is not None:
                 try:

@@ -18,11 +18,13 @@ logger = logging.getLogger(__name__)
 def python_toolbox(dest: Path) -> Path:
     """The read-only pytest/coverage toolbox for the sandbox, built once per work directory."""
     from bot.sandbox.toolbox import build_python_toolbox
+    from bot.sandbox.witness import install_plugin
 
     marker = dest / ".complete"
     if not marker.exists():
         build_python_toolbox(dest)
         marker.write_text("ok\n")
+    install_plugin(dest)  # kept current in a toolbox built before the plugin changed
     return dest
 
 

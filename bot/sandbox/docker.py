@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,15 @@ class DockerSandbox:
         limits: Limits,
         network: bool = False,
         env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> ExecResult:
         """Run `command` in a new container with the workdir bind-mounted at /workspace."""
+        if pass_fds:
+            raise SandboxError(
+                "the Docker sandbox cannot hand a host pipe to the command, so pytest's results "
+                "cannot be cross-checked (the witness needs it)",
+                "use the bwrap sandbox (DRAFTSMITH_SANDBOX=bwrap) to run Python tests",
+            )
         spec = container_spec(self.image, command, workdir, limits, network, check_env(env))
         return await asyncio.to_thread(self._run_sync, spec, limits)
 

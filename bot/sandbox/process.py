@@ -75,15 +75,17 @@ def run_limited(
     *,
     info_pipe: tuple[int, int] | None = None,
     cancel: threading.Event | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> ExecResult:
     """Run a launcher command to completion under the wall-clock and output limits.
 
     `info_pipe` (read end, write end) is bwrap's `--info-fd`: from it we learn the host pid of
     the sandbox's init, and we return only once that init is gone, which the kernel allows only
     after every process of the sandbox's PID namespace is gone. No process outlives a run.
+    `pass_fds` are inherited by the command as well (the caller keeps and closes them).
     """
     started = time.monotonic()
-    pass_fds = (info_pipe[1],) if info_pipe else ()
+    pass_fds = (*pass_fds, *((info_pipe[1],) if info_pipe else ()))
     try:
         proc = subprocess.Popen(
             list(argv),

@@ -22,6 +22,7 @@ from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import ExecResult, Limits, Sandbox
 from bot.sandbox.bwrap import TOOLBOX_MOUNT
 from bot.sandbox.golang import go_test
+from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampered_report
 
 logger = logging.getLogger(__name__)
 
@@ -204,9 +205,14 @@ async def run_pytest(
     for stale in (junit, data, f"{REPORT_DIR}/coverage.json"):
         (workdir / stale).unlink(missing_ok=True)
     command = [python, "-m", "coverage", "run", f"--data-file={data}", "--source=.", "-m", "pytest"]
-    command += ["-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *paths]
-    result = await sandbox.run(command, workdir=workdir, limits=limits, env=run_env)
+    command += ["-q", "-p", "no:cacheprovider", *PYTEST_ARGS, f"--junitxml={junit}", *paths]
+    result, witness = await run_witnessed(
+        sandbox, command, workdir=workdir, limits=limits, env=run_env
+    )
     junit_text = read_report(workdir, junit)
+    tampered = cross_check(witness, junit_text, result.exit_code, result.limit_hit)
+    if tampered is not None:
+        return tampered_report(command, result, tampered)
     if junit_text is None:
         return _error(command, result, "pytest wrote no JUnit report")
     try:

@@ -61,6 +61,9 @@ def build_python_toolbox(dest: Path, packages: tuple[str, ...] = DEFAULT_PACKAGE
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / file, target)
         todo.extend(_requirements(dist))
+    from bot.sandbox.witness import install_plugin
+
+    install_plugin(dest)  # Draftsmith's own pytest plugin, loaded with -p (bot.sandbox.witness)
     for path in [dest, *dest.rglob("*")]:  # readable by the sandbox's unprivileged uid
         path.chmod(0o755 if path.is_dir() else 0o644)
     logger.info("python toolbox built at %s: %s", dest, sorted(seen))

@@ -7,6 +7,7 @@ from typing import ClassVar
 from bot.agents.coder import Coder
 from bot.contracts import CodeChange, Gate, ImplementationPlan
 from bot.errors import WorkspaceError
+from bot.github.markdown import commit_text
 from bot.policy import evaluate
 from bot.retrieval import select_context
 from bot.run import artifacts
@@ -47,7 +48,8 @@ class Coding:
                 ctx.workspace.apply(change)
             except WorkspaceError as exc:
                 return StepResult.revise(f"Your edits could not be applied: {exc}", "edit refused")
-            ctx.workspace.commit(f"draftsmith: revision {revision}\n\n{change.explanation[:2000]}")
+            explanation = commit_text(change.explanation[:2000])
+            ctx.workspace.commit(f"draftsmith: revision {revision}\n\n{explanation}")
             stored.save(artifacts.DIFF, ctx.workspace.diff(ctx.base), revision)
             ctx.store.update_run(run.id, head_sha=ctx.workspace.head())
         return StepResult.advance()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ from bot.run.context import BOT_LOGIN, Kinds, RunContext, StepResult
 from bot.run.evidence import collect
 from bot.run.states import Phase
 from bot.run.transitions import Move
+from bot.security.test_infrastructure import pytest_config_reasons
 from bot.tables import Run
 from bot.workspace import Workspace
 
@@ -68,6 +70,9 @@ class Deploying:
         flagged = sorted(
             {f"injection pattern flagged: {f['pattern']} in {f['source']}" for f in flags}
         )
+        flagged += pytest_config_reasons(
+            changed, reader(ctx.workspace, ctx.base), reader(ctx.workspace, "HEAD")
+        )
         owners = owners_at(ctx.workspace, ctx.base).owners_for(changed)
         return evaluate(changed, owners, ctx.policy, flagged_reasons=flagged)
 
@@ -117,16 +122,21 @@ def steering_revoked(ctx: RunContext, gh: InstallationClient) -> str | None:
     return None
 
 
-def owners_at(workspace: Workspace, base: str) -> CodeOwners:
-    """CODEOWNERS as of the base commit (the default branch), never the change's own."""
+def reader(workspace: Workspace, revision: str) -> Callable[[str], str | None]:
+    """Reads a file as of `revision` (None when it does not exist there)."""
 
     def read(path: str) -> str | None:
         try:
-            return workspace.git("show", f"{base}:{path}")
+            return workspace.git("show", f"{revision}:{path}")
         except WorkspaceError:
             return None
 
-    return find_codeowners(read)
+    return read
+
+
+def owners_at(workspace: Workspace, base: str) -> CodeOwners:
+    """CODEOWNERS as of the base commit (the default branch), never the change's own."""
+    return find_codeowners(reader(workspace, base))
 
 
 def default_branch(workspace: Workspace) -> str:

@@ -12,6 +12,8 @@ from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
+from bot.run.transitions import Move
+from bot.sandbox.witness import TAMPERED
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,9 @@ class Testing:
         outcome = ctx.artifacts.load(artifacts.TEST_OUTCOME, ctx.run.revision)
         if outcome is None:
             outcome = await self._test(ctx, tester, await self._test_plan(ctx, tester))
+        if outcome.tampered:  # never evidence, never the coder's to fix: a person looks
+            reason = f"{TAMPERED}: {outcome.tampered}"[:1000]
+            return StepResult(Move.give_up, reason, "tampered")
         if outcome.refused:
             return StepResult.revise(outcome.refused, "test files refused")
         if outcome.report.status is not TestStatus.passed:

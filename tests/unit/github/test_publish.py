@@ -237,7 +237,7 @@ def test_a_gated_change_is_labelled_and_its_check_asks_for_an_owner(
     run = api.check_runs[published.check_run_id]
     assert (run["status"], run["conclusion"]) == ("completed", "action_required")
     assert "@ops" in run["output"]["title"]
-    assert "`.github/workflows/ci.yml`: @ops" in run["output"]["text"]
+    assert "`.github/workflows/ci.yml`: `@ops`" in run["output"]["text"]
     assert run["details_url"] == published.pr_url
 
 
