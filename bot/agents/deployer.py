@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.agents.tester import TestOutcome
+from bot.analysis.differential import DifferentialAnalysis
+from bot.analysis.render import basis_markdown, coverage_of, coverage_text
 from bot.contracts import (
     CodeChange,
     Gate,
@@ -40,6 +42,7 @@ class Evidence:
     review: ReviewResult | None = None
     test_plan: TestPlan | None = None
     tests: TestOutcome | None = None
+    analysis: DifferentialAnalysis | None = None
     diff: str = ""
     usage: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_time: tuple[int, float, float] | None = None  # attempts, this attempt's s, total s
@@ -114,8 +117,13 @@ def evidence_markdown(evidence: Evidence) -> str:
     if change is not None:
         lines += [f"- `{e.path}` ({e.operation})" for e in change.edits]
         lines += ["", change.explanation]
+    tests = evidence.tests
     lines += ["", "## Review", *_review_section(evidence.review), ""]
-    lines += ["## Tests", *_tests_section(evidence.tests), ""]
+    lines += [*basis_markdown(evidence.analysis, tests, evidence.review), ""]
+    lines += ["## Tests", *_tests_section(tests), ""]
+    if tests is not None:
+        coverage = coverage_text(coverage_of(tests), tests.new_tests)
+        lines += ["## Coverage of the change", coverage, ""]
     lines += ["## Cost", "| agent | calls | tokens | cost |", "| --- | --- | --- | --- |"]
     total_tokens, total_cost, unpriced = 0, 0.0, 0.0
     for role, totals in sorted(evidence.usage.items()):

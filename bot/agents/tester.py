@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.agents.changes import changed_symbols
 from bot.agents.prompting import condense, file_blocks, messages
+from bot.analysis.coverage import suite_coverage
 from bot.contracts import (
     CodeChange,
     EditOperation,
@@ -85,6 +86,12 @@ class TestOutcome:
     pinned: list[str] = field(default_factory=list)
     base_report: TestReport | None = None
     refused: str | None = None
+    after: dict[str, bool] = field(default_factory=dict)
+    """Each new test case and whether it passed with the change."""
+    before: dict[str, bool] = field(default_factory=dict)
+    """Each new test case that ran on the base commit and whether it passed there."""
+    coverage: dict[str, Any] | None = None
+    """The suite's coverage of the change (bot.analysis.coverage.ChangeCoverage, as a dict)."""
 
     def to_json(self) -> str:
         """Stored as the run's `testoutcome.rN` artifact."""
@@ -130,6 +137,7 @@ class Tester:
         base: str,
         diff: str,
         guidance: str = "",
+        feedback: list[str] | None = None,
     ) -> Completion[TestPlan]:
         """Ask for tests of the changed functions and the acceptance criteria.
 
@@ -159,6 +167,12 @@ class Tester:
             "Existing test files:\n" + ("\n".join(f"- {t}" for t in tests) or "- (none)"),
             "Examples of existing tests:",
             file_blocks(examples),
+            *(
+                ["What the review of the previous revision said about its tests:"]
+                + [as_data("\n".join(feedback), source="previous review", kind="log")]
+                if feedback
+                else []
+            ),
         )
         return await self.llm.complete("tester", prompt, TestPlan)
 
@@ -201,13 +215,15 @@ class Tester:
         kind = language(workspace.root)
         report = await self._run(kind, workspace.root, ())
         outcome = TestOutcome(report=report, commands=[asdict(r) for r in records])
+        diff = workspace.diff(base)
+        outcome.coverage = suite_coverage(kind, workspace.root, diff, is_test_path).to_dict()
         outcome.log = f"$ {report.command}\n{report.failure_details}"
         if kind == "go" or not new_files:
             return outcome
         # The new test files alone, with the change: which cases they hold and which pass.
         await self._run(kind, workspace.root, new_files)
         new_cases = junit_cases(workspace.root, _junit(kind))
-        outcome.new_tests = sorted(new_cases)
+        outcome.new_tests, outcome.after = sorted(new_cases), new_cases
         base_dir = workspace.root.parent / "base"
         if base_dir.exists():
             shutil.rmtree(base_dir)
@@ -221,6 +237,7 @@ class Tester:
             base_paths = [p for p in new_files if (base_dir / p).exists()]
             outcome.base_report = await self._run(kind, base_dir, base_paths)
             base_cases = junit_cases(base_dir, _junit(kind))
+            outcome.before = base_cases
         finally:
             workspace.git("worktree", "remove", "--force", str(base_dir))
         outcome.pinned = sorted(
