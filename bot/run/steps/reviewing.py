@@ -55,5 +55,4 @@ class Reviewing:
             guidance=guidance_for(ctx, ctx.workspace.changed_files(ctx.base)),
         )
         completion = await Reviewer(ctx.llm).run(evidence)
-        ctx.account(completion)  # the reviewer's tokens and cost count against the run
         return completion.value
