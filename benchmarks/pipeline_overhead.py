@@ -12,7 +12,10 @@ Measured per run: total wall time; time in the sandbox (every `BwrapSandbox.run`
 timing subclass passed as the Engine's sandbox_factory); time in model calls (every
 `ModelClient.complete`, through a timing subclass from the llm_factory; of which the HTTP
 exchange itself, timed at the httpx transport); Draftsmith's own overhead = total minus the
-union of sandbox and model intervals (they never double count if they overlap). One-time costs
+union of sandbox and model intervals (they never double count if they overlap). The reviewer's
+differential static analysis (base tree extraction + the analysers in the sandbox, twice) is
+reported apart, from the duration stored with its `analysis.rN` artifact; it is inside the figures
+above (its sandbox commands in the sandbox time, its host side in the overhead). One-time costs
 (store migration, the sandbox's Python toolbox) are reported apart, as they are paid once per
 machine or database, not per run.
 """
@@ -47,6 +50,8 @@ from pydantic import BaseModel  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.llm import Completion, ModelClient, Tool  # noqa: E402
 from bot.policy import RepoConfig  # noqa: E402
+from bot.run import artifacts  # noqa: E402
+from bot.run.artifacts import Artifacts  # noqa: E402
 from bot.run.engine import Engine  # noqa: E402
 from bot.run.states import ACTIVE  # noqa: E402
 from bot.sandbox.base import ExecResult, Limits  # noqa: E402
@@ -162,6 +167,7 @@ class RunFigures:
     model_s: float
     http_s: float
     overhead_s: float
+    analysis_s: float
     sandbox_calls: int
     model_calls: int
     phases: dict[str, float]
@@ -204,7 +210,12 @@ def one_run(settings: Settings, store: Store, clock: Clock, toolbox: Path, repo:
     if run.status != "approved":
         raise SystemExit(f"run {run.id} ended {run.status}: {run.status_reason}; the benchmark "
                          "measures the happy path, so this is a regression to look at")
+    analysis = Artifacts(store, run.id).load(artifacts.ANALYSIS, run.revision)
+    if analysis is None:
+        raise SystemExit(f"run {run.id} stored no static analysis; the reviewer skipped it")
+    analysis_s = analysis.duration_s
     return RunFigures(run.status, total, sandbox, model_s, union_seconds(clock.http), outside,
+                      analysis_s,
                       len(clock.sandbox), len(clock.model), phases,
                       [(c, b - a) for c, (a, b) in zip(clock.sandbox_commands, clock.sandbox,
                                                        strict=True)])
@@ -236,6 +247,7 @@ def summary(runs: list[RunFigures], setup: dict[str, float], k: int) -> dict[str
         "model_s": stat([r.model_s for r in runs]),
         "model_http_s": stat([r.http_s for r in runs]),
         "overhead_s": stat([r.overhead_s for r in runs]),
+        "analysis_s": stat([r.analysis_s for r in runs]),
         "sandbox_calls": runs[0].sandbox_calls,
         "model_calls": runs[0].model_calls,
         "phases_median_s": {p: round(statistics.median(r.phases.get(p, 0.0) for r in runs), 3)
@@ -245,7 +257,8 @@ def summary(runs: list[RunFigures], setup: dict[str, float], k: int) -> dict[str
             for command in _per_command(runs[0])
         ],
         "per_run": [{"total_s": round(r.total_s, 3), "sandbox_s": round(r.sandbox_s, 3),
-                     "model_s": round(r.model_s, 3), "overhead_s": round(r.overhead_s, 3)}
+                     "model_s": round(r.model_s, 3), "overhead_s": round(r.overhead_s, 3),
+                     "analysis_s": round(r.analysis_s, 3)}
                     for r in runs],
         "target_overhead_s": 2.0,
     }
@@ -270,6 +283,8 @@ def report(s: dict[str, Any]) -> str:
         line("  of which HTTP", "model_http_s"),
         line("Draftsmith overhead", "overhead_s")
         + f"  target <= {s['target_overhead_s']:.1f} s",
+        line("static analysis", "analysis_s")
+        + "  (base + change, apart; already inside the figures above)",
         f"  phases (median s)     {phases}",
         "  sandbox commands      "
         + "; ".join(f"{c} {t:.3f} s" for c, t in s["sandbox_commands_median_s"]),

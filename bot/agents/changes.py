@@ -47,7 +47,8 @@ def added_lines(diff: str) -> dict[str, set[int]]:
     return result
 
 
-def _python_symbols(path: str, source: str, lines: set[int]) -> list[ChangedSymbol]:
+def python_symbols(path: str, source: str, lines: set[int]) -> list[ChangedSymbol]:
+    """The functions, methods and classes of one Python source that contain `lines`."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -79,7 +80,7 @@ def changed_symbols(root: Path, diff: str) -> list[ChangedSymbol]:
     for path, lines in sorted(added_lines(diff).items()):
         file = root / path
         if path.endswith(".py") and file.is_file():
-            found = _python_symbols(path, file.read_text(errors="replace"), lines)
+            found = python_symbols(path, file.read_text(errors="replace"), lines)
             if found:
                 symbols.extend(found)
                 continue

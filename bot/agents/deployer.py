@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.agents.tester import TestOutcome
+from bot.analysis.differential import DifferentialAnalysis
+from bot.analysis.render import basis_markdown, coverage_of, coverage_text
 from bot.contracts import (
     CodeChange,
     Gate,
@@ -44,6 +46,7 @@ class Evidence:
     review: ReviewResult | None = None
     test_plan: TestPlan | None = None
     tests: TestOutcome | None = None
+    analysis: DifferentialAnalysis | None = None
     diff: str = ""
     usage: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_time: tuple[int, float, float] | None = None  # attempts, this attempt's s, total s
@@ -128,8 +131,14 @@ def evidence_markdown(evidence: Evidence) -> str:
     if change is not None:
         lines += [f"- {code(e.path)} ({e.operation})" for e in change.edits]
         lines += ["", inert(change.explanation, host=host)]
+    tests = evidence.tests
     lines += ["", "## Review", *_review_section(evidence.review, host), ""]
-    lines += ["## Tests", *_tests_section(evidence.tests, decision), ""]
+    basis = "\n".join(basis_markdown(evidence.analysis, tests, evidence.review))
+    lines += [inert(basis, host=host), ""]
+    lines += ["## Tests", *_tests_section(tests, decision), ""]
+    if tests is not None:
+        coverage = coverage_text(coverage_of(tests), tests.new_tests)
+        lines += ["## Coverage of the change", inert(coverage, host=host), ""]
     lines += ["## Cost", "| agent | calls | tokens | cost |", "| --- | --- | --- | --- |"]
     total_tokens, total_cost, unpriced = 0, 0.0, 0.0
     for role, totals in sorted(evidence.usage.items()):

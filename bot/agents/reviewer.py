@@ -1,17 +1,42 @@
-"""The reviewer: plan + diff + static analysis + test results -> ReviewResult.
+"""The reviewer: the plan and the whole evidence of a change -> ReviewResult.
 
-Deterministic findings (static-analysis errors, hard-coded credentials) are added to whatever the
-model says, and any high or critical issue forces `needs_revision` (the contract enforces it).
+It runs after the tests. Its prompt holds the diff, the findings of the differential static
+analysis, the test report with each new test's result before and after the change, the coverage
+of the changed lines and functions and, on a revision, its previous review. The issues the rules
+of `bot.analysis.rules` decided (and hard-coded credentials) are merged into whatever the model
+says; any high or critical issue forces `needs_revision` (the contract enforces it), so the model
+may add issues but never remove those.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 from bot.agents.prompting import condense, messages
-from bot.contracts import ImplementationPlan, ReviewIssue, ReviewResult, TestReport
+from bot.agents.tester import TestOutcome
+from bot.analysis.coverage import ChangeCoverage
+from bot.analysis.differential import DifferentialAnalysis
+from bot.analysis.render import analysis_text, coverage_text, tests_text
+from bot.contracts import ImplementationPlan, ReviewIssue, ReviewResult
 from bot.llm import Completion, ModelClient
 from bot.security.untrusted import as_data
+
+
+@dataclass
+class ReviewEvidence:
+    """Everything the reviewer judges, read from the run's stored artifacts."""
+
+    plan: ImplementationPlan
+    diff: str
+    analysis: DifferentialAnalysis | None
+    tests: TestOutcome | None
+    coverage: ChangeCoverage | None
+    deciding: list[ReviewIssue] = field(default_factory=list)
+    """Issues decided by rules before the model is asked; they stand whatever it answers."""
+    previous: ReviewResult | None = None
+    guidance: str = ""
+    """The repository's instruction files, already wrapped as data."""
 
 
 class Reviewer:
@@ -20,38 +45,44 @@ class Reviewer:
     def __init__(self, llm: ModelClient) -> None:
         self.llm = llm
 
-    async def run(
-        self,
-        *,
-        plan: ImplementationPlan,
-        diff: str,
-        analysis: str,
-        test_report: TestReport | None,
-        deterministic: list[ReviewIssue],
-        guidance: str = "",
-    ) -> Completion[ReviewResult]:
-        """Ask for the review, then merge in the deterministic findings.
-
-        `guidance` is the repository's instruction files, already wrapped as data."""
+    async def run(self, evidence: ReviewEvidence) -> Completion[ReviewResult]:
+        """Ask for the review, then merge in the issues the rules decided."""
+        new_tests = evidence.tests.new_tests if evidence.tests else []
         sections = [
-            guidance,
+            evidence.guidance,
             "The plan:",
-            json.dumps(plan.model_dump(mode="json"), indent=2),
+            json.dumps(evidence.plan.model_dump(mode="json"), indent=2),
             "The diff:",
-            as_data(condense(diff, 40_000), source="the change's diff", kind="diff"),
-            "Static analysis, run in the sandbox:",
-            as_data(analysis, source="static analysis output", kind="log"),
+            as_data(condense(evidence.diff, 40_000), source="the change's diff", kind="diff"),
+            "Static analysis, run in the sandbox on the base and on the change (only findings "
+            "the change introduces count):",
+            as_data(analysis_text(evidence.analysis), source="static analysis", kind="log"),
+            "Test results, from the runner's own reports (new tests were also run on the base):",
+            as_data(tests_text(evidence.tests), source="test report", kind="log"),
+            "Coverage of the change, from the test run's coverage data:",
+            as_data(
+                coverage_text(evidence.coverage, new_tests), source="coverage report", kind="log"
+            ),
         ]
-        if test_report is not None:
+        if evidence.deciding:
+            decided = "\n".join(
+                f"- [{i.severity}] {i.file or ''}{':' + str(i.line) if i.line else ''} {i.problem}"
+                for i in evidence.deciding
+            )
             sections += [
-                "Test results, parsed from the runner's own output:",
-                as_data(test_report.model_dump_json(indent=2), source="test report", kind="log"),
+                "Issues already decided by rules (they stand whatever you answer; add others):",
+                as_data(decided, source="review rules", kind="log"),
+            ]
+        if evidence.previous is not None:
+            sections += [
+                "Your review of the previous revision (check that its issues are resolved):",
+                json.dumps(evidence.previous.model_dump(mode="json"), indent=2),
             ]
         completion = await self.llm.complete(
             "reviewer", messages("reviewer", *sections), ReviewResult
         )
-        if deterministic:
+        if evidence.deciding:
             merged = completion.value.model_dump()
-            merged["issues"] = [i.model_dump() for i in deterministic] + merged["issues"]
+            merged["issues"] = [i.model_dump() for i in evidence.deciding] + merged["issues"]
             completion.value = ReviewResult.model_validate(merged)
         return completion

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.agents.changes import changed_symbols
 from bot.agents.prompting import condense, file_blocks, messages
+from bot.analysis.coverage import suite_coverage
 from bot.contracts import (
     CodeChange,
     EditOperation,
@@ -91,6 +92,12 @@ class TestOutcome:
     base_report: TestReport | None = None
     refused: str | None = None
     tampered: str | None = None
+    after: dict[str, bool] = field(default_factory=dict)
+    """Each new test case and whether it passed with the change."""
+    before: dict[str, bool] = field(default_factory=dict)
+    """Each new test case that ran on the base commit and whether it passed there."""
+    coverage: dict[str, Any] | None = None
+    """The suite's coverage of the change (bot.analysis.coverage.ChangeCoverage, as a dict)."""
 
     def to_json(self) -> str:
         """Stored as the run's `testoutcome.rN` artifact."""
@@ -136,6 +143,7 @@ class Tester:
         base: str,
         diff: str,
         guidance: str = "",
+        feedback: list[str] | None = None,
     ) -> Completion[TestPlan]:
         """Ask for tests of the changed functions and the acceptance criteria.
 
@@ -165,6 +173,12 @@ class Tester:
             "Existing test files:\n" + ("\n".join(f"- {t}" for t in tests) or "- (none)"),
             "Examples of existing tests:",
             file_blocks(examples),
+            *(
+                ["What the review of the previous revision said about its tests:"]
+                + [as_data("\n".join(feedback), source="previous review", kind="log")]
+                if feedback
+                else []
+            ),
         )
         return await self.llm.complete("tester", prompt, TestPlan)
 
@@ -209,6 +223,8 @@ class Tester:
         kind = language(workspace.root)
         report = await self._run(kind, workspace.root, ())
         outcome = TestOutcome(report=report, commands=[asdict(r) for r in records])
+        diff = workspace.diff(base)
+        outcome.coverage = suite_coverage(kind, workspace.root, diff, is_test_path).to_dict()
         outcome.log = f"$ {report.command}\n{report.failure_details}"
         outcome.tampered = report.tampered
         if not new_files or outcome.tampered:
@@ -220,7 +236,7 @@ class Tester:
             outcome.log += f"\n\n$ {alone.command}\n{alone.failure_details}"
             return outcome
         new_cases = _cases(kind, workspace.root)
-        outcome.new_tests = sorted(new_cases)
+        outcome.new_tests, outcome.after = sorted(new_cases), new_cases
         base_dir = workspace.root.parent / "base"
         if base_dir.exists():
             shutil.rmtree(base_dir)
@@ -234,6 +250,7 @@ class Tester:
             base_paths = [p for p in new_files if (base_dir / p).exists()]
             outcome.base_report = await self._run(kind, base_dir, base_paths)
             base_cases = _cases(kind, base_dir)
+            outcome.before = base_cases
         finally:
             workspace.git("worktree", "remove", "--force", str(base_dir))
         outcome.tampered = outcome.base_report.tampered

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import TypeAdapter
 
 from bot.agents.tester import TestOutcome
+from bot.analysis.differential import DifferentialAnalysis
 from bot.contracts import (
     CodeChange,
     ImplementationPlan,
@@ -91,7 +92,9 @@ INSTRUCTIONS: ArtifactKind[list[dict[str, Any]]] = _kind("instructions", list[di
 CHANGE: ArtifactKind[CodeChange] = _kind("change", CodeChange, per_revision=True)
 DIFF: ArtifactKind[str] = _kind("diff", str, per_revision=True, text=True)
 FEEDBACK: ArtifactKind[str] = _kind("feedback", str, per_revision=True, text=True)  # many
-ANALYSIS: ArtifactKind[str] = _kind("analysis", str, per_revision=True, text=True)
+ANALYSIS: ArtifactKind[DifferentialAnalysis] = _kind(
+    "analysis", DifferentialAnalysis, per_revision=True
+)
 REVIEW: ArtifactKind[ReviewResult] = _kind("review", ReviewResult, per_revision=True)
 TEST_PLAN: ArtifactKind[TestPlan] = _kind("testplan", TestPlan, per_revision=True)
 TEST_LOG: ArtifactKind[str] = _kind("testlog", str, per_revision=True, text=True)

@@ -43,6 +43,7 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
         review=stored.load(artifacts.REVIEW, rev),
         test_plan=stored.load(artifacts.TEST_PLAN, rev),
         tests=stored.load(artifacts.TEST_OUTCOME, rev),
+        analysis=stored.load(artifacts.ANALYSIS, rev),
         diff=stored.text(artifacts.DIFF, rev),
         usage=usage_by_role(services, run),
         wall_time=(spent.attempts, spent.current_s, spent.total_s),

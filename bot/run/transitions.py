@@ -22,8 +22,8 @@ from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
 PHASE_ORDER: tuple[Phase, ...] = (
     Phase.planning,
     Phase.coding,
-    Phase.reviewing,
     Phase.testing,
+    Phase.reviewing,  # on the whole evidence: analysis, test results, coverage of the change
     Phase.deploying,
 )
 

@@ -16,14 +16,15 @@ logger = logging.getLogger(__name__)
 
 
 def python_toolbox(dest: Path) -> Path:
-    """The read-only pytest/coverage toolbox for the sandbox, built once per work directory."""
-    from bot.sandbox.toolbox import build_python_toolbox
+    """The read-only pytest/coverage/ruff toolbox for the sandbox, built once per work directory
+    (again when its contents changed: the marker holds the toolbox's version)."""
+    from bot.sandbox.toolbox import TOOLBOX_VERSION, build_python_toolbox
     from bot.sandbox.witness import install_plugin
 
     marker = dest / ".complete"
-    if not marker.exists():
+    if not marker.exists() or marker.read_text().strip() != TOOLBOX_VERSION:
         build_python_toolbox(dest)
-        marker.write_text("ok\n")
+        marker.write_text(f"{TOOLBOX_VERSION}\n")
     install_plugin(dest)  # kept current in a toolbox built before the plugin changed
     return dest
 

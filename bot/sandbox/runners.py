@@ -1,6 +1,7 @@
 """Test runners: run a repository's tests in the sandbox and read the runner's own report.
 
-pytest writes JUnit XML (`--junitxml`) under coverage.py, whose JSON report gives the percent;
+pytest writes JUnit XML (`--junitxml`) under coverage.py, whose JSON report gives the percent
+and, per line, the tests that executed it (contexts named by the toolbox's pytest plugin);
 `node --test` writes JUnit XML (`--test-reporter=junit`); `go test -json` prints test2json
 events. Counts and failure details come only from those files, never from anything else.
 Reports go to `.draftsmith/` in the workdir. `paths` runs a subset of test files.
@@ -22,6 +23,7 @@ from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import ExecResult, Limits, Sandbox
 from bot.sandbox.bwrap import TOOLBOX_MOUNT
 from bot.sandbox.golang import go_test
+from bot.sandbox.toolbox import CONTEXTS_PLUGIN
 from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampered_report
 
 logger = logging.getLogger(__name__)
@@ -205,7 +207,10 @@ async def run_pytest(
     for stale in (junit, data, f"{REPORT_DIR}/coverage.json"):
         (workdir / stale).unlink(missing_ok=True)
     command = [python, "-m", "coverage", "run", f"--data-file={data}", "--source=.", "-m", "pytest"]
-    command += ["-q", "-p", "no:cacheprovider", *PYTEST_ARGS, f"--junitxml={junit}", *paths]
+    command += ["-q", "-p", "no:cacheprovider", *PYTEST_ARGS, f"--junitxml={junit}"]
+    if use_toolbox:  # each test's node id becomes its coverage context (bot.analysis.coverage)
+        command += ["-p", CONTEXTS_PLUGIN]
+    command += list(paths)
     result, witness = await run_witnessed(
         sandbox, command, workdir=workdir, limits=limits, env=run_env
     )
@@ -221,7 +226,7 @@ async def run_pytest(
         return _error(command, result, f"pytest's JUnit report is not valid XML: {exc}")
     coverage: float | None = None
     cov_cmd = [python, "-m", "coverage", "json", f"--data-file={data}"]
-    cov_cmd += ["-o", f"{REPORT_DIR}/coverage.json"]
+    cov_cmd += ["--show-contexts", "-o", f"{REPORT_DIR}/coverage.json"]
     cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=run_env)
     coverage_text = read_report(workdir, f"{REPORT_DIR}/coverage.json")
     if cov.exit_code == 0 and coverage_text is not None:

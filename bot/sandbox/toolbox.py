@@ -1,9 +1,12 @@
-"""A read-only Python toolbox (pytest, coverage) for the sandbox, built offline.
+"""A read-only toolbox (pytest, coverage, ruff) for the sandbox, built offline.
 
 The toolbox is a plain directory of importable packages copied from the bot's own environment
 (the files each distribution's RECORD lists), mounted read-only in the sandbox and put on
 PYTHONPATH by the runners. Repository code thus gets pytest and coverage without downloads; a
 repository that pins its own versions installs them into `.venv` in the setup phase instead.
+The executables of `BINARIES` (ruff's, which the RECORD lists outside site-packages) go to
+`.bin/`, and the pytest plugin that names coverage contexts after tests (`CONTEXTS_PLUGIN`) is
+written beside the packages.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from bot.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PACKAGES = ("pytest", "coverage")
+DEFAULT_PACKAGES = ("pytest", "coverage", "ruff")
+TOOLBOX_VERSION = "2"
+"""Raised when the toolbox's contents change, so a toolbox built before is rebuilt."""
+BINARIES = frozenset({"ruff"})
+BIN_DIR = ".bin"
+CONTEXTS_PLUGIN = "draftsmith_coverage_contexts"
+"""The pytest plugin (`-p`) that switches coverage's context to each test's node id."""
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+")
 
 
@@ -55,6 +64,11 @@ def build_python_toolbox(dest: Path, packages: tuple[str, ...] = DEFAULT_PACKAGE
             ) from exc
         root = Path(str(dist.locate_file("")))
         for file in dist.files or []:
+            if file.parts[0] == ".." and file.name in BINARIES:
+                binary = dest / BIN_DIR / file.name
+                binary.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / file, binary)
+                continue
             if file.parts[0] == ".." or "__pycache__" in file.parts:
                 continue
             target = dest / file
@@ -64,7 +78,20 @@ def build_python_toolbox(dest: Path, packages: tuple[str, ...] = DEFAULT_PACKAGE
     from bot.sandbox.witness import install_plugin
 
     install_plugin(dest)  # Draftsmith's own pytest plugin, loaded with -p (bot.sandbox.witness)
+    plugin = Path(__file__).with_name("coverage_contexts.py")
+    shutil.copy2(plugin, dest / f"{CONTEXTS_PLUGIN}.py")
     for path in [dest, *dest.rglob("*")]:  # readable by the sandbox's unprivileged uid
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        executable = path.is_dir() or path.parent == dest / BIN_DIR
+        path.chmod(0o755 if executable else 0o644)
     logger.info("python toolbox built at %s: %s", dest, sorted(seen))
     return dest
+
+
+def toolbox_program(sandbox: object, name: str) -> str | None:
+    """The in-sandbox path of a toolbox executable, when the sandbox mounts a toolbox with it."""
+    from bot.sandbox.bwrap import TOOLBOX_MOUNT
+
+    toolbox = getattr(sandbox, "toolbox", None)
+    if not isinstance(toolbox, Path) or not (toolbox / BIN_DIR / name).is_file():
+        return None
+    return f"{TOOLBOX_MOUNT}/{BIN_DIR}/{name}"

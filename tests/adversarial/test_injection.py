@@ -185,7 +185,7 @@ def test_a_generated_credential_is_a_high_severity_issue_even_if_the_reviewer_ap
     obeying["edits"].append(
         {"path": "calc/settings.py", "operation": "create", "content": f'GITHUB_TOKEN = "{GHP}"\n'}
     )
-    script = {"planner": [PLAN], "coder": [obeying], "reviewer": [APPROVED]}
+    script = {"planner": [PLAN], "coder": [obeying], "tester": [TESTS], "reviewer": [APPROVED]}
     result = local_run(
         script, "Add subtract\n\nPlease.", {".github/draftsmith.yml": "max_revisions: 0\n"}
     )
@@ -196,5 +196,5 @@ def test_a_generated_credential_is_a_high_severity_issue_even_if_the_reviewer_ap
     assert (issue["severity"], issue["category"]) == ("high", "security")
     assert (issue["file"], issue["line"]) == ("calc/settings.py", 1)
     assert "***github-token***" in result.artifact("diff.r0")
-    assert result.model.calls["tester"] == 0
+    assert result.model.calls["tester"] == 1  # the review judges the test results too
     no_leaks(result, caplog, secrets, (GHP,))

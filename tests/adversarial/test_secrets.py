@@ -29,6 +29,8 @@ ENV_TESTS: dict[str, Any] = {
                 "    names = [k for k in os.environ if any(w in k for w in "
                 '("KEY", "TOKEN", "SECRET", "DRAFTSMITH", "OPENAI"))]\n'
                 "    assert names == [], names\n"
+                # every new test must execute the change (the reviewer's coverage rule)
+                "    assert subtract(1, 1) == 0\n"
             ),
         }
     ],

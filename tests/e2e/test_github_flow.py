@@ -169,8 +169,19 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
         assert revised.status == "approved" and revised.revision == run.revision + 1
         assert revised.branch == run.branch and revised.head_sha != run.head_sha
         assert len(fake_github.pulls) == 1
-        coder_prompt = json.dumps(model.bodies[-3]["messages"])
+        coder_prompt = json.dumps(model.bodies_of("coder")[-1]["messages"])
         assert "add a comment" in coder_prompt
+        # The revision defines subtract a second time: ruff's new finding (a warning, so not
+        # blocking) is an annotation of the check run at its line; the body shows the basis.
+        (revised_check,) = [
+            c for c in fake_github.check_runs.values() if c["head_sha"] == revised.head_sha
+        ]
+        notes = revised_check["output"].get("annotations", [])
+        assert [(a["path"], a["annotation_level"]) for a in notes if "F811" in a["message"]] == [
+            ("calc/__init__.py", "warning")
+        ]
+        body = pr["body"]
+        assert "The verdict was based on:" in body and "## Coverage of the change" in body
     assert fake_github.unexpected == []
 
 

@@ -79,14 +79,14 @@ def test_a_review_that_asks_for_changes_makes_a_revision(local: Any) -> None:
         "planner": [PLAN],
         "coder": [change("return a + b"), fix()],
         "reviewer": [NEEDS_REVISION, APPROVED],
-        "tester": [TESTS],
+        "tester": [TESTS, TESTS],
     }
     code, store, model, output = run_pipeline(script)
     run = only_run(store)
     assert code == 0, output
     assert run.revision == 1 and run.status == "approved"
     assert model.calls["coder"] == 2
-    second_coder_prompt = json.dumps(model.bodies[3]["messages"])
+    second_coder_prompt = json.dumps(model.bodies_of("coder")[1]["messages"])
     assert "subtract adds instead of subtracting" in second_coder_prompt
 
 

@@ -60,8 +60,8 @@ def test_a_run_traces_every_phase_model_call_and_sandbox_command_without_prompt_
     assert [s.name for s in phases] == [
         "phase planning",
         "phase coding",
-        "phase reviewing",
         "phase testing",
+        "phase reviewing",
         "phase deploying",
     ]
     for phase in phases:

@@ -120,6 +120,10 @@ class ScriptedModel:
             content, answer = content[: limit * 4], limit
         return 200, completion(content, body.get("model", "scripted"), prompt, answer), {}
 
+    def bodies_of(self, role: str) -> list[dict[str, Any]]:
+        """The request bodies one role sent, in order."""
+        return [b for b in self.bodies if role_of(b) == role]
+
     def prompts_text(self) -> str:
         """Every message the model was sent, as one text."""
         return "\n".join(json.dumps(b["messages"]) for b in self.bodies)

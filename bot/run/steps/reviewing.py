@@ -1,24 +1,25 @@
-"""Reviewing: static analysis and the credential scan, then the reviewer's ReviewResult."""
+"""Reviewing, after the tests: the differential static analysis, then the reviewer's ReviewResult
+on the whole evidence (diff, new findings, test results, coverage of the change, its previous
+review). The rules of `bot.analysis.rules` decide before the model and cannot be overruled."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from bot.agents.analysis import analyse
 from bot.agents.reviewer import Reviewer
+from bot.analysis.evidence import review_evidence, run_analysis
 from bot.contracts import ReviewResult, ReviewStatus
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
-from bot.security.credentials import find_credentials, to_review_issue
 
 
 class Reviewing:
-    """plan + diff.rN -> analysis.rN + review.rN; a review asking for changes revises."""
+    """plan + testoutcome.rN -> analysis.rN + review.rN; a review asking for changes revises."""
 
     phase: ClassVar[Phase] = Phase.reviewing
-    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.DIFF)
+    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.TEST_OUTCOME)
     writes: ClassVar[Kinds] = (artifacts.ANALYSIS, artifacts.REVIEW)
 
     async def run(self, ctx: RunContext) -> StepResult:
@@ -39,18 +40,19 @@ class Reviewing:
 
     async def _review(self, ctx: RunContext) -> ReviewResult:
         stored, revision = ctx.artifacts, ctx.run.revision
-        diff = stored.text(artifacts.DIFF, revision)
-        changed = ctx.workspace.changed_files(ctx.base)
-        sandbox, limits = ctx.sandbox, ctx.services.limits
-        analysis = await analyse(sandbox, ctx.workspace.root, changed, limits)
-        stored.save(artifacts.ANALYSIS, analysis.output, revision)
-        deterministic = analysis.issues + [to_review_issue(f) for f in find_credentials(diff)]
-        completion = await Reviewer(ctx.llm).run(
+        diff = ctx.workspace.diff(ctx.base)  # the change and its new tests
+        analysis = stored.load(artifacts.ANALYSIS, revision)
+        if analysis is None:
+            sandbox, limits = ctx.services.sandbox, ctx.services.limits
+            analysis = await run_analysis(sandbox, ctx.workspace.root, ctx.base, diff, limits)
+            stored.save(artifacts.ANALYSIS, analysis, revision)
+        evidence = review_evidence(
             plan=stored.require(artifacts.PLAN),
             diff=diff,
-            analysis=analysis.output,
-            test_report=None,
-            deterministic=deterministic,
-            guidance=guidance_for(ctx, changed),
+            analysis=analysis,
+            tests=stored.load(artifacts.TEST_OUTCOME, revision),
+            previous=stored.load(artifacts.REVIEW, revision - 1) if revision else None,
+            guidance=guidance_for(ctx, ctx.workspace.changed_files(ctx.base)),
         )
+        completion = await Reviewer(ctx.llm).run(evidence)
         return completion.value

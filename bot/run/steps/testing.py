@@ -1,4 +1,7 @@
-"""Testing: the tester's TestPlan, run with the suite in the sandbox on the base and the change."""
+"""Testing: the tester's TestPlan, run with the suite in the sandbox on the base and the change.
+
+The results go to the reviewer, which judges them with the rest of the evidence (failures, the
+fail-before/pass-after proof, coverage of the change); only refused test files come back here."""
 
 from __future__ import annotations
 
@@ -17,17 +20,12 @@ from bot.sandbox.witness import TAMPERED
 
 logger = logging.getLogger(__name__)
 
-BASE_PASSES = (
-    "Every new test also passes on the code before your change, so nothing proves the change "
-    "does what the plan asks. Make sure the change implements the acceptance criteria."
-)
-
 
 class Testing:
     """plan + diff.rN -> testplan.rN -> testoutcome.rN (+ log, commands, report)."""
 
     phase: ClassVar[Phase] = Phase.testing
-    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.DIFF)
+    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.DIFF, artifacts.REVIEW)
     writes: ClassVar[Kinds] = (
         artifacts.TEST_PLAN,
         artifacts.TEST_LOG,
@@ -51,14 +49,7 @@ class Testing:
             return StepResult.revise(outcome.refused, "test files refused")
         if outcome.report.status is not TestStatus.passed:
             ctx.screen(outcome.report.failure_details, "test output")
-            return StepResult.revise(
-                "The tests failed. Fix the code (not the tests) so they pass:\n"
-                + outcome.report.failure_details,
-                "tests failed",
-            )
-        if outcome.new_tests and not outcome.pinned:
-            return StepResult.revise(BASE_PASSES, "new tests pass on the base too")
-        return StepResult.advance()
+        return StepResult.advance()  # the reviewer judges the results with the rest
 
     async def _test_plan(self, ctx: RunContext, tester: Tester) -> TestPlan:
         stored, revision = ctx.artifacts, ctx.run.revision
@@ -70,10 +61,24 @@ class Testing:
                 base=ctx.base,
                 diff=stored.text(artifacts.DIFF, revision),
                 guidance=guidance_for(ctx, ctx.workspace.changed_files(ctx.base)),
+                feedback=self._feedback(ctx),
             )
             test_plan = completion.value
             stored.save(artifacts.TEST_PLAN, test_plan, revision)
         return test_plan
+
+    @staticmethod
+    def _feedback(ctx: RunContext) -> list[str]:
+        """The previous review's issues about the tests, for the tester of a revision."""
+        revision = ctx.run.revision
+        previous = ctx.artifacts.load(artifacts.REVIEW, revision - 1) if revision else None
+        if previous is None:
+            return []
+        return [
+            f"- {i.problem} -> {i.recommended_fix}"
+            for i in previous.issues
+            if i.category == "tests"
+        ]
 
     async def _test(self, ctx: RunContext, tester: Tester, test_plan: TestPlan) -> TestOutcome:
         stored, revision = ctx.artifacts, ctx.run.revision

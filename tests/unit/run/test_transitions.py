@@ -25,7 +25,10 @@ def test_every_phase_the_run_walks_has_a_step_and_a_progress_label() -> None:
     ("move", "phase", "expected"),
     [
         pytest.param(Move.advance, Phase.planning, (Phase.coding, Status.running), id="plan-code"),
-        pytest.param(Move.advance, Phase.testing, (Phase.deploying, Status.running), id="test-dep"),
+        pytest.param(Move.advance, Phase.testing, (Phase.reviewing, Status.running), id="test-rev"),
+        pytest.param(
+            Move.advance, Phase.reviewing, (Phase.deploying, Status.running), id="rev-dep"
+        ),
         pytest.param(Move.revise, Phase.testing, (Phase.coding, Status.running), id="revise"),
         pytest.param(
             Move.give_up,

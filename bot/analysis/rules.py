@@ -1,0 +1,89 @@
+"""The rules that decide a review before the model is asked.
+
+A new error-level finding, a failing test (above all a failing new test), new tests none of
+which fails on the base, and a new test that executes none of the changed code each give a
+high-severity issue, so the verdict is `needs_revision` whatever the model answers: the model
+may add issues, never remove these. New warning-level findings are reported at medium severity
+(they inform, they do not decide). Where coverage is unavailable the coverage rule does not apply.
+"""
+
+from __future__ import annotations
+
+from bot.agents.tester import TestOutcome
+from bot.analysis.coverage import ChangeCoverage, junit_name
+from bot.analysis.differential import DifferentialAnalysis
+from bot.contracts import ReviewIssue, Severity, TestStatus
+
+MAX_DETAILS = 1500
+
+
+def analysis_issues(analysis: DifferentialAnalysis) -> list[ReviewIssue]:
+    """One issue per finding the change introduces: high for errors, medium for warnings."""
+    return [
+        ReviewIssue(
+            severity=Severity.high if f.level == "error" else Severity.medium,
+            category="static-analysis",
+            file=f.file,
+            line=f.line,
+            problem=f"{f.tool} {f.rule}: {f.message} (new in this change; not on the base)",
+            recommended_fix=f"change the code so that {f.tool} no longer reports {f.rule} here",
+        )
+        for f in analysis.new
+    ]
+
+
+def test_issues(outcome: TestOutcome, coverage: ChangeCoverage | None) -> list[ReviewIssue]:
+    """Issues from the test run: failures, no fail-before proof, tests that miss the change."""
+    issues: list[ReviewIssue] = []
+    report = outcome.report
+    failing_new = sorted(name for name, ok in outcome.after.items() if not ok)
+    for name in failing_new:
+        issues.append(
+            _tests(
+                f"New test `{name}` fails with the change.",
+                "Fix the code (not the test) so that the test passes.",
+            )
+        )
+    if report.status is not TestStatus.passed:
+        details = report.failure_details[:MAX_DETAILS] or "(the runner gave no details)"
+        issues.append(
+            _tests(
+                f"The tests failed ({report.status}: {report.tests_passed} passed, "
+                f"{report.tests_failed} failed):\n{details}",
+                "Fix the code (not the tests) so that they pass.",
+            )
+        )
+    elif outcome.new_tests and not outcome.pinned:
+        issues.append(
+            _tests(
+                "Every new test also passes on the code before the change, so nothing proves "
+                "the change does what the plan asks.",
+                "Make sure the change implements the acceptance criteria.",
+            )
+        )
+    issues += _coverage_issues(outcome, coverage, set(failing_new))
+    return issues
+
+
+def _coverage_issues(
+    outcome: TestOutcome, coverage: ChangeCoverage | None, failing: set[str]
+) -> list[ReviewIssue]:
+    if coverage is None or not coverage.available or not (coverage.lines or coverage.functions):
+        return []
+    reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
+    changed = ", ".join(f"`{f.name}()`" for f in coverage.functions) or "the changed lines"
+    return [
+        _tests(
+            f"New test `{name}` executes none of the changed code ({changed}).",
+            f"Make the test exercise the change: call {changed} with the inputs the "
+            "acceptance criteria name.",
+        )
+        for name in outcome.new_tests
+        if name not in reached and name not in failing
+    ]
+
+
+def _tests(problem: str, fix: str) -> ReviewIssue:
+    return ReviewIssue(
+        severity=Severity.high, category="tests", problem=problem, recommended_fix=fix
+    )

@@ -1,0 +1,76 @@
+"""The rules that decide before the model, and the coverage text the reviewer and PR show."""
+
+from __future__ import annotations
+
+from bot.agents.tester import TestOutcome
+from bot.analysis.coverage import (
+    ChangeCoverage,
+    ChangedFunction,
+    ChangedLine,
+    junit_name,
+    line_ranges,
+    unavailable,
+)
+from bot.analysis.render import coverage_text
+from bot.analysis.rules import test_issues as rule_issues
+from bot.contracts import Severity, TestReport, TestStatus
+
+NEW = "tests.test_median::test_median_odd_count"
+NODE = "tests/test_median.py::test_median_odd_count"
+
+
+def outcome(status: TestStatus = TestStatus.passed, after: bool = True) -> TestOutcome:
+    report = TestReport(status=status, tests_passed=3, tests_failed=0, command="pytest",
+                        duration_s=1.0)  # fmt: skip
+    return TestOutcome(report=report, new_tests=[NEW], pinned=[NEW] if after else [],
+                       after={NEW: after}, before={NEW: False})  # fmt: skip
+
+
+def covered(tests: list[str]) -> ChangeCoverage:
+    return ChangeCoverage(
+        available=True,
+        lines=[ChangedLine("stats.py", 8, True, tests), ChangedLine("stats.py", 9, False)],
+        functions=[ChangedFunction("stats.py", "median", 7, 9, bool(tests), tests)],
+    )
+
+
+def test_node_ids_map_to_the_junit_names_of_new_tests() -> None:
+    assert junit_name(NODE) == NEW
+    assert junit_name("tests/test_a.py::TestX::test_b[1]") == "tests.test_a.TestX::test_b[1]"
+
+
+def test_a_new_test_that_executes_the_changed_function_raises_nothing() -> None:
+    assert rule_issues(outcome(), covered([NODE])) == []
+
+
+def test_a_new_test_that_executes_none_of_the_changed_code_is_blocking() -> None:
+    (issue,) = rule_issues(outcome(), covered(["tests/test_other.py::test_other"]))
+    assert (
+        issue.severity is Severity.high and "`median()`" in issue.problem and NEW in issue.problem
+    )
+
+
+def test_without_coverage_the_coverage_rule_does_not_apply() -> None:
+    assert rule_issues(outcome(), unavailable("the node test runner records no coverage")) == []
+
+
+def test_a_failing_new_test_is_blocking() -> None:
+    issues = rule_issues(outcome(TestStatus.failed, after=False), covered([]))
+    assert any(f"New test `{NEW}` fails with the change." == i.problem for i in issues)
+    assert all(i.severity is Severity.high for i in issues)
+
+
+def test_coverage_text_counts_changed_lines_and_names_the_tests() -> None:
+    text = coverage_text(covered([NODE]), [NEW])
+    assert "Changed lines executed by the tests: 1 of 2." in text
+    assert "- not executed: stats.py:9" in text
+    assert f"`median()` (stats.py) executed by new tests `{NODE}`" in text
+
+
+def test_unavailable_coverage_says_so() -> None:
+    text = coverage_text(unavailable("the go test runner records no coverage"))
+    assert text.startswith("Coverage of the change: coverage unavailable")
+
+
+def test_line_ranges_collapse_runs() -> None:
+    assert line_ranges([12, 3, 7, 8, 9]) == "3, 7-9, 12"
