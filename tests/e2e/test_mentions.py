@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.handlers import NOT_A_WRITER
 from bot.policy import load_default_policy
+from bot.replies import NOT_A_WRITER
 from bot.runtime import Runtime
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
