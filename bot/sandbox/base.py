@@ -57,6 +57,7 @@ class ExecResult:
     duration_s: float
     timed_out: bool
     limit_hit: LimitHit | None
+    refused_egress: tuple[str, ...] = ()  # setup only: destinations the egress filter refused
 
     @property
     def ok(self) -> bool:
