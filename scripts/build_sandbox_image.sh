@@ -5,14 +5,16 @@
 #   scripts/build_sandbox_image.sh [TAG]        (default draftsmith-sandbox:bookworm)
 #
 # debootstrap --variant=minbase bookworm with Python 3.11 (the interpreter, venv and pip) and the
-# CA certificates, imported with `docker import`. Cached: when TAG exists already, nothing is
+# CA certificates (and procps), imported with `docker import`. Cached: when TAG exists already, nothing is
 # built and its ID is printed. Rebuild with `docker rmi TAG` first. Needs root, debootstrap and a
-# running Docker engine; DEBIAN_MIRROR overrides the mirror (default http://deb.debian.org/debian).
+# running Docker engine; downloaded packages are kept in DEBOOTSTRAP_CACHE
+# (default /var/cache/draftsmith-debootstrap); DEBIAN_MIRROR overrides the mirror (default http://deb.debian.org/debian).
 set -euo pipefail
 
 tag="${1:-draftsmith-sandbox:bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-packages="python3,python3-venv,python3-pip,ca-certificates"
+packages="python3,python3-venv,python3-pip,ca-certificates,procps"
+cache="${DEBOOTSTRAP_CACHE:-/var/cache/draftsmith-debootstrap}"
 
 if ! docker info >/dev/null 2>&1; then
   echo "build_sandbox_image: no Docker engine answers (start dockerd, check DOCKER_HOST)" >&2
@@ -30,9 +32,11 @@ command -v debootstrap >/dev/null || {
 rootfs="$(mktemp -d /tmp/draftsmith-sandbox-rootfs.XXXXXX)"
 trap 'rm -rf "$rootfs"' EXIT
 echo "build_sandbox_image: debootstrap bookworm ($packages) into $rootfs" >&2
-debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >&2
+mkdir -p "$cache"
+debootstrap --variant=minbase --cache-dir="$cache" --include="$packages" bookworm "$rootfs" "$mirror" >&2
 # Nothing of the build host's identity or apt state in the image.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+find "$rootfs/root" -mindepth 1 -delete
 tar -C "$rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
   --change 'ENV LANG=C.UTF-8' \

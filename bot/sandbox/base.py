@@ -13,6 +13,7 @@ from bot.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 
+TOOLBOX_MOUNT = "/opt/draftsmith/python"  # where every backend mounts the read-only toolbox
 GiB = 1024**3
 MiB = 1024**2
 

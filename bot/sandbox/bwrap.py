@@ -43,7 +43,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox.base import ExecResult, Limits, check_env
+from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, check_env
 from bot.sandbox.egress import (
     FORWARDER_MOUNT,
     FORWARDER_SOURCE,
@@ -60,7 +60,6 @@ logger = logging.getLogger(__name__)
 
 UID_BASE = 2_000_000
 UID_SLOTS = 1024
-TOOLBOX_MOUNT = "/opt/draftsmith/python"
 ETC_ENTRIES = (
     "passwd", "group", "hosts", "nsswitch.conf", "host.conf", "gai.conf", "services",
     "protocols", "ssl", "ca-certificates", "ca-certificates.conf", "alternatives", "ld.so.cache",

@@ -14,8 +14,10 @@ documentation ranges are refused, also when embedded in IPv6 (mapped, 6to4, Tere
 filter resolves the name once and connects to the address it checked, so a second DNS answer
 cannot rebind an allowed name to an internal address. Hosts the operator lists are allowed on
 any address (a private index); the defaults never are. When the operator's `HTTPS_PROXY` /
-`HTTP_PROXY` is set, it is the upstream: allowed requests are sent through it (CONNECT), except
-for hosts in `NO_PROXY`.
+`HTTP_PROXY` is set, it is the upstream: requests for allowed hosts are sent through it
+(CONNECT) and it resolves and connects (the filter then connects only to the operator's proxy,
+and enforces the host allow-list); hosts in `NO_PROXY` are reached directly, under the address
+rule above.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def parse_allow_entry(entry: str) -> AllowedHost:
         port = _port(raw, entry)
     else:
         host = text
-    if not host or any(c in host for c in "/@ \t") or "*" in host.lstrip("*."):
+    wildcard_ok = "*" not in host or (host.startswith("*.") and "*" not in host[2:] and host[2:])
+    if not host or any(c in host for c in "/@ \t") or not wildcard_ok:
         raise SandboxError(
             f"DRAFTSMITH_SETUP_EGRESS entry {entry!r} is not a host",
             "list host names or host:port pairs, comma-separated (e.g. pypi.corp.example:8443)",
@@ -204,12 +207,12 @@ def decide(host: str, port: int, addresses: Sequence[str], policy: EgressPolicy)
     return Decision(True, "allowed", tuple(addresses))
 
 
-def decide_unresolved(host: str, port: int, policy: EgressPolicy) -> Decision:
-    """The decision when only the operator's upstream proxy can resolve the name: the host
-    allow-list still applies, the address check is the upstream's (the operator's) business."""
+def decide_via_upstream(host: str, port: int, policy: EgressPolicy) -> Decision:
+    """The decision when the operator's proxy resolves and connects: the filter itself connects
+    only to that proxy, so the host allow-list is what it enforces."""
     if policy.entry_for(host, port) is None:
         return Decision(False, "not on the setup egress allow-list")
-    return Decision(True, "allowed; resolved by the upstream proxy")
+    return Decision(True, "allowed; the upstream proxy resolves and connects")
 
 
 def normalise_host(raw: str) -> str:
@@ -366,10 +369,10 @@ class EgressFilter:
         via_upstream = self.policy.upstream is not None and not self.policy.bypasses_upstream(
             request.host
         )
-        addresses = await _resolve(request.host, request.port)
-        if via_upstream and not addresses:
-            decision = decide_unresolved(request.host, request.port, self.policy)
+        if via_upstream:
+            decision = decide_via_upstream(request.host, request.port, self.policy)
         else:
+            addresses = await _resolve(request.host, request.port)
             decision = decide(request.host, request.port, addresses, self.policy)
         if not decision.allowed:
             self._record(request.host, request.port, decision.reason)
