@@ -264,10 +264,11 @@ class DockerSandbox:
         output = _Output(limits.output_bytes)
         killed_for: LimitHit | None = None
         try:
-            container.start()
+            # Attached before it starts (as `docker run` does), so no early output is missed.
             stream = client.api.attach(
                 container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True
             )
+            container.start()
             reader = threading.Thread(
                 target=_read, args=(stream, output, container), name="draftsmith-docker-output"
             )
