@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.sandbox.base import check_env
-from bot.sandbox.egress import EgressPolicy
+from bot.sandbox.egress_policy import EgressPolicy
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -14,14 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SandboxError
-from bot.sandbox.egress import (
-    EgressFilter,
-    EgressPolicy,
-    Upstream,
-    decide,
-    parse_allow_entry,
-    parse_request,
-)
+from bot.sandbox.egress import EgressFilter, parse_request
+from bot.sandbox.egress_policy import EgressPolicy, Upstream, decide, parse_allow_entry
 from bot.sandbox.setup_env import DEFAULT_SETUP_ENV, SetupNetwork
 
 DEFAULTS = EgressPolicy()
@@ -266,3 +260,19 @@ async def test_allowed_requests_go_through_the_operators_upstream_proxy() -> Non
     assert received and received[0].startswith(b"CONNECT registry.npmjs.org:443 HTTP/1.1\r\n")
     assert refused.startswith(b"HTTP/1.1 403")
     assert egress.refused == ["example.com:443 (not on the setup egress allow-list)"]
+
+
+async def test_plain_http_goes_to_the_upstream_with_its_credentials_not_the_sandboxes() -> None:
+    upstream, received = _serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    port = upstream.getsockname()[1]
+    policy = EgressPolicy.from_environ("", {"HTTP_PROXY": f"http://corp:pw@127.0.0.1:{port}"})
+    request = b"GET http://pypi.org/simple/ HTTP/1.1\r\nHost: pypi.org\r\n"
+    request += b"Proxy-Authorization: Basic c2FuZGJveDp4\r\n\r\n"
+    with EgressFilter(policy) as egress:
+        answer = await _through(egress, request)
+    upstream.close()
+    assert answer.endswith(b"ok")
+    sent = received[0].decode()
+    assert sent.startswith("GET http://pypi.org/simple/ HTTP/1.1\r\n")
+    assert "Proxy-Authorization: Basic Y29ycDpwdw==" in sent
+    assert "c2FuZGJveDp4" not in sent
