@@ -7,7 +7,7 @@ with its `.git` read-only, and Draftsmith's toolbox read-only at `TOOLBOX_MOUNT`
 runs as the workdir's owner (uid:gid), so it can write its reports and never leaves files owned
 by another uid; set-id bits it sets are cleared after the run. Limits: cgroup memory (an OOM kill
 is read back from the container's state), a pids limit, CPU-time and file-size rlimits, the wall
-clock (the container is killed) and the output bound (read as it streams; the container is killed
+clock from the container's start (then it is killed) and the output bound (read as it streams; the container is killed
 when it overflows).
 
 Network. Check commands get `network_mode="none"`. Setup commands (`network=True`) get it too:
@@ -269,11 +269,11 @@ class DockerSandbox:
                 container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True
             )
             container.start()
+            deadline = time.monotonic() + limits.wall_time_s  # the command's time, not the engine's
             reader = threading.Thread(
                 target=_read, args=(stream, output, container), name="draftsmith-docker-output"
             )
             reader.start()
-            deadline = started + limits.wall_time_s
             exit_code: int | None = None
             while exit_code is None:
                 remaining = deadline - time.monotonic()

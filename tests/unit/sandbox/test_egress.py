@@ -199,7 +199,10 @@ def _serve_once(reply: bytes) -> tuple[socket.socket, list[bytes]]:
     received: list[bytes] = []
 
     def serve() -> None:
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        except OSError:  # closed unused: the filter refused before connecting
+            return
         with conn:
             received.append(conn.recv(65536))
             conn.sendall(reply)
