@@ -7,8 +7,8 @@ with its `.git` read-only, and Draftsmith's toolbox read-only at `TOOLBOX_MOUNT`
 runs as the workdir's owner (uid:gid), so it can write its reports and never leaves files owned
 by another uid; set-id bits it sets are cleared after the run. Limits: cgroup memory (an OOM kill
 is read back from the container's state), a pids limit, CPU-time and file-size rlimits, the wall
-clock from the container's start (then it is killed) and the output bound (read as it streams; the container is killed
-when it overflows).
+clock from the container's start (then it is killed) and the output bound (read as it streams;
+the container is killed when it overflows).
 
 Network. Check commands get `network_mode="none"`. Setup commands (`network=True`) get it too:
 their only way out is the same egress filter as bubblewrap's (`bot.sandbox.egress`), reached

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from bot.agents.deployer import evidence_markdown
+from bot.agents.deployer import Evidence, evidence_markdown
 from bot.agents.tester import TestOutcome
 from bot.contracts import TestReport, TestStatus
 from bot.policy import evaluate, load_default_policy
@@ -19,9 +19,7 @@ def _evidence(records: list[CommandRecord]) -> str:
     decision = evaluate(["calc/__init__.py"], {}, load_default_policy())
     tests = TestOutcome(report=report, commands=[asdict(r) for r in records])
     run = Run(id="r1", revision=0, branch="draftsmith/x", issue_number=None)
-    return evidence_markdown(
-        {"run": run, "plan": None, "decision": decision, "tests": tests, "usage": {}}
-    )
+    return evidence_markdown(Evidence(run=run, decision=decision, tests=tests))
 
 
 def _setup(refused: list[str]) -> CommandRecord:
