@@ -1,6 +1,7 @@
 """The default sandbox: bubblewrap (`bwrap`), no daemon needed.
 
-Isolation: new mount, PID, IPC, UTS, cgroup and (unless `network=True`) network namespaces;
+Isolation: new mount, PID, IPC, UTS, cgroup and network namespaces (with `network=True`, the
+setup phase, the egress filter's socket is the only way out: `bot.sandbox.egress`);
 `/usr` and a short list of `/etc` files read-only; a private tmpfs `/tmp`; the run's workdir,
 bind-mounted at its own path, is the only writable host directory; `--die-with-parent`,
 `--new-session`, an empty environment plus PATH, HOME (the workdir), LANG, TMPDIR and the
