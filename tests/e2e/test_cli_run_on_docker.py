@@ -44,8 +44,9 @@ def test_draftsmith_run_on_the_docker_sandbox_leaves_a_tested_branch(tmp_path: P
     assert (report["status"], report["tests_passed"], report["tests_failed"]) == ("passed", 2, 0)
     outcome = json.loads(store.get_artifact(run.id, "testoutcome.r0").content)
     assert outcome["pinned"] == outcome["new_tests"] and len(outcome["new_tests"]) == 1
-    containers = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=draftsmith.sandbox"],
+    left = subprocess.run(
+        ["docker", "ps", "-a", "--filter", "label=draftsmith.sandbox",
+         "--format", '{{.Label "draftsmith.sandbox.workdir"}}'],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert containers.stdout.strip() == ""
+    assert [w for w in left.stdout.split() if w.startswith(str(tmp_path))] == []
