@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint bench
+.PHONY: install test test-docker lint bench
 
 install:
 	@command -v bwrap >/dev/null && command -v git >/dev/null && command -v node >/dev/null && command -v chromium >/dev/null && command -v go >/dev/null || \
@@ -19,6 +19,12 @@ lint:
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The whole pipeline (`draftsmith run`'s path and the GitHub flow) on the Docker sandbox; needs an
+# engine and DRAFTSMITH_DOCKER_IMAGE (scripts/build_sandbox_image.sh). `make test` already runs
+# the hostile suite and the setup-network tests on both backends.
+test-docker:
+	DRAFTSMITH_SANDBOX=docker $(BIN)/python -m pytest -q tests/e2e/test_pipeline_local.py tests/e2e/test_github_flow.py
 
 bench:
 	$(BIN)/python benchmarks/webhook_intake.py

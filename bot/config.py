@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     docker_image: str = Field(
         default="python:3.11-slim", description="Image (tag or digest) of the Docker sandbox."
     )
+    setup_egress: str = Field(
+        default="",
+        description="Hosts (host, host:port, *.domain; comma-separated) the setup phase may reach "
+        "besides the public Python and npm registries, even on private addresses.",
+    )
+    setup_env: str | None = Field(
+        default=None,
+        description="Variables (comma-separated names) passed from the bot's environment to the "
+        "setup phase only; unset: pip's, uv's and npm's CA and index variables, SSL_CERT_FILE, "
+        "REQUESTS_CA_BUNDLE and the like.",
+    )
     trigger_label: str = Field(default="draftsmith", description="Issue label that starts a run.")
     app_slug: str = Field(
         default="draftsmith",

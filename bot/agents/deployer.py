@@ -94,6 +94,10 @@ def _tests_section(tests: Any, decision: Decision) -> list[str]:
         for name in tests.new_tests:
             mark = "yes" if name in tests.pinned else "no (passes on the base too)"
             lines.append(f"- {code(name)}: {mark}")
+    refused = [d for command in tests.commands for d in command.get("refused_egress", [])]
+    if refused:
+        lines += ["", "Setup network: destinations the egress filter refused:"]
+        lines += [f"- {code(destination)}" for destination in dict.fromkeys(refused)]
     return lines
 
 

@@ -13,6 +13,7 @@ from bot.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 
+TOOLBOX_MOUNT = "/opt/draftsmith/python"  # where every backend mounts the read-only toolbox
 GiB = 1024**3
 MiB = 1024**2
 
@@ -57,6 +58,7 @@ class ExecResult:
     duration_s: float
     timed_out: bool
     limit_hit: LimitHit | None
+    refused_egress: tuple[str, ...] = ()  # setup only: destinations the egress filter refused
 
     @property
     def ok(self) -> bool:

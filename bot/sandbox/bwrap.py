@@ -1,6 +1,7 @@
 """The default sandbox: bubblewrap (`bwrap`), no daemon needed.
 
-Isolation: new mount, PID, IPC, UTS, cgroup and (unless `network=True`) network namespaces;
+Isolation: new mount, PID, IPC, UTS, cgroup and network namespaces (with `network=True`, the
+setup phase, the egress filter's socket is the only way out: `bot.sandbox.egress`);
 `/usr` and a short list of `/etc` files read-only; a private tmpfs `/tmp`; the run's workdir,
 bind-mounted at its own path, is the only writable host directory; `--die-with-parent`,
 `--new-session`, an empty environment plus PATH, HOME (the workdir), LANG, TMPDIR and the
@@ -39,25 +40,33 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox.base import ExecResult, Limits, check_env
+from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, check_env
+from bot.sandbox.egress import (
+    FORWARDER_MOUNT,
+    FORWARDER_SOURCE,
+    SOCKET_MOUNT,
+    EgressFilter,
+    forwarded,
+    proxy_environment,
+)
 from bot.sandbox.process import run_limited
+from bot.sandbox.setup_env import SetupNetwork
 from bot.telemetry import command_name, record_exec, sandbox_span
 
 logger = logging.getLogger(__name__)
 
 UID_BASE = 2_000_000
 UID_SLOTS = 1024
-TOOLBOX_MOUNT = "/opt/draftsmith/python"
 ETC_ENTRIES = (
     "passwd", "group", "hosts", "nsswitch.conf", "host.conf", "gai.conf", "services",
     "protocols", "ssl", "ca-certificates", "ca-certificates.conf", "alternatives", "ld.so.cache",
     "ld.so.conf", "ld.so.conf.d", "localtime", "mime.types", "os-release", "debian_version",
     "python3", "python3.11",
 )  # fmt: skip
-ETC_NETWORK_ENTRIES = ("resolv.conf",)
 
 
 def _is_root() -> bool:
@@ -138,9 +147,15 @@ class BwrapSandbox:
     name = "bwrap"
 
     def __init__(
-        self, *, toolbox: Path | None = None, uid_base: int = UID_BASE, uid_slots: int = UID_SLOTS
+        self,
+        *,
+        toolbox: Path | None = None,
+        uid_base: int = UID_BASE,
+        uid_slots: int = UID_SLOTS,
+        setup: SetupNetwork | None = None,
     ) -> None:
         self.toolbox = toolbox
+        self.setup = setup or SetupNetwork()
         self.uid_base = uid_base
         self.uid_slots = uid_slots
 
@@ -189,10 +204,22 @@ class BwrapSandbox:
             if lease is not None:
                 hand_over(workdir, lease.uid)
             uid = lease.uid if lease is not None else None
-            info_pipe = os.pipe()
-            argv = self.command_line(command, workdir, limits, network, env, uid, info_pipe[1])
             logger.info("sandbox bwrap run: %s (network=%s)", command[:3], network)
-            return run_limited(argv, limits, info_pipe=info_pipe, cancel=cancel, pass_fds=pass_fds)
+            if not network:
+                info_pipe = os.pipe()
+                argv = self.command_line(command, workdir, limits, False, env, uid, info_pipe[1])
+                return run_limited(
+                    argv, limits, info_pipe=info_pipe, cancel=cancel, pass_fds=pass_fds
+                )
+            with EgressFilter(self.setup.egress) as egress:
+                info_pipe = os.pipe()
+                argv = self.command_line(
+                    command, workdir, limits, True, env, uid, info_pipe[1], egress.socket_path
+                )
+                result = run_limited(
+                    argv, limits, info_pipe=info_pipe, cancel=cancel, pass_fds=pass_fds
+                )
+            return replace(result, refused_egress=tuple(egress.refused))
         finally:
             if lease is not None:
                 try:
@@ -211,8 +238,15 @@ class BwrapSandbox:
         env: Mapping[str, str],
         uid: int | None,
         info_fd: int | None = None,
+        egress_socket: Path | None = None,
     ) -> list[str]:
-        """The full prlimit + bwrap (+ setpriv) argv for one command."""
+        """The full prlimit + bwrap (+ setpriv) argv for one command.
+
+        `network=True` (setup) never shares the host's network: the command gets a namespace of
+        its own whose only way out is `egress_socket`, the egress filter (bot.sandbox.egress).
+        """
+        if network and egress_socket is None:
+            raise SandboxError("setup network without an egress filter", "pass egress_socket")
         cpu = limits.cpu_time_s
         argv = [
             "prlimit",
@@ -231,13 +265,10 @@ class BwrapSandbox:
             argv += ["--info-fd", str(info_fd)]
         if uid is None:
             argv += ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
-            if network:
-                argv.append("--share-net")
         else:
             argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
-            if not network:
-                argv.append("--unshare-net")
-        argv += _system_mounts(network)
+            argv.append("--unshare-net")
+        argv += _system_mounts()
         argv += ["--perms", "1777", "--size", str(limits.disk_bytes), "--tmpfs", "/tmp"]
         made: set[str] = {"/", "/usr", "/etc", "/tmp", "/proc", "/dev"}
         prefix = Path(sys.base_prefix).resolve()
@@ -253,6 +284,10 @@ class BwrapSandbox:
         if git.exists() and not git.is_symlink():
             # Code in the sandbox must not plant hooks or config that the host's git would run.
             argv += ["--ro-bind", str(git), str(git)]
+        if egress_socket is not None:
+            argv += _setup_mounts(self.setup, egress_socket, made)
+            env = {**self.setup.env, **env, **proxy_environment()}
+            command = forwarded(str(prefix / "bin" / "python3"), command)
         argv += ["--chdir", str(workdir)]
         base_env = {
             "PATH": ":".join(path_dirs),
@@ -270,7 +305,19 @@ class BwrapSandbox:
         return argv
 
 
-def _system_mounts(network: bool) -> list[str]:
+def _setup_mounts(setup: SetupNetwork, egress_socket: Path, made: set[str]) -> list[str]:
+    """The egress filter's socket, the forwarder and the operator's CA/index files, read-only."""
+    argv = _parents(Path(SOCKET_MOUNT), made) + ["--ro-bind", str(egress_socket), SOCKET_MOUNT]
+    argv += _parents(Path(FORWARDER_MOUNT), made)
+    argv += ["--ro-bind", str(FORWARDER_SOURCE), FORWARDER_MOUNT]
+    visible = [Path("/usr"), *(Path("/etc") / name for name in ETC_ENTRIES)]
+    for path in setup.files:
+        if not any(path == v or v in path.parents for v in visible):
+            argv += _parents(path, made) + ["--ro-bind-try", str(path), str(path)]
+    return argv
+
+
+def _system_mounts() -> list[str]:
     """Read-only /usr (with the merged-/usr links) and the /etc files programs need."""
     argv = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -280,8 +327,7 @@ def _system_mounts(network: bool) -> list[str]:
         elif host.is_dir():
             argv += ["--ro-bind", str(host), f"/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--dir", "/etc"]
-    entries = ETC_ENTRIES + (ETC_NETWORK_ENTRIES if network else ())
-    for name in entries:
+    for name in ETC_ENTRIES:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     return argv
 

@@ -31,14 +31,19 @@ def python_toolbox(dest: Path) -> Path:
 
 def get_sandbox(settings: Settings) -> Sandbox:
     """The sandbox chosen by DRAFTSMITH_SANDBOX: auto = bwrap if it works, else docker."""
+    import os
+
     from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
     from bot.sandbox.docker import DockerSandbox, docker_problem
+    from bot.sandbox.setup_env import SetupNetwork
 
     choice = settings.sandbox
+    setup = SetupNetwork.from_settings(settings, os.environ)
     if choice in ("auto", "bwrap"):
         problem = bwrap_problem()
         if problem is None:
-            return BwrapSandbox(toolbox=python_toolbox(settings.work_dir / "toolbox"))
+            toolbox = python_toolbox(settings.work_dir / "toolbox")
+            return BwrapSandbox(toolbox=toolbox, setup=setup)
         if choice == "bwrap":
             raise SandboxError(
                 f"bubblewrap sandbox unavailable: {problem}",
@@ -48,7 +53,8 @@ def get_sandbox(settings: Settings) -> Sandbox:
         logger.info("bwrap unavailable (%s); trying docker", problem)
     docker_issue = docker_problem()
     if docker_issue is None:
-        return DockerSandbox(image=settings.docker_image)
+        toolbox = python_toolbox(settings.work_dir / "toolbox")
+        return DockerSandbox(image=settings.docker_image, toolbox=toolbox, setup=setup)
     if choice == "docker":
         raise SandboxError(
             f"docker sandbox unavailable: {docker_issue}",

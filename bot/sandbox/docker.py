@@ -1,25 +1,56 @@
-"""The Docker sandbox (production alternative), through the `docker` SDK.
+"""The Docker sandbox (scaled-out alternative), through the `docker` SDK.
 
-Not run against a real engine on the development machines (none runs there): the container spec
-built from `Limits` and the no-engine error are unit-tested; the run path is not.
+Each command runs in a fresh container, removed after it: read-only root file system, a private
+tmpfs `/tmp`, no capabilities, no-new-privileges, an init process, the run's workdir bind-mounted
+at its own path (the same path as under bubblewrap, so a `.venv` made in setup works in check)
+with its `.git` read-only, and Draftsmith's toolbox read-only at `TOOLBOX_MOUNT`. The command
+runs as the workdir's owner (uid:gid), so it can write its reports and never leaves files owned
+by another uid; set-id bits it sets are cleared after the run. Limits: cgroup memory (an OOM kill
+is read back from the container's state), a pids limit, CPU-time and file-size rlimits, the wall
+clock from the container's start (then it is killed) and the output bound (read as it streams;
+the container is killed when it overflows).
+
+Network. Check commands get `network_mode="none"`. Setup commands (`network=True`) get it too:
+their only way out is the same egress filter as bubblewrap's (`bot.sandbox.egress`), reached
+through its unix socket bind-mounted into the container, with the operator's CA and index
+settings (`SetupNetwork`) — never Docker's bridge, which reaches the host.
+
+The image. `DRAFTSMITH_DOCKER_IMAGE` names it by image ID (`sha256:...`, what
+`scripts/build_sandbox_image.sh` prints) or `name@digest`; `name:tag` is accepted too. A missing
+image is pulled; when it cannot be (an image ID, no registry), the error says how to build it.
+The image's own `python3` runs the commands: nothing of the host's interpreter is visible.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.errors import SandboxError
-from bot.sandbox.base import ExecResult, LimitHit, Limits, check_env
+from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, check_env
+from bot.sandbox.egress import (
+    FORWARDER_MOUNT,
+    FORWARDER_SOURCE,
+    SOCKET_MOUNT,
+    EgressFilter,
+    forwarded,
+    proxy_environment,
+)
+from bot.sandbox.process import _classify
+from bot.sandbox.setup_env import SetupNetwork
 
 logger = logging.getLogger(__name__)
 
-SANDBOX_USER = "65534:65534"
-WORKDIR_MOUNT = "/workspace"
+LABEL = "draftsmith.sandbox"
+_API_TIMEOUT_S = 60
 
 
 def docker_problem() -> str | None:
@@ -35,32 +66,53 @@ def docker_problem() -> str | None:
     return None
 
 
+def _bind(source: Path | str, target: str, read_only: bool) -> dict[str, Any]:
+    return {"Type": "bind", "Source": str(source), "Target": target, "ReadOnly": read_only}
+
+
 def container_spec(
     image: str,
     command: list[str],
     workdir: Path,
     limits: Limits,
-    network: bool,
     env: Mapping[str, str],
+    *,
+    toolbox: Path | None = None,
+    egress_socket: Path | None = None,
+    setup: SetupNetwork | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of `containers.create` for one sandboxed command."""
+    """The keyword arguments of `containers.create` for one sandboxed command.
+
+    With `egress_socket` (setup), the command is wrapped by the egress forwarder and gets the
+    filter's socket, the proxy variables and `setup`'s variables and files; without it, nothing.
+    """
+    workdir = workdir.resolve()
+    owner = workdir.stat()
+    mounts = [_bind(workdir, str(workdir), False)]
+    git = workdir / ".git"
+    if git.exists() and not git.is_symlink():
+        mounts.append(_bind(git, str(git), True))
+    if toolbox is not None:
+        mounts.append(_bind(toolbox.resolve(), TOOLBOX_MOUNT, True))
+    environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir)}
+    environment |= {"LANG": "C.UTF-8", "TMPDIR": "/tmp", **env}
+    if egress_socket is not None:
+        setup = setup or SetupNetwork()
+        mounts.append(_bind(egress_socket, SOCKET_MOUNT, True))
+        mounts.append(_bind(FORWARDER_SOURCE, FORWARDER_MOUNT, True))
+        mounts += [_bind(p, str(p), True) for p in setup.files if p.exists()]
+        environment = {**environment, **setup.env, **env, **proxy_environment()}
+        command = forwarded("python3", command)
     return {
         "image": image,
         "command": command,
-        "user": SANDBOX_USER,
-        "working_dir": WORKDIR_MOUNT,
-        "environment": {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": WORKDIR_MOUNT,
-            "LANG": "C.UTF-8",
-            "TMPDIR": "/tmp",
-            **env,
-        },
-        "volumes": {str(workdir.resolve()): {"bind": WORKDIR_MOUNT, "mode": "rw"}},
+        "user": f"{owner.st_uid}:{owner.st_gid}",
+        "working_dir": str(workdir),
+        "environment": environment,
+        "mounts": mounts,
         "read_only": True,
         "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.disk_bytes}"},
-        "network_disabled": not network,
-        "network_mode": "bridge" if network else "none",
+        "network_mode": "none",
         "mem_limit": limits.memory_bytes,
         "memswap_limit": limits.memory_bytes,
         "pids_limit": limits.processes,
@@ -70,25 +122,50 @@ def container_spec(
             {"Name": "fsize", "Soft": limits.disk_bytes, "Hard": limits.disk_bytes},
             {"Name": "core", "Soft": 0, "Hard": 0},
         ],
+        "log_config": {"Type": "json-file", "Config": {"max-size": "2m", "max-file": "1"}},
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "ipc_mode": "private",
         "init": True,
+        "labels": {LABEL: "1", f"{LABEL}.workdir": str(workdir)},
         "detach": True,
     }
 
 
+@dataclass
+class _Output:
+    """Both output streams of a container, each kept up to the limit."""
+
+    limit: int
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    overflowed: bool = False
+
+    def feed(self, out: bytes | None, err: bytes | None) -> None:
+        for chunk, buffer in ((out, self.stdout), (err, self.stderr)):
+            if chunk:
+                room = self.limit - len(buffer)
+                buffer += chunk[: max(room, 0)]
+                self.overflowed |= len(chunk) > room
+
+
 class DockerSandbox:
-    """Runs each command in a fresh container, removed after the run."""
+    """Runs each command in a fresh container; see the module docstring."""
 
     name = "docker"
 
-    def __init__(self, image: str) -> None:
+    def __init__(
+        self, image: str, *, toolbox: Path | None = None, setup: SetupNetwork | None = None
+    ) -> None:
         if not image or ":" not in image and "@" not in image:
             raise SandboxError(
-                f"docker image {image!r} is not pinned", "set DRAFTSMITH_DOCKER_IMAGE to name:tag"
+                f"docker image {image!r} is not pinned",
+                "set DRAFTSMITH_DOCKER_IMAGE to an image ID (sha256:...) or name@digest",
             )
         self.image = image
+        self.toolbox = toolbox
+        self.setup = setup or SetupNetwork()
+        self._image_ready = False
 
     async def run(
         self,
@@ -100,59 +177,187 @@ class DockerSandbox:
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
     ) -> ExecResult:
-        """Run `command` in a new container with the workdir bind-mounted at /workspace."""
+        """Run `command` in a new container with the workdir bind-mounted at its own path."""
         if pass_fds:
             raise SandboxError(
                 "the Docker sandbox cannot hand a host pipe to the command, so pytest's results "
                 "cannot be cross-checked (the witness needs it)",
                 "use the bwrap sandbox (DRAFTSMITH_SANDBOX=bwrap) to run Python tests",
             )
-        spec = container_spec(self.image, command, workdir, limits, network, check_env(env))
-        return await asyncio.to_thread(self._run_sync, spec, limits)
+        if not command:
+            raise SandboxError("empty command", "pass the program and its arguments")
+        if not workdir.is_dir():
+            raise SandboxError(f"workdir {workdir} is not a directory", "create the workspace")
+        clean = check_env(env)
+        cancel = threading.Event()
+        task = asyncio.to_thread(self._run_sync, command, workdir, limits, network, clean, cancel)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
 
-    def _run_sync(self, spec: dict[str, Any], limits: Limits) -> ExecResult:
+    def _run_sync(
+        self,
+        command: list[str],
+        workdir: Path,
+        limits: Limits,
+        network: bool,
+        env: dict[str, str],
+        cancel: threading.Event,
+    ) -> ExecResult:
         import docker
         from docker.errors import DockerException
 
-        started = time.monotonic()
+        client = docker.from_env(timeout=_API_TIMEOUT_S)
         try:
-            client = docker.from_env()
-            container = client.containers.create(**spec)
+            self._ensure_image(client)
+            logger.info("sandbox docker run: %s (network=%s)", command[:3], network)
+            if not network:
+                spec = container_spec(
+                    self.image, command, workdir, limits, env, toolbox=self.toolbox
+                )
+                return self._contain(client, spec, limits, cancel)
+            with EgressFilter(self.setup.egress) as egress:
+                spec = container_spec(
+                    self.image, command, workdir, limits, env, toolbox=self.toolbox,
+                    egress_socket=egress.socket_path, setup=self.setup,
+                )  # fmt: skip
+                result = self._contain(client, spec, limits, cancel)
+            return _with_refusals(result, egress.refused)
         except DockerException as exc:
             raise SandboxError(f"docker sandbox failed: {exc}", "check the Docker engine") from exc
-        timed_out = False
+        finally:
+            client.close()
+            clear_setid(workdir)
+
+    def _ensure_image(self, client: Any) -> None:
+        """The image is on the engine, pulled if it was missing (once per sandbox)."""
+        from docker.errors import DockerException, ImageNotFound
+
+        if self._image_ready:
+            return
         try:
-            container.start()
+            client.images.get(self.image)
+        except ImageNotFound:
+            how = "build it with scripts/build_sandbox_image.sh and set DRAFTSMITH_DOCKER_IMAGE"
+            if self.image.startswith("sha256:"):
+                raise SandboxError(
+                    f"docker image {self.image} is not on this engine (an image ID is not pulled)",
+                    how + " to the ID it prints",
+                ) from None
+            logger.info("docker image %s is missing; pulling it", self.image)
             try:
-                status = container.wait(timeout=limits.wall_time_s)
-                exit_code = int(status.get("StatusCode", -1))
-            except Exception:  # requests' ReadTimeout: the wall clock ran out
-                timed_out = True
-                container.kill()
-                exit_code = 137
-            state = container.attrs.get("State", {}) if not timed_out else {}
-            stdout = container.logs(stdout=True, stderr=False)[: limits.output_bytes + 1]
-            stderr = container.logs(stdout=False, stderr=True)[: limits.output_bytes + 1]
+                client.images.pull(self.image)
+            except DockerException as exc:
+                raise SandboxError(
+                    f"docker image {self.image} is not on this engine and cannot be pulled: {exc}",
+                    "make its registry reachable, or " + how,
+                ) from exc
+        self._image_ready = True
+
+    def _contain(
+        self, client: Any, spec: dict[str, Any], limits: Limits, cancel: threading.Event
+    ) -> ExecResult:
+        started = time.monotonic()
+        container = client.containers.create(**spec)
+        output = _Output(limits.output_bytes)
+        killed_for: LimitHit | None = None
+        try:
+            # Attached before it starts (as `docker run` does), so no early output is missed.
+            stream = client.api.attach(
+                container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+            )
+            container.start()
+            deadline = time.monotonic() + limits.wall_time_s  # the command's time, not the engine's
+            reader = threading.Thread(
+                target=_read, args=(stream, output, container), name="draftsmith-docker-output"
+            )
+            reader.start()
+            exit_code: int | None = None
+            while exit_code is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or cancel.is_set():
+                    killed_for = LimitHit.wall_time
+                    _kill(container)
+                    exit_code = int(container.wait(timeout=_API_TIMEOUT_S)["StatusCode"])
+                    break
+                exit_code = _wait(container, min(remaining, 5.0))  # 5 s: notice a cancel
+            reader.join(timeout=_API_TIMEOUT_S)
+            container.reload()
+            state = container.attrs.get("State", {})
         finally:
             container.remove(force=True)
-            client.close()
-        limit: LimitHit | None = LimitHit.wall_time if timed_out else None
+        if killed_for is None and output.overflowed:
+            killed_for = LimitHit.output
+        stderr = _text(output.stderr, output.overflowed and len(output.stderr) >= output.limit)
+        limit = killed_for
         if limit is None and state.get("OOMKilled"):
             limit = LimitHit.memory
-        if limit is None and max(len(stdout), len(stderr)) > limits.output_bytes:
-            limit = LimitHit.output
+        if limit is None:
+            limit = _classify(exit_code, 0.0, limits, stderr)
         return ExecResult(
             exit_code=exit_code,
-            stdout=_cut(stdout, limits.output_bytes),
-            stderr=_cut(stderr, limits.output_bytes),
+            stdout=_text(output.stdout, output.overflowed and len(output.stdout) >= output.limit),
+            stderr=stderr,
             duration_s=time.monotonic() - started,
-            timed_out=timed_out,
+            timed_out=killed_for is LimitHit.wall_time,
             limit_hit=limit,
         )
 
 
-def _cut(data: bytes, limit: int) -> str:
-    text = data[:limit].decode("utf-8", errors="replace")
-    if len(data) > limit:
-        text += f"\n[draftsmith sandbox: output cut at {limit} bytes (output limit)]\n"
+def _wait(container: Any, timeout: float) -> int | None:
+    """The container's exit status, or None when it still runs after `timeout` seconds."""
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ReadTimeout
+
+    try:
+        return int(container.wait(timeout=timeout)["StatusCode"])
+    except (ReadTimeout, RequestsConnectionError):
+        return None
+
+
+def _read(stream: Iterator[tuple[bytes | None, bytes | None]], output: _Output, container: Any
+          ) -> None:  # fmt: skip
+    """Collect the container's output as it streams; kill it when the output overflows."""
+    try:
+        for out, err in stream:
+            output.feed(out, err)
+            if output.overflowed:
+                _kill(container)
+                return
+    except Exception as exc:  # the stream ends with the container; a broken one is logged
+        logger.info("docker output stream ended: %s", exc)
+
+
+def _kill(container: Any) -> None:
+    from docker.errors import APIError
+
+    try:
+        container.kill()
+    except APIError as exc:  # already gone
+        logger.debug("docker kill: %s", exc)
+
+
+def _text(data: bytearray, cut: bool) -> str:
+    text = bytes(data).decode("utf-8", errors="replace")
+    if cut:
+        text += f"\n[draftsmith sandbox: output cut at {len(data)} bytes (output limit)]\n"
     return text
+
+
+def _with_refusals(result: ExecResult, refused: list[str]) -> ExecResult:
+    from dataclasses import replace
+
+    return replace(result, refused_egress=tuple(refused))
+
+
+def clear_setid(workdir: Path) -> None:
+    """Clear set-uid/set-gid bits the sandboxed command set in the workdir (never following
+    symlinks): the workdir stays owned by its owner, and nothing in it gains privilege."""
+    for top, dirs, files in os.walk(workdir, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            st = os.lstat(path)
+            if not stat.S_ISLNK(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))

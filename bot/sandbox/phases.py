@@ -42,6 +42,7 @@ class CommandRecord:
     limit_hit: LimitHit | None
     refused: bool = False
     output_tail: str = ""
+    refused_egress: list[str] = field(default_factory=list)  # setup: what the filter refused
 
 
 def detect_commands(workdir: Path) -> PhaseCommands:
@@ -118,6 +119,7 @@ async def run_phase(
                 duration_s=result.duration_s,
                 limit_hit=result.limit_hit,
                 output_tail=(result.stdout[-2000:] + result.stderr[-2000:]),
+                refused_egress=list(result.refused_egress),
             )
         )
         if phase == "setup" and not result.ok:

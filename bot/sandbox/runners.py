@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.contracts import TestReport, TestStatus
-from bot.sandbox.base import ExecResult, Limits, Sandbox
-from bot.sandbox.bwrap import TOOLBOX_MOUNT
+from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
 from bot.sandbox.golang import go_test
 from bot.sandbox.toolbox import CONTEXTS_PLUGIN
 from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampered_report

@@ -1,4 +1,4 @@
-"""The hostile suite: each attack runs for real in bubblewrap and must be contained."""
+"""The hostile suite: each attack runs for real in bubblewrap and in Docker and is contained."""
 
 from __future__ import annotations
 
@@ -12,31 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.base import ExecResult, LimitHit, Limits
-from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
-
-pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
+from bot.sandbox.base import ExecResult, LimitHit, Limits, Sandbox
+from bot.sandbox.docker import DockerSandbox
+from tests.helpers.sandboxes import BACKENDS, leftovers, make_sandbox
 
 UID_BASE = 2_100_000  # a range of our own, so leftover-process checks see only this suite's runs
 FAST = Limits(wall_time_s=20, cpu_time_s=10, memory_bytes=256 * 1024**2, processes=64)
 
 
-def _sandbox_pids() -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                uid = os.stat(f"/proc/{entry}").st_uid
-            except FileNotFoundError:
-                continue
-            if UID_BASE <= uid < UID_BASE + 4:
-                pids.append(int(entry))
-    return pids
-
-
-@pytest.fixture
-def sandbox() -> BwrapSandbox:
-    return BwrapSandbox(uid_base=UID_BASE, uid_slots=4)
+@pytest.fixture(params=BACKENDS)
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    return make_sandbox(request.param, uid_base=UID_BASE)
 
 
 @pytest.fixture
@@ -48,15 +34,15 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-async def _py(sandbox: BwrapSandbox, repo: Path, code: str, limits: Limits = FAST) -> ExecResult:
+async def _py(sandbox: Sandbox, repo: Path, code: str, limits: Limits = FAST) -> ExecResult:
     result = await sandbox.run(
         ["python3", "-c", textwrap.dedent(code)], workdir=repo, limits=limits
     )
-    assert _sandbox_pids() == [], "a sandboxed process outlived its run"
+    assert leftovers(sandbox, repo, UID_BASE) == [], "a sandboxed process outlived its run"
     return result
 
 
-async def test_fork_bomb_is_stopped_by_the_process_limit(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_fork_bomb_is_stopped_by_the_process_limit(sandbox: Sandbox, repo: Path) -> None:
     result = await _py(
         sandbox,
         repo,
@@ -72,13 +58,11 @@ async def test_fork_bomb_is_stopped_by_the_process_limit(sandbox: BwrapSandbox, 
     assert result.duration_s < 15
 
 
-async def test_shell_fork_bomb_is_contained_by_the_wall_clock(
-    sandbox: BwrapSandbox, repo: Path
-) -> None:
+async def test_shell_fork_bomb_is_contained_by_the_wall_clock(sandbox: Sandbox, repo: Path) -> None:
     limits = Limits(wall_time_s=2, processes=64)
     bomb = ":(){ :|:& };:; sleep 600"
     result = await sandbox.run(["bash", "-c", bomb], workdir=repo, limits=limits)
-    assert _sandbox_pids() == []
+    assert leftovers(sandbox, repo, UID_BASE) == []
     assert result.limit_hit is LimitHit.wall_time
     assert "fork: retry: Resource temporarily unavailable" in result.stderr
     assert result.duration_s < 10
@@ -86,13 +70,13 @@ async def test_shell_fork_bomb_is_contained_by_the_wall_clock(
     assert subprocess.run(["true"]).returncode == 0
 
 
-async def test_memory_hog_is_stopped_by_the_memory_limit(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_memory_hog_is_stopped_by_the_memory_limit(sandbox: Sandbox, repo: Path) -> None:
     result = await _py(sandbox, repo, "chunks = []\nwhile True: chunks.append(bytearray(2**24))")
     assert result.limit_hit is LimitHit.memory
     assert result.exit_code != 0
 
 
-async def test_infinite_loop_is_stopped_by_the_cpu_limit(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_infinite_loop_is_stopped_by_the_cpu_limit(sandbox: Sandbox, repo: Path) -> None:
     limits = Limits(wall_time_s=20, cpu_time_s=1)
     result = await _py(sandbox, repo, "while True: pass", limits)
     assert result.limit_hit is LimitHit.cpu_time
@@ -100,13 +84,13 @@ async def test_infinite_loop_is_stopped_by_the_cpu_limit(sandbox: BwrapSandbox, 
     assert result.duration_s < 10
 
 
-async def test_sleeper_is_stopped_by_the_wall_clock(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_sleeper_is_stopped_by_the_wall_clock(sandbox: Sandbox, repo: Path) -> None:
     result = await _py(sandbox, repo, "import time; time.sleep(600)", Limits(wall_time_s=1))
     assert result.timed_out and result.limit_hit is LimitHit.wall_time
     assert 1 <= result.duration_s < 5
 
 
-async def test_process_ignoring_sigterm_is_killed(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_process_ignoring_sigterm_is_killed(sandbox: Sandbox, repo: Path) -> None:
     code = """
     import signal, time
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -120,17 +104,17 @@ async def test_process_ignoring_sigterm_is_killed(sandbox: BwrapSandbox, repo: P
     assert result.duration_s < 5
 
 
-async def test_output_flood_is_cut_and_stopped(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_output_flood_is_cut_and_stopped(sandbox: Sandbox, repo: Path) -> None:
     limits = Limits(wall_time_s=20, output_bytes=64 * 1024)
     result = await sandbox.run(["yes", "flood"], workdir=repo, limits=limits)
-    assert _sandbox_pids() == []
+    assert leftovers(sandbox, repo, UID_BASE) == []
     assert result.limit_hit is LimitHit.output
     assert "output cut at 65536 bytes" in result.stdout
     assert len(result.stdout) < 64 * 1024 + 200
     assert result.duration_s < 10
 
 
-async def test_big_file_is_stopped_by_the_disk_limit(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_big_file_is_stopped_by_the_disk_limit(sandbox: Sandbox, repo: Path) -> None:
     limits = Limits(disk_bytes=1024 * 1024)
     result = await _py(sandbox, repo, "open('big', 'wb').write(b'x' * 4 * 2**20)", limits)
     assert result.limit_hit is LimitHit.disk
@@ -142,7 +126,7 @@ async def test_big_file_is_stopped_by_the_disk_limit(sandbox: BwrapSandbox, repo
     ["host-tmp", "repo-parent", "etc", "usr"],
 )
 async def test_writes_outside_the_workdir_leave_the_host_unchanged(
-    sandbox: BwrapSandbox, repo: Path, tmp_path: Path, target: str
+    sandbox: Sandbox, repo: Path, tmp_path: Path, target: str
 ) -> None:
     paths = {
         "host-tmp": Path("/tmp") / f"draftsmith-escape-{os.getpid()}",
@@ -155,11 +139,14 @@ async def test_writes_outside_the_workdir_leave_the_host_unchanged(
         ["sh", "-c", f"echo pwned > {path}; echo rc=$?"], workdir=repo, limits=FAST
     )
     assert not path.exists(), f"the sandbox wrote {path} on the host"
-    if target != "host-tmp":  # the private /tmp takes the write; nothing reaches the host's
+    # The private /tmp takes the write; nothing reaches the host's. (Docker creates the
+    # workdir's parents inside that /tmp, owned by the workdir's owner the command runs as.)
+    private_tmp = {"host-tmp"} | ({"repo-parent"} if isinstance(sandbox, DockerSandbox) else set())
+    if target not in private_tmp:
         assert "rc=0" not in result.stdout
 
 
-async def test_host_root_is_hidden(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_host_root_is_hidden(sandbox: Sandbox, repo: Path) -> None:
     host_entries = set(os.listdir("/root")) - {".pyenv"}
     result = await sandbox.run(["ls", "-a", "/root"], workdir=repo, limits=FAST)
     visible = set(result.stdout.split()) - {".", ".."}
@@ -168,7 +155,7 @@ async def test_host_root_is_hidden(sandbox: BwrapSandbox, repo: Path) -> None:
 
 
 async def test_bot_environment_is_not_visible(
-    sandbox: BwrapSandbox, repo: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRAFTSMITH_WEBHOOK_SECRET", "s3cr3t-webhook-value")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-s3cr3t-model-key")
@@ -185,7 +172,7 @@ async def test_bot_environment_is_not_visible(
 
 
 async def test_private_key_file_is_not_readable(
-    sandbox: BwrapSandbox, repo: Path, tmp_path: Path
+    sandbox: Sandbox, repo: Path, tmp_path: Path
 ) -> None:
     key = tmp_path / "secrets" / "app.pem"
     key.parent.mkdir()
@@ -225,7 +212,7 @@ except OSError as e:
 
 
 async def test_loopback_listener_is_unreachable_without_network(
-    sandbox: BwrapSandbox, repo: Path
+    sandbox: Sandbox, repo: Path
 ) -> None:
     server, accepted = _listener()
     try:
@@ -237,21 +224,36 @@ async def test_loopback_listener_is_unreachable_without_network(
     assert accepted == []
 
 
-async def test_loopback_listener_is_reachable_with_network(
-    sandbox: BwrapSandbox, repo: Path
+async def test_setup_network_does_not_reach_a_loopback_listener(
+    sandbox: Sandbox, repo: Path
 ) -> None:
+    """Setup's network is the egress filter only: the host's loopback is neither reachable
+    directly (own network namespace) nor through the filter (refused, and recorded)."""
     server, accepted = _listener()
+    port = server.getsockname()[1]
+    through_proxy = f"""
+import urllib.request
+try:
+    print("fetched", urllib.request.urlopen("http://127.0.0.1:{port}/", timeout=5).read())
+except Exception as e:
+    print("proxy refused", e)
+"""
     try:
-        port = server.getsockname()[1]
-        result = await sandbox.run(
+        direct = await sandbox.run(
             ["python3", "-c", CONNECT.format(port=port)], workdir=repo, limits=FAST, network=True
+        )
+        proxied = await sandbox.run(
+            ["python3", "-c", through_proxy], workdir=repo, limits=FAST, network=True
         )
     finally:
         server.close()
-    assert "connected b'hello from the host" in result.stdout
+    assert "refused" in direct.stdout, direct.stdout + direct.stderr
+    assert "proxy refused HTTP Error 403" in proxied.stdout, proxied.stdout + proxied.stderr
+    assert accepted == []
+    assert proxied.refused_egress == (f"127.0.0.1:{port} (not on the setup egress allow-list)",)
 
 
-async def test_host_names_do_not_resolve_without_network(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_host_names_do_not_resolve_without_network(sandbox: Sandbox, repo: Path) -> None:
     code = """
     import socket
     try:
@@ -264,7 +266,7 @@ async def test_host_names_do_not_resolve_without_network(sandbox: BwrapSandbox, 
 
 
 async def test_symlink_in_the_repository_does_not_escape(
-    sandbox: BwrapSandbox, repo: Path, tmp_path: Path
+    sandbox: Sandbox, repo: Path, tmp_path: Path
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -287,7 +289,7 @@ async def test_symlink_in_the_repository_does_not_escape(
     assert Path("/etc/passwd").stat().st_uid == 0
 
 
-async def test_child_left_running_is_killed_with_the_run(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_child_left_running_is_killed_with_the_run(sandbox: Sandbox, repo: Path) -> None:
     result = await sandbox.run(
         ["sh", "-c", "setsid sleep 300 & nohup sleep 300 >/dev/null 2>&1 & echo started"],
         workdir=repo,
@@ -295,10 +297,10 @@ async def test_child_left_running_is_killed_with_the_run(sandbox: BwrapSandbox, 
     )
     assert result.stdout.strip() == "started"
     assert result.duration_s < 5
-    assert _sandbox_pids() == []
+    assert leftovers(sandbox, repo, UID_BASE) == []
 
 
-async def test_workdir_is_writable_and_handed_back(sandbox: BwrapSandbox, repo: Path) -> None:
+async def test_workdir_is_writable_and_handed_back(sandbox: Sandbox, repo: Path) -> None:
     script = "mkdir -p build && echo ok > build/out && cp /bin/true suid && chmod 4755 suid"
     result = await sandbox.run(["sh", "-c", script], workdir=repo, limits=FAST)
     assert result.ok, result.stderr
@@ -310,7 +312,7 @@ async def test_workdir_is_writable_and_handed_back(sandbox: BwrapSandbox, repo: 
 
 
 async def test_the_repositorys_git_directory_is_read_only_inside_the_sandbox(
-    tmp_path: Path,
+    sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """Code in the sandbox cannot plant a hook or git config that the host's git would run."""
     repo = tmp_path / "repo"
@@ -321,14 +323,14 @@ async def test_the_repositorys_git_directory_is_read_only_inside_the_sandbox(
         "import pathlib; p = pathlib.Path('.git/hooks/pre-commit');"
         "p.write_text('#!/bin/sh\\ntouch /tmp/pwned\\n')"
     )
-    result = await BwrapSandbox().run(
+    result = await sandbox.run(
         ["python3", "-c", script], workdir=repo, limits=Limits(wall_time_s=30)
     )
     assert result.exit_code != 0
     assert "Read-only file system" in result.stderr
     assert not hook.exists()
     config = (repo / ".git" / "config").read_text()
-    append = await BwrapSandbox().run(
+    append = await sandbox.run(
         ["/bin/sh", "-c", "echo '[core]\n\tfsmonitor = touch /tmp/pwned' >> .git/config"],
         workdir=repo,
         limits=Limits(wall_time_s=30),

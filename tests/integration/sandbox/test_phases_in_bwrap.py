@@ -1,14 +1,14 @@
-"""Setup and check phases on real bwrap: allow-list, network only in setup, records."""
+"""Setup and check phases on real bwrap: allow-list, the egress proxy only in setup, records."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.sandbox.egress import FORWARD_PORT
 from bot.sandbox.phases import detect_commands, run_phase
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
@@ -22,17 +22,13 @@ def sandbox() -> BwrapSandbox:
 
 
 @pytest.mark.parametrize("phase", ["setup", "check"])
-async def test_only_setup_has_network(sandbox: BwrapSandbox, tmp_path: Path, phase: str) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    try:
-        command = ["python3", "-c", PROBE.format(port=server.getsockname()[1])]
-        records = await run_phase(
-            sandbox, phase, [command], workdir=tmp_path, limits=LIMITS, allow=["python3 -c *"]
-        )  # type: ignore[arg-type]
-    finally:
-        server.close()
+async def test_only_setup_has_the_egress_proxy(
+    sandbox: BwrapSandbox, tmp_path: Path, phase: str
+) -> None:
+    command = ["python3", "-c", PROBE.format(port=FORWARD_PORT)]
+    records = await run_phase(
+        sandbox, phase, [command], workdir=tmp_path, limits=LIMITS, allow=["python3 -c *"]
+    )  # type: ignore[arg-type]
     assert len(records) == 1
     assert (records[0].exit_code == 0) is (phase == "setup")
 

@@ -13,6 +13,7 @@ from bot.errors import SandboxError
 from bot.sandbox import choose
 from bot.sandbox.base import Limits, check_env
 from bot.sandbox.docker import DockerSandbox, container_spec
+from bot.sandbox.egress import FORWARD_PORT, SOCKET_MOUNT
 from bot.sandbox.runners import condense, parse_go_test_json, parse_junit
 
 # `go test -json` events (test2json format) for one passing, one skipped and one failing test.
@@ -30,22 +31,39 @@ GO_EVENTS = """\
 """  # noqa: E501
 
 
-def test_docker_spec_maps_every_limit() -> None:
+def test_docker_spec_maps_every_limit(tmp_path: Path) -> None:
     limits = Limits(memory_bytes=512 * 1024**2, processes=32, cpu_time_s=30, disk_bytes=10**8)
-    spec = container_spec("python:3.11-slim", ["pytest"], Path("/w"), limits, False, {"CI": "1"})
+    spec = container_spec("sha256:" + "0" * 64, ["pytest"], tmp_path, limits, {"CI": "1"})
     assert spec["mem_limit"] == spec["memswap_limit"] == 512 * 1024**2
     assert spec["pids_limit"] == 32
-    assert spec["network_disabled"] is True and spec["network_mode"] == "none"
+    assert spec["network_mode"] == "none"
     assert spec["read_only"] is True and spec["tmpfs"]["/tmp"].endswith("size=100000000")
-    assert spec["volumes"] == {"/w": {"bind": "/workspace", "mode": "rw"}}
-    assert spec["user"] == "65534:65534" and spec["cap_drop"] == ["ALL"]
     assert {"Name": "cpu", "Soft": 30, "Hard": 31} in spec["ulimits"]
+    assert spec["cap_drop"] == ["ALL"] and spec["security_opt"] == ["no-new-privileges"]
     assert spec["environment"]["CI"] == "1"
 
 
-def test_docker_spec_allows_network_only_when_asked() -> None:
-    spec = container_spec("img:1", ["npm", "ci"], Path("/w"), Limits(), True, {})
-    assert spec["network_disabled"] is False and spec["network_mode"] == "bridge"
+def test_docker_runs_as_the_workdirs_owner_at_the_workdirs_own_path(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    spec = container_spec("img:1", ["pytest"], tmp_path, Limits(), {})
+    st = tmp_path.stat()
+    assert spec["user"] == f"{st.st_uid}:{st.st_gid}"
+    assert spec["working_dir"] == str(tmp_path) and spec["environment"]["HOME"] == str(tmp_path)
+    assert [(m["Source"], m["Target"], m["ReadOnly"]) for m in spec["mounts"]] == [
+        (str(tmp_path), str(tmp_path), False),
+        (str(tmp_path / ".git"), str(tmp_path / ".git"), True),
+    ]
+
+
+def test_docker_setup_has_no_network_but_the_egress_filters_socket(tmp_path: Path) -> None:
+    socket_path = tmp_path / "egress.sock"
+    spec = container_spec("img:1", ["npm", "ci"], tmp_path, Limits(), {}, egress_socket=socket_path)
+    assert spec["network_mode"] == "none"
+    assert spec["command"][-3:] == ["--", "npm", "ci"]
+    assert (str(socket_path), SOCKET_MOUNT, True) in [
+        (m["Source"], m["Target"], m["ReadOnly"]) for m in spec["mounts"]
+    ]
+    assert spec["environment"]["HTTPS_PROXY"] == f"http://127.0.0.1:{FORWARD_PORT}"
 
 
 def test_docker_image_must_be_pinned() -> None:
