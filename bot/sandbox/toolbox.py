@@ -89,7 +89,7 @@ def build_python_toolbox(dest: Path, packages: tuple[str, ...] = DEFAULT_PACKAGE
 
 def toolbox_program(sandbox: object, name: str) -> str | None:
     """The in-sandbox path of a toolbox executable, when the sandbox mounts a toolbox with it."""
-    from bot.sandbox.bwrap import TOOLBOX_MOUNT
+    from bot.sandbox.base import TOOLBOX_MOUNT
 
     toolbox = getattr(sandbox, "toolbox", None)
     if not isinstance(toolbox, Path) or not (toolbox / BIN_DIR / name).is_file():
