@@ -84,7 +84,8 @@ class Sandbox(Protocol):
         """Run `command` in `workdir` (the only writable place) under `limits`.
 
         `pass_fds` are host file descriptors the command inherits under the same numbers (the
-        write end of a pipe Draftsmith reads, e.g. the pytest witness).
+        write end of a pipe Draftsmith reads, e.g. the pytest witness; Docker relays them through
+        FIFOs, `bot.sandbox.docker_fds`).
         """
         ...
 

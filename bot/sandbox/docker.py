@@ -10,6 +10,9 @@ is read back from the container's state), a pids limit, CPU-time and file-size r
 clock from the container's start (then it is killed) and the output bound (read as it streams;
 the container is killed when it overflows).
 
+Descriptors (`pass_fds`, the pytest witness's pipe) reach the command through write-only FIFOs
+copied on the host while it runs (`bot.sandbox.docker_fds`).
+
 Network. Check commands get `network_mode="none"`. Setup commands (`network=True`) get it too:
 their only way out is the same egress filter as bubblewrap's (`bot.sandbox.egress`), reached
 through its unix socket bind-mounted into the container, with the operator's CA and index
@@ -36,6 +39,7 @@ from typing import Any
 
 from bot.errors import SandboxError
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, check_env
+from bot.sandbox.docker_fds import FdChannels
 from bot.sandbox.egress import (
     FORWARDER_MOUNT,
     FORWARDER_SOURCE,
@@ -80,11 +84,13 @@ def container_spec(
     toolbox: Path | None = None,
     egress_socket: Path | None = None,
     setup: SetupNetwork | None = None,
+    channels: FdChannels | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of `containers.create` for one sandboxed command.
 
     With `egress_socket` (setup), the command is wrapped by the egress forwarder and gets the
     filter's socket, the proxy variables and `setup`'s variables and files; without it, nothing.
+    With `channels`, the command runs under the fd forwarder, the FIFOs mounted (`docker_fds`).
     """
     workdir = workdir.resolve()
     owner = workdir.stat()
@@ -96,6 +102,9 @@ def container_spec(
         mounts.append(_bind(toolbox.resolve(), TOOLBOX_MOUNT, True))
     environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir)}
     environment |= {"LANG": "C.UTF-8", "TMPDIR": "/tmp", **env}
+    if channels is not None:  # inside the egress forwarder, whose Popen closes other descriptors
+        mounts += [_bind(source, target, ro) for source, target, ro in channels.mounts()]
+        command = channels.wrap("python3", command)
     if egress_socket is not None:
         setup = setup or SetupNetwork()
         mounts.append(_bind(egress_socket, SOCKET_MOUNT, True))
@@ -177,20 +186,19 @@ class DockerSandbox:
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
     ) -> ExecResult:
-        """Run `command` in a new container with the workdir bind-mounted at its own path."""
-        if pass_fds:
-            raise SandboxError(
-                "the Docker sandbox cannot hand a host pipe to the command, so pytest's results "
-                "cannot be cross-checked (the witness needs it)",
-                "use the bwrap sandbox (DRAFTSMITH_SANDBOX=bwrap) to run Python tests",
-            )
+        """Run `command` in a new container with the workdir bind-mounted at its own path.
+
+        `pass_fds` reach the command under the same numbers through FIFOs (`docker_fds`).
+        """
         if not command:
             raise SandboxError("empty command", "pass the program and its arguments")
         if not workdir.is_dir():
             raise SandboxError(f"workdir {workdir} is not a directory", "create the workspace")
         clean = check_env(env)
         cancel = threading.Event()
-        task = asyncio.to_thread(self._run_sync, command, workdir, limits, network, clean, cancel)
+        task = asyncio.to_thread(
+            self._run_sync, command, workdir, limits, network, clean, tuple(pass_fds), cancel
+        )
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -204,6 +212,7 @@ class DockerSandbox:
         limits: Limits,
         network: bool,
         env: dict[str, str],
+        pass_fds: tuple[int, ...],
         cancel: threading.Event,
     ) -> ExecResult:
         import docker
@@ -213,18 +222,20 @@ class DockerSandbox:
         try:
             self._ensure_image(client)
             logger.info("sandbox docker run: %s (network=%s)", command[:3], network)
-            if not network:
-                spec = container_spec(
-                    self.image, command, workdir, limits, env, toolbox=self.toolbox
-                )
-                return self._contain(client, spec, limits, cancel)
-            with EgressFilter(self.setup.egress) as egress:
-                spec = container_spec(
-                    self.image, command, workdir, limits, env, toolbox=self.toolbox,
-                    egress_socket=egress.socket_path, setup=self.setup,
-                )  # fmt: skip
-                result = self._contain(client, spec, limits, cancel)
-            return _with_refusals(result, egress.refused)
+            with FdChannels(pass_fds, workdir.resolve().stat().st_uid) as channels:
+                if not network:
+                    spec = container_spec(
+                        self.image, command, workdir, limits, env, toolbox=self.toolbox,
+                        channels=channels,
+                    )  # fmt: skip
+                    return self._contain(client, spec, limits, cancel)
+                with EgressFilter(self.setup.egress) as egress:
+                    spec = container_spec(
+                        self.image, command, workdir, limits, env, toolbox=self.toolbox,
+                        egress_socket=egress.socket_path, setup=self.setup, channels=channels,
+                    )  # fmt: skip
+                    result = self._contain(client, spec, limits, cancel)
+                return _with_refusals(result, egress.refused)
         except DockerException as exc:
             raise SandboxError(f"docker sandbox failed: {exc}", "check the Docker engine") from exc
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from bot.errors import SandboxError
 from bot.sandbox import choose
 from bot.sandbox.base import Limits, check_env
 from bot.sandbox.docker import DockerSandbox, container_spec
+from bot.sandbox.docker_fds import FD_FORWARDER_MOUNT, FD_MOUNT_DIR, FdChannels
 from bot.sandbox.egress import FORWARD_PORT, SOCKET_MOUNT
 from bot.sandbox.runners import condense, parse_go_test_json, parse_junit
 
@@ -64,6 +67,30 @@ def test_docker_setup_has_no_network_but_the_egress_filters_socket(tmp_path: Pat
         (m["Source"], m["Target"], m["ReadOnly"]) for m in spec["mounts"]
     ]
     assert spec["environment"]["HTTPS_PROXY"] == f"http://127.0.0.1:{FORWARD_PORT}"
+
+
+def test_docker_descriptors_are_placed_inside_the_egress_forwarder(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        with FdChannels((write_end,), uid=tmp_path.stat().st_uid) as channels:
+            spec = container_spec(
+                "img:1", ["pytest"], tmp_path, Limits(), {}, egress_socket=tmp_path / "e.sock",
+                channels=channels,
+            )  # fmt: skip
+            fifo = channels.directory / str(write_end) if channels.directory else None
+            assert fifo is not None and stat.S_ISFIFO(fifo.stat().st_mode)
+            assert stat.S_IMODE(fifo.stat().st_mode) & 0o044 == 0  # nobody else may read it
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    command = spec["command"]
+    # egress_forward's Popen closes other descriptors: the fd forwarder must run under it
+    assert command.index(FD_FORWARDER_MOUNT) > command.index("--")
+    assert command[-3:] == [f"{write_end}={FD_MOUNT_DIR}/{write_end}", "--", "pytest"]
+    assert (str(fifo), f"{FD_MOUNT_DIR}/{write_end}", False) in [
+        (m["Source"], m["Target"], m["ReadOnly"]) for m in spec["mounts"]
+    ]
+    assert not fifo.parent.exists()  # removed when the channels close
 
 
 def test_docker_image_must_be_pinned() -> None:

@@ -1,7 +1,8 @@
 """Forged pytest results are caught: the witness stream against the JUnit file and the exit code.
 
-Each forgery runs for real in bubblewrap with the toolbox's pytest; an honest suite with every
-kind of outcome (skips, xfails, parametrised and class tests, errors) must never be flagged.
+Each forgery runs for real with the toolbox's pytest in each sandbox backend (bubblewrap, and
+Docker, where the witness reaches the host through a FIFO): an honest suite with every kind of
+outcome (skips, xfails, parametrised and class tests, errors) must never be flagged.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.contracts import TestStatus
-from bot.sandbox.base import Limits
-from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.runners import run_pytest
 from bot.sandbox.toolbox import build_python_toolbox
 from bot.sandbox.witness import TAMPERED
+from tests.helpers.sandboxes import BACKENDS, make_sandbox
 
-pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
 LIMITS = Limits(wall_time_s=60, cpu_time_s=60)
 WRONG_MEDIAN = "def median(values):\n    return 0\n"
 MEDIAN_TEST = (
@@ -31,10 +31,10 @@ FORGED_JUNIT = (
 )
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> BwrapSandbox:
+@pytest.fixture(scope="module", params=BACKENDS)
+def sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
     toolbox = build_python_toolbox(tmp_path_factory.mktemp("toolbox"))
-    return BwrapSandbox(toolbox=toolbox, uid_base=2_100_300, uid_slots=4)
+    return make_sandbox(request.param, toolbox=toolbox, uid_base=2_100_300)
 
 
 def _repo(root: Path, files: dict[str, str]) -> Path:
@@ -122,7 +122,7 @@ FORGERIES = {
 
 @pytest.mark.parametrize("forgery", sorted(FORGERIES))
 async def test_forged_results_are_caught_by_the_cross_check(
-    sandbox: BwrapSandbox, tmp_path: Path, forgery: str
+    sandbox: Sandbox, tmp_path: Path, forgery: str
 ) -> None:
     workdir = _repo(tmp_path, FORGERIES[forgery])
     report = await run_pytest(sandbox, workdir, LIMITS)
@@ -178,7 +178,7 @@ HONEST_SUITE = {
 
 
 async def test_an_honest_suite_with_every_outcome_is_not_flagged(
-    sandbox: BwrapSandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path
 ) -> None:
     workdir = _repo(tmp_path, HONEST_SUITE)
     report = await run_pytest(sandbox, workdir, LIMITS)
@@ -188,18 +188,14 @@ async def test_an_honest_suite_with_every_outcome_is_not_flagged(
     assert report.tests_skipped == 3  # two skips and the xfail
 
 
-async def test_an_honest_collection_error_is_not_flagged(
-    sandbox: BwrapSandbox, tmp_path: Path
-) -> None:
+async def test_an_honest_collection_error_is_not_flagged(sandbox: Sandbox, tmp_path: Path) -> None:
     files = {"tests/test_median.py": MEDIAN_TEST, "tests/test_broken.py": "import not_a_module\n"}
     report = await run_pytest(sandbox, _repo(tmp_path, files), LIMITS)
     assert report.tampered is None, report.tampered
     assert report.status is TestStatus.error
 
 
-async def test_an_honest_passing_suite_is_not_flagged(
-    sandbox: BwrapSandbox, tmp_path: Path
-) -> None:
+async def test_an_honest_passing_suite_is_not_flagged(sandbox: Sandbox, tmp_path: Path) -> None:
     right = {"stats.py": "def median(values):\n    return sorted(values)[len(values) // 2]\n"}
     workdir = _repo(tmp_path, {**right, "tests/test_median.py": MEDIAN_TEST})
     report = await run_pytest(sandbox, workdir, LIMITS)
