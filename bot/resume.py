@@ -100,6 +100,8 @@ def _fresh(
     branch = run.branch or branch_name(run.title or run.request[:60] or "change", run.issue_number)
     run = store.update_run(run.id, base_sha=base, branch=branch)
     _rebuild(workspace, run, run_dir, expected)
+    if workspace.head() == base:  # nothing of the run's own is committed yet: no head of its own
+        return workspace, run
     return workspace, store.update_run(run.id, head_sha=workspace.head())
 
 

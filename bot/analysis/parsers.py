@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from bot.analysis.findings import Finding, Level
+from bot.sandbox import golang
 
 # Ruff has no severities: these rules mean the code cannot run as written.
 RUFF_ERROR_PREFIXES = ("E9", "F63", "F7", "F82", "PLE")
@@ -22,7 +23,6 @@ _TSC = re.compile(
     r"^(?P<file>[^(\n]+)\((?P<line>\d+),\d+\): (?P<level>error|warning) "
     r"(?P<code>TS\d+): (?P<message>.*)$"
 )
-_GO_VET = re.compile(r"^(?P<file>[^:\s]+\.go):(?P<line>\d+):(?:\d+:)? (?P<message>.+)$")
 _NODE_LOCATION = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+)$")
 
 
@@ -159,19 +159,16 @@ def parse_node_check(output: str, tree: Path) -> list[Finding]:
 
 
 def parse_go_vet(output: str, tree: Path) -> list[Finding]:
-    """`go vet`: `file.go:line:col: message` lines (package headers `# pkg` are skipped)."""
-    findings = []
-    for line in output.splitlines():
-        match = _GO_VET.match(line.strip())
-        if match is not None:
-            findings.append(
-                Finding(
-                    "go vet",
-                    "vet",
-                    relative(match.group("file"), tree),
-                    int(match.group("line")),
-                    match.group("message"),
-                    "error",
-                )
-            )
-    return findings
+    """`go vet -json`: each analyzer's findings (`bot.sandbox.golang` reads Go's format); a package
+    that does not type-check is an error, every other analyzer's finding a warning."""
+    return [
+        Finding(
+            "go vet",
+            f.rule,
+            f.file,
+            f.line or None,
+            f.message,
+            "error" if f.rule == "typecheck" else "warning",
+        )
+        for f in golang.parse_go_vet(output, tree)
+    ]

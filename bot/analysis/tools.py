@@ -138,7 +138,7 @@ def plan(root: Path, changed: list[str], toolbox_ruff: str | None) -> ToolPlan:
         result.analysers.append(
             Analyser(
                 "go vet",
-                ("go", "vet", "./..."),
+                ("go", "vet", "-json", "./..."),
                 parsers.parse_go_vet,
                 "the Go toolchain",
                 stream="stderr",

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.sandbox.base import ExecResult, Limits, Sandbox
@@ -116,16 +116,6 @@ class VetFinding:
     message: str
 
 
-@dataclass
-class VetReport:
-    """What `go vet` said: its findings, the command's output and whether it could run."""
-
-    findings: list[VetFinding] = field(default_factory=list)
-    output: str = ""
-    exit_code: int = 0
-    ran: bool = True
-
-
 def parse_go_vet(text: str, workdir: Path) -> list[VetFinding]:
     """Findings from `go vet -json` output (JSON per package, `# pkg` lines, and plain
     `file:line:col: message` lines for packages that do not type-check)."""
@@ -173,19 +163,3 @@ def _finding(
             file = str(path.relative_to(workdir))
     return VetFinding(rule, file.removeprefix("./"), int(line), int(col) if col else None,
                       message.strip())  # fmt: skip
-
-
-async def go_vet(
-    sandbox: Sandbox, workdir: Path, limits: Limits, packages: Sequence[str] = ("./...",)
-) -> VetReport:
-    """Run `go vet -json` in the sandbox; its findings with paths relative to `workdir`."""
-    command = ["go", "vet", "-json", *packages]
-    result = await sandbox.run(command, workdir=workdir, limits=limits, env=go_env(workdir))
-    output = (result.stderr + result.stdout).strip()
-    findings = parse_go_vet(output, workdir)
-    ran = result.limit_hit is None and (result.exit_code == 0 or bool(findings))
-    if not ran:
-        logger.warning(
-            "go vet did not run to the end (exit %s): %s", result.exit_code, output[-500:]
-        )
-    return VetReport(findings, output, result.exit_code, ran)

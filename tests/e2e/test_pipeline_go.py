@@ -96,15 +96,17 @@ def test_a_go_module_gets_its_change_its_new_test_pinned_and_go_vet_findings_rev
     assert outcome["pinned"] == ["example.com/calc.TestSubtract"]  # failed (did not build) before
     assert outcome["base_report"]["status"] != "passed"
 
-    analysis = store.get_artifact(run.id, "analysis.r0").content
-    assert "go vet [unusedresult] calc.go:" in analysis and "fmt.Sprintf" in analysis
+    analysis = json.loads(store.get_artifact(run.id, "analysis.r0").content)
+    new = [(f["tool"], f["rule"], f["file"], f["level"]) for f in analysis["new"]]
+    assert new == [("go vet", "unusedresult", "calc.go", "warning")]
+    assert "fmt.Sprintf" in analysis["new"][0]["message"]
     review = json.loads(store.get_artifact(run.id, "review.r0").content)
-    vet_issues = [i for i in review["issues"] if i["problem"].startswith("go vet [unusedresult]")]
+    vet_issues = [i for i in review["issues"] if i["problem"].startswith("go vet unusedresult")]
     assert [(i["file"], i["category"]) for i in vet_issues] == [("calc.go", "static-analysis")]
     reviewer_prompt = next(
         json.dumps(b["messages"]) for b in model.bodies if "You are the reviewer" in json.dumps(b)
     )
-    assert "go vet [unusedresult]" in reviewer_prompt
+    assert "go vet unusedresult" in reviewer_prompt
 
     changed = git(repo, "diff", "--name-only", "main", run.branch).split()
     assert sorted(changed) == ["calc.go", "subtract_test.go"]  # no Go build cache committed

@@ -85,12 +85,18 @@ def test_eslint_severities_map_to_levels() -> None:
     ]
 
 
-def test_go_vet_findings_skip_package_headers() -> None:
+def test_go_vet_json_findings_are_warnings_and_type_errors_are_errors() -> None:
     out = (
-        "# example.com/calc\n./calc.go:10:2: fmt.Printf format %d has arg s of wrong type string\n"
+        "# example.com/calc\n"
+        '{"example.com/calc": {"printf": [{"posn": "./calc.go:10:2", '
+        '"message": "fmt.Printf format %d has arg s of wrong type string"}]}}\n'
+        "# example.com/calc/sub\nvet: ./sub/sub.go:3:23: undeclared name: x\n"
     )
-    (f,) = parsers.parse_go_vet(out, TREE)
-    assert (f.file, f.line, f.tool) == ("calc.go", 10, "go vet")
+    found = [(f.file, f.line, f.tool, f.rule, f.level) for f in parsers.parse_go_vet(out, TREE)]
+    assert found == [
+        ("calc.go", 10, "go vet", "printf", "warning"),
+        ("sub/sub.go", 3, "go vet", "typecheck", "error"),
+    ]
 
 
 def test_output_that_is_not_the_tools_format_is_refused() -> None:
