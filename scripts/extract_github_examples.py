@@ -26,7 +26,9 @@ EXAMPLES = {
     "check-annotation": "check-annotation-items",
     "content-file": "content-file-response-if-content-is-a-file",
     "full-repository": "full-repository",
-    "collaborator-permission": "repository-collaborator-permission-response-if-user-has-admin-permissions",
+    "collaborator-permission": (
+        "repository-collaborator-permission-response-if-user-has-admin-permissions"
+    ),
     "team-membership": "team-membership-response-if-user-is-a-team-maintainer",
     "hook-delivery-item": "hook-delivery-items",
     "installation-token": "installation-token",

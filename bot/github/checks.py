@@ -11,7 +11,6 @@ from githubkit_schemas.v2022_11_28.models import CheckAnnotation, CheckRun
 from githubkit_schemas.v2022_11_28.models import (
     ReposOwnerRepoCheckRunsCheckRunIdPatchBodyPropOutputPropAnnotationsItems as Annotation,
 )
-
 from githubkit_schemas.v2022_11_28.types import (
     ReposOwnerRepoCheckRunsCheckRunIdPatchBodyAnyof1Type as CheckRunUpdate,
 )
@@ -59,14 +58,18 @@ class CheckRuns:
         status: Literal["queued", "in_progress"] = "in_progress",
         external_id: str | None = None,
         details_url: str | None = None,
+        title: str | None = None,
+        summary: str | None = None,
     ) -> CheckRun:
-        """Start a check run on a commit."""
+        """Start a check run on a commit (with an output when `title` and `summary` are given)."""
         owner, repo_name = repo_parts(repo)
         body: CheckRunStart = {"name": name, "head_sha": head_sha, "status": status}
         if external_id is not None:
             body["external_id"] = external_id
         if details_url is not None:
             body["details_url"] = details_url
+        if title is not None and summary is not None:
+            body["output"] = {"title": title, "summary": summary}
         return self._rest.checks.create(owner, repo_name, data=body).parsed_data
 
     def get(self, repo: RepoLike, check_run_id: int) -> CheckRun:

@@ -11,10 +11,8 @@ import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
-from bot.errors import GitHubError, PolicyError, WorkspaceError
 from githubkit_schemas.v2022_11_28.models import (
     CheckAnnotation,
     CheckRun,
@@ -22,6 +20,8 @@ from githubkit_schemas.v2022_11_28.models import (
     PullRequestSimple,
 )
 
+from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
+from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.checks import Annotation, Conclusion
 from bot.github.client import InstallationClient, authenticated_clone_url
 from bot.github.codeowners import Reviewers, find_codeowners

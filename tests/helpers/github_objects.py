@@ -37,14 +37,6 @@ def user(login: str = "octocat", id_: int = 1) -> dict[str, Any]:
     return example("simple-user", login=login, id=id_, html_url=f"https://github.com/{login}")
 
 
-def repo_urls(repo: str, kind: str, id_: int | str) -> dict[str, str]:
-    """`url` and `html_url` of an object of `repo` (`issues/comments`, `pulls`, ...)."""
-    return {
-        "url": f"{API}/repos/{repo}/{kind}/{id_}",
-        "html_url": f"https://github.com/{repo}/{kind}/{id_}",
-    }
-
-
 def comment(
     id_: int, body: str, login: str = "draftsmith[bot]", repo: str = "octo/widgets"
 ) -> dict[str, Any]:
@@ -54,7 +46,8 @@ def comment(
         id=id_,
         body=body,
         user=user(login),
-        **repo_urls(repo, "issues/comments", id_),
+        url=f"{API}/repos/{repo}/issues/comments/{id_}",
+        html_url=f"https://github.com/{repo}/issues/7#issuecomment-{id_}",
     )
 
 
@@ -81,7 +74,8 @@ def pull(
         labels=[],
         requested_reviewers=[],
         requested_teams=[],
-        **repo_urls(repo, "pulls", number),
+        url=f"{API}/repos/{repo}/pulls/{number}",
+        html_url=f"https://github.com/{repo}/pull/{number}",
     )
     item["head"].update(label=f"{owner}:{head}", ref=head, sha="a" * 40)
     item["base"].update(label=f"{owner}:main", ref="main", sha="b" * 40)
@@ -233,3 +227,15 @@ def delivery(
 def app(slug: str = "draftsmith", id_: int = 42) -> dict[str, Any]:
     """An integration (GET /app)."""
     return example("integration", slug=slug, id=id_)
+
+
+def team(slug: str, org: str = "octo") -> dict[str, Any]:
+    """A team-simple (as in a pull request's `requested_teams`)."""
+    item = copy.deepcopy(_examples()["pull-request"]["requested_teams"][0])
+    item.update(
+        id=abs(hash(slug)) % 10**6,
+        name=slug,
+        slug=slug,
+        html_url=f"https://github.com/orgs/{org}/teams/{slug}",
+    )
+    return item
