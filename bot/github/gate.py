@@ -8,9 +8,9 @@ removed, the pull request marked ready for review.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
+from bot.condense import condense
 from bot.contracts import Gate
 from bot.github.checks import FailingCheck
 from bot.github.client import InstallationClient
@@ -23,8 +23,6 @@ logger = logging.getLogger(__name__)
 REPAIR_LIMIT = 8_000
 """Characters of failing-CI output handed to a repair revision, at most."""
 PER_RUN_LIMIT = 3_000
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_SIGNAL = re.compile(r"(?i)(error|fail|assert|exception|traceback|panic|denied|not found)")
 
 
 @dataclass(frozen=True)
@@ -145,19 +143,6 @@ def _release(
 # ---------------------------------------------------------------------------- CI repair
 
 
-def _condense(text: str, limit: int) -> str:
-    """Lines that look like failures plus the tail, without colour codes, within `limit`."""
-    lines = [line.rstrip() for line in _ANSI.sub("", text).splitlines()]
-    lines = [line for line in lines if line.strip()]
-    if sum(len(line) + 1 for line in lines) <= limit:
-        return "\n".join(lines)
-    signal = [line for line in lines if _SIGNAL.search(line)]
-    tail = lines[-20:]
-    kept = list(dict.fromkeys([*signal[:40], *tail]))
-    text = "\n".join(kept)
-    return text if len(text) <= limit else "…\n" + text[-(limit - 2) :]
-
-
 def _describe_run(failing: FailingCheck) -> str:
     run = failing.run
     parts = [f"### {run.name}: {run.conclusion}"]
@@ -165,7 +150,7 @@ def _describe_run(failing: FailingCheck) -> str:
         parts.append(run.output.title)
     body = "\n".join(t for t in (run.output.summary, run.output.text) if t)
     if body:
-        parts.append(_condense(body, PER_RUN_LIMIT))
+        parts.append(condense(body, PER_RUN_LIMIT))
     for annotation in failing.annotations[:20]:
         parts.append(
             f"- {annotation.path}:{annotation.start_line}: [{annotation.annotation_level}] "

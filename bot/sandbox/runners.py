@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.condense import join_bounded
 from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
 from bot.sandbox.golang import go_test
@@ -41,6 +42,8 @@ class Counts:
     skipped: int = 0
     errors: int = 0
     failures: list[str] = field(default_factory=list)
+    cases: dict[str, bool] = field(default_factory=dict)
+    """Each test case (`classname::name`) and whether it passed (JUnit reports only)."""
 
 
 MAX_REPORT_BYTES = 20 * 1024 * 1024
@@ -74,19 +77,6 @@ def read_report(workdir: Path, relative: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def condense(failures: Sequence[str], limit: int = MAX_DETAILS) -> str:
-    """Join failure summaries, bounded to `limit` characters (saying how many were left out)."""
-    out: list[str] = []
-    size = 0
-    for i, text in enumerate(failures):
-        if size + len(text) > limit:
-            out.append(f"... and {len(failures) - i} more failure(s)")
-            break
-        out.append(text)
-        size += len(text)
-    return "\n\n".join(out)
-
-
 def _failure_text(name: str, message: str, body: str) -> str:
     """The failing test, its assertion and the lines of the traceback that matter."""
     lines = [ln for ln in body.strip().splitlines() if ln.strip()]
@@ -112,10 +102,13 @@ def parse_junit(xml_text: str) -> Counts:
                 counts.failed += 1
             message = problem.get("message") or ""
             counts.failures.append(_failure_text(name, message, problem.text or ""))
+            counts.cases[name] = False
         elif case.find("skipped") is not None:
             counts.skipped += 1
+            counts.cases[name] = False
         else:
             counts.passed += 1
+            counts.cases[name] = True
     return counts
 
 
@@ -167,7 +160,7 @@ def _report(counts: Counts, result: ExecResult, command: list[str], coverage: fl
         tests_failed=counts.failed + counts.errors,
         tests_skipped=counts.skipped,
         coverage_percent=coverage,
-        failure_details=condense(details),
+        failure_details=join_bounded(details, MAX_DETAILS),
         command=shlex.join(command),
         duration_s=result.duration_s,
     )
@@ -179,7 +172,7 @@ def _error(command: list[str], result: ExecResult, why: str) -> TestReport:
         status=TestStatus.error,
         tests_passed=0,
         tests_failed=0,
-        failure_details=condense([f"{why} (exit {result.exit_code})\n{tail}"]),
+        failure_details=join_bounded([f"{why} (exit {result.exit_code})\n{tail}"], MAX_DETAILS),
         command=shlex.join(command),
         duration_s=result.duration_s,
     )
