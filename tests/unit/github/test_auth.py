@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.github.client import GitHubGateway, authenticated_clone_url
-from bot.security.masking import mask
+from bot.security.masking import mask, register_secret
 from tests.helpers.github_objects import repository
 from tests.unit.github.support import check_calls_documented, comment, token_body
 
@@ -176,3 +176,19 @@ def test_missing_app_id_is_a_config_error(private_key: str) -> None:
 )
 def test_authenticated_clone_url(clone_url: str, expected: str) -> None:
     assert authenticated_clone_url(clone_url, "ghs_abc") == expected
+
+
+def test_what_the_gateway_sends_is_masked(
+    github_api: respx.MockRouter, gateway: GitHubGateway
+) -> None:
+    secret = "s3cr3t-value-9f8e7d6c5b4a"
+    register_secret(secret)
+    github_api.post(TOKENS).respond(201, json=token_body())
+    route = github_api.post("/repos/octo/widgets/issues/7/comments").respond(
+        201, json=comment(12, "masked")
+    )
+
+    gateway.installation(77).create_comment("octo/widgets", 7, f"the key is {secret}")
+
+    sent = json.loads(route.calls.last.request.content)
+    assert secret not in sent["body"] and sent["body"].startswith("the key is ")
