@@ -240,6 +240,17 @@ async def test_server_errors_beyond_the_retry_limit_raise_model_error(
     assert info.value.retry_after_s == pytest.approx(0.001)
 
 
+async def test_the_retry_setting_sets_the_clients_retries_and_the_outage_names_its_cause(
+    mock: respx.MockRouter, http: httpx.AsyncClient
+) -> None:
+    route = mock.post("/chat/completions").mock(return_value=api_error(429, "slow", SOON))
+    settings = Settings(model="gpt-4o-mini", model_max_retries=1)  # DRAFTSMITH_MODEL_MAX_RETRIES
+    with pytest.raises(ModelUnavailable, match="failed 2 times") as info:
+        await make_client(http, settings=settings).complete("planner", USER, ImplementationPlan)
+    assert route.call_count == 2
+    assert info.value.cause == "rate limited (429)"
+
+
 async def test_a_long_retry_after_is_not_waited_out_but_reported(
     mock: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:

@@ -111,9 +111,7 @@ def test_installation_calls_use_the_installation_token_and_never_log_it(
     assert created.id == 11 and created.user is not None
     assert created.user.login == "draftsmith[bot]"
     assert SECRET not in caplog.text
-    assert SECRET not in mask(
-        "cloned with v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
-    )
+    assert SECRET not in mask("cloned with v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5")
 
 
 def test_ghes_base_url_is_honoured_for_rest_and_graphql(private_key: str) -> None:
