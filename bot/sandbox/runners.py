@@ -23,6 +23,7 @@ from bot.condense import join_bounded
 from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
 from bot.sandbox.golang import go_test
+from bot.sandbox.junit import junit_cases
 from bot.sandbox.toolbox import CONTEXTS_PLUGIN
 from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampered_report
 
@@ -88,27 +89,19 @@ def _failure_text(name: str, message: str, body: str) -> str:
 
 def parse_junit(xml_text: str) -> Counts:
     """Counts and failures from a JUnit XML report (pytest, node --test)."""
-    root = ET.fromstring(xml_text)
     counts = Counts()
-    for case in root.iter("testcase"):
-        name = "::".join(p for p in (case.get("classname"), case.get("name")) if p)
-        problem = case.find("failure")
-        if problem is None:
-            problem = case.find("error")
-        if problem is not None:
-            if problem.tag == "error":
+    for case in junit_cases(xml_text):
+        if case.outcome in ("failed", "error"):
+            if case.outcome == "error":
                 counts.errors += 1
             else:
                 counts.failed += 1
-            message = problem.get("message") or ""
-            counts.failures.append(_failure_text(name, message, problem.text or ""))
-            counts.cases[name] = False
-        elif case.find("skipped") is not None:
+            counts.failures.append(_failure_text(case.name, case.message, case.text))
+        elif case.outcome == "skipped":
             counts.skipped += 1
-            counts.cases[name] = False
         else:
             counts.passed += 1
-            counts.cases[name] = True
+        counts.cases[case.name] = case.outcome == "passed"
     return counts
 
 
