@@ -177,7 +177,7 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
         (revised_check,) = [
             c for c in fake_github.check_runs.values() if c["head_sha"] == revised.head_sha
         ]
-        notes = revised_check["output"].get("annotations", [])
+        notes = fake_github.annotations.get(revised_check["id"], [])
         assert [(a["path"], a["annotation_level"]) for a in notes if "F811" in a["message"]] == [
             ("calc/__init__.py", "warning")
         ]

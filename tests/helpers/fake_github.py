@@ -20,6 +20,7 @@ import respx
 
 from tests.helpers.github_objects import (
     API,
+    annotation,
     check_run,
     comment,
     content_file,
@@ -45,6 +46,8 @@ class FakeGitHub:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """The annotations each check run received (GitHub lists them apart from the run)."""
     reactions: list[tuple[int, str]] = field(default_factory=list)
     suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -198,7 +201,17 @@ class FakeGitHub:
         return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
 
     def _annotations(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
-        return httpx.Response(200, json=[])
+        return httpx.Response(200, json=self.annotations.get(int(run_id), []))
+
+    def _annotate(self, run_id: int, output: dict[str, Any]) -> None:
+        received = [
+            annotation(
+                a["path"], a["start_line"], a["annotation_level"], a["message"], a.get("title", "")
+            )
+            for a in output.get("annotations", [])
+        ]
+        self.annotations.setdefault(run_id, []).extend(received)
+        self.check_runs[run_id]["output"]["annotations_count"] += len(received)
 
     def _reviewers(
         self, request: httpx.Request, body: dict[str, Any], number: str
@@ -230,10 +243,11 @@ class FakeGitHub:
             head_sha=body["head_sha"],
             status=body.get("status", "completed"),
             conclusion=body.get("conclusion"),
-            output=body.get("output"),
+            output={k: v for k, v in (body.get("output") or {}).items() if k != "annotations"},
             repo=self.repo,
         )
         self.check_runs[run_id] = item
+        self._annotate(run_id, body.get("output") or {})
         return httpx.Response(201, json=item)
 
     def _update_check(
@@ -245,7 +259,7 @@ class FakeGitHub:
         item["output"].update(
             {k: v for k, v in output.items() if k in ("title", "summary", "text")}
         )
-        item["output"]["annotations_count"] += len(output.get("annotations", []))
+        self._annotate(int(run_id), output)
         return httpx.Response(200, json=item)
 
     def _graphql(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
