@@ -168,16 +168,15 @@ def check_github(settings: Settings) -> Check:
             "register the App from app.yml (README) and set its id and private key",
         )
     gateway = GitHubGateway.from_settings(settings)
-    app = gateway.app_request("GET", "/app").json()
-    slug = app.get("slug")
-    if slug and slug != settings.app_slug:
+    slug = gateway.app_slug()
+    if slug != settings.app_slug:
         return Check(
             "github",
             "warn",
             f"authenticated as App {slug}, but mentions are looked for as @{settings.app_slug}",
             f"set DRAFTSMITH_APP_SLUG={slug} so `@{slug} <what to do>` starts a run",
         )
-    return Check("github", "ok", f"authenticated as App {slug or app.get('id')}")
+    return Check("github", "ok", f"authenticated as App {slug}")
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:

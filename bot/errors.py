@@ -44,10 +44,11 @@ class ModelError(DraftsmithError):
 
 
 class ModelUnavailable(ModelError):
-    """The model endpoint is rate-limited, down or unreachable after the client's retries.
+    """The model endpoint is rate-limited, down or unreachable after the openai client's retries.
 
     Not the run's fault: the run waits (`waiting_for_model`) and resumes by itself.
-    `retry_after_s` is what the endpoint asked for (its `Retry-After`), when it said.
+    `cause` is a short reason for people ("rate limited (429)"); `retry_after_s` is the wait
+    the endpoint asked for (`Retry-After`), None when it said none.
     """
 
     def __init__(

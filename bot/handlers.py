@@ -22,9 +22,7 @@ from bot.commands import (
     StartRun,
 )
 from bot.config import Settings
-from bot.errors import PolicyError
 from bot.github.client import InstallationClient
-from bot.github.markdown import code, inert_line
 from bot.mentions import handle_mention
 from bot.policy import Policy, load_default_policy
 from bot.progress import post_progress
@@ -53,10 +51,10 @@ from bot.run.intents import (
 from bot.run.states import Status
 from bot.store import Store
 from bot.tables import Run
+from bot.trigger_label import repo_trigger_label
 
 logger = logging.getLogger(__name__)
 
-CONFIG_PATH = ".github/draftsmith.yml"
 BOT_LOGIN = "draftsmith[bot]"
 MAX_CI_REPAIRS = 1
 
@@ -111,24 +109,7 @@ class Handlers:
     # runs ---------------------------------------------------------------------------------
     def trigger_label(self, gh: InstallationClient, repo: RepoRef, issue: int) -> str:
         """The repository's trigger label (its config, else the global one); bad config reported."""
-        from bot.policy import parse_repo_config
-
-        text = gh.read_file(repo.full_name, CONFIG_PATH, ref=repo.default_branch)
-        if text is None:
-            return self.settings.trigger_label
-        try:
-            config = parse_repo_config(text)
-        except PolicyError as exc:
-            gh.upsert_comment(
-                repo.full_name,
-                issue,
-                "<!-- draftsmith:config-error -->",
-                f"Draftsmith could not use `{CONFIG_PATH}` on {code(repo.default_branch)}: "
-                f"{inert_line(exc.message)}. The built-in settings and policy apply until it is "
-                "fixed.",
-            )
-            return self.settings.trigger_label
-        return config.trigger_label or self.settings.trigger_label
+        return repo_trigger_label(gh, repo, issue, self.settings.trigger_label)
 
     def start_run(self, command: StartRun, delivery_id: str) -> Outcome:
         """Start a run when the label is the trigger label; one active run per issue."""

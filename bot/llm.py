@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar, cast
 
 import httpx
@@ -18,7 +15,7 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from bot.config import Role, Settings
-from bot.errors import ContractError, ModelError, ModelUnavailable
+from bot.errors import ContractError, ModelError
 from bot.llm_parts import (
     CallGuard,
     Tool,
@@ -29,6 +26,7 @@ from bot.llm_parts import (
     unfence,
     with_schema,
 )
+from bot.model_errors import endpoint_error, refused
 from bot.security.masking import process_masker
 from bot.telemetry import record_model_call, tool_span
 from bot.usage import Price, Usage, UsageLedger, load_prices, usage_of
@@ -39,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 MAX_ATTEMPTS = 3  # the first answer plus at most two re-asks
-_RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
 
 
 @dataclass
@@ -73,7 +70,6 @@ class ModelClient:
         prices: Mapping[str, Price] | None = None,
         timeout_s: float = 120.0,
         max_retries: int | None = None,
-        retry_backoff_s: float = 1.0,
         ledger: UsageLedger | None = None,
     ) -> None:
         self._settings = settings if settings is not None else Settings()
@@ -90,7 +86,6 @@ class ModelClient:
         self._max_retries = (
             max_retries if max_retries is not None else self._settings.model_max_retries
         )
-        self._retry_backoff_s = retry_backoff_s
         self.ledger = ledger if ledger is not None else UsageLedger()
         self._json_object_models: set[str] = set()
         self._completion_cap_models: set[str] = set()  # take max_completion_tokens instead
@@ -131,7 +126,9 @@ class ModelClient:
                 base_url=self._base_url,
                 http_client=self._http_client,
                 timeout=self._timeout_s,
-                max_retries=0,  # retries are ours: bounded, logged, testable
+                # the client's own retries (DRAFTSMITH_MODEL_MAX_RETRIES): 408/409/429/5xx and
+                # connection errors, exponential backoff, Retry-After honoured up to two minutes
+                max_retries=self._max_retries,
             )
         return self._client, model
 
@@ -241,7 +238,8 @@ class ModelClient:
         tool_specs: list[dict[str, Any]],
         exchange: _Exchange,
     ) -> ChatCompletion:
-        """One Chat Completions request (retried on 429/5xx/connection errors), usage recorded."""
+        """One Chat Completions request (the client retries 429/5xx/connection errors), usage
+        recorded; the call guard is asked before every request."""
         while True:
             schema_in_prompt = model in self._json_object_models
             kwargs: dict[str, Any] = {
@@ -269,17 +267,19 @@ class ModelClient:
                 kwargs[param or "max_tokens"] = cap
             started = time.monotonic()
             try:
-                response = await self._with_retries(client, role, kwargs)
+                response = cast(ChatCompletion, await client.chat.completions.create(**kwargs))
             except openai.BadRequestError as exc:
                 if "max_tokens" in kwargs and "max_completion_tokens" in str(exc.message):
                     logger.info("%s takes max_completion_tokens instead of max_tokens", model)
                     self._completion_cap_models.add(model)
                     continue
                 if schema_in_prompt or not refuses_json_schema(exc):
-                    raise _model_error(exc, model) from exc
+                    raise refused(exc, model) from exc
                 logger.info("%s refuses json_schema; using json_object for it", model)
                 self._json_object_models.add(model)
                 continue
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                raise endpoint_error(exc, role, model, self._max_retries) from exc
             usage = response.usage
             if usage is None:
                 logger.warning("%s returned no usage; counting 0 tokens", model)
@@ -299,85 +299,3 @@ class ModelClient:
             if not response.choices:
                 raise ModelError(f"{model} returned no choices", "check the endpoint")
             return response
-
-    async def _with_retries(
-        self, client: openai.AsyncOpenAI, role: Role, kwargs: dict[str, Any]
-    ) -> ChatCompletion:
-        for attempt in range(self._max_retries + 1):
-            try:
-                return cast(ChatCompletion, await client.chat.completions.create(**kwargs))
-            except _RETRYABLE as exc:
-                if attempt == self._max_retries:
-                    raise ModelUnavailable(
-                        f"model endpoint failed {attempt + 1} times for the {role}: {exc}",
-                        "check OPENAI_BASE_URL and the provider's status; the run resumes "
-                        "by itself",
-                        cause=_outage_cause(exc),
-                        retry_after_s=_retry_after(exc),
-                    ) from exc
-                delay = _retry_delay(exc, self._retry_backoff_s * 2**attempt)
-                logger.warning(
-                    "model request failed (%s); retry %d/%d in %.1fs",
-                    type(exc).__name__,
-                    attempt + 1,
-                    self._max_retries,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-            except openai.BadRequestError:
-                raise
-            except openai.APIStatusError as exc:
-                raise _model_error(exc, str(kwargs["model"])) from exc
-        raise AssertionError("unreachable")
-
-
-def _retry_after(exc: Exception) -> float | None:
-    """The endpoint's `Retry-After` in seconds (a number or an HTTP date), when it sent one."""
-    response = getattr(exc, "response", None)
-    header = response.headers.get("retry-after") if response is not None else None
-    if header is None:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _outage_cause(exc: Exception) -> str:
-    """A short cause for people: rate limited (429), server error (503), timeout, unreachable."""
-    if isinstance(exc, openai.RateLimitError):
-        return "rate limited (429)"
-    if isinstance(exc, openai.APIStatusError):
-        return f"server error ({exc.status_code})"
-    if isinstance(exc, openai.APITimeoutError):
-        return "timed out"
-    return "unreachable"
-
-
-def _retry_delay(exc: Exception, backoff: float) -> float:
-    response = getattr(exc, "response", None)
-    header = response.headers.get("retry-after") if response is not None else None
-    try:
-        wait = float(header) if header is not None else backoff
-    except ValueError:
-        wait = backoff
-    return max(0.0, min(wait, 60.0))
-
-
-def _model_error(exc: openai.APIStatusError, model: str) -> ModelError:
-    hints = {
-        401: "check OPENAI_API_KEY",
-        403: "check the key's permissions for this model",
-        404: f"check the model name {model!r} (DRAFTSMITH_MODEL*) and OPENAI_BASE_URL",
-    }
-    return ModelError(
-        f"model endpoint refused the request ({exc.status_code}): {exc.message}"[:1000],
-        hints.get(exc.status_code, "check the request against the endpoint's documentation"),
-    )

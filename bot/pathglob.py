@@ -1,10 +1,12 @@
-"""Repository path patterns: gitignore-like globs with `**`, compiled to regular expressions.
+"""Repository path rules in the one dialect of every path rule: gitignore's, through `pathspec`.
 
-A pattern without "/" matches a file or directory of that name at any depth; a pattern with
-"/" is anchored at the repository root (a leading "/" only anchors). "*" and "?" stay inside
-one path segment, "**" spans any number of segments, "[...]" is a character class. A pattern
-that matches a directory also matches everything inside it. Matching ignores case, so a
-policy errs on the side of gating ("Auth/" is as risky as "auth/").
+A pattern without a slash (other than a trailing one) matches a file or directory of that name at
+any depth; a pattern with one is anchored at the repository root. `*` and `?` stay inside one path
+segment, `**` spans any number of them, `[...]` is a character class, and a pattern that matches
+a directory also matches everything inside it; a trailing `/` matches directories only. Matching
+ignores case, so a policy errs on the side of gating ("Auth/" is as risky as "auth/"). Negation
+(`!`) has no meaning in a list of rules and is refused. (The setup allow-list matches whole
+commands, not paths: it is not a path rule.)
 """
 
 from __future__ import annotations
@@ -14,57 +16,30 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
 from bot.errors import PolicyError
-
-
-def _segment(text: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            end = text.find("]", i + 2 if text[i + 1 : i + 2] in ("!", "]") else i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
-            else:
-                body = text[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "".join(out)
 
 
 @lru_cache(maxsize=1024)
 def compile_glob(pattern: str) -> re.Pattern[str]:
-    """The compiled, case-insensitive regular expression of one path pattern."""
+    """The case-insensitive regular expression of one gitignore-style path pattern.
+
+    Use `.match(path)` on a normalised repository path; raises PolicyError for a pattern that is
+    empty, a comment, a negation or not valid.
+    """
     text = pattern.strip()
-    if not text or text == "/":
-        raise PolicyError(f"empty path pattern {pattern!r}", "remove it or name a path")
-    anchored = "/" in text.rstrip("/")
-    text = text.strip("/")
-    parts = text.split("/")
-    regex = "" if anchored else "(?:.*/)?"
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        if part == "**":
-            regex += ".*" if last else "(?:[^/]*/)*"
-        else:
-            regex += _segment(part) + ("" if last else "/")
-    regex += "(?:/.*)?"
-    try:
-        return re.compile(regex, re.IGNORECASE | re.DOTALL)
-    except re.error as exc:
+    if text.startswith("!"):
         raise PolicyError(
-            f"invalid path pattern {pattern!r}: {exc}", "fix the character class"
-        ) from exc
+            f"negated path pattern {pattern!r}", "list the paths that match; remove the `!`"
+        )
+    try:
+        compiled = GitIgnoreSpecPattern(text)
+    except (ValueError, re.error) as exc:
+        raise PolicyError(f"invalid path pattern {pattern!r}: {exc}", "fix the pattern") from exc
+    if compiled.regex is None or text == "/":
+        raise PolicyError(f"empty path pattern {pattern!r}", "remove it or name a path")
+    return re.compile(compiled.regex.pattern, re.IGNORECASE | re.DOTALL)
 
 
 def normalise_path(path: str) -> str | None:
@@ -78,6 +53,11 @@ def normalise_path(path: str) -> str | None:
     return None if normal in (".", "") else normal
 
 
+def path_matches(pattern: str, path: str) -> bool:
+    """Whether a normalised repository path matches one path pattern."""
+    return compile_glob(pattern).match(path) is not None
+
+
 def matching(path: str, patterns: Iterable[str]) -> list[str]:
     """The patterns (in order) that match a normalised repository path."""
-    return [p for p in patterns if compile_glob(p).fullmatch(path)]
+    return [p for p in patterns if path_matches(p, path)]

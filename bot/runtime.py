@@ -278,7 +278,7 @@ class Runtime:
         self._threads.append(thread)
 
     def _catch_up_loop(self) -> None:
-        from bot.github.deliveries import catch_up
+        from bot.github.client import catch_up
 
         assert self.gateway is not None
         while not self._stopping.is_set():

@@ -6,7 +6,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bot.condense import condense
 from bot.security.untrusted import UNTRUSTED_RULE, as_data
+
+__all__ = ["condense"]
 
 PROMPTS = Path(__file__).parent / "prompts"
 
@@ -30,15 +33,3 @@ def file_blocks(files: dict[str, str]) -> str:
     return "\n".join(
         as_data(text, source=f"file {path}", kind="file") for path, text in files.items()
     )
-
-
-def condense(text: str, limit: int = 6000) -> str:
-    """A bounded slice of a long log for a prompt: failure lines first, then the tail."""
-    if len(text) <= limit:
-        return text
-    lines = text.splitlines()
-    keys = ("FAIL", "Error", "error", "assert", "Traceback", "not ok", "E  ")
-    important = [line for line in lines if any(k in line for k in keys)]
-    head = "\n".join(important)[: limit // 2]
-    tail = text[-(limit - len(head) - 40) :]
-    return f"{head}\n[... condensed ...]\n{tail}"

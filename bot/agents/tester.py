@@ -34,7 +34,14 @@ from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.golang import GO_TEST_REPORT, go_cases, go_test_names, packages_of
 from bot.sandbox.phases import CommandRecord, detect_commands, run_phase
-from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
+from bot.sandbox.runners import (
+    REPORT_DIR,
+    parse_junit,
+    read_report,
+    run_go_test,
+    run_node_test,
+    run_pytest,
+)
 from bot.security.test_infrastructure import infrastructure_refusal
 from bot.security.untrusted import as_data
 from bot.workspace import Workspace
@@ -67,15 +74,9 @@ def junit_cases(root: Path, relative: str) -> dict[str, bool]:
     if text is None or not text.strip():
         return {}
     try:
-        tree = ET.fromstring(text)
+        return parse_junit(text).cases
     except ET.ParseError:
         return {}
-    cases: dict[str, bool] = {}
-    for case in tree.iter("testcase"):
-        name = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
-        failed = any(case.find(tag) is not None for tag in ("failure", "error", "skipped"))
-        cases[name] = not failed
-    return cases
 
 
 @dataclass

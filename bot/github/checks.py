@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
 
-from bot.github.models import Annotation, CheckRun, RepoLike, RepoRef
+from githubkit_schemas.v2022_11_28.models import CheckAnnotation, CheckRun
+from githubkit_schemas.v2022_11_28.models import (
+    ReposOwnerRepoCheckRunsCheckRunIdPatchBodyPropOutputPropAnnotationsItems as Annotation,
+)
+from githubkit_schemas.v2022_11_28.types import (
+    ReposOwnerRepoCheckRunsCheckRunIdPatchBodyAnyof1Type as CheckRunUpdate,
+)
+from githubkit_schemas.v2022_11_28.types import (
+    ReposOwnerRepoCheckRunsPostBodyOneof1Type as CheckRunStart,
+)
 
-if TYPE_CHECKING:
-    from bot.github.calls import RestClient
+from bot.github.models import RepoLike, check_failed, repo_parts
+from bot.github.transport import API_VERSION, GitHubClient
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["ANNOTATIONS_PER_REQUEST", "Annotation", "CheckRuns", "FailingCheck"]
 
 ANNOTATIONS_PER_REQUEST = 50
 """GitHub accepts at most 50 annotations per create/update request; further ones are appended."""
@@ -22,16 +34,20 @@ Conclusion = Literal[
 ]
 
 
+@dataclass(frozen=True)
+class FailingCheck:
+    """A failing check run and, when it has any, its annotations."""
+
+    run: CheckRun
+    annotations: list[CheckAnnotation] = field(default_factory=list)
+
+
 class CheckRuns:
     """The check-run calls, made as one installation (`client.checks`)."""
 
-    def __init__(self, client: RestClient) -> None:
-        self._client = client
-
-    def _repo(self, repo: RepoLike) -> RepoRef:
-        from bot.github.models import parse_repo
-
-        return parse_repo(repo)
+    def __init__(self, github: GitHubClient) -> None:
+        self._github = github
+        self._rest = github.rest(API_VERSION)
 
     def create(
         self,
@@ -39,23 +55,27 @@ class CheckRuns:
         *,
         name: str,
         head_sha: str,
-        status: CheckStatus = "in_progress",
+        status: Literal["queued", "in_progress"] = "in_progress",
         external_id: str | None = None,
         details_url: str | None = None,
         title: str | None = None,
         summary: str | None = None,
     ) -> CheckRun:
-        """Start a check run on a commit."""
-        ref = self._repo(repo)
-        payload: dict[str, Any] = {"name": name, "head_sha": head_sha, "status": status}
+        """Start a check run on a commit (with an output when `title` and `summary` are given)."""
+        owner, repo_name = repo_parts(repo)
+        body: CheckRunStart = {"name": name, "head_sha": head_sha, "status": status}
         if external_id is not None:
-            payload["external_id"] = external_id
+            body["external_id"] = external_id
         if details_url is not None:
-            payload["details_url"] = details_url
+            body["details_url"] = details_url
         if title is not None and summary is not None:
-            payload["output"] = {"title": title, "summary": summary}
-        response = self._client.request("POST", f"/repos/{ref.full_name}/check-runs", json=payload)
-        return CheckRun.model_validate(response.json())
+            body["output"] = {"title": title, "summary": summary}
+        return self._rest.checks.create(owner, repo_name, data=body).parsed_data
+
+    def get(self, repo: RepoLike, check_run_id: int) -> CheckRun:
+        """One check run."""
+        owner, name = repo_parts(repo)
+        return self._rest.checks.get(owner, name, check_run_id).parsed_data
 
     def update(
         self,
@@ -70,8 +90,7 @@ class CheckRuns:
         conclusion: Conclusion | None = None,
     ) -> CheckRun:
         """Update a check run's output and state; annotations go in batches of 50."""
-        ref = self._repo(repo)
-        path = f"/repos/{ref.full_name}/check-runs/{check_run_id}"
+        owner, name = repo_parts(repo)
         batches = [
             list(annotations[i : i + ANNOTATIONS_PER_REQUEST])
             for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)
@@ -82,39 +101,60 @@ class CheckRuns:
             if text is not None:
                 output["text"] = text
             if batch:
-                output["annotations"] = [a.model_dump(exclude_none=True) for a in batch]
-            payload: dict[str, Any] = {"output": output}
+                output["annotations"] = [a.model_dump(exclude_unset=True) for a in batch]
+            body: dict[str, Any] = {"output": output}
             if index == len(batches) - 1:  # conclude only once every annotation is in
                 if status is not None:
-                    payload["status"] = status
+                    body["status"] = status
                 if conclusion is not None:
-                    payload["conclusion"] = conclusion
-            response = self._client.request("PATCH", path, json=payload)
-            result = CheckRun.model_validate(response.json())
+                    body["conclusion"] = conclusion
+            # githubkit validates the body against the schema (a completed run needs a conclusion)
+            data = cast(CheckRunUpdate, body)
+            response = self._rest.checks.update(owner, name, check_run_id, data=data)
+            result = response.parsed_data
         assert result is not None  # batches is never empty
         return result
 
+    def find(self, repo: RepoLike, head_sha: str, check_name: str, app_id: int) -> CheckRun | None:
+        """This App's check run named `check_name` on `head_sha`, or None."""
+        owner, name = repo_parts(repo)
+        listed = self._rest.checks.list_for_ref(
+            owner, name, head_sha, check_name=check_name, app_id=app_id
+        )
+        return next(iter(listed.parsed_data.check_runs), None)
+
     def list_for_suite(self, repo: RepoLike, check_suite_id: int) -> list[CheckRun]:
-        """Every check run of a check suite."""
-        ref = self._repo(repo)
-        path = f"/repos/{ref.full_name}/check-suites/{check_suite_id}/check-runs"
-        return [
-            CheckRun.model_validate(item)
-            for item in self._client.paginate(path, {"filter": "latest"}, key="check_runs")
-        ]
+        """Every (latest) check run of a check suite."""
+        owner, name = repo_parts(repo)
+        pages = self._github.rest.paginate(
+            self._rest.checks.list_for_suite,
+            map_func=lambda response: response.parsed_data.check_runs,
+            owner=owner,
+            repo=name,
+            check_suite_id=check_suite_id,
+            filter_="latest",
+            per_page=100,
+        )
+        return list(pages)
 
-    def annotations(self, repo: RepoLike, check_run_id: int) -> list[Annotation]:
+    def annotations(self, repo: RepoLike, check_run_id: int) -> list[CheckAnnotation]:
         """Every annotation of a check run."""
-        ref = self._repo(repo)
-        path = f"/repos/{ref.full_name}/check-runs/{check_run_id}/annotations"
-        return [Annotation.model_validate(item) for item in self._client.paginate(path)]
+        owner, name = repo_parts(repo)
+        pages = self._github.rest.paginate(
+            self._rest.checks.list_annotations,
+            owner=owner,
+            repo=name,
+            check_run_id=check_run_id,
+            per_page=100,
+        )
+        return list(pages)
 
-    def failing_for_suite(self, repo: RepoLike, check_suite_id: int) -> list[CheckRun]:
+    def failing_for_suite(self, repo: RepoLike, check_suite_id: int) -> list[FailingCheck]:
         """The suite's failing check runs, each with its output and annotations."""
-        failing = [run for run in self.list_for_suite(repo, check_suite_id) if run.failed]
+        failing = [run for run in self.list_for_suite(repo, check_suite_id) if check_failed(run)]
         return [
-            run.model_copy(update={"annotations": tuple(self.annotations(repo, run.id))})
-            if run.output.annotations_count
-            else run
+            FailingCheck(
+                run, self.annotations(repo, run.id) if run.output.annotations_count else []
+            )
             for run in failing
         ]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+
+from githubkit_schemas.v2022_11_28.models import HookDeliveryItem
 
 from bot.errors import GitHubError
-from bot.github.models import WebhookDelivery
-
-if TYPE_CHECKING:
-    from bot.github.calls import DeliveryClient
+from bot.github.models import delivery_ok
+from bot.github.transport import API_VERSION, GitHubClient
 
 logger = logging.getLogger(__name__)
 
@@ -19,28 +18,27 @@ DEFAULT_WINDOW = timedelta(days=3)
 
 
 def recent_deliveries(
-    gateway: DeliveryClient, since: datetime, max_pages: int = 50
-) -> list[WebhookDelivery]:
-    """Deliveries made at or after `since`, following the cursor until older ones appear."""
-    collected: list[WebhookDelivery] = []
-    cursor: str | None = None
-    for _ in range(max_pages):
-        page = gateway.list_deliveries(cursor)
-        collected.extend(d for d in page.deliveries if d.delivered_at >= since)
-        reached_older = any(d.delivered_at < since for d in page.deliveries)
-        if page.next_cursor is None or reached_older or not page.deliveries:
+    app: GitHubClient, since: datetime, max_items: int = 5_000
+) -> list[HookDeliveryItem]:
+    """Deliveries made at or after `since`, newest first, following GitHub's cursor pagination."""
+    rest = app.rest(API_VERSION)
+    collected: list[HookDeliveryItem] = []
+    for delivery in app.rest.paginate(rest.apps.list_webhook_deliveries, per_page=100):
+        if delivery.delivered_at < since:
             return collected
-        cursor = page.next_cursor
-    logger.warning("stopped listing deliveries after %d pages", max_pages)
+        collected.append(delivery)
+        if len(collected) >= max_items:
+            logger.warning("stopped listing deliveries after %d", max_items)
+            break
     return collected
 
 
-def deliveries_to_redeliver(deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+def deliveries_to_redeliver(deliveries: list[HookDeliveryItem]) -> list[HookDeliveryItem]:
     """One failed delivery per guid (the newest) for guids that have no successful attempt."""
-    succeeded = {d.guid for d in deliveries if d.ok}
-    chosen: dict[str, WebhookDelivery] = {}
+    succeeded = {d.guid for d in deliveries if delivery_ok(d)}
+    chosen: dict[str, HookDeliveryItem] = {}
     for delivery in deliveries:
-        if delivery.ok or delivery.guid in succeeded:
+        if delivery_ok(delivery) or delivery.guid in succeeded:
             continue
         current = chosen.get(delivery.guid)
         if current is None or delivery.delivered_at > current.delivered_at:
@@ -48,16 +46,17 @@ def deliveries_to_redeliver(deliveries: list[WebhookDelivery]) -> list[WebhookDe
     return sorted(chosen.values(), key=lambda d: d.delivered_at)
 
 
-def catch_up(
-    gateway: DeliveryClient, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW
+def redeliver_failed(
+    app: GitHubClient, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW
 ) -> list[int]:
     """Redeliver failed deliveries within `window` before `now`; returns the ids redelivered."""
-    now = now if now is not None else gateway.clock()
-    failed = deliveries_to_redeliver(recent_deliveries(gateway, now - window))
+    now = now if now is not None else datetime.now(UTC)
+    failed = deliveries_to_redeliver(recent_deliveries(app, now - window))
+    rest = app.rest(API_VERSION)
     redelivered: list[int] = []
     for delivery in failed:
         try:
-            gateway.redeliver(delivery.id)
+            rest.apps.redeliver_webhook_delivery(delivery.id)
         except GitHubError as exc:  # one refused delivery must not block the others
             logger.error(
                 "could not redeliver %s (delivery %d): %s", delivery.guid, delivery.id, exc

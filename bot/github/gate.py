@@ -8,14 +8,13 @@ removed, the pull request marked ready for review.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
+from bot.condense import condense
 from bot.contracts import Gate
-from bot.errors import GitHubError
-from bot.github.client import InstallationClient, parse_repo
-from bot.github.models import CheckRun
+from bot.github.checks import FailingCheck
+from bot.github.client import InstallationClient
+from bot.github.models import can_maintain
 from bot.github.publish import CHECK_NAME, NEEDS_APPROVAL_LABEL
 from bot.policy import Authorisation, Decision
 
@@ -24,8 +23,6 @@ logger = logging.getLogger(__name__)
 REPAIR_LIMIT = 8_000
 """Characters of failing-CI output handed to a repair revision, at most."""
 PER_RUN_LIMIT = 3_000
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_SIGNAL = re.compile(r"(?i)(error|fail|assert|exception|traceback|panic|denied|not found)")
 
 
 @dataclass(frozen=True)
@@ -38,27 +35,9 @@ class ReleaseOutcome:
     pending_paths: list[str] = field(default_factory=list)
 
 
-def team_member(gh: InstallationClient, team: str, username: str) -> bool:
-    """Whether `username` is an active member of `@org/team` (GitHub answers 404 otherwise)."""
-    org, _, slug = team.lstrip("@").partition("/")
-    if not org or not slug:
-        raise GitHubError(f"not a team: {team!r}", "write teams as @org/team in CODEOWNERS")
-    path = (
-        f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"
-        f"/memberships/{quote(username, safe='')}"
-    )
-    try:
-        body = gh.request("GET", path).json()
-    except GitHubError as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return bool(body.get("state") == "active")
-
-
 def reviewer_teams(gh: InstallationClient, decision: Decision, reviewer: str) -> list[str]:
     """The approver teams of the decision that `reviewer` is an active member of."""
-    return [team for team in decision.approver_teams if team_member(gh, team, reviewer)]
+    return [team for team in decision.approver_teams if gh.team_membership_active(team, reviewer)]
 
 
 def release_on_review(
@@ -135,9 +114,7 @@ def release_on_review(
 def _maintains(gh: InstallationClient, repo: str, login: str) -> bool:
     """Whether `login` has the admin or maintain role on the repository."""
     permission = gh.user_permission(repo, login)
-    if permission is None:
-        return False
-    return permission.permission == "admin" or permission.role_name in ("admin", "maintain")
+    return permission is not None and can_maintain(permission)
 
 
 def _release(
@@ -148,10 +125,7 @@ def _release(
     pr_node_id: str,
     reviewer: str,
 ) -> None:
-    ref = parse_repo(repo)
-    current = CheckRun.model_validate(
-        gh.request("GET", f"/repos/{ref.full_name}/check-runs/{check_run_id}").json()
-    )
+    current = gh.checks.get(repo, check_run_id)
     previous = current.output.summary or ""
     summary = f"Released by @{reviewer}'s approving review.\n\n{previous}".strip()
     gh.checks.update(
@@ -169,30 +143,18 @@ def _release(
 # ---------------------------------------------------------------------------- CI repair
 
 
-def _condense(text: str, limit: int) -> str:
-    """Lines that look like failures plus the tail, without colour codes, within `limit`."""
-    lines = [line.rstrip() for line in _ANSI.sub("", text).splitlines()]
-    lines = [line for line in lines if line.strip()]
-    if sum(len(line) + 1 for line in lines) <= limit:
-        return "\n".join(lines)
-    signal = [line for line in lines if _SIGNAL.search(line)]
-    tail = lines[-20:]
-    kept = list(dict.fromkeys([*signal[:40], *tail]))
-    text = "\n".join(kept)
-    return text if len(text) <= limit else "…\n" + text[-(limit - 2) :]
-
-
-def _describe_run(run: CheckRun) -> str:
+def _describe_run(failing: FailingCheck) -> str:
+    run = failing.run
     parts = [f"### {run.name}: {run.conclusion}"]
     if run.output.title:
         parts.append(run.output.title)
     body = "\n".join(t for t in (run.output.summary, run.output.text) if t)
     if body:
-        parts.append(_condense(body, PER_RUN_LIMIT))
-    for annotation in run.annotations[:20]:
+        parts.append(condense(body, PER_RUN_LIMIT))
+    for annotation in failing.annotations[:20]:
         parts.append(
             f"- {annotation.path}:{annotation.start_line}: [{annotation.annotation_level}] "
-            f"{' '.join(annotation.message.split())[:300]}"
+            f"{' '.join((annotation.message or '').split())[:300]}"
         )
     return "\n".join(parts)
 
@@ -205,7 +167,9 @@ def repair_context(
     Empty when nothing in the suite failed.
     """
     failing = [
-        run for run in gh.checks.failing_for_suite(repo, check_suite_id) if run.name != CHECK_NAME
+        failing
+        for failing in gh.checks.failing_for_suite(repo, check_suite_id)
+        if failing.run.name != CHECK_NAME
     ]
     if not failing:
         return ""

@@ -11,15 +11,21 @@ import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from githubkit_schemas.v2022_11_28.models import (
+    CheckAnnotation,
+    CheckRun,
+    PullRequest,
+    PullRequestSimple,
+)
 
 from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
 from bot.errors import GitHubError, PolicyError, WorkspaceError
-from bot.github.checks import Conclusion
-from bot.github.client import InstallationClient, authenticated_clone_url, parse_repo
+from bot.github.checks import Annotation, Conclusion
+from bot.github.client import InstallationClient, authenticated_clone_url
 from bot.github.codeowners import Reviewers, find_codeowners
 from bot.github.markdown import closes, code, inert_line
-from bot.github.models import Annotation, CheckRun, PullRequest
 from bot.policy import Decision
 from bot.workspace import Workspace
 
@@ -135,7 +141,7 @@ def push_branch(
             f"refusing to force-push {branch!r}: only draftsmith/ branches belong to a run",
             "publish the run's own branch",
         )
-    url = authenticated_clone_url(clone_url, gh.token().token)
+    url = authenticated_clone_url(clone_url, gh.token())
     workspace.git("push", "--quiet", "--force", url, f"{sha}:refs/heads/{branch}")
     logger.info("pushed %s to %s", sha[:12], branch)
 
@@ -158,23 +164,6 @@ def _with_closes(body: str, issue_number: int) -> str:
     return body if issue_number in numbers else f"{closes(issue_number)}\n\n{body}"
 
 
-def _pull_from(item: Mapping[str, Any]) -> PullRequest:
-    return PullRequest.model_validate(
-        {**item, "head_ref": item["head"]["ref"], "base_ref": item["base"]["ref"]}
-    )
-
-
-def get_pull(gh: InstallationClient, repo: str, number: int) -> PullRequest | None:
-    """A pull request by number, or None when GitHub answers 404."""
-    path = f"/repos/{parse_repo(repo).full_name}/pulls/{number}"
-    try:
-        return _pull_from(gh.request("GET", path).json())
-    except GitHubError as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
 def _open_or_update(
     gh: InstallationClient,
     repo: str,
@@ -183,9 +172,9 @@ def _open_or_update(
     base_branch: str,
     existing_pr: int | None,
 ) -> tuple[PullRequest, bool]:
-    found = gh.pulls.find_open(repo, draft.branch)
+    found: PullRequest | PullRequestSimple | None = gh.pulls.find_open(repo, draft.branch)
     if found is None and existing_pr is not None:
-        known = get_pull(gh, repo, existing_pr)
+        known = gh.pulls.get(repo, existing_pr)
         if known is not None and known.state == "open":
             found = known
         else:
@@ -319,15 +308,11 @@ def gate_text(decision: Decision) -> str | None:
 
 def find_check_run(gh: InstallationClient, repo: str, head_sha: str) -> CheckRun | None:
     """This App's `draftsmith` check run on `head_sha`, or None."""
-    path = f"/repos/{parse_repo(repo).full_name}/commits/{head_sha}/check-runs"
-    params: dict[str, str | int] = {"check_name": CHECK_NAME, "app_id": gh.gateway.app_id}
-    for item in gh.paginate(path, params, key="check_runs"):
-        return CheckRun.model_validate(item)
-    return None
+    return gh.checks.find(repo, head_sha, CHECK_NAME, gh.gateway.app_id)
 
 
-def _key(annotation: Annotation) -> tuple[str, int, str]:
-    return (annotation.path, annotation.start_line, annotation.message)
+def _key(annotation: Annotation | CheckAnnotation) -> tuple[str, int, str]:
+    return (annotation.path, annotation.start_line, annotation.message or "")
 
 
 def upsert_check_run(

@@ -1,17 +1,15 @@
-"""Pull-request calls of the gateway: find, create draft, update, reviewers, labels, ready."""
+"""Pull-request calls of the gateway: find, get, create draft, update, reviewers, labels, ready."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from collections.abc import Sequence
+
+from githubkit_schemas.v2022_11_28.models import PullRequest, PullRequestSimple
 
 from bot.errors import GitHubError
-from bot.github.models import PullRequest, RepoLike, RepoRef
-
-if TYPE_CHECKING:
-    from bot.github.calls import RestClient
+from bot.github.models import RepoLike, repo_parts
+from bot.github.transport import API_VERSION, GitHubClient
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +20,6 @@ mutation($id: ID!) {
 """
 
 
-def _pull(item: Mapping[str, Any]) -> PullRequest:
-    return PullRequest.model_validate(
-        {**item, "head_ref": item["head"]["ref"], "base_ref": item["base"]["ref"]}
-    )
-
-
 def team_slug(team: str) -> str:
     """`@org/team`, `org/team` or `team` as the slug GitHub expects (`team`)."""
     return team.lstrip("@").rsplit("/", 1)[-1]
@@ -36,90 +28,87 @@ def team_slug(team: str) -> str:
 class PullRequests:
     """The pull-request calls, made as one installation (`client.pulls`)."""
 
-    def __init__(self, client: RestClient) -> None:
-        self._client = client
+    def __init__(self, github: GitHubClient) -> None:
+        self._github = github
+        self._rest = github.rest(API_VERSION)
 
-    def _repo(self, repo: RepoLike) -> RepoRef:
-        from bot.github.models import parse_repo
-
-        return parse_repo(repo)
-
-    def find_open(self, repo: RepoLike, branch: str) -> PullRequest | None:
+    def find_open(self, repo: RepoLike, branch: str) -> PullRequestSimple | None:
         """The open pull request whose head is `branch` of this repository, or None."""
-        ref = self._repo(repo)
-        params = {"state": "open", "head": f"{ref.owner}:{branch}"}
-        for item in self._client.paginate(f"/repos/{ref.full_name}/pulls", params):
-            return _pull(item)
-        return None
+        owner, name = repo_parts(repo)
+        listed = self._rest.pulls.list(owner, name, state="open", head=f"{owner}:{branch}")
+        return next(iter(listed.parsed_data), None)
+
+    def get(self, repo: RepoLike, number: int) -> PullRequest | None:
+        """A pull request by number, or None when GitHub answers 404."""
+        owner, name = repo_parts(repo)
+        try:
+            return self._rest.pulls.get(owner, name, number).parsed_data
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def create_draft(
         self, repo: RepoLike, *, title: str, body: str, head: str, base: str
     ) -> PullRequest:
         """Open a draft pull request from `head` into `base`."""
-        ref = self._repo(repo)
-        payload = {"title": title, "body": body, "head": head, "base": base, "draft": True}
-        pull = _pull(
-            self._client.request("POST", f"/repos/{ref.full_name}/pulls", json=payload).json()
-        )
-        logger.info("opened draft PR %s#%d from %s", ref.full_name, pull.number, head)
+        owner, name = repo_parts(repo)
+        pull = self._rest.pulls.create(
+            owner, name, title=title, body=body, head=head, base=base, draft=True
+        ).parsed_data
+        logger.info("opened draft PR %s/%s#%d from %s", owner, name, pull.number, head)
         return pull
 
     def update(
-        self,
-        repo: RepoLike,
-        number: int,
-        *,
-        title: str | None = None,
-        body: str | None = None,
+        self, repo: RepoLike, number: int, *, title: str | None = None, body: str | None = None
     ) -> PullRequest:
         """Change a pull request's title and/or body."""
-        ref = self._repo(repo)
-        payload = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
-        if not payload:
+        owner, name = repo_parts(repo)
+        if title is None and body is None:
             raise GitHubError("nothing to update on the pull request", "pass a title or a body")
-        path = f"/repos/{ref.full_name}/pulls/{number}"
-        return _pull(self._client.request("PATCH", path, json=payload).json())
+        if title is not None and body is not None:
+            response = self._rest.pulls.update(owner, name, number, title=title, body=body)
+        elif title is not None:
+            response = self._rest.pulls.update(owner, name, number, title=title)
+        else:
+            response = self._rest.pulls.update(owner, name, number, body=body)
+        return response.parsed_data
 
     def request_reviewers(
-        self,
-        repo: RepoLike,
-        number: int,
-        users: Sequence[str] = (),
-        teams: Sequence[str] = (),
+        self, repo: RepoLike, number: int, users: Sequence[str] = (), teams: Sequence[str] = ()
     ) -> None:
         """Ask users (logins) and teams (`@org/team` or slug) to review."""
         if not users and not teams:
             return
-        ref = self._repo(repo)
-        payload = {
-            "reviewers": [u.lstrip("@") for u in users],
-            "team_reviewers": [team_slug(t) for t in teams],
-        }
-        path = f"/repos/{ref.full_name}/pulls/{number}/requested_reviewers"
-        self._client.request("POST", path, json=payload)
+        owner, name = repo_parts(repo)
+        self._rest.pulls.request_reviewers(
+            owner,
+            name,
+            number,
+            reviewers=[u.lstrip("@") for u in users],
+            team_reviewers=[team_slug(t) for t in teams],
+        )
 
     def add_labels(self, repo: RepoLike, number: int, labels: Sequence[str]) -> None:
         """Add labels to a pull request (or issue)."""
         if not labels:
             return
-        ref = self._repo(repo)
-        path = f"/repos/{ref.full_name}/issues/{number}/labels"
-        self._client.request("POST", path, json={"labels": list(labels)})
+        owner, name = repo_parts(repo)
+        self._rest.issues.add_labels(owner, name, number, labels=list(labels))
 
     def remove_label(self, repo: RepoLike, number: int, label: str) -> None:
         """Remove a label; a label that is not there is not an error."""
-        ref = self._repo(repo)
-        path = f"/repos/{ref.full_name}/issues/{number}/labels/{quote(label, safe='')}"
+        owner, name = repo_parts(repo)
         try:
-            self._client.request("DELETE", path)
+            self._rest.issues.remove_label(owner, name, number, label)
         except GitHubError as exc:
             if exc.status != 404:
                 raise
-            logger.info("label %r was not on %s#%d", label, ref.full_name, number)
+            logger.info("label %r was not on %s/%s#%d", label, owner, name, number)
 
     def mark_ready_for_review(self, node_id: str) -> None:
         """Turn a draft pull request (by its GraphQL node id) into one ready for review."""
-        data = self._client.graphql(MARK_READY, {"id": node_id})
+        data = self._github.graphql_data(MARK_READY, {"id": node_id})
         pull = (data.get("markPullRequestReadyForReview") or {}).get("pullRequest") or {}
         if pull.get("isDraft") is not False:
             raise GitHubError(

@@ -1,56 +1,93 @@
-"""Sending one REST request through githubkit with bounded retries on 5xx and rate limits."""
+"""How every GitHub request travels, on githubkit: its retry hook, HTTP transport and token cache.
+
+- `RetryPolicy` is githubkit's `auto_retry` decision: backoff for 5xx and network errors, GitHub's
+  own wait for rate limits (githubkit reads `retry-after` / `x-ratelimit-reset`), bounded attempts,
+  and no retry at all when GitHub asks for a wait longer than `max_wait_s`.
+- `GatewayTransport` is the httpx transport under githubkit: one tracing span per HTTP request,
+  request bodies masked (PR bodies, comments and check runs are read by people), the API version.
+- `MaskingCacheStrategy` is githubkit's in-memory cache of the App JWT and installation tokens:
+  every credential it stores is registered with the masker; tokens leave it `margin` early.
+- `GitHubClient` is githubkit's client whose failures arrive as `GitHubError` with a hint.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 
 import httpx
-from githubkit import GitHub, Response
+from githubkit import GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.cache.mem_cache import MemCache
 from githubkit.exception import (
+    GitHubException,
+    GraphQLFailed,
     PrimaryRateLimitExceeded,
+    RateLimitExceeded,
     RequestError,
     RequestFailed,
-    SecondaryRateLimitExceeded,
 )
+from githubkit.retry import RetryOption
 
 from bot.errors import GitHubError
-from bot.security.masking import process_masker
+from bot.security.masking import process_masker, register_secret
 from bot.telemetry import github_span, record_status
 
 logger = logging.getLogger(__name__)
 
-API_VERSION = "2022-11-28"
+API_VERSION: Final = "2022-11-28"
 """The REST API version we speak; GitHub.com and every supported GHES release accept it."""
 
-Sleep = Callable[[float], None]
-Clock = Callable[[], datetime]
 
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC (the default clock)."""
-    return datetime.now(UTC)
+def failure_of(exc: GitHubException) -> GitHubException:
+    """The failure itself: githubkit wraps one raised inside the token request in RequestError."""
+    while isinstance(exc, RequestError) and isinstance(exc.exc, GitHubException):
+        exc = exc.exc
+    return exc
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry: backoff for 5xx, GitHub's own waits for rate limits."""
+    """githubkit's `auto_retry`: how often and how long to wait before sending a request again."""
 
     max_attempts: int = 4
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
-    default_limit_wait_s: float = 60.0
     max_wait_s: float = 900.0
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (1-based) after a 5xx or network error."""
         delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
         return float(delay + random.uniform(0, delay / 10))
+
+    def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        """Whether to retry after `exc` (githubkit counts retries from 0), and after how long."""
+        failure, attempt = failure_of(exc), retry_count + 1
+        if isinstance(failure, RateLimitExceeded):
+            slack = 1.0 if isinstance(failure, PrimaryRateLimitExceeded) else 0.0
+            wait, why = failure.retry_after.total_seconds() + slack, "rate limit"
+            if wait > self.max_wait_s:
+                return RetryOption(False)
+        elif isinstance(failure, RequestFailed) and failure.response.status_code >= 500:
+            wait, why = self.backoff(attempt), f"server error {failure.response.status_code}"
+        elif isinstance(failure, RequestError) and isinstance(failure.exc, httpx.TransportError):
+            wait, why = self.backoff(attempt), f"network error {type(failure.exc).__name__}"
+        else:
+            return RetryOption(False)
+        if attempt >= self.max_attempts:
+            exc.add_note(f"after {attempt} attempts")
+            return RetryOption(False)
+        logger.warning(
+            "github: %s, retry %d/%d in %.1fs", why, attempt, self.max_attempts - 1, wait
+        )
+        # githubkit sleeps 60s on a zero wait: never hand it one
+        return RetryOption(True, timedelta(seconds=max(wait, 0.001)))
 
 
 _HINTS = {
@@ -60,6 +97,7 @@ _HINTS = {
     409: "the resource changed concurrently; re-read it and try again",
     422: "GitHub rejected the request body; see the message for the field at fault",
 }
+LIMITED_HINT = "GitHub's rate limit is exhausted; the run can be retried after the reset"
 
 
 def error_hint(status: int | None) -> str:
@@ -71,11 +109,11 @@ def error_hint(status: int | None) -> str:
     return _HINTS.get(status, "see the message GitHub returned")
 
 
-def _message(response: Response[Any]) -> str:
+def _message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.raw_response.text[:200]
+        return response.text[:200]
     if isinstance(body, dict):
         message = str(body.get("message", ""))
         errors = body.get("errors")
@@ -83,124 +121,125 @@ def _message(response: Response[Any]) -> str:
     return ""
 
 
+def github_error(exc: GitHubException) -> GitHubError:
+    """githubkit's exception as a GitHubError naming the request, GitHub's message and a hint."""
+    failure = failure_of(exc)
+    notes = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))
+    if isinstance(failure, GraphQLFailed):
+        messages = "; ".join(str(e.message) for e in failure.response.errors or ())
+        return GitHubError(f"GitHub GraphQL failed: {messages}", "see the message GitHub returned")
+    if isinstance(failure, RequestFailed):
+        request, status = failure.request, failure.response.status_code
+        what = f"GitHub {request.method} {request.url.path} failed {status}"
+        detail = _message(failure.response.raw_response)
+        if isinstance(failure, RateLimitExceeded):
+            wait = failure.retry_after.total_seconds()
+            return GitHubError(
+                f"{what}: {detail}; GitHub asks to wait {wait:.0f}s{notes}", LIMITED_HINT, status
+            )
+        return GitHubError(f"{what}: {detail}{notes}", error_hint(status), status)
+    if isinstance(failure, RequestError) and isinstance(failure.exc, httpx.TransportError):
+        request = failure.exc.request
+        return GitHubError(
+            f"GitHub {request.method} {request.url.path} failed: "
+            f"{type(failure.exc).__name__}{notes}",
+            error_hint(None),
+        )
+    return GitHubError(
+        f"GitHub request could not be sent: {failure!r}",
+        "check the App credentials and DRAFTSMITH_GITHUB_API_URL",
+    )
+
+
+class GitHubClient(GitHub[Any]):
+    """githubkit's client; what still fails after its retries is raised as GitHubError."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        """githubkit's request (retried per the client's `auto_retry`), errors translated."""
+        try:
+            return super().request(*args, **kwargs)
+        except GitHubException as exc:
+            raise github_error(exc) from exc
+
+    def graphql_data(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """The `data` of a GraphQL operation; GitHubError when GitHub reports errors."""
+        try:
+            return self.graphql.request(query, dict(variables))
+        except GitHubException as exc:
+            raise github_error(exc) from exc
+
+
 _REPO_PATH = re.compile(r"^/repos/[^/]+/[^/]+")
 _NUMBER = re.compile(r"/\d+(?=/|$)")
 _SHA = re.compile(r"/[0-9a-f]{40}(?=/|$)")
 
 
-def route_template(url: str) -> str:
+def route_template(path: str) -> str:
     """The route of a request path for traces: owner, repo, numbers and shas as placeholders."""
-    path = url.split("?", 1)[0]
-    path = _REPO_PATH.sub("/repos/{owner}/{repo}", path)
+    path = _REPO_PATH.sub("/repos/{owner}/{repo}", path.split("?", 1)[0])
     path = _SHA.sub("/{sha}", path)
     return _NUMBER.sub("/{id}", path)
 
 
-class Requester:
-    """Sends requests through a githubkit client, retrying what GitHub says is worth retrying."""
+class GatewayTransport(httpx.BaseTransport):
+    """The HTTP transport under githubkit: traced, masked, versioned; connections are pooled."""
 
-    def __init__(
-        self,
-        policy: RetryPolicy | None = None,
-        sleep: Sleep | None = None,
-        clock: Clock = utc_now,
-    ) -> None:
-        import time
+    def __init__(self, base_path: str, inner: httpx.BaseTransport | None = None) -> None:
+        self.base_path = base_path.rstrip("/")
+        self.inner = inner or httpx.HTTPTransport()
 
-        self.policy = policy or RetryPolicy()
-        self.sleep: Sleep = sleep or time.sleep
-        self.clock = clock
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request inside a span named by its route template."""
+        request = _masked(request)
+        request.headers.setdefault("X-GitHub-Api-Version", API_VERSION)
+        path = request.url.path
+        if self.base_path and path.startswith(self.base_path + "/"):
+            path = path[len(self.base_path) :]
+        with github_span(request.method, route_template(path)) as span:
+            response = self.inner.handle_request(request)
+            record_status(span, response.status_code)
+            return response
 
-    def send(
-        self,
-        client: GitHub[Any],
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Response[Any]:
-        """One request; raises GitHubError (with `status`) once retries are exhausted."""
-        all_headers = {"X-GitHub-Api-Version": API_VERSION, **(headers or {})}
-        # PR and issue bodies, comments and check-run output are read by people: masked.
-        json = process_masker().mask_obj(json) if json is not None else None
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with github_span(method, route_template(url)) as span:
-                    try:
-                        response = client.request(
-                            method,
-                            url,
-                            params=dict(params) if params else None,
-                            json=json,
-                            headers=all_headers,
-                        )
-                    except RequestFailed as failed:
-                        record_status(span, failed.response.status_code)
-                        raise
-                    record_status(span, response.status_code)
-                    return response
-            except PrimaryRateLimitExceeded as exc:
-                wait, why = self._primary_wait(exc.response), "primary rate limit"
-                status: int | None = exc.response.status_code
-                detail = _message(exc.response)
-            except SecondaryRateLimitExceeded as exc:
-                wait, why = self._secondary_wait(exc.response), "secondary rate limit"
-                status, detail = exc.response.status_code, _message(exc.response)
-            except RequestFailed as exc:
-                status, detail = exc.response.status_code, _message(exc.response)
-                if status < 500:
-                    raise self._error(method, url, status, detail) from exc
-                wait, why = self.policy.backoff(attempt), f"server error {status}"
-            except RequestError as exc:
-                if not isinstance(exc.exc, httpx.TransportError):
-                    raise GitHubError(
-                        f"GitHub {method} {url} could not be sent: {exc.exc!r}",
-                        "check the App credentials and DRAFTSMITH_GITHUB_API_URL",
-                    ) from exc
-                status, detail = None, type(exc.exc).__name__
-                wait, why = self.policy.backoff(attempt), f"network error {detail}"
-            if attempt >= self.policy.max_attempts:
-                raise self._error(method, url, status, f"{detail} (after {attempt} attempts)")
-            if wait > self.policy.max_wait_s:
-                raise self._error(
-                    method, url, status, f"{why}: would have to wait {wait:.0f}s", limited=True
-                )
-            logger.warning(
-                "github %s %s: %s, retry %d/%d in %.1fs",
-                method,
-                url,
-                why,
-                attempt,
-                self.policy.max_attempts - 1,
-                wait,
-            )
-            self.sleep(wait)
+    def close(self) -> None:
+        """Kept open: githubkit closes its httpx client after every request; the pool stays."""
 
-    def _primary_wait(self, response: Response[Any]) -> float:
-        reset = response.headers.get("x-ratelimit-reset")
-        if reset is None or not reset.isdigit():
-            return self.policy.default_limit_wait_s
-        resets_at = datetime.fromtimestamp(int(reset), UTC)
-        return max(0.0, (resets_at - self.clock()).total_seconds()) + 1.0
 
-    def _secondary_wait(self, response: Response[Any]) -> float:
-        retry_after = response.headers.get("retry-after")
-        if retry_after is not None and retry_after.isdigit():
-            return float(retry_after)
-        return self._primary_wait(response)
+def _masked(request: httpx.Request) -> httpx.Request:
+    if "json" not in request.headers.get("content-type", "") or not request.content:
+        return request
+    body = json.loads(request.content)
+    masked = process_masker().mask_obj(body)
+    if masked == body:
+        return request
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
+    return httpx.Request(
+        request.method, request.url, headers=headers, json=masked, extensions=request.extensions
+    )
 
-    @staticmethod
-    def _error(
-        method: str, url: str, status: int | None, detail: str, limited: bool = False
-    ) -> GitHubError:
-        hint = (
-            "GitHub's rate limit is exhausted; the run can be retried after the reset"
-            if limited
-            else error_hint(status)
-        )
-        shown = f" {status}" if status is not None else ""
-        return GitHubError(f"GitHub {method} {url} failed{shown}: {detail}", hint, status=status)
+
+class MaskingCache(MemCache):
+    """githubkit's memory cache; each credential stored is masked from then on."""
+
+    def __init__(self, margin: timedelta) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.margin = margin
+
+    def set(self, key: str, value: str, ex: timedelta) -> None:
+        """Store a JWT or token; installation tokens expire from the cache `margin` early."""
+        register_secret(value)  # masked in everything that leaves the process
+        if ":installation:" in key:
+            ex -= self.margin
+            logger.info("installation token %s cached for %.0fs", key, ex.total_seconds())
+        super().set(key, value, ex)
+
+
+class MaskingCacheStrategy(MemCacheStrategy):
+    """githubkit's memory cache strategy with a `MaskingCache` for credentials."""
+
+    def __init__(self, margin: timedelta) -> None:
+        super().__init__()
+        self._credentials = MaskingCache(margin)
+
+    def get_cache_storage(self) -> MaskingCache:
+        """The one credential cache of this gateway."""
+        return self._credentials

@@ -34,7 +34,7 @@ def _fetch_url(services: Services, run: Run) -> str:
     gh = services.github(run)
     if gh is None:
         return run.clone_url
-    return authenticated_clone_url(run.clone_url, gh.token().token)
+    return authenticated_clone_url(run.clone_url, gh.token())
 
 
 def repo_config(store: Store, run: Run, workspace: Workspace) -> RepoConfig | None:

@@ -19,9 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.condense import join_bounded
 from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
 from bot.sandbox.golang import go_test
+from bot.sandbox.junit import junit_cases
 from bot.sandbox.toolbox import CONTEXTS_PLUGIN
 from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampered_report
 
@@ -41,6 +43,8 @@ class Counts:
     skipped: int = 0
     errors: int = 0
     failures: list[str] = field(default_factory=list)
+    cases: dict[str, bool] = field(default_factory=dict)
+    """Each test case (`classname::name`) and whether it passed (JUnit reports only)."""
 
 
 MAX_REPORT_BYTES = 20 * 1024 * 1024
@@ -74,19 +78,6 @@ def read_report(workdir: Path, relative: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def condense(failures: Sequence[str], limit: int = MAX_DETAILS) -> str:
-    """Join failure summaries, bounded to `limit` characters (saying how many were left out)."""
-    out: list[str] = []
-    size = 0
-    for i, text in enumerate(failures):
-        if size + len(text) > limit:
-            out.append(f"... and {len(failures) - i} more failure(s)")
-            break
-        out.append(text)
-        size += len(text)
-    return "\n\n".join(out)
-
-
 def _failure_text(name: str, message: str, body: str) -> str:
     """The failing test, its assertion and the lines of the traceback that matter."""
     lines = [ln for ln in body.strip().splitlines() if ln.strip()]
@@ -98,24 +89,19 @@ def _failure_text(name: str, message: str, body: str) -> str:
 
 def parse_junit(xml_text: str) -> Counts:
     """Counts and failures from a JUnit XML report (pytest, node --test)."""
-    root = ET.fromstring(xml_text)
     counts = Counts()
-    for case in root.iter("testcase"):
-        name = "::".join(p for p in (case.get("classname"), case.get("name")) if p)
-        problem = case.find("failure")
-        if problem is None:
-            problem = case.find("error")
-        if problem is not None:
-            if problem.tag == "error":
+    for case in junit_cases(xml_text):
+        if case.outcome in ("failed", "error"):
+            if case.outcome == "error":
                 counts.errors += 1
             else:
                 counts.failed += 1
-            message = problem.get("message") or ""
-            counts.failures.append(_failure_text(name, message, problem.text or ""))
-        elif case.find("skipped") is not None:
+            counts.failures.append(_failure_text(case.name, case.message, case.text))
+        elif case.outcome == "skipped":
             counts.skipped += 1
         else:
             counts.passed += 1
+        counts.cases[case.name] = case.outcome == "passed"
     return counts
 
 
@@ -167,7 +153,7 @@ def _report(counts: Counts, result: ExecResult, command: list[str], coverage: fl
         tests_failed=counts.failed + counts.errors,
         tests_skipped=counts.skipped,
         coverage_percent=coverage,
-        failure_details=condense(details),
+        failure_details=join_bounded(details, MAX_DETAILS),
         command=shlex.join(command),
         duration_s=result.duration_s,
     )
@@ -179,7 +165,7 @@ def _error(command: list[str], result: ExecResult, why: str) -> TestReport:
         status=TestStatus.error,
         tests_passed=0,
         tests_failed=0,
-        failure_details=condense([f"{why} (exit {result.exit_code})\n{tail}"]),
+        failure_details=join_bounded([f"{why} (exit {result.exit_code})\n{tail}"], MAX_DETAILS),
         command=shlex.join(command),
         duration_s=result.duration_s,
     )

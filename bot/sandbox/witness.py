@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import ExecResult, LimitHit, Limits, Sandbox
+from bot.sandbox.junit import junit_cases
 
 WITNESS_MODULE = "draftsmith_witness"
 """The module name the plugin has in the sandbox toolbox (`-p draftsmith_witness`)."""
@@ -150,18 +151,13 @@ class Witness:
 
 
 def junit_outcomes(text: str) -> dict[str, str]:
-    """Each test case of a JUnit report (`classname::name`) and its outcome."""
+    """Each test case of a JUnit report (`classname::name`) and its outcome (the worst of
+    duplicates; an error counts as failed)."""
     outcomes: dict[str, str] = {}
-    for case in ET.fromstring(text).iter("testcase"):
-        name = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
-        if case.find("failure") is not None or case.find("error") is not None:
-            outcome = "failed"
-        elif case.find("skipped") is not None:
-            outcome = "skipped"
-        else:
-            outcome = "passed"
-        previous = outcomes.get(name, "passed")
-        outcomes[name] = max(previous, outcome, key=_RANK.__getitem__)
+    for case in junit_cases(text):
+        outcome = "failed" if case.outcome == "error" else case.outcome
+        previous = outcomes.get(case.name, "passed")
+        outcomes[case.name] = max(previous, outcome, key=_RANK.__getitem__)
     return outcomes
 
 

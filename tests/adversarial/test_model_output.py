@@ -191,7 +191,7 @@ def test_model_text_reaches_github_inert_and_reviewers_and_labels_are_draftsmith
         **{f"comment {i}": body for i, body in enumerate(fake_github.comment_bodies(7))},
         **{
             f"annotation {i}": f"{a['title']}\n{a['message']}"
-            for i, a in enumerate(check["output"].get("annotations", []))
+            for i, a in enumerate(fake_github.annotations.get(check["id"], []))
         },
     }
     assert "annotation 0" in texts and "comment 0" in texts

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.runtime import Runtime
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
+from tests.helpers.github_objects import check_run
 from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
@@ -176,7 +177,7 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
         (revised_check,) = [
             c for c in fake_github.check_runs.values() if c["head_sha"] == revised.head_sha
         ]
-        notes = revised_check["output"].get("annotations", [])
+        notes = fake_github.annotations.get(revised_check["id"], [])
         assert [(a["path"], a["annotation_level"]) for a in notes if "F811" in a["message"]] == [
             ("calc/__init__.py", "warning")
         ]
@@ -201,7 +202,7 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
         run = runtime.store.list_runs()[0]
         assert run.status == "needs_approval", run.status_reason
         pr = fake_github.pulls[run.pr_number]
-        assert {"name": "needs-approval"} in pr["labels"]
+        assert "needs-approval" in [each["name"] for each in pr["labels"]]
         check = next(iter(fake_github.check_runs.values()))
         assert check["conclusion"] == "action_required"
         head = run.head_sha or ""
@@ -227,7 +228,7 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
         h.handled()
         released = runtime.store.get_run(run.id)
         assert released.status == "approved"
-        assert {"name": "needs-approval"} not in pr["labels"]
+        assert "needs-approval" not in [each["name"] for each in pr["labels"]]
         assert pr["draft"] is False
         assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
 
@@ -259,20 +260,20 @@ def failing_suite(pr: int, head: str, suite_id: int) -> dict[str, Any]:
 
 
 def ci_run(run_id: int, head: str) -> dict[str, Any]:
-    return {
-        "id": run_id,
-        "name": "lint",
-        "head_sha": head,
-        "status": "completed",
-        "conclusion": "failure",
-        "app": {"id": 15368, "slug": "github-actions"},
-        "output": {
+    item = check_run(
+        run_id,
+        name="lint",
+        head_sha=head,
+        conclusion="failure",
+        app_id=15368,
+        output={
             "title": "lint failed",
             "summary": "flake8: calc/__init__.py:8:1 E302",
             "text": "E302 expected 2 blank lines",
-            "annotations_count": 0,
         },
-    }
+    )
+    item["app"]["slug"] = "github-actions"
+    return item
 
 
 def test_line_comments_and_failing_ci_steer_the_same_run(

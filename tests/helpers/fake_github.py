@@ -1,13 +1,13 @@
 """A stateful GitHub REST API at the HTTP boundary (respx), for end-to-end tests.
 
-Responses follow the objects of `@octokit/openapi`, trimmed; every request is recorded so tests
-can assert what Draftsmith sent (and grep it for secrets). Only what Draftsmith calls is served;
+Responses are GitHub's documented examples (`tests/helpers/github_objects.py`), as complete as
+GitHub's own; every request is recorded so tests can assert what Draftsmith sent (and grep it for
+secrets). Only what Draftsmith calls is served;
 anything else answers 404 and is listed in `unexpected`.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import re
@@ -18,7 +18,20 @@ from typing import Any
 import httpx
 import respx
 
-from tests.unit.github.support import API, comment, documented_route, pull, user
+from tests.helpers.github_objects import (
+    API,
+    annotation,
+    check_run,
+    comment,
+    content_file,
+    label,
+    permission,
+    pull,
+    reaction,
+    token,
+    user,
+)
+from tests.unit.github.support import documented_route
 
 TOKEN = "ghs_fakeInstallationToken0123456789abcdef"
 
@@ -33,6 +46,8 @@ class FakeGitHub:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """The annotations each check run received (GitHub lists them apart from the run)."""
     reactions: list[tuple[int, str]] = field(default_factory=list)
     suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -98,40 +113,21 @@ class FakeGitHub:
         expires = datetime.now(UTC) + timedelta(hours=1)
         return httpx.Response(
             201,
-            json={
-                "token": TOKEN,
-                "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "permissions": body.get("permissions", {}),
-                "repository_selection": "selected",
-            },
+            json=token(TOKEN, expires.strftime("%Y-%m-%dT%H:%M:%SZ"), body.get("permissions")),
         )
 
     def _contents(self, request: httpx.Request, body: Any, path: str) -> httpx.Response:
         if path not in self.files:
             return httpx.Response(404, json={"message": "Not Found"})
-        raw = self.files[path].encode()
-        return httpx.Response(
-            200,
-            json={
-                "type": "file",
-                "encoding": "base64",
-                "size": len(raw),
-                "name": path.rsplit("/", 1)[-1],
-                "path": path,
-                "content": base64.b64encode(raw).decode(),
-                "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
-            },
-        )
+        return httpx.Response(200, json=content_file(path, self.files[path], self.repo))
 
     def _permission(self, request: httpx.Request, body: Any, login: str) -> httpx.Response:
         if login not in self.permissions:
             return httpx.Response(404, json={"message": "Not Found"})
-        permission = self.permissions[login]
-        if isinstance(permission, list):  # changes over time: one answer per request
-            permission = permission.pop(0) if len(permission) > 1 else permission[0]
-        return httpx.Response(
-            200, json={"permission": permission, "role_name": permission, "user": user(login)}
-        )
+        level = self.permissions[login]
+        if isinstance(level, list):  # changes over time: one answer per request
+            level = level.pop(0) if len(level) > 1 else level[0]
+        return httpx.Response(200, json=permission(login, level))
 
     def _list_comments(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
         return httpx.Response(200, json=self.comments.get(int(number), []))
@@ -139,7 +135,7 @@ class FakeGitHub:
     def _create_comment(
         self, request: httpx.Request, body: dict[str, Any], number: str
     ) -> httpx.Response:
-        item = comment(next(self._ids), body["body"])
+        item = comment(next(self._ids), body["body"], repo=self.repo)
         self.comments.setdefault(int(number), []).append(item)
         return httpx.Response(201, json=item)
 
@@ -155,9 +151,7 @@ class FakeGitHub:
 
     def _react(self, request: httpx.Request, body: dict[str, Any], cid: str) -> httpx.Response:
         self.reactions.append((int(cid), body["content"]))
-        return httpx.Response(
-            201, json={"id": next(self._ids), "content": body["content"], "user": user()}
-        )
+        return httpx.Response(201, json=reaction(next(self._ids), body["content"]))
 
     def _list_pulls(self, request: httpx.Request, body: Any) -> httpx.Response:
         head = request.url.params.get("head", "")
@@ -173,8 +167,8 @@ class FakeGitHub:
             head=body["head"],
             title=body["title"],
             body=body.get("body", ""),
+            repo=self.repo,
         )
-        item["labels"], item["requested_reviewers"] = [], []
         self.pulls[number] = item
         return httpx.Response(201, json=item)
 
@@ -207,7 +201,17 @@ class FakeGitHub:
         return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
 
     def _annotations(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
-        return httpx.Response(200, json=[])
+        return httpx.Response(200, json=self.annotations.get(int(run_id), []))
+
+    def _annotate(self, run_id: int, output: dict[str, Any]) -> None:
+        received = [
+            annotation(
+                a["path"], a["start_line"], a["annotation_level"], a["message"], a.get("title", "")
+            )
+            for a in output.get("annotations", [])
+        ]
+        self.annotations.setdefault(run_id, []).extend(received)
+        self.check_runs[run_id]["output"]["annotations_count"] += len(received)
 
     def _reviewers(
         self, request: httpx.Request, body: dict[str, Any], number: str
@@ -220,35 +224,42 @@ class FakeGitHub:
         labels = body["labels"] if isinstance(body, dict) else body
         item = self.pulls.get(int(number), {"labels": []})
         item.setdefault("labels", [])
-        item["labels"] += [{"name": n} for n in labels if {"name": n} not in item["labels"]]
+        names = {existing["name"] for existing in item["labels"]}
+        item["labels"] += [label(n) for n in labels if n not in names]
         return httpx.Response(200, json=item["labels"])
 
     def _remove_label(
         self, request: httpx.Request, body: Any, number: str, name: str
     ) -> httpx.Response:
         item = self.pulls.get(int(number), {"labels": []})
-        item["labels"] = [label for label in item.get("labels", []) if label["name"] != name]
+        item["labels"] = [each for each in item.get("labels", []) if each["name"] != name]
         return httpx.Response(200, json=item["labels"])
 
     def _create_check(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
         run_id = next(self._ids)
-        item = {
-            "id": run_id,
-            "name": body["name"],
-            "head_sha": body["head_sha"],
-            "status": body.get("status", "completed"),
-            "conclusion": body.get("conclusion"),
-            "output": body.get("output", {}),
-            "html_url": f"https://github.com/c/{run_id}",
-        }
+        item = check_run(
+            run_id,
+            name=body["name"],
+            head_sha=body["head_sha"],
+            status=body.get("status", "completed"),
+            conclusion=body.get("conclusion"),
+            output={k: v for k, v in (body.get("output") or {}).items() if k != "annotations"},
+            repo=self.repo,
+        )
         self.check_runs[run_id] = item
+        self._annotate(run_id, body.get("output") or {})
         return httpx.Response(201, json=item)
 
     def _update_check(
         self, request: httpx.Request, body: dict[str, Any], run_id: str
     ) -> httpx.Response:
         item = self.check_runs[int(run_id)]
-        item.update(body)
+        item.update({k: v for k, v in body.items() if k in ("status", "conclusion", "name")})
+        output = body.get("output") or {}
+        item["output"].update(
+            {k: v for k, v in output.items() if k in ("title", "summary", "text")}
+        )
+        self._annotate(int(run_id), output)
         return httpx.Response(200, json=item)
 
     def _graphql(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:

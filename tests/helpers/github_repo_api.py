@@ -2,14 +2,13 @@
 
 Only the operations publishing and the gate use: pulls, labels, requested reviewers, contents,
 check runs (annotations are appended on update, as GitHub does), team memberships and the
-`markPullRequestReadyForReview` GraphQL mutation. Response bodies follow `@octokit/openapi`,
-trimmed to identity and the fields read. Routes are added to the test's own `github_api` router,
-so its route-existence check covers every request.
+`markPullRequestReadyForReview` GraphQL mutation. Response bodies are GitHub's documented
+examples (`tests/helpers/github_objects.py`), complete as GitHub's own. Routes are added to the
+test's own `github_api` router, so its route-existence check covers every request.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import re
@@ -20,109 +19,19 @@ from typing import Any
 import httpx
 import respx
 
-from tests.unit.github.support import API, pull, user
+from tests.helpers.github_objects import (
+    annotation,
+    check_run,
+    content_file,
+    label,
+    pull,
+    team,
+    team_membership,
+    user,
+)
 
 APP_ID = 42
 Handler = Callable[[httpx.Request, Any, tuple[str, ...]], httpx.Response]
-
-
-def _label(name: str) -> dict[str, Any]:
-    return {
-        "id": abs(hash(name)) % 10**9,
-        "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
-        "url": f"{API}/repos/octo/widgets/labels/{name}",
-        "name": name,
-        "description": None,
-        "color": "ededed",
-        "default": False,
-    }
-
-
-def _team(slug: str) -> dict[str, Any]:
-    return {
-        "id": abs(hash(slug)) % 10**6,
-        "node_id": "MDQ6VGVhbTE=",
-        "name": slug,
-        "slug": slug,
-        "description": None,
-        "privacy": "closed",
-        "permission": "push",
-        "url": f"{API}/teams/1",
-        "html_url": f"https://github.com/orgs/octo/teams/{slug}",
-        "members_url": f"{API}/teams/1/members{{/member}}",
-        "repositories_url": f"{API}/teams/1/repos",
-        "parent": None,
-    }
-
-
-def content_file(path: str, text: str) -> dict[str, Any]:
-    """GET /repos/{owner}/{repo}/contents/{path} response for a file (content-file)."""
-    return {
-        "type": "file",
-        "encoding": "base64",
-        "size": len(text),
-        "name": path.rsplit("/", 1)[-1],
-        "path": path,
-        "content": base64.encodebytes(text.encode()).decode(),
-        "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
-        "url": f"{API}/repos/octo/widgets/contents/{path}",
-        "git_url": None,
-        "html_url": None,
-        "download_url": None,
-        "_links": {"git": None, "self": f"{API}/repos/octo/widgets/contents/{path}", "html": None},
-    }
-
-
-def check_run(
-    id_: int,
-    *,
-    name: str,
-    head_sha: str,
-    status: str = "completed",
-    conclusion: str | None = None,
-    output: dict[str, Any] | None = None,
-    app_id: int = APP_ID,
-) -> dict[str, Any]:
-    """A check-run object."""
-    out: dict[str, Any] = {"title": None, "summary": None, "text": None, "annotations_count": 0}
-    out.update(output or {})
-    out["annotations_url"] = f"{API}/repos/octo/widgets/check-runs/{id_}/annotations"
-    return {
-        "id": id_,
-        "head_sha": head_sha,
-        "node_id": "MDg6Q2hlY2tSdW40",
-        "external_id": "",
-        "url": f"{API}/repos/octo/widgets/check-runs/{id_}",
-        "html_url": f"https://github.com/octo/widgets/runs/{id_}",
-        "details_url": None,
-        "status": status,
-        "conclusion": conclusion,
-        "started_at": "2026-11-23T11:00:00Z",
-        "completed_at": "2026-11-23T11:05:00Z" if status == "completed" else None,
-        "output": out,
-        "name": name,
-        "check_suite": {"id": 5},
-        "app": {"id": app_id, "slug": "draftsmith", "name": "Draftsmith"},
-        "pull_requests": [],
-    }
-
-
-def annotation_item(
-    path: str, line: int, level: str, message: str, title: str = ""
-) -> dict[str, Any]:
-    """A check-annotation object."""
-    return {
-        "path": path,
-        "start_line": line,
-        "end_line": line,
-        "start_column": None,
-        "end_column": None,
-        "annotation_level": level,
-        "title": title or None,
-        "message": message,
-        "raw_details": None,
-        "blob_href": f"https://github.com/octo/widgets/blob/x/{path}",
-    }
 
 
 def _error(status: int, message: str, errors: list[Any] | None = None) -> httpx.Response:
@@ -195,9 +104,9 @@ class RepoAPI:
     # -- pulls --------------------------------------------------------------------------------
     def _pull_body(self, number: int) -> dict[str, Any]:
         item = dict(self.pulls[number])
-        item["labels"] = [_label(n) for n in self.labels.get(number, [])]
+        item["labels"] = [label(n) for n in self.labels.get(number, [])]
         item["requested_reviewers"] = [user(u) for u in self.reviewers.get(number, [])]
-        item["requested_teams"] = [_team(t) for t in self.team_reviewers.get(number, [])]
+        item["requested_teams"] = [team(t) for t in self.team_reviewers.get(number, [])]
         return item
 
     def _list_pulls(self, request: httpx.Request, _: Any, __: tuple[str, ...]) -> httpx.Response:
@@ -271,7 +180,7 @@ class RepoAPI:
         number = int(groups[0])
         current = self.labels.setdefault(number, [])
         current.extend(n for n in body["labels"] if n not in current)
-        return httpx.Response(200, json=[_label(n) for n in current])
+        return httpx.Response(200, json=[label(n) for n in current])
 
     def _remove_label(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
         number, name = int(groups[0]), httpx.URL("/" + groups[1]).path[1:]
@@ -279,7 +188,7 @@ class RepoAPI:
         if name not in current:
             return _error(404, "Label does not exist")
         current.remove(name)
-        return httpx.Response(200, json=[_label(n) for n in current])
+        return httpx.Response(200, json=[label(n) for n in current])
 
     # -- contents -----------------------------------------------------------------------------
     def _contents(self, _: httpx.Request, __: Any, groups: tuple[str, ...]) -> httpx.Response:
@@ -343,7 +252,7 @@ class RepoAPI:
                 run["output"][key] = output[key]
         for item in output.get("annotations", []):  # GitHub appends
             self.annotations[id_].append(
-                annotation_item(
+                annotation(
                     item["path"],
                     item["start_line"],
                     item["annotation_level"],
@@ -366,14 +275,7 @@ class RepoAPI:
         state = self.teams.get(f"{org}/{slug}", {}).get(login)
         if state is None:
             return _error(404, "Not Found")
-        return httpx.Response(
-            200,
-            json={
-                "url": f"{API}/teams/1/memberships/{login}",
-                "role": "member",
-                "state": state,
-            },
-        )
+        return httpx.Response(200, json=team_membership(login, state))
 
     def _graphql(self, _: httpx.Request, body: Any, __: tuple[str, ...]) -> httpx.Response:
         assert "markPullRequestReadyForReview" in body["query"]

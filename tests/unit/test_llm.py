@@ -12,7 +12,7 @@ import respx
 
 from bot.config import Settings
 from bot.contracts import ImplementationPlan, ReviewResult
-from bot.errors import ContractError, ModelError
+from bot.errors import ContractError, ModelError, ModelUnavailable
 from bot.llm import ModelClient, Tool
 from bot.usage import Price, UsageLedger, parse_prices, price_for
 
@@ -61,9 +61,13 @@ def tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, A
             "function": {"name": name, "arguments": json.dumps(arguments)}}
 
 
-def api_error(status: int, message: str) -> httpx.Response:
+def api_error(status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
     error = {"message": message, "type": "invalid_request_error", "param": None, "code": None}
-    return httpx.Response(status, json={"error": error})
+    return httpx.Response(status, json={"error": error}, headers=headers)
+
+
+SOON = {"retry-after-ms": "1"}
+"""The endpoint asks to retry after a millisecond: the client's retries do not slow the tests."""
 
 
 def bodies(route: respx.Route) -> list[dict[str, Any]]:
@@ -85,7 +89,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def make_client(http: httpx.AsyncClient, **kwargs: Any) -> ModelClient:
     settings = kwargs.pop("settings", Settings(model="gpt-4o-mini"))
     return ModelClient(settings, base_url=BASE, api_key="sk-test", http_client=http,
-                       retry_backoff_s=0.0, **kwargs)
+                       **kwargs)
 
 
 USER = [{"role": "user", "content": "Plan: add mul to pkg/calc.py"}]
@@ -218,7 +222,7 @@ async def test_model_answering_at_once_with_tools_offered_is_fine(
 async def test_rate_limit_then_success_is_retried(
     mock: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:
-    answers = iter([api_error(429, "slow down"), api_error(503, "overloaded"),
+    answers = iter([api_error(429, "slow down", SOON), api_error(503, "overloaded", SOON),
                     completion(json.dumps(PLAN))])
     route = mock.post("/chat/completions").mock(side_effect=lambda _: next(answers))
     result = await make_client(http).complete("planner", USER, ImplementationPlan)
@@ -229,10 +233,44 @@ async def test_rate_limit_then_success_is_retried(
 async def test_server_errors_beyond_the_retry_limit_raise_model_error(
     mock: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:
-    route = mock.post("/chat/completions").mock(return_value=api_error(500, "boom"))
-    with pytest.raises(ModelError, match="failed 3 times"):
+    route = mock.post("/chat/completions").mock(return_value=api_error(500, "boom", SOON))
+    with pytest.raises(ModelUnavailable, match="failed 3 times") as info:
         await make_client(http, max_retries=2).complete("planner", USER, ImplementationPlan)
     assert route.call_count == 3
+    assert info.value.retry_after_s == pytest.approx(0.001)
+
+
+async def test_the_retry_setting_sets_the_clients_retries_and_the_outage_names_its_cause(
+    mock: respx.MockRouter, http: httpx.AsyncClient
+) -> None:
+    route = mock.post("/chat/completions").mock(return_value=api_error(429, "slow", SOON))
+    settings = Settings(model="gpt-4o-mini", model_max_retries=1)  # DRAFTSMITH_MODEL_MAX_RETRIES
+    with pytest.raises(ModelUnavailable, match="failed 2 times") as info:
+        await make_client(http, settings=settings).complete("planner", USER, ImplementationPlan)
+    assert route.call_count == 2
+    assert info.value.cause == "rate limited (429)"
+
+
+async def test_a_long_retry_after_is_not_waited_out_but_reported(
+    mock: respx.MockRouter, http: httpx.AsyncClient
+) -> None:
+    route = mock.post("/chat/completions").mock(
+        return_value=api_error(429, "quota", {"retry-after": "300"})
+    )
+    with pytest.raises(ModelUnavailable) as info:
+        await make_client(http).complete("planner", USER, ImplementationPlan)
+    assert route.call_count == 1  # the client does not sleep five minutes inside a phase
+    assert info.value.retry_after_s == 300.0 and "wait 300s" in info.value.message
+
+
+async def test_an_unreachable_endpoint_is_unavailable_without_a_retry_after(
+    mock: respx.MockRouter, http: httpx.AsyncClient
+) -> None:
+    mock.post("/chat/completions").mock(side_effect=httpx.ConnectError("connection refused"))
+    with pytest.raises(ModelUnavailable) as info:
+        await make_client(http, max_retries=0).complete("planner", USER, ImplementationPlan)
+    assert info.value.retry_after_s is None
+    assert "OPENAI_BASE_URL" in info.value.hint
 
 
 async def test_unauthorised_is_a_model_error_with_a_hint(

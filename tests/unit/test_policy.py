@@ -8,7 +8,7 @@ import pytest
 
 from bot.contracts import Gate
 from bot.errors import PolicyError
-from bot.pathglob import compile_glob, normalise_path
+from bot.pathglob import compile_glob, normalise_path, path_matches
 from bot.policy import (
     REPO_RISKY_REASON,
     Authorisation,
@@ -366,7 +366,29 @@ def test_invalid_policy_file_raises_policy_error(tmp_path: Path) -> None:
     ids=lambda v: str(v),
 )
 def test_path_pattern_semantics(pattern: str, path: str, matches: bool) -> None:
-    assert bool(compile_glob(pattern).fullmatch(path)) is matches
+    assert path_matches(pattern, path) is matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("auth/", "src/Auth/login.py", True),
+        ("*.PEM", "keys/server.pem", True),
+        ("auth/", "auth", False),  # a trailing slash names directories only, as in gitignore
+        ("Dockerfile", "services/api/dockerfile", True),
+    ],
+    ids=lambda v: str(v),
+)
+def test_path_patterns_follow_gitignore_and_ignore_case(
+    pattern: str, path: str, matches: bool
+) -> None:
+    assert path_matches(pattern, path) is matches
+
+
+@pytest.mark.parametrize("pattern", ["!secrets/", "", "   ", "# a comment"])
+def test_path_patterns_without_a_meaning_in_a_rule_list_are_refused(pattern: str) -> None:
+    with pytest.raises(PolicyError):
+        compile_glob(pattern)
 
 
 @pytest.mark.parametrize(

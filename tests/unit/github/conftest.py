@@ -7,6 +7,7 @@ against the REST routes of `@octokit/openapi` (tests/fixtures/github/routes.json
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import respx
@@ -16,9 +17,11 @@ from tests.unit.github.support import API, FakeClock, check_calls_documented
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    """The fake clock the gateway reads and sleeps on."""
-    return FakeClock()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fake clock githubkit sleeps on between retries (it calls `time.sleep` itself)."""
+    fake = FakeClock()
+    monkeypatch.setattr("githubkit.core.time", SimpleNamespace(sleep=fake.sleep))
+    return fake
 
 
 @pytest.fixture
@@ -32,4 +35,4 @@ def github_api() -> Iterator[respx.MockRouter]:
 @pytest.fixture
 def gateway(private_key: str, clock: FakeClock) -> GitHubGateway:
     """A gateway for App 42 on api.github.com that never really sleeps."""
-    return GitHubGateway(42, private_key, API, sleep=clock.sleep, clock=clock)
+    return GitHubGateway(42, private_key, API)

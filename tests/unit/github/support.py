@@ -1,6 +1,6 @@
 """Helpers for the gateway tests: the route check, a fake clock, and small GitHub REST shapes.
 
-Response builders follow the objects of `@octokit/openapi` (trimmed, never invented fields).
+Response objects come from `tests/helpers/github_objects.py` (GitHub's documented examples).
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from pathlib import Path
 import httpx
 import respx
 
-API = "https://api.github.com"
+from tests.helpers import github_objects
+from tests.helpers.github_objects import API, comment, pull, user
+
+__all__ = ["API", "comment", "pull", "user"]
+
 ROUTES_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "github" / "routes.json"
 GRAPHQL_PATHS = ("/graphql", "/api/graphql")
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -86,65 +90,6 @@ class FakeClock:
 def token_body(
     token: str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a", *, expires_at: datetime | None = None
 ) -> dict[str, object]:
-    """POST /app/installations/{id}/access_tokens response (installation-token example)."""
-    expires = expires_at or START + timedelta(hours=1)
-    return {
-        "token": token,
-        "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "permissions": {"issues": "write", "contents": "read"},
-        "repository_selection": "selected",
-    }
-
-
-def user(login: str = "octocat", id_: int = 1) -> dict[str, object]:
-    """A simple-user object, trimmed to its identifying fields."""
-    return {
-        "login": login,
-        "id": id_,
-        "node_id": "MDQ6VXNlcjE=",
-        "type": "User",
-        "site_admin": False,
-        "html_url": f"https://github.com/{login}",
-    }
-
-
-def comment(id_: int, body: str, login: str = "draftsmith[bot]") -> dict[str, object]:
-    """An issue-comment object."""
-    return {
-        "id": id_,
-        "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
-        "url": f"{API}/repos/octo/widgets/issues/comments/{id_}",
-        "html_url": f"https://github.com/octo/widgets/issues/7#issuecomment-{id_}",
-        "body": body,
-        "user": user(login),
-        "created_at": "2026-11-23T11:00:00Z",
-        "updated_at": "2026-11-23T11:00:00Z",
-        "author_association": "NONE",
-        "issue_url": f"{API}/repos/octo/widgets/issues/7",
-    }
-
-
-def pull(
-    number: int = 9,
-    *,
-    draft: bool = True,
-    head: str = "draftsmith/7-add-widget",
-    title: str = "Add widget",
-    body: str = "Closes #7",
-) -> dict[str, object]:
-    """A pull-request object, trimmed to the fields the gateway reads plus identity."""
-    return {
-        "id": 1000 + number,
-        "node_id": f"PR_kwDOA{number}",
-        "number": number,
-        "url": f"{API}/repos/octo/widgets/pulls/{number}",
-        "html_url": f"https://github.com/octo/widgets/pull/{number}",
-        "state": "open",
-        "locked": False,
-        "draft": draft,
-        "title": title,
-        "body": body,
-        "user": user(),
-        "head": {"label": f"octo:{head}", "ref": head, "sha": "a" * 40, "user": user("octo")},
-        "base": {"label": "octo:main", "ref": "main", "sha": "b" * 40, "user": user("octo")},
-    }
+    """POST /app/installations/{id}/access_tokens response, valid for an hour from now."""
+    expires = expires_at or datetime.now(UTC) + timedelta(hours=1)
+    return github_objects.token(token, expires.strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
@@ -15,9 +15,13 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.github.client import GitHubGateway, authenticated_clone_url
-from tests.unit.github.support import START, FakeClock, check_calls_documented, comment, token_body
+from bot.security.masking import mask, register_secret
+from tests.helpers.github_objects import repository
+from tests.unit.github.support import check_calls_documented, comment, token_body
 
 TOKENS = "/app/installations/77/access_tokens"
+SECRET = "v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
+"""A token no credential pattern recognises: masked only if the gateway registers it."""
 
 
 def test_app_calls_carry_a_jwt_signed_with_the_app_key(
@@ -25,7 +29,7 @@ def test_app_calls_carry_a_jwt_signed_with_the_app_key(
 ) -> None:
     route = github_api.post(TOKENS).respond(201, json=token_body())
 
-    gateway.installation_token(77)
+    gateway.installation(77).token()
 
     authorization = route.calls.last.request.headers["Authorization"]
     scheme, _, encoded = authorization.partition(" ")
@@ -36,27 +40,25 @@ def test_app_calls_carry_a_jwt_signed_with_the_app_key(
     assert claims["exp"] - claims["iat"] <= 600
 
 
-def test_installation_token_is_cached_until_shortly_before_expiry(
-    github_api: respx.MockRouter, gateway: GitHubGateway, clock: FakeClock
+def test_installation_token_is_cached_unless_it_has_under_five_minutes_left(
+    github_api: respx.MockRouter, gateway: GitHubGateway
 ) -> None:
+    now = datetime.now(UTC)
     route = github_api.post(TOKENS).mock(
         side_effect=[
             httpx.Response(
-                201, json=token_body("ghs_first", expires_at=START + timedelta(hours=1))
+                201, json=token_body("ghs_short", expires_at=now + timedelta(minutes=4, seconds=50))
             ),
-            httpx.Response(
-                201, json=token_body("ghs_second", expires_at=START + timedelta(hours=2))
-            ),
+            httpx.Response(201, json=token_body("ghs_long", expires_at=now + timedelta(hours=1))),
         ]
     )
+    client = gateway.installation(77)
 
-    first = gateway.installation_token(77)
-    clock.advance(minutes=54)  # 6 minutes of validity left: still cached
-    again = gateway.installation_token(77)
-    clock.advance(minutes=2)  # 4 minutes left: inside the 5-minute margin, refreshed
-    refreshed = gateway.installation_token(77)
+    short = client.token()  # under 5 minutes of validity: handed out once, never reused
+    refreshed = client.token()
+    cached = gateway.installation(77).token()  # another client of the same scope: cached
 
-    assert (first.token, again.token, refreshed.token) == ("ghs_first", "ghs_first", "ghs_second")
+    assert (short, refreshed, cached) == ("ghs_short", "ghs_long", "ghs_long")
     assert route.call_count == 2
 
 
@@ -71,9 +73,9 @@ def test_installation_token_request_is_scoped_to_repositories_and_permissions(
     )
     permissions = {"issues": "write", "contents": "write", "pull_requests": "write"}
 
-    scoped = gateway.installation_token(77, ["widgets"], permissions)
-    same = gateway.installation_token(77, ["widgets"], dict(reversed(permissions.items())))
-    other = gateway.installation_token(77, ["widgets"], {"issues": "read"})
+    scoped = gateway.installation(77, ["widgets"], permissions).token()
+    same = gateway.installation(77, ["widgets"], dict(reversed(permissions.items()))).token()
+    other = gateway.installation(77, ["widgets"], {"issues": "read"}).token()
 
     assert json.loads(route.calls[0].request.content) == {
         "repositories": ["widgets"],
@@ -83,7 +85,7 @@ def test_installation_token_request_is_scoped_to_repositories_and_permissions(
         "repositories": ["widgets"],
         "permissions": {"issues": "read"},
     }
-    assert (scoped.token, same.token, other.token) == (
+    assert (scoped, same, other) == (
         "ghs_scoped",
         "ghs_scoped",
         "ghs_other_scope",
@@ -93,7 +95,7 @@ def test_installation_token_request_is_scoped_to_repositories_and_permissions(
 def test_installation_calls_use_the_installation_token_and_never_log_it(
     github_api: respx.MockRouter, gateway: GitHubGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    github_api.post(TOKENS).respond(201, json=token_body("ghs_secret_value"))
+    github_api.post(TOKENS).respond(201, json=token_body(SECRET))
     route = github_api.post("/repos/octo/widgets/issues/7/comments").respond(
         201, json=comment(11, "Working on it")
     )
@@ -101,30 +103,30 @@ def test_installation_calls_use_the_installation_token_and_never_log_it(
 
     created = gateway.installation(77, ["widgets"]).create_comment("octo/widgets", 7, "On it")
 
-    assert route.calls.last.request.headers["Authorization"] == "token ghs_secret_value"
+    assert (
+        route.calls.last.request.headers["Authorization"]
+        == "token v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
+    )
     assert route.calls.last.request.headers["X-GitHub-Api-Version"] == "2022-11-28"
-    assert created.id == 11 and created.user_login == "draftsmith[bot]"
-    assert "ghs_secret_value" not in caplog.text
-    assert "ghs_secret_value" not in repr(gateway.installation_token(77, ["widgets"]))
+    assert created.id == 11 and created.user is not None
+    assert created.user.login == "draftsmith[bot]"
+    assert SECRET not in caplog.text
+    assert SECRET not in mask("cloned with v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5")
 
 
-def test_ghes_base_url_is_honoured_for_rest_and_graphql(private_key: str, clock: FakeClock) -> None:
+def test_ghes_base_url_is_honoured_for_rest_and_graphql(private_key: str) -> None:
     base = "https://ghe.example.com/api/v3"
     settings = Settings(github_app_id=42, github_private_key=private_key, github_api_url=base + "/")
-    gateway = GitHubGateway.from_settings(settings, sleep=clock.sleep, clock=clock)
+    gateway = GitHubGateway.from_settings(settings)
     with respx.mock(assert_all_called=True) as router:
         router.post(f"{base}{TOKENS}").respond(201, json=token_body())
         router.get(f"{base}/repos/octo/widgets").respond(
             200,
-            json={
-                "id": 1296269,
-                "node_id": "R_kgDOA",
-                "name": "widgets",
-                "full_name": "octo/widgets",
-                "private": True,
-                "default_branch": "trunk",
-                "clone_url": "https://ghe.example.com/octo/widgets.git",
-            },
+            json=repository(
+                default_branch="trunk",
+                private=True,
+                clone_url="https://ghe.example.com/octo/widgets.git",
+            ),
         )
         router.post("https://ghe.example.com/api/graphql").respond(
             200,
@@ -137,7 +139,6 @@ def test_ghes_base_url_is_honoured_for_rest_and_graphql(private_key: str, clock:
 
         check_calls_documented(router, base_path="/api/v3")
     assert repo.default_branch == "trunk"
-    assert gateway.graphql_url == "https://ghe.example.com/api/graphql"
 
 
 def test_invalid_private_key_is_a_config_error_with_a_hint() -> None:
@@ -173,3 +174,19 @@ def test_missing_app_id_is_a_config_error(private_key: str) -> None:
 )
 def test_authenticated_clone_url(clone_url: str, expected: str) -> None:
     assert authenticated_clone_url(clone_url, "ghs_abc") == expected
+
+
+def test_what_the_gateway_sends_is_masked(
+    github_api: respx.MockRouter, gateway: GitHubGateway
+) -> None:
+    secret = "s3cr3t-value-9f8e7d6c5b4a"
+    register_secret(secret)
+    github_api.post(TOKENS).respond(201, json=token_body())
+    route = github_api.post("/repos/octo/widgets/issues/7/comments").respond(
+        201, json=comment(12, "masked")
+    )
+
+    gateway.installation(77).create_comment("octo/widgets", 7, f"the key is {secret}")
+
+    sent = json.loads(route.calls.last.request.content)
+    assert secret not in sent["body"] and sent["body"].startswith("the key is ")

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 import respx
 
-from bot.github.client import GitHubGateway
-from bot.github.deliveries import catch_up
-from tests.unit.github.support import API, START, FakeClock
+from bot.github.client import GitHubGateway, catch_up
+from bot.github.deliveries import recent_deliveries
+from bot.github.models import delivery_ok
+from tests.helpers import github_objects as objects
+from tests.unit.github.support import API, START
 
 DELIVERIES = "/app/hook/deliveries"
 
@@ -24,39 +26,36 @@ def delivery(
     redelivery: bool = False,
 ) -> dict[str, object]:
     """A hook-delivery-item, as in GitHub's example."""
-    return {
-        "id": id_,
-        "guid": guid,
-        "delivered_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "redelivery": redelivery,
-        "duration": 0.27,
-        "status": status,
-        "status_code": code,
-        "event": "issues",
-        "action": "labeled",
-        "installation_id": 77,
-        "repository_id": 456,
-        "throttled_at": None,
-    }
+    return objects.delivery(
+        id_,
+        guid,
+        at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        status=status,
+        code=code,
+        redelivery=redelivery,
+    )
 
 
 def _next(cursor: str) -> dict[str, str]:
     return {"Link": f'<{API}{DELIVERIES}?per_page=100&cursor={cursor}>; rel="next"'}
 
 
-def test_list_deliveries_uses_the_app_jwt_and_returns_the_next_cursor(
+def test_recent_deliveries_use_the_app_jwt_and_follow_the_cursor(
     github_api: respx.MockRouter, gateway: GitHubGateway
 ) -> None:
-    route = github_api.get(DELIVERIES).respond(
-        200, json=[delivery(1, "g1", START)], headers=_next("v1_abc")
+    route = github_api.get(DELIVERIES)
+    route.side_effect = lambda request: (
+        respx.MockResponse(200, json=[delivery(2, "g2", START - timedelta(hours=2))])
+        if request.url.params.get("cursor") == "v1_abc"
+        else respx.MockResponse(200, json=[delivery(1, "g1", START)], headers=_next("v1_abc"))
     )
 
-    page = gateway.list_deliveries()
+    found = recent_deliveries(gateway.app, since=START - timedelta(days=1))
 
-    assert route.calls.last.request.headers["Authorization"].startswith("Bearer ")
-    assert route.calls.last.request.url.params["per_page"] == "100"
-    assert page.next_cursor == "v1_abc"
-    assert [(d.id, d.guid, d.ok) for d in page.deliveries] == [(1, "g1", True)]
+    assert route.calls[0].request.headers["Authorization"].startswith("Bearer ")
+    assert route.calls[0].request.url.params["per_page"] == "100"
+    assert route.calls[1].request.url.params["cursor"] == "v1_abc"
+    assert [(d.id, d.guid, delivery_ok(d)) for d in found] == [(1, "g1", True), (2, "g2", True)]
 
 
 def test_catch_up_redelivers_only_failed_deliveries_that_never_succeeded(
@@ -110,7 +109,7 @@ def test_catch_up_redelivers_only_failed_deliveries_that_never_succeeded(
 
 
 def test_catch_up_stops_paging_at_the_window(
-    github_api: respx.MockRouter, gateway: GitHubGateway, clock: FakeClock
+    github_api: respx.MockRouter, gateway: GitHubGateway
 ) -> None:
     pages = github_api.get(DELIVERIES).respond(
         200,
@@ -122,7 +121,7 @@ def test_catch_up_stops_paging_at_the_window(
     )
     github_api.post(f"{DELIVERIES}/1/attempts").respond(202, json={})
 
-    assert catch_up(gateway) == [1]  # `now` defaults to the gateway's clock
+    assert catch_up(gateway, now=START) == [1]
     assert pages.call_count == 1
 
 

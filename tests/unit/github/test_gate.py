@@ -9,7 +9,9 @@ from bot.errors import GitHubError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.gate import ReleaseOutcome, release_on_review, repair_context
 from bot.policy import Decision, evaluate, load_default_policy
-from tests.helpers.github_repo_api import RepoAPI, annotation_item, check_run
+from tests.helpers import github_objects as objects
+from tests.helpers.github_objects import annotation, check_run
+from tests.helpers.github_repo_api import RepoAPI
 from tests.unit.github.support import pull, token_body
 
 REPO = "octo/widgets"
@@ -158,7 +160,7 @@ def test_an_owner_of_only_some_gated_paths_does_not_release_it(
 
 def _role(github_api: respx.MockRouter, login: str, permission: str, role: str) -> None:
     github_api.get(f"/repos/{REPO}/collaborators/{login}/permission").respond(
-        200, json={"permission": permission, "role_name": role, "user": {"login": login}}
+        200, json=objects.permission(login, permission, role)
     )
 
 
@@ -283,7 +285,7 @@ def test_repair_context_condenses_the_failing_runs_of_the_suite(
     )
     github_api.get("/repos/octo/widgets/check-runs/3/annotations").respond(
         200,
-        json=[annotation_item("src/widget.py", 2, "failure", "Incompatible return value type")],
+        json=[annotation("src/widget.py", 2, "failure", "Incompatible return value type")],
     )
 
     text = repair_context(client, REPO, 5)

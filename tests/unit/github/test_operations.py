@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -11,10 +11,17 @@ import respx
 
 from bot.errors import GitHubError
 from bot.github.client import GitHubGateway, InstallationClient
-from bot.github.models import RepoRef
-from tests.unit.github.support import API, comment, token_body, user
+from tests.helpers.github_objects import content_file, permission, reaction
+from tests.unit.github.support import API, comment, token_body
 
 MARKER = "<!-- draftsmith:run:12 -->"
+
+
+@dataclass(frozen=True)
+class NamedRepo:
+    """Anything naming a repository by `full_name`, as a command's repository does."""
+
+    full_name: str
 
 
 @pytest.fixture
@@ -25,7 +32,7 @@ def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> Installation
 
 
 @pytest.mark.parametrize(
-    ("permission", "role_name", "expected"),
+    ("level", "role_name", "expected"),
     [
         pytest.param("admin", "admin", True, id="admin"),
         pytest.param("write", "maintain", True, id="maintain"),
@@ -38,12 +45,12 @@ def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> Installation
 def test_has_write_access_follows_the_role(
     github_api: respx.MockRouter,
     client: InstallationClient,
-    permission: str,
+    level: str,
     role_name: str,
     expected: bool,
 ) -> None:
     github_api.get("/repos/octo/widgets/collaborators/alice/permission").respond(
-        200, json={"permission": permission, "role_name": role_name, "user": user("alice")}
+        200, json=permission("alice", level, role_name)
     )
 
     assert client.has_write_access("octo/widgets", "alice") is expected
@@ -57,7 +64,7 @@ def test_has_write_access_is_false_for_unknown_users(
     )
 
     assert client.user_permission("octo/widgets", "ghost") is None
-    assert client.has_write_access(RepoRef("octo", "widgets"), "ghost") is False
+    assert client.has_write_access(NamedRepo("octo/widgets"), "ghost") is False
 
 
 def test_permission_errors_other_than_404_are_raised(
@@ -128,14 +135,7 @@ def test_add_reaction_to_a_comment(
     github_api: respx.MockRouter, client: InstallationClient
 ) -> None:
     route = github_api.post("/repos/octo/widgets/issues/comments/5/reactions").respond(
-        201,
-        json={
-            "id": 1,
-            "node_id": "MDg6UmVhY3Rpb24x",
-            "user": user(),
-            "content": "eyes",
-            "created_at": "2026-11-23T12:00:00Z",
-        },
+        201, json=reaction(1, "eyes")
     )
 
     client.add_reaction("octo/widgets", 5, "eyes")
@@ -145,29 +145,12 @@ def test_add_reaction_to_a_comment(
         client.add_reaction("octo/widgets", 5, "party")
 
 
-def _content_file(path: str, text: str) -> dict[str, object]:
-    return {
-        "type": "file",
-        "encoding": "base64",
-        "size": len(text),
-        "name": path.rsplit("/", 1)[-1],
-        "path": path,
-        "content": base64.encodebytes(text.encode()).decode(),
-        "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
-        "url": f"{API}/repos/octo/widgets/contents/{path}",
-        "git_url": None,
-        "html_url": None,
-        "download_url": None,
-        "_links": {"git": None, "self": f"{API}/repos/octo/widgets/contents/{path}", "html": None},
-    }
-
-
 def test_read_file_decodes_the_file_at_the_given_ref(
     github_api: respx.MockRouter, client: InstallationClient
 ) -> None:
     text = "trigger_label: ai\ntest_command: pytest -q\n"
     route = github_api.get("/repos/octo/widgets/contents/.github/draftsmith.yml").respond(
-        200, json=_content_file(".github/draftsmith.yml", text)
+        200, json=content_file(".github/draftsmith.yml", text)
     )
 
     assert client.read_file("octo/widgets", ".github/draftsmith.yml", ref="main") == text
@@ -188,7 +171,7 @@ def test_read_file_refuses_a_directory(
     github_api: respx.MockRouter, client: InstallationClient
 ) -> None:
     github_api.get("/repos/octo/widgets/contents/docs").respond(
-        200, json=[_content_file("docs/a.md", "a")]
+        200, json=[content_file("docs/a.md", "a")]
     )
 
     with pytest.raises(GitHubError, match="not a file"):
@@ -207,7 +190,7 @@ def test_token_for_cloning_is_the_scoped_token(
     token = client.token()
     again = client.token()
 
-    assert token.token.startswith("ghs_") and again == token
+    assert token.startswith("ghs_") and again == token
     assert github_api.calls.call_count == 1
     body = json.loads(github_api.calls.last.request.content)
     assert body == {

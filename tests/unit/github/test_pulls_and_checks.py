@@ -9,9 +9,11 @@ import pytest
 import respx
 
 from bot.errors import GitHubError
+from bot.github.checks import Annotation
 from bot.github.client import GitHubGateway, InstallationClient
-from bot.github.models import Annotation
-from tests.unit.github.support import API, pull, token_body
+from bot.github.models import check_failed
+from tests.helpers.github_objects import annotation, check_run, label
+from tests.unit.github.support import pull, token_body
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def test_find_open_pull_request_by_head_branch(
 
     params = route.calls.last.request.url.params
     assert (params["state"], params["head"]) == ("open", "octo:draftsmith/7-add-widget")
-    assert found is not None and (found.number, found.head_ref, found.draft) == (
+    assert found is not None and (found.number, found.head.ref, found.draft) == (
         9,
         "draftsmith/7-add-widget",
         True,
@@ -69,7 +71,7 @@ def test_create_draft_pull_request(
         "base": "main",
         "draft": True,
     }
-    assert created.node_id == "PR_kwDOA9" and created.base_ref == "main"
+    assert created.node_id == "PR_kwDOA9" and created.base.ref == "main"
 
 
 def test_update_pull_request_sends_only_what_changes(
@@ -102,16 +104,8 @@ def test_request_reviewers_splits_users_and_team_slugs(
 
 
 def test_add_and_remove_labels(github_api: respx.MockRouter, client: InstallationClient) -> None:
-    label = {
-        "id": 208045946,
-        "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
-        "name": "needs approval",
-        "description": None,
-        "color": "f29513",
-        "default": False,
-        "url": f"{API}/repos/octo/widgets/labels/needs%20approval",
-    }
-    add = github_api.post("/repos/octo/widgets/issues/9/labels").respond(200, json=[label])
+    added = label("needs approval")
+    add = github_api.post("/repos/octo/widgets/issues/9/labels").respond(200, json=[added])
     remove = github_api.delete("/repos/octo/widgets/issues/9/labels/needs%20approval").mock(
         side_effect=[
             httpx.Response(200, json=[]),
@@ -165,30 +159,20 @@ def _check_run(
     conclusion: str | None,
     annotations_count: int = 0,
 ) -> dict[str, object]:
-    return {
-        "id": id_,
-        "head_sha": "ce587453ced02b1526dfb4cb910479d431683101",
-        "node_id": "MDg6Q2hlY2tSdW40",
-        "external_id": "run-12",
-        "url": f"{API}/repos/octo/widgets/check-runs/{id_}",
-        "html_url": f"https://github.com/octo/widgets/runs/{id_}",
-        "details_url": "https://draftsmith.example/runs/12",
-        "status": status,
-        "conclusion": conclusion,
-        "started_at": "2026-11-23T11:00:00Z",
-        "completed_at": "2026-11-23T11:05:00Z" if status == "completed" else None,
-        "output": {
+    item = check_run(
+        id_,
+        name=name,
+        head_sha="ce587453ced02b1526dfb4cb910479d431683101",
+        status=status,
+        conclusion=conclusion,
+        output={
             "title": f"{name} report",
             "summary": f"{name}: {conclusion}",
-            "text": None,
             "annotations_count": annotations_count,
-            "annotations_url": f"{API}/repos/octo/widgets/check-runs/{id_}/annotations",
         },
-        "name": name,
-        "check_suite": {"id": 5},
-        "app": None,
-        "pull_requests": [],
-    }
+    )
+    item.update(external_id="run-12", details_url="https://draftsmith.example/runs/12")
+    return item
 
 
 def _annotation(line: int) -> Annotation:
@@ -256,7 +240,7 @@ def test_update_check_run_sends_annotations_in_batches_of_50(
         "annotation_level": "failure",
         "message": "problem on line 1",
     }
-    assert run.failed
+    assert check_failed(run)
 
 
 def test_failing_check_runs_of_a_suite_come_with_their_annotations(
@@ -276,29 +260,16 @@ def test_failing_check_runs_of_a_suite_come_with_their_annotations(
     )
     annotations = github_api.get("/repos/octo/widgets/check-runs/2/annotations").respond(
         200,
-        json=[
-            {
-                "path": "tests/test_widget.py",
-                "start_line": 2,
-                "end_line": 2,
-                "start_column": None,
-                "end_column": None,
-                "annotation_level": "failure",
-                "title": "test_widget",
-                "message": "AssertionError",
-                "raw_details": None,
-                "blob_href": f"{API}/repos/octo/widgets/git/blobs/abc",
-            }
-        ],
+        json=[annotation("tests/test_widget.py", 2, "failure", "AssertionError", "test_widget")],
     )
 
     failing = client.checks.failing_for_suite("octo/widgets", 5)
 
-    assert [(r.name, r.conclusion) for r in failing] == [
+    assert [(f.run.name, f.run.conclusion) for f in failing] == [
         ("tests", "failure"),
         ("types", "timed_out"),
     ]
-    assert failing[0].output.summary == "tests: failure"
+    assert failing[0].run.output.summary == "tests: failure"
     assert [a.message for a in failing[0].annotations] == ["AssertionError"]
-    assert failing[1].annotations == ()
+    assert failing[1].annotations == []
     assert annotations.call_count == 1

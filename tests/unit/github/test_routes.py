@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import respx
 
-from bot.github.client import GitHubGateway
-from bot.github.deliveries import catch_up
-from bot.github.models import Annotation
+from bot.github.checks import Annotation
+from bot.github.client import GitHubGateway, catch_up
+from tests.helpers import github_objects as objects
 from tests.unit.github.support import (
     API,
     ROUTES_FILE,
     START,
-    FakeClock,
     check_calls_documented,
     comment,
     documented_route,
     pull,
     token_body,
-    user,
 )
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "extract_github_routes.py"
@@ -51,6 +49,11 @@ GATEWAY_ROUTES = {
     "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
     "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs",
     "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+    "GET /repos/{owner}/{repo}/check-runs/{check_run_id}",
+    "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+    "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+    "GET /orgs/{org}/teams/{team_slug}/memberships/{username}",
+    "GET /app",
     "POST /graphql",
 }
 """The whole REST surface of the gateway: adding a call means adding it here, checked below."""
@@ -92,104 +95,69 @@ def test_route_check_fails_on_an_undocumented_request() -> None:
             check_calls_documented(router)
 
 
-def test_every_gateway_operation_sends_a_documented_route(
-    private_key: str, clock: FakeClock
-) -> None:
-    gateway = GitHubGateway(42, private_key, API, sleep=clock.sleep, clock=clock)
-    run = {
-        "id": 4,
-        "name": "draftsmith",
-        "head_sha": "a" * 40,
-        "status": "completed",
-        "conclusion": "failure",
-        "output": {"title": "t", "summary": "s", "annotations_count": 1},
-    }
-    file = {
-        "type": "file",
-        "encoding": "base64",
-        "content": base64.b64encode(b"x").decode(),
-        "path": "a",
-        "name": "a",
-        "size": 1,
-        "sha": "0" * 40,
-    }
+def test_every_gateway_operation_sends_a_documented_route(private_key: str) -> None:
+    gateway = GitHubGateway(42, private_key, API)
+    run = objects.check_run(
+        4,
+        name="draftsmith",
+        head_sha="a" * 40,
+        conclusion="failure",
+        output={"title": "t", "summary": "s", "annotations_count": 1},
+    )
+    runs = {"total_count": 1, "check_runs": [run]}
+    delivered = (START - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    failed = objects.delivery(1, "g", delivered, status="Bad Gateway", code=502)
     with respx.mock(base_url=API, assert_all_called=True) as api:
         api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
-        api.get("/app/hook/deliveries").respond(
-            200,
-            json=[
-                {
-                    "id": 1,
-                    "guid": "g",
-                    "delivered_at": "2026-11-23T11:00:00Z",
-                    "redelivery": False,
-                    "duration": 0.1,
-                    "status": "Bad Gateway",
-                    "status_code": 502,
-                    "event": "issues",
-                    "action": "labeled",
-                    "installation_id": 77,
-                    "repository_id": 1,
-                }
-            ],
-        )
+        api.get("/app").respond(200, json=objects.app())
+        api.get("/app/hook/deliveries").respond(200, json=[failed])
         api.post("/app/hook/deliveries/1/attempts").respond(202, json={})
-        api.get("/repos/o/r").respond(
-            200,
-            json={
-                "id": 1,
-                "node_id": "R_1",
-                "full_name": "o/r",
-                "default_branch": "main",
-                "clone_url": "https://github.com/o/r.git",
-                "private": False,
-            },
-        )
+        api.get("/repos/o/r").respond(200, json=objects.repository("o/r"))
         api.get("/repos/o/r/collaborators/u/permission").respond(
-            200, json={"permission": "write", "role_name": "write", "user": user("u")}
+            200, json=objects.permission("u", "write")
         )
-        api.get("/repos/o/r/contents/a").respond(200, json=file)
+        api.get("/repos/o/r/contents/a").respond(200, json=objects.content_file("a", "x", "o/r"))
         api.get("/repos/o/r/issues/7/comments").respond(200, json=[comment(3, "m")])
         api.post("/repos/o/r/issues/7/comments").respond(201, json=comment(4, "new"))
         api.patch("/repos/o/r/issues/comments/3").respond(200, json=comment(3, "m2"))
-        api.post("/repos/o/r/issues/comments/3/reactions").respond(201, json={"id": 1})
+        api.post("/repos/o/r/issues/comments/3/reactions").respond(
+            201, json=objects.reaction(1, "rocket")
+        )
         api.get("/repos/o/r/pulls").respond(200, json=[pull(9)])
+        api.get("/repos/o/r/pulls/9").respond(200, json=pull(9))
         api.post("/repos/o/r/pulls").respond(201, json=pull(9))
         api.patch("/repos/o/r/pulls/9").respond(200, json=pull(9))
         api.post("/repos/o/r/pulls/9/requested_reviewers").respond(201, json=pull(9))
         api.post("/repos/o/r/issues/9/labels").respond(200, json=[])
         api.delete("/repos/o/r/issues/9/labels/gated").respond(200, json=[])
+        api.get("/orgs/o/teams/team/memberships/u").respond(
+            200, json=objects.team_membership("u", "active")
+        )
         api.post("/graphql").respond(
             200,
             json={"data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}}},
         )
         api.post("/repos/o/r/check-runs").respond(201, json=run)
+        api.get("/repos/o/r/check-runs/4").respond(200, json=run)
         api.patch("/repos/o/r/check-runs/4").respond(200, json=run)
-        api.get("/repos/o/r/check-suites/5/check-runs").respond(
-            200, json={"total_count": 1, "check_runs": [run]}
-        )
+        api.get(f"/repos/o/r/commits/{'a' * 40}/check-runs").respond(200, json=runs)
+        api.get("/repos/o/r/check-suites/5/check-runs").respond(200, json=runs)
         api.get("/repos/o/r/check-runs/4/annotations").respond(
-            200,
-            json=[
-                {
-                    "path": "a",
-                    "start_line": 1,
-                    "end_line": 1,
-                    "annotation_level": "failure",
-                    "message": "m",
-                }
-            ],
+            200, json=[objects.annotation("a", 1, "failure", "m")]
         )
 
+        assert gateway.app_slug() == "draftsmith"
         assert catch_up(gateway, now=START) == [1]
         gh = gateway.installation(77, ["r"], {"contents": "write"})
         gh.repository("o/r")
         gh.has_write_access("o/r", "u")
+        gh.team_membership_active("@o/team", "u")
         gh.read_file("o/r", "a", ref="main")
         gh.upsert_comment("o/r", 7, "m", "m2")
         gh.create_comment("o/r", 7, "new")
         gh.add_reaction("o/r", 3, "rocket")
         gh.pulls.find_open("o/r", "b")
+        gh.pulls.get("o/r", 9)
         gh.pulls.create_draft("o/r", title="t", body="b", head="b", base="main")
         gh.pulls.update("o/r", 9, title="t2")
         gh.pulls.request_reviewers("o/r", 9, ["u"], ["o/team"])
@@ -197,6 +165,8 @@ def test_every_gateway_operation_sends_a_documented_route(
         gh.pulls.remove_label("o/r", 9, "gated")
         gh.pulls.mark_ready_for_review("PR_9")
         gh.checks.create("o/r", name="draftsmith", head_sha="a" * 40)
+        gh.checks.get("o/r", 4)
+        gh.checks.find("o/r", "a" * 40, "draftsmith", 42)
         gh.checks.update(
             "o/r",
             4,

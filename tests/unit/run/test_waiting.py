@@ -9,7 +9,7 @@ import openai
 
 from bot.config import Settings
 from bot.errors import ModelUnavailable
-from bot.llm import _outage_cause, _retry_after
+from bot.model_errors import outage_cause, retry_after
 from bot.policy import load_default_policy
 from bot.progress import render
 from bot.run import budgets, waiting
@@ -173,10 +173,10 @@ def _status_error(status: int, headers: dict[str, str]) -> openai.APIStatusError
 
 
 def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
-    assert _retry_after(_status_error(429, {"retry-after": "12"})) == 12.0
+    assert retry_after(_status_error(429, {"retry-after": "12"})) == 12.0
     later = utcnow() + timedelta(seconds=90)
     dated = _status_error(503, {"retry-after": later.strftime("%a, %d %b %Y %H:%M:%S GMT")})
-    assert 85 <= (_retry_after(dated) or 0) <= 90
-    assert _retry_after(_status_error(503, {})) is None
-    assert _outage_cause(_status_error(429, {})) == "rate limited (429)"
-    assert _outage_cause(_status_error(503, {})) == "server error (503)"
+    assert 85 <= (retry_after(dated) or 0) <= 90
+    assert retry_after(_status_error(503, {})) is None
+    assert outage_cause(_status_error(429, {})) == "rate limited (429)"
+    assert outage_cause(_status_error(503, {})) == "server error (503)"

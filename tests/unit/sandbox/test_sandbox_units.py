@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.condense import condense, join_bounded
 from bot.config import Settings
 from bot.errors import SandboxError
 from bot.sandbox import choose
@@ -17,7 +18,7 @@ from bot.sandbox.base import Limits, check_env
 from bot.sandbox.docker import DockerSandbox, container_spec
 from bot.sandbox.docker_fds import FD_FORWARDER_MOUNT, FD_MOUNT_DIR, FdChannels
 from bot.sandbox.egress import FORWARD_PORT, SOCKET_MOUNT
-from bot.sandbox.runners import condense, parse_go_test_json, parse_junit
+from bot.sandbox.runners import parse_go_test_json, parse_junit
 
 # `go test -json` events (test2json format) for one passing, one skipped and one failing test.
 GO_EVENTS = """\
@@ -136,8 +137,22 @@ def test_junit_from_real_pytest_is_counted(tmp_path: Path) -> None:
     counts = parse_junit((tmp_path / "j.xml").read_text())
     assert (counts.passed, counts.failed, counts.skipped) == (1, 1, 1)
     assert "test_bad" in counts.failures[0] and "assert [1] == [2]" in counts.failures[0]
+    assert counts.cases == {
+        "test_x::test_ok": True,
+        "test_x::test_bad": False,
+        "test_x::test_skip": False,
+    }
+
+
+def test_a_long_log_is_condensed_to_failure_lines_and_tail_without_colours() -> None:
+    log = "\n".join([f"line {n} fine" for n in range(2000)] + ["\x1b[31mE   assert 1 == 2\x1b[0m"])
+    log += "\n" + "\n".join(f"tail {n}" for n in range(50))
+    text = condense(log, 1000)
+    assert len(text) <= 1000
+    assert text.startswith("E   assert 1 == 2") and text.endswith("tail 49")
+    assert "\x1b[" not in text and condense("short", 1000) == "short"
 
 
 def test_condensed_failures_are_bounded() -> None:
-    text = condense(["x" * 300] * 50, limit=1000)
+    text = join_bounded(["x" * 300] * 50, limit=1000)
     assert len(text) < 1200 and text.endswith("more failure(s)")
