@@ -246,6 +246,8 @@ async def _coverage_percent(
     sandbox: Sandbox, workdir: Path, limits: Limits, python: str, data: str, env: Mapping[str, str]
 ) -> float | None:
     """Total percent covered, from coverage.py's JSON report of the run's data file."""
+    # -i: files a project executes that are not Python source (templates) are skipped;
+    # --show-contexts: which test executed each line (bot.analysis.coverage)
     cov_cmd = [python, "-m", "coverage", "json", "-i", f"--data-file={data}"]
     cov_cmd += ["--show-contexts", "-o", f"{REPORT_DIR}/coverage.json"]
     cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=env)
