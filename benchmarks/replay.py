@@ -297,8 +297,8 @@ def main() -> int:
             _print_row(row, "repeat")
     total = summary(results, repeats)
     if args.json:
-        print(json.dumps({"cases": [asdict(r) for r in results],
-                          "repeats": [asdict(r) for r in repeats], "summary": total}, indent=2))  # fmt: skip
+        data = {"cases": [asdict(r) for r in results], "repeats": [asdict(r) for r in repeats]}
+        print(json.dumps({**data, "summary": total}, indent=2))
     else:
         print(json.dumps(total, indent=2))
     return 0
