@@ -151,3 +151,17 @@ def test_a_base_that_cannot_run_claims_no_proof_and_says_why(
     assert "Could not run on the base: the suite on the base: nothing was collected" in evidence
     assert "unknown (could not run on the base)" in evidence
     assert model.calls["coder"] == 1
+
+
+def test_a_test_command_that_is_not_pytest_is_judged_by_its_exit_code_and_says_so(
+    replay: Callable[..., Outcome],
+) -> None:
+    config = "test_command: .venv/bin/python -c 'import calc; assert calc.subtract(5, 3) == 2'\n"
+    files = {**PYTHON_FILES, ".github/draftsmith.yml": config}
+    code, store, run, model = replay(files, happy_path())
+    assert code == 0, run.status_reason
+    report = outcome_of(store, run)["report"]
+    assert report["judged_by"] == "exit code" and report["command"].startswith(".venv/bin/python")
+    evidence = evidence_of(store, run)
+    assert "judged by the exit code of the repository's test_command alone" in evidence
+    assert "0 passed" not in evidence
