@@ -87,8 +87,9 @@ def test_the_key_changes_when_an_input_file_changes(tmp_path: Path) -> None:
     ("files", "expected"),
     [
         pytest.param({"package.json": "{}", "package-lock.json": "{}"}, [["npm", "ci"]], id="lock"),
-        pytest.param({"package.json": '{"devDependencies": {"x": "1"}}'}, [["npm", "install"]],
-                     id="no-lock"),  # fmt: skip
+        pytest.param(
+            {"package.json": '{"devDependencies": {"x": "1"}}'}, [["npm", "install"]], id="no-lock"
+        ),
         pytest.param({"package.json": '{"name": "x"}'}, [], id="nothing-to-install"),
     ],
 )
