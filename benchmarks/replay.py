@@ -99,6 +99,11 @@ def oracle(case: dict[str, Any], source: Path) -> dict[str, list[Any]]:
     commit = case["commit"]
     show = {p: git(source, "show", f"{commit}:{p}") for p in case["source_files"]}
     tests = {p: git(source, "show", f"{commit}:{p}") for p in case["test_files"]}
+    existing = set(git(source, "ls-tree", "-r", "--name-only", case["parent"]).splitlines())
+
+    def operation(path: str) -> str:
+        return "update" if path in existing else "create"
+
     title = case["request"].strip().splitlines()[0]
     plan = {
         "summary": title,
@@ -111,14 +116,14 @@ def oracle(case: dict[str, Any], source: Path) -> dict[str, list[Any]]:
         "out_of_scope": [],
     }
     change = {
-        "edits": [{"path": p, "operation": "update", "content": c} for p, c in show.items()],
+        "edits": [{"path": p, "operation": operation(p), "content": c} for p, c in show.items()],
         "explanation": case["request"][:2000],
         "dependencies_added": [],
         "revision": 0,
     }
     test_plan = {
         "focus": [title],
-        "files": [{"path": p, "operation": "update", "content": c} for p, c in tests.items()],
+        "files": [{"path": p, "operation": operation(p), "content": c} for p, c in tests.items()],
     }
     approved = {"status": "approved", "issues": [], "suggestions": [], "score": 1.0}
     return {"planner": [plan], "coder": [change] * 4, "reviewer": [approved] * 4,
@@ -178,9 +183,13 @@ def replay(case: dict[str, Any], bundle_clone: Path, work: Path, settings: Setti
     run = max(store.list_runs(), key=lambda r: r.id)
     result.status, result.reason = run.status, run.status_reason
     result.converged = run.status in ("approved", "needs_approval")
-    stored = store.get_artifact(run.id, f"testoutcome.r{run.revision}")
-    if stored is None:
+    tested = [
+        r for r in range(run.revision, -1, -1) if store.get_artifact(run.id, f"testoutcome.r{r}")
+    ]
+    if not tested:
         return result
+    stored = store.get_artifact(run.id, f"testoutcome.r{tested[0]}")
+    assert stored is not None
     outcome = json.loads(stored.content)
     result.pinned = sorted(outcome.get("pinned") or [])
     result.claimed_proof = bool(result.pinned)

@@ -148,7 +148,9 @@ def _environment_lines(environment: dict[str, Any] | None) -> list[str]:
         how = "reused from an earlier run"
     else:
         how = f"prepared in {environment.get('duration_s', 0.0):.1f}s"
-    return [f"Environment: {inert_line(sources)} ({environment.get('installer')}; {how})", ""]
+    lines = [f"Environment: {inert_line(sources)} ({environment.get('installer')}; {how})"]
+    lines += [f"- {inert_line(note)}" for note in environment.get("notes") or []]
+    return [*lines, ""]
 
 
 def evidence_markdown(evidence: Evidence) -> str:

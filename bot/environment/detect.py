@@ -103,8 +103,11 @@ def _extras(root: Path, project: dict[str, Any]) -> str | None:
     return _first(extras)
 
 
-def python_plan(root: Path, installer: Installer) -> EnvironmentPlan:
-    """The venv and installs of a Python repository (lock file first)."""
+def python_plan(root: Path, installer: Installer, *, relax: bool = False) -> EnvironmentPlan:
+    """The venv and installs of a Python repository (lock file first).
+
+    `relax`: requirements files are installed by package name without their pins (used once
+    when the pinned versions cannot even start the test runner on the sandbox's Python)."""
     project = _pyproject(root)
     installable = any((root / m).exists() for m in PYTHON_MANIFESTS)
     python = f"{VENV}/bin/python"
@@ -122,12 +125,6 @@ def python_plan(root: Path, installer: Installer) -> EnvironmentPlan:
         if extra:
             sync += ["--extra", extra]
         return _plan("python", [sync], ["uv.lock (uv sync --frozen)"], [*inputs, "uv.lock"], root)
-    if uv is not None:
-        commands.append([uv, "venv", "--quiet", "--python", installer.python, VENV])
-        install = [uv, "pip", "install", "--python", python]
-    else:
-        commands.append([installer.python, "-m", "venv", VENV])
-        install = [python, "-m", "pip", "install"]
     args: list[str] = []
     if (root / "poetry.lock").exists() or (root / "pdm.lock").exists():
         lock = "poetry.lock" if (root / "poetry.lock").exists() else "pdm.lock"
@@ -136,22 +133,55 @@ def python_plan(root: Path, installer: Installer) -> EnvironmentPlan:
             args += exported
             sources.append(f"{lock} ({len(exported)} pinned packages)")
             inputs.append(lock)
-    for path in requirement_files(root):
-        args += ["-r", path]
-        sources.append(path)
+    files = requirement_files(root)
+    files += ["requirements.txt"] if (root / "requirements.txt").exists() else []
+    for path in files:
+        names = unpinned(root / path) if relax else None
+        if names is not None:
+            args += names
+            sources.append(f"{path} without its pins")
+        else:
+            args += ["-r", path]
+            sources.append(path)
         inputs.append(path)
-    if (root / "requirements.txt").exists():
-        args += ["-r", "requirements.txt"]
-        sources.append("requirements.txt")
     if group:
         args += dependency_group(project, group)
         sources.append(f"dependency group {group!r} of pyproject.toml")
     if installable:
         args += ["-e", f".[{extra}]" if extra else "."]
         sources.append(f"the project, editable{f' with extra {extra!r}' if extra else ''}")
+    if uv is not None:
+        # --seed (when installing, so with network): what `python -m venv` gives this Python
+        seed = ["--seed"] if args else []
+        commands.append([uv, "venv", "--quiet", *seed, "--python", installer.python, VENV])
+        install = [uv, "pip", "install", "--python", python]
+    else:
+        commands.append([installer.python, "-m", "venv", VENV])
+        install = [python, "-m", "pip", "install"]
     if args:
         commands.append([*install, *args])
     return _plan("python", commands, sources, inputs, root)
+
+
+def pinned_requirements(root: Path) -> bool:
+    """Whether the requirements files the plan installs pin versions (`name==1.2`)."""
+    files = requirement_files(root) + ["requirements.txt"]
+    return any(unpinned(root / path) for path in files if (root / path).is_file())
+
+
+def unpinned(path: Path) -> list[str] | None:
+    """The package names of a requirements file whose lines pin versions; None if none do."""
+    names, pinned = [], False
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        requirement = line.split(";", 1)[0]
+        name = re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].strip()
+        pinned = pinned or "==" in requirement
+        if name:
+            names.append(name)
+    return names if pinned else None
 
 
 def _locked_requirements(lock: Path) -> list[str]:

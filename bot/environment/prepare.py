@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,9 +27,10 @@ from bot.environment.detect import (
     Installer,
     configured_plan,
     node_plan,
+    pinned_requirements,
     python_plan,
 )
-from bot.sandbox.base import Limits, Sandbox
+from bot.sandbox.base import ExecResult, Limits, Sandbox
 from bot.sandbox.bwrap import TOOLBOX_MOUNT
 from bot.sandbox.phases import CommandRecord, run_phase
 
@@ -57,6 +59,7 @@ class PreparedEnvironment:
     reused: bool = False
     duration_s: float = 0.0
     problem: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -118,8 +121,10 @@ async def prepare_environment(
     installer = installer_for(sandbox)
     plan = plan_for(root, language, setup_commands, installer)
     prepared = PreparedEnvironment(plan=plan, installer=installer.name)
-    if _marker_key(root) == plan.key and _ready(root, plan):
+    marker = _marker(root)
+    if marker.get("key") == plan.key and _ready(root, plan):
         prepared.reused = True
+        prepared.notes = list(marker.get("notes") or [])
         return prepared
     (root / MARKER).unlink(missing_ok=True)
     started = time.monotonic()
@@ -129,21 +134,79 @@ async def prepare_environment(
                 prepared.records = await _run(sandbox, root, plan, limits, allow, downloads)
         else:
             prepared.records = await _run(sandbox, root, plan, limits, allow, None)
-    prepared.duration_s = round(time.monotonic() - started, 3)
     failed = next((r for r in prepared.records if r.exit_code != 0 or r.limit_hit), None)
     if failed is not None:
         prepared.problem = setup_problem(failed, plan)
-        return prepared
-    if plan.language == "python" and not (root / VENV / "bin" / "python").exists():
+    elif plan.language == "python" and not (root / VENV / "bin" / "python").exists():
         prepared.problem = (
             f"setup left no {VENV}/bin/python: the tests need a virtual environment in {VENV} "
             "so that they never see the host's packages.\n" + CONFIG_HINT
         )
+    elif plan.language == "python":
+        add_toolbox(root)
+        await _runner_starts(sandbox, root, limits, allow, cache, prepared, installer)
+    prepared.duration_s = round(time.monotonic() - started, 3)
+    if not prepared.ok:
         return prepared
-    add_toolbox(root)
     (root / MARKER).parent.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text(json.dumps({"key": plan.key, "installer": installer.name}))
+    (root / MARKER).write_text(
+        json.dumps({"key": plan.key, "installer": installer.name, "notes": prepared.notes})
+    )
     return prepared
+
+
+async def _runner_starts(
+    sandbox: Sandbox,
+    root: Path,
+    limits: Limits,
+    allow: Sequence[str],
+    cache: RepositoryCache | None,
+    prepared: PreparedEnvironment,
+    installer: Installer,
+) -> None:
+    """Check that pytest starts in the venv; pinned requirements that cannot start it on this
+    Python are installed once more without their pins (the evidence says so)."""
+    check = await _pytest_version(sandbox, root, limits)
+    if check.ok:
+        return
+    tail = (check.stdout + check.stderr).strip()[-TAIL_CHARS:]
+    if prepared.plan.configured or not pinned_requirements(root):
+        prepared.problem = f"pytest cannot start in the prepared environment:\n{tail}\n\n" + (
+            CONFIG_HINT
+        )
+        return
+    relaxed = python_plan(root, installer, relax=True)
+    prepared.notes.append(
+        "the pinned test requirements cannot start pytest on the sandbox's Python ("
+        + (tail.splitlines() or ["?"])[-1][:200]
+        + "); installed again without their pins: "
+        + "; ".join(relaxed.sources)
+    )
+    shutil.rmtree(root / VENV, ignore_errors=True)
+    if cache is not None:
+        with cache.lend_downloads(root) as downloads:
+            records = await _run(sandbox, root, relaxed, limits, allow, downloads)
+    else:
+        records = await _run(sandbox, root, relaxed, limits, allow, None)
+    prepared.records += records
+    failed = next((r for r in records if r.exit_code != 0 or r.limit_hit), None)
+    if failed is not None:
+        prepared.problem = setup_problem(failed, relaxed)
+        return
+    add_toolbox(root)
+    check = await _pytest_version(sandbox, root, limits)
+    if not check.ok:
+        tail = (check.stdout + check.stderr).strip()[-TAIL_CHARS:]
+        prepared.problem = f"pytest cannot start in the prepared environment:\n{tail}\n\n" + (
+            CONFIG_HINT
+        )
+
+
+async def _pytest_version(sandbox: Sandbox, root: Path, limits: Limits) -> ExecResult:
+    command = [str(root / VENV / "bin" / "python"), "-m", "pytest", "--version"]
+    return await sandbox.run(
+        command, workdir=root, limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"}
+    )
 
 
 async def _run(
@@ -172,11 +235,11 @@ def add_toolbox(root: Path) -> None:
         (site / TOOLBOX_PTH).write_text(TOOLBOX_MOUNT + "\n")
 
 
-def _marker_key(root: Path) -> str | None:
+def _marker(root: Path) -> dict[str, Any]:
     try:
-        return str(json.loads((root / MARKER).read_text())["key"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return dict(json.loads((root / MARKER).read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 def _ready(root: Path, plan: EnvironmentPlan) -> bool:

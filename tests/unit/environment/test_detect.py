@@ -112,3 +112,12 @@ def test_configured_setup_commands_replace_detection(tmp_path: Path) -> None:
     root = tree(tmp_path, {"pyproject.toml": GROUPS})
     plan = plan_for(root, "python", ["python3 -m venv .venv", ".venv/bin/pip install -e ."], UV)
     assert plan.configured and plan.commands[1] == [".venv/bin/pip", "install", "-e", "."]
+
+
+def test_pinned_requirements_can_be_installed_once_more_without_their_pins(tmp_path: Path) -> None:
+    pins = "pytest==6.2.4\n    # via -r tests.in\npy==1.10.0 ; python_version < '3.12'\n"
+    root = tree(tmp_path, {"setup.py": "", "requirements/tests.txt": pins})
+    assert "-r" in python_plan(root, UV).commands[1]
+    relaxed = python_plan(root, UV, relax=True)
+    assert relaxed.commands[1][-4:] == ["pytest", "py", "-e", "."]
+    assert "requirements/tests.txt without its pins" in relaxed.sources
