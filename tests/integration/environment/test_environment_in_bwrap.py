@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.environment.prepare import TOOLBOX_PTH, prepare_environment
+from bot.environment.prepare import TOOLBOX_PTH, PreparedEnvironment, prepare_environment
 from bot.policy import load_default_policy
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
@@ -84,20 +84,26 @@ def test_the_toolbox_fills_what_the_project_lacks_and_never_shadows_it(
 def test_a_prepared_environment_is_reused_while_its_inputs_are_unchanged(
     sandbox: BwrapSandbox, tmp_path: Path
 ) -> None:
-    root = prepared(sandbox, tmp_path)
-    again = asyncio.run(
-        prepare_environment(
-            sandbox, root, language="python", limits=LIMITS, allow=load_default_policy().setup_allow
+    root = make_repo(tmp_path / "calc", PYTHON_FILES)
+
+    def prepare(*commands: str) -> PreparedEnvironment:
+        return asyncio.run(
+            prepare_environment(
+                sandbox,
+                root,
+                language="python",
+                limits=LIMITS,
+                allow=load_default_policy().setup_allow,
+                setup_commands=commands,
+            )
         )
-    )
+
+    first = prepare("python3 -m venv --without-pip .venv")
+    assert first.ok and not first.reused and len(first.records) == 1
+    again = prepare("python3 -m venv --without-pip .venv")
     assert again.reused and again.records == []
-    (root / "requirements-test.txt").write_text("\n")
-    changed = asyncio.run(
-        prepare_environment(
-            sandbox, root, language="python", limits=LIMITS, allow=load_default_policy().setup_allow
-        )
-    )
-    assert not changed.reused and changed.records
+    changed = prepare("python3 -m venv --without-pip --clear .venv")
+    assert changed.ok and not changed.reused and changed.records
 
 
 def test_a_setup_command_outside_the_allow_list_is_refused_with_what_to_do(
