@@ -65,6 +65,8 @@ def prove(
 ) -> Proof:
     """The new tests' cases and the ones that pin the change (see the module docstring)."""
     modules = [module_of(p) for p in new_files if p.endswith(".py")]
+    if not modules:  # not Python: `after` is a run of the new test files alone
+        return _prove_files(after, base)
     new_tests = sorted(c for c in after.cases if any(in_module(c, m) for m in modules))
     proof = Proof(new_tests=new_tests)
     problem = unrunnable(base, base_packages, "the new tests on the base")
@@ -83,6 +85,24 @@ def prove(
                 proof.pinned[case] = "could not be collected on the base: imports what it adds"
         elif before is None and module not in base.collection_errors:
             proof.pinned[case] = "does not exist on the base: its parameters come from the change"
+    return proof
+
+
+def _prove_files(after: CaseResults, base: CaseResults) -> Proof:
+    """The proof for runners without modules (node): every case of `after` is a new test."""
+    proof = Proof(new_tests=sorted(after.cases))
+    if base.empty:
+        proof.base_problem = "the new tests on the base: nothing ran"
+        return proof
+    base_failed = bool(base.failing())
+    for case in proof.new_tests:
+        if after.cases[case] is not CaseStatus.passed:
+            continue
+        before = base.cases.get(case)
+        if before in (CaseStatus.failed, CaseStatus.error):
+            proof.pinned[case] = f"{before} on the base"
+        elif before is None and base_failed:
+            proof.pinned[case] = "did not run on the base: its test file failed there"
     return proof
 
 
