@@ -27,6 +27,7 @@ from bot.contracts import (
     TestStatus,
 )
 from bot.environment.cache import RepositoryCache
+from bot.environment.detect import dependency_files
 from bot.environment.prepare import PreparedEnvironment, exclude_scratch, prepare_environment
 from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
@@ -35,7 +36,7 @@ from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
 from bot.security.test_infrastructure import infrastructure_refusal
 from bot.security.untrusted import as_data
-from bot.testing.checkout import restore
+from bot.testing.checkout import base_checked_out, restore
 from bot.testing.suite import run_suite
 from bot.workspace import Workspace
 
@@ -209,7 +210,7 @@ class Tester:
                 workspace.apply(CodeChange(edits=edits, explanation="tests"))
                 workspace.commit(message)
         if environment is None:
-            environment = await self.prepare(workspace.root, cache)
+            environment = await self.prepare(workspace, base, cache)
         records = [asdict(r) for r in environment.records]
         if not environment.ok:
             report = TestReport(
@@ -260,18 +261,33 @@ class Tester:
         return outcome
 
     async def prepare(
-        self, root: Path, cache: RepositoryCache | None = None
+        self, workspace: Workspace, base: str, cache: RepositoryCache | None = None
     ) -> PreparedEnvironment:
-        """Prepare the repository's own environment (bot.environment) in the setup phase."""
-        return await prepare_environment(
-            self.sandbox,
-            root,
-            language=language(root),
-            limits=self.limits,
-            allow=self.policy.setup_allow,
-            setup_commands=self.repo_config.setup_commands if self.repo_config else (),
-            cache=cache,
+        """Prepare the repository's own environment (bot.environment) in the setup phase.
+
+        A change that edits the files the environment is prepared from (manifests, lock and
+        requirements files) is prepared from the base's versions of them: what an unreviewed
+        change adds to its dependencies is not installed (the manifest change is gated)."""
+        root = workspace.root
+        kind = language(root)
+        setup = self.repo_config.setup_commands if self.repo_config else ()
+
+        async def prepare() -> PreparedEnvironment:
+            return await prepare_environment(
+                self.sandbox, root, language=kind, limits=self.limits,
+                allow=self.policy.setup_allow, setup_commands=setup, cache=cache,
+            )  # fmt: skip
+
+        edited = dependency_files(set(workspace.changed_files(base)))
+        if not edited:
+            return await prepare()
+        with base_checked_out(workspace, base):
+            environment = await prepare()
+        environment.notes.append(
+            "prepared from the base commit's dependency files: the change edits "
+            + ", ".join(edited)
         )
+        return environment
 
 
 def tester_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:

@@ -21,6 +21,18 @@ TEST_NAMES = ("tests", "test", "testing", "dev")
 PYTHON_MANIFESTS = ("pyproject.toml", "setup.py", "setup.cfg")
 LOCKFILES = ("uv.lock", "poetry.lock", "pdm.lock", "package-lock.json", "npm-shrinkwrap.json")
 VENV = ".venv"
+DEPENDENCY_FILES = (*PYTHON_MANIFESTS, *LOCKFILES, "package.json")
+
+
+def dependency_files(paths: set[str]) -> list[str]:
+    """The paths an environment is prepared from: manifests, lock and requirements files."""
+    found = [p for p in paths if p in DEPENDENCY_FILES or p.startswith("requirements/")]
+    found += [
+        p for p in paths if "/" not in p and p.startswith("requirements") and p.endswith(".txt")
+    ]
+    return sorted(set(found))
+
+
 _REQ_NAME = re.compile(r"^(?:requirements[-_.]?)?(tests?|testing|dev)(?:[-_.]?requirements)?\.txt$")
 
 

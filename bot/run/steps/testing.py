@@ -95,7 +95,7 @@ class Testing:
         stored, revision = ctx.artifacts, ctx.run.revision
         started = time.monotonic()
         cache = RepositoryCache(ctx.services.settings.work_dir / "cache", ctx.run.repo)
-        environment = await tester.prepare(ctx.workspace.root, cache)
+        environment = await tester.prepare(ctx.workspace, ctx.base, cache)
         stored.save(artifacts.ENVIRONMENT, environment.to_dict(), revision)
         outcome = await tester.run(
             ctx.workspace, ctx.base, test_plan, environment=environment, cache=cache
