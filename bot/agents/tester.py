@@ -253,8 +253,11 @@ class Tester:
             environment=environment.to_dict(),
             base_suite_cached=suite.base_suite_cached,
             timings={"setup_s": environment.duration_s, **suite.timings},
+            tampered=suite.tampered,
         )
         outcome.log = f"$ {suite.report.command}\n{suite.report.failure_details}"
+        if suite.tampered is not None:
+            outcome.log += f"\n\n$ {suite.tampered_command}\n(tampered) {suite.tampered}"
         if suite.base_report is not None:
             outcome.log += f"\n\n$ {suite.base_report.command}  (on the base commit)\n"
             outcome.log += suite.base_report.failure_details

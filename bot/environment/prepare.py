@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 import shutil
 import time
@@ -101,9 +102,18 @@ def plan_for(
         return python_plan(root, installer)
     if language == "node":
         return node_plan(root)
-    if language == "go" and (root / "go.mod").exists():
+    if language == "go" and go_requirements(root):
         return EnvironmentPlan("go", [["go", "mod", "download"]], ["go.mod"], ["go.mod"])
     return EnvironmentPlan(language)
+
+
+def go_requirements(root: Path) -> bool:
+    """Whether go.mod requires modules (a standard-library module has nothing to download)."""
+    try:
+        text = (root / "go.mod").read_text()
+    except OSError:
+        return False
+    return re.search(r"^\s*require\b", text, re.M) is not None
 
 
 async def prepare_environment(

@@ -1,4 +1,5 @@
-"""Per-case results from a JUnit XML report (pytest, node --test), collection errors apart."""
+"""Per-case results from a runner's report (JUnit XML of pytest and node --test, go test -json
+events), collection errors apart."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from bot.sandbox.golang import go_outcomes
 
 MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 
@@ -78,6 +81,14 @@ def read_cases(xml_text: str | None) -> CaseResults:
         else:
             results.cases[key] = CaseStatus.passed
     return results
+
+
+def read_go_cases(events: str | None) -> CaseResults:
+    """Cases of `go test -json` events (`package.TestName`); a package that failed with no test
+    run (it did not build) is a collection error, as a module pytest could not collect."""
+    tests, broken = go_outcomes(events or "")
+    status = {"pass": CaseStatus.passed, "fail": CaseStatus.failed, "skip": CaseStatus.skipped}
+    return CaseResults({name: status[action] for name, action in tests.items()}, broken)
 
 
 def module_of(path: str) -> str:

@@ -22,15 +22,24 @@ MARKER = ".draftsmith/on-base"
 
 
 def restore(workspace: Workspace) -> bool:
-    """Return the workspace to the change if a base checkout was left behind; True if it was."""
+    """Return the workspace to the change if a base checkout was left behind; True if it was.
+
+    The marker lies in the workspace, which sandboxed code can write: a ref that is not a commit
+    is refused (WorkspaceError; on resume the workspace is then rebuilt from the artifacts)."""
     marker = workspace.root / MARKER
     if not marker.exists():
         return False
-    ref = marker.read_text().strip()
-    workspace.git("checkout", "--quiet", "--force", ref)
+    _checkout(workspace, marker.read_text().strip())
     marker.unlink()
-    logger.info("workspace %s returned from the base to %s", workspace.root, ref)
     return True
+
+
+def _checkout(workspace: Workspace, ref: str) -> None:
+    if not ref or ref.startswith("-"):
+        raise WorkspaceError(f"the base-checkout marker names no ref: {ref[:80]!r}")
+    workspace.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    workspace.git("checkout", "--quiet", "--force", ref)
+    logger.info("workspace %s returned from the base to %s", workspace.root, ref)
 
 
 def _current_ref(workspace: Workspace) -> str:
@@ -46,13 +55,15 @@ def base_checked_out(workspace: Workspace, base: str) -> Iterator[Path]:
     restore(workspace)
     marker = workspace.root / MARKER
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(_current_ref(workspace) + "\n")
+    ref = _current_ref(workspace)
+    marker.write_text(ref + "\n")
     try:
         # --force: the change is committed; files the suite rewrote are its own leftovers
         workspace.git("checkout", "--quiet", "--force", "--detach", base)
         yield workspace.root
-    finally:
-        restore(workspace)
+    finally:  # to the ref held here, not the marker's (the tests could rewrite that)
+        _checkout(workspace, ref)
+        marker.unlink(missing_ok=True)
 
 
 def overlay(root: Path, contents: dict[str, str]) -> None:

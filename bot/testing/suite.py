@@ -6,7 +6,10 @@
    commit and environment (cached per repository), then the change's new test files alone.
 3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
    failure is the environment's rather than the code's.
-Runs on the base are probes: `--continue-on-collection-errors`, no coverage.
+Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
+tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
+counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
+(`bot.sandbox.witness`) stops everything: `tampered` says why, nothing after it runs or is cached.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 from bot.contracts import TestReport, TestStatus
 from bot.environment.cache import RepositoryCache
 from bot.sandbox.base import Limits, Sandbox
+from bot.sandbox.golang import GO_TEST_REPORT, go_test_names, packages_of
 from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
-from bot.testing.cases import CaseResults, read_cases
+from bot.testing.cases import CaseResults, read_cases, read_go_cases
 from bot.testing.checkout import base_checked_out, overlay
 from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_exit_code_command
 from bot.testing.proof import (
@@ -54,6 +58,8 @@ class SuiteOutcome:
     already_failing: list[str] = field(default_factory=list)
     new_failures: list[str] = field(default_factory=list)
     environment_problem: str | None = None
+    tampered: str | None = None
+    tampered_command: str = ""
     timings: dict[str, float | None] = field(default_factory=dict)
 
 
@@ -82,7 +88,8 @@ class _Runner:
             report = await run_node_test(self.sandbox, root, self.limits)
             return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
         if self.language == "go":
-            return await run_go_test(self.sandbox, root, self.limits), CaseResults()
+            report = await run_go_test(self.sandbox, root, self.limits)
+            return report, read_go_cases(read_report(root, GO_TEST_REPORT))
         args = self.command.pytest_args if self.command and self.command.pytest_args else []
         report = await run_pytest(
             self.sandbox,
@@ -97,6 +104,12 @@ class _Runner:
         if self.language == "node":
             report = await run_node_test(self.sandbox, root, self.limits, paths=paths)
             return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
+        if self.language == "go":
+            names = [n for p in paths for n in go_test_names((root / p).read_text())]
+            report = await run_go_test(
+                self.sandbox, root, self.limits, packages=packages_of(paths), tests=names
+            )
+            return report, read_go_cases(read_report(root, GO_TEST_REPORT))
         args = [*self._own_args(root), *PROBE]
         report = await run_pytest(
             self.sandbox, root, self.limits, paths=paths, args=args, coverage=False
@@ -129,11 +142,13 @@ async def run_suite(
     started = time.monotonic()
     report, after = await runner.suite(root, probe=False)
     outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
-    if language == "go":
+    if _tampered(outcome, report):
         return outcome
     new_files = [p for p in new_files if (root / p).is_file()]
-    if new_files and (runner.by_exit_code or language == "node"):
-        _, after_new = await runner.files(root, new_files)
+    if new_files and (runner.by_exit_code or language in ("node", "go")):
+        alone, after_new = await runner.files(root, new_files)
+        if _tampered(outcome, alone):
+            return outcome
     else:
         after_new = after
     contents = {p: (root / p).read_text() for p in new_files}
@@ -148,6 +163,8 @@ async def run_suite(
         if stored is None:
             started = time.monotonic()
             base_report, base_cases = await runner.suite(root, probe=True)
+            if _tampered(outcome, base_report):
+                return outcome
             stored = {
                 "report": base_report.model_dump(mode="json"),
                 "cases": base_cases.to_dict(),
@@ -164,6 +181,8 @@ async def run_suite(
             overlay(root, contents)
             outcome.base_report, base_new = await runner.files(root, new_files)
             outcome.timings["base_new_tests_s"] = _since(started)
+            if _tampered(outcome, outcome.base_report):
+                return outcome
     outcome.base_suite = stored
     base_suite_report = TestReport.model_validate(stored["report"])
     base_suite = CaseResults.from_dict(stored["cases"])
@@ -244,6 +263,16 @@ def _not_the_code(
     if problem is None:
         return None
     return f"{problem}\n\nWith the change: {report.failure_details.strip()[:1200]}"
+
+
+def _tampered(outcome: SuiteOutcome, report: TestReport) -> bool:
+    """Note a run whose results were tampered with (bot.sandbox.witness): nothing after it counts,
+    and it is never cached."""
+    if report.tampered is None:
+        return False
+    outcome.tampered = report.tampered
+    outcome.tampered_command = report.command
+    return True
 
 
 def _since(started: float) -> float:

@@ -13,6 +13,7 @@ from bot.environment.prepare import TOOLBOX_PTH, PreparedEnvironment, prepare_en
 from bot.policy import load_default_policy
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.sandbox.runners import run_pytest
 from bot.sandbox.toolbox import build_python_toolbox
 from tests.helpers.repos import PYTHON_FILES, make_repo
 
@@ -123,3 +124,22 @@ def test_a_setup_command_outside_the_allow_list_is_refused_with_what_to_do(
     assert not environment.ok
     assert "refused by the policy's setup allow-list" in (environment.problem or "")
     assert environment.records[0].refused
+
+
+def test_the_witness_cross_checks_pytest_of_the_prepared_venv(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    root = prepared(sandbox, tmp_path)
+    honest = asyncio.run(run_pytest(sandbox, root, LIMITS))
+    assert honest.command.startswith(str(root / ".venv/bin/python"))
+    assert "draftsmith_witness" in honest.command
+    assert (honest.status, honest.tests_passed, honest.tampered) == ("passed", 1, None)
+    (root / "tests/test_add.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 6\n"
+    )
+    (root / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_runtest_logreport(report):\n    report.outcome = 'passed'\n"
+    )
+    forged = asyncio.run(run_pytest(sandbox, root, LIMITS))
+    assert forged.tampered is not None and forged.tests_passed == 0, forged

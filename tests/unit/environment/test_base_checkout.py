@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from bot.errors import WorkspaceError
 from bot.testing.checkout import MARKER, base_checked_out, overlay, restore
 from bot.workspace import Workspace
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
@@ -43,3 +46,22 @@ def test_a_worker_killed_on_the_base_is_returned_to_the_change_on_resume(tmp_pat
     assert restore(workspace) is True
     assert git(root, "symbolic-ref", "--short", "HEAD").strip() == "draftsmith/change"
     assert restore(workspace) is False
+
+
+def test_the_change_comes_back_even_when_the_tests_rewrite_the_marker(tmp_path: Path) -> None:
+    workspace, base = changed_workspace(tmp_path)
+    root = workspace.root
+    with base_checked_out(workspace, base):
+        (root / MARKER).write_text(f"{base}\n")  # sandboxed code can write the workspace
+    assert git(root, "symbolic-ref", "--short", "HEAD").strip() == "draftsmith/change"
+    assert not (root / MARKER).exists()
+
+
+def test_a_marker_that_names_no_commit_is_refused(tmp_path: Path) -> None:
+    workspace, _ = changed_workspace(tmp_path)
+    (workspace.root / MARKER).parent.mkdir(parents=True, exist_ok=True)
+    for hostile in ("--orphan=evil", "no-such-branch"):
+        (workspace.root / MARKER).write_text(f"{hostile}\n")
+        with pytest.raises(WorkspaceError):
+            restore(workspace)
+    assert git(workspace.root, "symbolic-ref", "--short", "HEAD").strip() == "draftsmith/change"

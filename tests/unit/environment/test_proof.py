@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.testing.cases import CaseResults, CaseStatus, read_cases
+from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
 from bot.testing.command import parse_test_command
 from bot.testing.proof import already_failing, environment_problem, project_packages, prove
 
@@ -99,3 +99,32 @@ def test_project_packages_include_the_src_layout() -> None:
 )
 def test_a_pytest_test_command_keeps_its_options(text: str, pytest_args: list[str] | None) -> None:
     assert parse_test_command(text).pytest_args == pytest_args
+
+
+GO_BASE_EVENTS = "\n".join(
+    [
+        '{"Action":"run","Package":"example.com/calc","Test":"TestAdd"}',
+        '{"Action":"pass","Package":"example.com/calc","Test":"TestAdd"}',
+        '{"Action":"pass","Package":"example.com/calc"}',
+        '{"Action":"output","Package":"example.com/calc/sub","Output":"FAIL\\texample.com/calc/sub'
+        ' [build failed]\\n"}',
+        '{"Action":"fail","Package":"example.com/calc/sub","Elapsed":0}',
+    ]
+)
+
+
+def test_a_go_package_that_does_not_build_on_the_base_pins_its_new_tests() -> None:
+    base = read_go_cases(GO_BASE_EVENTS)
+    assert base.cases == {"example.com/calc.TestAdd": CaseStatus.passed}
+    assert "build failed" in base.collection_errors["example.com/calc/sub"]
+    after = read_go_cases(
+        '{"Action":"pass","Package":"example.com/calc/sub","Test":"TestSubtract"}\n'
+        '{"Action":"skip","Package":"example.com/calc/sub","Test":"TestLater"}\n'
+    )
+    assert after.cases["example.com/calc/sub.TestLater"] is CaseStatus.skipped
+    proof = prove(after, base, ["sub/subtract_test.go"], set())
+    assert proof.new_tests == [
+        "example.com/calc/sub.TestLater",
+        "example.com/calc/sub.TestSubtract",
+    ]
+    assert list(proof.pinned) == ["example.com/calc/sub.TestSubtract"]
