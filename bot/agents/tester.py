@@ -16,7 +16,6 @@ from typing import Any
 
 from bot.agents.changes import changed_symbols
 from bot.agents.prompting import condense, file_blocks, messages
-from bot.analysis.coverage import suite_coverage
 from bot.contracts import (
     CodeChange,
     EditOperation,
@@ -238,6 +237,7 @@ class Tester:
             test_command=self.repo_config.test_command if self.repo_config else None,
             environment_key=environment.plan.key,
             cache=cache,
+            is_test=is_test_path,
         )
         outcome = TestOutcome(
             report=suite.report,
@@ -254,6 +254,9 @@ class Tester:
             base_suite_cached=suite.base_suite_cached,
             timings={"setup_s": environment.duration_s, **suite.timings},
             tampered=suite.tampered,
+            after=suite.after,
+            before=suite.before,
+            coverage=suite.coverage,
         )
         outcome.log = f"$ {suite.report.command}\n{suite.report.failure_details}"
         if suite.tampered is not None:

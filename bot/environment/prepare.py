@@ -31,16 +31,16 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
-from bot.sandbox.base import ExecResult, Limits, Sandbox
-from bot.sandbox.bwrap import TOOLBOX_MOUNT
+from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
+from bot.sandbox.toolbox import BIN_DIR, toolbox_program
 
 logger = logging.getLogger(__name__)
 
 SCRATCH = (".venv/", ".draftsmith/", "node_modules/", "__pycache__/", ".coverage")
 MARKER = ".draftsmith/environment.json"
 TOOLBOX_PTH = "_draftsmith_toolbox.pth"
-UV_BIN = ".bin/uv"
+UV_BIN = f"{BIN_DIR}/uv"
 TAIL_CHARS = 1500
 CONFIG_HINT = (
     "Say how to prepare it in .github/draftsmith.yml (read from the default branch), e.g.\n"
@@ -86,10 +86,8 @@ def exclude_scratch(root: Path) -> None:
 
 def installer_for(sandbox: Sandbox) -> Installer:
     """uv from the sandbox's toolbox when it has one (measured faster), else pip in the venv."""
-    toolbox = getattr(sandbox, "toolbox", None)
-    if isinstance(toolbox, Path) and (toolbox / UV_BIN).is_file():
-        return Installer("uv", uv=f"{TOOLBOX_MOUNT}/{UV_BIN}")
-    return Installer("pip")
+    uv = toolbox_program(sandbox, "uv")
+    return Installer("uv", uv=uv) if uv is not None else Installer("pip")
 
 
 def plan_for(

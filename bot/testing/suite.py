@@ -17,16 +17,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.analysis.coverage import suite_coverage
 from bot.contracts import TestReport, TestStatus
 from bot.environment.cache import RepositoryCache
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.golang import GO_TEST_REPORT, go_test_names, packages_of
 from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
-from bot.testing.cases import CaseResults, read_cases, read_go_cases
+from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
 from bot.testing.checkout import base_checked_out, overlay
 from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_exit_code_command
 from bot.testing.proof import (
@@ -60,6 +62,12 @@ class SuiteOutcome:
     environment_problem: str | None = None
     tampered: str | None = None
     tampered_command: str = ""
+    after: dict[str, bool] = field(default_factory=dict)
+    """Each new test case and whether it passed with the change."""
+    before: dict[str, bool] = field(default_factory=dict)
+    """Each new test case that ran on the base commit and whether it passed there."""
+    coverage: dict[str, Any] | None = None
+    """The change run's coverage of the change (bot.analysis.coverage), before any base run."""
     timings: dict[str, float | None] = field(default_factory=dict)
 
 
@@ -133,6 +141,7 @@ async def run_suite(
     test_command: str | None = None,
     environment_key: str = "",
     cache: RepositoryCache | None = None,
+    is_test: Callable[[str], bool] = lambda path: False,
 ) -> SuiteOutcome:
     """Run the suite on the change and on the base; see the module docstring."""
     runner = _Runner(
@@ -144,6 +153,9 @@ async def run_suite(
     outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
     if _tampered(outcome, report):
         return outcome
+    # read now: the runs that follow (on the base too) replace the coverage report
+    coverage = suite_coverage(language, root, workspace.diff(base), is_test)
+    outcome.coverage = coverage.to_dict()
     new_files = [p for p in new_files if (root / p).is_file()]
     if new_files and (runner.by_exit_code or language in ("node", "go")):
         alone, after_new = await runner.files(root, new_files)
@@ -217,6 +229,12 @@ def _judge(
         if outcome.base_report is not None and LIMIT_MARK in outcome.base_report.failure_details:
             proof.pinned, proof.base_problem = {}, "the new tests on the base hit a sandbox limit"
         outcome.new_tests = proof.new_tests
+        outcome.after = {n: after_new.cases.get(n) is CaseStatus.passed for n in proof.new_tests}
+        outcome.before = {
+            n: base_new.cases[n] is CaseStatus.passed
+            for n in proof.new_tests
+            if n in base_new.cases
+        }
         outcome.pinned = {} if suite_problem else proof.pinned
         outcome.base_problem = suite_problem or proof.base_problem
     else:

@@ -41,9 +41,9 @@ class Testing:
     async def run(self, ctx: RunContext) -> StepResult:
         """Plan the tests once, prepare the environment, run them once per revision.
 
-        New failures go back to the coder; failures that are not the code's (setup, a suite that
-        cannot run on the base either) end the run for a person; failures already on the base
-        neither block nor go back."""
+        Failures that are not the code's (setup, a suite that cannot run on the base either) end
+        the run for a person; the rest goes to the reviewer, which sends only new failures (not
+        those already on the base) back to the coder (bot.analysis.rules)."""
         services = ctx.services
         tester = Tester(ctx.llm, ctx.sandbox, services.limits, ctx.policy, ctx.repo_config)
         restore(ctx.workspace)  # a worker killed while the base was checked out
@@ -107,13 +107,3 @@ class Testing:
         stored.save(artifacts.TEST_OUTCOME, outcome, revision)
         ctx.store.update_run(ctx.run.id, head_sha=ctx.workspace.head())
         return outcome
-
-
-def failure_feedback(outcome: TestOutcome) -> str:
-    """What the coder hears about failing tests: the new failures, and what to leave alone."""
-    text = "The tests failed. Fix the code (not the tests) so they pass.\nNew failures: "
-    text += ", ".join(outcome.new_failures[:20])
-    if outcome.already_failing:
-        text += "\nAlready failing before your change (leave them): "
-        text += ", ".join(outcome.already_failing[:20])
-    return text + "\n" + outcome.report.failure_details
