@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 SCRATCH = ".draftsmith"
 GO_TEST_REPORT = f"{SCRATCH}/go-test.json"
 _TEST_FUNC = re.compile(r"^func\s+(Test[A-Z_0-9]\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M)
+_PLAIN_FAIL = re.compile(r"^FAIL\t(?P<package>\S+) \[(build|setup) failed\]$")
 _POSITION = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?P<msg>.+)$")
 
 
@@ -103,6 +104,11 @@ def go_outcomes(text: str) -> tuple[dict[str, str], dict[str, str]]:
     ran: set[str] = set()
     output: dict[str, str] = {}
     for line in text.splitlines():
+        plain = _PLAIN_FAIL.match(line)  # before Go 1.24 a build failure is a plain line
+        if plain:
+            failed.add(plain["package"])
+            output[plain["package"]] = line
+            continue
         if not line.startswith("{"):
             continue
         try:

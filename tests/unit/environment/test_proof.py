@@ -109,6 +109,7 @@ GO_BASE_EVENTS = "\n".join(
         '{"Action":"output","Package":"example.com/calc/sub","Output":"FAIL\\texample.com/calc/sub'
         ' [build failed]\\n"}',
         '{"Action":"fail","Package":"example.com/calc/sub","Elapsed":0}',
+        "FAIL\texample.com/calc/old [build failed]",  # Go before 1.24: a plain line
     ]
 )
 
@@ -117,6 +118,7 @@ def test_a_go_package_that_does_not_build_on_the_base_pins_its_new_tests() -> No
     base = read_go_cases(GO_BASE_EVENTS)
     assert base.cases == {"example.com/calc.TestAdd": CaseStatus.passed}
     assert "build failed" in base.collection_errors["example.com/calc/sub"]
+    assert "build failed" in base.collection_errors["example.com/calc/old"]
     after = read_go_cases(
         '{"Action":"pass","Package":"example.com/calc/sub","Test":"TestSubtract"}\n'
         '{"Action":"skip","Package":"example.com/calc/sub","Test":"TestLater"}\n'
