@@ -6,6 +6,7 @@ This module imports nothing of ours.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -162,6 +163,10 @@ class TestReport(Contract):
         default=None,
         description="Why the runner's report disagrees with Draftsmith's witness of the run "
         "(the results were tampered with and prove nothing); None when they agree.",
+    )
+    judged_by: Literal["runner report", "exit code"] = Field(
+        default="runner report",
+        description="Where status and counts come from; by exit code alone, counts are unknown.",
     )
 
 

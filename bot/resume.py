@@ -9,7 +9,9 @@ before a phase uses the workspace:
 2. a clone is made in `repo.partial` and renamed to `repo` only when complete, so a directory
    named `repo` is a whole clone; one without a recorded base commit is cloned again;
 3. git's lock files are removed (the run lock says no other worker uses this copy);
-4. the base commit must be present and HEAD must hold what the artifacts say: the newest
+4. a base commit left checked out in place by a worker killed mid-test is left again
+   (`bot.testing.checkout.restore`: back to the ref its marker names);
+5. the base commit must be present and HEAD must hold what the artifacts say: the newest
    `diff.rK` of the run (K <= revision) applied to the base, plus the tester's commit of
    revision K when its outcome was stored. Uncommitted edits are discarded; a HEAD that
    differs is rebuilt from the artifacts; a copy git cannot read is cloned again.
@@ -31,6 +33,7 @@ from bot.run.artifacts import Artifacts
 from bot.sandbox.ownership import reclaim
 from bot.store import Store
 from bot.tables import Run
+from bot.testing.checkout import restore
 from bot.workspace import Workspace, branch_name
 
 logger = logging.getLogger(__name__)
@@ -73,6 +76,7 @@ def open_workspace(
         try:
             workspace = Workspace(root)
             _remove_git_locks(root)
+            restore(workspace)  # the base checked out in place for the tests (bot.testing)
             if _holds(workspace, run.base_sha, expected):
                 _discard_uncommitted(workspace)
             else:

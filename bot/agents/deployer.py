@@ -74,12 +74,29 @@ def _tests_section(tests: Any, decision: Decision) -> list[str]:
     if tests is None:
         return ["No tests ran."]
     report = tests.report
-    coverage = f"{report.coverage_percent:.1f}%" if report.coverage_percent is not None else "n/a"
-    lines = [
-        f"Status: **{report.status}**: {report.tests_passed} passed, {report.tests_failed} "
-        f"failed, {report.tests_skipped} skipped; coverage {coverage}; {report.duration_s:.2f}s",
-        f"Command: {code(report.command)}",
-    ]
+    lines = _environment_lines(getattr(tests, "environment", None))
+    if report.judged_by == "exit code":
+        lines.append(
+            f"Status: **{report.status}**, judged by the exit code of the repository's "
+            f"test_command alone (counts unknown); {report.duration_s:.2f}s"
+        )
+    else:
+        coverage = (
+            f"{report.coverage_percent:.1f}%" if report.coverage_percent is not None else "unknown"
+        )
+        lines.append(
+            f"Status: **{report.status}**: {report.tests_passed} passed, {report.tests_failed} "
+            f"failed, {report.tests_skipped} skipped; coverage {coverage}; {report.duration_s:.2f}s"
+        )
+    lines.append(f"Command: {code(report.command)}")
+    already = getattr(tests, "already_failing", [])
+    if already:
+        lines += ["", "Already failing before the change (they fail on the base commit too):"]
+        lines += [f"- {code(name)}" for name in already]
+    base_problem = getattr(tests, "base_problem", None)
+    if base_problem:
+        lines += ["", f"Could not run on the base: {inert_line(base_problem)}. No test is claimed "
+                  "to prove the change."]  # fmt: skip
     infrastructure = [r for r in decision.reasons if TEST_INFRASTRUCTURE_REASON in r]
     if tests.new_tests and infrastructure:
         lines += [
@@ -89,10 +106,16 @@ def _tests_section(tests: Any, decision: Decision) -> list[str]:
         ]
         lines += [f"- {code(name)}: unproven" for name in tests.new_tests]
     elif tests.new_tests:
+        why = getattr(tests, "pinned_why", {}) or {}
         lines.append("")
         lines.append("New tests, fail before the change and pass after it:")
         for name in tests.new_tests:
-            mark = "yes" if name in tests.pinned else "no (passes on the base too)"
+            if base_problem:
+                mark = "unknown (could not run on the base)"
+            elif name in tests.pinned:
+                mark = f"yes ({inert_line(why[name])})" if name in why else "yes"
+            else:
+                mark = "no (does not fail on the base)"
             lines.append(f"- {code(name)}: {mark}")
     refused = [d for command in tests.commands for d in command.get("refused_egress", [])]
     if refused:
@@ -113,6 +136,21 @@ def _instructions_section(applied: list[dict[str, Any]]) -> list[str]:
         )
         lines.append(f"- `{entry['path']}` ({entry['why']}{cut})")
     return lines
+
+
+def _environment_lines(environment: dict[str, Any] | None) -> list[str]:
+    """How the environment was prepared: from what, with which installer, reused or not."""
+    if not environment:
+        return []
+    plan = environment.get("plan") or {}
+    sources = "; ".join(plan.get("sources") or []) or "nothing to install"
+    if environment.get("reused"):
+        how = "reused from an earlier run"
+    else:
+        how = f"prepared in {environment.get('duration_s', 0.0):.1f}s"
+    lines = [f"Environment: {inert_line(sources)} ({environment.get('installer')}; {how})"]
+    lines += [f"- {inert_line(note)}" for note in environment.get("notes") or []]
+    return [*lines, ""]
 
 
 def evidence_markdown(evidence: Evidence) -> str:

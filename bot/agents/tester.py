@@ -1,23 +1,21 @@
 """The tester: changed functions (ast) -> TestPlan -> the suite plus new tests in the sandbox.
 
-Counts come from the runner's own reports (bot.sandbox.runners), never from the model. The new
-tests are also run against the base commit: a test that does not pass there and passes with the
-change pins the requested behaviour (fail-before, pass-after).
+Counts come from the runner's own reports (bot.sandbox.runners), never from the model. The
+environment is prepared first (bot.environment); the suite then runs on the change and on the
+base commit in that same environment (bot.testing): a new test that fails there and passes with
+the change pins the requested behaviour (fail-before, pass-after).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.agents.changes import changed_symbols
 from bot.agents.prompting import condense, file_blocks, messages
-from bot.analysis.coverage import suite_coverage
 from bot.contracts import (
     CodeChange,
     EditOperation,
@@ -27,23 +25,18 @@ from bot.contracts import (
     TestReport,
     TestStatus,
 )
+from bot.environment.cache import RepositoryCache
+from bot.environment.detect import dependency_files
+from bot.environment.prepare import PreparedEnvironment, exclude_scratch, prepare_environment
 from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
 from bot.llm import Completion, ModelClient
 from bot.policy import Policy, RepoConfig
 from bot.sandbox.base import Limits, Sandbox
-from bot.sandbox.golang import GO_TEST_REPORT, go_cases, go_test_names, packages_of
-from bot.sandbox.phases import CommandRecord, detect_commands, run_phase
-from bot.sandbox.runners import (
-    REPORT_DIR,
-    parse_junit,
-    read_report,
-    run_go_test,
-    run_node_test,
-    run_pytest,
-)
 from bot.security.test_infrastructure import infrastructure_refusal
 from bot.security.untrusted import as_data
+from bot.testing.checkout import base_checked_out, restore
+from bot.testing.suite import run_suite
 from bot.workspace import Workspace
 
 TEST_PATH = re.compile(
@@ -51,7 +44,6 @@ TEST_PATH = re.compile(
 )
 TESTS_SUBJECT = "draftsmith: tests"
 """The subject of the commit holding the tester's files (a resumed run finds it by this)."""
-IGNORED = (".venv/", f"{REPORT_DIR}/", "node_modules/", "__pycache__/", ".coverage")
 
 
 def is_test_path(path: str) -> bool:
@@ -66,17 +58,6 @@ def language(root: Path) -> str:
     if (root / "package.json").exists() and not (root / "pyproject.toml").exists():
         return "node"
     return "python"
-
-
-def junit_cases(root: Path, relative: str) -> dict[str, bool]:
-    """Each test case of a JUnit XML report and whether it passed (missing or invalid: none)."""
-    text = read_report(root, relative)
-    if text is None or not text.strip():
-        return {}
-    try:
-        return parse_junit(text).cases
-    except ET.ParseError:
-        return {}
 
 
 @dataclass
@@ -99,6 +80,14 @@ class TestOutcome:
     """Each new test case that ran on the base commit and whether it passed there."""
     coverage: dict[str, Any] | None = None
     """The suite's coverage of the change (bot.analysis.coverage.ChangeCoverage, as a dict)."""
+    pinned_why: dict[str, str] = field(default_factory=dict)
+    already_failing: list[str] = field(default_factory=list)
+    new_failures: list[str] = field(default_factory=list)
+    base_problem: str | None = None
+    environment_problem: str | None = None
+    environment: dict[str, Any] | None = None
+    base_suite_cached: bool = False
+    timings: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Stored as the run's `testoutcome.rN` artifact."""
@@ -183,8 +172,19 @@ class Tester:
         )
         return await self.llm.complete("tester", prompt, TestPlan)
 
-    async def run(self, workspace: Workspace, base: str, test_plan: TestPlan) -> TestOutcome:
-        """Write the new tests, run the whole suite, then the new tests on the base commit."""
+    async def run(
+        self,
+        workspace: Workspace,
+        base: str,
+        test_plan: TestPlan,
+        *,
+        environment: PreparedEnvironment | None = None,
+        cache: RepositoryCache | None = None,
+    ) -> TestOutcome:
+        """Write the new tests, then run the suite on the change and on the base (bot.testing).
+
+        `environment` is the prepared environment (bot.environment); prepared here if not given.
+        """
         not_tests = [e.path for e in test_plan.files if not is_test_path(e.path)]
         refused = infrastructure_refusal(test_plan.files, self.policy)
         if not_tests or refused:
@@ -199,7 +199,8 @@ class Tester:
                 refused=refused
                 or "The tester may only write test files; refused: " + ", ".join(not_tests),
             )
-        _exclude_scratch(workspace)
+        restore(workspace)
+        exclude_scratch(workspace.root)
         new_files = [e.path for e in test_plan.files]
         message = f"{TESTS_SUBJECT}\n\n{commit_text('; '.join(test_plan.focus)[:1000])}"
         if workspace.git("log", "-1", "--format=%s").strip() != TESTS_SUBJECT:
@@ -207,146 +208,92 @@ class Tester:
             if edits:
                 workspace.apply(CodeChange(edits=edits, explanation="tests"))
                 workspace.commit(message)
-        records = await self._setup(workspace.root)
-        if records and not all(r.exit_code == 0 for r in records):
-            failed = next(r for r in records if r.exit_code != 0)
+        if environment is None:
+            environment = await self.prepare(workspace, base, cache)
+        records = [asdict(r) for r in environment.records]
+        if not environment.ok:
             report = TestReport(
                 status=TestStatus.error,
                 tests_passed=0,
                 tests_failed=0,
-                failure_details=f"setup failed: {failed.command}\n{failed.output_tail[-1500:]}",
-                command=failed.command,
-                duration_s=failed.duration_s,
+                failure_details=environment.problem or "",
+                command=environment.records[-1].command if environment.records else "(setup)",
+                duration_s=environment.duration_s,
             )
             return TestOutcome(
-                report=report, log=report.failure_details, commands=[asdict(r) for r in records]
+                report=report,
+                log=report.failure_details,
+                commands=records,
+                environment=environment.to_dict(),
+                environment_problem=environment.problem,
             )
-        kind = language(workspace.root)
-        report = await self._run(kind, workspace.root, ())
-        outcome = TestOutcome(report=report, commands=[asdict(r) for r in records])
-        diff = workspace.diff(base)
-        outcome.coverage = suite_coverage(kind, workspace.root, diff, is_test_path).to_dict()
-        outcome.log = f"$ {report.command}\n{report.failure_details}"
-        outcome.tampered = report.tampered
-        if not new_files or outcome.tampered:
-            return outcome
-        # The new test files alone, with the change: which cases they hold and which pass.
-        alone = await self._run(kind, workspace.root, new_files)
-        if alone.tampered:
-            outcome.tampered = alone.tampered
-            outcome.log += f"\n\n$ {alone.command}\n{alone.failure_details}"
-            return outcome
-        new_cases = _cases(kind, workspace.root)
-        outcome.new_tests, outcome.after = sorted(new_cases), new_cases
-        base_dir = workspace.root.parent / "base"
-        if base_dir.exists():
-            shutil.rmtree(base_dir)
-            workspace.git("worktree", "prune")
-        workspace.git("worktree", "add", "--quiet", "--detach", str(base_dir), base)
-        try:
-            for edit in test_plan.files:
-                _write(base_dir, edit)
-            if (workspace.root / ".venv").exists() and not (base_dir / ".venv").exists():
-                (base_dir / ".venv").symlink_to(workspace.root / ".venv")
-            base_paths = [p for p in new_files if (base_dir / p).exists()]
-            outcome.base_report = await self._run(kind, base_dir, base_paths)
-            base_cases = _cases(kind, base_dir)
-            outcome.before = base_cases
-        finally:
-            workspace.git("worktree", "remove", "--force", str(base_dir))
-        outcome.tampered = outcome.base_report.tampered
-        outcome.pinned = sorted(
-            name for name, ok in new_cases.items() if ok and not base_cases.get(name, False)
+        suite = await run_suite(
+            self.sandbox,
+            self.limits,
+            workspace,
+            base,
+            new_files,
+            language=language(workspace.root),
+            test_command=self.repo_config.test_command if self.repo_config else None,
+            environment_key=environment.plan.key,
+            cache=cache,
+            is_test=is_test_path,
         )
-        outcome.log += f"\n\n$ {outcome.base_report.command}  (on the base commit)\n"
-        outcome.log += outcome.base_report.failure_details
+        outcome = TestOutcome(
+            report=suite.report,
+            commands=records,
+            new_tests=suite.new_tests,
+            pinned=sorted(suite.pinned),
+            pinned_why=suite.pinned,
+            base_report=suite.base_report,
+            already_failing=suite.already_failing,
+            new_failures=suite.new_failures,
+            base_problem=suite.base_problem,
+            environment_problem=suite.environment_problem,
+            environment=environment.to_dict(),
+            base_suite_cached=suite.base_suite_cached,
+            timings={"setup_s": environment.duration_s, **suite.timings},
+            tampered=suite.tampered,
+            after=suite.after,
+            before=suite.before,
+            coverage=suite.coverage,
+        )
+        outcome.log = f"$ {suite.report.command}\n{suite.report.failure_details}"
+        if suite.tampered is not None:
+            outcome.log += f"\n\n$ {suite.tampered_command}\n(tampered) {suite.tampered}"
+        if suite.base_report is not None:
+            outcome.log += f"\n\n$ {suite.base_report.command}  (on the base commit)\n"
+            outcome.log += suite.base_report.failure_details
         return outcome
 
-    async def _setup(self, root: Path) -> list[CommandRecord]:
-        if self.repo_config is not None and self.repo_config.setup_commands:
-            import shlex
+    async def prepare(
+        self, workspace: Workspace, base: str, cache: RepositoryCache | None = None
+    ) -> PreparedEnvironment:
+        """Prepare the repository's own environment (bot.environment) in the setup phase.
 
-            commands = [shlex.split(c) for c in self.repo_config.setup_commands]
-        else:
-            commands = [
-                c
-                for c in detect_commands(root).setup
-                if not _python_setup(c)
-                and not (c[:1] == ["npm"] and not _node_dependencies(root))
-                and not (c[:1] == ["go"] and not _go_requirements(root))
-            ]
-        if not commands or (root / REPORT_DIR / "setup.done").exists():
-            return []
-        records = await run_phase(
-            self.sandbox,
-            "setup",
-            commands,
-            workdir=root,
-            limits=self.limits,
-            allow=self.policy.setup_allow,
+        A change that edits the files the environment is prepared from (manifests, lock and
+        requirements files) is prepared from the base's versions of them: what an unreviewed
+        change adds to its dependencies is not installed (the manifest change is gated)."""
+        root = workspace.root
+        kind = language(root)
+        setup = self.repo_config.setup_commands if self.repo_config else ()
+
+        async def prepare() -> PreparedEnvironment:
+            return await prepare_environment(
+                self.sandbox, root, language=kind, limits=self.limits,
+                allow=self.policy.setup_allow, setup_commands=setup, cache=cache,
+            )  # fmt: skip
+
+        edited = dependency_files(set(workspace.changed_files(base)))
+        if not edited:
+            return await prepare()
+        with base_checked_out(workspace, base):
+            environment = await prepare()
+        environment.notes.append(
+            "prepared from the base commit's dependency files: the change edits "
+            + ", ".join(edited)
         )
-        if all(r.exit_code == 0 for r in records):
-            (root / REPORT_DIR).mkdir(exist_ok=True)
-            (root / REPORT_DIR / "setup.done").write_text("ok\n")
-        return records
-
-    async def _run(self, kind: str, root: Path, paths: tuple[str, ...] | list[str]) -> TestReport:
-        if kind == "node":
-            return await run_node_test(self.sandbox, root, self.limits, paths=list(paths))
-        if kind == "go":
-            if not paths:
-                return await run_go_test(self.sandbox, root, self.limits)
-            names = [n for p in paths for n in go_test_names((root / p).read_text())]
-            return await run_go_test(
-                self.sandbox, root, self.limits, packages=packages_of(paths), tests=names
-            )
-        return await run_pytest(self.sandbox, root, self.limits, paths=list(paths))
-
-
-def _python_setup(command: list[str]) -> bool:
-    """Python packaging steps are skipped by default: the sandbox toolbox provides pytest, and
-    the repository is tested from its source tree. A repository that needs installation says so
-    with `setup_commands` in `.github/draftsmith.yml`."""
-    return command[:1] == ["python3"] or command[:1] == [".venv/bin/python"]
-
-
-def _node_dependencies(root: Path) -> bool:
-    """Whether package.json declares packages to install (else `npm install` has nothing to do
-    but would write a lockfile into the change)."""
-    try:
-        manifest = json.loads((root / "package.json").read_text())
-    except (OSError, ValueError):
-        return True
-    return bool(manifest.get("dependencies") or manifest.get("devDependencies"))
-
-
-def _go_requirements(root: Path) -> bool:
-    """Whether go.mod requires modules (a standard-library module has nothing to download)."""
-    try:
-        text = (root / "go.mod").read_text()
-    except OSError:
-        return True
-    return re.search(r"^\s*require\b", text, re.M) is not None
-
-
-def _exclude_scratch(workspace: Workspace) -> None:
-    exclude = workspace.root / ".git" / "info" / "exclude"
-    exclude.parent.mkdir(parents=True, exist_ok=True)
-    current = exclude.read_text() if exclude.exists() else ""
-    missing = [p for p in IGNORED if p not in current.splitlines()]
-    if missing:
-        exclude.write_text(current + "".join(f"{p}\n" for p in missing))
-
-
-def _cases(kind: str, root: Path) -> dict[str, bool]:
-    """The test cases of the last run in `root` and whether each passed, from its report."""
-    if kind == "go":
-        return go_cases(read_report(root, GO_TEST_REPORT) or "")
-    return junit_cases(root, _junit(kind))
-
-
-def _junit(kind: str) -> str:
-    return f"{REPORT_DIR}/" + ("node-junit.xml" if kind == "node" else "junit.xml")
+        return environment
 
 
 def tester_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:
@@ -361,11 +308,3 @@ def tester_edits(root: Path, files: list[FileEdit]) -> list[FileEdit]:
             edit = FileEdit(path=edit.path, operation=EditOperation.update, content=edit.content)
         edits.append(edit)
     return edits
-
-
-def _write(root: Path, edit: FileEdit) -> None:
-    target = root / edit.path
-    if edit.content is None:
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(edit.content)

@@ -1,6 +1,7 @@
 """The rules that decide a review before the model is asked.
 
-A new error-level finding, a failing test (above all a failing new test), new tests none of
+A new error-level finding, a failing test the base does not fail too (above all a new test;
+failures already on the base are shown, not held against the change), new tests none of
 which fails on the base, and a new test that executes none of the changed code each give a
 high-severity issue, so the verdict is `needs_revision` whatever the model answers: the model
 may add issues, never remove these. New warning-level findings are reported at medium severity
@@ -44,20 +45,32 @@ def test_issues(outcome: TestOutcome, coverage: ChangeCoverage | None) -> list[R
                 "Fix the code (not the test) so that the test passes.",
             )
         )
-    if report.status is not TestStatus.passed:
+    # Failures the base has too are "already failing" (bot.testing): shown, never the change's.
+    if outcome.new_failures or (
+        report.status is not TestStatus.passed and not outcome.already_failing
+    ):
         details = report.failure_details[:MAX_DETAILS] or "(the runner gave no details)"
+        new = ", ".join(f"`{name}`" for name in outcome.new_failures[:20])
+        old = ", ".join(f"`{name}`" for name in outcome.already_failing[:20])
         issues.append(
             _tests(
                 f"The tests failed ({report.status}: {report.tests_passed} passed, "
-                f"{report.tests_failed} failed):\n{details}",
+                f"{report.tests_failed} failed)"
+                + (f"; new failures: {new}" if new else "")
+                + (f"; already failing before the change (leave them): {old}" if old else "")
+                + f":\n{details}",
                 "Fix the code (not the tests) so that they pass.",
             )
         )
-    elif outcome.new_tests and not outcome.pinned:
+    elif outcome.new_tests and not outcome.pinned and not outcome.base_problem:
+        both = sorted(set(outcome.new_tests) & set(outcome.already_failing))
         issues.append(
             _tests(
-                "Every new test also passes on the code before the change, so nothing proves "
-                "the change does what the plan asks.",
+                "The new tests fail with the change as they do on the code before it, so "
+                "nothing proves the change: " + ", ".join(f"`{n}`" for n in both[:20])
+                if both
+                else "Every new test also passes on the code before the change, so nothing "
+                "proves the change does what the plan asks.",
                 "Make sure the change implements the acceptance criteria.",
             )
         )

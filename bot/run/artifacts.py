@@ -97,6 +97,9 @@ ANALYSIS: ArtifactKind[DifferentialAnalysis] = _kind(
 )
 REVIEW: ArtifactKind[ReviewResult] = _kind("review", ReviewResult, per_revision=True)
 TEST_PLAN: ArtifactKind[TestPlan] = _kind("testplan", TestPlan, per_revision=True)
+ENVIRONMENT: ArtifactKind[dict[str, Any]] = _kind(  # bot.environment.PreparedEnvironment
+    "environment", dict[str, Any], per_revision=True
+)
 TEST_LOG: ArtifactKind[str] = _kind("testlog", str, per_revision=True, text=True)
 TEST_COMMANDS: ArtifactKind[list[dict[str, Any]]] = _kind(
     "commands.test", list[dict[str, Any]], per_revision=True

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 SCRATCH = ".draftsmith"
 GO_TEST_REPORT = f"{SCRATCH}/go-test.json"
 _TEST_FUNC = re.compile(r"^func\s+(Test[A-Z_0-9]\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M)
+_PLAIN_FAIL = re.compile(r"^FAIL\t(?P<package>\S+) \[(build|setup) failed\]$")
 _POSITION = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?P<msg>.+)$")
 
 
@@ -91,18 +92,42 @@ async def go_test(
 
 def go_cases(text: str) -> dict[str, bool]:
     """Each test of `go test -json` events (`package.TestName`) and whether it passed."""
-    cases: dict[str, bool] = {}
+    return {name: action == "pass" for name, action in go_outcomes(text)[0].items()}
+
+
+def go_outcomes(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """From `go test -json` events: each test (`package.TestName`) and how it ended (pass, fail
+    or skip), and each package that failed with no test run (it did not build, or TestMain or
+    init failed) with its output."""
+    cases: dict[str, str] = {}
+    failed: set[str] = set()
+    ran: set[str] = set()
+    output: dict[str, str] = {}
     for line in text.splitlines():
+        plain = _PLAIN_FAIL.match(line)  # before Go 1.24 a build failure is a plain line
+        if plain:
+            failed.add(plain["package"])
+            output[plain["package"]] = line
+            continue
         if not line.startswith("{"):
             continue
         try:
             event = json.loads(line)
         except ValueError:
             continue
+        if not isinstance(event, dict):
+            continue
         test, action = event.get("Test"), event.get("Action")
+        package = str(event.get("Package") or event.get("ImportPath") or "")
         if test and action in ("pass", "fail", "skip"):
-            cases[f"{event.get('Package', '')}.{test}"] = action == "pass"
-    return cases
+            cases[f"{package}.{test}"] = str(action)
+            ran.add(package)
+        elif not test and action in ("output", "build-output"):
+            output[package] = (output.get(package, "") + str(event.get("Output", "")))[-2000:]
+        elif not test and action == "fail":
+            failed.add(package)
+    broken = {p: output.get(p, "") or "the package failed" for p in sorted(failed - ran)}
+    return cases, broken
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 """The two phases: `setup` (network, allow-listed commands only) and `check` (never network).
 
-Commands come from the repository's `.github/draftsmith.yml` (passed in by the caller) or are
-detected from its files: pyproject.toml / setup.py / requirements.txt -> Python, package.json ->
-Node, go.mod -> Go. Every command, run or refused, is returned as a `CommandRecord`.
+Setup commands come from the repository's `.github/draftsmith.yml` or are detected from its files
+by `bot.environment`. Every command, run or refused, is returned as a `CommandRecord`.
 """
 
 from __future__ import annotations
@@ -24,14 +23,6 @@ REFUSED_EXIT = 126  # like a shell's "cannot execute"
 
 
 @dataclass(frozen=True)
-class PhaseCommands:
-    """The commands of both phases, each an argv list."""
-
-    setup: list[list[str]] = field(default_factory=list)
-    check: list[list[str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class CommandRecord:
     """One command of a phase, as stored in the run's artifacts."""
 
@@ -43,35 +34,6 @@ class CommandRecord:
     refused: bool = False
     output_tail: str = ""
     refused_egress: list[str] = field(default_factory=list)  # setup: what the filter refused
-
-
-def detect_commands(workdir: Path) -> PhaseCommands:
-    """Setup and check commands detected from the repository's files."""
-    setup: list[list[str]] = []
-    check: list[list[str]] = []
-    if any((workdir / f).exists() for f in ("pyproject.toml", "setup.py", "requirements.txt")):
-        setup.append(["python3", "-m", "venv", "--system-site-packages", ".venv"])
-        if (workdir / "requirements.txt").exists():
-            setup.append([".venv/bin/python", "-m", "pip", "install", "-r", "requirements.txt"])
-        if (workdir / "pyproject.toml").exists() or (workdir / "setup.py").exists():
-            setup.append([".venv/bin/python", "-m", "pip", "install", "-e", ".[test]"])
-        check.append([".venv/bin/python", "-m", "pytest", "-q"])
-    if (workdir / "package.json").exists():
-        lock = (workdir / "package-lock.json").exists()
-        setup.append(["npm", "ci"] if lock else ["npm", "install"])
-        check.append(["npm", "test"])
-    if (workdir / "go.mod").exists():
-        setup.append(["go", "mod", "download"])
-        check += [["go", "vet", "./..."], ["go", "test", "./..."]]
-    return PhaseCommands(setup=setup, check=check)
-
-
-def commands_from_config(config: Mapping[str, Sequence[str]]) -> PhaseCommands:
-    """Commands from `.github/draftsmith.yml`'s `setup:` and `check:` lists (shell-split)."""
-    return PhaseCommands(
-        setup=[shlex.split(c) for c in config.get("setup", [])],
-        check=[shlex.split(c) for c in config.get("check", [])],
-    )
 
 
 def allowed(command: list[str], allow: Sequence[str]) -> bool:

@@ -60,12 +60,16 @@ def pytest_configure(config: pytest.Config) -> None:
     _emit({"event": "start", "pid": os.getpid(), "pytest": pytest.__version__})
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Record each phase's outcome as pytest made it, before outer wrappers see the report."""
-    report = yield
+) -> Generator[None, Any, None]:
+    """Record each phase's outcome as pytest made it, before outer wrappers see the report.
+
+    An old-style wrapper (`hookwrapper=True`): the project's own pytest may come with a pluggy
+    older than 1.1, which has no `wrapper=True`."""
+    result = yield
+    report = result.get_result()
     excinfo = call.excinfo
     skip_types = (pytest.skip.Exception, pytest.xfail.Exception)
     raised = excinfo is not None and not isinstance(excinfo.value, skip_types)
@@ -80,7 +84,6 @@ def pytest_runtest_makereport(
             "xfail": hasattr(report, "wasxfail"),
         }
     )
-    return report
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
@@ -90,9 +93,11 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
         _emit({"event": "collect", "junit": name, "nodeid": report.nodeid})
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
-    """Record the exit status pytest computed, before any other hook could change it."""
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, Any, None]:
+    """Record the exit status pytest computed, before any other hook could change it (nothing
+    when a later hook raised: pytest then ends with its own internal-error status)."""
     failed = session.testsfailed
-    yield
-    _emit({"event": "finish", "exitstatus": int(exitstatus), "testsfailed": failed})
+    result = yield
+    if result.excinfo is None:
+        _emit({"event": "finish", "exitstatus": int(exitstatus), "testsfailed": failed})

@@ -179,23 +179,32 @@ async def run_pytest(
     paths: Sequence[str] = (),
     use_toolbox: bool = True,
     env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    coverage: bool = True,
 ) -> TestReport:
-    """Run pytest under coverage in the sandbox; a TestReport from its JUnit XML and JSON."""
+    """Run pytest under coverage in the sandbox; a TestReport from its JUnit XML and JSON.
+
+    `args` go to pytest before `paths` (a repository's own `test_command` options);
+    `coverage=False` runs pytest alone (runs on the base commit only need the cases)."""
     (workdir / REPORT_DIR).mkdir(exist_ok=True)
     venv_python = workdir / ".venv" / "bin" / "python"
     python = str(venv_python) if venv_python.exists() else "python3"
     junit = f"{REPORT_DIR}/junit.xml"
     data = f"{REPORT_DIR}/coverage.data"
     run_env = {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-    if use_toolbox:
+    if use_toolbox and not venv_python.exists():
+        # A prepared venv reaches the toolbox through a .pth at the end of its sys.path instead
+        # (bot.environment): on PYTHONPATH it would shadow the project's own pytest.
         run_env["PYTHONPATH"] = TOOLBOX_MOUNT
     for stale in (junit, data, f"{REPORT_DIR}/coverage.json"):
         (workdir / stale).unlink(missing_ok=True)
     command = [python, "-m", "coverage", "run", f"--data-file={data}", "--source=.", "-m", "pytest"]
+    if not coverage:
+        command = [python, "-m", "pytest"]
     command += ["-q", "-p", "no:cacheprovider", *PYTEST_ARGS, f"--junitxml={junit}"]
-    if use_toolbox:  # each test's node id becomes its coverage context (bot.analysis.coverage)
+    if coverage and use_toolbox:  # each test's node id is its coverage context (bot.analysis)
         command += ["-p", CONTEXTS_PLUGIN]
-    command += list(paths)
+    command += [*args, *paths]
     result, witness = await run_witnessed(
         sandbox, command, workdir=workdir, limits=limits, env=run_env
     )
@@ -209,21 +218,34 @@ async def run_pytest(
         counts = parse_junit(junit_text)
     except ET.ParseError as exc:
         return _error(command, result, f"pytest's JUnit report is not valid XML: {exc}")
-    coverage: float | None = None
-    cov_cmd = [python, "-m", "coverage", "json", f"--data-file={data}"]
-    cov_cmd += ["--show-contexts", "-o", f"{REPORT_DIR}/coverage.json"]
-    cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=run_env)
-    coverage_text = read_report(workdir, f"{REPORT_DIR}/coverage.json")
-    if cov.exit_code == 0 and coverage_text is not None:
-        try:
-            coverage = parse_coverage_json(coverage_text)
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("coverage report unreadable: %s", exc)
-    else:
-        logger.warning("coverage json failed: %s", cov.stderr[-500:])
+    percent = (
+        await _coverage_percent(sandbox, workdir, limits, python, data, run_env)
+        if coverage
+        else None
+    )
     if result.exit_code == 5:  # pytest: no tests collected
         return _error(command, result, "pytest collected no tests")
-    return _report(counts, result, command, coverage)
+    return _report(counts, result, command, percent)
+
+
+async def _coverage_percent(
+    sandbox: Sandbox, workdir: Path, limits: Limits, python: str, data: str, env: Mapping[str, str]
+) -> float | None:
+    """Total percent covered, from coverage.py's JSON report of the run's data file."""
+    # -i: files a project executes that are not Python source (templates) are skipped;
+    # --show-contexts: which test executed each line (bot.analysis.coverage)
+    cov_cmd = [python, "-m", "coverage", "json", "-i", f"--data-file={data}"]
+    cov_cmd += ["--show-contexts", "-o", f"{REPORT_DIR}/coverage.json"]
+    cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=env)
+    coverage_text = read_report(workdir, f"{REPORT_DIR}/coverage.json")
+    if cov.exit_code != 0 or coverage_text is None:
+        logger.warning("coverage json failed: %s", cov.stderr[-500:])
+        return None
+    try:
+        return parse_coverage_json(coverage_text)
+    except (ValueError, KeyError, TypeError) as exc:
+        logger.warning("coverage report unreadable: %s", exc)
+        return None
 
 
 async def run_node_test(

@@ -1,4 +1,4 @@
-"""A read-only toolbox (pytest, coverage, ruff) for the sandbox, built offline.
+"""A read-only toolbox (pytest, coverage, ruff, uv) for the sandbox, built offline.
 
 The toolbox is a plain directory of importable packages copied from the bot's own environment
 (the files each distribution's RECORD lists), mounted read-only in the sandbox and put on
@@ -21,10 +21,11 @@ from bot.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PACKAGES = ("pytest", "coverage", "ruff")
-TOOLBOX_VERSION = "2"
+DEFAULT_PACKAGES = ("pytest", "coverage", "ruff", "uv")
+TOOLBOX_VERSION = "3"  # 3: with uv
 """Raised when the toolbox's contents change, so a toolbox built before is rebuilt."""
-BINARIES = frozenset({"ruff"})
+BINARIES = frozenset({"ruff", "uv"})
+"""Executables copied to `.bin/`: ruff (static analysis) and uv (environment preparation)."""
 BIN_DIR = ".bin"
 CONTEXTS_PLUGIN = "draftsmith_coverage_contexts"
 """The pytest plugin (`-p`) that switches coverage's context to each test's node id."""

@@ -48,6 +48,9 @@ class Coding:
                 ctx.workspace.apply(change)
             except WorkspaceError as exc:
                 return StepResult.revise(f"Your edits could not be applied: {exc}", "edit refused")
+            if not ctx.workspace.git("status", "--porcelain").strip():
+                why = f"revision {revision} changes nothing: the coder sent the code as it is"
+                return StepResult(Move.give_up, why, "identical revision")
             explanation = commit_text(change.explanation[:2000])
             ctx.workspace.commit(f"draftsmith: revision {revision}\n\n{explanation}")
             stored.save(artifacts.DIFF, ctx.workspace.diff(ctx.base), revision)

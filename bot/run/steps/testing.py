@@ -10,13 +10,15 @@ import time
 from typing import ClassVar
 
 from bot.agents.tester import Tester, TestOutcome
-from bot.contracts import TestPlan, TestStatus
+from bot.contracts import TestPlan
+from bot.environment.cache import RepositoryCache
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.witness import TAMPERED
+from bot.testing.checkout import restore
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ class Testing:
     reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.DIFF, artifacts.REVIEW)
     writes: ClassVar[Kinds] = (
         artifacts.TEST_PLAN,
+        artifacts.ENVIRONMENT,
         artifacts.TEST_LOG,
         artifacts.TEST_COMMANDS,
         artifacts.TEST_REPORT,
@@ -36,9 +39,14 @@ class Testing:
     )
 
     async def run(self, ctx: RunContext) -> StepResult:
-        """Plan the tests once and run them once per revision; failures go back to the coder."""
+        """Plan the tests once, prepare the environment, run them once per revision.
+
+        Failures that are not the code's (setup, a suite that cannot run on the base either) end
+        the run for a person; the rest goes to the reviewer, which sends only new failures (not
+        those already on the base) back to the coder (bot.analysis.rules)."""
         services = ctx.services
         tester = Tester(ctx.llm, ctx.sandbox, services.limits, ctx.policy, ctx.repo_config)
+        restore(ctx.workspace)  # a worker killed while the base was checked out
         outcome = ctx.artifacts.load(artifacts.TEST_OUTCOME, ctx.run.revision)
         if outcome is None:
             outcome = await self._test(ctx, tester, await self._test_plan(ctx, tester))
@@ -47,7 +55,10 @@ class Testing:
             return StepResult(Move.give_up, reason, "tampered")
         if outcome.refused:
             return StepResult.revise(outcome.refused, "test files refused")
-        if outcome.report.status is not TestStatus.passed:
+        if outcome.environment_problem:
+            why = f"not the code's failure (not sent to the coder): {outcome.environment_problem}"
+            return StepResult(Move.give_up, why, "environment")
+        if outcome.new_failures:
             ctx.screen(outcome.report.failure_details, "test output")
         return StepResult.advance()  # the reviewer judges the results with the rest
 
@@ -83,7 +94,12 @@ class Testing:
     async def _test(self, ctx: RunContext, tester: Tester, test_plan: TestPlan) -> TestOutcome:
         stored, revision = ctx.artifacts, ctx.run.revision
         started = time.monotonic()
-        outcome = await tester.run(ctx.workspace, ctx.base, test_plan)
+        cache = RepositoryCache(ctx.services.settings.work_dir / "cache", ctx.run.repo)
+        environment = await tester.prepare(ctx.workspace, ctx.base, cache)
+        stored.save(artifacts.ENVIRONMENT, environment.to_dict(), revision)
+        outcome = await tester.run(
+            ctx.workspace, ctx.base, test_plan, environment=environment, cache=cache
+        )
         logger.info("tests ran in %.2fs", time.monotonic() - started, extra={"run_id": ctx.run.id})
         stored.save(artifacts.TEST_LOG, outcome.log, revision)
         stored.save(artifacts.TEST_COMMANDS, outcome.commands, revision)

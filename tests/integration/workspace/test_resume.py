@@ -18,6 +18,7 @@ from bot.run.transitions import Move
 from bot.sandbox.bwrap import UID_BASE
 from bot.store import Store
 from bot.tables import Run
+from bot.testing.checkout import MARKER
 from bot.workspace import Workspace
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripts import TESTS, change
@@ -159,3 +160,22 @@ def test_a_run_taken_over_on_another_host_gets_its_code_and_tests_from_the_artif
     for edit in plan.files:
         assert second.read_file(edit.path) == edit.content
     assert second.current_branch() == sqlite_store.get_run(run.id).branch
+
+
+def test_a_worker_killed_with_the_base_checked_out_gets_the_change_back_without_a_rebuild(
+    sqlite_store: Store, remote: Path, tmp_path: Path
+) -> None:
+    run = new_run(sqlite_store, remote)
+    workspace = reopen(sqlite_store, run, tmp_path / "run")
+    diff = code(sqlite_store, run, workspace)
+    head, base = workspace.head(), sqlite_store.get_run(run.id).base_sha or ""
+    (workspace.root / MARKER).parent.mkdir(parents=True, exist_ok=True)
+    (workspace.root / MARKER).write_text(f"{workspace.current_branch()}\n")
+    workspace.git("checkout", "--quiet", "--detach", base)  # killed inside base_checked_out
+    (workspace.root / "tests" / "test_new.py").write_text("def test_new():\n    pass\n")
+    workspace = reopen(sqlite_store, run, tmp_path / "run")
+    assert workspace.head() == head  # the same commit: returned to, not rebuilt
+    assert workspace.diff(base) == diff
+    assert workspace.current_branch() == sqlite_store.get_run(run.id).branch
+    assert not (workspace.root / MARKER).exists()
+    assert workspace.git("status", "--porcelain", "--untracked-files=all") == ""

@@ -1,0 +1,245 @@
+"""What a repository needs installed before its tests run, read from its own files.
+
+Python: a venv in the workspace (never the host's site-packages), the project installed
+editable, and its test dependencies from wherever it declares them: a lock file first
+(`uv.lock`, `poetry.lock`, `pdm.lock`), else PEP 735 dependency groups, extras and
+`requirements*.txt` files for tests or dev. Node: `npm ci` with a lockfile. The plan is a list of
+argv commands for the setup phase plus a key that changes whenever an input of the plan does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TEST_NAMES = ("tests", "test", "testing", "dev")
+PYTHON_MANIFESTS = ("pyproject.toml", "setup.py", "setup.cfg")
+LOCKFILES = ("uv.lock", "poetry.lock", "pdm.lock", "package-lock.json", "npm-shrinkwrap.json")
+VENV = ".venv"
+DEPENDENCY_FILES = (*PYTHON_MANIFESTS, *LOCKFILES, "package.json")
+
+
+def dependency_files(paths: set[str]) -> list[str]:
+    """The paths an environment is prepared from: manifests, lock and requirements files."""
+    found = [p for p in paths if p in DEPENDENCY_FILES or p.startswith("requirements/")]
+    found += [
+        p for p in paths if "/" not in p and p.startswith("requirements") and p.endswith(".txt")
+    ]
+    return sorted(set(found))
+
+
+_REQ_NAME = re.compile(r"^(?:requirements[-_.]?)?(tests?|testing|dev)(?:[-_.]?requirements)?\.txt$")
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    """The setup commands of a repository and where each of its inputs came from."""
+
+    language: str
+    commands: list[list[str]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    key: str = ""
+    configured: bool = False
+
+
+@dataclass(frozen=True)
+class Installer:
+    """How Python packages are installed: `uv` (a single binary) or pip from the venv."""
+
+    name: str
+    uv: str | None = None
+    python: str = "python3"
+
+
+def _pyproject(root: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads((root / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def dependency_group(
+    project: dict[str, Any], name: str, seen: frozenset[str] = frozenset()
+) -> list[str]:
+    """The requirements of a PEP 735 dependency group, its `include-group`s resolved."""
+    groups = project.get("dependency-groups") or {}
+    out: list[str] = []
+    for item in groups.get(name) or []:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("include-group"), str):
+            included = item["include-group"]
+            if included not in seen:
+                out += dependency_group(project, included, seen | {name})
+    return out
+
+
+def _first(names: list[str]) -> str | None:
+    for wanted in TEST_NAMES:
+        for name in names:
+            if name.lower() == wanted:
+                return name
+    return None
+
+
+def requirement_files(root: Path) -> list[str]:
+    """The test (else dev) requirements file: `requirements-test.txt`, `requirements/tests.txt`."""
+    found: dict[str, str] = {}
+    for folder in (root, root / "requirements"):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            name = path.name.lower()
+            match = _REQ_NAME.match(name)
+            if match and path.is_file() and (folder != root or "requirements" in name):
+                found.setdefault(match.group(1), str(path.relative_to(root)))
+    kind = _first(list(found))
+    return [found[kind]] if kind else []
+
+
+def _extras(root: Path, project: dict[str, Any]) -> str | None:
+    extras = list((project.get("project") or {}).get("optional-dependencies") or {})
+    if not extras and (root / "setup.cfg").exists():
+        text = (root / "setup.cfg").read_text(errors="replace")
+        block = re.search(
+            r"^\[options\.extras_require\]\n((?:[ \t]*\S.*\n?|\n)*?)(?=^\[|\Z)", text, re.M
+        )
+        if block:
+            extras = re.findall(r"^(\w[\w.-]*)\s*=", block.group(1), re.M)
+    return _first(extras)
+
+
+def python_plan(root: Path, installer: Installer, *, relax: bool = False) -> EnvironmentPlan:
+    """The venv and installs of a Python repository (lock file first).
+
+    `relax`: requirements files are installed by package name without their pins (used once
+    when the pinned versions cannot even start the test runner on the sandbox's Python)."""
+    project = _pyproject(root)
+    installable = any((root / m).exists() for m in PYTHON_MANIFESTS)
+    python = f"{VENV}/bin/python"
+    commands: list[list[str]] = []
+    sources: list[str] = []
+    inputs = [m for m in (*PYTHON_MANIFESTS, "requirements.txt") if (root / m).exists()]
+    groups = list(project.get("dependency-groups") or {})
+    group = _first(groups)
+    extra = _extras(root, project)
+    uv = installer.uv
+    if uv is not None and (root / "uv.lock").exists() and "project" in project:
+        sync = [uv, "sync", "--frozen", "--python", installer.python]
+        if group:
+            sync += ["--no-default-groups", "--group", group]
+        if extra:
+            sync += ["--extra", extra]
+        return _plan("python", [sync], ["uv.lock (uv sync --frozen)"], [*inputs, "uv.lock"], root)
+    args: list[str] = []
+    if (root / "poetry.lock").exists() or (root / "pdm.lock").exists():
+        lock = "poetry.lock" if (root / "poetry.lock").exists() else "pdm.lock"
+        exported = _locked_requirements(root / lock)
+        if exported:
+            args += exported
+            sources.append(f"{lock} ({len(exported)} pinned packages)")
+            inputs.append(lock)
+    files = requirement_files(root)
+    files += ["requirements.txt"] if (root / "requirements.txt").exists() else []
+    for path in files:
+        names = unpinned(root / path) if relax else None
+        if names is not None:
+            args += names
+            sources.append(f"{path} without its pins")
+        else:
+            args += ["-r", path]
+            sources.append(path)
+        inputs.append(path)
+    if group:
+        args += dependency_group(project, group)
+        sources.append(f"dependency group {group!r} of pyproject.toml")
+    if installable:
+        args += ["-e", f".[{extra}]" if extra else "."]
+        sources.append(f"the project, editable{f' with extra {extra!r}' if extra else ''}")
+    if uv is not None:
+        # --seed (when installing, so with network): what `python -m venv` gives this Python
+        seed = ["--seed"] if args else []
+        commands.append([uv, "venv", "--quiet", *seed, "--python", installer.python, VENV])
+        install = [uv, "pip", "install", "--python", python]
+    else:
+        commands.append([installer.python, "-m", "venv", VENV])
+        install = [python, "-m", "pip", "install"]
+    if args:
+        commands.append([*install, *args])
+    return _plan("python", commands, sources, inputs, root)
+
+
+def pinned_requirements(root: Path) -> bool:
+    """Whether the requirements files the plan installs pin versions (`name==1.2`)."""
+    files = requirement_files(root) + ["requirements.txt"]
+    return any(unpinned(root / path) for path in files if (root / path).is_file())
+
+
+def unpinned(path: Path) -> list[str] | None:
+    """The package names of a requirements file whose lines pin versions; None if none do."""
+    names, pinned = [], False
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        requirement = line.split(";", 1)[0]
+        name = re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].strip()
+        pinned = pinned or "==" in requirement
+        if name:
+            names.append(name)
+    return names if pinned else None
+
+
+def _locked_requirements(lock: Path) -> list[str]:
+    """`name==version` for each package a poetry.lock or pdm.lock pins."""
+    try:
+        data = tomllib.loads(lock.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    pins = []
+    for package in data.get("package") or []:
+        name, version = package.get("name"), package.get("version")
+        if isinstance(name, str) and isinstance(version, str):
+            pins.append(f"{name}=={version}")
+    return pins
+
+
+def node_plan(root: Path) -> EnvironmentPlan:
+    """`npm ci` with a lockfile; `npm install` only when packages are declared without one."""
+    try:
+        manifest = json.loads((root / "package.json").read_text())
+    except (OSError, ValueError):
+        manifest = {"dependencies": True}
+    inputs = ["package.json"]
+    for lock in ("package-lock.json", "npm-shrinkwrap.json"):
+        if (root / lock).exists():
+            return _plan("node", [["npm", "ci"]], [f"{lock} (npm ci)"], [*inputs, lock], root)
+    if manifest.get("dependencies") or manifest.get("devDependencies"):
+        return _plan("node", [["npm", "install"]], ["package.json (npm install)"], inputs, root)
+    return _plan("node", [], [], inputs, root)
+
+
+def configured_plan(root: Path, language: str, commands: list[list[str]]) -> EnvironmentPlan:
+    """The repository's own `setup_commands` (they replace detection)."""
+    inputs = [f for f in (*PYTHON_MANIFESTS, *LOCKFILES, "package.json") if (root / f).exists()]
+    plan = _plan(language, commands, [".github/draftsmith.yml setup_commands"], inputs, root)
+    return EnvironmentPlan(**{**plan.__dict__, "configured": True})
+
+
+def _plan(
+    language: str, commands: list[list[str]], sources: list[str], inputs: list[str], root: Path
+) -> EnvironmentPlan:
+    digest = hashlib.sha256(json.dumps(commands).encode())
+    for name in sorted(set(inputs)):
+        digest.update(name.encode() + b"\0")
+        try:
+            digest.update((root / name).read_bytes())
+        except OSError:
+            digest.update(b"(missing)")
+    return EnvironmentPlan(language, commands, sources, sorted(set(inputs)), digest.hexdigest())

@@ -1,0 +1,144 @@
+"""Which new tests pin the change, which failures were already there, and what is not the code's.
+
+Pure decisions on per-case results (`bot.testing.cases`); nothing here runs anything.
+- A new test pins the change only if it passed with the change and, on the base with the same
+  test files, failed or errored, or could not be collected because it imports what the change
+  adds (or, its module collected, the case itself does not exist there: its parameters come from
+  the change).
+- A base run that fails as a whole for an environment reason (nothing collected, the project's
+  own package not importable) proves nothing: `base_problem` says why, and no case is pinned.
+- A failure of the change that also fails on the base is "already failing before the change".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.testing.cases import (
+    CaseResults,
+    CaseStatus,
+    import_failure,
+    in_module,
+    missing_module,
+    module_of,
+)
+
+
+@dataclass
+class Proof:
+    """The new tests, those that pin the change (with why), or why no proof can be claimed."""
+
+    new_tests: list[str] = field(default_factory=list)
+    pinned: dict[str, str] = field(default_factory=dict)
+    base_problem: str | None = None
+
+
+def project_packages(paths: Iterable[str]) -> set[str]:
+    """Top-level importable names a tree provides (`pkg/`, `mod.py`, `src/pkg/`)."""
+    names: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        if parts[0] == "src" and len(parts) > 2:
+            names.add(parts[1].removesuffix(".py"))
+        elif len(parts) > 1 or parts[0].endswith(".py"):
+            names.add(parts[0].removesuffix(".py"))
+    return names
+
+
+def unrunnable(run: CaseResults, packages: set[str], what: str) -> str | None:
+    """Why a run failed as a whole for an environment reason, or None when it ran."""
+    if run.empty:
+        return f"{what}: nothing was collected"
+    for module, message in sorted(run.collection_errors.items()):
+        missing = missing_module(message)
+        if missing is not None and missing.split(".")[0] in packages and "." not in missing:
+            return f"{what}: the project's own package {missing!r} is not importable ({module})"
+    return None
+
+
+def prove(
+    after: CaseResults,
+    base: CaseResults,
+    new_files: Iterable[str],
+    base_packages: set[str],
+) -> Proof:
+    """The new tests' cases and the ones that pin the change (see the module docstring)."""
+    modules = [module_of(p) for p in new_files if p.endswith(".py")]
+    if not modules:  # not Python: `after` is a run of the new test files alone
+        return _prove_files(after, base)
+    new_tests = sorted(c for c in after.cases if any(in_module(c, m) for m in modules))
+    proof = Proof(new_tests=new_tests)
+    problem = unrunnable(base, base_packages, "the new tests on the base")
+    if problem is not None:
+        proof.base_problem = problem
+        return proof
+    for case in new_tests:
+        if after.cases[case] is not CaseStatus.passed:
+            continue
+        module = next(m for m in modules if in_module(case, m))
+        before = base.cases.get(case)
+        if before in (CaseStatus.failed, CaseStatus.error):
+            proof.pinned[case] = f"{before} on the base"
+        elif before is None and module in base.collection_errors:
+            if import_failure(base.collection_errors[module]):
+                proof.pinned[case] = "could not be collected on the base: imports what it adds"
+        elif before is None and module not in base.collection_errors:
+            proof.pinned[case] = "does not exist on the base: its parameters come from the change"
+    return proof
+
+
+def _prove_files(after: CaseResults, base: CaseResults) -> Proof:
+    """The proof for runners without modules (node): every case of `after` is a new test."""
+    proof = Proof(new_tests=sorted(after.cases))
+    if base.empty:
+        proof.base_problem = "the new tests on the base: nothing ran"
+        return proof
+    base_failed = bool(base.failing())
+    for case in proof.new_tests:
+        if after.cases[case] is not CaseStatus.passed:
+            continue
+        before = base.cases.get(case)
+        if before in (CaseStatus.failed, CaseStatus.error):
+            proof.pinned[case] = f"{before} on the base"
+        elif before is None and base_failed:
+            proof.pinned[case] = "did not run on the base: its test file failed there"
+    return proof
+
+
+def already_failing(after: CaseResults, base_suite: CaseResults) -> tuple[list[str], list[str]]:
+    """(failures of the change already failing on the base, failures that are new)."""
+    failing, before = after.failing(), base_suite.failing()
+    return sorted(failing & before), sorted(failing - before)
+
+
+def environment_problem(
+    after: CaseResults,
+    base_suite: CaseResults | None,
+    base_problem: str | None,
+    touched: Iterable[str],
+) -> str | None:
+    """A failure of the change's run that is not the code's (None when the code may be judged).
+
+    - nothing ran with the change and nothing could run on the base either;
+    - a collection error in a test file the change did not touch, which happens on the base
+      too (or the base could not run).
+    """
+    base_broken = base_suite is None or base_suite.empty or base_problem is not None
+    if after.empty:
+        return "the suite could not run (nothing collected)" if base_broken else None
+    touched_modules = {module_of(p) for p in touched if p.endswith(".py")}
+    untouched = sorted(m for m in after.collection_errors if m not in touched_modules)
+    stuck = [
+        m
+        for m in untouched
+        if base_broken or (base_suite is not None and m in base_suite.collection_errors)
+    ]
+    if stuck:
+        detail = after.collection_errors[stuck[0]].strip()[-800:]
+        names = ", ".join(stuck[:5]) + (f" and {len(stuck) - 5} more" if len(stuck) > 5 else "")
+        return (
+            f"test modules the change did not touch cannot be collected, on the base too: "
+            f"{names}\n{detail}"
+        )
+    return None

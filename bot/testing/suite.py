@@ -1,0 +1,297 @@
+"""The suite on the change and on the base, in the same prepared environment, and the proof.
+
+1. The suite with the change (the repository's `test_command` if it has one): the figures shown
+   are this run's, as the runner reported them.
+2. On the base commit, checked out in place (`bot.testing.checkout`): the suite once per base
+   commit and environment (cached per repository), then the change's new test files alone.
+3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
+   failure is the environment's rather than the code's.
+Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
+tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
+counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
+(`bot.sandbox.witness`) stops everything: `tampered` says why, nothing after it runs or is cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.analysis.coverage import suite_coverage
+from bot.contracts import TestReport, TestStatus
+from bot.environment.cache import RepositoryCache
+from bot.sandbox.base import Limits, Sandbox
+from bot.sandbox.golang import GO_TEST_REPORT, go_test_names, packages_of
+from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
+from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
+from bot.testing.checkout import base_checked_out, overlay
+from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_exit_code_command
+from bot.testing.proof import (
+    already_failing,
+    environment_problem,
+    project_packages,
+    prove,
+    unrunnable,
+)
+from bot.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+PROBE = ["--continue-on-collection-errors"]
+LIMIT_MARK = "the sandbox stopped the run"
+
+
+@dataclass
+class SuiteOutcome:
+    """What the runs showed, every figure from a runner's own report."""
+
+    report: TestReport
+    new_tests: list[str] = field(default_factory=list)
+    pinned: dict[str, str] = field(default_factory=dict)
+    base_report: TestReport | None = None
+    base_problem: str | None = None
+    base_suite: dict[str, Any] | None = None
+    base_suite_cached: bool = False
+    already_failing: list[str] = field(default_factory=list)
+    new_failures: list[str] = field(default_factory=list)
+    environment_problem: str | None = None
+    tampered: str | None = None
+    tampered_command: str = ""
+    after: dict[str, bool] = field(default_factory=dict)
+    """Each new test case and whether it passed with the change."""
+    before: dict[str, bool] = field(default_factory=dict)
+    """Each new test case that ran on the base commit and whether it passed there."""
+    coverage: dict[str, Any] | None = None
+    """The change run's coverage of the change (bot.analysis.coverage), before any base run."""
+    timings: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class _Runner:
+    sandbox: Sandbox
+    limits: Limits
+    language: str
+    command: TestCommand | None
+
+    @property
+    def by_exit_code(self) -> bool:
+        return self.command is not None and self.command.pytest_args is None
+
+    def _own_args(self, root: Path) -> list[str]:
+        """The configured pytest options, without the paths it names (targeted runs add theirs)."""
+        args = self.command.pytest_args if self.command and self.command.pytest_args else []
+        return [a for a in args if a.startswith("-") or not (root / a).exists()]
+
+    async def suite(self, root: Path, probe: bool) -> tuple[TestReport, CaseResults]:
+        if self.by_exit_code:
+            assert self.command is not None
+            report = await run_exit_code_command(self.sandbox, root, self.limits, self.command.argv)
+            return report, CaseResults()
+        if self.language == "node":
+            report = await run_node_test(self.sandbox, root, self.limits)
+            return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
+        if self.language == "go":
+            report = await run_go_test(self.sandbox, root, self.limits)
+            return report, read_go_cases(read_report(root, GO_TEST_REPORT))
+        args = self.command.pytest_args if self.command and self.command.pytest_args else []
+        report = await run_pytest(
+            self.sandbox,
+            root,
+            self.limits,
+            args=[*args, *(PROBE if probe else [])],
+            coverage=not probe,
+        )
+        return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
+
+    async def files(self, root: Path, paths: list[str]) -> tuple[TestReport, CaseResults]:
+        if self.language == "node":
+            report = await run_node_test(self.sandbox, root, self.limits, paths=paths)
+            return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
+        if self.language == "go":
+            names = [n for p in paths for n in go_test_names((root / p).read_text())]
+            report = await run_go_test(
+                self.sandbox, root, self.limits, packages=packages_of(paths), tests=names
+            )
+            return report, read_go_cases(read_report(root, GO_TEST_REPORT))
+        args = [*self._own_args(root), *PROBE]
+        report = await run_pytest(
+            self.sandbox, root, self.limits, paths=paths, args=args, coverage=False
+        )
+        return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
+
+
+def suite_key(environment_key: str, test_command: str | None) -> str:
+    """What a cached base-suite result depends on besides the base commit."""
+    return hashlib.sha256(f"{environment_key}\0{test_command or ''}".encode()).hexdigest()
+
+
+async def run_suite(
+    sandbox: Sandbox,
+    limits: Limits,
+    workspace: Workspace,
+    base: str,
+    new_files: list[str],
+    *,
+    language: str,
+    test_command: str | None = None,
+    environment_key: str = "",
+    cache: RepositoryCache | None = None,
+    is_test: Callable[[str], bool] = lambda path: False,
+) -> SuiteOutcome:
+    """Run the suite on the change and on the base; see the module docstring."""
+    runner = _Runner(
+        sandbox, limits, language, parse_test_command(test_command) if test_command else None
+    )
+    root = workspace.root
+    started = time.monotonic()
+    report, after = await runner.suite(root, probe=False)
+    outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
+    if _tampered(outcome, report):
+        return outcome
+    # read now: the runs that follow (on the base too) replace the coverage report
+    coverage = suite_coverage(language, root, workspace.diff(base), is_test)
+    outcome.coverage = coverage.to_dict()
+    new_files = [p for p in new_files if (root / p).is_file()]
+    if new_files and (runner.by_exit_code or language in ("node", "go")):
+        alone, after_new = await runner.files(root, new_files)
+        if _tampered(outcome, alone):
+            return outcome
+    else:
+        after_new = after
+    contents = {p: (root / p).read_text() for p in new_files}
+    touched = workspace.changed_files(base)
+    base_sha = workspace.git("rev-parse", base).strip()
+    base_paths = workspace.git("ls-tree", "-r", "--name-only", base_sha).splitlines()
+    packages = project_packages(base_paths)
+    key = suite_key(environment_key, test_command)
+    stored = cache.base_suite(base_sha, key) if cache is not None else None
+    base_new = CaseResults()
+    with base_checked_out(workspace, base_sha):
+        if stored is None:
+            started = time.monotonic()
+            base_report, base_cases = await runner.suite(root, probe=True)
+            if _tampered(outcome, base_report):
+                return outcome
+            stored = {
+                "report": base_report.model_dump(mode="json"),
+                "cases": base_cases.to_dict(),
+                "seconds": _since(started),
+            }
+            if cache is not None and LIMIT_MARK not in base_report.failure_details:
+                cache.store_base_suite(base_sha, key, stored)
+            outcome.timings["base_suite_s"] = stored["seconds"]
+        else:
+            outcome.base_suite_cached = True
+            outcome.timings["base_suite_s"] = None
+        if new_files:
+            started = time.monotonic()
+            overlay(root, contents)
+            outcome.base_report, base_new = await runner.files(root, new_files)
+            outcome.timings["base_new_tests_s"] = _since(started)
+            if _tampered(outcome, outcome.base_report):
+                return outcome
+    outcome.base_suite = stored
+    base_suite_report = TestReport.model_validate(stored["report"])
+    base_suite = CaseResults.from_dict(stored["cases"])
+    _judge(outcome, after, after_new, base_suite, base_suite_report, base_new, new_files, packages)
+    outcome.environment_problem = _not_the_code(
+        outcome, after, base_suite, base_suite_report, touched
+    )
+    return outcome
+
+
+def _judge(
+    outcome: SuiteOutcome,
+    after: CaseResults,
+    after_new: CaseResults,
+    base_suite: CaseResults,
+    base_suite_report: TestReport,
+    base_new: CaseResults,
+    new_files: list[str],
+    packages: set[str],
+) -> None:
+    """Fill the proof, what was already failing and what is new."""
+    report = outcome.report
+    suite_problem = None
+    if base_suite_report.judged_by != EXIT_CODE:
+        suite_problem = unrunnable(base_suite, packages, "the suite on the base")
+    if LIMIT_MARK in base_suite_report.failure_details:
+        suite_problem = (
+            f"the suite on the base: {base_suite_report.failure_details.splitlines()[0]}"
+        )
+    if new_files:
+        proof = prove(after_new, base_new, new_files, packages)
+        if outcome.base_report is not None and LIMIT_MARK in outcome.base_report.failure_details:
+            proof.pinned, proof.base_problem = {}, "the new tests on the base hit a sandbox limit"
+        outcome.new_tests = proof.new_tests
+        outcome.after = {n: after_new.cases.get(n) is CaseStatus.passed for n in proof.new_tests}
+        outcome.before = {
+            n: base_new.cases[n] is CaseStatus.passed
+            for n in proof.new_tests
+            if n in base_new.cases
+        }
+        outcome.pinned = {} if suite_problem else proof.pinned
+        outcome.base_problem = suite_problem or proof.base_problem
+    else:
+        outcome.base_problem = suite_problem
+    if report.judged_by == EXIT_CODE:
+        if report.status is not TestStatus.passed and base_suite_report.status is TestStatus.passed:
+            outcome.new_failures = [f"`{report.command}` (judged by its exit code)"]
+        return
+    if suite_problem is None:
+        outcome.already_failing, outcome.new_failures = already_failing(after, base_suite)
+    else:
+        outcome.new_failures = sorted(after.failing())
+    if report.status is not TestStatus.passed and not after.failing():
+        first = (report.failure_details.strip().splitlines() or ["it failed"])[0]
+        outcome.new_failures.append(f"the test run itself: {first}")
+
+
+def _not_the_code(
+    outcome: SuiteOutcome,
+    after: CaseResults,
+    base_suite: CaseResults,
+    base_suite_report: TestReport,
+    touched: list[str],
+) -> str | None:
+    """Why the change's failures are the environment's, or None when they may be the code's."""
+    report = outcome.report
+    if report.status is TestStatus.passed:
+        return None
+    base_failed = base_suite_report.status is not TestStatus.passed
+    if report.judged_by == EXIT_CODE:
+        if base_failed:
+            return (
+                f"`{report.command}` fails on the base commit too; judged by its exit code alone, "
+                "new failures cannot be told from old ones. Give a pytest test_command in "
+                ".github/draftsmith.yml, or fix the suite on the default branch."
+            )
+        return None
+    if LIMIT_MARK in report.failure_details and LIMIT_MARK in base_suite_report.failure_details:
+        return f"the suite hits a sandbox limit, on the base too: {report.failure_details[:300]}"
+    base_suite_problem = (
+        outcome.base_problem if outcome.base_problem and "suite" in outcome.base_problem else None
+    )
+    problem = environment_problem(after, base_suite, base_suite_problem, touched)
+    if problem is None:
+        return None
+    return f"{problem}\n\nWith the change: {report.failure_details.strip()[:1200]}"
+
+
+def _tampered(outcome: SuiteOutcome, report: TestReport) -> bool:
+    """Note a run whose results were tampered with (bot.sandbox.witness): nothing after it counts,
+    and it is never cached."""
+    if report.tampered is None:
+        return False
+    outcome.tampered = report.tampered
+    outcome.tampered_command = report.command
+    return True
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)

@@ -1,0 +1,167 @@
+"""Environments and honest proof end to end: real git repository, real sandbox, scripted model.
+
+Failures that are not the code's (setup, a base that cannot run, failures already on the base)
+never go back to the coder; a revision that changes nothing ends the run with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from bot.config import Settings
+from bot.local import run_local_pipeline
+from bot.store import Store
+from bot.tables import Run
+from tests.helpers.repos import PYTHON_FILES, git, make_repo
+from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.scripts import APPROVED, NEEDS_REVISION, PLAN, TESTS, change, happy_path
+
+REQUEST = "Add subtract\n\nPlease add subtract(a, b) to calc."
+Outcome = tuple[int, Store, Run, ScriptedModel]
+
+
+@pytest.fixture
+def replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[dict[str, str], dict[str, list[Any]]], Outcome]]:
+    """run(files, script): the local pipeline on a repository made of `files`."""
+
+    def run(files: dict[str, str], script: dict[str, list[Any]]) -> Outcome:
+        repo = make_repo(tmp_path / "calc", files)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            work_dir=tmp_path / "work",
+            model="scripted-model",
+        )
+        store = Store(settings.database_url)
+        model = ScriptedModel(script)
+        with serve_model(model) as url:
+            monkeypatch.setenv("OPENAI_BASE_URL", url)
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
+            code = run_local_pipeline(settings, repo, REQUEST, Console(width=200), store=store)
+        (only,) = store.list_runs()
+        return code, store, only, model
+
+    yield run
+
+
+def outcome_of(store: Store, run: Run) -> dict[str, Any]:
+    artifact = store.get_artifact(run.id, f"testoutcome.r{run.revision}")
+    assert artifact is not None
+    return dict(json.loads(artifact.content))
+
+
+def evidence_of(store: Store, run: Run) -> str:
+    artifact = store.get_artifact(run.id, "evidence_path")
+    assert artifact is not None
+    return Path(artifact.content).read_text()
+
+
+def test_a_setup_failure_ends_the_run_with_its_reason_and_never_reaches_the_coder(
+    replay: Callable[..., Outcome],
+) -> None:
+    config = (
+        "setup_commands:\n"
+        "  - python3 -m venv --without-pip .venv\n"
+        "  - .venv/bin/python -m pip install -e .\n"
+    )
+    files = {**PYTHON_FILES, ".github/draftsmith.yml": config}
+    code, store, run, model = replay(files, happy_path())
+    assert code == 1
+    assert run.status == "needs_human_review"
+    reason = run.status_reason or ""
+    assert "setup command `.venv/bin/python -m pip install -e .` failed" in reason
+    assert "No module named pip" in reason  # the tail of its output
+    assert ".github/draftsmith.yml" in reason
+    assert model.calls["coder"] == 1 and run.revision == 0
+    assert "subtract" in git(Path(run.clone_url), "show", f"{run.branch}:calc/__init__.py")
+
+
+def test_a_revision_that_changes_nothing_ends_in_needs_human_review(
+    replay: Callable[..., Outcome],
+) -> None:
+    subtract = PYTHON_FILES["calc/__init__.py"] + "\n\ndef subtract(a, b):\n    return a - b\n"
+    whole = {
+        "edits": [{"path": "calc/__init__.py", "operation": "update", "content": subtract}],
+        "explanation": "Add subtract.",
+        "dependencies_added": [],
+        "revision": 0,
+    }
+    script = {
+        "planner": [PLAN],
+        "coder": [whole, whole],
+        "reviewer": [NEEDS_REVISION, APPROVED],
+        "tester": [TESTS, TESTS],
+    }
+    code, store, run, model = replay(PYTHON_FILES, script)
+    assert code == 1
+    assert run.status == "needs_human_review"
+    assert "revision 1 changes nothing" in (run.status_reason or "")
+    assert model.calls["coder"] == 2
+
+
+def test_a_failure_already_on_the_base_is_shown_and_neither_blocks_nor_goes_to_the_coder(
+    replay: Callable[..., Outcome],
+) -> None:
+    broken = "from calc import add\n\n\ndef test_broken():\n    assert add(1, 1) == 3\n"
+    files = {**PYTHON_FILES, "tests/test_broken.py": broken}
+    code, store, run, model = replay(files, happy_path())
+    assert code == 0
+    assert run.status == "approved"
+    outcome = outcome_of(store, run)
+    assert outcome["already_failing"] == ["tests.test_broken::test_broken"]
+    assert outcome["new_failures"] == []
+    assert outcome["pinned"] == ["tests.test_subtract::test_subtract"]
+    report = outcome["report"]
+    assert (report["tests_passed"], report["tests_failed"]) == (2, 1)  # pytest's own figures
+    evidence = evidence_of(store, run)
+    assert "Already failing before the change" in evidence
+    assert "`tests.test_broken::test_broken`" in evidence
+    assert model.calls["coder"] == 1
+
+
+def test_a_base_that_cannot_run_claims_no_proof_and_says_why(
+    replay: Callable[..., Outcome],
+) -> None:
+    conftest = "from calc.fixtures import numbers  # noqa: F401\n"
+    files = {**PYTHON_FILES, "tests/conftest.py": conftest}
+    adds_fixtures = change()
+    adds_fixtures["edits"].append(
+        {"path": "calc/fixtures.py", "operation": "create", "content": "numbers = [1, 2]\n"}
+    )
+    script = {
+        "planner": [PLAN],
+        "coder": [adds_fixtures],
+        "reviewer": [APPROVED],
+        "tester": [TESTS],
+    }
+    code, store, run, model = replay(files, script)
+    assert code == 0, run.status_reason
+    assert run.status == "approved"
+    outcome = outcome_of(store, run)
+    assert outcome["pinned"] == []
+    assert "nothing was collected" in (outcome["base_problem"] or "")
+    evidence = evidence_of(store, run)
+    assert "Could not run on the base: the suite on the base: nothing was collected" in evidence
+    assert "unknown (could not run on the base)" in evidence
+    assert model.calls["coder"] == 1
+
+
+def test_a_test_command_that_is_not_pytest_is_judged_by_its_exit_code_and_says_so(
+    replay: Callable[..., Outcome],
+) -> None:
+    config = "test_command: .venv/bin/python -c 'import calc; assert calc.subtract(5, 3) == 2'\n"
+    files = {**PYTHON_FILES, ".github/draftsmith.yml": config}
+    code, store, run, model = replay(files, happy_path())
+    assert code == 0, run.status_reason
+    report = outcome_of(store, run)["report"]
+    assert report["judged_by"] == "exit code" and report["command"].startswith(".venv/bin/python")
+    evidence = evidence_of(store, run)
+    assert "judged by the exit code of the repository's test_command alone" in evidence
+    assert "0 passed" not in evidence
