@@ -235,6 +235,8 @@ def _judge(
             for n in proof.new_tests
             if n in base_new.cases
         }
+        # A module the base could not collect fails all its cases there (bot.analysis.render).
+        outcome.before.update({module: False for module in base_new.collection_errors})
         outcome.pinned = {} if suite_problem else proof.pinned
         outcome.base_problem = suite_problem or proof.base_problem
     else:
