@@ -14,12 +14,11 @@ from bot.agents.deployer import build_draft
 from bot.contracts import Gate
 from bot.errors import DraftsmithError
 from bot.github.client import InstallationClient
-from bot.github.publish import publish
 from bot.run import artifacts
-from bot.run.context import BOT_LOGIN, RunContext, StepResult
+from bot.run.context import RunContext, StepResult
 from bot.run.evidence import collect
 from bot.run.states import Phase
-from bot.run.steps.deploying import Deploying, default_branch
+from bot.run.steps.deploying import Deploying
 from bot.run.transitions import PHASE_ORDER
 from bot.security.credentials import find_credentials
 
@@ -108,25 +107,7 @@ def _publish(ctx: RunContext, gh: InstallationClient, changed: list[str], note: 
     draft = draft.model_copy(
         update={"title": f"[incomplete] {draft.title}"[:250], "body": f"{note}\n\n{draft.body}"}
     )
-    published = publish(
-        gh,
-        ctx.workspace,
-        repo=run.repo,
-        clone_url=run.clone_url,
-        draft=draft,
-        issue_number=run.issue_number,
-        base_branch=default_branch(ctx.workspace),
-        existing_pr=run.pr_number,
-        decision=decision,
-        review=ctx.artifacts.load(artifacts.REVIEW, run.revision),
-        head_sha=ctx.workspace.head(),
-        changed_paths=changed,
-        author=run.requested_by,
-        bot_login=BOT_LOGIN,
-        run_id=run.id,
-        incomplete=note.splitlines()[0],
-    )
-    ctx.store.update_run(run.id, pr_number=published.pr_number)
-    ctx.artifacts.save(artifacts.PUBLISHED, published)
+    Deploying.publish(ctx, gh, run, draft, decision, changed, note.splitlines()[0])
+    published = ctx.artifacts.require(artifacts.PUBLISHED)
     ctx.store.add_event(run.id, "published", published.pr_url, {"incomplete": True})
     return published.pr_url

@@ -58,7 +58,7 @@ class Deploying:
                     "published (a writer can `/draftsmith retry` after reviewing the branch)"
                 )
                 return StepResult(Move.give_up, why, "access revoked")
-            self._publish(ctx, gh, run, draft, decision, changed)
+            self.publish(ctx, gh, run, draft, decision, changed)
         move = Move.deliver_gated if decision.gate is Gate.needs_approval else Move.deliver
         return StepResult(move, "; ".join(decision.reasons) if decision.reasons else None)
 
@@ -77,15 +77,17 @@ class Deploying:
         return evaluate(changed, owners, ctx.policy, flagged_reasons=flagged)
 
     @staticmethod
-    def _publish(
+    def publish(
         ctx: RunContext,
         gh: InstallationClient,
         run: Run,
         draft: PullRequestDraft,
         decision: Decision,
         changed: list[str],
+        incomplete: str | None = None,
     ) -> None:
-        """Push the branch and open or update the draft PR and its check run on GitHub."""
+        """Push the branch and open or update the draft PR and its check run on GitHub
+        (`incomplete`: why a budget stopped the run, for a PR marked incomplete)."""
         assert run.issue_number is not None
         published = publish(
             gh,
@@ -103,6 +105,7 @@ class Deploying:
             author=run.requested_by,
             bot_login=BOT_LOGIN,
             run_id=run.id,
+            incomplete=incomplete,
         )
         ctx.store.update_run(run.id, pr_number=published.pr_number)
         ctx.artifacts.save(artifacts.PUBLISHED, published)
