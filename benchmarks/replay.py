@@ -241,33 +241,6 @@ def _median(values: list[float | None]) -> float | None:
     return round(statistics.median(known), 2) if known else None
 
 
-def _operator_ca_bridge() -> None:
-    """Until the setup network (egress filter and DRAFTSMITH_SETUP_ENV) is on this branch, pass
-    the operator's CA variables to setup runs so that installers can reach the index here."""
-    import bot.local
-    from bot.sandbox.bwrap import BwrapSandbox
-
-    if hasattr(BwrapSandbox(), "setup"):
-        return
-    names = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
-    passed = {n: os.environ[n] for n in names if n in os.environ}
-
-    class WithCA(BwrapSandbox):
-        async def run(self, command, *, workdir, limits, network=False, env=None):  # type: ignore[no-untyped-def]
-            env = {**(env or {}), **passed} if network else env
-            return await super().run(
-                command, workdir=workdir, limits=limits, network=network, env=env
-            )
-
-    original = bot.local.get_sandbox
-
-    def sandbox(settings: Settings) -> Any:
-        made = original(settings)
-        return WithCA(toolbox=made.toolbox) if isinstance(made, BwrapSandbox) else made
-
-    bot.local.get_sandbox = sandbox  # type: ignore[assignment]
-
-
 def main() -> int:
     """Replay the cases; print a table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -294,7 +267,6 @@ def main() -> int:
         database_url=f"sqlite:///{work / 'replay.sqlite'}", work_dir=work / "work", model="oracle"
     )
     os.environ.setdefault("OPENAI_API_KEY", "sk-replay-oracle-not-a-real-key-0000000000")
-    _operator_ca_bridge()
     results: list[CaseResult] = []
     for case in cases:
         results.append(replay(case, source, work, settings))

@@ -163,9 +163,12 @@ def python_plan(root: Path, installer: Installer, *, relax: bool = False) -> Env
         args += ["-e", f".[{extra}]" if extra else "."]
         sources.append(f"the project, editable{f' with extra {extra!r}' if extra else ''}")
     if uv is not None:
-        # --seed (when installing, so with network): what `python -m venv` gives this Python
-        seed = ["--seed"] if args else []
-        commands.append([uv, "venv", "--quiet", *seed, "--python", installer.python, VENV])
+        commands.append([uv, "venv", "--quiet", "--python", installer.python, VENV])
+        if args:
+            # what `python -m venv` gives this Python, from its own bundled wheels (offline):
+            # pip, and setuptools before 3.12 (`uv venv --seed` takes today's setuptools, which
+            # lacks the pkg_resources that older test suites import)
+            commands.append([python, "-m", "ensurepip"])
         install = [uv, "pip", "install", "--python", python]
     else:
         commands.append([installer.python, "-m", "venv", VENV])

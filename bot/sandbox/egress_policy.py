@@ -1,10 +1,15 @@
 """The setup egress filter's policy and its decision (the pure part of `bot.sandbox.egress`).
 
 The host must be on the allow-list (the public Python and npm registries, plus the hosts of
-`DRAFTSMITH_SETUP_EGRESS`), and every address it resolves to must be global — loopback, private,
-link-local (169.254.0.0/16, the cloud metadata service), shared, reserved and documentation
-ranges are refused, also when embedded in IPv6 (mapped, 6to4, Teredo, NAT64). Hosts the operator
-lists are allowed on any address (a private index); the defaults never are.
+`DRAFTSMITH_SETUP_EGRESS`), and every address it resolves to must be one no internal service
+can sit on: loopback, private, link-local (169.254.0.0/16, the cloud metadata service), shared
+(100.64.0.0/10, where some clouds put their metadata), multicast, reserved and unspecified
+addresses are refused, also when embedded in IPv6 (mapped, 6to4, Teredo, NAT64). The
+documentation ranges (RFC 5737, RFC 3849) are not refused: they are assigned to no network, so
+nothing internal lives there, and where a network routes them at all it is to deliberately
+stand in for the internet (a registry mirror: this workplace's DNS answers pypi.org with
+203.0.113.80). Hosts the operator lists are allowed on any address (a private index); the
+defaults never are.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from bot.errors import SandboxError
 DEFAULT_HOSTS = ("pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
 DEFAULT_PORTS = (443, 80)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+DOCUMENTATION = tuple(
+    ipaddress.ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,7 @@ class Decision:
 
 
 def non_global(address: str) -> str | None:
-    """Why an address is not a public internet address (None when it is)."""
+    """Why an address may belong to an internal network (None when it cannot)."""
     ip = ipaddress.ip_address(address.split("%")[0])
     candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
@@ -152,6 +161,8 @@ def non_global(address: str) -> str | None:
             embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         candidates += [e for e in embedded if e is not None]
     for candidate in candidates:
+        if any(candidate in net for net in DOCUMENTATION if net.version == candidate.version):
+            continue
         for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
             if getattr(candidate, f"is_{kind}"):
                 return f"{kind.replace('_', '-')} address {candidate}"

@@ -37,8 +37,9 @@ def tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def test_the_test_group_and_extra_are_installed_with_the_project_editable(tmp_path: Path) -> None:
     plan = python_plan(tree(tmp_path, {"pyproject.toml": GROUPS}), UV)
-    venv, install = plan.commands
+    venv, seed, install = plan.commands
     assert venv[1:2] == ["venv"]
+    assert seed == [".venv/bin/python", "-m", "ensurepip"]  # what `python -m venv` seeds
     assert install[-4:] == ["pytest==8.3.4", "trio", "-e", ".[testing]"]
     assert "mypy" not in install and "ruff" not in install
 
@@ -67,7 +68,7 @@ def test_a_test_requirements_file_comes_before_dev_and_pip_works_without_uv(tmp_
 def test_a_poetry_lock_pins_every_package(tmp_path: Path) -> None:
     lock = '[[package]]\nname = "pytest"\nversion = "7.4.0"\n'
     plan = python_plan(tree(tmp_path, {"pyproject.toml": GROUPS, "poetry.lock": lock}), UV)
-    assert "pytest==7.4.0" in plan.commands[1]
+    assert "pytest==7.4.0" in plan.commands[2]
     assert "poetry.lock (1 pinned packages)" in plan.sources
 
 
@@ -117,7 +118,7 @@ def test_configured_setup_commands_replace_detection(tmp_path: Path) -> None:
 def test_pinned_requirements_can_be_installed_once_more_without_their_pins(tmp_path: Path) -> None:
     pins = "pytest==6.2.4\n    # via -r tests.in\npy==1.10.0 ; python_version < '3.12'\n"
     root = tree(tmp_path, {"setup.py": "", "requirements/tests.txt": pins})
-    assert "-r" in python_plan(root, UV).commands[1]
+    assert "-r" in python_plan(root, UV).commands[2]
     relaxed = python_plan(root, UV, relax=True)
-    assert relaxed.commands[1][-4:] == ["pytest", "py", "-e", "."]
+    assert relaxed.commands[2][-4:] == ["pytest", "py", "-e", "."]
     assert "requirements/tests.txt without its pins" in relaxed.sources

@@ -33,7 +33,7 @@ DEFAULTS = EgressPolicy()
         "192.168.1.1",
         "100.64.0.1",  # shared address space (carrier NAT)
         "0.0.0.0",
-        "203.0.113.80",  # documentation
+        "240.0.0.1",  # reserved
         "::1",
         "fe80::1",
         "fd00::1",
@@ -103,8 +103,21 @@ def test_an_operator_listed_default_host_may_resolve_privately() -> None:
     """A machine whose DNS answers the registries with a private address (a transparent proxy)
     lists them in DRAFTSMITH_SETUP_EGRESS."""
     policy = EgressPolicy.from_environ("pypi.org", {})
-    assert decide("pypi.org", 443, ["203.0.113.80"], policy).allowed
-    assert not decide("files.pythonhosted.org", 443, ["203.0.113.80"], policy).allowed
+    assert decide("pypi.org", 443, ["10.20.0.80"], policy).allowed
+    assert not decide("files.pythonhosted.org", 443, ["10.20.0.80"], policy).allowed
+
+
+@pytest.mark.parametrize("address", ["203.0.113.80", "192.0.2.10", "198.51.100.7", "2001:db8::80"])
+def test_a_default_registry_on_a_documentation_address_is_allowed(address: str) -> None:
+    """Documentation ranges are assigned to no network: a registry mirror that a workplace's DNS
+    puts there (pypi.org is 203.0.113.80 on these machines) is reachable with no configuration."""
+    decision = decide("pypi.org", 443, [address], DEFAULTS)
+    assert decision.allowed, decision.reason
+
+
+def test_documentation_ranges_do_not_open_embedded_internal_addresses() -> None:
+    assert not decide("pypi.org", 443, ["203.0.113.80", "10.0.0.1"], DEFAULTS).allowed
+    assert not decide("pypi.org", 443, ["::ffff:169.254.169.254"], DEFAULTS).allowed
 
 
 @pytest.mark.parametrize("entry", ["http://pypi.org", "user@host", "pypi.org:99999", "a b", "*"])
