@@ -15,6 +15,7 @@ _PHASE_WORDS = {
     "planning": "planning the change",
     "plan_approval": "waiting for plan approval",
     "coding": "writing the code",
+    "setup": "preparing the project's environment",
     "reviewing": "reviewing the change",
     "testing": "testing the change",
     "deploying": "opening the pull request",

@@ -15,6 +15,7 @@ from bot.tables import Run
 LABELS: dict[Phase, str] = {
     Phase.planning: "Plan",
     Phase.coding: "Code",
+    Phase.setup: "Environment",
     Phase.reviewing: "Review",
     Phase.testing: "Test",
     Phase.deploying: "Pull request",

@@ -178,13 +178,11 @@ class Tester:
         base: str,
         test_plan: TestPlan,
         *,
-        environment: PreparedEnvironment | None = None,
+        environment: PreparedEnvironment,
         cache: RepositoryCache | None = None,
     ) -> TestOutcome:
-        """Write the new tests, then run the suite on the change and on the base (bot.testing).
-
-        `environment` is the prepared environment (bot.environment); prepared here if not given.
-        """
+        """Write the new tests, then run the suite on the change and on the base (bot.testing),
+        in `environment`, which the setup step prepared (bot.environment)."""
         not_tests = [e.path for e in test_plan.files if not is_test_path(e.path)]
         refused = infrastructure_refusal(test_plan.files, self.policy)
         if not_tests or refused:
@@ -208,8 +206,6 @@ class Tester:
             if edits:
                 workspace.apply(CodeChange(edits=edits, explanation="tests"))
                 workspace.commit(message)
-        if environment is None:
-            environment = await self.prepare(workspace, base, cache)
         records = [asdict(r) for r in environment.records]
         if not environment.ok:
             report = TestReport(

@@ -31,7 +31,7 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
-from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
+from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
 
@@ -72,6 +72,18 @@ class PreparedEnvironment:
         data = asdict(self)
         data["ok"] = self.ok
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreparedEnvironment:
+        """The environment the setup step stored (`to_dict`), for the testing step."""
+        records = [
+            CommandRecord(
+                **{**r, "limit_hit": LimitHit(r["limit_hit"]) if r["limit_hit"] else None}
+            )
+            for r in data.get("records") or []
+        ]
+        fields = {k: data[k] for k in ("installer", "reused", "duration_s", "problem", "notes")}
+        return cls(plan=EnvironmentPlan(**data["plan"]), records=records, **fields)
 
 
 def exclude_scratch(root: Path) -> None:

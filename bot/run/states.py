@@ -15,6 +15,7 @@ class Phase(StrEnum):
     planning = "planning"
     plan_approval = "plan_approval"
     coding = "coding"
+    setup = "setup"  # the repository's own environment (bot.environment)
     reviewing = "reviewing"
     testing = "testing"
     deploying = "deploying"

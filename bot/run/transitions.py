@@ -22,6 +22,7 @@ from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
 PHASE_ORDER: tuple[Phase, ...] = (
     Phase.planning,
     Phase.coding,
+    Phase.setup,  # the project's own environment, before any test runs
     Phase.testing,
     Phase.reviewing,  # on the whole evidence: analysis, test results, coverage of the change
     Phase.deploying,

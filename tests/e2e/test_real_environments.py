@@ -80,6 +80,11 @@ def test_a_setup_failure_ends_the_run_with_its_reason_and_never_reaches_the_code
     assert "No module named pip" in reason  # the tail of its output
     assert ".github/draftsmith.yml" in reason
     assert model.calls["coder"] == 1 and run.revision == 0
+    # setup is a phase of its own, before the tests: the tester was never asked for tests
+    assert run.phase == "setup" and model.calls["tester"] == 0
+    environment = store.get_artifact(run.id, "environment.r0")
+    assert environment is not None
+    assert json.loads(environment.content)["records"][-1]["exit_code"] != 0
     assert "subtract" in git(Path(run.clone_url), "show", f"{run.branch}:calc/__init__.py")
 
 

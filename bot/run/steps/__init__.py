@@ -12,8 +12,10 @@ from bot.run.steps.coding import Coding
 from bot.run.steps.deploying import Deploying
 from bot.run.steps.planning import Planning
 from bot.run.steps.reviewing import Reviewing
+from bot.run.steps.setup import Setup
 from bot.run.steps.testing import Testing
 
 STEPS: dict[Phase, Step] = {
-    step.phase: step for step in (Planning(), Coding(), Reviewing(), Testing(), Deploying())
+    step.phase: step
+    for step in (Planning(), Coding(), Setup(), Testing(), Reviewing(), Deploying())
 }

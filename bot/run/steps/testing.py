@@ -16,6 +16,7 @@ from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
+from bot.run.steps.setup import ensure_environment
 from bot.run.transitions import Move
 from bot.sandbox.witness import TAMPERED
 from bot.testing.checkout import restore
@@ -27,10 +28,14 @@ class Testing:
     """plan + diff.rN -> testplan.rN -> testoutcome.rN (+ log, commands, report)."""
 
     phase: ClassVar[Phase] = Phase.testing
-    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.DIFF, artifacts.REVIEW)
+    reads: ClassVar[Kinds] = (
+        artifacts.PLAN,
+        artifacts.DIFF,
+        artifacts.REVIEW,
+        artifacts.ENVIRONMENT,
+    )
     writes: ClassVar[Kinds] = (
         artifacts.TEST_PLAN,
-        artifacts.ENVIRONMENT,
         artifacts.TEST_LOG,
         artifacts.TEST_COMMANDS,
         artifacts.TEST_REPORT,
@@ -95,8 +100,7 @@ class Testing:
         stored, revision = ctx.artifacts, ctx.run.revision
         started = time.monotonic()
         cache = RepositoryCache(ctx.services.settings.work_dir / "cache", ctx.run.repo)
-        environment = await tester.prepare(ctx.workspace, ctx.base, cache)
-        stored.save(artifacts.ENVIRONMENT, environment.to_dict(), revision)
+        environment = await ensure_environment(ctx)  # prepared by the setup step
         outcome = await tester.run(
             ctx.workspace, ctx.base, test_plan, environment=environment, cache=cache
         )

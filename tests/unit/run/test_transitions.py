@@ -25,6 +25,8 @@ def test_every_phase_the_run_walks_has_a_step_and_a_progress_label() -> None:
     ("move", "phase", "expected"),
     [
         pytest.param(Move.advance, Phase.planning, (Phase.coding, Status.running), id="plan-code"),
+        pytest.param(Move.advance, Phase.coding, (Phase.setup, Status.running), id="code-setup"),
+        pytest.param(Move.advance, Phase.setup, (Phase.testing, Status.running), id="setup-test"),
         pytest.param(Move.advance, Phase.testing, (Phase.reviewing, Status.running), id="test-rev"),
         pytest.param(
             Move.advance, Phase.reviewing, (Phase.deploying, Status.running), id="rev-dep"
