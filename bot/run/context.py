@@ -17,7 +17,7 @@ from bot.run.guard import GuardedSandbox, StepGuard
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.base import Limits, Sandbox
-from bot.security.screening import screen
+from bot.security.screening import PATTERNS, screen
 from bot.store import Store
 from bot.tables import Run
 from bot.usage import Usage
@@ -100,9 +100,9 @@ class RunContext:
         """The commit the change is made on."""
         return self.run.base_sha or "HEAD~1"
 
-    def screen(self, text: str, source: str) -> None:
+    def screen(self, text: str, source: str, patterns: tuple[str, ...] = tuple(PATTERNS)) -> None:
         """Flag injection patterns in text an agent reads; a flag gates the change."""
-        for flag in screen(text, source=source):
+        for flag in screen(text, source=source, patterns=patterns):
             self.artifacts.save(artifacts.FLAG, flag)
 
 

@@ -53,7 +53,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
             r"\b(?:print|reveal|show|output|display|dump|echo|leak|expose|tell me|give me|"
             r"write out|cat|paste)\b[^.\n]{0,20}?"
             + _SECRET_WORDS
-            + r"|\bprintenv\b|\benv\s*(?:\||>|$)|/proc/(?:self|\d+|\*)/environ|\bos\.environ\b"
+            + r"|\bprintenv\b|(?:^[ \t]*(?:\$[ \t]*)?|[;&|`(][ \t]*)env[ \t]*(?:[|>)`]|$)"
+            r"|/proc/(?:self|\d+|\*)/environ|\bos\.environ\b"
             r"(?!\s*(?:\[|\.get\())|(?-i:\$\{?[A-Z_]*(?:TOKEN|SECRET|API_?KEY|PASSWORD|"
             r"PRIVATE_KEY)[A-Z_]*\}?)"
         ),
@@ -124,11 +125,29 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def screen(text: str, *, source: str) -> list[Flag]:
-    """Flag known injection patterns in `text` (from `source`, e.g. "issue body"): a signal only."""
+# What a program's source or output can say for ordinary reasons (`os.environ.copy()`, `curl`
+# in a script, a URL template, a workflow writer) is a signal in prose (issues, comments, docs),
+# not in code: there only text addressed to a model is screened.
+ADDRESSED_TO_A_MODEL = ("ignore-instructions", "role-override", "system-prompt", "fake-delimiter")
+PROSE_SUFFIXES = ("", ".md", ".markdown", ".rst", ".txt", ".adoc", ".org", ".rdoc")
+
+
+def patterns_for_file(path: str) -> tuple[str, ...]:
+    """The patterns a repository file is screened for: all in prose, model-addressed in code."""
+    name = path.rsplit("/", 1)[-1].lower()
+    suffix = name[name.rfind(".") :] if "." in name.lstrip(".") else ""
+    return tuple(PATTERNS) if suffix in PROSE_SUFFIXES else ADDRESSED_TO_A_MODEL
+
+
+def screen(text: str, *, source: str, patterns: tuple[str, ...] = tuple(PATTERNS)) -> list[Flag]:
+    """Flag known injection patterns in `text` (from `source`, e.g. "issue body"): a signal only.
+
+    `patterns`: the names screened for (all by default; `patterns_for_file` for a file)."""
     normal = normalise(text)
     flags: list[Flag] = []
     for name, pattern in PATTERNS.items():
+        if name not in patterns:
+            continue
         seen: set[str] = set()
         for match in pattern.finditer(normal):
             excerpt = _excerpt(normal, match)

@@ -19,6 +19,7 @@ from bot.run.states import Phase
 from bot.run.steps.setup import ensure_environment
 from bot.run.transitions import Move
 from bot.sandbox.witness import TAMPERED
+from bot.security.screening import ADDRESSED_TO_A_MODEL
 from bot.testing.checkout import restore
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ class Testing:
             why = f"not the code's failure (not sent to the coder): {outcome.environment_problem}"
             return StepResult(Move.give_up, why, "environment")
         if outcome.new_failures:
-            ctx.screen(outcome.report.failure_details, "test output")
+            # tracebacks quote code: screened like code
+            ctx.screen(outcome.report.failure_details, "test output", ADDRESSED_TO_A_MODEL)
         return StepResult.advance()  # the reviewer judges the results with the rest
 
     async def _test_plan(self, ctx: RunContext, tester: Tester) -> TestPlan:
