@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.analysis import parsers
 from bot.analysis.findings import Finding
+from bot.sandbox.golang import go_env
 from bot.sandbox.runners import read_report
 
 PY_SUFFIXES = (".py", ".pyi")
@@ -48,8 +49,6 @@ CONFIG_FILES = (
     "package.json",
     *ESLINT_CONFIGS,
 )
-GO_ENV = {"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOCACHE": "/tmp/go"}
-
 Parser = Callable[[str, Path], list[Finding]]
 
 
@@ -142,7 +141,7 @@ def plan(root: Path, changed: list[str], toolbox_ruff: str | None) -> ToolPlan:
                 parsers.parse_go_vet,
                 "the Go toolchain",
                 stream="stderr",
-                env=GO_ENV,
+                env=go_env(root),  # the same Go settings as the tests
             )
         )
     return result
