@@ -7,9 +7,7 @@ repository's config is `bot/policy_config.py` (its names are re-exported here).
 
 from __future__ import annotations
 
-import fnmatch
 import logging
-import shlex
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from pydantic import Field
@@ -33,6 +31,7 @@ from bot.policy_config import (
     parse_policy,
     parse_repo_config,
 )
+from bot.sandbox.phases import allowed
 
 __all__ = [
     "Authorisation",
@@ -70,9 +69,8 @@ def is_test_infrastructure(path: str, policy: Policy) -> bool:
 
 
 def setup_command_allowed(argv: Sequence[str], policy: Policy) -> bool:
-    """Whether a setup command (argv) matches the policy's allow-list."""
-    command = shlex.join(argv)
-    return any(fnmatch.fnmatchcase(command, pattern) for pattern in policy.setup_allow)
+    """Whether a setup command (argv) matches the policy's allow-list (the sandbox's own check)."""
+    return allowed(list(argv), policy.setup_allow)
 
 
 # ---------------------------------------------------------------------------- deciding
