@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -250,9 +249,8 @@ def test_logs_inside_a_run_carry_its_run_id_and_trace_id(
     assert "run_id" not in outside and "trace_id" not in outside
 
 
-def test_without_otel_variables_nothing_is_recorded_and_spans_cost_next_to_nothing(
-    sqlite_store: Store,
-) -> None:
+def test_without_otel_variables_nothing_is_recorded(sqlite_store: Store) -> None:
+    """Disabled spans are the no-op kind (their cost is a benchmark's business, not a test's)."""
     telemetry.shutdown_tracing()
     telemetry.configure_tracing(environ={"PATH": "/usr/bin"})
     assert not telemetry.tracing_enabled()
@@ -261,13 +259,10 @@ def test_without_otel_variables_nothing_is_recorded_and_spans_cost_next_to_nothi
     )
     with telemetry.run_span(run) as rt:
         assert rt.traceparent is None and not rt.span.is_recording()
-    count = 20_000
-    started = time.perf_counter()
-    for _ in range(count):
-        with telemetry.phase_span(1, "coding", 0) as span:
-            telemetry.record_outcome(span, "coded")
-    per_span = (time.perf_counter() - started) / count
-    assert per_span < 50e-6, f"{per_span * 1e6:.1f} µs per disabled span"
+    with telemetry.phase_span(1, "coding", 0) as span:
+        telemetry.record_outcome(span, "coded")
+        assert not span.is_recording()
+        assert not span.get_span_context().is_valid  # no trace id was even generated
 
 
 def test_an_unsupported_exporter_is_refused_with_a_hint() -> None:
