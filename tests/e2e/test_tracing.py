@@ -60,6 +60,7 @@ def test_a_run_traces_every_phase_model_call_and_sandbox_command_without_prompt_
     assert [s.name for s in phases] == [
         "phase planning",
         "phase coding",
+        "phase setup",
         "phase testing",
         "phase reviewing",
         "phase deploying",
