@@ -361,13 +361,17 @@ def _wait(container: Any, timeout: float) -> int | None:
 
 def _read(stream: Iterator[tuple[bytes | None, bytes | None]], output: _Output, container: Any
           ) -> None:  # fmt: skip
-    """Collect the container's output as it streams; kill it when the output overflows."""
+    """Collect the container's output as it streams; kill it when the output overflows, from
+    another thread while this one drains the stream: the engine blocks on an attach stream nobody
+    reads, and a kill waits behind it (it hung past the API timeout)."""
+    killer: threading.Thread | None = None
     try:
         for out, err in stream:
-            output.feed(out, err)
-            if output.overflowed:
-                _kill(container)
-                return
+            if killer is None:
+                output.feed(out, err)
+                if output.overflowed:
+                    killer = threading.Thread(target=_kill, args=(container,), daemon=True)
+                    killer.start()
     except Exception as exc:  # the stream ends with the container; a broken one is logged
         logger.info("docker output stream ended: %s", exc)
 
