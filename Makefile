@@ -29,11 +29,12 @@ test-chaos:
 	  CHAOS_SEED=$$seed $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/e2e/test_chaos.py || exit 1; \
 	done
 
-# The whole pipeline (`draftsmith run`'s path and the GitHub flow) on the Docker sandbox; needs an
-# engine and DRAFTSMITH_DOCKER_IMAGE (scripts/build_sandbox_image.sh). `make test` already runs
+# The whole pipeline (`draftsmith run`'s path, the GitHub flow, a Go module) on the Docker sandbox;
+# needs an engine and DRAFTSMITH_DOCKER_IMAGE (scripts/build_sandbox_image.sh). `make test` already runs
 # the hostile suite and the setup-network tests on both backends.
 test-docker:
-	DRAFTSMITH_SANDBOX=docker $(BIN)/python -m pytest -q tests/e2e/test_pipeline_local.py tests/e2e/test_github_flow.py
+	DRAFTSMITH_SANDBOX=docker $(BIN)/python -m pytest -q tests/e2e/test_pipeline_local.py tests/e2e/test_github_flow.py \
+	  tests/e2e/test_pipeline_go.py
 
 bench:
 	$(BIN)/python benchmarks/webhook_intake.py
