@@ -15,7 +15,7 @@ import pytest
 from bot.errors import SandboxError
 from bot.sandbox.base import Limits
 from bot.sandbox.docker import DockerSandbox
-from bot.sandbox.ownership import reclaim
+from bot.sandbox.ownership import UidLease, reclaim
 from tests.helpers.sandboxes import docker_image_problem, leftovers, require
 
 UID_BASE = 2_100_400  # a range of our own (other suites lease theirs)
@@ -57,8 +57,9 @@ async def test_the_built_image_runs_commands_as_the_workdirs_owner(tmp_path: Pat
 async def test_a_container_left_by_a_killed_worker_is_removed_before_the_next_command(
     tmp_path: Path,
 ) -> None:
-    """A worker SIGKILLed mid-command leaves its container running in the workdir; the next
-    command there (the resumed run's) removes it first, and the workdir is reclaimed."""
+    """A worker SIGKILLed mid-command leaves its container running in the workdir, writing on
+    after the resume's reclaim; the next command there (the resumed run's, under another sandbox
+    uid) removes it first, and leaves nothing owned by a sandbox uid."""
     require("docker")
     image = docker_image_problem()[1]
     worker = subprocess.Popen(
@@ -75,9 +76,22 @@ async def test_a_container_left_by_a_killed_worker_is_removed_before_the_next_co
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
     assert len(leftovers(DockerSandbox(image), tmp_path)) == 1  # still running, orphaned
-    reclaim(tmp_path)  # what resuming does to the workspace
-    sandbox = DockerSandbox(image)  # the production uid range, which reclaim knows
-    result = await sandbox.run(["sh", "-c", "ls"], workdir=tmp_path, limits=Limits())
+    reclaim(tmp_path)  # what resuming does to the workspace; the orphan goes on writing
+    orphan_uid = os.geteuid()
+    for _ in range(300):
+        owners = {p.stat().st_uid for p in tmp_path.glob("late*")}
+        if owners - {os.geteuid()}:
+            (orphan_uid,) = owners - {os.geteuid()}
+            break
+        threading.Event().wait(0.1)  # never set: the polling interval
+    assert orphan_uid != os.geteuid() or os.geteuid() != 0
+    held = UidLease(orphan_uid, 1) if os.geteuid() == 0 else None  # the next command: another uid
+    try:
+        sandbox = DockerSandbox(image)  # the production uid range, which reclaim knows
+        result = await sandbox.run(["sh", "-c", "ls"], workdir=tmp_path, limits=Limits())
+    finally:
+        if held is not None:
+            held.release()
     assert result.ok, result.stderr
     assert leftovers(sandbox, tmp_path) == []
     owners = {p.stat().st_uid for p in [tmp_path, *tmp_path.rglob("*")]}
@@ -92,6 +106,8 @@ from bot.sandbox.docker import DockerSandbox
 
 image, workdir = sys.argv[1], Path(sys.argv[2])
 sandbox = DockerSandbox(image)
-command = ["sh", "-c", "touch started; sleep 600"]
+# It opens its workdir to everyone (reclaim gives back owners, not modes), then writes on.
+script = "chmod 777 .; touch started; while :; do touch late$(date +%s%N); sleep 0.2; done"
+command = ["sh", "-c", script]
 asyncio.run(sandbox.run(command, workdir=workdir, limits=Limits(wall_time_s=900)))
 """
