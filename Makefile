@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-docker lint bench
+.PHONY: install test test-chaos test-docker lint bench
 
 install:
 	@command -v bwrap >/dev/null && command -v git >/dev/null && command -v node >/dev/null && command -v chromium >/dev/null && command -v go >/dev/null || \
@@ -20,11 +20,21 @@ lint:
 test: lint
 	$(BIN)/python -m pytest -q
 
-# The whole pipeline (`draftsmith run`'s path and the GitHub flow) on the Docker sandbox; needs an
-# engine and DRAFTSMITH_DOCKER_IMAGE (scripts/build_sandbox_image.sh). `make test` already runs
+# The chaos test (tests/e2e/test_chaos.py, both variants) twice more, each pass with a kill schedule
+# of its own: `make test` ran it once (seed 14); CI shows three passes in a row (issue 14).
+CHAOS_SEEDS ?= 15 16
+test-chaos:
+	@for seed in $(CHAOS_SEEDS); do \
+	  echo "chaos pass with CHAOS_SEED=$$seed"; \
+	  CHAOS_SEED=$$seed $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/e2e/test_chaos.py || exit 1; \
+	done
+
+# The whole pipeline (`draftsmith run`'s path, the GitHub flow, a Go module) on the Docker sandbox;
+# needs an engine and DRAFTSMITH_DOCKER_IMAGE (scripts/build_sandbox_image.sh). `make test` already runs
 # the hostile suite and the setup-network tests on both backends.
 test-docker:
-	DRAFTSMITH_SANDBOX=docker $(BIN)/python -m pytest -q tests/e2e/test_pipeline_local.py tests/e2e/test_github_flow.py
+	DRAFTSMITH_SANDBOX=docker $(BIN)/python -m pytest -q tests/e2e/test_pipeline_local.py tests/e2e/test_github_flow.py \
+	  tests/e2e/test_pipeline_go.py
 
 bench:
 	$(BIN)/python benchmarks/webhook_intake.py

@@ -29,17 +29,15 @@ test dependencies into `.venv` in the workdir with the network.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import functools
 import logging
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,14 +51,13 @@ from bot.sandbox.egress import (
     forwarded,
     proxy_environment,
 )
+from bot.sandbox.ownership import UID_BASE, UID_SLOTS, UidLease, hand_back, hand_over
 from bot.sandbox.process import run_limited
 from bot.sandbox.setup_env import SetupNetwork
 from bot.telemetry import command_name, record_exec, sandbox_span
 
 logger = logging.getLogger(__name__)
 
-UID_BASE = 2_000_000
-UID_SLOTS = 1024
 ETC_ENTRIES = (
     "passwd", "group", "hosts", "nsswitch.conf", "host.conf", "gai.conf", "services",
     "protocols", "ssl", "ca-certificates", "ca-certificates.conf", "alternatives", "ld.so.cache",
@@ -91,54 +88,6 @@ def bwrap_problem() -> str | None:
     if probe.returncode != 0:
         return f"bwrap probe failed: {probe.stderr.decode(errors='replace').strip()}"
     return None
-
-
-class _UidLease:
-    """An unprivileged host uid reserved for one run, across processes (flock)."""
-
-    def __init__(self, base: int, slots: int) -> None:
-        lock_dir = Path(tempfile.gettempdir()) / "draftsmith-sandbox-uids"
-        lock_dir.mkdir(mode=0o700, exist_ok=True)
-        for uid in range(base, base + slots):
-            fd = os.open(lock_dir / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self.uid, self._fd = uid, fd
-            return
-        raise SandboxError(
-            f"all {slots} sandbox uids from {base} are in use", "run fewer sandboxes at once"
-        )
-
-    def release(self) -> None:
-        os.close(self._fd)
-
-
-def _walk(root: Path) -> Iterator[str]:
-    """Every path under root (root included), never following symlinks."""
-    yield str(root)
-    for top, dirs, files in os.walk(root, followlinks=False):
-        for name in dirs + files:
-            yield os.path.join(top, name)
-
-
-def hand_over(workdir: Path, uid: int) -> None:
-    """Give the workdir tree to the sandbox uid (lchown: symlinks are not followed)."""
-    for path in _walk(workdir):
-        os.chown(path, uid, uid, follow_symlinks=False)
-
-
-def hand_back(workdir: Path, uid: int, owner: int, group: int) -> None:
-    """Give back what the sandbox uid owns in the workdir and clear set-id bits on it."""
-    for path in _walk(workdir):
-        st = os.lstat(path)
-        if st.st_uid != uid and st.st_gid != uid:
-            continue
-        os.chown(path, owner, group, follow_symlinks=False)
-        if not stat.S_ISLNK(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-            os.chmod(path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
 class BwrapSandbox:
@@ -199,7 +148,7 @@ class BwrapSandbox:
         cancel: threading.Event,
         pass_fds: tuple[int, ...] = (),
     ) -> ExecResult:
-        lease = _UidLease(self.uid_base, self.uid_slots) if _is_root() else None
+        lease = UidLease(self.uid_base, self.uid_slots) if _is_root() else None
         try:
             if lease is not None:
                 hand_over(workdir, lease.uid)

@@ -1,14 +1,25 @@
 """The Docker sandbox (scaled-out alternative), through the `docker` SDK.
 
 Each command runs in a fresh container, removed after it: read-only root file system, a private
-tmpfs `/tmp`, no capabilities, no-new-privileges, an init process, the run's workdir bind-mounted
-at its own path (the same path as under bubblewrap, so a `.venv` made in setup works in check)
-with its `.git` read-only, and Draftsmith's toolbox read-only at `TOOLBOX_MOUNT`. The command
-runs as the workdir's owner (uid:gid), so it can write its reports and never leaves files owned
-by another uid; set-id bits it sets are cleared after the run. Limits: cgroup memory (an OOM kill
-is read back from the container's state), a pids limit, CPU-time and file-size rlimits, the wall
-clock from the container's start (then it is killed) and the output bound (read as it streams;
-the container is killed when it overflows).
+tmpfs `/tmp` (exec, as bwrap's: `go test` runs from it), no capabilities, no-new-privileges, an
+init process, the run's workdir bind-mounted at its own path (the same path as under bubblewrap,
+so a `.venv` made in setup works in check) with its `.git` read-only, and Draftsmith's toolbox
+read-only at `TOOLBOX_MOUNT`. Limits: cgroup memory (an OOM kill is read back from the
+container's state), a pids limit, CPU-time and file-size rlimits, the wall clock from the
+container's start (then it is killed) and the output bound (read as it streams; the container is
+killed when it overflows).
+
+Identity. The command runs as the workdir's owner (uid:gid, never a name the image resolves), so
+it can write its reports and leaves no file owned by another uid; set-id bits it sets are
+cleared after the run. Run as an ordinary user, that owner is the worker's own uid. Run as root,
+the container would otherwise run as host uid 0: Docker gives a container a user namespace of
+its own only through the daemon-wide `userns-remap` (not per container, and it changes every
+container's view of bind-mounted files), so uid 0 in the container is uid 0 on the host, with no
+capabilities but still the owner of every root-owned file it can reach and one kernel bug away
+from the host's root. So, as bubblewrap does, the workdir is handed to a leased unprivileged
+host uid for the command and handed back after it (`bot.sandbox.ownership`): the container runs
+as that uid; a worker killed mid-command leaves the workdir owned by a sandbox uid, which
+`ownership.reclaim` gives back, and its container running, which `docker_orphans` removes.
 
 Descriptors (`pass_fds`, the pytest witness's pipe) reach the command through write-only FIFOs
 copied on the host while it runs (`bot.sandbox.docker_fds`).
@@ -29,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import stat
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,8 +48,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import SandboxError
+from bot.sandbox import ownership
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, check_env
 from bot.sandbox.docker_fds import FdChannels
+from bot.sandbox.docker_orphans import OWNER_LABEL, owner_tag, remove_orphans
 from bot.sandbox.egress import (
     FORWARDER_MOUNT,
     FORWARDER_SOURCE,
@@ -120,7 +132,7 @@ def container_spec(
         "environment": environment,
         "mounts": mounts,
         "read_only": True,
-        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.disk_bytes}"},
+        "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={limits.disk_bytes}"},
         "network_mode": "none",
         "mem_limit": limits.memory_bytes,
         "memswap_limit": limits.memory_bytes,
@@ -136,7 +148,7 @@ def container_spec(
         "security_opt": ["no-new-privileges"],
         "ipc_mode": "private",
         "init": True,
-        "labels": {LABEL: "1", f"{LABEL}.workdir": str(workdir)},
+        "labels": {LABEL: "1", f"{LABEL}.workdir": str(workdir), OWNER_LABEL: owner_tag()},
         "detach": True,
     }
 
@@ -164,7 +176,13 @@ class DockerSandbox:
     name = "docker"
 
     def __init__(
-        self, image: str, *, toolbox: Path | None = None, setup: SetupNetwork | None = None
+        self,
+        image: str,
+        *,
+        toolbox: Path | None = None,
+        setup: SetupNetwork | None = None,
+        uid_base: int = ownership.UID_BASE,
+        uid_slots: int = ownership.UID_SLOTS,
     ) -> None:
         if not image or ":" not in image and "@" not in image:
             raise SandboxError(
@@ -174,6 +192,8 @@ class DockerSandbox:
         self.image = image
         self.toolbox = toolbox
         self.setup = setup or SetupNetwork()
+        self.uid_base = uid_base
+        self.uid_slots = uid_slots
         self._image_ready = False
 
     async def run(
@@ -219,8 +239,12 @@ class DockerSandbox:
         from docker.errors import DockerException
 
         client = docker.from_env(timeout=_API_TIMEOUT_S)
+        lease = ownership.UidLease(self.uid_base, self.uid_slots) if os.geteuid() == 0 else None
         try:
             self._ensure_image(client)
+            remove_orphans(client, f"{LABEL}.workdir", workdir.resolve())
+            if lease is not None:
+                ownership.hand_over(workdir, lease.uid)  # the container runs as the workdir's owner
             logger.info("sandbox docker run: %s (network=%s)", command[:3], network)
             with FdChannels(pass_fds, workdir.resolve().stat().st_uid) as channels:
                 if not network:
@@ -240,7 +264,14 @@ class DockerSandbox:
             raise SandboxError(f"docker sandbox failed: {exc}", "check the Docker engine") from exc
         finally:
             client.close()
-            clear_setid(workdir)
+            try:
+                if lease is not None:  # to this process (see bwrap.py); clears set-id bits too
+                    ownership.hand_back(workdir, lease.uid, os.geteuid(), os.getegid())
+                else:
+                    ownership.clear_setid(workdir)
+            finally:
+                if lease is not None:
+                    lease.release()
 
     def _ensure_image(self, client: Any) -> None:
         """The image is on the engine, pulled if it was missing (once per sandbox)."""
@@ -330,13 +361,17 @@ def _wait(container: Any, timeout: float) -> int | None:
 
 def _read(stream: Iterator[tuple[bytes | None, bytes | None]], output: _Output, container: Any
           ) -> None:  # fmt: skip
-    """Collect the container's output as it streams; kill it when the output overflows."""
+    """Collect the container's output as it streams; kill it when the output overflows, from
+    another thread while this one drains the stream: the engine blocks on an attach stream nobody
+    reads, and a kill waits behind it (it hung past the API timeout)."""
+    killer: threading.Thread | None = None
     try:
         for out, err in stream:
-            output.feed(out, err)
-            if output.overflowed:
-                _kill(container)
-                return
+            if killer is None:
+                output.feed(out, err)
+                if output.overflowed:
+                    killer = threading.Thread(target=_kill, args=(container,), daemon=True)
+                    killer.start()
     except Exception as exc:  # the stream ends with the container; a broken one is logged
         logger.info("docker output stream ended: %s", exc)
 
@@ -361,14 +396,3 @@ def _with_refusals(result: ExecResult, refused: list[str]) -> ExecResult:
     from dataclasses import replace
 
     return replace(result, refused_egress=tuple(refused))
-
-
-def clear_setid(workdir: Path) -> None:
-    """Clear set-uid/set-gid bits the sandboxed command set in the workdir (never following
-    symlinks): the workdir stays owned by its owner, and nothing in it gains privilege."""
-    for top, dirs, files in os.walk(workdir, followlinks=False):
-        for name in dirs + files:
-            path = os.path.join(top, name)
-            st = os.lstat(path)
-            if not stat.S_ISLNK(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-                os.chmod(path, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))

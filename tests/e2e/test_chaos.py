@@ -11,6 +11,7 @@ Figures (kills, issues, seconds to settle) are printed; benchmarks/README.md quo
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import time
 import uuid
@@ -45,6 +46,9 @@ API_KEY = "sk-test-not-a-real-key-000000000000"
 ISSUES = (1, 2, 3, 4, 5)
 KILLS = 20
 SETTLE_TIMEOUT_S = 600
+# The kill schedule's seed; CI's repeated passes each set their own (.ci/run).
+SEED = int(os.environ.get("CHAOS_SEED", "14"))
+MODEL_DELAY_S = 0.5  # each model answer takes this long: kills can land mid-call
 
 
 @dataclass
@@ -52,6 +56,7 @@ class World:
     """What the Draftsmith processes talk to: GitHub, the model, the git remote."""
 
     github: FakeGitHub
+    model: ScriptedModel
     env: dict[str, str]
     clone_url: str
 
@@ -66,6 +71,7 @@ def world(tmp_path: Path, private_key: str) -> Iterator[World]:
     model = ScriptedModel(
         {"planner": [PLAN], "coder": [change()], "reviewer": [APPROVED], "tester": [TESTS]},
         repeat=True,  # a killed call is asked again: every role keeps its answer
+        delay_s=MODEL_DELAY_S,
     )
     with serve_github(github) as github_url, serve_model(model) as model_url:
         env = {
@@ -81,7 +87,7 @@ def world(tmp_path: Path, private_key: str) -> Iterator[World]:
             "OPENAI_BASE_URL": model_url,
             "OPENAI_API_KEY": API_KEY,
         }
-        yield World(github, env, f"file://{bare}")
+        yield World(github, model, env, f"file://{bare}")
 
 
 def settled(store: Store) -> bool:
@@ -110,13 +116,15 @@ def unleash(
         raise AssertionError(f"{exc}\n{fleet.logs()}") from exc
     finally:
         fleet.stop()
+    mid = fleet.mid_kinds()
     print(
-        f"\nchaos[{name}]: {fleet.kills} SIGKILLs {dict(Counter(fleet.killed))}, "
+        f"\nchaos[{name}, seed {SEED}]: {fleet.kills} SIGKILLs {dict(Counter(fleet.killed))}, "
         f"{len(ISSUES)} issues, settled {settle_s:.1f}s after the last kill, "
-        f"{time.monotonic() - started:.1f}s in all; {len(fleet.mid_command)} kills mid-command: "
-        f"{dict(Counter(k.split(': ', 1)[1] for k in fleet.mid_command))}"
+        f"{time.monotonic() - started:.1f}s in all; "
+        f"{sum(1 for kinds in fleet.mid if kinds)} kills mid-command: {dict(mid)}"
     )
     assert fleet.kills >= KILLS
+    assert mid["sandbox"] >= 1, f"no kill landed mid-sandbox-command: {dict(mid)}"
 
 
 def assert_one_pr_and_one_comment_per_issue(store: Store, github: FakeGitHub) -> None:
@@ -162,7 +170,9 @@ def test_scaled_out_runs_finish_once_while_server_and_workers_are_killed(
             )
             for i in (1, 2)
         ]
-        fleet = Fleet([server, *workers])
+        fleet = Fleet(
+            [server, *workers], model_ports=w.model.in_flight.copy, rng=random.Random(SEED)
+        )
         try:
             unleash(fleet, [*workers, *workers, server], f"http://127.0.0.1:{port}", w,
                     postgres_store, "postgres+redis")  # fmt: skip
@@ -192,6 +202,6 @@ def test_embedded_runs_finish_once_while_the_server_is_killed(
             env,
             tmp_path / "serve.log",
         )
-        fleet = Fleet([server])
+        fleet = Fleet([server], model_ports=w.model.in_flight.copy, rng=random.Random(SEED))
         unleash(fleet, [server], f"http://127.0.0.1:{port}", w, store, "sqlite embedded")
         assert_one_pr_and_one_comment_per_issue(store, w.github)

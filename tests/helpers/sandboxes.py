@@ -20,7 +20,7 @@ from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.docker import LABEL, DockerSandbox, docker_problem
 from bot.sandbox.setup_env import SetupNetwork
 
-DEFAULT_IMAGE_TAG = "draftsmith-sandbox:bookworm"
+DEFAULT_IMAGE_TAG = "draftsmith-sandbox:bookworm-go-node20"  # scripts/build_sandbox_image.sh
 BACKENDS = ["bwrap", "docker"]
 
 

@@ -8,6 +8,7 @@ reach it too. Every request body is kept, so tests can grep prompts for secrets.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -82,6 +83,10 @@ class ScriptedModel:
     release: threading.Event = field(default_factory=threading.Event)
     failures: list[tuple[str, int]] = field(default_factory=list)
     repeat: bool = False
+    # Each answer waits `delay_s` (a model takes time to answer: a kill can land mid-call);
+    # `in_flight` holds the client ports of the requests being answered, for the chaos fleet.
+    delay_s: float = 0.0
+    in_flight: set[int] = field(default_factory=set)
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         """The status, JSON and extra headers of the next answer for the request's role.
@@ -137,7 +142,13 @@ def serve_model(model: ScriptedModel) -> Iterator[str]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("content-length", "0"))
             body = json.loads(self.rfile.read(length))
-            status, payload, headers = model.answer(body)
+            port = self.client_address[1]
+            model.in_flight.add(port)
+            try:
+                threading.Event().wait(model.delay_s)  # never set: the model's thinking time
+                status, payload, headers = model.answer(body)
+            finally:
+                model.in_flight.discard(port)
             raw = json.dumps(payload).encode()
             self.send_response(status)
             for name, value in headers.items():
@@ -150,7 +161,13 @@ def serve_model(model: ScriptedModel) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+            # else: a client killed mid-call (chaos) reset its connection: expected
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
