@@ -66,6 +66,9 @@ class SuiteOutcome:
     """Each new test case and whether it passed with the change."""
     before: dict[str, bool] = field(default_factory=dict)
     """Each new test case that ran on the base commit and whether it passed there."""
+    preexisting: list[str] = field(default_factory=list)
+    """Cases of the new test files that the base's own suite already had, passing there: the
+    tests a modified test file kept, not the tester's."""
     coverage: dict[str, Any] | None = None
     """The change run's coverage of the change (bot.analysis.coverage), before any base run."""
     timings: dict[str, float | None] = field(default_factory=dict)
@@ -230,6 +233,9 @@ def _judge(
             proof.pinned, proof.base_problem = {}, "the new tests on the base hit a sandbox limit"
         outcome.new_tests = proof.new_tests
         outcome.after = {n: after_new.cases.get(n) is CaseStatus.passed for n in proof.new_tests}
+        outcome.preexisting = [
+            n for n in proof.new_tests if base_suite.cases.get(n) is CaseStatus.passed
+        ]
         outcome.before = {
             n: base_new.cases[n] is CaseStatus.passed
             for n in proof.new_tests

@@ -195,3 +195,23 @@ def test_the_reviewers_prompt_holds_the_test_results(pipeline: Any) -> None:
     assert "tests/test_subtract.py::test_subtract" in text
     assert "The verdict was based on:" in evidence
     assert "## Coverage of the change" in evidence
+
+
+def test_tests_a_modified_test_file_already_had_need_not_execute_the_change(
+    pipeline: Any,
+) -> None:
+    """The tester adds to an existing test file (as upstream commits do): the file's old tests,
+    passing on the base, are not new tests, so they are not held to the changed code."""
+    kept = "import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n"
+    added = kept + "\n\ndef test_subtract():\n    assert calc.subtract(5, 3) == 2\n"
+    tests = {
+        "focus": ["subtract returns the difference"],
+        "files": [{"path": "tests/test_add.py", "operation": "update", "content": added}],
+    }
+    script = {"planner": [PLAN], "coder": [change()], "tester": [tests], "reviewer": [APPROVED]}
+    store, run, _, _ = pipeline(script)
+    outcome = artifact(store, run.id, "testoutcome.r0")
+    assert outcome["pinned"] == ["tests.test_add::test_subtract"]
+    assert outcome["preexisting"] == ["tests.test_add::test_add"]
+    review = artifact(store, run.id, "review.r0")
+    assert review["issues"] == [] and run.status == "approved", review["issues"]
