@@ -215,3 +215,32 @@ def test_tests_a_modified_test_file_already_had_need_not_execute_the_change(
     assert outcome["preexisting"] == ["tests.test_add::test_add"]
     review = artifact(store, run.id, "review.r0")
     assert review["issues"] == [] and run.status == "approved", review["issues"]
+
+
+RECURSION_TEST = '''import pytest
+
+
+def test_recursion_message():
+    def down():
+        down()
+
+    with pytest.raises(RecursionError) as caught:
+        down()
+    assert "while calling" not in str(caught.value)
+'''
+
+
+def test_a_failure_only_under_coverage_is_confirmed_by_the_plain_suite(pipeline: Any) -> None:
+    """On Python 3.11 coverage.py's tracer changes a RecursionError's message (as in the suites
+    of structlog and cleo): the plain run of the same suite is what counts, and says so."""
+    files = {**PYTHON_FILES, "tests/test_recursion.py": RECURSION_TEST}
+    script = {"planner": [PLAN], "coder": [change(), change()], "tester": [TESTS, TESTS],
+              "reviewer": [APPROVED, APPROVED]}  # fmt: skip
+    store, run, _, evidence = pipeline(script, files)
+    outcome = artifact(store, run.id, "testoutcome.r0")
+    assert outcome["coverage_only_failures"] == ["tests.test_recursion::test_recursion_message"]
+    report = outcome["report"]
+    assert (report["tests_passed"], report["tests_failed"]) == (3, 0)
+    assert "-m coverage" not in report["command"]
+    assert run.status == "approved", run.status_reason
+    assert "Failed only under coverage.py" in evidence
