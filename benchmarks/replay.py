@@ -202,7 +202,8 @@ def replay(case: dict[str, Any], bundle_clone: Path, work: Path, settings: Setti
     timings = outcome.get("timings") or {}
     result.setup_s = timings.get("setup_s")
     result.setup_reused = bool((outcome.get("environment") or {}).get("reused"))
-    parts = [timings.get(k) for k in ("change_s", "base_suite_s", "base_new_tests_s")]
+    steps = ("change_s", "change_plain_s", "base_suite_s", "base_new_tests_s")
+    parts = [timings.get(k) for k in steps]
     result.testing_s = round(sum(p for p in parts if p is not None), 2)
     root = (settings.work_dir / f"run-{run.id}" / "repo").resolve()
     result.pytest_figures, result.plain_pytest_s = plain_pytest(settings, root)

@@ -93,6 +93,11 @@ def _tests_section(tests: Any, decision: Decision) -> list[str]:
     if already:
         lines += ["", "Already failing before the change (they fail on the base commit too):"]
         lines += [f"- {code(name)}" for name in already]
+    instrumented = getattr(tests, "coverage_only_failures", [])
+    if instrumented:
+        lines += ["", "Failed only under coverage.py, passed in the plain run counted above (the "
+                  "tracer changes what they see; not held against the change):"]  # fmt: skip
+        lines += [f"- {code(name)}" for name in instrumented]
     base_problem = getattr(tests, "base_problem", None)
     if base_problem:
         lines += ["", f"Could not run on the base: {inert_line(base_problem)}. No test is claimed "

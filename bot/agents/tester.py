@@ -78,6 +78,10 @@ class TestOutcome:
     """Each new test case and whether it passed with the change."""
     before: dict[str, bool] = field(default_factory=dict)
     """Each new test case that ran on the base commit and whether it passed there."""
+    preexisting: list[str] = field(default_factory=list)
+    """Cases of the new test files that the base's own suite already had, passing there."""
+    coverage_only_failures: list[str] = field(default_factory=list)
+    """Cases that failed under coverage.py only (the report counts the plain run)."""
     coverage: dict[str, Any] | None = None
     """The suite's coverage of the change (bot.analysis.coverage.ChangeCoverage, as a dict)."""
     pinned_why: dict[str, str] = field(default_factory=dict)
@@ -252,6 +256,8 @@ class Tester:
             tampered=suite.tampered,
             after=suite.after,
             before=suite.before,
+            preexisting=suite.preexisting,
+            coverage_only_failures=suite.coverage_only_failures,
             coverage=suite.coverage,
         )
         outcome.log = f"$ {suite.report.command}\n{suite.report.failure_details}"

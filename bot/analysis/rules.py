@@ -3,9 +3,11 @@
 A new error-level finding, a failing test the base does not fail too (above all a new test;
 failures already on the base are shown, not held against the change), new tests none of
 which fails on the base, and a new test that executes none of the changed code each give a
-high-severity issue, so the verdict is `needs_revision` whatever the model answers: the model
-may add issues, never remove these. New warning-level findings are reported at medium severity
-(they inform, they do not decide). Where coverage is unavailable the coverage rule does not apply.
+high-severity issue (a case the base's suite already had, passing, is not new: a modified
+test file keeps tests that need not touch the change), so the verdict is `needs_revision`
+whatever the model answers: the model may add issues, never remove these. New warning-level
+findings are reported at medium severity (they inform, they do not decide). Where coverage is
+unavailable the coverage rule does not apply.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def _coverage_issues(
     if coverage is None or not coverage.available or not (coverage.lines or coverage.functions):
         return []
     reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
+    preexisting = set(outcome.preexisting)
     changed = ", ".join(f"`{f.name}()`" for f in coverage.functions) or "the changed lines"
     return [
         _tests(
@@ -92,7 +95,7 @@ def _coverage_issues(
             "acceptance criteria name.",
         )
         for name in outcome.new_tests
-        if name not in reached and name not in failing
+        if name not in reached and name not in failing and name not in preexisting
     ]
 
 

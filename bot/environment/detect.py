@@ -200,17 +200,39 @@ def unpinned(path: Path) -> list[str] | None:
 
 
 def _locked_requirements(lock: Path) -> list[str]:
-    """`name==version` for each package a poetry.lock or pdm.lock pins."""
+    """`name==version` for each package a poetry.lock or pdm.lock pins, with its environment
+    marker (`; python_version >= "3.10"`) so that the installer skips what is not for this
+    Python or platform: a lock may pin two versions of one package for two Pythons. When the
+    lock names its groups, the main group and the first test group (`tests`, `test`,
+    `testing`, `dev`) only; docs and lint groups are not needed to run the tests."""
     try:
         data = tomllib.loads(lock.read_text())
     except (OSError, tomllib.TOMLDecodeError):
         return []
+    packages = [p for p in data.get("package") or [] if isinstance(p, dict)]
+    named = {g for p in packages for g in p.get("groups") or [] if isinstance(g, str)}
+    wanted = {"main", "default", _first(sorted(named))} if named else set()
     pins = []
-    for package in data.get("package") or []:
+    for package in packages:
         name, version = package.get("name"), package.get("version")
+        groups = package.get("groups")
+        if wanted and isinstance(groups, list) and not wanted.intersection(groups):
+            continue
         if isinstance(name, str) and isinstance(version, str):
-            pins.append(f"{name}=={version}")
+            marker = _marker(package.get("markers"), groups)
+            pins.append(f"{name}=={version}" + (f"; {marker}" if marker else ""))
     return pins
+
+
+def _marker(markers: object, groups: object) -> str:
+    """A package's environment marker in a lock: one string, or one per group (poetry 2)."""
+    if isinstance(markers, str):
+        return markers
+    if isinstance(markers, dict) and isinstance(groups, list):
+        found = {str(markers[g]) for g in groups if g in markers}
+        if len(found) == 1 and len(markers) == len(groups):
+            return found.pop()
+    return ""
 
 
 def node_plan(root: Path) -> EnvironmentPlan:

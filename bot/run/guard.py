@@ -118,12 +118,16 @@ class StepGuard:
 
 
 class GuardedSandbox:
-    """The run's sandbox: every command checks the guard first (a stopped run runs nothing)."""
+    """The run's sandbox: every command checks the guard first (a stopped run runs nothing).
+
+    It shows the inner sandbox's read-only toolbox, as the inner sandbox does: what the toolbox
+    holds (uv for environment preparation, ruff for the analysis) is looked up there."""
 
     def __init__(self, inner: Sandbox, guard: StepGuard) -> None:
         self.inner = inner
         self.guard = guard
         self.name = inner.name
+        self.toolbox: Path | None = getattr(inner, "toolbox", None)
 
     async def run(
         self,

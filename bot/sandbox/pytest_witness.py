@@ -87,10 +87,12 @@ def pytest_runtest_makereport(
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
-    """A module that fails to collect is an error case in the JUnit report."""
-    if report.failed and _state["config"] is not None:
+    """A module that fails to collect is an error case in the JUnit report; one that skips
+    itself (`pytest.importorskip`, `pytest.skip(allow_module_level=True)`) a skipped case."""
+    if (report.failed or report.skipped) and _state["config"] is not None:
         name = _junit_name(_state["config"], report.nodeid)
-        _emit({"event": "collect", "junit": name, "nodeid": report.nodeid})
+        outcome = "failed" if report.failed else "skipped"
+        _emit({"event": "collect", "junit": name, "nodeid": report.nodeid, "outcome": outcome})
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

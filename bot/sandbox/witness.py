@@ -123,7 +123,7 @@ class Witness:
                 self.problems.append("the witness stream finished twice")
             self.finish = {"exitstatus": int(record["exitstatus"])}
         elif event == "collect":
-            self._phase(str(record["junit"]), "collect", "failed")
+            self._phase(str(record["junit"]), "collect", str(record.get("outcome", "failed")))
         elif event == "case":
             outcome = str(record["outcome"])
             if outcome == "passed" and record["raised"] and not record["xfail"]:

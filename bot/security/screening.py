@@ -54,8 +54,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
             r"write out|cat|paste)\b[^.\n]{0,20}?"
             + _SECRET_WORDS
             + r"|\bprintenv\b|(?:^[ \t]*(?:\$[ \t]*)?|[;&|`(][ \t]*)env[ \t]*(?:[|>)`]|$)"
-            r"|/proc/(?:self|\d+|\*)/environ|\bos\.environ\b"
-            r"(?!\s*(?:\[|\.get\())|(?-i:\$\{?[A-Z_]*(?:TOKEN|SECRET|API_?KEY|PASSWORD|"
+            r"|/proc/(?:self|\d+|\*)/environ"
+            # os.environ as a whole; one named variable (`["X"]`, `.get(`, `"X" in`) is not
+            r"|(?<![\"'] in )(?<![\"'] not in )\bos\.environ\b(?!\s*(?:\[|\.get\())"
+            r"|(?-i:\$\{?[A-Z_]*(?:TOKEN|SECRET|API_?KEY|PASSWORD|"
             r"PRIVATE_KEY)[A-Z_]*\}?)"
         ),
         "disable-checks": (

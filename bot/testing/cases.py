@@ -101,7 +101,15 @@ def missing_module(message: str) -> str | None:
     return match.group(1) if match else None
 
 
+SIGNATURE_ERRORS = re.compile(
+    r"TypeError: .*(?:unexpected keyword argument|positional arguments? but"
+    r"|missing \d+ required (?:positional|keyword-only) argument)"
+)
+
+
 def import_failure(message: str) -> bool:
-    """Whether a collection error is an import of something that does not exist (yet)."""
+    """Whether a collection error is the use of something that does not exist (yet): an import,
+    an attribute, or a parameter the test module's own top-level code passes (a decorator
+    called with a keyword argument the change adds)."""
     markers = ("ModuleNotFoundError", "ImportError", "cannot import name", "AttributeError")
-    return any(m in message for m in markers)
+    return any(m in message for m in markers) or SIGNATURE_ERRORS.search(message) is not None

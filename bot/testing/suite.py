@@ -66,8 +66,13 @@ class SuiteOutcome:
     """Each new test case and whether it passed with the change."""
     before: dict[str, bool] = field(default_factory=dict)
     """Each new test case that ran on the base commit and whether it passed there."""
+    preexisting: list[str] = field(default_factory=list)
+    """Cases of the new test files that the base's own suite already had, passing there: the
+    tests a modified test file kept, not the tester's."""
     coverage: dict[str, Any] | None = None
     """The change run's coverage of the change (bot.analysis.coverage), before any base run."""
+    coverage_only_failures: list[str] = field(default_factory=list)
+    """Cases that failed under coverage.py and passed in the plain run of the same suite."""
     timings: dict[str, float | None] = field(default_factory=dict)
 
 
@@ -87,7 +92,9 @@ class _Runner:
         args = self.command.pytest_args if self.command and self.command.pytest_args else []
         return [a for a in args if a.startswith("-") or not (root / a).exists()]
 
-    async def suite(self, root: Path, probe: bool) -> tuple[TestReport, CaseResults]:
+    async def suite(
+        self, root: Path, probe: bool, coverage: bool = True
+    ) -> tuple[TestReport, CaseResults]:
         if self.by_exit_code:
             assert self.command is not None
             report = await run_exit_code_command(self.sandbox, root, self.limits, self.command.argv)
@@ -104,7 +111,7 @@ class _Runner:
             root,
             self.limits,
             args=[*args, *(PROBE if probe else [])],
-            coverage=not probe,
+            coverage=coverage and not probe,
         )
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
@@ -156,6 +163,17 @@ async def run_suite(
     # read now: the runs that follow (on the base too) replace the coverage report
     coverage = suite_coverage(language, root, workspace.diff(base), is_test)
     outcome.coverage = coverage.to_dict()
+    if after.failing() and language == "python" and not runner.by_exit_code:
+        # coverage.py's tracer can change what a test sees (on Python 3.11 a RecursionError's
+        # message): failures are confirmed by the same suite without it, whose report counts
+        started = time.monotonic()
+        plain, plain_after = await runner.suite(root, probe=False, coverage=False)
+        outcome.timings["change_plain_s"] = _since(started)
+        if _tampered(outcome, plain):
+            return outcome
+        outcome.coverage_only_failures = sorted(after.failing() - plain_after.failing())
+        report, after = plain, plain_after
+        outcome.report = report
     new_files = [p for p in new_files if (root / p).is_file()]
     if new_files and (runner.by_exit_code or language in ("node", "go")):
         alone, after_new = await runner.files(root, new_files)
@@ -230,6 +248,9 @@ def _judge(
             proof.pinned, proof.base_problem = {}, "the new tests on the base hit a sandbox limit"
         outcome.new_tests = proof.new_tests
         outcome.after = {n: after_new.cases.get(n) is CaseStatus.passed for n in proof.new_tests}
+        outcome.preexisting = [
+            n for n in proof.new_tests if base_suite.cases.get(n) is CaseStatus.passed
+        ]
         outcome.before = {
             n: base_new.cases[n] is CaseStatus.passed
             for n in proof.new_tests

@@ -195,3 +195,52 @@ def test_the_reviewers_prompt_holds_the_test_results(pipeline: Any) -> None:
     assert "tests/test_subtract.py::test_subtract" in text
     assert "The verdict was based on:" in evidence
     assert "## Coverage of the change" in evidence
+
+
+def test_tests_a_modified_test_file_already_had_need_not_execute_the_change(
+    pipeline: Any,
+) -> None:
+    """The tester adds to an existing test file (as upstream commits do): the file's old tests,
+    passing on the base, are not new tests, so they are not held to the changed code."""
+    kept = "import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n"
+    added = kept + "\n\ndef test_subtract():\n    assert calc.subtract(5, 3) == 2\n"
+    tests = {
+        "focus": ["subtract returns the difference"],
+        "files": [{"path": "tests/test_add.py", "operation": "update", "content": added}],
+    }
+    script = {"planner": [PLAN], "coder": [change()], "tester": [tests], "reviewer": [APPROVED]}
+    store, run, _, _ = pipeline(script)
+    outcome = artifact(store, run.id, "testoutcome.r0")
+    assert outcome["pinned"] == ["tests.test_add::test_subtract"]
+    assert outcome["preexisting"] == ["tests.test_add::test_add"]
+    review = artifact(store, run.id, "review.r0")
+    assert review["issues"] == [] and run.status == "approved", review["issues"]
+
+
+RECURSION_TEST = '''import pytest
+
+
+def test_recursion_message():
+    def down():
+        down()
+
+    with pytest.raises(RecursionError) as caught:
+        down()
+    assert "while calling" not in str(caught.value)
+'''
+
+
+def test_a_failure_only_under_coverage_is_confirmed_by_the_plain_suite(pipeline: Any) -> None:
+    """On Python 3.11 coverage.py's tracer changes a RecursionError's message (as in the suites
+    of structlog and cleo): the plain run of the same suite is what counts, and says so."""
+    files = {**PYTHON_FILES, "tests/test_recursion.py": RECURSION_TEST}
+    script = {"planner": [PLAN], "coder": [change(), change()], "tester": [TESTS, TESTS],
+              "reviewer": [APPROVED, APPROVED]}  # fmt: skip
+    store, run, _, evidence = pipeline(script, files)
+    outcome = artifact(store, run.id, "testoutcome.r0")
+    assert outcome["coverage_only_failures"] == ["tests.test_recursion::test_recursion_message"]
+    report = outcome["report"]
+    assert (report["tests_passed"], report["tests_failed"]) == (3, 0)
+    assert "-m coverage" not in report["command"]
+    assert run.status == "approved", run.status_reason
+    assert "Failed only under coverage.py" in evidence

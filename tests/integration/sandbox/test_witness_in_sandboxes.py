@@ -174,6 +174,15 @@ HONEST_SUITE = {
         def test_fails():
             assert median([1, 2, 3]) == 2
     """,
+    # a module that skips itself when an optional dependency is missing (a collection skip)
+    "tests/test_optional.py": """
+        import pytest
+
+        pytest.importorskip("an_optional_dependency_nobody_installs")
+
+        def test_with_it():
+            assert False
+    """,
 }
 
 
@@ -185,7 +194,7 @@ async def test_an_honest_suite_with_every_outcome_is_not_flagged(
     assert report.tampered is None, report.tampered
     assert report.status is TestStatus.failed
     assert report.tests_failed == 2  # test_fails and the teardown error
-    assert report.tests_skipped == 3  # two skips and the xfail
+    assert report.tests_skipped == 4  # two skips, the xfail and the module that skips itself
 
 
 async def test_an_honest_collection_error_is_not_flagged(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -74,3 +74,15 @@ def test_unavailable_coverage_says_so() -> None:
 
 def test_line_ranges_collapse_runs() -> None:
     assert line_ranges([12, 3, 7, 8, 9]) == "3, 7-9, 12"
+
+
+def test_a_test_the_base_already_had_passing_need_not_execute_the_change() -> None:
+    """A modified test file keeps its old tests: only the tester's own are held to the change."""
+    kept = "tests.test_median::test_median_empty"
+    found = outcome()
+    found.new_tests, found.after = [NEW, kept], {NEW: True, kept: True}
+    found.before, found.preexisting = {NEW: False, kept: True}, [kept]
+    assert rule_issues(found, covered([NODE])) == []
+    found.preexisting = []  # the tester's own test, passing on the base: still held to it
+    (issue,) = rule_issues(found, covered([NODE]))
+    assert kept in issue.problem

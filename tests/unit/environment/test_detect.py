@@ -122,3 +122,41 @@ def test_pinned_requirements_can_be_installed_once_more_without_their_pins(tmp_p
     relaxed = python_plan(root, UV, relax=True)
     assert relaxed.commands[2][-4:] == ["pytest", "py", "-e", "."]
     assert "requirements/tests.txt without its pins" in relaxed.sources
+
+
+TWO_PYTHONS = """
+[[package]]
+name = "filelock"
+version = "3.19.1"
+groups = ["dev"]
+markers = "python_version == \\"3.9\\""
+
+[[package]]
+name = "filelock"
+version = "3.20.3"
+groups = ["dev"]
+markers = "python_version >= \\"3.10\\""
+
+[[package]]
+name = "sphinx"
+version = "4.5.0"
+groups = ["docs"]
+
+[[package]]
+name = "pytest"
+version = "7.4.4"
+groups = ["dev"]
+"""
+
+
+def test_a_lock_keeps_its_markers_and_leaves_out_groups_that_are_not_for_tests(
+    tmp_path: Path,
+) -> None:
+    """A poetry 2 lock pins one package twice, for two Pythons: the installer must choose by
+    marker (both pins at once cannot be installed); the docs group is not the tests'."""
+    plan = python_plan(tree(tmp_path, {"pyproject.toml": GROUPS, "poetry.lock": TWO_PYTHONS}), UV)
+    install = plan.commands[2]
+    assert 'filelock==3.19.1; python_version == "3.9"' in install
+    assert 'filelock==3.20.3; python_version >= "3.10"' in install
+    assert "pytest==7.4.4" in install
+    assert not any(a.startswith("sphinx") for a in install)

@@ -130,3 +130,21 @@ def test_a_go_package_that_does_not_build_on_the_base_pins_its_new_tests() -> No
         "example.com/calc/sub.TestSubtract",
     ]
     assert list(proof.pinned) == ["example.com/calc/sub.TestSubtract"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "E   TypeError: cachedmethod() got an unexpected keyword argument 'info'",
+        "E   TypeError: Cache.__init__() takes 2 positional arguments but 3 were given",
+        "E   TypeError: wrap() missing 1 required keyword-only argument: 'key'",
+    ],
+)
+def test_a_module_that_calls_with_a_parameter_the_change_adds_is_pinned(error: str) -> None:
+    """The module's own top-level code (a decorator, a class body) passes what the change adds:
+    the base cannot collect it for the same reason a missing name would stop it."""
+    base = results({}, {"tests.test_new": error})
+    proof = prove(results({"tests.test_new::test_a": P}), base, NEW, PACKAGES)
+    assert list(proof.pinned) == ["tests.test_new::test_a"]
+    broken = results({}, {"tests.test_new": "E   TypeError: unsupported operand type(s)"})
+    assert prove(results({"tests.test_new::test_a": P}), broken, NEW, PACKAGES).pinned == {}
