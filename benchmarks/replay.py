@@ -59,6 +59,11 @@ GIT_ENV = {
 }
 
 
+TESTING_PARTS = ("change_s", "new_tests_s", "base_suite_s", "base_new_tests_s")
+"""The suite with the change, the new tests alone under coverage, the suite and the new tests on
+the base (bot.testing.suite's timings): testing time."""
+
+
 @dataclass
 class CaseResult:
     """One replayed case: what the run did and how it compares with the ground truth."""
@@ -202,7 +207,7 @@ def replay(case: dict[str, Any], bundle_clone: Path, work: Path, settings: Setti
     timings = outcome.get("timings") or {}
     result.setup_s = timings.get("setup_s")
     result.setup_reused = bool((outcome.get("environment") or {}).get("reused"))
-    parts = [timings.get(k) for k in ("change_s", "base_suite_s", "base_new_tests_s")]
+    parts = [timings.get(k) for k in TESTING_PARTS]
     result.testing_s = round(sum(p for p in parts if p is not None), 2)
     root = (settings.work_dir / f"run-{run.id}" / "repo").resolve()
     result.pytest_figures, result.plain_pytest_s = plain_pytest(settings, root)

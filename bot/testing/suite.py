@@ -6,6 +6,11 @@
    commit and environment (cached per repository), then the change's new test files alone.
 3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
    failure is the environment's rather than the code's.
+Coverage (pytest): when the change has new test files, the suite runs without coverage and the
+new test files run once more alone under coverage.py, measuring the changed source files only
+(bot.analysis.coverage: which changed lines and functions the new tests execute); without new
+test files the suite itself runs under coverage of the changed source files. Tracing every file
+of the suite would double its time on Python 3.11 (benchmarks/README.md, replay.py).
 Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
 tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
 counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
@@ -22,7 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.analysis.coverage import suite_coverage
+from bot.analysis.coverage import (
+    NEW_TESTS,
+    SUITE,
+    ChangeCoverage,
+    changed_sources,
+    suite_coverage,
+)
 from bot.contracts import TestReport, TestStatus
 from bot.environment.cache import RepositoryCache
 from bot.sandbox.base import Limits, Sandbox
@@ -87,7 +98,9 @@ class _Runner:
         args = self.command.pytest_args if self.command and self.command.pytest_args else []
         return [a for a in args if a.startswith("-") or not (root / a).exists()]
 
-    async def suite(self, root: Path, probe: bool) -> tuple[TestReport, CaseResults]:
+    async def suite(
+        self, root: Path, probe: bool, coverage_of: list[str] | None = None
+    ) -> tuple[TestReport, CaseResults]:
         if self.by_exit_code:
             assert self.command is not None
             report = await run_exit_code_command(self.sandbox, root, self.limits, self.command.argv)
@@ -104,11 +117,13 @@ class _Runner:
             root,
             self.limits,
             args=[*args, *(PROBE if probe else [])],
-            coverage=not probe,
+            coverage_of=coverage_of or (),
         )
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
-    async def files(self, root: Path, paths: list[str]) -> tuple[TestReport, CaseResults]:
+    async def files(
+        self, root: Path, paths: list[str], coverage_of: list[str] | None = None
+    ) -> tuple[TestReport, CaseResults]:
         if self.language == "node":
             report = await run_node_test(self.sandbox, root, self.limits, paths=paths)
             return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
@@ -120,7 +135,7 @@ class _Runner:
             return report, read_go_cases(read_report(root, GO_TEST_REPORT))
         args = [*self._own_args(root), *PROBE]
         report = await run_pytest(
-            self.sandbox, root, self.limits, paths=paths, args=args, coverage=False
+            self.sandbox, root, self.limits, paths=paths, args=args, coverage_of=coverage_of or ()
         )
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
@@ -148,21 +163,33 @@ async def run_suite(
         sandbox, limits, language, parse_test_command(test_command) if test_command else None
     )
     root = workspace.root
+    diff = workspace.diff(base)
+    new_files = [p for p in new_files if (root / p).is_file()]
+    sources = changed_sources(diff, is_test) if language == "python" else []
     started = time.monotonic()
-    report, after = await runner.suite(root, probe=False)
+    # With new test files, the suite runs without coverage and the new tests alone run under it.
+    report, after = await runner.suite(root, False, coverage_of=None if new_files else sources)
     outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
     if _tampered(outcome, report):
         return outcome
-    # read now: the runs that follow (on the base too) replace the coverage report
-    coverage = suite_coverage(language, root, workspace.diff(base), is_test)
-    outcome.coverage = coverage.to_dict()
-    new_files = [p for p in new_files if (root / p).is_file()]
-    if new_files and (runner.by_exit_code or language in ("node", "go")):
-        alone, after_new = await runner.files(root, new_files)
+    scope = SUITE
+    after_new = after
+    if new_files and (sources or runner.by_exit_code or language in ("node", "go")):
+        started = time.monotonic()
+        alone, alone_cases = await runner.files(root, new_files, coverage_of=sources)
+        outcome.timings["new_tests_s"] = _since(started)
         if _tampered(outcome, alone):
             return outcome
-    else:
-        after_new = after
+        scope = NEW_TESTS
+        if runner.by_exit_code or language in ("node", "go"):
+            after_new = alone_cases
+    # read now: the runs that follow (on the base too) replace the coverage report
+    coverage = (
+        ChangeCoverage(available=True, scope=scope)  # no Python source changed: nothing to measure
+        if language == "python" and not sources
+        else suite_coverage(language, root, diff, is_test, scope)
+    )
+    outcome.coverage = coverage.to_dict()
     contents = {p: (root / p).read_text() for p in new_files}
     touched = workspace.changed_files(base)
     base_sha = workspace.git("rev-parse", base).strip()
