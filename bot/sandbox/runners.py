@@ -1,8 +1,8 @@
 """Test runners: run a repository's tests in the sandbox and read the runner's own report.
 
-pytest writes JUnit XML (`--junitxml`); a run under coverage.py (`coverage_of`) also writes its
-JSON report of the files it measures, with, per line, the tests that executed it (contexts named
-by the toolbox's pytest plugin);
+pytest writes JUnit XML (`--junitxml`); a run measuring coverage (`coverage_of`) also writes
+coverage.py's JSON report of the files it measures, with, per line, the tests that executed it
+(the toolbox's pytest plugin runs coverage.py in the pytest process: bot.sandbox.coverage_contexts);
 `node --test` writes JUnit XML (`--test-reporter=junit`); `go test -json` prints test2json
 events. Counts and failure details come only from those files, never from anything else.
 Reports go to `.draftsmith/` in the workdir. `paths` runs a subset of test files.
@@ -35,6 +35,7 @@ REPORT_DIR = ".draftsmith"
 COVERAGE_RC = f"{REPORT_DIR}/coverage.rc"
 COVERAGE_DATA = f"{REPORT_DIR}/coverage.data"
 COVERAGE_JSON = f"{REPORT_DIR}/coverage.json"
+COVERAGE_PLAN = f"{REPORT_DIR}/coverage-plan.json"
 MAX_DETAILS = 4000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_./-]")
 MAX_FAILURE_LINES = 12
@@ -182,15 +183,18 @@ async def run_pytest(
     env: Mapping[str, str] | None = None,
     args: Sequence[str] = (),
     coverage_of: Sequence[str] = (),
+    coverage_tests: Sequence[str] | None = None,
 ) -> TestReport:
     """Run pytest in the sandbox; a TestReport from its JUnit XML.
 
     `args` go to pytest before `paths` (a repository's own `test_command` options).
-    `coverage_of` (files relative to the workdir) runs pytest under coverage.py measuring those
-    files alone, each test's node id as the context of the lines it ran, and writes
-    `COVERAGE_JSON` (bot.analysis.coverage). Tracing the whole project would cost twice the
-    suite's time on Python 3.11 and a report of hundreds of megabytes, so no run measures the
-    project's total: `coverage_percent` stays None (shown as unknown)."""
+    `coverage_of` (files relative to the workdir) measures those files alone with coverage.py, in
+    the pytest process (the toolbox's plugin, `CONTEXTS_PLUGIN`): each test's node id is the
+    context of the lines it ran, the JSON report goes to `COVERAGE_JSON` (bot.analysis.coverage).
+    With `coverage_tests`, only collection and the tests of those files are measured; the rest of
+    the run is not traced. Tracing the whole project would cost twice the suite's time on Python
+    3.11 and a report of hundreds of megabytes, so no run measures the project's total:
+    `coverage_percent` stays None (shown as unknown)."""
     (workdir / REPORT_DIR).mkdir(exist_ok=True)
     venv_python = workdir / ".venv" / "bin" / "python"
     python = str(venv_python) if venv_python.exists() else "python3"
@@ -200,15 +204,15 @@ async def run_pytest(
         # A prepared venv reaches the toolbox through a .pth at the end of its sys.path instead
         # (bot.environment): on PYTHONPATH it would shadow the project's own pytest.
         run_env["PYTHONPATH"] = TOOLBOX_MOUNT
-    for stale in (junit, COVERAGE_DATA, COVERAGE_JSON, COVERAGE_RC):
+    for stale in (junit, COVERAGE_DATA, COVERAGE_JSON, COVERAGE_RC, COVERAGE_PLAN):
         (workdir / stale).unlink(missing_ok=True)
-    command = [python, "-m", "pytest"]
-    if coverage_of:
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PYTEST_ARGS]
+    command.append(f"--junitxml={junit}")
+    if coverage_of and use_toolbox:
         (workdir / COVERAGE_RC).write_text(coverage_config(coverage_of))
-        command = [python, "-m", "coverage", "run", f"--rcfile={COVERAGE_RC}", "-m", "pytest"]
-    command += ["-q", "-p", "no:cacheprovider", *PYTEST_ARGS, f"--junitxml={junit}"]
-    if coverage_of and use_toolbox:  # each test's node id is its coverage context
-        command += ["-p", CONTEXTS_PLUGIN]
+        plan = {"rcfile": COVERAGE_RC, "json": COVERAGE_JSON, "tests": coverage_tests}
+        (workdir / COVERAGE_PLAN).write_text(json.dumps(plan))
+        command += ["-p", CONTEXTS_PLUGIN, f"--draftsmith-coverage={COVERAGE_PLAN}"]
     command += [*args, *paths]
     result, witness = await run_witnessed(
         sandbox, command, workdir=workdir, limits=limits, env=run_env
@@ -223,8 +227,6 @@ async def run_pytest(
         counts = parse_junit(junit_text)
     except ET.ParseError as exc:
         return _error(command, result, f"pytest's JUnit report is not valid XML: {exc}")
-    if coverage_of:
-        await _coverage_json(sandbox, workdir, limits, python, run_env)
     if result.exit_code == 5:  # pytest: no tests collected
         return _error(command, result, "pytest collected no tests")
     return _report(counts, result, command, None)
@@ -242,17 +244,6 @@ def coverage_config(files: Sequence[str]) -> str:
         f"[run]\nbranch = false\ndata_file = {COVERAGE_DATA}\ninclude ={include}\n"
         "[report]\nignore_errors = true\n"
     )
-
-
-async def _coverage_json(
-    sandbox: Sandbox, workdir: Path, limits: Limits, python: str, env: Mapping[str, str]
-) -> None:
-    """coverage.py's JSON report of the run, with the contexts of each line (`COVERAGE_JSON`)."""
-    cov_cmd = [python, "-m", "coverage", "json", f"--rcfile={COVERAGE_RC}", "--show-contexts"]
-    cov_cmd += ["-o", COVERAGE_JSON]
-    cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=env)
-    if cov.exit_code != 0:
-        logger.warning("coverage json failed: %s", (cov.stderr or cov.stdout)[-500:])
 
 
 async def run_node_test(

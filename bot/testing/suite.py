@@ -6,11 +6,11 @@
    commit and environment (cached per repository), then the change's new test files alone.
 3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
    failure is the environment's rather than the code's.
-Coverage (pytest): when the change has new test files, the suite runs without coverage and the
-new test files run once more alone under coverage.py, measuring the changed source files only
-(bot.analysis.coverage: which changed lines and functions the new tests execute); without new
-test files the suite itself runs under coverage of the changed source files. Tracing every file
-of the suite would double its time on Python 3.11 (benchmarks/README.md, replay.py).
+Coverage (pytest): the suite's run measures the changed source files only, and when the change
+has new test files, only while their tests run (bot.sandbox.coverage_contexts): the rest of the
+suite runs untraced. Tracing every test would double the suite's time on Python 3.11
+(benchmarks/README.md, replay.py). With a `test_command` that is not pytest, the new test files
+run once more alone under coverage.
 Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
 tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
 counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
@@ -99,7 +99,11 @@ class _Runner:
         return [a for a in args if a.startswith("-") or not (root / a).exists()]
 
     async def suite(
-        self, root: Path, probe: bool, coverage_of: list[str] | None = None
+        self,
+        root: Path,
+        probe: bool,
+        coverage_of: list[str] | None = None,
+        coverage_tests: list[str] | None = None,
     ) -> tuple[TestReport, CaseResults]:
         if self.by_exit_code:
             assert self.command is not None
@@ -118,6 +122,7 @@ class _Runner:
             self.limits,
             args=[*args, *(PROBE if probe else [])],
             coverage_of=coverage_of or (),
+            coverage_tests=coverage_tests,
         )
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
@@ -167,22 +172,19 @@ async def run_suite(
     new_files = [p for p in new_files if (root / p).is_file()]
     sources = changed_sources(diff, is_test) if language == "python" else []
     started = time.monotonic()
-    # With new test files, the suite runs without coverage and the new tests alone run under it.
-    report, after = await runner.suite(root, False, coverage_of=None if new_files else sources)
+    # With new test files, coverage measures their tests only: the rest of the suite is untraced.
+    report, after = await runner.suite(root, False, sources, new_files or None)
     outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
     if _tampered(outcome, report):
         return outcome
-    scope = SUITE
+    scope = NEW_TESTS if new_files else SUITE
     after_new = after
-    if new_files and (sources or runner.by_exit_code or language in ("node", "go")):
-        started = time.monotonic()
-        alone, alone_cases = await runner.files(root, new_files, coverage_of=sources)
+    if new_files and (runner.by_exit_code or language in ("node", "go")):
+        started = time.monotonic()  # the new tests alone, under coverage (bot.sandbox.runners)
+        alone, after_new = await runner.files(root, new_files, coverage_of=sources)
         outcome.timings["new_tests_s"] = _since(started)
         if _tampered(outcome, alone):
             return outcome
-        scope = NEW_TESTS
-        if runner.by_exit_code or language in ("node", "go"):
-            after_new = alone_cases
     # read now: the runs that follow (on the base too) replace the coverage report
     coverage = (
         ChangeCoverage(available=True, scope=scope)  # no Python source changed: nothing to measure

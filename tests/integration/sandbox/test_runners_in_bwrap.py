@@ -82,11 +82,28 @@ async def test_coverage_measures_only_the_given_files_with_each_tests_context(
     calc = data["files"]["calc.py"]
     assert "executed_branches" not in calc  # lines only
     assert calc["executed_lines"] == [1, 2, 4] and calc["missing_lines"] == [5]
-    assert calc["contexts"]["2"] == [
+    assert sorted(calc["contexts"]["2"]) == [
         "tests/test_calc.py::test_adds",
         "tests/test_calc.py::test_adds_negatives",
     ]
     assert calc["contexts"]["1"] == [""]  # the import, outside any test
+
+
+async def test_coverage_of_some_test_files_leaves_the_other_tests_untraced(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    repo = _python_repo(tmp_path, failing=False)
+    (repo / "tests" / "test_more.py").write_text(
+        "from calc import add, unused\n\ndef test_more():\n    assert add(1, unused()) == 2\n"
+    )
+    report = await run_pytest(
+        sandbox, repo, LIMITS, coverage_of=["calc.py"], coverage_tests=["tests/test_more.py"]
+    )
+    assert (report.tests_passed, report.tests_skipped) == (4, 1), report.failure_details
+    calc = json.loads((repo / COVERAGE_JSON).read_text())["files"]["calc.py"]
+    assert calc["contexts"]["2"] == ["tests/test_more.py::test_more"]  # test_calc.py untraced
+    assert calc["contexts"]["5"] == ["tests/test_more.py::test_more"]
+    assert calc["contexts"]["1"] == [""]  # collection (the import) is measured
 
 
 async def test_coverage_file_names_are_patterns_of_themselves_only(
