@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,9 @@ GIT_ENV = {
 
 
 TESTING_PARTS = ("change_s", "new_tests_s", "base_suite_s", "base_new_tests_s")
-"""The suite with the change, the new tests alone under coverage, the suite and the new tests on
-the base (bot.testing.suite's timings): testing time."""
+"""The suite with the change (measuring the coverage of the change), the new tests alone (only
+with a non-pytest test_command), the suite and the new tests on the base (bot.testing.suite's
+timings): testing time."""
 
 
 @dataclass
@@ -242,7 +244,7 @@ def summary(results: list[CaseResult], repeats: list[CaseResult]) -> dict[str, A
     }
 
 
-def _median(values: list[float | None]) -> float | None:
+def _median(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(statistics.median(known), 2) if known else None
 

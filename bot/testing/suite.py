@@ -80,6 +80,7 @@ class SuiteOutcome:
     coverage: dict[str, Any] | None = None
     """The change run's coverage of the change (bot.analysis.coverage), before any base run."""
     timings: dict[str, float | None] = field(default_factory=dict)
+    """Wall seconds of each run: the change's suite, the suite and new tests on the base."""
 
 
 @dataclass
