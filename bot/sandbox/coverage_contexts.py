@@ -12,7 +12,8 @@ files only, lines only):
 
 Each test runs under its node id as coverage's dynamic context, so `--show-contexts` says which
 test executed each line. At the end the data is saved and the JSON report (`json`) written.
-Nothing the plugin does can change the run's outcome: a coverage failure is only printed.
+Nothing the plugin does can change the run's outcome: a coverage failure is only printed (in
+pytest's terminal summary, or on stderr at the very end).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 import pytest
 
 _state: dict[str, Any] = {}
+_problems: list[str] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,7 +50,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         cov = coverage.Coverage(config_file=plan["rcfile"])
         cov.start()
     except Exception as exc:  # noqa: BLE001 - coverage must never change the run
-        print(f"draftsmith coverage: not started: {exc!r}", file=sys.stderr)
+        _problems.append(f"not started: {exc!r}")
         return
     _state.update(
         cov=cov,
@@ -95,7 +97,13 @@ def _safely(action: Any) -> None:
     try:
         action()
     except Exception as exc:  # noqa: BLE001 - coverage must never change the run
-        print(f"draftsmith coverage: {exc!r}", file=sys.stderr)
+        _problems.append(repr(exc))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say what went wrong with coverage (output at startup would be captured and lost)."""
+    for problem in _problems:
+        terminalreporter.write_line(f"draftsmith coverage: {problem}")
 
 
 def _item_path(item: pytest.Item) -> object:
