@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,13 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Replay",
     "GIT_COMMITTER_EMAIL": "replay@example.com",
 }
+
+
+TESTING_PARTS = ("change_s", "change_plain_s", "new_tests_s", "base_suite_s", "base_new_tests_s")
+"""The suite with the change (measuring the coverage of the change), the same suite without
+coverage when it failed under coverage (to confirm those failures), the new tests alone (only
+with a non-pytest test_command), the suite and the new tests on the base (bot.testing.suite's
+timings): testing time."""
 
 
 @dataclass
@@ -202,8 +210,7 @@ def replay(case: dict[str, Any], bundle_clone: Path, work: Path, settings: Setti
     timings = outcome.get("timings") or {}
     result.setup_s = timings.get("setup_s")
     result.setup_reused = bool((outcome.get("environment") or {}).get("reused"))
-    steps = ("change_s", "change_plain_s", "base_suite_s", "base_new_tests_s")
-    parts = [timings.get(k) for k in steps]
+    parts = [timings.get(k) for k in TESTING_PARTS]
     result.testing_s = round(sum(p for p in parts if p is not None), 2)
     root = (settings.work_dir / f"run-{run.id}" / "repo").resolve()
     result.pytest_figures, result.plain_pytest_s = plain_pytest(settings, root)
@@ -238,7 +245,7 @@ def summary(results: list[CaseResult], repeats: list[CaseResult]) -> dict[str, A
     }
 
 
-def _median(values: list[float | None]) -> float | None:
+def _median(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(statistics.median(known), 2) if known else None
 

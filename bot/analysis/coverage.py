@@ -1,7 +1,10 @@
 """Coverage of the change: which changed lines and changed functions the test run executed.
 
-Read from coverage.py's JSON report with contexts (`coverage json --show-contexts`), where the
-toolbox's pytest plugin names each context after the test that ran (its node id). For every
+Read from coverage.py's JSON report with contexts of the suite's run, which measured the changed
+source files alone (`changed_sources`; bot.sandbox.coverage_contexts, in the pytest process),
+each context named after the test that ran (its node id). When the change has new test files,
+only their tests were measured (`NEW_TESTS`: tracing every test would double the suite's time),
+else every test (`SUITE`). For every
 added line of a changed Python source file (test files are not the code under test): whether the
 run executed it and which tests did; for every changed function or method (the AST list of
 `bot.agents.changes`): which tests executed its body. Lines of a `def`/`class` header run when the
@@ -18,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.agents.changes import added_lines, python_symbols
-from bot.sandbox.runners import REPORT_DIR, read_report
+from bot.sandbox.runners import COVERAGE_JSON, read_report
 
-COVERAGE_JSON = f"{REPORT_DIR}/coverage.json"
+SUITE = "the tests"
+NEW_TESTS = "the new tests"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class ChangeCoverage:
 
     available: bool
     reason: str = ""
+    scope: str = SUITE
+    """Which tests ran under coverage: the whole suite (`SUITE`) or the new tests (`NEW_TESTS`)."""
     lines: list[ChangedLine] = field(default_factory=list)
     functions: list[ChangedFunction] = field(default_factory=list)
     unmeasured: list[str] = field(default_factory=list)
@@ -81,6 +87,7 @@ class ChangeCoverage:
         return cls(
             available=bool(data["available"]),
             reason=str(data.get("reason", "")),
+            scope=str(data.get("scope", SUITE)),
             lines=[ChangedLine(**line) for line in data.get("lines", [])],
             functions=[ChangedFunction(**f) for f in data.get("functions", [])],
             unmeasured=list(data.get("unmeasured", [])),
@@ -115,8 +122,17 @@ def line_ranges(lines: Iterable[int]) -> str:
     return ", ".join(parts)
 
 
+def changed_sources(diff: str, is_test: Callable[[str], bool]) -> list[str]:
+    """The Python source files (not tests) to which the diff adds lines: what coverage measures."""
+    return sorted(p for p in added_lines(diff) if p.endswith(".py") and not is_test(p))
+
+
 def measure(
-    root: Path, diff: str, coverage_json: str | None, is_test: Callable[[str], bool]
+    root: Path,
+    diff: str,
+    coverage_json: str | None,
+    is_test: Callable[[str], bool],
+    scope: str = SUITE,
 ) -> ChangeCoverage:
     """The coverage of the diff's added Python source lines, from the run's JSON report."""
     if coverage_json is None:
@@ -131,7 +147,7 @@ def measure(
         for path, lines in added_lines(diff).items()
         if path.endswith(".py") and not is_test(path)
     }
-    result = ChangeCoverage(available=True)
+    result = ChangeCoverage(available=True, scope=scope)
     for path, (lines, source) in sorted(sources.items()):
         entry = files.get(path)
         if source is None:
@@ -176,9 +192,10 @@ def _definitions(source: str) -> dict[tuple[int, int], tuple[int, int, int]]:
 
 
 def suite_coverage(
-    kind: str, root: Path, diff: str, is_test: Callable[[str], bool]
+    kind: str, root: Path, diff: str, is_test: Callable[[str], bool], scope: str = SUITE
 ) -> ChangeCoverage:
-    """The change's coverage from the suite run that just finished in `root` (pytest only)."""
+    """The change's coverage from the run under coverage that just finished in `root` (pytest
+    only): `scope` says whether that run was the suite or the new tests alone."""
     if kind != "python":
         return unavailable(f"the {kind} test runner records no coverage")
-    return measure(root, diff, read_report(root, COVERAGE_JSON), is_test)
+    return measure(root, diff, read_report(root, COVERAGE_JSON), is_test, scope)

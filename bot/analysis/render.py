@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.agents.tester import TestOutcome
-from bot.analysis.coverage import ChangeCoverage, junit_name, line_ranges, unavailable
+from bot.analysis.coverage import (
+    NEW_TESTS,
+    ChangeCoverage,
+    junit_name,
+    line_ranges,
+    unavailable,
+)
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.rules import analysis_issues, test_issues
 from bot.contracts import ReviewResult, Severity
@@ -87,7 +93,7 @@ def coverage_text(coverage: ChangeCoverage | None, new_tests: Sequence[str] = ()
     lines = []
     if coverage.lines:
         lines.append(
-            f"Changed lines executed by the tests: {len(coverage.executed)} of "
+            f"Changed lines executed by {coverage.scope}: {len(coverage.executed)} of "
             f"{len(coverage.lines)}."
         )
         missed: dict[str, list[int]] = {}
@@ -97,6 +103,7 @@ def coverage_text(coverage: ChangeCoverage | None, new_tests: Sequence[str] = ()
     else:
         lines.append("No executable changed lines in Python source files.")
     new = set(new_tests)
+    nobody = "none of the new tests" if coverage.scope == NEW_TESTS else "no test"
     for function in coverage.functions:
         tests = [t for t in function.tests if junit_name(t) in new] or function.tests
         which = "new tests" if tests and junit_name(tests[0]) in new else "tests"
@@ -104,9 +111,13 @@ def coverage_text(coverage: ChangeCoverage | None, new_tests: Sequence[str] = ()
         lines.append(
             f"- `{function.name}()` ({function.path}) executed by {which} {listed}"
             if tests
-            else f"- `{function.name}()` ({function.path}) executed by no test"
+            else f"- `{function.name}()` ({function.path}) executed by {nobody}"
         )
     lines += [f"- not measured (no coverage data): {path}" for path in coverage.unmeasured]
+    if coverage.scope == NEW_TESTS:
+        lines.append(
+            "(Measured on the new tests alone: the rest of the suite ran without coverage.)"
+        )
     return "\n".join(lines)
 
 

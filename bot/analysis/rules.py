@@ -85,6 +85,8 @@ def _coverage_issues(
 ) -> list[ReviewIssue]:
     if coverage is None or not coverage.available or not (coverage.lines or coverage.functions):
         return []
+    # A case that passed on the base proves nothing about the change (an existing test of a test
+    # file the change touched, most often), so it need not execute the change either.
     reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
     preexisting = set(outcome.preexisting)
     changed = ", ".join(f"`{f.name}()`" for f in coverage.functions) or "the changed lines"

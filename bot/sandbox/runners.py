@@ -1,7 +1,8 @@
 """Test runners: run a repository's tests in the sandbox and read the runner's own report.
 
-pytest writes JUnit XML (`--junitxml`) under coverage.py, whose JSON report gives the percent
-and, per line, the tests that executed it (contexts named by the toolbox's pytest plugin);
+pytest writes JUnit XML (`--junitxml`); a run measuring coverage (`coverage_of`) also writes
+coverage.py's JSON report of the files it measures, with, per line, the tests that executed it
+(the toolbox's pytest plugin runs coverage.py in the pytest process: bot.sandbox.coverage_contexts);
 `node --test` writes JUnit XML (`--test-reporter=junit`); `go test -json` prints test2json
 events. Counts and failure details come only from those files, never from anything else.
 Reports go to `.draftsmith/` in the workdir. `paths` runs a subset of test files.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shlex
 import stat
 import xml.etree.ElementTree as ET
@@ -30,7 +32,12 @@ from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampere
 logger = logging.getLogger(__name__)
 
 REPORT_DIR = ".draftsmith"
+COVERAGE_RC = f"{REPORT_DIR}/coverage.rc"
+COVERAGE_DATA = f"{REPORT_DIR}/coverage.data"
+COVERAGE_JSON = f"{REPORT_DIR}/coverage.json"
+COVERAGE_PLAN = f"{REPORT_DIR}/coverage-plan.json"
 MAX_DETAILS = 4000
+_UNSAFE = re.compile(r"[^A-Za-z0-9_./-]")
 MAX_FAILURE_LINES = 12
 
 
@@ -105,11 +112,6 @@ def parse_junit(xml_text: str) -> Counts:
     return counts
 
 
-def parse_coverage_json(text: str) -> float:
-    """Total percent covered from a coverage.py JSON report."""
-    return float(json.loads(text)["totals"]["percent_covered"])
-
-
 def parse_go_test_json(text: str) -> Counts:
     """Counts and failures from `go test -json` (test2json) events."""
     counts = Counts()
@@ -180,30 +182,37 @@ async def run_pytest(
     use_toolbox: bool = True,
     env: Mapping[str, str] | None = None,
     args: Sequence[str] = (),
-    coverage: bool = True,
+    coverage_of: Sequence[str] = (),
+    coverage_tests: Sequence[str] | None = None,
 ) -> TestReport:
-    """Run pytest under coverage in the sandbox; a TestReport from its JUnit XML and JSON.
+    """Run pytest in the sandbox; a TestReport from its JUnit XML.
 
-    `args` go to pytest before `paths` (a repository's own `test_command` options);
-    `coverage=False` runs pytest alone (runs on the base commit only need the cases)."""
+    `args` go to pytest before `paths` (a repository's own `test_command` options).
+    `coverage_of` (files relative to the workdir) measures those files alone with coverage.py, in
+    the pytest process (the toolbox's plugin, `CONTEXTS_PLUGIN`): each test's node id is the
+    context of the lines it ran, the JSON report goes to `COVERAGE_JSON` (bot.analysis.coverage).
+    With `coverage_tests`, only collection and the tests of those files are measured; the rest of
+    the run is not traced. Tracing the whole project would cost twice the suite's time on Python
+    3.11 and a report of hundreds of megabytes, so no run measures the project's total:
+    `coverage_percent` stays None (shown as unknown)."""
     (workdir / REPORT_DIR).mkdir(exist_ok=True)
     venv_python = workdir / ".venv" / "bin" / "python"
     python = str(venv_python) if venv_python.exists() else "python3"
     junit = f"{REPORT_DIR}/junit.xml"
-    data = f"{REPORT_DIR}/coverage.data"
     run_env = {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     if use_toolbox and not venv_python.exists():
         # A prepared venv reaches the toolbox through a .pth at the end of its sys.path instead
         # (bot.environment): on PYTHONPATH it would shadow the project's own pytest.
         run_env["PYTHONPATH"] = TOOLBOX_MOUNT
-    for stale in (junit, data, f"{REPORT_DIR}/coverage.json"):
+    for stale in (junit, COVERAGE_DATA, COVERAGE_JSON, COVERAGE_RC, COVERAGE_PLAN):
         (workdir / stale).unlink(missing_ok=True)
-    command = [python, "-m", "coverage", "run", f"--data-file={data}", "--source=.", "-m", "pytest"]
-    if not coverage:
-        command = [python, "-m", "pytest"]
-    command += ["-q", "-p", "no:cacheprovider", *PYTEST_ARGS, f"--junitxml={junit}"]
-    if coverage and use_toolbox:  # each test's node id is its coverage context (bot.analysis)
-        command += ["-p", CONTEXTS_PLUGIN]
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PYTEST_ARGS]
+    command.append(f"--junitxml={junit}")
+    if coverage_of and use_toolbox:
+        (workdir / COVERAGE_RC).write_text(coverage_config(coverage_of))
+        plan = {"rcfile": COVERAGE_RC, "json": COVERAGE_JSON, "tests": coverage_tests}
+        (workdir / COVERAGE_PLAN).write_text(json.dumps(plan))
+        command += ["-p", CONTEXTS_PLUGIN, f"--draftsmith-coverage={COVERAGE_PLAN}"]
     command += [*args, *paths]
     result, witness = await run_witnessed(
         sandbox, command, workdir=workdir, limits=limits, env=run_env
@@ -218,34 +227,23 @@ async def run_pytest(
         counts = parse_junit(junit_text)
     except ET.ParseError as exc:
         return _error(command, result, f"pytest's JUnit report is not valid XML: {exc}")
-    percent = (
-        await _coverage_percent(sandbox, workdir, limits, python, data, run_env)
-        if coverage
-        else None
-    )
     if result.exit_code == 5:  # pytest: no tests collected
         return _error(command, result, "pytest collected no tests")
-    return _report(counts, result, command, percent)
+    return _report(counts, result, command, None)
 
 
-async def _coverage_percent(
-    sandbox: Sandbox, workdir: Path, limits: Limits, python: str, data: str, env: Mapping[str, str]
-) -> float | None:
-    """Total percent covered, from coverage.py's JSON report of the run's data file."""
-    # -i: files a project executes that are not Python source (templates) are skipped;
-    # --show-contexts: which test executed each line (bot.analysis.coverage)
-    cov_cmd = [python, "-m", "coverage", "json", "-i", f"--data-file={data}"]
-    cov_cmd += ["--show-contexts", "-o", f"{REPORT_DIR}/coverage.json"]
-    cov = await sandbox.run(cov_cmd, workdir=workdir, limits=limits, env=env)
-    coverage_text = read_report(workdir, f"{REPORT_DIR}/coverage.json")
-    if cov.exit_code != 0 or coverage_text is None:
-        logger.warning("coverage json failed: %s", cov.stderr[-500:])
-        return None
-    try:
-        return parse_coverage_json(coverage_text)
-    except (ValueError, KeyError, TypeError) as exc:
-        logger.warning("coverage report unreadable: %s", exc)
-        return None
+def coverage_config(files: Sequence[str]) -> str:
+    """coverage.py's configuration for a run measuring `files` (relative to the workdir) alone.
+
+    Draftsmith's own file, so the project's coverage settings (branch coverage, a `source` that
+    widens tracing, `parallel` data files) do not apply: lines only, every other file untraced.
+    A character outside `[A-Za-z0-9_./-]` becomes `?` (any one character) in the pattern, so no
+    file name is read as glob syntax or breaks the file's lines."""
+    include = "".join(f"\n    {_UNSAFE.sub('?', f)}" for f in files)
+    return (
+        f"[run]\nbranch = false\ndata_file = {COVERAGE_DATA}\ninclude ={include}\n"
+        "[report]\nignore_errors = true\n"
+    )
 
 
 async def run_node_test(

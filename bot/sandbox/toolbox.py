@@ -5,8 +5,8 @@ The toolbox is a plain directory of importable packages copied from the bot's ow
 PYTHONPATH by the runners. Repository code thus gets pytest and coverage without downloads; a
 repository that pins its own versions installs them into `.venv` in the setup phase instead.
 The executables of `BINARIES` (ruff's, which the RECORD lists outside site-packages) go to
-`.bin/`, and the pytest plugin that names coverage contexts after tests (`CONTEXTS_PLUGIN`) is
-written beside the packages.
+`.bin/`, and the pytest plugin that measures the coverage of the change per test
+(`CONTEXTS_PLUGIN`, bot.sandbox.coverage_contexts) is written beside the packages.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from bot.errors import SandboxError
 logger = logging.getLogger(__name__)
 
 DEFAULT_PACKAGES = ("pytest", "coverage", "ruff", "uv")
-TOOLBOX_VERSION = "3"  # 3: with uv
+TOOLBOX_VERSION = "4"  # 3: with uv; 4: the coverage plugin runs coverage.py itself
 """Raised when the toolbox's contents change, so a toolbox built before is rebuilt."""
 BINARIES = frozenset({"ruff", "uv"})
 """Executables copied to `.bin/`: ruff (static analysis) and uv (environment preparation)."""
 BIN_DIR = ".bin"
 CONTEXTS_PLUGIN = "draftsmith_coverage_contexts"
-"""The pytest plugin (`-p`) that switches coverage's context to each test's node id."""
+"""The pytest plugin (`-p`) that runs coverage.py in the pytest process, per test's node id."""
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+")
 
 

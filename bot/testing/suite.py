@@ -6,6 +6,11 @@
    commit and environment (cached per repository), then the change's new test files alone.
 3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
    failure is the environment's rather than the code's.
+Coverage (pytest): the suite's run measures the changed source files only, and when the change
+has new test files, only while their tests run (bot.sandbox.coverage_contexts): the rest of the
+suite runs untraced. Tracing every test would double the suite's time on Python 3.11
+(benchmarks/README.md, replay.py). With a `test_command` that is not pytest, the new test files
+run once more alone under coverage.
 Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
 tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
 counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
@@ -22,7 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.analysis.coverage import suite_coverage
+from bot.analysis.coverage import (
+    NEW_TESTS,
+    SUITE,
+    ChangeCoverage,
+    changed_sources,
+    suite_coverage,
+)
 from bot.contracts import TestReport, TestStatus
 from bot.environment.cache import RepositoryCache
 from bot.sandbox.base import Limits, Sandbox
@@ -74,6 +85,7 @@ class SuiteOutcome:
     coverage_only_failures: list[str] = field(default_factory=list)
     """Cases that failed under coverage.py and passed in the plain run of the same suite."""
     timings: dict[str, float | None] = field(default_factory=dict)
+    """Wall seconds of each run: the change's suite, the suite and new tests on the base."""
 
 
 @dataclass
@@ -93,7 +105,11 @@ class _Runner:
         return [a for a in args if a.startswith("-") or not (root / a).exists()]
 
     async def suite(
-        self, root: Path, probe: bool, coverage: bool = True
+        self,
+        root: Path,
+        probe: bool,
+        coverage_of: list[str] | None = None,
+        coverage_tests: list[str] | None = None,
     ) -> tuple[TestReport, CaseResults]:
         if self.by_exit_code:
             assert self.command is not None
@@ -111,11 +127,14 @@ class _Runner:
             root,
             self.limits,
             args=[*args, *(PROBE if probe else [])],
-            coverage=coverage and not probe,
+            coverage_of=coverage_of or (),
+            coverage_tests=coverage_tests,
         )
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
-    async def files(self, root: Path, paths: list[str]) -> tuple[TestReport, CaseResults]:
+    async def files(
+        self, root: Path, paths: list[str], coverage_of: list[str] | None = None
+    ) -> tuple[TestReport, CaseResults]:
         if self.language == "node":
             report = await run_node_test(self.sandbox, root, self.limits, paths=paths)
             return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
@@ -127,7 +146,7 @@ class _Runner:
             return report, read_go_cases(read_report(root, GO_TEST_REPORT))
         args = [*self._own_args(root), *PROBE]
         report = await run_pytest(
-            self.sandbox, root, self.limits, paths=paths, args=args, coverage=False
+            self.sandbox, root, self.limits, paths=paths, args=args, coverage_of=coverage_of or ()
         )
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
@@ -155,32 +174,47 @@ async def run_suite(
         sandbox, limits, language, parse_test_command(test_command) if test_command else None
     )
     root = workspace.root
+    diff = workspace.diff(base)
+    new_files = [p for p in new_files if (root / p).is_file()]
+    sources = changed_sources(diff, is_test) if language == "python" else []
     started = time.monotonic()
-    report, after = await runner.suite(root, probe=False)
+    # With new test files, coverage measures their tests only: the rest of the suite is untraced.
+    report, after = await runner.suite(root, False, sources, new_files or None)
     outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
     if _tampered(outcome, report):
         return outcome
-    # read now: the runs that follow (on the base too) replace the coverage report
-    coverage = suite_coverage(language, root, workspace.diff(base), is_test)
-    outcome.coverage = coverage.to_dict()
-    if after.failing() and language == "python" and not runner.by_exit_code:
+    coverage: ChangeCoverage | None = None
+    if after.failing() and sources and not runner.by_exit_code:
         # coverage.py's tracer can change what a test sees (on Python 3.11 a RecursionError's
-        # message): failures are confirmed by the same suite without it, whose report counts
+        # message): failures are confirmed by the same suite without it, whose report counts.
+        # The coverage report is read first: the plain run does not replace it.
+        scope = NEW_TESTS if new_files else SUITE
+        coverage = suite_coverage(language, root, diff, is_test, scope)
         started = time.monotonic()
-        plain, plain_after = await runner.suite(root, probe=False, coverage=False)
+        plain, plain_after = await runner.suite(root, probe=False)
         outcome.timings["change_plain_s"] = _since(started)
         if _tampered(outcome, plain):
             return outcome
         outcome.coverage_only_failures = sorted(after.failing() - plain_after.failing())
         report, after = plain, plain_after
         outcome.report = report
-    new_files = [p for p in new_files if (root / p).is_file()]
+    scope = NEW_TESTS if new_files else SUITE
+    after_new = after
     if new_files and (runner.by_exit_code or language in ("node", "go")):
-        alone, after_new = await runner.files(root, new_files)
+        started = time.monotonic()  # the new tests alone, under coverage (bot.sandbox.runners)
+        alone, after_new = await runner.files(root, new_files, coverage_of=sources)
+        outcome.timings["new_tests_s"] = _since(started)
         if _tampered(outcome, alone):
             return outcome
-    else:
-        after_new = after
+    if coverage is None:  # read now: the runs that follow (on the base too) replace its report
+        coverage = (
+            ChangeCoverage(
+                available=True, scope=scope
+            )  # no Python source changed: nothing to measure
+            if language == "python" and not sources
+            else suite_coverage(language, root, diff, is_test, scope)
+        )
+    outcome.coverage = coverage.to_dict()
     contents = {p: (root / p).read_text() for p in new_files}
     touched = workspace.changed_files(base)
     base_sha = workspace.git("rev-parse", base).strip()

@@ -61,8 +61,12 @@ def test_happy_path_leaves_a_branch_whose_tests_pass_and_real_evidence(local: An
     assert "test_subtract" in git(repo, "show", f"{run.branch}:tests/test_subtract.py")
     report = json.loads(store.get_artifact(run.id, "testreport.r0").content)
     assert (report["status"], report["tests_passed"], report["tests_failed"]) == ("passed", 2, 0)
-    assert report["coverage_percent"] and report["coverage_percent"] > 50
+    assert report["coverage_percent"] is None  # the project's total is not measured: unknown
     outcome = json.loads(store.get_artifact(run.id, "testoutcome.r0").content)
+    coverage = outcome["coverage"]
+    assert coverage["scope"] == "the new tests" and coverage["functions"][0]["tests"] == [
+        "tests/test_subtract.py::test_subtract"
+    ]
     assert outcome["pinned"] == outcome["new_tests"] and len(outcome["new_tests"]) == 1
     evidence = Path(store.get_artifact(run.id, "evidence_path").content).read_text()
     assert "2 passed, 0 failed" in evidence

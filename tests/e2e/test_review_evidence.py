@@ -137,9 +137,9 @@ def test_changed_lines_no_test_executes_are_reported_with_those_lines(pipeline: 
     coverage = artifact(store, run.id, "testoutcome.r0")["coverage"]
     missed = [(c["path"], c["line"]) for c in coverage["lines"] if not c["executed"]]
     assert missed == [("calc/__init__.py", 13)]
-    assert "Changed lines executed by the tests: 3 of 4." in evidence
+    assert "Changed lines executed by the new tests: 3 of 4." in evidence
     assert "- not executed: calc/__init__.py:13" in evidence
-    assert "`multiply()` (calc/__init__.py) executed by no test" in evidence
+    assert "`multiply()` (calc/__init__.py) executed by none of the new tests" in evidence
     assert (
         "`subtract()` (calc/__init__.py) executed by new tests "
         "`tests/test_subtract.py::test_subtract`" in evidence
@@ -191,7 +191,7 @@ def test_the_reviewers_prompt_holds_the_test_results(pipeline: Any) -> None:
     assert "Suite: passed: 2 passed, 0 failed" in text
     row = "| `tests.test_subtract::test_subtract` | failed (collection error) | passed | yes |"
     assert row in text
-    assert "Changed lines executed by the tests: 2 of 2." in text
+    assert "Changed lines executed by the new tests: 2 of 2." in text
     assert "tests/test_subtract.py::test_subtract" in text
     assert "The verdict was based on:" in evidence
     assert "## Coverage of the change" in evidence

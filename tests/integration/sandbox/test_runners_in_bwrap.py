@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from bot.contracts import TestStatus
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
-from bot.sandbox.runners import run_node_test, run_pytest
+from bot.sandbox.runners import COVERAGE_JSON, run_node_test, run_pytest
 from bot.sandbox.toolbox import build_python_toolbox
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
@@ -55,7 +56,75 @@ async def test_passing_pytest_suite_is_counted(sandbox: BwrapSandbox, tmp_path: 
     report = await run_pytest(sandbox, repo, LIMITS)
     assert report.status is TestStatus.passed, report.failure_details
     assert (report.tests_passed, report.tests_failed, report.tests_skipped) == (3, 0, 1)
-    assert report.coverage_percent is not None and 70 < report.coverage_percent < 100
+    # no coverage asked: pytest alone, and the project's total is not measured (unknown, not 0)
+    assert "coverage" not in report.command and report.coverage_percent is None
+    assert not (repo / COVERAGE_JSON).exists()
+
+
+async def test_coverage_measures_only_the_given_files_with_each_tests_context(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    repo = _python_repo(tmp_path, failing=False)
+    (repo / "other.py").write_text("def other():\n    return 2\n")
+    (repo / "tests" / "test_other.py").write_text(
+        "from other import other\n\ndef test_one():\n    assert other() == 2\n"
+    )
+    # The project's own settings would trace everything, with branches, into parallel files.
+    (repo / "pyproject.toml").write_text(
+        '[tool.coverage.run]\nbranch = true\nsource = ["."]\nparallel = true\n'
+    )
+    report = await run_pytest(sandbox, repo, LIMITS, coverage_of=["calc.py"])
+    assert report.status is TestStatus.passed, report.failure_details
+    assert (report.tests_passed, report.tests_skipped) == (3, 1)
+    assert report.coverage_percent is None  # the project's total is never measured
+    data = json.loads((repo / COVERAGE_JSON).read_text())
+    assert list(data["files"]) == ["calc.py"]
+    calc = data["files"]["calc.py"]
+    assert "executed_branches" not in calc  # lines only
+    assert calc["executed_lines"] == [1, 2, 4] and calc["missing_lines"] == [5]
+    assert sorted(calc["contexts"]["2"]) == [
+        "tests/test_calc.py::test_adds",
+        "tests/test_calc.py::test_adds_negatives",
+    ]
+    assert calc["contexts"]["1"] == [""]  # the import, outside any test
+
+
+async def test_coverage_of_some_test_files_leaves_the_other_tests_untraced(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    repo = _python_repo(tmp_path, failing=False)
+    (repo / "tests" / "test_more.py").write_text(
+        "from calc import add, unused\n\ndef test_more():\n    assert add(1, unused()) == 2\n"
+    )
+    report = await run_pytest(
+        sandbox, repo, LIMITS, coverage_of=["calc.py"], coverage_tests=["tests/test_more.py"]
+    )
+    assert (report.tests_passed, report.tests_skipped) == (4, 1), report.failure_details
+    calc = json.loads((repo / COVERAGE_JSON).read_text())["files"]["calc.py"]
+    assert calc["contexts"]["2"] == ["tests/test_more.py::test_more"]  # test_calc.py untraced
+    assert calc["contexts"]["5"] == ["tests/test_more.py::test_more"]
+    assert calc["contexts"]["1"] == [""]  # collection (the import) is measured
+
+
+async def test_coverage_file_names_are_patterns_of_themselves_only(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    repo = _python_repo(tmp_path, failing=False)
+    odd = "calc [v2], #1.py"
+    (repo / odd).write_text("def add(a, b):\n    return a + b\n")
+    (repo / "tests" / "test_odd.py").write_text(
+        "import importlib.util\n\n"
+        "def test_odd():\n"
+        f"    spec = importlib.util.spec_from_file_location('odd', {odd!r})\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        "    assert module.add(1, 1) == 2\n"
+    )
+    report = await run_pytest(sandbox, repo, LIMITS, coverage_of=[odd])
+    assert report.status is TestStatus.passed, report.failure_details
+    data = json.loads((repo / COVERAGE_JSON).read_text())
+    assert list(data["files"]) == [odd]
+    assert data["files"][odd]["contexts"]["2"] == ["tests/test_odd.py::test_odd"]
 
 
 async def test_failing_pytest_suite_reports_the_assertion(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from bot.agents.tester import TestOutcome
 from bot.analysis.coverage import (
+    NEW_TESTS,
+    SUITE,
     ChangeCoverage,
     ChangedFunction,
     ChangedLine,
+    changed_sources,
     junit_name,
     line_ranges,
     unavailable,
@@ -65,6 +68,28 @@ def test_coverage_text_counts_changed_lines_and_names_the_tests() -> None:
     assert "Changed lines executed by the tests: 1 of 2." in text
     assert "- not executed: stats.py:9" in text
     assert f"`median()` (stats.py) executed by new tests `{NODE}`" in text
+
+
+def test_coverage_of_the_new_tests_alone_says_so() -> None:
+    measured = covered([])
+    measured.scope = NEW_TESTS
+    text = coverage_text(measured, [NEW])
+    assert "Changed lines executed by the new tests: 1 of 2." in text
+    assert "`median()` (stats.py) executed by none of the new tests" in text
+    assert "executed by no test" not in text  # older tests were not measured
+    assert "the rest of the suite ran without coverage" in text
+    stored = ChangeCoverage.from_dict(measured.to_dict())
+    assert stored.scope == NEW_TESTS
+    assert ChangeCoverage.from_dict({"available": True}).scope == SUITE  # stored before scopes
+
+
+def test_changed_sources_are_the_python_files_the_diff_adds_lines_to_not_tests() -> None:
+    diff = "".join(
+        f"diff --git a/{p} b/{p}\n--- a/{p}\n+++ b/{p}\n@@ -1,0 +1,1 @@\n+x = 1\n"
+        for p in ("src/pkg/mod.py", "tests/test_mod.py", "README.md", "src/pkg/data.py")
+    )
+    is_test = lambda path: path.startswith("tests/")  # noqa: E731
+    assert changed_sources(diff, is_test) == ["src/pkg/data.py", "src/pkg/mod.py"]
 
 
 def test_unavailable_coverage_says_so() -> None:

@@ -1,0 +1,97 @@
+"""Which run measures coverage of the change (bot.testing.suite), with real git and bwrap.
+
+One run, the suite's: with new test files only their tests are measured (the rest of the suite
+runs untraced); without them, every test. Either way only the changed source files are traced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.analysis.coverage import NEW_TESTS, SUITE, ChangeCoverage
+from bot.sandbox.base import Limits
+from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.sandbox.toolbox import build_python_toolbox
+from bot.testing.suite import run_suite
+from bot.workspace import Workspace
+from tests.helpers.repos import PYTHON_FILES, git, make_repo
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
+LIMITS = Limits(wall_time_s=60, cpu_time_s=60)
+CHANGED = (
+    '"""A tiny calculator."""\n\n\ndef add(a, b):\n    total = a + b\n    return total\n\n\n'
+    "def subtract(a, b):\n    return a - b\n"
+)
+NEW_TEST = "from calc import subtract\n\n\ndef test_subtract():\n    assert subtract(3, 2) == 1\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> BwrapSandbox:
+    toolbox = build_python_toolbox(tmp_path_factory.mktemp("toolbox"))
+    return BwrapSandbox(toolbox=toolbox, uid_base=2_100_200, uid_slots=4)
+
+
+def _changed(tmp_path: Path, new_test: bool) -> tuple[Workspace, str]:
+    root = make_repo(tmp_path / "calc", PYTHON_FILES)
+    base = git(root, "rev-parse", "HEAD").strip()
+    git(root, "checkout", "-q", "-b", "draftsmith/change")
+    (root / "calc" / "__init__.py").write_text(CHANGED)
+    if new_test:
+        (root / "tests" / "test_subtract.py").write_text(NEW_TEST)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "change")
+    return Workspace(root), base
+
+
+def _run(sandbox: BwrapSandbox, workspace: Workspace, base: str, new_files: list[str]):  # type: ignore[no-untyped-def]
+    return asyncio.run(
+        run_suite(
+            sandbox,
+            LIMITS,
+            workspace,
+            base,
+            new_files,
+            language="python",
+            is_test=lambda path: path.startswith("tests/"),
+        )  # fmt: skip
+    )
+
+
+def test_with_new_tests_only_their_tests_are_measured_in_the_suites_run(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    workspace, base = _changed(tmp_path, new_test=True)
+    outcome = _run(sandbox, workspace, base, ["tests/test_subtract.py"])
+    report = outcome.report
+    assert "--draftsmith-coverage" in report.command and "coverage run" not in report.command
+    assert (report.tests_passed, report.tests_failed) == (2, 0)
+    assert "new_tests_s" not in outcome.timings  # one run: the suite's
+    assert list(outcome.pinned) == ["tests.test_subtract::test_subtract"]
+    coverage = ChangeCoverage.from_dict(outcome.coverage or {})
+    assert coverage.available and coverage.scope == NEW_TESTS
+    functions = {f.name: f for f in coverage.functions}
+    assert functions["subtract"].tests == ["tests/test_subtract.py::test_subtract"]
+    # test_add calls add() in the suite, but only the new tests were measured
+    assert functions["add"].tests == [] and not functions["add"].executed
+    assert [(line.line, line.executed) for line in coverage.lines] == [
+        (5, False), (6, False), (9, True), (10, True)
+    ]  # fmt: skip
+
+
+def test_without_new_tests_every_test_of_the_suite_is_measured(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    workspace, base = _changed(tmp_path, new_test=False)
+    outcome = _run(sandbox, workspace, base, [])
+    report = outcome.report
+    assert "--draftsmith-coverage" in report.command
+    assert (report.tests_passed, report.tests_failed) == (1, 0)
+    assert "new_tests_s" not in outcome.timings
+    coverage = ChangeCoverage.from_dict(outcome.coverage or {})
+    assert coverage.available and coverage.scope == SUITE
+    functions = {f.name: f for f in coverage.functions}
+    assert functions["add"].tests == ["tests/test_add.py::test_add"]
+    assert functions["subtract"].tests == [] and not functions["subtract"].executed
