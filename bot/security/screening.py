@@ -53,7 +53,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
             r"\b(?:print|reveal|show|output|display|dump|echo|leak|expose|tell me|give me|"
             r"write out|cat|paste)\b[^.\n]{0,20}?"
             + _SECRET_WORDS
-            + r"|\bprintenv\b|(?:^[ \t]*(?:\$[ \t]*)?|[;&|`(][ \t]*)env[ \t]*(?:[|>)`]|$)"
+            + r"|\bprintenv\b|(?:^[ \t]*(?:\$[ \t]*)?|[;&|(][ \t]*)env[ \t]*(?:[|>)]|$)"
             r"|/proc/(?:self|\d+|\*)/environ"
             # os.environ as a whole; one named variable (`["X"]`, `.get(`, `"X" in`) is not
             r"|(?<![\"'] in )(?<![\"'] not in )\bos\.environ\b(?!\s*(?:\[|\.get\())"

@@ -422,9 +422,7 @@ def test_mask_obj_masks_each_credential_kind_in_nested_objects(
     assert isinstance(masked["events"][0]["meta"], tuple)
 
 
-@pytest.mark.parametrize(
-    ("text", "secret", "replacement"), CREDENTIAL_CASES, ids=CREDENTIAL_IDS
-)
+@pytest.mark.parametrize(("text", "secret", "replacement"), CREDENTIAL_CASES, ids=CREDENTIAL_IDS)
 def test_masking_filter_masks_each_credential_kind_in_log_records(
     text: str, secret: str, replacement: str
 ) -> None:
@@ -586,10 +584,7 @@ def repo_diff(tmp_path: Path) -> str:
     repo.mkdir()
     _git(repo, "init", "-q")
     (repo / "settings.py").write_text(
-        "import os\n"
-        f'OLD_TOKEN = "{GHS}"\n'
-        "DEBUG = False\n"
-        "TIMEOUT = 30\n"
+        f'import os\nOLD_TOKEN = "{GHS}"\nDEBUG = False\nTIMEOUT = 30\n'
     )
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "init")
@@ -719,7 +714,7 @@ def test_find_credentials_ignores_removed_lines_and_deleted_files() -> None:
 def test_find_credentials_counts_lines_across_hunks_and_plus_plus_lines() -> None:
     diff = (
         "--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,3 @@\n x\n-y\n+++ weird added line\n+z\n"
-        f"@@ -40 +41,2 @@\n-old\n+new\n+t = \"{GHP}\"\n"
+        f'@@ -40 +41,2 @@\n-old\n+new\n+t = "{GHP}"\n'
     )
     (finding,) = find_credentials(diff)
     assert (finding.file, finding.line) == ("a.py", 42)
@@ -748,7 +743,13 @@ def test_to_review_issue_is_a_high_severity_security_issue(repo_diff: str) -> No
         "const url = `https://api.github.com/repos/${owner}/${repo}`;\n",
         "def write_workflow(path):\n    # write the .github/workflows file\n",
     ],
-    ids=["env-at-line-end", "os-environ-copy", "curl-in-code", "url-template", "workflow-writer"],
+    ids=[
+        "env-at-line-end",
+        "os-environ-copy",
+        "curl-in-code",
+        "url-template",
+        "workflow-writer",
+    ],
 )
 def test_code_that_says_ordinary_things_is_not_flagged(code: str) -> None:
     """Real projects' code (Jinja's sandbox.py gated every replayed change once)."""
@@ -774,3 +775,10 @@ def test_prose_files_are_screened_for_every_pattern(path: str) -> None:
 )
 def test_env_as_a_command_is_still_flagged_in_prose(command: str) -> None:
     assert "reveal-secrets" in {f.pattern for f in screen(command, source="issue body")}
+
+
+def test_env_named_in_prose_is_not_flagged() -> None:
+    """Jinja's docs/sandbox.rst: "Assuming `env` is a SandboxedEnvironment" (inline code)."""
+    text = "Assuming `env` is a :class:`SandboxedEnvironment`, the following\n"
+    path = "docs/sandbox.rst"
+    assert screen(text, source=f"file {path}", patterns=patterns_for_file(path)) == []
