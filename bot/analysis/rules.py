@@ -83,6 +83,10 @@ def _coverage_issues(
 ) -> list[ReviewIssue]:
     if coverage is None or not coverage.available or not (coverage.lines or coverage.functions):
         return []
+    if any(line.at_import for line in coverage.lines):
+        # module or class level code changed (run at import, outside any test): a test may rely
+        # on it and no coverage context can show that, so no test is held to executing the change
+        return []
     # A case that passed on the base proves nothing about the change (an existing test of a test
     # file the change touched, most often), so it need not execute the change either.
     reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
