@@ -35,6 +35,9 @@ class ChangedLine:
     line: int
     executed: bool
     tests: list[str] = field(default_factory=list)
+    at_import: bool = False
+    """Executed outside any test only, and not a def/class header: module or class level code
+    run at import (`__hash__ = ...`). Tests depend on it without any context naming them."""
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,14 @@ def measure(
         contexts: dict[str, list[str]] = entry.get("contexts") or {}
         defs = _definitions(source)
         headers = {n for start, body, _end in defs.values() for n in range(start, body)}
+        bodies = _function_bodies(source)
         for n in sorted(lines & executable):
             tests = [] if n in headers else sorted(c for c in contexts.get(str(n), []) if c)
-            result.lines.append(ChangedLine(path, n, n in executed, tests))
+            at_import = (
+                n in executed and not tests and n not in headers
+                and not any(n in body for body in bodies)
+            )  # fmt: skip
+            result.lines.append(ChangedLine(path, n, n in executed, tests, at_import))
         for symbol in python_symbols(path, source, lines):
             if symbol.kind not in ("function", "method"):
                 continue
@@ -174,6 +182,19 @@ def measure(
                 ChangedFunction(path, symbol.name, symbol.start, symbol.end, ran, tests)
             )
     return result
+
+
+def _function_bodies(source: str) -> list[range]:
+    """The body lines of every function and method: code that runs when it is called."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [
+        range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
 
 
 def _definitions(source: str) -> dict[tuple[int, int], tuple[int, int, int]]:

@@ -100,6 +100,14 @@ def coverage_text(coverage: ChangeCoverage | None, new_tests: Sequence[str] = ()
         for line in coverage.missed:
             missed.setdefault(line.path, []).append(line.line)
         lines += [f"- not executed: {path}:{line_ranges(ns)}" for path, ns in missed.items()]
+        at_import: dict[str, list[int]] = {}
+        for line in coverage.lines:
+            if line.at_import:
+                at_import.setdefault(line.path, []).append(line.line)
+        lines += [
+            f"- executed at import, outside any test: {path}:{line_ranges(ns)}"
+            for path, ns in at_import.items()
+        ]
     else:
         lines.append("No executable changed lines in Python source files.")
     new = set(new_tests)

@@ -85,8 +85,13 @@ def _coverage_issues(
 ) -> list[ReviewIssue]:
     if coverage is None or not coverage.available or not (coverage.lines or coverage.functions):
         return []
-    # A case that passed on the base proves nothing about the change (an existing test of a test
-    # file the change touched, most often), so it need not execute the change either.
+    if any(line.at_import for line in coverage.lines):
+        # module or class level code changed (run at import, outside any test): a test may rely
+        # on it and no coverage context can show that, so no test is held to executing the change
+        return []
+    # A case the base's own suite already had, passing there (an existing test of a test file the
+    # change extends), is not the tester's new test: it need not execute the change. The
+    # tester's own tests are held to it even when they pass on the base.
     reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
     preexisting = set(outcome.preexisting)
     changed = ", ".join(f"`{f.name}()`" for f in coverage.functions) or "the changed lines"

@@ -63,8 +63,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """With a list of test files, collection is the last thing measured outside their tests."""
     if _state.get("tests") is not None and _state["running"]:
-        _state["cov"].stop()
         _state["running"] = False
+        _safely(_state["cov"].stop)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from bot.contracts import TestStatus
-from bot.sandbox.base import Limits
+from bot.sandbox.base import TOOLBOX_MOUNT, Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.runners import COVERAGE_JSON, run_node_test, run_pytest
 from bot.sandbox.toolbox import build_python_toolbox
@@ -104,6 +105,17 @@ async def test_coverage_of_some_test_files_leaves_the_other_tests_untraced(
     assert calc["contexts"]["2"] == ["tests/test_more.py::test_more"]  # test_calc.py untraced
     assert calc["contexts"]["5"] == ["tests/test_more.py::test_more"]
     assert calc["contexts"]["1"] == [""]  # collection (the import) is measured
+
+
+async def test_the_toolboxs_coverage_has_its_c_tracer_in_the_sandbox(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    # without its C extension coverage.py falls back to a Python tracer several times slower
+    command = ["python3", "-m", "coverage", "debug", "sys"]
+    env = {"PYTHONPATH": TOOLBOX_MOUNT}
+    result = await sandbox.run(command, workdir=tmp_path, limits=LIMITS, env=env)
+    assert result.exit_code == 0, result.stderr
+    assert re.search(rf"CTracer: available from {TOOLBOX_MOUNT}/coverage/tracer", result.stdout)
 
 
 async def test_coverage_file_names_are_patterns_of_themselves_only(

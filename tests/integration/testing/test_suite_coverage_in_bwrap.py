@@ -15,7 +15,7 @@ from bot.analysis.coverage import NEW_TESTS, SUITE, ChangeCoverage
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.toolbox import build_python_toolbox
-from bot.testing.suite import run_suite
+from bot.testing.suite import SuiteOutcome, run_suite
 from bot.workspace import Workspace
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 
@@ -46,7 +46,13 @@ def _changed(tmp_path: Path, new_test: bool) -> tuple[Workspace, str]:
     return Workspace(root), base
 
 
-def _run(sandbox: BwrapSandbox, workspace: Workspace, base: str, new_files: list[str]):  # type: ignore[no-untyped-def]
+def _run(
+    sandbox: BwrapSandbox,
+    workspace: Workspace,
+    base: str,
+    new_files: list[str],
+    test_command: str | None = None,
+) -> SuiteOutcome:
     return asyncio.run(
         run_suite(
             sandbox,
@@ -55,8 +61,9 @@ def _run(sandbox: BwrapSandbox, workspace: Workspace, base: str, new_files: list
             base,
             new_files,
             language="python",
+            test_command=test_command,
             is_test=lambda path: path.startswith("tests/"),
-        )  # fmt: skip
+        )
     )
 
 
@@ -95,3 +102,17 @@ def test_without_new_tests_every_test_of_the_suite_is_measured(
     functions = {f.name: f for f in coverage.functions}
     assert functions["add"].tests == ["tests/test_add.py::test_add"]
     assert functions["subtract"].tests == [] and not functions["subtract"].executed
+
+
+def test_a_test_command_judged_by_exit_code_measures_the_new_tests_in_their_own_run(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    workspace, base = _changed(tmp_path, new_test=True)
+    command = "python3 -c 'import calc; assert calc.add(1, 2) == 3'"
+    outcome = _run(sandbox, workspace, base, ["tests/test_subtract.py"], command)
+    assert outcome.report.judged_by == "exit code" and outcome.timings["new_tests_s"] is not None
+    assert outcome.after == {"tests.test_subtract::test_subtract": True}
+    coverage = ChangeCoverage.from_dict(outcome.coverage or {})
+    assert coverage.available and coverage.scope == NEW_TESTS
+    functions = {f.name: f for f in coverage.functions}
+    assert functions["subtract"].tests == ["tests/test_subtract.py::test_subtract"]

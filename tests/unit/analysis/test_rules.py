@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from bot.agents.tester import TestOutcome
 from bot.analysis.coverage import (
     NEW_TESTS,
@@ -12,6 +15,7 @@ from bot.analysis.coverage import (
     changed_sources,
     junit_name,
     line_ranges,
+    measure,
     unavailable,
 )
 from bot.analysis.render import coverage_text
@@ -51,6 +55,33 @@ def test_a_new_test_that_executes_none_of_the_changed_code_is_blocking() -> None
     assert (
         issue.severity is Severity.high and "`median()`" in issue.problem and NEW in issue.problem
     )
+
+
+def test_a_change_run_at_import_holds_no_test_to_executing_the_change() -> None:
+    # `__hash__ = object.__hash__` in a class body: tests rely on it, no context can name them
+    at_import = covered(["tests/test_other.py::test_other"])
+    at_import.lines.append(ChangedLine("stats.py", 3, True, [], at_import=True))
+    assert not [i for i in rule_issues(outcome(), at_import) if "executes none" in i.problem]
+    assert "- executed at import, outside any test: stats.py:3" in coverage_text(at_import, [NEW])
+
+
+def test_lines_run_at_import_are_told_from_headers_and_function_bodies(tmp_path: Path) -> None:
+    source = "class Node:\n    __hash__ = object.__hash__\n\n"
+    source += "    def size(self, n=2):\n        return n\n"
+    (tmp_path / "nodes.py").write_text(source)
+    diff = (
+        "diff --git a/nodes.py b/nodes.py\n--- a/nodes.py\n+++ b/nodes.py\n@@ -0,0 +1,5 @@\n"
+        + "".join(f"+{line}\n" for line in source.splitlines())
+    )
+    report = {"files": {"nodes.py": {
+        "executed_lines": [1, 2, 4, 5], "missing_lines": [],
+        "contexts": {"1": [""], "2": [""], "4": [""], "5": ["t.py::test_size"]},
+    }}}  # fmt: skip
+    found = measure(tmp_path, diff, json.dumps(report), lambda path: False)
+    assert [(line.line, line.at_import) for line in found.lines] == [
+        (1, False), (2, True), (4, False), (5, False)
+    ]  # fmt: skip
+    assert ChangeCoverage.from_dict(found.to_dict()).lines[1].at_import
 
 
 def test_without_coverage_the_coverage_rule_does_not_apply() -> None:
