@@ -96,13 +96,21 @@ class TimedSandbox(BwrapSandbox):
         super().__init__(**kwargs)
         self.clock = clock
 
-    async def run(self, command: list[str], *, workdir: Path, limits: Limits,
-                  network: bool = False, env: Mapping[str, str] | None = None) -> ExecResult:
+    async def run(
+        self,
+        command: list[str],
+        *,
+        workdir: Path,
+        limits: Limits,
+        network: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
         """Run in bwrap and record the interval."""
         start = time.perf_counter()
         try:
-            return await super().run(command, workdir=workdir, limits=limits, network=network,
-                                     env=env)
+            return await super().run(
+                command, workdir=workdir, limits=limits, network=network, env=env
+            )
         finally:
             self.clock.sandbox.append((start, time.perf_counter()))
             self.clock.sandbox_commands.append(label(command))
@@ -128,18 +136,29 @@ class TimedModelClient(ModelClient):
     """The real model client, recording how long each `complete` takes."""
 
     def __init__(self, clock: Clock, settings: Settings, models: dict[str, str]) -> None:
-        super().__init__(settings, models=models,
-                         http_client=openai.DefaultAsyncHttpxClient(transport=TimedTransport(clock)))
+        super().__init__(
+            settings,
+            models=models,
+            http_client=openai.DefaultAsyncHttpxClient(transport=TimedTransport(clock)),
+        )
         self.clock = clock
 
-    async def complete(self, role: Any, messages: list[dict[str, Any]], contract: type[T], *,
-                       tools: Any = (), tool_budget: int = 20) -> Completion[T]:
+    async def complete(
+        self,
+        role: Any,
+        messages: list[dict[str, Any]],
+        contract: type[T],
+        *,
+        tools: Any = (),
+        tool_budget: int = 20,
+    ) -> Completion[T]:
         """Ask the model and record the interval."""
         tool_list: tuple[Tool, ...] = tuple(tools)
         start = time.perf_counter()
         try:
-            return await super().complete(role, messages, contract, tools=tool_list,
-                                          tool_budget=tool_budget)
+            return await super().complete(
+                role, messages, contract, tools=tool_list, tool_budget=tool_budget
+            )
         finally:
             self.clock.model.append((start, time.perf_counter()))
 
@@ -174,9 +193,11 @@ class RunFigures:
     sandbox_by_command: list[tuple[str, float]]
 
 
-def one_run(settings: Settings, store: Store, clock: Clock, toolbox: Path, repo: Path,
-            model: ScriptedModel) -> RunFigures:
+def one_run(
+    settings: Settings, store: Store, clock: Clock, toolbox: Path, repo: Path, model: ScriptedModel
+) -> RunFigures:
     """What `draftsmith run` does, timed: create, advance until settled, fetch the branch."""
+
     def llm_factory(config: RepoConfig | None) -> ModelClient:
         models = {k: v for k, v in config.models.model_dump().items() if v} if config else {}
         return TimedModelClient(clock, settings, models)
@@ -186,11 +207,19 @@ def one_run(settings: Settings, store: Store, clock: Clock, toolbox: Path, repo:
         os.environ["OPENAI_BASE_URL"] = url
         start = time.perf_counter()
         title, _, body = REQUEST.partition("\n")
-        run, _ = store.create_run(repo=repo.name, issue_number=None, clone_url=str(repo),
-                                  title=title, request=body.strip())
-        engine = Engine(settings, store,
-                        sandbox_factory=lambda: TimedSandbox(clock, toolbox=toolbox),
-                        llm_factory=llm_factory)
+        run, _ = store.create_run(
+            repo=repo.name,
+            issue_number=None,
+            clone_url=str(repo),
+            title=title,
+            request=body.strip(),
+        )
+        engine = Engine(
+            settings,
+            store,
+            sandbox_factory=lambda: TimedSandbox(clock, toolbox=toolbox),
+            llm_factory=llm_factory,
+        )
         phases: dict[str, float] = {}
         while run.status in ACTIVE:
             name = run.phase
@@ -199,26 +228,47 @@ def one_run(settings: Settings, store: Store, clock: Clock, toolbox: Path, repo:
             phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
         if run.branch:
             t = time.perf_counter()
-            subprocess.run(["git", "-C", str(repo), "fetch", "--quiet", "--force",
-                            str(engine.run_dir(run) / "repo"), f"{run.branch}:{run.branch}"],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(repo),
+                    "fetch",
+                    "--quiet",
+                    "--force",
+                    str(engine.run_dir(run) / "repo"),
+                    f"{run.branch}:{run.branch}",
+                ],
+                check=True,
+                capture_output=True,
+            )
             phases["fetch branch"] = time.perf_counter() - t
         total = time.perf_counter() - start
     sandbox = union_seconds(clock.sandbox)
     model_s = union_seconds(clock.model)
     outside = total - union_seconds(clock.sandbox + clock.model)
     if run.status != "approved":
-        raise SystemExit(f"run {run.id} ended {run.status}: {run.status_reason}; the benchmark "
-                         "measures the happy path, so this is a regression to look at")
+        raise SystemExit(
+            f"run {run.id} ended {run.status}: {run.status_reason}; the benchmark "
+            "measures the happy path, so this is a regression to look at"
+        )
     analysis = Artifacts(store, run.id).load(artifacts.ANALYSIS, run.revision)
     if analysis is None:
         raise SystemExit(f"run {run.id} stored no static analysis; the reviewer skipped it")
     analysis_s = analysis.duration_s
-    return RunFigures(run.status, total, sandbox, model_s, union_seconds(clock.http), outside,
-                      analysis_s,
-                      len(clock.sandbox), len(clock.model), phases,
-                      [(c, b - a) for c, (a, b) in zip(clock.sandbox_commands, clock.sandbox,
-                                                       strict=True)])
+    return RunFigures(
+        run.status,
+        total,
+        sandbox,
+        model_s,
+        union_seconds(clock.http),
+        outside,
+        analysis_s,
+        len(clock.sandbox),
+        len(clock.model),
+        phases,
+        [(c, b - a) for c, (a, b) in zip(clock.sandbox_commands, clock.sandbox, strict=True)],
+    )
 
 
 def _per_command(run: RunFigures) -> dict[str, float]:
@@ -231,17 +281,23 @@ def _per_command(run: RunFigures) -> dict[str, float]:
 
 def summary(runs: list[RunFigures], setup: dict[str, float], k: int) -> dict[str, Any]:
     """Medians (and ranges) over the runs."""
+
     def stat(values: list[float]) -> dict[str, float]:
-        return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-                "max": round(max(values), 3)}
+        return {
+            "median": round(statistics.median(values), 3),
+            "min": round(min(values), 3),
+            "max": round(max(values), 3),
+        }
 
     phase_names = list(runs[0].phases)
     return {
         "runs": k,
         "cores": os.cpu_count(),
         "load_average_at_start": setup["load"],
-        "one_time_s": {"store_migration": round(setup["migrate"], 3),
-                       "sandbox_toolbox": round(setup["toolbox"], 3)},
+        "one_time_s": {
+            "store_migration": round(setup["migrate"], 3),
+            "sandbox_toolbox": round(setup["toolbox"], 3),
+        },
         "total_s": stat([r.total_s for r in runs]),
         "sandbox_s": stat([r.sandbox_s for r in runs]),
         "model_s": stat([r.model_s for r in runs]),
@@ -250,47 +306,56 @@ def summary(runs: list[RunFigures], setup: dict[str, float], k: int) -> dict[str
         "analysis_s": stat([r.analysis_s for r in runs]),
         "sandbox_calls": runs[0].sandbox_calls,
         "model_calls": runs[0].model_calls,
-        "phases_median_s": {p: round(statistics.median(r.phases.get(p, 0.0) for r in runs), 3)
-                            for p in phase_names},
+        "phases_median_s": {
+            p: round(statistics.median(r.phases.get(p, 0.0) for r in runs), 3) for p in phase_names
+        },
         "sandbox_commands_median_s": [
             [command, round(statistics.median(_per_command(r).get(command, 0.0) for r in runs), 3)]
             for command in _per_command(runs[0])
         ],
-        "per_run": [{"total_s": round(r.total_s, 3), "sandbox_s": round(r.sandbox_s, 3),
-                     "model_s": round(r.model_s, 3), "overhead_s": round(r.overhead_s, 3),
-                     "analysis_s": round(r.analysis_s, 3)}
-                    for r in runs],
+        "per_run": [
+            {
+                "total_s": round(r.total_s, 3),
+                "sandbox_s": round(r.sandbox_s, 3),
+                "model_s": round(r.model_s, 3),
+                "overhead_s": round(r.overhead_s, 3),
+                "analysis_s": round(r.analysis_s, 3),
+            }
+            for r in runs
+        ],
         "target_overhead_s": 2.0,
     }
 
 
 def report(s: dict[str, Any]) -> str:
     """The figures as text."""
+
     def line(label: str, key: str) -> str:
         v = s[key]
-        return (f"  {label:<22}median {v['median']:.3f} s  (min {v['min']:.3f}, "
-                f"max {v['max']:.3f})")
+        return f"  {label:<22}median {v['median']:.3f} s  (min {v['min']:.3f}, max {v['max']:.3f})"
 
     phases = ", ".join(f"{k} {v:.3f}" for k, v in s["phases_median_s"].items())
     o = s["one_time_s"]
-    return "\n".join([
-        f"pipeline overhead: {s['runs']} happy-path runs on the calc repository, zero-latency "
-        f"scripted model, bwrap sandbox; {s['cores']} cores, load average "
-        f"{s['load_average_at_start']:.2f} at start",
-        line("total per run", "total_s"),
-        line("in the sandbox", "sandbox_s") + f"  [{s['sandbox_calls']} commands]",
-        line("in model calls", "model_s") + f"  [{s['model_calls']} calls]",
-        line("  of which HTTP", "model_http_s"),
-        line("Draftsmith overhead", "overhead_s")
-        + f"  target <= {s['target_overhead_s']:.1f} s",
-        line("static analysis", "analysis_s")
-        + "  (base + change, apart; already inside the figures above)",
-        f"  phases (median s)     {phases}",
-        "  sandbox commands      "
-        + "; ".join(f"{c} {t:.3f} s" for c, t in s["sandbox_commands_median_s"]),
-        f"  one-time              store migration {o['store_migration']:.3f} s, sandbox toolbox "
-        f"{o['sandbox_toolbox']:.3f} s (not in the per-run figures)",
-    ])
+    return "\n".join(
+        [
+            f"pipeline overhead: {s['runs']} happy-path runs on the calc repository, zero-latency "
+            f"scripted model, bwrap sandbox; {s['cores']} cores, load average "
+            f"{s['load_average_at_start']:.2f} at start",
+            line("total per run", "total_s"),
+            line("in the sandbox", "sandbox_s") + f"  [{s['sandbox_calls']} commands]",
+            line("in model calls", "model_s") + f"  [{s['model_calls']} calls]",
+            line("  of which HTTP", "model_http_s"),
+            line("Draftsmith overhead", "overhead_s")
+            + f"  target <= {s['target_overhead_s']:.1f} s",
+            line("static analysis", "analysis_s")
+            + "  (base + change, apart; already inside the figures above)",
+            f"  phases (median s)     {phases}",
+            "  sandbox commands      "
+            + "; ".join(f"{c} {t:.3f} s" for c, t in s["sandbox_commands_median_s"]),
+            f"  one-time              store migration {o['store_migration']:.3f} s, "
+            f"sandbox toolbox {o['sandbox_toolbox']:.3f} s (not in the per-run figures)",
+        ]
+    )
 
 
 def main() -> None:
@@ -298,9 +363,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", type=int, default=5, help="runs (default 5, at most 50)")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also profile one extra run (cProfile, main thread) and print the "
-                             "top N functions by cumulative time")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also profile one extra run (cProfile, main thread) and print the "
+        "top N functions by cumulative time",
+    )
     parser.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
     args = parser.parse_args()
     if not 1 <= args.k <= 50:
@@ -312,8 +382,12 @@ def main() -> None:
     load = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="draftsmith-pipeline-"))
     try:
-        settings = Settings(database_url=f"sqlite:///{tmp / 'db.sqlite'}",
-                            work_dir=tmp / "work", model="scripted-model", sandbox="bwrap")
+        settings = Settings(
+            database_url=f"sqlite:///{tmp / 'db.sqlite'}",
+            work_dir=tmp / "work",
+            model="scripted-model",
+            sandbox="bwrap",
+        )
         os.environ["OPENAI_API_KEY"] = "sk-benchmark-not-a-real-key-0000000000"
         store = Store(settings.database_url)
         t = time.perf_counter()

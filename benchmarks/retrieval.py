@@ -50,14 +50,28 @@ def fetch_tree(trees: Path, name: str, version: str) -> Path:
     normal = name.lower().replace("-", "_")
 
     def matching() -> list[Path]:
-        return [p for p in sdists.glob("*.tar.gz")
-                if p.name.lower().replace("-", "_") == f"{normal}_{version}.tar.gz"]
+        return [
+            p
+            for p in sdists.glob("*.tar.gz")
+            if p.name.lower().replace("-", "_") == f"{normal}_{version}.tar.gz"
+        ]
 
     if not matching():
         sdists.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-             ":all:", f"{name}=={version}", "-d", str(sdists)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"{name}=={version}",
+                "-d",
+                str(sdists),
+            ],
             check=True,
         )
     archive = matching()[0]
@@ -95,8 +109,11 @@ def score(ranking: list[str], changed: list[str], tokens: dict[str, int]) -> dic
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
     """Means of the scores, median of the tokens."""
-    out = {key: round(statistics.fmean(r[key] for r in rows), 3)
-           for key in rows[0] if key != "tokens_needed"}
+    out = {
+        key: round(statistics.fmean(r[key] for r in rows), 3)
+        for key in rows[0]
+        if key != "tokens_needed"
+    }
     out["tokens_needed_median"] = round(statistics.median(r["tokens_needed"] for r in rows))
     out["tokens_needed_mean"] = round(statistics.fmean(r["tokens_needed"] for r in rows))
     return out
@@ -113,8 +130,7 @@ def run(cases: list[dict[str, Any]], trees: Path) -> dict[str, Any]:
         root = fetch_tree(trees, name, version)
         index = LexicalIndex.build(root)
         candidates = [f for f in index.files if is_candidate(f)]
-        tokens = {f: estimate_tokens((root / f).read_text("utf-8", "replace"))
-                  for f in candidates}
+        tokens = {f: estimate_tokens((root / f).read_text("utf-8", "replace")) for f in candidates}
         by_size = sorted(candidates, key=lambda f: (-tokens[f], f))
         edits = Counter(f for case in group for f in case["changed_files"])
         prior = edits.most_common(1)[0][0]
@@ -127,8 +143,12 @@ def run(cases: list[dict[str, Any]], trees: Path) -> dict[str, Any]:
             ranked = [r.path for r in index.rank(case["request"]) if r.path in tokens]
             seconds += time.perf_counter() - started
             plain = [r.path for r in index.bm25(case["request"]) if r.path in tokens]
-            methods = {"bm25": ranked, "bm25_unnamed": plain, "largest": by_size,
-                       "most_edited": prior_first}
+            methods = {
+                "bm25": ranked,
+                "bm25_unnamed": plain,
+                "largest": by_size,
+                "most_edited": prior_first,
+            }
             scores = per_project.setdefault(case["project"], defaultdict(list))
             for method, ranking in methods.items():
                 scores[method].append(score(ranking, case["changed_files"], tokens))
@@ -147,17 +167,21 @@ def run(cases: list[dict[str, Any]], trees: Path) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any]) -> None:
     """One line per project and method, then the totals."""
-    header = (f"{'project':<22} {'method':<12} {'n':>3} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} "
-              f"{'rec@1':>6} {'rec@5':>6} {'tok_med':>8} {'tok_mean':>8}")
+    header = (
+        f"{'project':<22} {'method':<12} {'n':>3} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} "
+        f"{'rec@1':>6} {'rec@5':>6} {'tok_med':>8} {'tok_mean':>8}"
+    )
     print(header)
     rows = [*result["projects"].items(), ("TOTAL", result["total"])]
     for project, figures in rows:
         for method in ("bm25", "bm25_unnamed", "largest", "most_edited"):
             f = figures[method]
-            print(f"{project:<22} {method:<12} {figures['cases']:>3} {f['hit@1']:>6.3f} "
-                  f"{f['hit@3']:>6.3f} {f['hit@5']:>6.3f} {f['recall@1']:>6.3f} "
-                  f"{f['recall@5']:>6.3f} {f['tokens_needed_median']:>8} "
-                  f"{f['tokens_needed_mean']:>8}")
+            print(
+                f"{project:<22} {method:<12} {figures['cases']:>3} {f['hit@1']:>6.3f} "
+                f"{f['hit@3']:>6.3f} {f['hit@5']:>6.3f} {f['recall@1']:>6.3f} "
+                f"{f['recall@5']:>6.3f} {f['tokens_needed_median']:>8} "
+                f"{f['tokens_needed_mean']:>8}"
+            )
     print(f"ranking time: {result['ranking_ms_per_case']} ms per case (index built once per tree)")
 
 

@@ -94,8 +94,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def build_deliveries(n: int, dup_fraction: float, concurrency: int, secret: str, seed: int
-                     ) -> list[Delivery]:
+def build_deliveries(
+    n: int, dup_fraction: float, concurrency: int, secret: str, seed: int
+) -> list[Delivery]:
     """N requests: unique labelled issues plus redeliveries placed well after their original."""
     rng = random.Random(seed)
     dups = int(round(n * dup_fraction))
@@ -115,14 +116,16 @@ def build_deliveries(n: int, dup_fraction: float, concurrency: int, secret: str,
     gap = 2 * concurrency
     for k in rng.choices(range(uniques), k=dups):
         d = originals[k]
-        keyed.append((k + gap + rng.uniform(0, 200), Delivery(d.delivery_id, d.body,
-                                                                d.signature, True)))
+        keyed.append(
+            (k + gap + rng.uniform(0, 200), Delivery(d.delivery_id, d.body, d.signature, True))
+        )
     keyed.sort(key=lambda item: item[0])
     return [d for _, d in keyed]
 
 
-def start_server(tmp: Path, secret: str, embedded_worker: bool, log_level: str,
-                 profile: Path | None) -> Server:
+def start_server(
+    tmp: Path, secret: str, embedded_worker: bool, log_level: str, profile: Path | None
+) -> Server:
     """Start `draftsmith serve` on a free loopback port and wait until /healthz answers 200."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTSMITH_", "OTEL_"))}
@@ -135,31 +138,53 @@ def start_server(tmp: Path, secret: str, embedded_worker: bool, log_level: str,
         DRAFTSMITH_WORK_DIR=str(tmp / "work"),
         DRAFTSMITH_LOG_LEVEL=log_level,
     )
-    argv = [str(DRAFTSMITH), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--embedded-worker" if embedded_worker else "--no-embedded-worker"]
+    argv = [
+        str(DRAFTSMITH),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--embedded-worker" if embedded_worker else "--no-embedded-worker",
+    ]
     if profile is not None:
         py_spy = shutil.which("py-spy") or str(REPO_ROOT / ".venv" / "bin" / "py-spy")
         fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(profile.suffix, "raw")
-        argv = [py_spy, "record", "--threads", "--rate", "200", "--format", fmt,
-                "--output", str(profile), "--", *argv]
+        argv = [
+            py_spy,
+            "record",
+            "--threads",
+            "--rate",
+            "200",
+            "--format",
+            fmt,
+            "--output",
+            str(profile),
+            "--",
+            *argv,
+        ]
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=tmp, start_new_session=True)
+        process = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, start_new_session=True
+        )
     server = Server(process, f"http://127.0.0.1:{port}", database_url, queue_url, log_path)
     deadline = time.monotonic() + 60
     with httpx.Client(timeout=2) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise SystemExit(f"draftsmith serve exited with {process.returncode}:\n"
-                                 f"{log_path.read_text()[-3000:]}")
+                raise SystemExit(
+                    f"draftsmith serve exited with {process.returncode}:\n"
+                    f"{log_path.read_text()[-3000:]}"
+                )
             with contextlib.suppress(httpx.TransportError):
                 if client.get(f"{server.url}/healthz").status_code == 200:
                     return server
             time.sleep(0.1)  # polling a starting process, not synchronising threads
     stop_server(server)
-    raise SystemExit(f"draftsmith serve did not answer /healthz in 60 s:\n"
-                     f"{log_path.read_text()[-3000:]}")
+    raise SystemExit(
+        f"draftsmith serve did not answer /healthz in 60 s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 def server_pid(server: Server) -> int:
@@ -189,8 +214,11 @@ def stop_server(server: Server) -> None:
             server.process.wait(timeout=5)
 
 
-HEADERS = {"X-GitHub-Event": "issues", "Content-Type": "application/json",
-           "User-Agent": "GitHub-Hookshot/benchmark"}
+HEADERS = {
+    "X-GitHub-Event": "issues",
+    "Content-Type": "application/json",
+    "User-Agent": "GitHub-Hookshot/benchmark",
+}
 
 
 class HttpxPoster:
@@ -202,9 +230,13 @@ class HttpxPoster:
     async def post(self, d: Delivery) -> tuple[int, bytes]:
         """Send one delivery; returns the status and the body."""
         response = await self.client.post(
-            "/webhooks/github", content=d.body,
-            headers={**HEADERS, "X-GitHub-Delivery": d.delivery_id,
-                     "X-Hub-Signature-256": d.signature},
+            "/webhooks/github",
+            content=d.body,
+            headers={
+                **HEADERS,
+                "X-GitHub-Delivery": d.delivery_id,
+                "X-Hub-Signature-256": d.signature,
+            },
         )
         return response.status_code, response.content
 
@@ -223,10 +255,16 @@ class RawPoster:
 
     def request(self, d: Delivery) -> bytes:
         """The request bytes of one delivery."""
-        head = "".join(f"{k}: {v}\r\n" for k, v in {
-            **HEADERS, "X-GitHub-Delivery": d.delivery_id, "X-Hub-Signature-256": d.signature,
-            "Host": f"{self.host}:{self.port}", "Content-Length": str(len(d.body)),
-        }.items())
+        head = "".join(
+            f"{k}: {v}\r\n"
+            for k, v in {
+                **HEADERS,
+                "X-GitHub-Delivery": d.delivery_id,
+                "X-Hub-Signature-256": d.signature,
+                "Host": f"{self.host}:{self.port}",
+                "Content-Length": str(len(d.body)),
+            }.items()
+        )
         return f"POST /webhooks/github HTTP/1.1\r\n{head}\r\n".encode() + d.body
 
     async def post(self, d: Delivery) -> tuple[int, bytes]:
@@ -259,8 +297,9 @@ class RawPoster:
         self.reader = self.writer = None
 
 
-async def send_all(url: str, deliveries: list[Delivery], concurrency: int,
-                   rate: float | None, client_kind: str) -> tuple[list[Result], float]:
+async def send_all(
+    url: str, deliveries: list[Delivery], concurrency: int, rate: float | None, client_kind: str
+) -> tuple[list[Result], float]:
     """Send every delivery from `concurrency` connections; returns the results and wall time."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     results: list[Result] = []
@@ -295,16 +334,31 @@ async def send_all(url: str, deliveries: list[Delivery], concurrency: int,
                 t0 = time.perf_counter()
                 try:
                     status, body = await asyncio.wait_for(poster.post(d), 30)
-                except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError,
-                        TimeoutError) as exc:
+                except (
+                    httpx.HTTPError,
+                    OSError,
+                    asyncio.IncompleteReadError,
+                    ValueError,
+                    TimeoutError,
+                ) as exc:
                     ms = (time.perf_counter() - t0) * 1000
-                    results.append(Result(d.delivery_id, d.duplicate, 0, False, ms, lag * 1000,
-                                          f"{exc.__class__.__name__}: {exc}"))
+                    results.append(
+                        Result(
+                            d.delivery_id,
+                            d.duplicate,
+                            0,
+                            False,
+                            ms,
+                            lag * 1000,
+                            f"{exc.__class__.__name__}: {exc}",
+                        )
+                    )
                     continue
                 ms = (time.perf_counter() - t0) * 1000
                 answered_dup = status == 200 and bool(json.loads(body).get("duplicate"))
-                results.append(Result(d.delivery_id, d.duplicate, status, answered_dup, ms,
-                                      lag * 1000))
+                results.append(
+                    Result(d.delivery_id, d.duplicate, status, answered_dup, ms, lag * 1000)
+                )
 
         await asyncio.gather(*(sender(p) for p in posters))
         elapsed = loop.time() - start
@@ -363,15 +417,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pid = server_pid(server)
         cpu_before = cpu_seconds(pid)
         client_before = time.process_time()
-        results, elapsed = asyncio.run(asyncio.wait_for(
-            send_all(server.url, deliveries, args.concurrency, args.rate, args.client),
-            args.max_seconds
-        ))
+        results, elapsed = asyncio.run(
+            asyncio.wait_for(
+                send_all(server.url, deliveries, args.concurrency, args.rate, args.client),
+                args.max_seconds,
+            )
+        )
         server_cpu = cpu_seconds(pid) - cpu_before
         client_cpu = time.process_time() - client_before
         after_send = store_figures(server)
-        drained = (drain(server, args.drain_seconds)
-                   if args.embedded_worker and args.drain_seconds > 0 else None)
+        drained = (
+            drain(server, args.drain_seconds)
+            if args.embedded_worker and args.drain_seconds > 0
+            else None
+        )
         after_drain = store_figures(server) if drained is not None else None
     finally:
         stop_server(server)
@@ -387,9 +446,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             accepted[r.delivery_id] = accepted.get(r.delivery_id, 0) + 1
     figures: dict[str, Any] = {
         "config": {
-            "deliveries": args.n, "duplicate_fraction": args.dup,
-            "concurrency": args.concurrency, "rate": args.rate,
-            "embedded_worker": args.embedded_worker, "log_level": args.log_level,
+            "deliveries": args.n,
+            "duplicate_fraction": args.dup,
+            "concurrency": args.concurrency,
+            "rate": args.rate,
+            "embedded_worker": args.embedded_worker,
+            "log_level": args.log_level,
             "client": args.client,
             "cores": os.cpu_count(),
         },
@@ -403,8 +465,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": sorted({r.error for r in results if r.error})[:5],
         "duplicates_sent": len(dups),
         "duplicates_answered_as_duplicates": sum(r.answered_duplicate for r in dups),
-        "originals_answered_as_duplicates": sum(r.answered_duplicate for r in results
-                                                if not r.duplicate),
+        "originals_answered_as_duplicates": sum(
+            r.answered_duplicate for r in results if not r.duplicate
+        ),
         "duplicate_answers": sum(r.answered_duplicate for r in results),
         "ids_accepted_once": sum(1 for v in accepted.values() if v == 1),
         "ids_accepted_more_than_once": sum(1 for v in accepted.values() if v > 1),
@@ -446,9 +509,11 @@ def components(n: int, threads: int) -> dict[str, Any]:
     try:
         deliveries = build_deliveries(n, 0.0, 1, secret, 7)
         payloads = [json.loads(d.body) for d in deliveries]
-        settings = Settings(webhook_secret=SecretStr(secret),
-                            database_url=f"sqlite:///{tmp / 'db.sqlite'}",
-                            queue_url=f"sqlite:///{tmp / 'queue.db'}")
+        settings = Settings(
+            webhook_secret=SecretStr(secret),
+            database_url=f"sqlite:///{tmp / 'db.sqlite'}",
+            queue_url=f"sqlite:///{tmp / 'queue.db'}",
+        )
         store = Store(settings.database_url)
         store.migrate()
         queue = TaskQueue(make_huey(settings.queue_url))
@@ -458,31 +523,50 @@ def components(n: int, threads: int) -> dict[str, Any]:
         log = logging.getLogger("webhooks.app")
         steps: dict[str, Any] = {
             "verify signature (HMAC-SHA256)": lambda i: verify(
-                deliveries[i].body, secret, deliveries[i].signature),
+                deliveries[i].body, secret, deliveries[i].signature
+            ),
             "json.loads(body)": lambda i: json.loads(deliveries[i].body),
             "route + dump_command": lambda i: dump_command(
-                cast(Command, route("issues", payloads[i]))),
+                cast(Command, route("issues", payloads[i]))
+            ),
             "one INFO log line (JSON, masked)": lambda i: log.info(
-                "webhook accepted: %s", "start_run",
-                extra={"delivery_id": deliveries[i].delivery_id, "event": "issues",
-                       "action": "labeled", "repo": "Codertocat/Hello-World"}),
+                "webhook accepted: %s",
+                "start_run",
+                extra={
+                    "delivery_id": deliveries[i].delivery_id,
+                    "event": "issues",
+                    "action": "labeled",
+                    "repo": "Codertocat/Hello-World",
+                },
+            ),
             "store.record_delivery (SQLite)": lambda i: store.record_delivery(
-                deliveries[i].delivery_id, event="issues", action="labeled",
-                installation_id=4242, repo="Codertocat/Hello-World", command="{}",
-                outcome="queued"),
+                deliveries[i].delivery_id,
+                event="issues",
+                action="labeled",
+                installation_id=4242,
+                repo="Codertocat/Hello-World",
+                command="{}",
+                outcome="queued",
+            ),
             "queue.enqueue_delivery (SqliteHuey)": lambda i: queue.enqueue_delivery(
-                deliveries[i].delivery_id),
+                deliveries[i].delivery_id
+            ),
         }
-        figures: dict[str, Any] = {"calls": n, "body_bytes": len(deliveries[0].body),
-                                   "sequential_ms": {}}
+        figures: dict[str, Any] = {
+            "calls": n,
+            "body_bytes": len(deliveries[0].body),
+            "sequential_ms": {},
+        }
         for name, step in steps.items():
             times = []
             for i in range(n):
                 t = time.perf_counter()
                 step(i)
                 times.append((time.perf_counter() - t) * 1000)
-            figures["sequential_ms"][name] = {"median": round(statistics.median(times), 3),
-                                              "p99": round(percentile(times, 99), 3)}
+            figures["sequential_ms"][name] = {
+                "median": round(statistics.median(times), 3),
+                "p99": round(percentile(times, 99), 3),
+            }
         log_file.close()
         logging.getLogger().handlers.clear()
         # The same writes from a thread pool, as the server's run_in_threadpool does them.
@@ -495,8 +579,15 @@ def components(n: int, threads: int) -> dict[str, Any]:
         def write(i: int) -> None:
             d = deliveries[i].delivery_id
             t = time.perf_counter()
-            store2.record_delivery(d, event="issues", action="labeled", installation_id=4242,
-                                   repo="Codertocat/Hello-World", command="{}", outcome="queued")
+            store2.record_delivery(
+                d,
+                event="issues",
+                action="labeled",
+                installation_id=4242,
+                repo="Codertocat/Hello-World",
+                command="{}",
+                outcome="queued",
+            )
             t2 = time.perf_counter()
             queue2.enqueue_delivery(d)
             t3 = time.perf_counter()
@@ -511,10 +602,14 @@ def components(n: int, threads: int) -> dict[str, Any]:
         figures["threaded"] = {
             "threads": threads,
             "writes_per_s": round(n / elapsed, 1),
-            "record_delivery_ms": {"p50": round(percentile(per_step["record"], 50), 2),
-                                   "p99": round(percentile(per_step["record"], 99), 2)},
-            "enqueue_delivery_ms": {"p50": round(percentile(per_step["enqueue"], 50), 2),
-                                    "p99": round(percentile(per_step["enqueue"], 99), 2)},
+            "record_delivery_ms": {
+                "p50": round(percentile(per_step["record"], 50), 2),
+                "p99": round(percentile(per_step["record"], 99), 2),
+            },
+            "enqueue_delivery_ms": {
+                "p50": round(percentile(per_step["enqueue"], 50), 2),
+                "p99": round(percentile(per_step["enqueue"], 99), 2),
+            },
         }
         return figures
     finally:
@@ -545,8 +640,7 @@ def report(f: dict[str, Any]) -> str:
         f"concurrency {c['concurrency']} ({c['client']} client), {pace}, embedded worker "
         f"{'on' if c['embedded_worker'] else 'off'}, {c['cores']} cores shared with the client, "
         f"load average {f['load_average_at_start']:.2f} at start",
-        f"  throughput          {f['deliveries_per_s']:.1f} deliveries/s "
-        f"({f['elapsed_s']:.2f} s)",
+        f"  throughput          {f['deliveries_per_s']:.1f} deliveries/s ({f['elapsed_s']:.2f} s)",
         f"  ack latency         p50 {a['p50']:.2f} ms  p95 {a['p95']:.2f} ms  "
         f"p99 {a['p99']:.2f} ms  max {a['max']:.2f} ms",
         f"  pacing lag p99      {f['pacing_lag_ms_p99']:.2f} ms (send start behind schedule)",
@@ -579,27 +673,55 @@ def main() -> None:
     """Parse options, run once, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5000, help="requests to send (default 5000)")
-    parser.add_argument("--dup", type=float, default=0.10,
-                        help="fraction of requests that are redeliveries (default 0.1)")
+    parser.add_argument(
+        "--dup",
+        type=float,
+        default=0.10,
+        help="fraction of requests that are redeliveries (default 0.1)",
+    )
     parser.add_argument("-c", "--concurrency", type=int, default=32, help="connections (32)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="pace at R deliveries/s (default: as fast as possible)")
-    parser.add_argument("--embedded-worker", action=argparse.BooleanOptionalAction,
-                        default=True, help="consumer threads in the server (default on)")
-    parser.add_argument("--client", choices=("httpx", "raw"), default="httpx",
-                        help="load generator: httpx.AsyncClient (default) or raw keep-alive "
-                             "HTTP/1.1 on asyncio streams (lighter, leaves more CPU to the server)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="pace at R deliveries/s (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--embedded-worker",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="consumer threads in the server (default on)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("httpx", "raw"),
+        default="httpx",
+        help="load generator: httpx.AsyncClient (default) or raw keep-alive "
+        "HTTP/1.1 on asyncio streams (lighter, leaves more CPU to the server)",
+    )
     parser.add_argument("--log-level", default="INFO", help="server log level (default INFO)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--max-seconds", type=float, default=300,
-                        help="bound on the sending phase (default 300)")
-    parser.add_argument("--drain-seconds", type=float, default=60,
-                        help="wait at most this long for the worker to drain (0: do not wait)")
-    parser.add_argument("--profile", type=Path, default=None,
-                        help="run the server under py-spy, writing FILE (.svg, .json or raw)")
+    parser.add_argument(
+        "--max-seconds", type=float, default=300, help="bound on the sending phase (default 300)"
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=60,
+        help="wait at most this long for the worker to drain (0: do not wait)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="run the server under py-spy, writing FILE (.svg, .json or raw)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and server log")
-    parser.add_argument("--components", action="store_true",
-                        help="instead: time each intake step in-process (-n calls, -c threads)")
+    parser.add_argument(
+        "--components",
+        action="store_true",
+        help="instead: time each intake step in-process (-n calls, -c threads)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
     if args.n < 1 or not 0 <= args.dup < 1 or args.concurrency < 1:

@@ -168,8 +168,7 @@ def list_runs(
     runs = store.list_runs(status=status or None, repo=repo or None, limit=limit)
     unpriced = store.unpriced_runs([r.id for r in runs])
     return [
-        summarize(r, github_url=github_url, now=now, cost_known=r.id not in unpriced)
-        for r in runs
+        summarize(r, github_url=github_url, now=now, cost_known=r.id not in unpriced) for r in runs
     ]
 
 

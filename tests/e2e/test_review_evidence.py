@@ -217,7 +217,7 @@ def test_tests_a_modified_test_file_already_had_need_not_execute_the_change(
     assert review["issues"] == [] and run.status == "approved", review["issues"]
 
 
-RECURSION_TEST = '''import pytest
+RECURSION_TEST = """import pytest
 
 
 def test_recursion_message():
@@ -227,7 +227,7 @@ def test_recursion_message():
     with pytest.raises(RecursionError) as caught:
         down()
     assert "while calling" not in str(caught.value)
-'''
+"""
 
 
 def test_a_failure_only_under_coverage_is_confirmed_by_the_plain_suite(pipeline: Any) -> None:

@@ -24,9 +24,17 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1280,1400", "--remote-debugging-port=0", "--remote-allow-origins=*",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1400",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
 ]
 _LISTENING = re.compile(r"DevTools listening on (ws://\S+)")
 # Markup shown as text: a tag, or an entity that was escaped a second time.
@@ -59,9 +67,9 @@ class Browser:
         self._socket = socket
         self._ids = itertools.count(1)
         target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self._call(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}
-        )["sessionId"]
+        self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         self._call("Page.enable", session=True)
         self._call("Network.enable", session=True)
 

@@ -41,12 +41,14 @@ def completion(
         "object": "chat.completion",
         "created": 1763856000,
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "logprobs": None,
-            "finish_reason": "tool_calls" if tool_calls else "stop",
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if tool_calls else "stop",
+            }
+        ],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -57,8 +59,11 @@ def completion(
 
 
 def tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {"id": call_id, "type": "function",
-            "function": {"name": name, "arguments": json.dumps(arguments)}}
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
 
 
 def api_error(status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -88,8 +93,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 def make_client(http: httpx.AsyncClient, **kwargs: Any) -> ModelClient:
     settings = kwargs.pop("settings", Settings(model="gpt-4o-mini"))
-    return ModelClient(settings, base_url=BASE, api_key="sk-test", http_client=http,
-                       **kwargs)
+    return ModelClient(settings, base_url=BASE, api_key="sk-test", http_client=http, **kwargs)
 
 
 USER = [{"role": "user", "content": "Plan: add mul to pkg/calc.py"}]
@@ -112,18 +116,23 @@ async def test_final_answer_requested_as_json_schema_named_for_the_contract(
 async def test_refused_json_schema_falls_back_to_json_object_and_is_remembered(
     mock: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:
-    answers = iter([
-        api_error(400, "response_format json_schema is not supported by this model"),
-        completion(json.dumps(PLAN)),
-        completion("```json\n" + json.dumps(PLAN) + "\n```"),
-    ])
+    answers = iter(
+        [
+            api_error(400, "response_format json_schema is not supported by this model"),
+            completion(json.dumps(PLAN)),
+            completion("```json\n" + json.dumps(PLAN) + "\n```"),
+        ]
+    )
     route = mock.post("/chat/completions").mock(side_effect=lambda _: next(answers))
     client = make_client(http)
     await client.complete("planner", USER, ImplementationPlan)
     second = await client.complete("planner", USER, ImplementationPlan)
     sent = bodies(route)
-    assert [b["response_format"]["type"] for b in sent] == ["json_schema", "json_object",
-                                                            "json_object"]
+    assert [b["response_format"]["type"] for b in sent] == [
+        "json_schema",
+        "json_object",
+        "json_object",
+    ]
     assert "validates against this JSON schema" in sent[1]["messages"][0]["content"]
     assert '"acceptance_criteria"' in sent[1]["messages"][0]["content"]
     assert second.value.summary == "Add mul"
@@ -141,17 +150,21 @@ async def test_other_bad_request_is_a_model_error_not_a_fallback(
 async def test_invalid_answer_twice_then_valid_is_accepted_after_reasking(
     mock: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:
-    answers = iter([
-        completion("{not json"),
-        completion(json.dumps({**PLAN, "acceptance_criteria": []})),
-        completion(json.dumps(PLAN)),
-    ])
+    answers = iter(
+        [
+            completion("{not json"),
+            completion(json.dumps({**PLAN, "acceptance_criteria": []})),
+            completion(json.dumps(PLAN)),
+        ]
+    )
     route = mock.post("/chat/completions").mock(side_effect=lambda _: next(answers))
     result = await make_client(http).complete("planner", USER, ImplementationPlan)
     assert result.attempts == 3 and len(result.usages) == 3
     last = bodies(route)[2]["messages"]
-    assert last[-2] == {"role": "assistant", "content": json.dumps({**PLAN,
-                                                                   "acceptance_criteria": []})}
+    assert last[-2] == {
+        "role": "assistant",
+        "content": json.dumps({**PLAN, "acceptance_criteria": []}),
+    }
     assert "acceptance_criteria: List should have at least 1 item" in last[-1]["content"]
     assert "Invalid JSON" in bodies(route)[1]["messages"][-1]["content"]
 
@@ -183,21 +196,44 @@ async def test_tool_calls_are_answered_until_the_budget_is_spent(
         return "pkg/calc.py:1: def add"
 
     tools = [
-        Tool("open_file", "Open a file", {"type": "object", "properties": {
-            "path": {"type": "string"}}, "required": ["path"]}, open_file),
-        Tool("search", "Search", {"type": "object", "properties": {
-            "pattern": {"type": "string"}}, "required": ["pattern"]}, search),
+        Tool(
+            "open_file",
+            "Open a file",
+            {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+            open_file,
+        ),
+        Tool(
+            "search",
+            "Search",
+            {
+                "type": "object",
+                "properties": {"pattern": {"type": "string"}},
+                "required": ["pattern"],
+            },
+            search,
+        ),
     ]
-    answers = iter([
-        completion(tool_calls=[tool_call("c1", "open_file", {"path": "a.py"}),
-                               tool_call("c2", "search", {"pattern": "def add"})]),
-        completion(tool_calls=[tool_call("c3", "open_file", {"path": "b.py"}),
-                               tool_call("c4", "nope", {})]),
-        completion(json.dumps(PLAN)),
-    ])
+    answers = iter(
+        [
+            completion(
+                tool_calls=[
+                    tool_call("c1", "open_file", {"path": "a.py"}),
+                    tool_call("c2", "search", {"pattern": "def add"}),
+                ]
+            ),
+            completion(
+                tool_calls=[
+                    tool_call("c3", "open_file", {"path": "b.py"}),
+                    tool_call("c4", "nope", {}),
+                ]
+            ),
+            completion(json.dumps(PLAN)),
+        ]
+    )
     route = mock.post("/chat/completions").mock(side_effect=lambda _: next(answers))
-    result = await make_client(http).complete("coder", USER, ImplementationPlan, tools=tools,
-                                              tool_budget=3)
+    result = await make_client(http).complete(
+        "coder", USER, ImplementationPlan, tools=tools, tool_budget=3
+    )
     assert seen == ["a.py", "def add", "b.py"]
     assert result.tool_calls == 3 and len(result.usages) == 3
     sent = bodies(route)
@@ -205,8 +241,11 @@ async def test_tool_calls_are_answered_until_the_budget_is_spent(
     assert "tools" not in sent[2]  # budget spent: the final request offers no tools
     tool_msgs = [m for m in sent[2]["messages"] if m["role"] == "tool"]
     assert [m["content"] for m in tool_msgs] == [
-        "contents of a.py", "pkg/calc.py:1: def add", "contents of b.py",
-        "tool budget of 3 calls is spent; give your final answer now"]
+        "contents of a.py",
+        "pkg/calc.py:1: def add",
+        "contents of b.py",
+        "tool budget of 3 calls is spent; give your final answer now",
+    ]
     assert "tool budget (3 calls) is spent" in sent[2]["messages"][-1]["content"]
 
 
@@ -222,8 +261,13 @@ async def test_model_answering_at_once_with_tools_offered_is_fine(
 async def test_rate_limit_then_success_is_retried(
     mock: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:
-    answers = iter([api_error(429, "slow down", SOON), api_error(503, "overloaded", SOON),
-                    completion(json.dumps(PLAN))])
+    answers = iter(
+        [
+            api_error(429, "slow down", SOON),
+            api_error(503, "overloaded", SOON),
+            completion(json.dumps(PLAN)),
+        ]
+    )
     route = mock.post("/chat/completions").mock(side_effect=lambda _: next(answers))
     result = await make_client(http).complete("planner", USER, ImplementationPlan)
     assert route.call_count == 3 and result.value.summary == "Add mul"
@@ -285,11 +329,16 @@ async def test_unauthorised_is_a_model_error_with_a_hint(
 async def test_cost_is_computed_per_call_and_summed_per_role(
     mock: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:
-    answers = iter([
-        completion(json.dumps(PLAN), prompt_tokens=1_000_000, completion_tokens=100_000),
-        completion(json.dumps({"status": "approved", "score": 0.9}), prompt_tokens=2000,
-                   completion_tokens=10),
-    ])
+    answers = iter(
+        [
+            completion(json.dumps(PLAN), prompt_tokens=1_000_000, completion_tokens=100_000),
+            completion(
+                json.dumps({"status": "approved", "score": 0.9}),
+                prompt_tokens=2000,
+                completion_tokens=10,
+            ),
+        ]
+    )
     mock.post("/chat/completions").mock(side_effect=lambda _: next(answers))
     settings = Settings(model="gpt-4o-mini", model_reviewer="local-llama")
     client = make_client(http, settings=settings)
@@ -309,8 +358,9 @@ async def test_cost_is_computed_per_call_and_summed_per_role(
 
 
 def test_price_table_is_configurable_and_matches_dated_model_names() -> None:
-    table = parse_prices({"my-model": {"input": 1, "output": 2}, "gpt-4o": {"input": 3,
-                                                                          "output": 4}})
+    table = parse_prices(
+        {"my-model": {"input": 1, "output": 2}, "gpt-4o": {"input": 3, "output": 4}}
+    )
     assert price_for("my-model", table) == Price(1.0, 2.0)
     assert price_for("gpt-4o-2024-08-06", table) == Price(3.0, 4.0)
     assert price_for("other", table) is None
@@ -318,8 +368,9 @@ def test_price_table_is_configurable_and_matches_dated_model_names() -> None:
 
 def test_per_role_models_prefer_role_overrides_then_repo_then_env() -> None:
     settings = Settings(model="env-default", model_coder="env-coder")
-    client = ModelClient(settings, models={"default": "repo-default", "tester": "repo-tester"},
-                         api_key="sk-test")
+    client = ModelClient(
+        settings, models={"default": "repo-default", "tester": "repo-tester"}, api_key="sk-test"
+    )
     assert client.model_for("planner") == "repo-default"
     assert client.model_for("coder") == "env-coder"
     assert client.model_for("tester") == "repo-tester"

@@ -31,8 +31,11 @@ def finished_phase(store: Store, run_id: int, name: str, seconds: float) -> None
     store.finish_phase(phase_id, "done")
     began = utcnow() - timedelta(minutes=10)
     with store.session() as s:
-        s.execute(update(PhaseRecord).where(PhaseRecord.id == phase_id).values(
-            started_at=began, finished_at=began + timedelta(seconds=seconds)))
+        s.execute(
+            update(PhaseRecord)
+            .where(PhaseRecord.id == phase_id)
+            .values(started_at=began, finished_at=began + timedelta(seconds=seconds))
+        )
 
 
 def test_runs_by_status_phase_durations_and_model_usage_come_from_the_store(
@@ -49,12 +52,23 @@ def test_runs_by_status_phase_durations_and_model_usage_come_from_the_store(
     finished_phase(sqlite_store, b.id, "coding", 100)
     sqlite_store.start_phase(a.id, "testing", 0)  # still running: not observed
     for role, model, prompt, completion, cost in (
-        ("coder", "gpt-4.1-mini", 1000, 300, 0.002), ("coder", "gpt-4.1-mini", 500, 100, 0.001),
+        ("coder", "gpt-4.1-mini", 1000, 300, 0.002),
+        ("coder", "gpt-4.1-mini", 500, 100, 0.001),
         ("planner", "gpt-4o-mini", 200, 50, 0.0001),
     ):
-        sqlite_store.add_event(a.id, "model_call", role, {
-            "role": role, "model": model, "prompt_tokens": prompt,
-            "completion_tokens": completion, "cost_usd": cost, "latency_s": 1.0})
+        sqlite_store.add_event(
+            a.id,
+            "model_call",
+            role,
+            {
+                "role": role,
+                "model": model,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "cost_usd": cost,
+                "latency_s": 1.0,
+            },
+        )
     families = scrape(sqlite_store)
     runs = families["draftsmith_runs"]
     assert value(runs, "draftsmith_runs", status="queued") == 1
@@ -91,13 +105,22 @@ def test_deliveries_and_sandbox_commands_are_counted_by_label() -> None:
     metrics.record_sandbox_command("wall_time")
     after = scrape(None)
     deliveries = ("draftsmith_webhook_deliveries", "draftsmith_webhook_deliveries_total")
-    assert count(after, *deliveries, event="issues", outcome="accepted") - count(
-        before, *deliveries, event="issues", outcome="accepted") == 2
-    assert count(after, *deliveries, event="ping", outcome="refused_signature") - count(
-        before, *deliveries, event="ping", outcome="refused_signature") == 1
+    assert (
+        count(after, *deliveries, event="issues", outcome="accepted")
+        - count(before, *deliveries, event="issues", outcome="accepted")
+        == 2
+    )
+    assert (
+        count(after, *deliveries, event="ping", outcome="refused_signature")
+        - count(before, *deliveries, event="ping", outcome="refused_signature")
+        == 1
+    )
     sandbox = ("draftsmith_sandbox_commands", "draftsmith_sandbox_commands_total")
-    assert count(after, *sandbox, limit_hit="wall_time") - count(
-        before, *sandbox, limit_hit="wall_time") == 1
+    assert (
+        count(after, *sandbox, limit_hit="wall_time")
+        - count(before, *sandbox, limit_hit="wall_time")
+        == 1
+    )
 
 
 def test_a_store_that_does_not_answer_is_reported_not_raised() -> None:

@@ -52,8 +52,17 @@ def tree(tmp_path: Path) -> Path:
 
 def test_tokenize_splits_camel_and_snake_case_and_keeps_the_identifier() -> None:
     terms = list(tokenize("ShoppingCart.add_item HTTPServer"))
-    assert terms == ["shopping", "cart", "shoppingcart", "add", "item", "add_item", "http",
-                     "server", "httpserver"]
+    assert terms == [
+        "shopping",
+        "cart",
+        "shoppingcart",
+        "add",
+        "item",
+        "add_item",
+        "http",
+        "server",
+        "httpserver",
+    ]
 
 
 def test_vendored_binary_and_huge_files_are_skipped(tree: Path) -> None:
@@ -88,8 +97,7 @@ def test_the_right_file_ranks_first(tree: Path, request_text: str, expected: str
 def test_files_named_in_the_request_come_first(tree: Path) -> None:
     request = "Totals are wrong; see shop/payment.py and discounts.py, maybe shop.cart.ShoppingCart"
     ranked = rank_files(tree, request, limit=5)
-    assert [r.path for r in ranked[:3]] == ["shop/payment.py", "shop/discounts.py",
-                                            "shop/cart.py"]
+    assert [r.path for r in ranked[:3]] == ["shop/payment.py", "shop/discounts.py", "shop/cart.py"]
     assert all(r.reason == "named" for r in ranked[:3])
     assert len({r.path for r in ranked}) == len(ranked)
 

@@ -52,13 +52,24 @@ def completion(
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_calls:
         message["tool_calls"] = tool_calls
-    return httpx.Response(200, json={
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1763856000,
-        "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "tool_calls" if tool_calls else "stop"}],
-        "usage": {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200},
-    })
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1763856000,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": "tool_calls" if tool_calls else "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200},
+        },
+    )
 
 
 @pytest.fixture()
@@ -92,17 +103,36 @@ async def scripted_worker_one(store: Store, run_id: int, workdir: Path) -> None:
         with telemetry.phase_span(run_id, "planning", 0) as phase:
             read = Tool("read_file", "Read a file.", {"type": "object"}, lambda path: "x = 1")
             with respx.mock(base_url=BASE) as mock:
-                mock.post("/chat/completions").mock(side_effect=[
-                    completion(tool_calls=[{"id": "c1", "type": "function", "function": {
-                        "name": "read_file",
-                        "arguments": json.dumps({"path": TOOL_ARG_SENTINEL})}}]),
-                    completion(json.dumps(PLAN)),
-                ])
-                client = ModelClient(Settings(), models={"default": "gpt-4o-mini"},
-                                     base_url=BASE, api_key=API_KEY, max_retries=0)
+                mock.post("/chat/completions").mock(
+                    side_effect=[
+                        completion(
+                            tool_calls=[
+                                {
+                                    "id": "c1",
+                                    "type": "function",
+                                    "function": {
+                                        "name": "read_file",
+                                        "arguments": json.dumps({"path": TOOL_ARG_SENTINEL}),
+                                    },
+                                }
+                            ]
+                        ),
+                        completion(json.dumps(PLAN)),
+                    ]
+                )
+                client = ModelClient(
+                    Settings(),
+                    models={"default": "gpt-4o-mini"},
+                    base_url=BASE,
+                    api_key=API_KEY,
+                    max_retries=0,
+                )
                 answer = await client.complete(
-                    "planner", [{"role": "user", "content": PROMPT_SENTINEL}],
-                    ImplementationPlan, tools=[read])
+                    "planner",
+                    [{"role": "user", "content": PROMPT_SENTINEL}],
+                    ImplementationPlan,
+                    tools=[read],
+                )
             assert answer.value.risk_level == "low"
             argv = ["/bin/sh", "-c", f"echo {OUTPUT_SENTINEL}; exit 3"]
             # The sandbox traces its own commands.
@@ -128,8 +158,12 @@ def scripted_run(
     spans: InMemorySpanExporter, sqlite_store: Store, tmp_path: Path
 ) -> tuple[tuple[ReadableSpan, ...], int, str]:
     run, _ = sqlite_store.create_run(
-        repo="octo/calc", issue_number=7, clone_url="https://github.com/octo/calc.git",
-        title="Add mul", request=PROMPT_SENTINEL, delivery_id="d-1234",
+        repo="octo/calc",
+        issue_number=7,
+        clone_url="https://github.com/octo/calc.git",
+        title="Add mul",
+        request=PROMPT_SENTINEL,
+        delivery_id="d-1234",
     )
     import asyncio
 
@@ -183,8 +217,10 @@ def test_spans_carry_run_ids_usage_exit_codes_and_status(
     for name in ("draftsmith.run", "draftsmith.run.resume"):
         attrs = dict(one(finished, name).attributes or {})
         assert attrs == {
-            "draftsmith.run_id": run_id, "draftsmith.repository": "octo/calc",
-            "draftsmith.issue": 7, "draftsmith.delivery_id": "d-1234",
+            "draftsmith.run_id": run_id,
+            "draftsmith.repository": "octo/calc",
+            "draftsmith.issue": 7,
+            "draftsmith.delivery_id": "d-1234",
         }
     planning = dict(one(finished, "phase planning").attributes or {})
     assert planning["draftsmith.run_id"] == run_id and planning["draftsmith.revision"] == 0
@@ -217,16 +253,28 @@ def test_spans_never_hold_prompt_text_answers_arguments_output_or_secrets(
     finished, _, _ = scripted_run
     exported = "\n".join(span.to_json() for span in finished)
     assert "gen_ai.usage.input_tokens" in exported  # the dump is the real one
-    for sentinel in (PROMPT_SENTINEL, "PROMPT-TEXT", ANSWER_SENTINEL, TOOL_ARG_SENTINEL,
-                     OUTPUT_SENTINEL, API_KEY, "sk-test"):
+    for sentinel in (
+        PROMPT_SENTINEL,
+        "PROMPT-TEXT",
+        ANSWER_SENTINEL,
+        TOOL_ARG_SENTINEL,
+        OUTPUT_SENTINEL,
+        API_KEY,
+        "sk-test",
+    ):
         assert sentinel not in exported, sentinel
 
 
 def test_logs_inside_a_run_carry_its_run_id_and_trace_id(
-    spans: InMemorySpanExporter, sqlite_store: Store,
+    spans: InMemorySpanExporter,
+    sqlite_store: Store,
 ) -> None:
     run, _ = sqlite_store.create_run(
-        repo="octo/calc", issue_number=8, clone_url="x", title="t", request="r",
+        repo="octo/calc",
+        issue_number=8,
+        clone_url="x",
+        title="t",
+        request="r",
         delivery_id="d-77",
     )
     stream = io.StringIO()

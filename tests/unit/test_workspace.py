@@ -72,7 +72,9 @@ def test_clone_failure_masks_credentials(tmp_path: Path) -> None:
 
 
 def test_mask_url_hides_user_and_password() -> None:
-    assert mask_url("see https://u:p@h/x and http://tok@h") == "see https://***@h/x and http://***@h"
+    assert (
+        mask_url("see https://u:p@h/x and http://tok@h") == "see https://***@h/x and http://***@h"
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,8 +106,11 @@ def test_create_branch_checks_it_out_and_is_reused_on_resume(ws: Workspace) -> N
 def test_edits_apply_create_update_delete(ws: Workspace) -> None:
     changed = ws.apply(
         _change(
-            _update("pkg/calc.py", "    return a - b\n", "    return a - b\n\n\ndef mul(a, b):\n"
-                    "    return a * b\n"),
+            _update(
+                "pkg/calc.py",
+                "    return a - b\n",
+                "    return a - b\n\n\ndef mul(a, b):\n    return a * b\n",
+            ),
             FileEdit(path="pkg/new/mod.py", operation=EditOperation.create, content="X = 1\n"),
             FileEdit(path="README.md", operation=EditOperation.delete),
         )

@@ -121,7 +121,14 @@ def test_doctor_gives_a_verdict_per_dependency(tmp_path: Path) -> None:
     assert result.returncode == 1  # no model and no App configured here
     lines = result.stdout
     for name in (
-        "settings", "dashboard", "database", "queue", "sandbox", "model", "prices", "github",
+        "settings",
+        "dashboard",
+        "database",
+        "queue",
+        "sandbox",
+        "model",
+        "prices",
+        "github",
     ):
         assert f"{name}:" in lines
     assert "warn  dashboard: the dashboard and /metrics are public on 0.0.0.0:8001" in lines
@@ -163,8 +170,17 @@ def test_serve_keeps_the_dashboard_off_the_webhook_listener_without_a_token(
         "DRAFTSMITH_WORK_DIR": str(tmp_path / "work"),
         "DRAFTSMITH_DASHBOARD_PORT": str(dashboard_port),
     }
-    command = [sys.executable, "-m", "bot.cli", "serve", "--insecure-dev", "--host",
-               "127.0.0.1", "--port", str(webhooks_port)]
+    command = [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--insecure-dev",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(webhooks_port),
+    ]
     server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert server.stderr is not None

@@ -38,17 +38,28 @@ PLAN = {
 }
 REVIEW_R0 = {
     "status": "needs_revision",
-    "issues": [{
-        "severity": "major", "category": "correctness", "file": "calc/ops.py", "line": 12,
-        "problem": "mul ignores negative operands", "recommended_fix": "return a * b",
-    }],
+    "issues": [
+        {
+            "severity": "major",
+            "category": "correctness",
+            "file": "calc/ops.py",
+            "line": 12,
+            "problem": "mul ignores negative operands",
+            "recommended_fix": "return a * b",
+        }
+    ],
     "suggestions": [],
     "score": 0.4,
 }
 REVIEW_R1 = {"status": "approved", "issues": [], "suggestions": ["add a docstring"], "score": 0.9}
 TEST_R1 = {
-    "status": "passed", "tests_passed": 14, "tests_failed": 0, "tests_skipped": 1,
-    "coverage_percent": 91.5, "failure_details": "", "command": "python -m pytest -q",
+    "status": "passed",
+    "tests_passed": 14,
+    "tests_failed": 0,
+    "tests_skipped": 1,
+    "coverage_percent": 91.5,
+    "failure_details": "",
+    "command": "python -m pytest -q",
     "duration_s": 3.2,
 }
 DIFF_R1 = """diff --git a/calc/ops.py b/calc/ops.py
@@ -90,33 +101,60 @@ class Seeded:
     running: int
 
 
-def _phase(store: Store, run_id: int, name: str, rev: int, start_s: float, dur_s: float,
-           outcome: str | None, tokens: int, cost: float) -> None:
+def _phase(
+    store: Store,
+    run_id: int,
+    name: str,
+    rev: int,
+    start_s: float,
+    dur_s: float,
+    outcome: str | None,
+    tokens: int,
+    cost: float,
+) -> None:
     began = utcnow() - timedelta(hours=1) + timedelta(seconds=start_s)
     phase_id = store.start_phase(run_id, name, rev)
     if outcome is not None:
         store.finish_phase(phase_id, outcome, tokens=tokens, cost_usd=cost)
     with store.session() as s:
-        s.execute(update(PhaseRecord).where(PhaseRecord.id == phase_id).values(
-            started_at=began,
-            finished_at=began + timedelta(seconds=dur_s) if outcome is not None else None,
-        ))
+        s.execute(
+            update(PhaseRecord)
+            .where(PhaseRecord.id == phase_id)
+            .values(
+                started_at=began,
+                finished_at=began + timedelta(seconds=dur_s) if outcome is not None else None,
+            )
+        )
 
 
 def seed(store: Store) -> Seeded:
     """Three runs: one approved after a revision, one failed in testing, one running."""
     hour_ago = utcnow() - timedelta(hours=1)
     done, _ = store.create_run(
-        repo="octo/calc", issue_number=7, clone_url="https://github.com/octo/calc.git",
-        title="Add a mul function", request="Please add mul", delivery_id="72d3162e-delivery",
+        repo="octo/calc",
+        issue_number=7,
+        clone_url="https://github.com/octo/calc.git",
+        title="Add a mul function",
+        request="Please add mul",
+        delivery_id="72d3162e-delivery",
     )
     for name, rev, start, dur, outcome, tokens, cost in TIMELINE:
         _phase(store, done.id, name, rev, start, dur, outcome, tokens, cost)
     for role, model, prompt, compl, cost, latency in MODEL_CALLS:
-        store.add_event(done.id, "model_call", role, {
-            "role": role, "model": model, "prompt_tokens": prompt, "completion_tokens": compl,
-            "total_tokens": prompt + compl, "cost_usd": cost, "latency_s": latency,
-        })
+        store.add_event(
+            done.id,
+            "model_call",
+            role,
+            {
+                "role": role,
+                "model": model,
+                "prompt_tokens": prompt,
+                "completion_tokens": compl,
+                "total_tokens": prompt + compl,
+                "cost_usd": cost,
+                "latency_s": latency,
+            },
+        )
     store.add_usage(done.id, tokens=8800, cost_usd=0.0083, tool_calls=6)
     store.put_artifact(done.id, "plan", json.dumps(PLAN), "application/json")
     store.put_artifact(done.id, "review.r0", json.dumps(REVIEW_R0), "application/json")
@@ -125,27 +163,54 @@ def seed(store: Store) -> Seeded:
     store.put_artifact(done.id, "diff.r1", DIFF_R1)
     store.put_artifact(done.id, "testreport.r1", TEST_R1)
     store.put_artifact(done.id, "evidence_path", "/var/lib/draftsmith/run-1/evidence.md")
-    store.put_artifact(done.id, "published", {
-        "pr_number": 42, "pr_url": "https://github.com/octo/calc/pull/42", "pr_node_id": "PR_1",
-        "check_run_id": CHECK_RUN_ID, "created": True, "reviewers_requested": [],
-    })
-    seed_state(store, done.id, status="approved", phase="done", revision=1, pr_number=42,
-               branch="draftsmith/add-mul", trace_context=TRACEPARENT,
-               finished_at=hour_ago + timedelta(seconds=180))
+    store.put_artifact(
+        done.id,
+        "published",
+        {
+            "pr_number": 42,
+            "pr_url": "https://github.com/octo/calc/pull/42",
+            "pr_node_id": "PR_1",
+            "check_run_id": CHECK_RUN_ID,
+            "created": True,
+            "reviewers_requested": [],
+        },
+    )
+    seed_state(
+        store,
+        done.id,
+        status="approved",
+        phase="done",
+        revision=1,
+        pr_number=42,
+        branch="draftsmith/add-mul",
+        trace_context=TRACEPARENT,
+        finished_at=hour_ago + timedelta(seconds=180),
+    )
     with store.session() as s:
         s.execute(update(Run).where(Run.id == done.id).values(created_at=hour_ago))
 
     failed, _ = store.create_run(
-        repo="octo/web", issue_number=3, clone_url="https://github.com/octo/web.git",
-        title="Fix the login redirect", request="r",
+        repo="octo/web",
+        issue_number=3,
+        clone_url="https://github.com/octo/web.git",
+        title="Fix the login redirect",
+        request="r",
     )
     _phase(store, failed.id, "planning", 0, 0, 12, "planned", 500, 0.0005)
-    seed_state(store, failed.id, status="failed", phase="testing",
-               status_reason="sandbox unavailable: bwrap missing")
+    seed_state(
+        store,
+        failed.id,
+        status="failed",
+        phase="testing",
+        status_reason="sandbox unavailable: bwrap missing",
+    )
 
     running, _ = store.create_run(
-        repo="octo/calc", issue_number=9, clone_url="https://github.com/octo/calc.git",
-        title="Add pow", request="r",
+        repo="octo/calc",
+        issue_number=9,
+        clone_url="https://github.com/octo/calc.git",
+        title="Add pow",
+        request="r",
     )
     _phase(store, running.id, "planning", 0, 0, 8, "planned", 300, 0.0003)
     _phase(store, running.id, "coding", 0, 8, 0, None, 0, 0.0)
@@ -175,7 +240,10 @@ def webhook_app(store: Store, tmp_path: Path, token: str | None) -> object:
     """The internet-facing app `serve` builds (with the dashboard only when a token is set)."""
     queue = TaskQueue(make_huey(f"sqlite:///{tmp_path / 'queue.db'}"))
     return create_app(
-        store=store, queue=queue, webhook_secret=WEBHOOK_SECRET, dashboard_token=token,
+        store=store,
+        queue=queue,
+        webhook_secret=WEBHOOK_SECRET,
+        dashboard_token=token,
         trace_url_template=TRACE_UI,
     )
 

@@ -43,7 +43,9 @@ def readable(page: Page) -> str:
 
 
 def test_browser_shows_the_run_list_a_filter_and_one_runs_timeline(
-    open_server: str, seeded: Seeded, tmp_path: Path,
+    open_server: str,
+    seeded: Seeded,
+    tmp_path: Path,
 ) -> None:
     with browser(tmp_path / "chromium") as chrome:
         listing = chrome.open(f"{open_server}/runs")
@@ -65,10 +67,17 @@ def test_browser_shows_the_run_list_a_filter_and_one_runs_timeline(
         heading = next(line for line in text.splitlines() if line.startswith("Run "))
         assert heading == f"Run {seeded.done}: octo/calc #7 approved"
         dom = page.dom
-        timeline = dom[dom.index('id="timeline"'):dom.index('id="phases"')]
+        timeline = dom[dom.index('id="timeline"') : dom.index('id="phases"')]
         bars = re.findall(r'data-phase="(\w+)" data-revision="(\d)"', timeline)
-        assert bars == [("planning", "0"), ("coding", "0"), ("reviewing", "0"), ("coding", "1"),
-                        ("reviewing", "1"), ("testing", "1"), ("deploying", "1")]
+        assert bars == [
+            ("planning", "0"),
+            ("coding", "0"),
+            ("reviewing", "0"),
+            ("coding", "1"),
+            ("reviewing", "1"),
+            ("testing", "1"),
+            ("deploying", "1"),
+        ]
         widths = [float(w) for w in re.findall(r"width: ([\d.]+)%", timeline)]
         assert widths[5] > widths[1] > widths[3] > widths[0] > widths[6]  # 50s > 45 > 30 > 20 > 10
         assert "45.0s" in text and "3m 00s" in text
@@ -97,7 +106,9 @@ def test_browser_shows_the_run_list_a_filter_and_one_runs_timeline(
 
 
 def test_a_run_that_did_not_succeed_says_why_in_a_sentence_with_the_traceback_folded(
-    open_server: str, seeded: Seeded, tmp_path: Path,
+    open_server: str,
+    seeded: Seeded,
+    tmp_path: Path,
 ) -> None:
     try:
         ImplementationPlan.model_validate({"summary": "x"})
@@ -105,12 +116,18 @@ def test_a_run_that_did_not_succeed_says_why_in_a_sentence_with_the_traceback_fo
         crash = exc
         trace = "".join(traceback.format_exception(exc))
     run, _ = seeded.store.create_run(
-        repo="octo/calc", issue_number=11, clone_url="https://github.com/octo/calc.git",
-        title="Crash me", request="r",
+        repo="octo/calc",
+        issue_number=11,
+        clone_url="https://github.com/octo/calc.git",
+        title="Crash me",
+        request="r",
     )
     seeded.store.put_artifact(run.id, "traceback", trace, "text/plain")
     seed_state(
-        seeded.store, run.id, status="failed", phase="planning",
+        seeded.store,
+        run.id,
+        status="failed",
+        phase="planning",
         status_reason=crash_reason("planning", crash),
     )
     with browser(tmp_path / "chromium") as chrome:
@@ -123,7 +140,7 @@ def test_a_run_that_did_not_succeed_says_why_in_a_sentence_with_the_traceback_fo
         assert "Technical details (traceback)" in text
         folded = re.compile(r"validation errors? for ImplementationPlan")
         assert not folded.search(text)  # behind the toggle, not on the page
-        details = page.dom[page.dom.index('<details id="traceback">'):]
+        details = page.dom[page.dom.index('<details id="traceback">') :]
         assert folded.search(details[: details.index("</details>")])
         assert "No pull request yet · No check run yet · Not traced" in text
 
@@ -136,19 +153,25 @@ def test_a_run_that_did_not_succeed_says_why_in_a_sentence_with_the_traceback_fo
 
 
 def test_a_run_waiting_for_the_model_says_why_and_when_it_resumes(
-    open_server: str, seeded: Seeded, tmp_path: Path,
+    open_server: str,
+    seeded: Seeded,
+    tmp_path: Path,
 ) -> None:
     run, _ = seeded.store.create_run(
-        repo="octo/calc", issue_number=12, clone_url="https://github.com/octo/calc.git",
-        title="Wait for me", request="r",
+        repo="octo/calc",
+        issue_number=12,
+        clone_url="https://github.com/octo/calc.git",
+        title="Wait for me",
+        request="r",
     )
     why = (
         "waiting for the model endpoint (rate limited (429)); resumes by itself at "
         "2026-11-29 09:00:00 UTC (wait 1 of this outage; after 1h 00m of waiting a person "
         "takes over)"
     )
-    seed_state(seeded.store, run.id, status="waiting_for_model", phase="planning",
-               status_reason=why)
+    seed_state(
+        seeded.store, run.id, status="waiting_for_model", phase="planning", status_reason=why
+    )
     with browser(tmp_path / "chromium") as chrome:
         text = readable(chrome.open(f"{open_server}/runs/{run.id}"))
         assert f"Run {run.id}: octo/calc #12 waiting_for_model" in text
@@ -165,7 +188,11 @@ def test_the_same_routes_answer_json_when_asked(open_server: str, seeded: Seeded
     assert detail["run"]["pr_url"] == "https://github.com/octo/calc/pull/42"
     assert detail["run"]["trace_id"] == TRACEPARENT.split("-")[1]
     assert [(p["name"], p["revision"], p["duration_s"]) for p in detail["phases"]][:4] == [
-        ("planning", 0, 20.0), ("coding", 0, 45.0), ("reviewing", 0, 15.0), ("coding", 1, 30.0)]
+        ("planning", 0, 20.0),
+        ("coding", 0, 45.0),
+        ("reviewing", 0, 15.0),
+        ("coding", 1, 30.0),
+    ]
     agents = {a["role"]: a for a in detail["agents"]}
     assert agents["coder"]["calls"] == 2 and agents["coder"]["prompt_tokens"] == 4200
     assert [r["content"]["status"] for r in detail["reviews"]] == ["needs_revision", "approved"]
@@ -264,7 +291,8 @@ def test_with_a_token_nothing_is_shown_without_it(protected_server: str, seeded:
 
 
 def test_with_a_token_the_bearer_header_or_the_login_cookie_opens_the_pages(
-    protected_server: str, seeded: Seeded,
+    protected_server: str,
+    seeded: Seeded,
 ) -> None:
     bearer = {"authorization": f"Bearer {TOKEN}"}
     assert httpx.get(f"{protected_server}/runs/{seeded.done}", headers=bearer).status_code == 200
@@ -298,14 +326,18 @@ def test_a_credential_in_a_run_never_reaches_the_page_or_the_json(
 ) -> None:
     token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     run, _ = seeded.store.create_run(
-        repo="octo/leaky", issue_number=99, clone_url="file:///x",
-        title=f"Use {token} to call the API", request="r",
+        repo="octo/leaky",
+        issue_number=99,
+        clone_url="file:///x",
+        title=f"Use {token} to call the API",
+        request="r",
     )
     seed_state(seeded.store, run.id, status="failed", status_reason=f"token {token} refused")
     page = httpx.get(f"{open_server}/runs/{run.id}", timeout=10).text
     listing = httpx.get(f"{open_server}/runs", timeout=10).text
-    as_json = httpx.get(f"{open_server}/runs/{run.id}", headers={"Accept": "application/json"},
-                        timeout=10).text
+    as_json = httpx.get(
+        f"{open_server}/runs/{run.id}", headers={"Accept": "application/json"}, timeout=10
+    ).text
     assert "octo/leaky" in listing
     for text in (page, listing, as_json):
         assert token not in text
