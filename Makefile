@@ -15,6 +15,7 @@ install:
 
 lint:
 	$(BIN)/ruff check bot webhooks tests benchmarks
+	$(BIN)/ruff format --check bot webhooks tests benchmarks
 	$(BIN)/mypy bot webhooks
 
 test: lint
