@@ -62,8 +62,12 @@ def prove(
     base: CaseResults,
     new_files: Iterable[str],
     base_packages: set[str],
+    alone: CaseResults | None = None,
 ) -> Proof:
-    """The new tests' cases and the ones that pin the change (see the module docstring)."""
+    """The new tests' cases and the ones that pin the change (see the module docstring).
+
+    `alone`: the new test files run by themselves with the change, as they ran on the base; a
+    case that does not pass there pins nothing (its failure on the base may be the isolation's)."""
     modules = [module_of(p) for p in new_files if p.endswith(".py")]
     if not modules:  # not Python: `after` is a run of the new test files alone
         return _prove_files(after, base)
@@ -75,6 +79,8 @@ def prove(
         return proof
     for case in new_tests:
         if after.cases[case] is not CaseStatus.passed:
+            continue
+        if alone is not None and alone.cases.get(case) is not CaseStatus.passed:
             continue
         module = next(m for m in modules if in_module(case, m))
         before = base.cases.get(case)

@@ -200,20 +200,30 @@ async def run_suite(
         outcome.report = report
     scope = NEW_TESTS if new_files else SUITE
     after_new = after
+    alone_cases: CaseResults | None = None
     if new_files and (runner.by_exit_code or language in ("node", "go")):
         started = time.monotonic()  # the new tests alone, under coverage (bot.sandbox.runners)
         alone, after_new = await runner.files(root, new_files, coverage_of=sources)
         outcome.timings["new_tests_s"] = _since(started)
         if _tampered(outcome, alone):
             return outcome
-    if coverage is None:  # read now: the runs that follow (on the base too) replace its report
-        coverage = (
-            ChangeCoverage(
-                available=True, scope=scope
-            )  # no Python source changed: nothing to measure
-            if language == "python" and not sources
-            else suite_coverage(language, root, diff, is_test, scope)
-        )
+    elif new_files and coverage is None and sources:
+        coverage = suite_coverage(language, root, diff, is_test, scope)  # before it is replaced
+    if new_files and language == "python" and not runner.by_exit_code:
+        # the new test files alone with the change, as they run on the base below: a case is
+        # pinned only when it fails there and passes here under the same conditions (a test that
+        # relies on what another module imported passes in the suite and fails alone on both)
+        started = time.monotonic()
+        alone, alone_cases = await runner.files(root, new_files)
+        outcome.timings["new_tests_s"] = _since(started)
+        if _tampered(outcome, alone):
+            return outcome
+    if coverage is None and language == "python" and not sources:
+        coverage = ChangeCoverage(
+            available=True, scope=scope
+        )  # no source changed: nothing to measure
+    elif coverage is None:  # read now: the runs that follow (on the base too) replace its report
+        coverage = suite_coverage(language, root, diff, is_test, scope)
     outcome.coverage = coverage.to_dict()
     contents = {p: (root / p).read_text() for p in new_files}
     touched = workspace.changed_files(base)
@@ -250,7 +260,8 @@ async def run_suite(
     outcome.base_suite = stored
     base_suite_report = TestReport.model_validate(stored["report"])
     base_suite = CaseResults.from_dict(stored["cases"])
-    _judge(outcome, after, after_new, base_suite, base_suite_report, base_new, new_files, packages)
+    _judge(outcome, after, after_new, base_suite, base_suite_report, base_new, new_files, packages,
+           alone_cases)  # fmt: skip
     outcome.environment_problem = _not_the_code(
         outcome, after, base_suite, base_suite_report, touched
     )
@@ -266,6 +277,7 @@ def _judge(
     base_new: CaseResults,
     new_files: list[str],
     packages: set[str],
+    alone: CaseResults | None = None,
 ) -> None:
     """Fill the proof, what was already failing and what is new."""
     report = outcome.report
@@ -277,7 +289,7 @@ def _judge(
             f"the suite on the base: {base_suite_report.failure_details.splitlines()[0]}"
         )
     if new_files:
-        proof = prove(after_new, base_new, new_files, packages)
+        proof = prove(after_new, base_new, new_files, packages, alone)
         if outcome.base_report is not None and LIMIT_MARK in outcome.base_report.failure_details:
             proof.pinned, proof.base_problem = {}, "the new tests on the base hit a sandbox limit"
         outcome.new_tests = proof.new_tests

@@ -217,28 +217,31 @@ def test_tests_a_modified_test_file_already_had_need_not_execute_the_change(
     assert review["issues"] == [] and run.status == "approved", review["issues"]
 
 
-RECURSION_TEST = """import pytest
+TRACER_TEST = """import sys
+
+from calc import subtract
 
 
-def test_recursion_message():
-    def down():
-        down()
+def test_subtract():
+    assert subtract(5, 3) == 2
 
-    with pytest.raises(RecursionError) as caught:
-        down()
-    assert "while calling" not in str(caught.value)
+
+def test_no_tracer():
+    assert subtract(1, 1) == 0
+    assert sys.gettrace() is None  # what a debugger- or tracer-sensitive test checks
 """
 
 
 def test_a_failure_only_under_coverage_is_confirmed_by_the_plain_suite(pipeline: Any) -> None:
-    """On Python 3.11 coverage.py's tracer changes a RecursionError's message (as in the suites
-    of structlog and cleo): the plain run of the same suite is what counts, and says so."""
-    files = {**PYTHON_FILES, "tests/test_recursion.py": RECURSION_TEST}
-    script = {"planner": [PLAN], "coder": [change(), change()], "tester": [TESTS, TESTS],
+    """coverage.py's tracer can change what a test sees (on Python 3.11 a RecursionError's message,
+    in the suites of structlog and cleo; here `sys.gettrace()`): the plain run of the same suite
+    is what counts, and says so. Only the new test files run under coverage, so the test is new."""
+    tests = {**TESTS, "files": [{**TESTS["files"][0], "content": TRACER_TEST}]}
+    script = {"planner": [PLAN], "coder": [change(), change()], "tester": [tests, tests],
               "reviewer": [APPROVED, APPROVED]}  # fmt: skip
-    store, run, _, evidence = pipeline(script, files)
+    store, run, _, evidence = pipeline(script, PYTHON_FILES)
     outcome = artifact(store, run.id, "testoutcome.r0")
-    assert outcome["coverage_only_failures"] == ["tests.test_recursion::test_recursion_message"]
+    assert outcome["coverage_only_failures"] == ["tests.test_subtract::test_no_tracer"]
     report = outcome["report"]
     assert (report["tests_passed"], report["tests_failed"]) == (3, 0)
     assert "-m coverage" not in report["command"]

@@ -28,6 +28,17 @@ def test_only_cases_that_failed_or_could_not_import_on_the_base_are_pinned() -> 
     assert sorted(not_collected.pinned) == proof.new_tests
 
 
+def test_a_case_that_fails_alone_with_the_change_too_pins_nothing() -> None:
+    """structlog: tests that pass in the whole suite (another module imported what they rely on)
+    and fail when their file runs alone, before and after the change alike."""
+    after = results({"tests.test_new::test_a": P, "tests.test_new::test_b": P})
+    base = results({"tests.test_new::test_a": F, "tests.test_new::test_b": F})
+    alone = results({"tests.test_new::test_a": P, "tests.test_new::test_b": F})
+    proof = prove(after, base, NEW, PACKAGES, alone)
+    assert proof.pinned == {"tests.test_new::test_a": "failed on the base"}
+    assert proof.new_tests == ["tests.test_new::test_a", "tests.test_new::test_b"]
+
+
 def test_a_collection_error_that_is_not_an_import_pins_nothing() -> None:
     after = results({"tests.test_new::test_a": P})
     base = results({}, {"tests.test_new": "E   SyntaxError: invalid syntax"})
