@@ -16,6 +16,7 @@ from bot.agents.tester import TestOutcome
 from bot.analysis.coverage import ChangeCoverage, junit_name
 from bot.analysis.differential import DifferentialAnalysis
 from bot.contracts import ReviewIssue, Severity, TestStatus
+from bot.testing.proof import RAN_AND_FAILED
 
 MAX_DETAILS = 1500
 
@@ -94,6 +95,11 @@ def _coverage_issues(
     # tester's own tests are held to it even when they pass on the base.
     reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
     preexisting = set(outcome.preexisting)
+    # A case that ran on the base and failed there, and passes with the change, depends on the
+    # change whatever coverage contexts say (a template compiled and cached by an earlier test
+    # runs the changed parser outside this one: jinja-b6f50df85b). A case pinned only because
+    # the base could not import what it adds is still held to executing the change.
+    ran_and_failed = {n for n, why in outcome.pinned_why.items() if why in RAN_AND_FAILED}
     changed = ", ".join(f"`{f.name}()`" for f in coverage.functions) or "the changed lines"
     return [
         _tests(
@@ -102,7 +108,7 @@ def _coverage_issues(
             "acceptance criteria name.",
         )
         for name in outcome.new_tests
-        if name not in reached and name not in failing and name not in preexisting
+        if name not in reached | failing | preexisting | ran_and_failed
     ]
 
 

@@ -57,6 +57,14 @@ def unrunnable(run: CaseResults, packages: set[str], what: str) -> str | None:
     return None
 
 
+def ran_and_failed(before: CaseStatus) -> str:
+    """Why a case pins the change when it ran on the base and failed or errored there."""
+    return f"{before} on the base"
+
+
+RAN_AND_FAILED = frozenset(ran_and_failed(s) for s in (CaseStatus.failed, CaseStatus.error))
+
+
 def prove(
     after: CaseResults,
     base: CaseResults,
@@ -85,7 +93,7 @@ def prove(
         module = next(m for m in modules if in_module(case, m))
         before = base.cases.get(case)
         if before in (CaseStatus.failed, CaseStatus.error):
-            proof.pinned[case] = f"{before} on the base"
+            proof.pinned[case] = ran_and_failed(before)
         elif before is None and module in base.collection_errors:
             if import_failure(base.collection_errors[module]):
                 proof.pinned[case] = "could not be collected on the base: imports what it adds"

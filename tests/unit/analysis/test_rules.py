@@ -142,3 +142,15 @@ def test_a_test_the_base_already_had_passing_need_not_execute_the_change() -> No
     found.preexisting = []  # the tester's own test, passing on the base: still held to it
     (issue,) = rule_issues(found, covered([NODE]))
     assert kept in issue.problem
+
+
+def test_a_case_that_ran_and_failed_on_the_base_is_not_held_to_the_coverage_of_the_change() -> None:
+    """jinja-b6f50df85b: the template an earlier test compiled is cached, so the changed parser
+    ran outside this test; failing on the base and passing with the change is the stronger proof."""
+    elsewhere = covered(["tests/test_other.py::test_other"])
+    ran = outcome()
+    ran.pinned_why = {NEW: "failed on the base"}
+    assert not [i for i in rule_issues(ran, elsewhere) if "executes none" in i.problem]
+    imported = outcome()
+    imported.pinned_why = {NEW: "could not be collected on the base: imports what it adds"}
+    assert [i for i in rule_issues(imported, elsewhere) if "executes none" in i.problem]
