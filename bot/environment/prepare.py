@@ -147,6 +147,9 @@ async def prepare_environment(
         prepared.notes = list(marker.get("notes") or [])
         return prepared
     (root / MARKER).unlink(missing_ok=True)
+    # an environment without its marker is half made (a worker killed mid-setup) or stale: start
+    # from nothing (`uv venv` refuses an existing .venv, and a half install is no environment)
+    shutil.rmtree(root / VENV, ignore_errors=True)
     started = time.monotonic()
     if plan.commands:
         if cache is not None:

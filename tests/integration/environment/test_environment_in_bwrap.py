@@ -143,3 +143,25 @@ def test_the_witness_cross_checks_pytest_of_the_prepared_venv(
     )
     forged = asyncio.run(run_pytest(sandbox, root, LIMITS))
     assert forged.tampered is not None and forged.tests_passed == 0, forged
+
+
+def test_a_half_made_environment_left_by_a_killed_worker_is_prepared_again(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    """A worker killed mid-setup leaves a .venv without the marker; `uv venv` refused it
+    ("A virtual environment already exists"), which failed a run of the chaos test."""
+    root = make_repo(tmp_path / "calc", PYTHON_FILES)
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /nowhere\n")
+    environment = asyncio.run(
+        prepare_environment(
+            sandbox,
+            root,
+            language="python",
+            limits=LIMITS,
+            allow=load_default_policy().setup_allow,
+        )
+    )
+    assert environment.ok, environment.problem
+    assert environment.installer == "uv" and not environment.reused
+    assert (root / ".venv" / "bin" / "python").exists()
