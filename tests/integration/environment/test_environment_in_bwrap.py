@@ -42,9 +42,9 @@ def run(sandbox: BwrapSandbox, root: Path, code: str, python: str) -> tuple[int,
     return result.exit_code, result.stdout + result.stderr
 
 
-def prepared(sandbox: BwrapSandbox, tmp_path: Path) -> Path:
-    root = make_repo(tmp_path / "calc", PYTHON_FILES)
-    environment = asyncio.run(
+def prepare(sandbox: BwrapSandbox, root: Path) -> PreparedEnvironment:
+    """The repository's environment, prepared with the default setup allow-list."""
+    return asyncio.run(
         prepare_environment(
             sandbox,
             root,
@@ -53,6 +53,11 @@ def prepared(sandbox: BwrapSandbox, tmp_path: Path) -> Path:
             allow=load_default_policy().setup_allow,
         )
     )
+
+
+def prepared(sandbox: BwrapSandbox, tmp_path: Path) -> Path:
+    root = make_repo(tmp_path / "calc", PYTHON_FILES)
+    environment = prepare(sandbox, root)
     assert environment.ok, environment.problem
     return root
 
@@ -153,15 +158,7 @@ def test_a_half_made_environment_left_by_a_killed_worker_is_prepared_again(
     root = make_repo(tmp_path / "calc", PYTHON_FILES)
     (root / ".venv" / "bin").mkdir(parents=True)
     (root / ".venv" / "pyvenv.cfg").write_text("home = /nowhere\n")
-    environment = asyncio.run(
-        prepare_environment(
-            sandbox,
-            root,
-            language="python",
-            limits=LIMITS,
-            allow=load_default_policy().setup_allow,
-        )
-    )
+    environment = prepare(sandbox, root)
     assert environment.ok, environment.problem
     assert environment.installer == "uv" and not environment.reused
     assert (root / ".venv" / "bin" / "python").exists()
