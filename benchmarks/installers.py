@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bot.environment.cache import RepositoryCache  # noqa: E402
 from bot.environment.prepare import UV_BIN, prepare_environment  # noqa: E402
-from bot.policy import load_default_policy  # noqa: E402
+from bot.policy.decide import load_default_policy  # noqa: E402
 from bot.sandbox.base import Limits  # noqa: E402
 from bot.sandbox.bwrap import BwrapSandbox  # noqa: E402
 from bot.sandbox.toolbox import build_python_toolbox  # noqa: E402

@@ -48,8 +48,8 @@ import openai  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.llm import Completion, ModelClient, Tool  # noqa: E402
-from bot.policy import RepoConfig  # noqa: E402
+from bot.model.client import Completion, ModelClient, Tool  # noqa: E402
+from bot.policy.decide import RepoConfig  # noqa: E402
 from bot.run import artifacts  # noqa: E402
 from bot.run.artifacts import Artifacts  # noqa: E402
 from bot.run.engine import Engine  # noqa: E402
@@ -57,7 +57,7 @@ from bot.run.states import ACTIVE  # noqa: E402
 from bot.sandbox.base import ExecResult, Limits  # noqa: E402
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem  # noqa: E402
 from bot.sandbox.choose import python_toolbox  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store.runs import Store  # noqa: E402
 from tests.helpers.repos import PYTHON_FILES, make_repo  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402
 from tests.helpers.scripts import happy_path  # noqa: E402

@@ -49,7 +49,7 @@ from bot.local import run_local_pipeline  # noqa: E402
 from bot.sandbox.base import Limits  # noqa: E402
 from bot.sandbox.choose import get_sandbox  # noqa: E402
 from bot.sandbox.runners import parse_junit, read_report  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store.runs import Store  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402
 
 GIT_ENV = {

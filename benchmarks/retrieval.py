@@ -1,4 +1,4 @@
-"""File-localization benchmark of bot.retrieval on real commits, beside naive baselines.
+"""File-localization benchmark of bot.repo.retrieval on real commits, beside naive baselines.
 
 Usage: python benchmarks/retrieval.py [--cases PATH] [--trees DIR] [--json]
 
@@ -9,7 +9,7 @@ plus the tokens (chars/4) of the ranked files a coder's context must hold, in ra
 include every changed file. Only non-test Python files are scored (the answer key's
 population), so every method ranks the same candidates.
 
-Methods: `bm25` is bot.retrieval's ranking (files named in the request first, then BM25 over
+Methods: `bm25` is bot.repo.retrieval's ranking (files named in the request first, then BM25 over
 paths and contents); `bm25_unnamed` is the same without putting named files first (an
 ablation); `largest` always ranks the package's modules by size, largest first;
 `most_edited` puts the project's most often changed file in these cases first (a prior read
@@ -32,7 +32,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bot.retrieval import LexicalIndex, estimate_tokens  # noqa: E402
+from bot.repo.retrieval import LexicalIndex, estimate_tokens  # noqa: E402
 
 DEFAULT_CASES = REPO_ROOT.parent / "shared" / "datasets" / "localization" / "cases.jsonl"
 DEFAULT_TREES = Path.home() / ".cache" / "draftsmith" / "localization-trees"

@@ -12,7 +12,7 @@ delivery id and issue number; a fraction are redeliveries of an earlier id, sent
 the original) at concurrency C, paced at R deliveries/s with --rate, else as fast as possible.
 
 Prints throughput, ack latency percentiles, duplicates sent and answered as duplicates, and
-what the store holds afterwards (read with bot.store.Store). No run is created without App
+what the store holds afterwards (read with bot.store.runs.Store). No run is created without App
 credentials, so `runs created` is 0 by design: `deliveries stored` and their outcomes
 (`queued` = stored and still waiting for the worker) are the figures of record.
 The client runs on the same machine and competes with the server for its cores.
@@ -44,8 +44,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
 
-from bot.queue import make_huey  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.jobs.queue import make_huey  # noqa: E402
+from bot.store.runs import Store  # noqa: E402
 from tests.helpers.payloads import body_of, load_payload, sign  # noqa: E402
 
 DRAFTSMITH = REPO_ROOT / ".venv" / "bin" / "draftsmith"
@@ -497,10 +497,10 @@ def components(n: int, threads: int) -> dict[str, Any]:
 
     from pydantic import SecretStr
 
-    from bot.commands import Command, dump_command
     from bot.config import Settings
-    from bot.queue import TaskQueue
+    from bot.jobs.queue import TaskQueue
     from bot.runtime import setup_process
+    from bot.steering.commands import Command, dump_command
     from webhooks.routing import route
     from webhooks.signature import verify
 

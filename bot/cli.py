@@ -71,7 +71,7 @@ def serve(
         runtime.store.migrate()
     except DraftsmithError as exc:
         raise _fail(exc) from exc
-    from bot.exposure import dashboard_exposure
+    from bot.observe.exposure import dashboard_exposure
     from webhooks.listeners import Listener, create_dashboard_app, serve_listeners
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
@@ -136,9 +136,9 @@ def runs(
     repo: Annotated[str | None, typer.Option(help="Only runs of this owner/name.")] = None,
 ) -> None:
     """List runs, or show one run's phases, costs per agent and artifacts."""
-    from bot import runview
-    from bot.store import Store
-    from bot.usage import format_cost as money
+    from bot.model.usage import format_cost as money
+    from bot.observe import runview
+    from bot.store.runs import Store
 
     settings = _settings()
     store = Store(settings.database_url)

@@ -50,7 +50,7 @@ def check_settings(settings: Settings) -> Check:
 
 def check_dashboard(settings: Settings) -> Check:
     """Whether the dashboard (plans, diffs, test output of private repositories) is public."""
-    from bot.exposure import is_loopback
+    from bot.observe.exposure import is_loopback
 
     if settings.dashboard_token is not None:
         if len(settings.dashboard_token.get_secret_value()) < MIN_DASHBOARD_TOKEN:
@@ -76,7 +76,7 @@ def check_dashboard(settings: Settings) -> Check:
 
 def check_database(settings: Settings) -> Check:
     """The run store answers and its schema is current."""
-    from bot.store import Store
+    from bot.store.runs import Store
 
     store = Store(settings.database_url)
     store.migrate()
@@ -86,7 +86,7 @@ def check_database(settings: Settings) -> Check:
 
 def check_queue(settings: Settings) -> Check:
     """The queue answers."""
-    from bot.queue import TaskQueue, make_huey
+    from bot.jobs.queue import TaskQueue, make_huey
 
     pending = TaskQueue(make_huey(settings.queue_url)).ping()
     return Check("queue", "ok", f"{settings.queue_url.split('@')[-1]} ({pending} pending)")
@@ -139,7 +139,7 @@ def check_model(settings: Settings) -> Check:
 def check_prices(settings: Settings) -> Check:
     """Every configured model has a price (else its cost is unknown and budgets use tokens)."""
     from bot.config import ROLES
-    from bot.usage import load_prices, price_for
+    from bot.model.usage import load_prices, price_for
 
     prices = load_prices(settings.model_prices)
     models = {settings.model, *(getattr(settings, f"model_{role}") for role in ROLES)}

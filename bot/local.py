@@ -10,14 +10,14 @@ from rich.console import Console
 
 from bot.config import Settings
 from bot.errors import ModelError, WorkspaceError
-from bot.llm import ModelClient
+from bot.model.client import ModelClient
 from bot.run import waiting
 from bot.run.engine import Engine, model_client
 from bot.run.states import ACTIVE, Phase, Status
 from bot.run.transitions import Move
 from bot.sandbox.choose import get_sandbox
-from bot.store import Store
-from bot.tables import Run, utcnow
+from bot.store.runs import Store
+from bot.store.tables import Run, utcnow
 
 EXIT_CODES: dict[str, int] = {
     Status.approved: 0,

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 from huey.consumer import Consumer
 
-from bot.commands import RepoRef, load_command
 from bot.config import Settings
 from bot.errors import ConfigError, DraftsmithError
 from bot.github.client import GitHubGateway, InstallationClient
-from bot.handlers import Handlers
-from bot.leases import Leases
-from bot.outbox import Outbox
-from bot.progress import post_progress
-from bot.queue import TaskQueue, make_huey
+from bot.jobs.leases import Leases
+from bot.jobs.outbox import Outbox
+from bot.jobs.queue import TaskQueue, make_huey
+from bot.observe.progress import post_progress
 from bot.run.states import ACTIVE, Status
-from bot.store import Store
-from bot.tables import Run, utcnow
+from bot.steering.commands import RepoRef, load_command
+from bot.steering.handlers import Handlers
+from bot.store.runs import Store
+from bot.store.tables import Run, utcnow
 
 if TYPE_CHECKING:
     from bot.run.engine import Engine
@@ -55,9 +55,9 @@ def _dead_local_worker(worker: str, host: str) -> bool:
 
 def setup_process(settings: Settings) -> None:
     """JSON logs with every record masked: the bot's secrets and common credential patterns."""
-    from bot.logs import configure_logging
+    from bot.observe.logs import configure_logging
+    from bot.observe.telemetry import TraceLogFilter, configure_tracing
     from bot.security.masking import Masker, install_masking, set_process_masker
-    from bot.telemetry import TraceLogFilter, configure_tracing
 
     extra = [v for v in (os.environ.get("OPENAI_API_KEY"),) if v and len(v) >= 8]
     configure_logging(settings.log_level, filters=[TraceLogFilter()])
@@ -177,7 +177,7 @@ class Runtime:
 
         A queued run over a concurrency cap is not started: it looks again later. A run that
         ends the step waiting on the model endpoint gets its resume scheduled. The lock is a
-        lease renewed by a heartbeat while the step runs (bot/leases.py)."""
+        lease renewed by a heartbeat while the step runs (bot/jobs/leases.py)."""
         from bot.run.capacity import room_for, start_when_room
 
         log = {"run_id": run_id}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.queue import TaskQueue, make_huey
-from bot.store import Store
+from bot.jobs.queue import TaskQueue, make_huey
+from bot.store.runs import Store
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/15"

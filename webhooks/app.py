@@ -1,7 +1,7 @@
 """FastAPI app factory: the webhook intake and health route.
 
 Thin by design: verify, parse, route, persist the delivery, wake the outbox, answer. No work
-here: the outbox (bot/outbox.py) hands stored deliveries to the queue off the ack path.
+here: the outbox (bot/jobs/outbox.py) hands stored deliveries to the queue off the ack path.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bot.commands import dump_command
 from bot.errors import DraftsmithError
-from bot.metrics import record_delivery
-from bot.queue import TaskQueue
-from bot.store import Store
+from bot.jobs.queue import TaskQueue
+from bot.observe.metrics import record_delivery
+from bot.steering.commands import dump_command
+from bot.store.runs import Store
 from webhooks.dashboard import build_dashboard_router
 from webhooks.routing import Ignored, MalformedPayload, Pong, route
 from webhooks.signature import verify

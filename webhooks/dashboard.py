@@ -5,7 +5,7 @@ cost per agent, plan, reviews, test reports and diffs. `Accept: application/json
 data as JSON. With a token every route (and `/metrics`) needs `Authorization: Bearer <token>`
 or the cookie the login form sets; wrong tokens (form or header) are throttled per client.
 Where the dashboard is served (its own loopback listener without a token) is decided in
-`bot/exposure.py`.
+`bot/observe/exposure.py`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from bot import metrics, runview
 from bot.errors import DraftsmithError, StoreError
+from bot.model.usage import format_cost
+from bot.observe import metrics, runview
 from bot.security.masking import process_masker
-from bot.store import Store
-from bot.usage import format_cost
+from bot.store.runs import Store
 from webhooks.throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from bot.store import Store
+from bot.store.runs import Store
 from webhooks.dashboard import build_dashboard_router
 
 

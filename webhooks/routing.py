@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.commands import (
+from bot.steering.commands import (
     VERBS,
     Actor,
     CheckSuiteCompleted,

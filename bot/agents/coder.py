@@ -10,9 +10,9 @@ import json
 from bot.agents.prompting import file_blocks, messages
 from bot.contracts import CodeChange, ImplementationPlan
 from bot.errors import WorkspaceError
-from bot.llm import Completion, ModelClient, Tool
+from bot.model.client import Completion, ModelClient, Tool
+from bot.repo.workspace import Workspace
 from bot.security.untrusted import as_data
-from bot.workspace import Workspace
 
 
 def repository_tools(workspace: Workspace) -> list[Tool]:

@@ -26,10 +26,10 @@ from bot.contracts import (
     TestPlan,
 )
 from bot.github.markdown import closes, code, host_of, inert, inert_line, title
-from bot.instructions import MAX_FILE_CHARS
-from bot.policy import TEST_INFRASTRUCTURE_REASON, Decision
-from bot.tables import Run
-from bot.usage import format_cost
+from bot.model.usage import format_cost
+from bot.policy.decide import TEST_INFRASTRUCTURE_REASON, Decision
+from bot.repo.instructions import MAX_FILE_CHARS
+from bot.store.tables import Run
 
 NEEDS_APPROVAL_LABEL = "needs-approval"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.agents.prompting import file_blocks, messages
 from bot.contracts import ImplementationPlan
 from bot.github.markdown import code, inert, inert_line
-from bot.llm import Completion, ModelClient
-from bot.policy import Decision
+from bot.model.client import Completion, ModelClient
+from bot.policy.decide import Decision
 from bot.security.untrusted import as_data
 
 

@@ -19,7 +19,7 @@ from bot.analysis.coverage import ChangeCoverage
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.render import analysis_text, coverage_text, tests_text
 from bot.contracts import ImplementationPlan, ReviewIssue, ReviewResult
-from bot.llm import Completion, ModelClient
+from bot.model.client import Completion, ModelClient
 from bot.security.untrusted import as_data
 
 

@@ -30,14 +30,14 @@ from bot.environment.detect import dependency_files
 from bot.environment.prepare import PreparedEnvironment, exclude_scratch, prepare_environment
 from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
-from bot.llm import Completion, ModelClient
-from bot.policy import Policy, RepoConfig
+from bot.model.client import Completion, ModelClient
+from bot.policy.decide import Policy, RepoConfig
+from bot.repo.workspace import Workspace
 from bot.sandbox.base import Limits, Sandbox
 from bot.security.test_infrastructure import infrastructure_refusal
 from bot.security.untrusted import as_data
 from bot.testing.checkout import base_checked_out, restore
 from bot.testing.suite import run_suite
-from bot.workspace import Workspace
 
 TEST_PATH = re.compile(
     r"(^|/)(tests?|__tests__|spec)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|\.(test|spec)\.[cm]?[jt]s$"

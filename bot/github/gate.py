@@ -1,6 +1,7 @@
 """Acting on the policy gate on GitHub: release on a code owner's approval; CI repair context.
 
-Deciding who may release is `bot.policy.Authorisation`; this module gathers the facts it needs
+Deciding who may release is `bot.policy.decide.Authorisation`; this module gathers the facts it
+needs
 (team memberships) and performs the release: check run -> success, `needs-approval` label
 removed, the pull request marked ready for review.
 """
@@ -16,7 +17,7 @@ from bot.github.checks import FailingCheck
 from bot.github.client import InstallationClient
 from bot.github.models import can_maintain
 from bot.github.publish import CHECK_NAME, NEEDS_APPROVAL_LABEL
-from bot.policy import Authorisation, Decision
+from bot.policy.decide import Authorisation, Decision
 
 logger = logging.getLogger(__name__)
 

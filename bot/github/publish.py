@@ -26,8 +26,8 @@ from bot.github.checks import Annotation, Conclusion
 from bot.github.client import InstallationClient, authenticated_clone_url
 from bot.github.codeowners import Reviewers, find_codeowners
 from bot.github.markdown import closes, code, inert_line
-from bot.policy import Decision
-from bot.workspace import Workspace
+from bot.policy.decide import Decision
+from bot.repo.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

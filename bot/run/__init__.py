@@ -22,7 +22,8 @@ Where things live:
 
 Extending: a new step (e.g. preparing the environment between coding and testing, or a
 reviewer after the tester) is a `Phase`, a place in `PHASE_ORDER`, a `Step` class in `steps/`
-registered in `STEPS`, and a progress label in `bot/progress.py`. A new state (e.g. waiting on a
+registered in `STEPS`, and a progress label in `bot/observe/progress.py`. A new state (e.g.
+waiting on a
 model outage) is a `Status`, plus a `Move` into it and out of it with their `Rule`s. A new
 intent is a dataclass in `intents.py` and its entry in `Intents._apply`.
 

@@ -26,9 +26,9 @@ from bot.contracts import (
     TestReport,
 )
 from bot.github.publish import Published
-from bot.policy import Decision
+from bot.policy.decide import Decision
 from bot.security.screening import Flag
-from bot.store import Store
+from bot.store.runs import Store
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.policy import Budgets
+from bot.policy.decide import Budgets
 from bot.run.waiting import waited_s
-from bot.store import Store
-from bot.tables import Run, as_aware, utcnow
+from bot.store.runs import Store
+from bot.store.tables import Run, as_aware, utcnow
 
 
 def attempt_started(store: Store, run: Run) -> datetime:

@@ -18,8 +18,8 @@ from bot.config import Settings
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Status
 from bot.run.transitions import Move
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 
 @dataclass(frozen=True)

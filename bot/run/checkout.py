@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from bot import resume
 from bot.contracts import IssueText
 from bot.errors import PolicyError, WorkspaceError
 from bot.github.client import authenticated_clone_url
-from bot.policy import RepoConfig, parse_repo_config
-from bot.run import artifacts
+from bot.policy.decide import RepoConfig, parse_repo_config
+from bot.repo.workspace import Workspace
+from bot.run import artifacts, resume
 from bot.run.artifacts import Artifacts
 from bot.run.context import Services
 from bot.security.hidden import strip_hidden
 from bot.security.screening import screen
-from bot.store import Store
-from bot.tables import Run
-from bot.workspace import Workspace
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 CONFIG_PATH = ".github/draftsmith.yml"
 
 
 def open_workspace(services: Services, run: Run) -> Workspace:
-    """The run's clone, re-validated against the store on every pick-up (bot/resume.py)."""
+    """The run's clone, re-validated against the store on every pick-up (bot/run/resume.py)."""
     workspace, _ = resume.open_workspace(
         services.store, run, services.run_dir(run), lambda: _fetch_url(services, run)
     )

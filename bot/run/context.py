@@ -9,8 +9,10 @@ from typing import Any, ClassVar, Protocol
 
 from bot.config import Settings
 from bot.github.client import InstallationClient
-from bot.llm import ModelClient
-from bot.policy import Policy, RepoConfig
+from bot.model.client import ModelClient
+from bot.model.usage import Usage
+from bot.policy.decide import Policy, RepoConfig
+from bot.repo.workspace import Workspace
 from bot.run import artifacts
 from bot.run.artifacts import ArtifactKind, Artifacts
 from bot.run.guard import GuardedSandbox, StepGuard
@@ -18,10 +20,8 @@ from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.base import Limits, Sandbox
 from bot.security.screening import PATTERNS, screen
-from bot.store import Store
-from bot.tables import Run
-from bot.usage import Usage
-from bot.workspace import Workspace
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 BOT_LOGIN = "draftsmith[bot]"
 Kinds = tuple[ArtifactKind[Any], ...]

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import Settings
-from bot.endings import crash_reason
 from bot.errors import (
     BudgetExhausted,
     ContractError,
@@ -24,8 +23,10 @@ from bot.errors import (
     RunStopped,
 )
 from bot.github.client import InstallationClient
-from bot.llm import ModelClient
-from bot.policy import Policy, RepoConfig, load_default_policy, merge
+from bot.model.client import ModelClient
+from bot.observe.endings import crash_reason
+from bot.observe.telemetry import phase_span, record_outcome, run_span
+from bot.policy.decide import Policy, RepoConfig, load_default_policy, merge
 from bot.run import artifacts, budgets
 from bot.run.artifacts import Artifacts
 from bot.run.checkout import open_workspace, repo_config
@@ -39,9 +40,8 @@ from bot.run.steps import STEPS
 from bot.run.transitions import Move, target
 from bot.run.waiting import end_outage, plan_wait
 from bot.sandbox.base import Limits, Sandbox
-from bot.store import Store
-from bot.tables import Run, utcnow
-from bot.telemetry import phase_span, record_outcome, run_span
+from bot.store.runs import Store
+from bot.store.tables import Run, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from bot.agents.deployer import Evidence, write_evidence
-from bot.policy import Decision
+from bot.policy.decide import Decision
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
 from bot.run.budgets import wall_time
 from bot.run.checkout import issue_text
 from bot.run.context import Services
-from bot.tables import Run
+from bot.store.tables import Run
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Checks made before every model call, tool call and sandbox command of a running step.
 
-`StepGuard` is what the model client (`bot.llm.CallGuard`) and the sandbox wrapper ask:
+`StepGuard` is what the model client (`bot.model.client.CallGuard`) and the sandbox wrapper ask:
 - has the run been stopped? (read from the store: a `/draftsmith stop` lands there) -> RunStopped;
 - is this attempt's wall-time window used up? -> BudgetExhausted;
 - how many completion tokens may this call ask for? The run's remaining tokens (and, when the
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import BudgetExhausted, RunStopped
-from bot.policy import Budgets
+from bot.model.usage import Price, Usage, estimate_prompt_tokens, price_for
+from bot.policy.decide import Budgets
 from bot.run.states import Status
 from bot.sandbox.base import ExecResult, Limits, Sandbox
-from bot.store import Store
-from bot.tables import utcnow
-from bot.usage import Price, Usage, estimate_prompt_tokens, price_for
+from bot.store.runs import Store
+from bot.store.tables import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.errors import WorkspaceError
-from bot.instructions import RepositoryGuidance, load_guidance
+from bot.repo.instructions import RepositoryGuidance, load_guidance
 from bot.run import artifacts
 from bot.run.context import RunContext
 

@@ -16,8 +16,8 @@ from bot.errors import ActiveRunConflict
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import ACTIVE, DELIVERED, Phase, Status
 from bot.run.transitions import Move
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 
 @dataclass(frozen=True)

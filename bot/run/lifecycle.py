@@ -18,8 +18,8 @@ from sqlalchemy import ColumnElement
 
 from bot.run.states import Phase, Status
 from bot.run.transitions import Move, allowed, target
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 logger = logging.getLogger(__name__)
 

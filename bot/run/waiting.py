@@ -21,8 +21,8 @@ from bot.run.context import StepResult
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Status
 from bot.run.transitions import Move
-from bot.store import Store
-from bot.tables import Run, as_aware, utcnow
+from bot.store.runs import Store
+from bot.store.tables import Run, as_aware, utcnow
 
 WAIT_EVENT = "model_wait"
 RESUMED_EVENT = "model_resumed"

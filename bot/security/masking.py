@@ -198,7 +198,8 @@ _STANDARD_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None
 class MaskingFilter(logging.Filter):
     """Masks a log record's message, arguments, extra fields, traceback and stack in place.
 
-    Attach it to HANDLERS (`bot.logs.configure_logging(filters=[...])`): a filter on a logger
+    Attach it to HANDLERS (`bot.observe.logs.configure_logging(filters=[...])`): a filter on a
+    logger
     does not see records propagated from child loggers. `install_masking` covers every logger.
     The formatted traceback is left in `record.exc_text` (masked) and `exc_info` is cleared, so a
     formatter must print `exc_text` to keep tracebacks.

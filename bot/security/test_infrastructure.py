@@ -3,7 +3,7 @@
 Tests are the run's evidence, and they run in the same process as the code they judge. A file
 that changes how tests are collected, run or reported (a `conftest.py`, a pytest plugin, pytest's
 settings, a jest/vitest/mocha config) can rewrite the verdict, so the tester may never write one
-and a coder change to one is gated (`bot.policy.TEST_INFRASTRUCTURE_REASON`). Paths come from
+and a coder change to one is gated (`bot.policy.decide.TEST_INFRASTRUCTURE_REASON`). Paths come from
 the policy's `test_infrastructure` patterns; the functions here add what a path cannot say:
 hooks declared inside a test file, and a change to the pytest section of `pyproject.toml` or
 `setup.cfg`.
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bot.contracts import FileEdit
-from bot.policy import TEST_INFRASTRUCTURE_REASON, Policy, is_test_infrastructure
+from bot.policy.decide import TEST_INFRASTRUCTURE_REASON, Policy, is_test_infrastructure
 
 PYTEST_TOML_TABLES = (("tool", "pytest", "ini_options"), ("tool", "pytest"))
 PYTEST_CFG_SECTIONS = ("tool:pytest", "pytest")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.errors import WorkspaceError
-from bot.workspace import Workspace
+from bot.repo.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

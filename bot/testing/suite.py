@@ -36,6 +36,7 @@ from bot.analysis.coverage import (
 )
 from bot.contracts import TestReport, TestStatus
 from bot.environment.cache import RepositoryCache
+from bot.repo.workspace import Workspace
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.golang import GO_TEST_REPORT, go_test_names, packages_of
 from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
@@ -49,7 +50,6 @@ from bot.testing.proof import (
     prove,
     unrunnable,
 )
-from bot.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from bot.security.masking import (
     process_masker,
     set_process_masker,
 )
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 from tests.helpers.fake_github import TOKEN, FakeGitHub
 from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, make_repo

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.policy import TEST_INFRASTRUCTURE_REASON
-from bot.progress import marker
+from bot.observe.progress import marker
+from bot.policy.decide import TEST_INFRASTRUCTURE_REASON
 from bot.sandbox.witness import TAMPERED
 from tests.adversarial.conftest import labeled
 from tests.helpers.fake_github import FakeGitHub

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.policy import load_default_policy
-from bot.replies import RATE_LIMITED_MARKER
+from bot.policy.decide import load_default_policy
+from bot.steering.replies import RATE_LIMITED_MARKER
 from tests.adversarial.conftest import (
     INSTALLATION,
     REPO,

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.tables import Run
+from bot.store.tables import Run
 from tests.helpers.fake_github import FakeGitHub
 
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from huey import RedisHuey
 
-from bot.progress import marker
-from bot.store import Store
+from bot.observe.progress import marker
+from bot.store.runs import Store
 from tests.conftest import REDIS_URL
 from tests.helpers.chaos import (
     Fleet,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.store import Store
+from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 from tests.helpers.sandboxes import docker_image_problem, require
 from tests.helpers.scripted_model import ScriptedModel, serve_model

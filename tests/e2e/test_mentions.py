@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.policy import load_default_policy
-from bot.replies import NOT_A_WRITER
+from bot.policy.decide import load_default_policy
 from bot.runtime import Runtime
+from bot.steering.replies import NOT_A_WRITER
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.run.states import TERMINAL, Status
 from bot.run.waiting import RESUMED_EVENT, WAIT_EVENT
 from bot.runtime import Runtime
-from bot.tables import as_aware
+from bot.store.tables import as_aware
 from tests.e2e.conftest import WEBHOOK_SECRET
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload

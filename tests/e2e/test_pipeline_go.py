@@ -14,7 +14,7 @@ from rich.console import Console
 
 from bot.config import Settings
 from bot.local import run_local_pipeline
-from bot.store import Store
+from bot.store.runs import Store
 from tests.helpers.repos import git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from bot.config import Settings
 from bot.local import run_local_pipeline
-from bot.store import Store
+from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED, NEEDS_REVISION, PLAN, TESTS, change, fix, happy_path

@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from bot.config import Settings
 from bot.runtime import Runtime
-from bot.tables import Run, utcnow
+from bot.store.tables import Run, utcnow
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.e2e.test_github_flow import OWNERS, Harness, comment, labeled
 from tests.helpers.fake_github import FakeGitHub

@@ -142,7 +142,7 @@ def handle_label(settings: Settings, delivery: str, runtime: Runtime | None = No
 
 
 def _start_command() -> str:
-    from bot.commands import dump_command
+    from bot.steering.commands import dump_command
     from webhooks.routing import route
 
     command = route("issues", labeled("file:///nowhere"))

@@ -13,8 +13,8 @@ from rich.console import Console
 
 from bot.config import Settings
 from bot.local import run_local_pipeline
-from bot.store import Store
-from bot.telemetry import configure_tracing, shutdown_tracing
+from bot.observe.telemetry import configure_tracing, shutdown_tracing
+from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import happy_path

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
-from bot.queue import TaskQueue, make_huey
+from bot.jobs.queue import TaskQueue, make_huey
 from bot.runtime import Runtime
 from tests.e2e.conftest import RunWatcher
 from tests.helpers.repos import PYTHON_FILES, make_repo

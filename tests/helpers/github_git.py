@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.workspace import Workspace
+from bot.repo.workspace import Workspace
 
 BRANCH = "draftsmith/7-add-widget"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 
 def seed_state(

@@ -7,9 +7,9 @@ from dataclasses import asdict
 from bot.agents.deployer import Evidence, evidence_markdown
 from bot.agents.tester import TestOutcome
 from bot.contracts import TestReport, TestStatus
-from bot.policy import evaluate, load_default_policy
+from bot.policy.decide import evaluate, load_default_policy
 from bot.sandbox.phases import CommandRecord
-from bot.tables import Run
+from bot.store.tables import Run
 
 
 def _evidence(records: list[CommandRecord]) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import PolicyError
-from bot.instructions import (
+from bot.policy.decide import parse_repo_config
+from bot.repo.instructions import (
     GUIDANCE_NOTE,
     MAX_FILE_CHARS,
     contributing_sections,
     load_guidance,
     nearest_agents_file,
 )
-from bot.policy import parse_repo_config
 
 CONTRIBUTING = """# Contributing
 Thanks for helping!

@@ -13,8 +13,8 @@ import respx
 from bot.config import Settings
 from bot.contracts import ImplementationPlan, ReviewResult
 from bot.errors import ContractError, ModelError, ModelUnavailable
-from bot.llm import ModelClient, Tool
-from bot.usage import Price, UsageLedger, parse_prices, price_for
+from bot.model.client import ModelClient, Tool
+from bot.model.usage import Price, UsageLedger, parse_prices, price_for
 
 BASE = "http://llm.test/v1"
 PLAN = {

@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from sqlalchemy import update
 
-from bot import metrics
-from bot.store import Store
-from bot.tables import PhaseRecord, utcnow
+from bot.observe import metrics
+from bot.store.runs import Store
+from bot.store.tables import PhaseRecord, utcnow
 from tests.helpers.runs import seed_state
 
 

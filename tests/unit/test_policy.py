@@ -8,8 +8,7 @@ import pytest
 
 from bot.contracts import Gate
 from bot.errors import PolicyError
-from bot.pathglob import compile_glob, normalise_path, path_matches
-from bot.policy import (
+from bot.policy.decide import (
     REPO_RISKY_REASON,
     Authorisation,
     Policy,
@@ -22,6 +21,7 @@ from bot.policy import (
     parse_repo_config,
     setup_command_allowed,
 )
+from bot.policy.pathglob import compile_glob, normalise_path, path_matches
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOT = "draftsmith[bot]"
@@ -37,7 +37,7 @@ def default() -> Policy:
 
 def test_documented_policy_file_is_the_packaged_one(default: Policy) -> None:
     documented = REPO_ROOT / "policies" / "default.yml"
-    assert documented.resolve() == (REPO_ROOT / "bot" / "policy_default.yml").resolve()
+    assert documented.resolve() == (REPO_ROOT / "bot" / "policy" / "default.yml").resolve()
     assert load_policy(documented) == default
 
 

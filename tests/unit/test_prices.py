@@ -10,7 +10,7 @@ import pytest
 from bot.config import Settings
 from bot.doctor import check_prices
 from bot.errors import ConfigError
-from bot.usage import (
+from bot.model.usage import (
     DEFAULT_PRICES,
     Price,
     estimate_prompt_tokens,

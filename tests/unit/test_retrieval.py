@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.retrieval import (
+from bot.repo.retrieval import (
     LexicalIndex,
     estimate_tokens,
     named_files,

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.contracts import ReviewStatus, Severity
 from bot.errors import ConfigError
-from bot.logs import JsonFormatter
+from bot.observe.logs import JsonFormatter
 from bot.security import (
     UNTRUSTED_RULE,
     Masker,

@@ -84,13 +84,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_import_walk_sees_imports_inside_functions_and_type_checking(tmp_path: Path) -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from bot.store import Store\n"
+        "if TYPE_CHECKING:\n    from bot.store.runs import Store\n"
         "def f():\n    from bot.run import engine\n"
     )
     path = tmp_path / "probe.py"
     path.write_text(source)
-    known = {"bot", "bot.store", "bot.run", "bot.run.engine"}
-    assert imports_of("bot.probe", path, known) == {"bot.store", "bot.run", "bot.run.engine"}
+    known = {"bot", "bot.store.runs", "bot.run", "bot.run.engine"}
+    assert imports_of("bot.probe", path, known) == {"bot.store.runs", "bot.run", "bot.run.engine"}
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

@@ -22,14 +22,14 @@ import respx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bot import telemetry
 from bot.config import Settings
 from bot.contracts import ImplementationPlan
-from bot.llm import ModelClient, Tool
-from bot.logs import JsonFormatter
+from bot.model.client import ModelClient, Tool
+from bot.observe import telemetry
+from bot.observe.logs import JsonFormatter
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox
-from bot.store import Store
+from bot.store.runs import Store
 
 BASE = "http://llm.test/v1"
 PROMPT_SENTINEL = "PROMPT-TEXT-7f3a never-export-me"

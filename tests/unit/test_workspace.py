@@ -9,7 +9,7 @@ import pytest
 
 from bot.contracts import CodeChange, EditOperation, FileEdit, SearchReplace
 from bot.errors import WorkspaceError
-from bot.workspace import BOT_EMAIL, BOT_NAME, Workspace, branch_name, mask_url, slugify
+from bot.repo.workspace import BOT_EMAIL, BOT_NAME, Workspace, branch_name, mask_url, slugify
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -8,8 +8,8 @@ from bot.agents.coder import Coder
 from bot.contracts import CodeChange, Gate, ImplementationPlan
 from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
-from bot.policy import evaluate
-from bot.retrieval import select_context
+from bot.policy.decide import evaluate
+from bot.repo.retrieval import select_context
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for

@@ -12,7 +12,8 @@ from bot.errors import WorkspaceError
 from bot.github.client import InstallationClient
 from bot.github.codeowners import CodeOwners, find_codeowners
 from bot.github.publish import publish
-from bot.policy import Decision, evaluate
+from bot.policy.decide import Decision, evaluate
+from bot.repo.workspace import Workspace
 from bot.run import artifacts
 from bot.run.checkout import issue_text
 from bot.run.context import BOT_LOGIN, Kinds, RunContext, StepResult
@@ -20,8 +21,7 @@ from bot.run.evidence import collect
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.security.test_infrastructure import pytest_config_reasons
-from bot.tables import Run
-from bot.workspace import Workspace
+from bot.store.tables import Run
 
 
 class Deploying:

@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from bot.agents.planner import Planner, plan_for_approval
 from bot.contracts import Gate, ImplementationPlan
-from bot.policy import evaluate
-from bot.retrieval import select_context
+from bot.policy.decide import evaluate
+from bot.repo.retrieval import select_context
 from bot.run import artifacts
 from bot.run.checkout import issue_text
 from bot.run.context import Kinds, RunContext, StepResult

@@ -44,7 +44,7 @@ async def ensure_environment(ctx: RunContext) -> PreparedEnvironment:
     """The revision's environment, prepared unless the workspace still holds it.
 
     The testing step calls this too: a worker that died after setup may resume on a fresh clone
-    (bot/resume.py), where the environment must be prepared again. When the workspace's
+    (bot/run/resume.py), where the environment must be prepared again. When the workspace's
     environment is reused, the stored record of the setup that did the work is what the evidence
     shows."""
     services, revision = ctx.services, ctx.run.revision

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.store import Store
+from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.runs import seed_state
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import update
 
 from bot.config import Settings
-from bot.queue import TaskQueue, make_huey
+from bot.jobs.queue import TaskQueue, make_huey
 from bot.security.masking import Masker, process_masker, set_process_masker
-from bot.store import Store
-from bot.tables import PhaseRecord, Run, utcnow
+from bot.store.runs import Store
+from bot.store.tables import PhaseRecord, Run, utcnow
 from tests.helpers.runs import seed_state
 from tests.helpers.server import serve
 from webhooks.app import create_app

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from bot.contracts import ImplementationPlan
-from bot.endings import crash_reason
-from bot.exposure import dashboard_exposure
+from bot.observe.endings import crash_reason
+from bot.observe.exposure import dashboard_exposure
 from tests.helpers.browser import Page, browser, escaped_markup
 from tests.helpers.runs import seed_state
 from tests.helpers.server import serve

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.environment.prepare import TOOLBOX_PTH, PreparedEnvironment, prepare_environment
-from bot.policy import load_default_policy
+from bot.policy.decide import load_default_policy
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.runners import run_pytest

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, QueueError
-from bot.outbox import Outbox
-from bot.queue import TaskQueue, make_huey
-from bot.store import Store
+from bot.jobs.outbox import Outbox
+from bot.jobs.queue import TaskQueue, make_huey
+from bot.store.runs import Store
 
 
 def test_an_enqueued_delivery_and_run_reach_the_bound_handlers(queue: TaskQueue) -> None:

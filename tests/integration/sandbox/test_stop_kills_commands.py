@@ -11,7 +11,7 @@ from typing import ClassVar
 import pytest
 
 from bot.config import Settings
-from bot.llm import ModelClient
+from bot.model.client import ModelClient
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.engine import Engine
 from bot.run.intents import Intents, Stop
@@ -19,7 +19,7 @@ from bot.run.states import Phase
 from bot.run.steps import STEPS
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
-from bot.store import Store
+from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, make_repo
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")

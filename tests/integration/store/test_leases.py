@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 
-from bot.leases import Heartbeat, Leases
+from bot.jobs.leases import Heartbeat, Leases
 from bot.run.lifecycle import Lifecycle
 from bot.run.transitions import Move
-from bot.store import Store
+from bot.store.runs import Store
 
 
 def new_run(store: Store, issue: int = 1) -> int:

@@ -9,7 +9,7 @@ import pytest
 from bot.errors import ActiveRunConflict, StoreError
 from bot.run.lifecycle import Lifecycle
 from bot.run.transitions import Move
-from bot.store import Store
+from bot.store.runs import Store
 from tests.helpers.runs import seed_state
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from bot.analysis.coverage import NEW_TESTS, SUITE, ChangeCoverage
+from bot.repo.workspace import Workspace
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.toolbox import build_python_toolbox
 from bot.testing.suite import SuiteOutcome, run_suite
-from bot.workspace import Workspace
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.commands import StartRun, load_command
-from bot.outbox import Outbox
-from bot.queue import TaskQueue
-from bot.store import Store
+from bot.jobs.outbox import Outbox
+from bot.jobs.queue import TaskQueue
+from bot.steering.commands import StartRun, load_command
+from bot.store.runs import Store
 from tests.helpers.payloads import load_payload
 from tests.helpers.server import serve
 from webhooks.app import create_app
@@ -225,7 +225,7 @@ def test_the_outbox_thread_dispatches_as_soon_as_it_is_notified(
 def test_each_answer_is_counted_with_its_outcome(server: Any) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from bot import metrics
+    from bot.observe import metrics
 
     def counts() -> dict[tuple[str, str], float]:
         text = metrics.render(metrics.registry_for(None)).decode()

@@ -11,15 +11,15 @@ import pytest
 
 from bot.agents.tester import TESTS_SUBJECT, TestOutcome
 from bot.contracts import CodeChange, TestPlan, TestReport, TestStatus
-from bot.resume import open_workspace
+from bot.repo.workspace import Workspace
 from bot.run.lifecycle import Lifecycle
+from bot.run.resume import open_workspace
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.bwrap import UID_BASE
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 from bot.testing.checkout import MARKER
-from bot.workspace import Workspace
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripts import TESTS, change
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.environment.detect import Installer, node_plan, python_plan
 from bot.environment.prepare import plan_for
-from bot.policy import load_default_policy
+from bot.policy.decide import load_default_policy
 from bot.sandbox.phases import allowed
 
 UV = Installer("uv", uv="/opt/draftsmith/python/.bin/uv")

@@ -8,7 +8,7 @@ import respx
 from bot.errors import GitHubError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.gate import ReleaseOutcome, release_on_review, repair_context
-from bot.policy import Decision, evaluate, load_default_policy
+from bot.policy.decide import Decision, evaluate, load_default_policy
 from tests.helpers import github_objects as objects
 from tests.helpers.github_objects import annotation, check_run
 from tests.helpers.github_repo_api import RepoAPI

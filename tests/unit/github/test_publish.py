@@ -14,7 +14,7 @@ from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Rev
 from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.publish import CHECK_NAME, Published, publish
-from bot.policy import Decision, evaluate, load_default_policy
+from bot.policy.decide import Decision, evaluate, load_default_policy
 from tests.helpers.github_git import BRANCH, RunRepos, make_run_repos
 from tests.helpers.github_repo_api import RepoAPI
 from tests.unit.github.support import pull, token_body

@@ -9,7 +9,7 @@ import respx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bot.github.client import GitHubGateway
-from bot.telemetry import configure_tracing, shutdown_tracing
+from bot.observe.telemetry import configure_tracing, shutdown_tracing
 from tests.unit.github.support import comment, token_body
 
 

@@ -11,7 +11,7 @@ from bot.contracts import ReviewResult, ReviewStatus
 from bot.run import artifacts
 from bot.run.artifacts import KINDS, Artifacts
 from bot.run.steps import STEPS
-from bot.store import Store
+from bot.store.runs import Store
 
 
 def test_per_revision_kinds_keep_their_stored_names() -> None:

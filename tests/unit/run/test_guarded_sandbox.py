@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.environment.prepare import installer_for
-from bot.policy import load_default_policy
+from bot.policy.decide import load_default_policy
 from bot.run.guard import GuardedSandbox, Spent, StepGuard
 from bot.sandbox.bwrap import BwrapSandbox
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
-from bot.store import Store
+from bot.store.runs import Store
 
 
 def test_a_guarded_sandbox_prepares_environments_with_the_toolbox_uv(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from bot.run.intents import (
 )
 from bot.run.lifecycle import Lifecycle
 from bot.run.transitions import Move
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 from tests.helpers.runs import seed_state
 
 

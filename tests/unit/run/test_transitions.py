@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import TransitionError
-from bot.progress import LABELS
+from bot.observe.progress import LABELS
 from bot.run.states import ACTIVE, TERMINAL, Phase, Status
 from bot.run.steps import STEPS
 from bot.run.transitions import PHASE_ORDER, RULES, Move, allowed, target

@@ -9,16 +9,16 @@ import openai
 
 from bot.config import Settings
 from bot.errors import ModelUnavailable
-from bot.model_errors import outage_cause, retry_after
-from bot.policy import load_default_policy
-from bot.progress import render
+from bot.model.errors import outage_cause, retry_after
+from bot.observe.progress import render
+from bot.policy.decide import load_default_policy
 from bot.run import budgets, waiting
 from bot.run.capacity import start_when_room
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Status
 from bot.run.transitions import Move
-from bot.store import Store
-from bot.tables import Run, as_aware, utcnow
+from bot.store.runs import Store
+from bot.store.tables import Run, as_aware, utcnow
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.contracts import EditOperation, FileEdit, Gate, SearchReplace
-from bot.policy import TEST_INFRASTRUCTURE_REASON, evaluate, is_test_infrastructure
-from bot.policy import load_default_policy as default_policy
+from bot.policy.decide import TEST_INFRASTRUCTURE_REASON, evaluate, is_test_infrastructure
+from bot.policy.decide import load_default_policy as default_policy
 from bot.security.test_infrastructure import (
     infrastructure_refusal,
     plugin_hooks,

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from bot.errors import PolicyError
 from bot.github.markdown import code, inert_line
-from bot.policy import REPO_CONFIG_PATH, parse_repo_config
+from bot.policy.decide import REPO_CONFIG_PATH, parse_repo_config
 
 if TYPE_CHECKING:
-    from bot.commands import RepoRef
     from bot.github.client import InstallationClient
+    from bot.steering.commands import RepoRef
 
 CONFIG_ERROR_MARKER = "<!-- draftsmith:config-error -->"
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.endings import CRASH_PREFIX, why_it_ended
-from bot.store import Store
-from bot.tables import Artifact, Run, as_aware, utcnow
+from bot.observe.endings import CRASH_PREFIX, why_it_ended
+from bot.store.runs import Store
+from bot.store.tables import Artifact, Run, as_aware, utcnow
 
 _REVISED = re.compile(r"^(?P<kind>[a-z_]+)\.r(?P<revision>\d+)$")
 

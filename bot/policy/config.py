@@ -1,7 +1,7 @@
 """Policies and repository configuration as data: the models, loading, parsing and `merge`.
 
 A repository's config may tighten the built-in policy, never loosen it (`merge`). Deciding on a
-change from a policy is `bot/policy.py`'s job.
+change from a policy is `bot/policy/decide.py`'s job.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import PolicyError
-from bot.pathglob import compile_glob
+from bot.policy.pathglob import compile_glob
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLICY_RESOURCE = "policy_default.yml"
+DEFAULT_POLICY_RESOURCE = "default.yml"
 REPO_CONFIG_PATH = ".github/draftsmith.yml"
 REPO_RISKY_REASON = "risky per .github/draftsmith.yml"
 STEER_PERMISSIONS = frozenset({"admin", "maintain", "write"})
@@ -225,8 +225,10 @@ def load_policy(path: Path) -> Policy:
 
 
 def load_default_policy() -> Policy:
-    """The built-in policy shipped in the package (`bot/policy_default.yml`)."""
-    text = resources.files("bot").joinpath(DEFAULT_POLICY_RESOURCE).read_text(encoding="utf-8")
+    """The built-in policy shipped in the package (`bot/policy/default.yml`)."""
+    text = (
+        resources.files("bot.policy").joinpath(DEFAULT_POLICY_RESOURCE).read_text(encoding="utf-8")
+    )
     return parse_policy(text, f"built-in {DEFAULT_POLICY_RESOURCE}")
 
 

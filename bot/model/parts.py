@@ -15,7 +15,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import DraftsmithError
-from bot.usage import Usage
+from bot.model.usage import Usage
 
 logger = logging.getLogger(__name__)
 

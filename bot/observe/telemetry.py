@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
+    from bot.model.usage import Usage
     from bot.sandbox.base import ExecResult
-    from bot.usage import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _delivery_id: ContextVar[str | None] = ContextVar("draftsmith_delivery_id", defa
 
 
 class RunLike(Protocol):
-    """What `run_span` reads of a run (bot.store.Run satisfies it)."""
+    """What `run_span` reads of a run (bot.store.runs.Run satisfies it)."""
 
     id: int
     repo: str
@@ -339,7 +339,7 @@ def record_exec(span: Span, result: ExecResult) -> None:
     span.set_attribute("draftsmith.sandbox.limit_hit", hit)
     if not result.ok:
         span.set_status(Status(StatusCode.ERROR, f"exit {result.exit_code}, limit {hit}"))
-    from bot.metrics import record_sandbox_command
+    from bot.observe.metrics import record_sandbox_command
 
     record_sandbox_command(hit)
 

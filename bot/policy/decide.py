@@ -2,7 +2,7 @@
 
 `evaluate` is pure: it decides the Gate of a change from its paths, their code owners and the
 policy; acting on the decision is the run core's job. Loading and merging policies and a
-repository's config is `bot/policy_config.py` (its names are re-exported here).
+repository's config is `bot/policy/config.py` (its names are re-exported here).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pydantic import Field
 
 from bot.contracts import Gate
-from bot.pathglob import matching, normalise_path
-from bot.policy_config import (
+from bot.policy.config import (
     DEFAULT_POLICY_RESOURCE,
     REPO_CONFIG_PATH,
     REPO_RISKY_REASON,
@@ -31,6 +30,7 @@ from bot.policy_config import (
     parse_policy,
     parse_repo_config,
 )
+from bot.policy.pathglob import matching, normalise_path
 from bot.sandbox.phases import allowed
 
 __all__ = [

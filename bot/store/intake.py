@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.store_base import StoreBase
-from bot.tables import Delivery, Installation, Run, utcnow
+from bot.store.engine import StoreBase
+from bot.store.tables import Delivery, Installation, Run, utcnow
 
 
 class IntakeQueries(StoreBase):

@@ -1,4 +1,4 @@
-"""The run store's tables (SQLAlchemy 2 declarative models); queries live in bot/store.py."""
+"""The run store's tables (SQLAlchemy 2 declarative models); queries live in bot/store/runs.py."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The store is the source of truth; a queue message only says "advance run N". SQLite by default,
 PostgreSQL when `DRAFTSMITH_DATABASE_URL=postgresql+psycopg://...`. The schema is created and
-upgraded by Alembic (`bot/migrations/`).
+upgraded by Alembic (`bot/store/migrations/`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.errors import ActiveRunConflict, StoreError
 from bot.run.states import ACTIVE, TERMINAL
 from bot.security.masking import process_masker
-from bot.store_base import make_engine, migrate
-from bot.store_intake import IntakeQueries
-from bot.tables import Artifact, PhaseRecord, Run, RunEvent, utcnow
+from bot.store.engine import make_engine, migrate
+from bot.store.intake import IntakeQueries
+from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent, utcnow
 
 __all__ = ["Store", "make_engine", "migrate"]
 
@@ -202,7 +202,7 @@ class Store(IntakeQueries):
     # locking ---------------------------------------------------------------------------------
     def claim_run(self, run_id: int, worker: str, ttl_s: float) -> bool:
         """Take the run's lock for `worker` unless another live worker holds it (`ttl_s` is the
-        lease; the holder renews it with a heartbeat, see bot/leases.py)."""
+        lease; the holder renews it with a heartbeat, see bot/jobs/leases.py)."""
         now = utcnow()
         with self.session() as s:
             result = s.execute(

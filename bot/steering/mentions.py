@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.commands import Mention, RepoRef
 from bot.config import Settings
 from bot.github.client import InstallationClient
 from bot.run.intents import Intent, Revise
-from bot.store import Store
-from bot.tables import Run
+from bot.steering.commands import Mention, RepoRef
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 
 class Handled(Protocol):
@@ -44,7 +44,7 @@ class Ignored:
 
 
 class MentionHandlers(Protocol):
-    """What a mention needs of the handlers (`bot.handlers.Handlers`)."""
+    """What a mention needs of the handlers (`bot.steering.handlers.Handlers`)."""
 
     settings: Settings
     store: Store

@@ -11,8 +11,8 @@ import logging
 import threading
 
 from bot.errors import DraftsmithError
-from bot.queue import TaskQueue
-from bot.store import Store
+from bot.jobs.queue import TaskQueue
+from bot.store.runs import Store
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.policy import Policy
-from bot.store import Store
-from bot.tables import as_aware, utcnow
+from bot.policy.decide import Policy
+from bot.store.runs import Store
+from bot.store.tables import as_aware, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.store import make_engine
-from bot.tables import Base
+from bot.store.runs import make_engine
+from bot.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

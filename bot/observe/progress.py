@@ -8,8 +8,8 @@ from bot.run import artifacts
 from bot.run.artifacts import Artifacts
 from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
 from bot.run.transitions import PHASE_ORDER
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 # The checklist label of each phase of `PHASE_ORDER`; a phase without a label is not listed.
 LABELS: dict[Phase, str] = {

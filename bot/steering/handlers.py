@@ -10,31 +10,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.commands import (
-    CheckSuiteCompleted,
-    Command,
-    CommentCommand,
-    InstallationChanged,
-    Mention,
-    RepoRef,
-    ReviewComment,
-    ReviewSubmitted,
-    StartRun,
-)
 from bot.config import Settings
 from bot.github.client import InstallationClient
-from bot.mentions import handle_mention
-from bot.policy import Policy, load_default_policy
-from bot.progress import post_progress
-from bot.queue import TaskQueue
-from bot.ratelimit import RateLimiter
-from bot.replies import (
-    HELP_TEXT,
-    NOT_A_WRITER,
-    RATE_LIMITED_COMMANDS,
-    RATE_LIMITED_MARKER,
-    RATE_LIMITED_RUN,
-)
+from bot.jobs.queue import TaskQueue
+from bot.observe.progress import post_progress
+from bot.policy.decide import Policy, load_default_policy
 from bot.run import artifacts
 from bot.run.intents import (
     ApprovePlan,
@@ -49,9 +29,29 @@ from bot.run.intents import (
     Stop,
 )
 from bot.run.states import Status
-from bot.store import Store
-from bot.tables import Run
-from bot.trigger_label import repo_trigger_label
+from bot.steering.commands import (
+    CheckSuiteCompleted,
+    Command,
+    CommentCommand,
+    InstallationChanged,
+    Mention,
+    RepoRef,
+    ReviewComment,
+    ReviewSubmitted,
+    StartRun,
+)
+from bot.steering.mentions import handle_mention
+from bot.steering.ratelimit import RateLimiter
+from bot.steering.replies import (
+    HELP_TEXT,
+    NOT_A_WRITER,
+    RATE_LIMITED_COMMANDS,
+    RATE_LIMITED_MARKER,
+    RATE_LIMITED_RUN,
+)
+from bot.steering.trigger_label import repo_trigger_label
+from bot.store.runs import Store
+from bot.store.tables import Run
 
 logger = logging.getLogger(__name__)
 

@@ -28,13 +28,13 @@ from pathlib import Path
 from bot.agents.tester import TESTS_SUBJECT, tester_edits
 from bot.contracts import CodeChange, TestPlan
 from bot.errors import WorkspaceError
+from bot.repo.workspace import Workspace, branch_name
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
 from bot.sandbox.ownership import reclaim
-from bot.store import Store
-from bot.tables import Run
+from bot.store.runs import Store
+from bot.store.tables import Run
 from bot.testing.checkout import restore
-from bot.workspace import Workspace, branch_name
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from bot.config import Role, Settings
 from bot.errors import ContractError, ModelError
-from bot.llm_parts import (
+from bot.model.errors import endpoint_error, refused
+from bot.model.parts import (
     CallGuard,
     Tool,
     describe,
@@ -26,10 +27,9 @@ from bot.llm_parts import (
     unfence,
     with_schema,
 )
-from bot.model_errors import endpoint_error, refused
+from bot.model.usage import Price, Usage, UsageLedger, load_prices, usage_of
+from bot.observe.telemetry import record_model_call, tool_span
 from bot.security.masking import process_masker
-from bot.telemetry import record_model_call, tool_span
-from bot.usage import Price, Usage, UsageLedger, load_prices, usage_of
 
 __all__ = ["CallGuard", "Completion", "ModelClient", "Price", "Tool", "Usage", "UsageLedger"]
 

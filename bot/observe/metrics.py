@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from bot.errors import StoreError
 from bot.run.states import Status
-from bot.store import Store
-from bot.tables import PhaseRecord, Run, RunEvent, as_aware
+from bot.store.runs import Store
+from bot.store.tables import PhaseRecord, Run, RunEvent, as_aware
 
 logger = logging.getLogger(__name__)
 

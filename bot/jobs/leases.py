@@ -28,8 +28,8 @@ from sqlalchemy import update
 
 from bot.errors import DraftsmithError
 from bot.run.states import ACTIVE
-from bot.store import Store
-from bot.tables import Delivery, Run, utcnow
+from bot.store.runs import Store
+from bot.store.tables import Delivery, Run, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The run store's engine and sessions: SQLite (WAL, busy timeout) or PostgreSQL, and Alembic.
 
-Queries live in `bot/store_intake.py` (deliveries, installations) and `bot/store.py` (runs).
+Queries live in `bot/store/intake.py` (deliveries, installations) and `bot/store/runs.py` (runs).
 """
 
 from __future__ import annotations

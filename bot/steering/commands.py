@@ -1,7 +1,8 @@
 """Typed commands: what a webhook delivery asks Draftsmith to do.
 
 The intake (`webhooks/routing.py`) turns a verified delivery into one of these and stores it with
-the delivery; a worker executes it (`bot/handlers.py`). Commands carry only what the handler needs.
+the delivery; a worker executes it (`bot/steering/handlers.py`). Commands carry only what the
+handler needs.
 """
 
 from __future__ import annotations
