@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from bot.config import Settings  # noqa: E402
 from bot.local import run_local_pipeline  # noqa: E402
 from bot.sandbox.base import Limits  # noqa: E402
 from bot.sandbox.choose import get_sandbox  # noqa: E402
+from bot.sandbox.junit import JUnitReportError  # noqa: E402
 from bot.sandbox.runners import parse_junit, read_report  # noqa: E402
 from bot.store.runs import Store  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402
@@ -164,7 +164,7 @@ def plain_pytest(settings: Settings, root: Path) -> tuple[dict[str, int] | None,
         return None, result.duration_s
     try:
         counts = parse_junit(text)
-    except ET.ParseError:
+    except JUnitReportError:
         return None, result.duration_s
     found = {"passed": counts.passed, "failed": counts.failed + counts.errors,
              "skipped": counts.skipped}  # fmt: skip

@@ -36,8 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
+
+from bot.sandbox.junit import JUnitReportError, junit_cases
 
 DOC_SUFFIXES = {".md", ".rst", ".txt", ".adoc"}
 DOC_FOLDERS = ("docs/", "doc/", ".github/", "changelog.d/", "changes/")
@@ -110,21 +111,9 @@ def candidates(repo: Path, ref: str, scan: int) -> list[dict[str, object]]:
 def junit_outcomes(path: Path) -> dict[str, str] | None:
     """`classname::name` → passed / failed / error / skipped of a JUnit report (None: no report)."""
     try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
+        return {case.name: case.outcome for case in junit_cases(path.read_text())}
+    except (OSError, JUnitReportError):
         return None
-    outcomes: dict[str, str] = {}
-    for case in root.iter("testcase"):
-        name = "::".join(p for p in (case.get("classname"), case.get("name")) if p)
-        if case.find("failure") is not None:
-            outcomes[name] = "failed"
-        elif case.find("error") is not None:
-            outcomes[name] = "error"
-        elif case.find("skipped") is not None:
-            outcomes[name] = "skipped"
-        else:
-            outcomes[name] = "passed"
-    return outcomes
 
 
 class Tree:

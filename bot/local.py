@@ -13,7 +13,7 @@ from bot.errors import ModelError, WorkspaceError
 from bot.model.client import ModelClient
 from bot.run import waiting
 from bot.run.engine import Engine, model_client
-from bot.run.states import ACTIVE, Phase, Status
+from bot.run.states import ACTIVE, Status
 from bot.run.transitions import Move
 from bot.sandbox.choose import get_sandbox
 from bot.store.runs import Store
@@ -80,7 +80,7 @@ def run_local_pipeline(
         if run.status == Status.waiting_for_model:
             run = wait_for_model(engine, run, console)
             continue
-        before = Phase(run.phase)
+        before = run.phase
         with console.status(f"  {before} ..."):
             run = engine.advance(run.id)
         console.print(f"  {before} done -> {run.phase} ({run.status})")

@@ -23,6 +23,7 @@ from bot.steering.commands import RepoRef, load_command
 from bot.steering.handlers import Handlers
 from bot.store.runs import Store
 from bot.store.tables import Run, utcnow
+from bot.store.vocabulary import DeliveryState
 
 if TYPE_CHECKING:
     from bot.run.engine import Engine
@@ -163,11 +164,13 @@ class Runtime:
                 outcome = handlers.handle(load_command(delivery.command), delivery_id)
         except DraftsmithError as exc:
             logger.error("delivery failed: %s", exc, extra=log)
-            self.store.finish_delivery(delivery_id, "failed", str(exc))
+            self.store.finish_delivery(delivery_id, DeliveryState.failed, str(exc))
             return
         except Exception as exc:
             logger.exception("delivery failed unexpectedly", extra=log)
-            self.store.finish_delivery(delivery_id, "failed", f"{exc.__class__.__name__}: {exc}")
+            self.store.finish_delivery(
+                delivery_id, DeliveryState.failed, f"{exc.__class__.__name__}: {exc}"
+            )
             return
         logger.info("delivery %s: %s", outcome.status, outcome.detail, extra=log)
         self.store.finish_delivery(delivery_id, outcome.status, outcome.detail)

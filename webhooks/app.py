@@ -21,6 +21,7 @@ from bot.jobs.queue import TaskQueue
 from bot.observe.metrics import record_delivery
 from bot.steering.commands import dump_command
 from bot.store.runs import Store
+from bot.store.vocabulary import DeliveryState
 from webhooks.dashboard import build_dashboard_router
 from webhooks.routing import Ignored, MalformedPayload, Pong, route
 from webhooks.signature import verify
@@ -123,7 +124,7 @@ def create_app(
         installation = (payload.get("installation") or {}).get("id")
         log.update(action=action, repo=repo)
         command = None if isinstance(routed, Ignored | Pong) else dump_command(routed)
-        outcome = "queued" if command is not None else "ignored"
+        state = DeliveryState.queued if command is not None else DeliveryState.ignored
         try:
             fresh = await run_in_threadpool(
                 store.record_delivery,
@@ -133,7 +134,7 @@ def create_app(
                 installation_id=installation,
                 repo=repo,
                 command=command,
-                outcome=outcome,
+                outcome=state,
             )
         except DraftsmithError as exc:
             logger.error("webhook not stored: %s", exc, extra=log)

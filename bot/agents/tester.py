@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.agents.changes import changed_symbols
 from bot.agents.prompting import condense, file_blocks, messages
 from bot.contracts import (
     CodeChange,
@@ -32,6 +31,7 @@ from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
 from bot.model.client import Completion, ModelClient
 from bot.policy.decide import Policy, RepoConfig
+from bot.repo.changes import changed_symbols
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import Limits, Sandbox
 from bot.security.test_infrastructure import infrastructure_refusal

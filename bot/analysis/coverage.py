@@ -7,7 +7,7 @@ only their tests were measured (`NEW_TESTS`: tracing every test would double the
 else every test (`SUITE`). For every
 added line of a changed Python source file (test files are not the code under test): whether the
 run executed it and which tests did; for every changed function or method (the AST list of
-`bot.agents.changes`): which tests executed its body. Lines of a `def`/`class` header run when the
+`bot.repo.changes`): which tests executed its body. Lines of a `def`/`class` header run when the
 module is imported, not when a test calls the code, so they never attribute a line to a test.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.agents.changes import added_lines, python_symbols
+from bot.repo.changes import added_lines, python_symbols
 from bot.sandbox.runners import COVERAGE_JSON, read_report
 
 SUITE = "the tests"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.agents.changes import added_lines
 from bot.agents.reviewer import ReviewEvidence
 from bot.agents.tester import TestOutcome
 from bot.analysis.differential import DifferentialAnalysis, analyse_change
 from bot.analysis.render import coverage_of
 from bot.analysis.rules import analysis_issues, test_issues
 from bot.contracts import ImplementationPlan, ReviewResult
+from bot.repo.changes import added_lines
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.toolbox import toolbox_program
 from bot.security.credentials import find_credentials, to_review_issue

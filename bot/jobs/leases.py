@@ -30,6 +30,7 @@ from bot.errors import DraftsmithError
 from bot.run.states import ACTIVE
 from bot.store.runs import Store
 from bot.store.tables import Delivery, Run, utcnow
+from bot.store.vocabulary import DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class Leases:
         with self.store.session() as s:
             result = s.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.outcome == "processing")
+                .where(Delivery.id == delivery_id, Delivery.outcome == DeliveryState.processing)
                 .values(processed_at=utcnow())
             )
             return bool(getattr(result, "rowcount", 0) == 1)
@@ -157,10 +158,16 @@ class Leases:
             deliveries = s.scalars(
                 update(Delivery)
                 .where(
-                    ((Delivery.outcome == "processing") & (Delivery.processed_at < expired))
-                    | ((Delivery.outcome == "dispatched") & (Delivery.processed_at < stale))
+                    (
+                        (Delivery.outcome == DeliveryState.processing)
+                        & (Delivery.processed_at < expired)
+                    )
+                    | (
+                        (Delivery.outcome == DeliveryState.dispatched)
+                        & (Delivery.processed_at < stale)
+                    )
                 )
-                .values(outcome="dispatched", processed_at=now)
+                .values(outcome=DeliveryState.dispatched, processed_at=now)
                 .returning(Delivery.id)
             ).all()
         if dead_locks:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from bot.run.states import Status
+
 CRASH_PREFIX = "internal error in "
 _CRASH = re.compile(r"^internal error in (?P<phase>[\w-]+): (?P<kind>[\w.]+)")
 _PHASE_WORDS = {
@@ -48,15 +50,15 @@ def why_it_ended(status: str, phase: str, reason: str | None) -> str | None:
             "Retry with `/draftsmith retry`; the technical details are below."
         )
     first_line = detail.splitlines()[0] if detail else ""
-    if status == "failed":
+    if status == Status.failed:
         because = f": {first_line}" if first_line else ""
         return _sentence(f"The run failed while {doing(phase)}{because}")
-    if status == "needs_human_review":
+    if status == Status.needs_human_review:
         because = f": {first_line}" if first_line else ""
         return _sentence(f"The run stopped while {doing(phase)} and needs a person{because}")
-    if status == "blocked_by_policy":
+    if status == Status.blocked_by_policy:
         because = f": {first_line}" if first_line else ""
         return _sentence(f"The repository's policy blocked the change{because}")
-    if status == "stopped":
+    if status == Status.stopped:
         return _sentence(f"The run was {first_line or 'stopped'}")
     return None

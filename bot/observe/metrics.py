@@ -27,6 +27,7 @@ from bot.errors import StoreError
 from bot.run.states import Status
 from bot.store.runs import Store
 from bot.store.tables import PhaseRecord, Run, RunEvent, as_aware
+from bot.store.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +88,9 @@ class StoreCollector(Collector):
         )
         with self.store.session() as s:
             counts = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
-        for status in sorted(set(RUN_STATUSES) | set(counts)):
-            family.add_metric([status], int(counts.get(status, 0)))
+        by_value = {str(status): int(n) for status, n in counts.items()}
+        for status in sorted(set(RUN_STATUSES) | set(by_value)):
+            family.add_metric([status], by_value.get(status, 0))
         return family
 
     def _phases(self) -> Metric:
@@ -120,7 +122,9 @@ class StoreCollector(Collector):
         tokens: dict[tuple[str, str, str], int] = defaultdict(int)
         cost: dict[tuple[str, str], float] = defaultdict(float)
         with self.store.session() as s:
-            rows = s.scalars(select(RunEvent.data).where(RunEvent.kind == "model_call")).all()
+            rows = s.scalars(
+                select(RunEvent.data).where(RunEvent.kind == EventKind.model_call)
+            ).all()
         for data in rows:
             key = (str(data.get("role", "")), str(data.get("model", "")))
             calls[key] += 1

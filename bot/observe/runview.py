@@ -14,8 +14,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bot.observe.endings import CRASH_PREFIX, why_it_ended
+from bot.run.states import Status
 from bot.store.runs import Store
 from bot.store.tables import Artifact, Run, as_aware, utcnow
+from bot.store.vocabulary import EventKind
 
 _REVISED = re.compile(r"^(?P<kind>[a-z_]+)\.r(?P<revision>\d+)$")
 
@@ -222,7 +224,7 @@ def _phase_bars(
 def _agents(store: Store, run_id: int) -> list[AgentUsage]:
     sums: dict[str, dict[str, Any]] = {}
     models: dict[str, set[str]] = defaultdict(set)
-    for event in store.events(run_id, kind="model_call"):
+    for event in store.events(run_id, kind=EventKind.model_call):
         data = event.data or {}
         role = str(data.get("role") or event.message or "unknown")
         entry = sums.setdefault(
@@ -262,7 +264,7 @@ def _check_run_url(published: Artifact | None, repo: str, github_url: str) -> st
 
 
 def _crashed(run: Run) -> bool:
-    return run.status == "failed" and (run.status_reason or "").startswith(CRASH_PREFIX)
+    return run.status == Status.failed and (run.status_reason or "").startswith(CRASH_PREFIX)
 
 
 def trace_link(template: str | None, trace_id: str | None) -> str | None:

@@ -15,13 +15,14 @@ from bot.policy.decide import Budgets
 from bot.run.waiting import waited_s
 from bot.store.runs import Store
 from bot.store.tables import Run, as_aware, utcnow
+from bot.store.vocabulary import EventKind
 
 
 def attempt_started(store: Store, run: Run) -> datetime:
     """When the run's current attempt began (its last `attempt` event, else its creation),
     moved later by the time it spent waiting on the model endpoint since: waiting is not
     wall time."""
-    attempts = store.events(run.id, "attempt")
+    attempts = store.events(run.id, EventKind.attempt)
     started = as_aware(attempts[-1].at) if attempts else as_aware(run.created_at)
     began = started or utcnow()
     return began + timedelta(seconds=waited_s(store, run.id, since=began))
@@ -64,4 +65,4 @@ def wall_time(store: Store, run: Run) -> WallTime:
         total += seconds
         if begin >= started:
             current += seconds
-    return WallTime(1 + len(store.events(run.id, "attempt")), current, total)
+    return WallTime(1 + len(store.events(run.id, EventKind.attempt)), current, total)

@@ -16,6 +16,7 @@ from bot.security.hidden import strip_hidden
 from bot.security.screening import screen
 from bot.store.runs import Store
 from bot.store.tables import Run
+from bot.store.vocabulary import EventKind
 
 CONFIG_PATH = ".github/draftsmith.yml"
 
@@ -45,7 +46,7 @@ def repo_config(store: Store, run: Run, workspace: Workspace) -> RepoConfig | No
     try:
         return parse_repo_config(text)
     except PolicyError as exc:
-        store.add_event(run.id, "config_error", exc.message)
+        store.add_event(run.id, EventKind.config_error, exc.message)
         return None
 
 

@@ -35,13 +35,14 @@ from bot.run.evidence import keep_best
 from bot.run.guard import Spent, StepGuard
 from bot.run.incomplete import publish_incomplete
 from bot.run.lifecycle import Lifecycle
-from bot.run.states import TERMINAL, Phase, Status
+from bot.run.states import TERMINAL, Status
 from bot.run.steps import STEPS
 from bot.run.transitions import Move, target
 from bot.run.waiting import end_outage, plan_wait
 from bot.sandbox.base import Limits, Sandbox
 from bot.store.runs import Store
 from bot.store.tables import Run, utcnow
+from bot.store.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +132,13 @@ class Engine:
         # again when the step is repeated; after the move it would be lost.
         expected: tuple[str, str, str | None] | None = None
         if result.move is not None:
-            phase, status = target(result.move, Phase(run.phase), Status(run.status))
+            phase, status = target(result.move, run.phase, run.status)
             expected = (phase, status, result.reason)
             self._progress(detached(run, phase=phase, status=status, status_reason=result.reason))
         moved = self._move(run, ctx, result)
         self.store.add_event(
             run.id,
-            "phase",
+            EventKind.phase,
             f"{log['phase']} -> {moved.phase} ({moved.status})",
             {"outcome": result.outcome, "reason": result.reason},
         )
@@ -158,7 +159,7 @@ class Engine:
         exceeded = budgets.exceeded(ctx.run, ctx.policy.budgets, ctx.guard.attempt_started)
         if exceeded:
             return StepResult(Move.give_up, exceeded, "budget")
-        step = STEPS.get(Phase(ctx.run.phase))
+        step = STEPS.get(ctx.run.phase)
         if step is None:
             return StepResult(Move.fail, f"no step for phase {ctx.run.phase!r}", "error")
         ctx.guard.check()
@@ -206,7 +207,7 @@ class Engine:
         if ctx is not None and (usages or ctx.tool_calls):
             self.store.add_usage(run.id, tokens=tokens, cost_usd=cost, tool_calls=ctx.tool_calls)
             for usage in usages:
-                self.store.add_event(run.id, "model_call", usage.role, usage_dict(usage))
+                self.store.add_event(run.id, EventKind.model_call, usage.role, usage_dict(usage))
         if ctx is not None:
             for model in sorted(ctx.guard.unpriced):
                 self._note_unpriced(run, model, ctx.policy.budgets.max_cost_usd)
@@ -214,12 +215,14 @@ class Engine:
 
     def _note_unpriced(self, run: Run, model: str, max_cost: float) -> None:
         """Say once per model that its cost is unknown and the token budget stands in."""
-        if any(e.data.get("model") == model for e in self.store.events(run.id, "cost_unknown")):
+        if any(
+            e.data.get("model") == model for e in self.store.events(run.id, EventKind.cost_unknown)
+        ):
             return
         note = f"no price for model {model}: its cost is unknown"
         if max_cost > 0:
             note += f"; the cost budget (${max_cost:.2f}) falls back to the token budget"
-        self.store.add_event(run.id, "cost_unknown", note, {"model": model})
+        self.store.add_event(run.id, EventKind.cost_unknown, note, {"model": model})
 
     def _revise_or_give_up(
         self, run: Run, ctx: RunContext | None, result: StepResult
@@ -242,7 +245,7 @@ class Engine:
         if move is None:
             return self.store.get_run(run.id)
         revision = run.revision + 1 if move is Move.revise else None
-        phase, status = target(move, Phase(run.phase), Status(run.status))
+        phase, status = target(move, run.phase, run.status)
         if status in GIVE_UP_STATUSES and ctx is not None:
             keep_best(self.services, ctx.run, phase, status, result.reason)
             if result.outcome == "budget":

@@ -12,6 +12,7 @@ from bot.run.budgets import wall_time
 from bot.run.checkout import issue_text
 from bot.run.context import Services
 from bot.store.tables import Run
+from bot.store.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 def usage_by_role(services: Services, run: Run) -> dict[str, dict[str, float]]:
     """Calls, tokens and cost of each role, from the run's `model_call` events."""
     usage: dict[str, dict[str, float]] = {}
-    for event in services.store.events(run.id, "model_call"):
+    for event in services.store.events(run.id, EventKind.model_call):
         totals = usage.setdefault(
             event.message, {"tokens": 0, "cost_usd": 0.0, "calls": 0, "unpriced": 0}
         )
@@ -47,7 +48,7 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
         diff=stored.text(artifacts.DIFF, rev),
         usage=usage_by_role(services, run),
         wall_time=(spent.attempts, spent.current_s, spent.total_s),
-        notes=[e.message for e in services.store.events(run.id, "cost_unknown")],
+        notes=[e.message for e in services.store.events(run.id, EventKind.cost_unknown)],
         instructions=stored.load(artifacts.INSTRUCTIONS) or [],
     )
 

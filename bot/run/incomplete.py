@@ -17,10 +17,10 @@ from bot.github.client import InstallationClient
 from bot.run import artifacts
 from bot.run.context import RunContext, StepResult
 from bot.run.evidence import collect
-from bot.run.states import Phase
 from bot.run.steps.deploying import Deploying
 from bot.run.transitions import PHASE_ORDER
 from bot.security.credentials import find_credentials
+from bot.store.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def done_and_left(ctx: RunContext) -> tuple[list[str], list[str]]:
     tests = stored.load(artifacts.TEST_OUTCOME, rev)
     if tests is not None:
         done.append(f"tests ({tests.report.status})")
-    phase = Phase(ctx.run.phase)
+    phase = ctx.run.phase
     left = [str(p) for p in PHASE_ORDER[PHASE_ORDER.index(phase) :]] if phase in PHASE_ORDER else []
     return done, left
 
@@ -109,5 +109,5 @@ def _publish(ctx: RunContext, gh: InstallationClient, changed: list[str], note: 
     )
     Deploying.publish(ctx, gh, run, draft, decision, changed, note.splitlines()[0])
     published = ctx.artifacts.require(artifacts.PUBLISHED)
-    ctx.store.add_event(run.id, "published", published.pr_url, {"incomplete": True})
+    ctx.store.add_event(run.id, EventKind.published, published.pr_url, {"incomplete": True})
     return published.pr_url

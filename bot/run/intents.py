@@ -18,6 +18,7 @@ from bot.run.states import ACTIVE, DELIVERED, Phase, Status
 from bot.run.transitions import Move
 from bot.store.runs import Store
 from bot.store.tables import Run
+from bot.store.vocabulary import EventKind
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class Intents:
                 "run already ended",
                 reply=f"Run `{now.id}` has already ended ({now.status}).",
             )
-        self.store.add_event(run.id, "stopped", reason, {"author": intent.author})
+        self.store.add_event(run.id, EventKind.stopped, reason, {"author": intent.author})
         return IntentResult(True, moved, f"run {run.id} stopped", progress=True)
 
     def _approve_plan(self, run: Run, intent: ApprovePlan) -> IntentResult:
@@ -129,7 +130,7 @@ class Intents:
             reply = f"Run `{run.id}` has no plan waiting for approval."
             return IntentResult(False, run, "no plan waiting", reply=reply)
         self.store.add_event(
-            run.id, "plan_approved", f"by @{intent.author}", {"author": intent.author}
+            run.id, EventKind.plan_approved, f"by @{intent.author}", {"author": intent.author}
         )
         moved = self.lifecycle.request(run.id, Move.approve_plan)
         if moved is None:
@@ -137,7 +138,7 @@ class Intents:
         return IntentResult(True, moved, f"plan of run {run.id} approved", enqueue=True)
 
     def _retry(self, run: Run, intent: Retry) -> IntentResult:
-        status = Status(run.status)
+        status = run.status
         if status in ACTIVE:
             reply = f"Run `{run.id}` is still in progress ({run.phase})."
             return IntentResult(False, run, "run still active", reply=reply)
@@ -154,19 +155,19 @@ class Intents:
 
     def _revise(self, run: Run, intent: Revise) -> IntentResult:
         data = {"author": intent.author, "source": "comment"}
-        self.store.add_event(run.id, "input", intent.text, data)
+        self.store.add_event(run.id, EventKind.input, intent.text, data)
         return self._reopen(run, Move.reopen, f"revision asked by @{intent.author}")
 
     def _feedback(self, run: Run, intent: Feedback) -> IntentResult:
         data = {"author": intent.author, "source": intent.source, **intent.details}
-        self.store.add_event(run.id, "input", intent.text, data)
+        self.store.add_event(run.id, EventKind.input, intent.text, data)
         return self._reopen(run, Move.reopen, intent.reason)
 
     def _ci_failed(self, run: Run, intent: CiFailed) -> IntentResult:
-        self.store.add_event(run.id, "ci_repair", f"suite {intent.suite}")
+        self.store.add_event(run.id, EventKind.ci_repair, f"suite {intent.suite}")
         self.store.add_event(
             run.id,
-            "input",
+            EventKind.input,
             f"The repository's CI failed on the PR:\n{intent.context}",
             {"author": "ci", "source": "check_suite"},
         )
@@ -174,7 +175,7 @@ class Intents:
 
     def _reopen(self, run: Run, move: Move, reason: str) -> IntentResult:
         """Hand an ended run back to work; on an active run the input waits for the coder."""
-        if Status(run.status) in ACTIVE:
+        if run.status in ACTIVE:
             return IntentResult(True, run, f"input recorded for active run {run.id}")
         try:
             # New feedback for the coder makes a new revision; a retry resumes where it stopped.
@@ -186,7 +187,7 @@ class Intents:
             return IntentResult(False, run, "another run active", reply=reply)
         if moved is None:  # it became active meanwhile: the input waits for the coder
             return IntentResult(True, run, f"input recorded for active run {run.id}")
-        self.store.add_event(run.id, "reopened", reason)
+        self.store.add_event(run.id, EventKind.reopened, reason)
         return IntentResult(
             True, moved, f"run {run.id} resumed at {moved.phase}", enqueue=True, progress=True
         )
@@ -196,7 +197,7 @@ class Intents:
         moved = self.lifecycle.request(run.id, Move.release_gate, reason=reason)
         if moved is None:
             return IntentResult(False, run, "approval recorded; the run is not gated")
-        self.store.add_event(run.id, "gate_released", reason)
+        self.store.add_event(run.id, EventKind.gate_released, reason)
         return IntentResult(True, moved, f"gate of run {run.id} {reason}", progress=True)
 
 

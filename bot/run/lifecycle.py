@@ -16,10 +16,10 @@ import logging
 
 from sqlalchemy import ColumnElement
 
-from bot.run.states import Phase, Status
 from bot.run.transitions import Move, allowed, target
 from bot.store.runs import Store
 from bot.store.tables import Run
+from bot.store.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Lifecycle:
     ) -> Run | None:
         """Apply a step's `move` to `run` as it was read; None when the run moved since (or
         `guard`, one more condition of the same write, e.g. a concurrency cap, failed)."""
-        phase, status = target(move, Phase(run.phase), Status(run.status))
+        phase, status = target(move, run.phase, run.status)
         values: dict[str, object] = {"phase": phase, "status": status, "status_reason": reason}
         if revision is not None:
             values["revision"] = revision
@@ -55,7 +55,7 @@ class Lifecycle:
             logger.info("%s not applied: the run moved meanwhile", move, extra={"run_id": run.id})
             return None
         if move in ATTEMPT_MOVES:
-            self.store.add_event(run.id, "attempt", str(move), {"move": str(move)})
+            self.store.add_event(run.id, EventKind.attempt, str(move), {"move": str(move)})
         return moved
 
     def request(
@@ -72,7 +72,7 @@ class Lifecycle:
         """
         for _ in range(_RACE_RETRIES):
             run = self.store.get_run(run_id)
-            if not allowed(move, Phase(run.phase), Status(run.status)):
+            if not allowed(move, run.phase, run.status):
                 return None
             revision = run.revision + revision_step if revision_step else None
             moved = self.finish(run, move, reason=reason, revision=revision)
@@ -82,4 +82,4 @@ class Lifecycle:
 
     def can(self, run: Run, move: Move) -> bool:
         """Whether the table allows `move` from where `run` is."""
-        return allowed(move, Phase(run.phase), Status(run.status))
+        return allowed(move, run.phase, run.status)

@@ -23,10 +23,11 @@ from bot.run.states import Status
 from bot.run.transitions import Move
 from bot.store.runs import Store
 from bot.store.tables import Run, as_aware, utcnow
+from bot.store.vocabulary import EventKind
 
-WAIT_EVENT = "model_wait"
-RESUMED_EVENT = "model_resumed"
-RECOVERED_EVENT = "model_recovered"
+WAIT_EVENT = EventKind.model_wait
+RESUMED_EVENT = EventKind.model_resumed
+RECOVERED_EVENT = EventKind.model_recovered
 _EARLY_TOLERANCE = timedelta(milliseconds=50)
 
 

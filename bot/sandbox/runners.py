@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import stat
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from bot.condense import join_bounded
 from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
 from bot.sandbox.golang import go_test
-from bot.sandbox.junit import junit_cases
+from bot.sandbox.junit import JUnitReportError, junit_cases
 from bot.sandbox.toolbox import CONTEXTS_PLUGIN
 from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampered_report
 
@@ -98,7 +97,7 @@ def parse_junit(xml_text: str) -> Counts:
     """Counts and failures from a JUnit XML report (pytest, node --test)."""
     counts = Counts()
     for case in junit_cases(xml_text):
-        if case.outcome in ("failed", "error"):
+        if case.failing:
             if case.outcome == "error":
                 counts.errors += 1
             else:
@@ -225,7 +224,7 @@ async def run_pytest(
         return _error(command, result, "pytest wrote no JUnit report")
     try:
         counts = parse_junit(junit_text)
-    except ET.ParseError as exc:
+    except JUnitReportError as exc:
         return _error(command, result, f"pytest's JUnit report is not valid XML: {exc}")
     if result.exit_code == 5:  # pytest: no tests collected
         return _error(command, result, "pytest collected no tests")
@@ -266,7 +265,7 @@ async def run_node_test(
         return _error(command, result, "node --test wrote no JUnit report")
     try:
         counts = parse_junit(junit_text)
-    except ET.ParseError as exc:
+    except JUnitReportError as exc:
         return _error(command, result, f"node's JUnit report is not valid XML: {exc}")
     return _report(counts, result, command, None)
 

@@ -15,7 +15,6 @@ import json
 import os
 import shlex
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,7 +24,7 @@ from typing import Any
 
 from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import ExecResult, LimitHit, Limits, Sandbox
-from bot.sandbox.junit import junit_cases
+from bot.sandbox.junit import JUnitReportError, junit_cases
 
 WITNESS_MODULE = "draftsmith_witness"
 """The module name the plugin has in the sandbox toolbox (`-p draftsmith_witness`)."""
@@ -176,7 +175,7 @@ def cross_check(
     if junit_text is not None and witness.started:
         try:
             claimed = junit_outcomes(junit_text)
-        except ET.ParseError:
+        except JUnitReportError:
             claimed = {}
         for name, outcome in sorted(claimed.items()):
             if name not in seen:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass
 
 from bot.contracts import ReviewIssue, Severity
+from bot.repo.changes import added
 from bot.security.masking import CREDENTIAL_PATTERNS, SECRET_MARKER, marker, mask_credentials
 
 EXCERPT_CHARS = 160
 HARDCODED = "hardcoded-secret"
 
-_HUNK_RE = re.compile(r"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _SECRET_NAME_RE = re.compile(
     r"(?:^|[_.-])(?:password|passwd|pwd|passphrase|secret|token|credentials?|apikey|"
     r"(?:api|access|secret|private|client|signing|encryption|master)_?key)$"
@@ -45,15 +44,6 @@ class CredentialFinding:
     line: int
     kind: str
     excerpt: str
-
-
-def _unquote_path(raw: str) -> str:
-    """A path from a `+++` line: git's C-style quoting undone, `b/` prefix and timestamp cut."""
-    raw = raw.split("\t", 1)[0].rstrip("\n")
-    if len(raw) >= 2 and raw.startswith('"') and raw.endswith('"'):
-        unescaped, _ = codecs.escape_decode(raw[1:-1].encode("utf-8"))
-        raw = unescaped.decode("utf-8", "replace")
-    return raw[2:] if raw.startswith(("b/", "a/")) else raw
 
 
 def _snake(name: str) -> str:
@@ -112,31 +102,8 @@ def _excerpt(line: str) -> str:
 def find_credentials(diff: str) -> list[CredentialFinding]:
     """Hard-coded credentials in the ADDED lines of a unified diff, with new-file line numbers."""
     findings: list[CredentialFinding] = []
-    path: str | None = None
-    old_left = new_left = 0
-    number = 0
-    for line in diff.splitlines():
-        if old_left > 0 or new_left > 0:
-            tag, body = line[:1], line[1:]
-            if tag == "+":
-                if path is not None:
-                    findings.extend(_line_findings(path, number, body))
-                number += 1
-                new_left -= 1
-            elif tag == "-":
-                old_left -= 1
-            elif tag == " " or line == "":
-                number += 1
-                old_left -= 1
-                new_left -= 1
-            continue  # "\ No newline at end of file"
-        if line.startswith("+++ "):
-            target = _unquote_path(line[4:])
-            path = None if target == "/dev/null" else target
-        elif (hunk := _HUNK_RE.match(line)) is not None:
-            old_left = int(hunk.group(1)) if hunk.group(1) is not None else 1
-            number = int(hunk.group(2))
-            new_left = int(hunk.group(3)) if hunk.group(3) is not None else 1
+    for line in added(diff):
+        findings.extend(_line_findings(line.path, line.number, line.text))
     return findings
 
 

@@ -52,6 +52,7 @@ from bot.steering.replies import (
 from bot.steering.trigger_label import repo_trigger_label
 from bot.store.runs import Store
 from bot.store.tables import Run
+from bot.store.vocabulary import DeliveryState, EventKind, github_event_kind
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ MAX_CI_REPAIRS = 1
 class Outcome:
     """How a delivery was handled: `processed` or `ignored`, and why."""
 
-    status: str
+    status: DeliveryState
     detail: str
 
 
@@ -116,7 +117,9 @@ class Handlers:
         gh = self.github_for(command.repo)
         trigger = self.trigger_label(gh, command.repo, command.issue_number)
         if command.label != trigger:
-            return Outcome("ignored", f"label {command.label!r} is not the trigger {trigger!r}")
+            return Outcome(
+                DeliveryState.ignored, f"label {command.label!r} is not the trigger {trigger!r}"
+            )
         return self.open_run(
             gh,
             command.repo,
@@ -150,7 +153,7 @@ class Handlers:
                 RATE_LIMITED_MARKER,
                 RATE_LIMITED_RUN.format(limit=limit),
             )
-            return Outcome("ignored", f"rate-limited: {verdict.detail}")
+            return Outcome(DeliveryState.ignored, f"rate-limited: {verdict.detail}")
         run, created = self.store.create_run(
             repo=repo.full_name,
             issue_number=issue_number,
@@ -165,7 +168,7 @@ class Handlers:
             # This very delivery created the run and its worker died: finish what it started.
             self.post_progress(gh, run)
             self.queue.enqueue_run(run.id)
-            return Outcome("processed", f"run {run.id} resumed after a worker stopped")
+            return Outcome(DeliveryState.processed, f"run {run.id} resumed after a worker stopped")
         if not created:
             gh.create_comment(
                 repo.full_name,
@@ -174,11 +177,11 @@ class Handlers:
                 f"`{run.phase}`); {started_by} started nothing. Use "
                 "`/draftsmith stop` or `/draftsmith retry` to steer it.",
             )
-            return Outcome("processed", f"run {run.id} already active")
+            return Outcome(DeliveryState.processed, f"run {run.id} already active")
         self.post_progress(gh, run)
         self.queue.enqueue_run(run.id)
         logger.info("run created", extra={"run_id": run.id, "delivery_id": delivery_id})
-        return Outcome("processed", f"run {run.id} created")
+        return Outcome(DeliveryState.processed, f"run {run.id} created")
 
     def post_progress(self, gh: InstallationClient, run: Run) -> None:
         """Create or edit the run's one progress comment."""
@@ -197,7 +200,7 @@ class Handlers:
             return refused
         if command.verb == "help":
             gh.create_comment(repo, number, HELP_TEXT)
-            return Outcome("processed", "help")
+            return Outcome(DeliveryState.processed, "help")
         run = (
             self.store.run_for_pr(repo, number) if command.is_pull_request else None
         ) or self.store.latest_run_for(repo, number)
@@ -208,7 +211,7 @@ class Handlers:
                 f"There is no Draftsmith run for #{number}. Label the issue "
                 f"`{self.settings.trigger_label}` to start one.",
             )
-            return Outcome("ignored", "no run")
+            return Outcome(DeliveryState.ignored, "no run")
         login = command.sender.login
         intent: Intent
         if command.verb == "stop":
@@ -218,7 +221,7 @@ class Handlers:
         elif command.verb == "revise":
             if not command.argument:
                 gh.create_comment(repo, number, "Say what to change: `/draftsmith revise <what>`.")
-                return Outcome("ignored", "revise without text")
+                return Outcome(DeliveryState.ignored, "revise without text")
             intent = Revise(login, command.argument)
         else:
             intent = Retry(login)
@@ -237,7 +240,9 @@ class Handlers:
             self.post_progress(gh, result.run)
         if result.enqueue:
             self.queue.enqueue_run(run.id)
-        return Outcome("processed" if result.applied else "ignored", result.detail)
+        return Outcome(
+            DeliveryState.processed if result.applied else DeliveryState.ignored, result.detail
+        )
 
     def mention(self, command: Mention, delivery_id: str) -> Outcome:
         """`@<app> <what>`: start a run for the issue, or revise the run that owns the PR."""
@@ -254,10 +259,10 @@ class Handlers:
             if verdict.reply:
                 limit = self.limiter.policy.max_commands_per_hour_per_installation
                 gh.create_comment(repo, number, RATE_LIMITED_COMMANDS.format(limit=limit))
-            return Outcome("ignored", f"rate-limited: {verdict.detail}")
+            return Outcome(DeliveryState.ignored, f"rate-limited: {verdict.detail}")
         if not gh.has_write_access(repo, command.sender.login):
             gh.create_comment(repo, number, NOT_A_WRITER.format(login=command.sender.login))
-            return Outcome("ignored", f"{command.sender.login} has no write access")
+            return Outcome(DeliveryState.ignored, f"{command.sender.login} has no write access")
         gh.add_reaction(repo, command.comment_id, "eyes")
         return None
 
@@ -273,8 +278,10 @@ class Handlers:
             (r for r in (self.store.run_for_pr(repo, n) for n in numbers) if r is not None), None
         )
         if run is None:
-            return Outcome("ignored", "no Draftsmith run owns this pull request")
-        self.store.add_event(run.id, f"github.{command.kind}", "", command.model_dump(mode="json"))
+            return Outcome(DeliveryState.ignored, "no Draftsmith run owns this pull request")
+        self.store.add_event(
+            run.id, github_event_kind(command.kind), "", command.model_dump(mode="json")
+        )
         gh = self.github_for(command.repo)
         if isinstance(command, ReviewSubmitted):
             return self.review(gh, run, command)
@@ -287,9 +294,9 @@ class Handlers:
         if command.state == "approved":
             return self.release_gate(gh, run, command)
         if command.state != "changes_requested":
-            return Outcome("processed", f"{command.state} review recorded")
+            return Outcome(DeliveryState.processed, f"{command.state} review recorded")
         if not gh.has_write_access(run.repo, command.sender.login):
-            return Outcome("ignored", f"{command.sender.login} has no write access")
+            return Outcome(DeliveryState.ignored, f"{command.sender.login} has no write access")
         login = command.sender.login
         note = f"Review by @{login} requested changes:\n{command.body}"
         return self.send(gh, run, Feedback(login, note, "review", f"changes requested by @{login}"))
@@ -297,7 +304,7 @@ class Handlers:
     def line_comment(self, gh: InstallationClient, run: Run, command: ReviewComment) -> Outcome:
         """A comment on a line of the draft PR, from a writer, becomes revision feedback."""
         if not gh.has_write_access(run.repo, command.sender.login):
-            return Outcome("ignored", f"{command.sender.login} has no write access")
+            return Outcome(DeliveryState.ignored, f"{command.sender.login} has no write access")
         where = f"{command.path}:{command.line}" if command.line else command.path
         note = f"Comment on {where}: {command.body}"
         login = command.sender.login
@@ -313,7 +320,7 @@ class Handlers:
         decision = stored.load(artifacts.DECISION)
         published = stored.load(artifacts.PUBLISHED)
         if run.status != Status.needs_approval or decision is None or published is None:
-            return Outcome("processed", "approval recorded; the run is not gated")
+            return Outcome(DeliveryState.processed, "approval recorded; the run is not gated")
         outcome = release_on_review(
             gh,
             repo=run.repo,
@@ -329,8 +336,8 @@ class Handlers:
             review_commit=command.head_sha,
         )
         if not outcome.released:
-            self.store.add_event(run.id, "gate_kept", outcome.reason)
-            return Outcome("processed", f"gate kept: {outcome.reason}")
+            self.store.add_event(run.id, EventKind.gate_kept, outcome.reason)
+            return Outcome(DeliveryState.processed, f"gate kept: {outcome.reason}")
         return self.send(gh, run, ReleaseGate(command.sender.login))
 
     def check_suite(
@@ -340,8 +347,8 @@ class Handlers:
         from bot.github.gate import repair_context
 
         if command.conclusion not in ("failure", "timed_out") or command.head_sha != run.head_sha:
-            return Outcome("processed", f"check suite {command.conclusion} recorded")
-        repairs = len(self.store.events(run.id, "ci_repair"))
+            return Outcome(DeliveryState.processed, f"check suite {command.conclusion} recorded")
+        repairs = len(self.store.events(run.id, EventKind.ci_repair))
         if repairs >= MAX_CI_REPAIRS:
             if run.pr_number is not None:
                 gh.create_comment(
@@ -350,10 +357,10 @@ class Handlers:
                     f"The repository's checks still fail after {repairs} repair attempt(s) by "
                     "Draftsmith; a person needs to look.",
                 )
-            return Outcome("processed", "no repairs left")
+            return Outcome(DeliveryState.processed, "no repairs left")
         context = repair_context(gh, run.repo, command.check_suite_id)
         if not context:
-            return Outcome("processed", "no failing check runs found")
+            return Outcome(DeliveryState.processed, "no failing check runs found")
         return self.send(gh, run, CiFailed(str(command.check_suite_id), context))
 
     # installations ------------------------------------------------------------------------
@@ -372,4 +379,4 @@ class Handlers:
             self.store.change_installation_repos(
                 command.installation_id, added=command.repos_added, removed=command.repos_removed
             )
-        return Outcome("processed", command.action)
+        return Outcome(DeliveryState.processed, command.action)

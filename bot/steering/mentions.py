@@ -19,13 +19,14 @@ from bot.run.intents import Intent, Revise
 from bot.steering.commands import Mention, RepoRef
 from bot.store.runs import Store
 from bot.store.tables import Run
+from bot.store.vocabulary import DeliveryState
 
 
 class Handled(Protocol):
     """How a command was handled (the handlers' `Outcome`)."""
 
     @property
-    def status(self) -> str:
+    def status(self) -> DeliveryState:
         """`processed` or `ignored`."""
         ...
 
@@ -40,7 +41,7 @@ class Ignored:
     """A mention that did nothing, and why."""
 
     detail: str
-    status: str = "ignored"
+    status: DeliveryState = DeliveryState.ignored
 
 
 class MentionHandlers(Protocol):

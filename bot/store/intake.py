@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.engine import StoreBase
 from bot.store.tables import Delivery, Installation, Run, utcnow
+from bot.store.vocabulary import PENDING, DeliveryState
 
 
 class IntakeQueries(StoreBase):
@@ -24,7 +25,7 @@ class IntakeQueries(StoreBase):
         installation_id: int | None,
         repo: str | None,
         command: str | None,
-        outcome: str,
+        outcome: DeliveryState,
     ) -> bool:
         """Record a delivery once; False when this delivery id was seen before."""
         try:
@@ -49,7 +50,9 @@ class IntakeQueries(StoreBase):
         with self.session() as s:
             return s.get(Delivery, delivery_id)
 
-    def finish_delivery(self, delivery_id: str, outcome: str, error: str | None = None) -> None:
+    def finish_delivery(
+        self, delivery_id: str, outcome: DeliveryState, error: str | None = None
+    ) -> None:
         """Mark a delivery handled (`processed`, `ignored`, `failed`)."""
         with self.session() as s:
             s.execute(
@@ -63,7 +66,7 @@ class IntakeQueries(StoreBase):
         with self.session() as s:
             rows = s.scalars(
                 select(Delivery.id)
-                .where(Delivery.outcome == "queued")
+                .where(Delivery.outcome == DeliveryState.queued)
                 .order_by(Delivery.received_at)
                 .limit(limit)
             )
@@ -74,8 +77,8 @@ class IntakeQueries(StoreBase):
         with self.session() as s:
             s.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(delivery_ids), Delivery.outcome == "queued")
-                .values(outcome="dispatched", processed_at=utcnow())
+                .where(Delivery.id.in_(delivery_ids), Delivery.outcome == DeliveryState.queued)
+                .values(outcome=DeliveryState.dispatched, processed_at=utcnow())
             )
 
     def claim_delivery(self, delivery_id: str) -> bool:
@@ -83,8 +86,8 @@ class IntakeQueries(StoreBase):
         with self.session() as s:
             result = s.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.outcome.in_(("queued", "dispatched")))
-                .values(outcome="processing", processed_at=utcnow())
+                .where(Delivery.id == delivery_id, Delivery.outcome.in_(PENDING))
+                .values(outcome=DeliveryState.processing, processed_at=utcnow())
             )
             return bool(getattr(result, "rowcount", 0) == 1)
 
@@ -93,12 +96,12 @@ class IntakeQueries(StoreBase):
         with self.session() as s:
             rows = s.scalars(
                 select(Delivery.id)
-                .where(Delivery.outcome.in_(("queued", "dispatched")))
+                .where(Delivery.outcome.in_(PENDING))
                 .order_by(Delivery.received_at)
             )
             return list(rows)
 
-    def count_deliveries(self, outcome: str | None = None) -> int:
+    def count_deliveries(self, outcome: DeliveryState | None = None) -> int:
         """How many deliveries were recorded (optionally with one outcome)."""
         from sqlalchemy import func
 

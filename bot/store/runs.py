@@ -20,6 +20,7 @@ from bot.security.masking import process_masker
 from bot.store.engine import make_engine, migrate
 from bot.store.intake import IntakeQueries
 from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent, utcnow
+from bot.store.vocabulary import EventKind
 
 __all__ = ["Store", "make_engine", "migrate"]
 
@@ -60,7 +61,11 @@ class Store(IntakeQueries):
                     )
                     s.add(run)
                     s.flush()
-                    s.add(RunEvent(run_id=run.id, kind="created", message=f"run for {key or repo}"))
+                    s.add(
+                        RunEvent(
+                            run_id=run.id, kind=EventKind.created, message=f"run for {key or repo}"
+                        )
+                    )
                 return run, True
             except IntegrityError:
                 existing = self.active_run_for(repo, issue_number)
@@ -272,7 +277,7 @@ class Store(IntakeQueries):
         with self.session() as s:
             rows = s.execute(
                 select(RunEvent.run_id, RunEvent.data).where(
-                    RunEvent.kind == "model_call", RunEvent.run_id.in_(run_ids)
+                    RunEvent.kind == EventKind.model_call, RunEvent.run_id.in_(run_ids)
                 )
             ).all()
         return {run_id for run_id, data in rows if not (data or {}).get("priced", True)}
@@ -282,7 +287,9 @@ class Store(IntakeQueries):
         with self.session() as s:
             q = (
                 select(RunEvent)
-                .where(RunEvent.run_id == run_id, RunEvent.kind == "input", ~RunEvent.consumed)
+                .where(
+                    RunEvent.run_id == run_id, RunEvent.kind == EventKind.input, ~RunEvent.consumed
+                )
                 .order_by(RunEvent.id)
             )
             rows = list(s.scalars(q))

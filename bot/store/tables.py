@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.run.states import TERMINAL, Phase, Status
+from bot.store.vocabulary import DeliveryState
 
 
 def utcnow() -> datetime:
@@ -19,6 +21,19 @@ def utcnow() -> datetime:
 def _aware(value: datetime) -> datetime:
     """SQLite returns naive datetimes; treat them as UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def stored_enum(enum: type[StrEnum]) -> Enum:
+    """A column of one of our str enums, stored as its values in VARCHAR(32) (no database enum,
+    no CHECK constraint: the stored strings and the schema are the ones before the enums)."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 class Base(DeclarativeBase):
@@ -50,7 +65,9 @@ class Delivery(Base):
     installation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     repo: Mapped[str | None] = mapped_column(String(255), nullable=True)
     command: Mapped[str | None] = mapped_column(Text, nullable=True)
-    outcome: Mapped[str] = mapped_column(String(32), default="received", index=True)
+    outcome: Mapped[DeliveryState] = mapped_column(
+        stored_enum(DeliveryState), default=DeliveryState.received, index=True
+    )
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -70,8 +87,8 @@ class Run(Base):
     request: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     delivery_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    phase: Mapped[str] = mapped_column(String(32), default=Phase.planning.value)
-    status: Mapped[str] = mapped_column(String(32), default=Status.queued.value, index=True)
+    phase: Mapped[Phase] = mapped_column(stored_enum(Phase), default=Phase.planning)
+    status: Mapped[Status] = mapped_column(stored_enum(Status), default=Status.queued, index=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Set to "<repo>#<issue>" while the run is not terminal; NULL after. Unique, so one issue
     # can never have two active runs, even when two deliveries race.

@@ -4,13 +4,12 @@ events), collection errors apart."""
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from bot.sandbox.golang import go_outcomes
-from bot.sandbox.junit import junit_cases
+from bot.sandbox.junit import JUnitReportError, junit_cases
 
 COLLECTION = "collection failure"  # the message of pytest's JUnit error for a module
 MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
@@ -65,7 +64,7 @@ def read_cases(xml_text: str | None) -> CaseResults:
         return results
     try:
         cases = junit_cases(xml_text)
-    except ET.ParseError:
+    except JUnitReportError:
         return results
     for case in cases:
         # pytest names a module it could not collect by its path alone, with no classname.

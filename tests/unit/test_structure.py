@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "webhooks")
@@ -107,3 +110,95 @@ def test_no_module_in_bot_or_webhooks_is_over_400_lines() -> None:
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+# ------------------------------------------------------------------ stored vocabularies are enums
+VOCABULARY_MODULES = {"bot.run.states", "bot.store.vocabulary"}
+VOCABULARY_FIELDS = {"status", "phase", "outcome", "kind"}
+
+
+def stored_vocabulary() -> set[str]:
+    """Every stored string of a run's phase and status, a delivery's state and an event's kind."""
+    from bot.run.states import Phase, Status
+    from bot.store.vocabulary import DeliveryState, EventKind
+
+    return {m.value for enum in (Phase, Status, DeliveryState, EventKind) for m in enum}
+
+
+def raw_vocabulary(source: str, vocabulary: set[str]) -> list[int]:
+    """Lines spelling a stored vocabulary string where its enum belongs: compared with a
+    `.status`/`.phase`/`.outcome`/`.kind` attribute, passed as `outcome=`/`kind=`/`status=`/
+    `phase=`, or named as an event kind to `add_event`/`events`."""
+
+    def raw(node: ast.AST | None) -> bool:
+        return isinstance(node, ast.Constant) and node.value in vocabulary
+
+    def raw_any(node: ast.AST | None) -> bool:
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return any(raw(e) for e in node.elts)
+        return raw(node)
+
+    def field(node: ast.AST) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr in VOCABULARY_FIELDS
+
+    lines: list[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(field(s) for s in sides) and any(raw_any(s) for s in sides):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Call):
+            named = [k.value for k in node.keywords if k.arg in VOCABULARY_FIELDS]
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in {"add_event", "events"} and len(node.args) > 1:
+                named.append(node.args[1])
+            if name == "in_" and isinstance(func, ast.Attribute) and field(func.value):
+                named.extend(node.args)
+            if name in {"Outcome", "finish_delivery"}:
+                named.extend(node.args)
+            if any(raw_any(v) for v in named):
+                lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_the_vocabulary_walk_finds_raw_strings() -> None:
+    source = (
+        'if run.status == "failed": pass\n'
+        'q.where(Delivery.outcome.in_(("queued", "dispatched")))\n'
+        'store.add_event(run.id, "input", text)\n'
+        'store.finish_delivery(d, "failed", "x")\n'
+        "if run.status == Status.failed: pass\n"
+        'if check.status == "completed": pass\n'
+    )
+    assert raw_vocabulary(source, {"failed", "queued", "dispatched", "input"}) == [1, 2, 3, 4]
+
+
+def test_no_raw_status_phase_delivery_state_or_event_kind_outside_its_enum() -> None:
+    vocabulary = stored_vocabulary()
+    found = {
+        name: lines
+        for name, path in modules().items()
+        if name not in VOCABULARY_MODULES
+        and (lines := raw_vocabulary(path.read_text(), vocabulary))
+    }
+    assert found == {}
+
+
+# ------------------------------------------------------------------- one reader per format
+READERS = {
+    "JUnit XML": ("bot/sandbox/junit.py", re.compile(r"xml\.etree|defusedxml|[\"']testcase[\"']")),
+    "unified diff": ("bot/repo/changes.py", re.compile(r"@@ -|\^@@")),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(READERS))
+def test_each_format_has_one_reader(fmt: str) -> None:
+    owner, marker = READERS[fmt]
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for folder in (*PACKAGES, "benchmarks")
+        for path in (ROOT / folder).rglob("*.py")
+        if marker.search(path.read_text())
+    )
+    assert readers == [owner]

@@ -22,6 +22,7 @@ from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.security.test_infrastructure import pytest_config_reasons
 from bot.store.tables import Run
+from bot.store.vocabulary import EventKind
 
 
 class Deploying:
@@ -109,14 +110,14 @@ class Deploying:
         )
         ctx.store.update_run(run.id, pr_number=published.pr_number)
         ctx.artifacts.save(artifacts.PUBLISHED, published)
-        ctx.store.add_event(run.id, "published", published.pr_url, asdict(published))
+        ctx.store.add_event(run.id, EventKind.published, published.pr_url, asdict(published))
 
 
 def steering_revoked(ctx: RunContext, gh: InstallationClient) -> str | None:
     """A person whose feedback shaped this run and who has lost write access since."""
     authors = {
         str(e.data.get("author"))
-        for e in ctx.store.events(ctx.run.id, "input")
+        for e in ctx.store.events(ctx.run.id, EventKind.input)
         if e.data.get("source") in ("comment", "review", "review_comment")
     }
     for login in sorted(authors):

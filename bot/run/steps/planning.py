@@ -15,6 +15,7 @@ from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.security.screening import patterns_for_file
+from bot.store.vocabulary import EventKind
 
 CONTEXT_TOKENS = 24_000
 
@@ -43,7 +44,7 @@ class Planning:
         if decision.gate is Gate.blocked:
             reason = "the plan touches forbidden paths: " + "; ".join(decision.reasons)
             return StepResult(Move.block, reason, "forbidden path")
-        approved = bool(ctx.store.events(run.id, "plan_approved"))
+        approved = bool(ctx.store.events(run.id, EventKind.plan_approved))
         needs = ctx.policy.require_plan_approval or decision.gate is Gate.needs_approval
         if not needs or approved:
             return StepResult.advance()
@@ -84,7 +85,9 @@ class Planning:
             return sum(u.total_tokens for u in calls), cost if all(
                 u.priced for u in calls
             ) else None
-        events = [e for e in ctx.store.events(ctx.run.id, "model_call") if e.message == "planner"]
+        events = [
+            e for e in ctx.store.events(ctx.run.id, EventKind.model_call) if e.message == "planner"
+        ]
         priced = all(e.data.get("priced", True) for e in events)
         return (
             sum(int(e.data.get("total_tokens", 0)) for e in events),

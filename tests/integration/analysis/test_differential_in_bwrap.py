@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.agents.changes import added_lines
 from bot.analysis.differential import BASE_TREE, DifferentialAnalysis, analyse_change
+from bot.repo.changes import added_lines
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.toolbox import build_python_toolbox, toolbox_program

@@ -1,13 +1,19 @@
-"""What a diff changed: added lines per file, and the Python functions and methods they touch."""
+"""What a diff changed: the added lines per file, and the Python functions and methods they touch.
+
+The one reader of unified diffs: `added` walks the hunks counting both sides, so a `+++` or `---`
+inside a hunk is content, not a header; git's quoted paths are undone.
+"""
 
 from __future__ import annotations
 
 import ast
+import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,(?P<len>\d+))? @@(?P<context>.*)$")
+_HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+(?P<start>\d+)(?:,(?P<len>\d+))? @@")
 
 
 @dataclass(frozen=True)
@@ -21,29 +27,57 @@ class ChangedSymbol:
     end: int
 
 
+@dataclass(frozen=True)
+class AddedLine:
+    """One added line of a diff: its file, its new-file line number and its text."""
+
+    path: str
+    number: int
+    text: str
+
+
+def diff_path(raw: str) -> str:
+    """A path from a `+++` line: git's C-style quoting undone, `b/` prefix and timestamp cut."""
+    raw = raw.split("\t", 1)[0].rstrip("\n")
+    if len(raw) >= 2 and raw.startswith('"') and raw.endswith('"'):
+        unescaped, _ = codecs.escape_decode(raw[1:-1].encode("utf-8"))
+        raw = unescaped.decode("utf-8", "replace")
+    return raw[2:] if raw.startswith(("b/", "a/")) else raw
+
+
+def added(diff: str) -> Iterator[AddedLine]:
+    """Every added line of a unified diff, in order (deleted files add nothing)."""
+    path: str | None = None
+    old_left = new_left = number = 0
+    for line in diff.splitlines():
+        if old_left > 0 or new_left > 0:
+            tag, body = line[:1], line[1:]
+            if tag == "+":
+                if path is not None:
+                    yield AddedLine(path, number, body)
+                number += 1
+                new_left -= 1
+            elif tag == "-":
+                old_left -= 1
+            elif tag == " " or line == "":
+                number += 1
+                old_left -= 1
+                new_left -= 1
+            continue  # "\ No newline at end of file"
+        if line.startswith("+++ "):
+            target = diff_path(line[4:])
+            path = None if target == "/dev/null" else target
+        elif (hunk := _HUNK.match(line)) is not None:
+            old_left = int(hunk.group("old")) if hunk.group("old") is not None else 1
+            number = int(hunk.group("start"))
+            new_left = int(hunk.group("len")) if hunk.group("len") is not None else 1
+
+
 def added_lines(diff: str) -> dict[str, set[int]]:
     """New-file line numbers of the added lines, per file, from a unified diff."""
     result: dict[str, set[int]] = {}
-    path: str | None = None
-    line = 0
-    for raw in diff.splitlines():
-        if raw.startswith("+++ "):
-            target = raw[4:].strip()
-            path = None if target == "/dev/null" else target.removeprefix("b/")
-            continue
-        match = _HUNK.match(raw)
-        if match:
-            line = int(match.group("start"))
-            continue
-        if path is None or raw.startswith(("--- ", "diff ", "index ")):
-            continue
-        if raw.startswith("+"):
-            result.setdefault(path, set()).add(line)
-            line += 1
-        elif raw.startswith("-"):
-            continue
-        elif raw.startswith(" "):
-            line += 1
+    for line in added(diff):
+        result.setdefault(line.path, set()).add(line.number)
     return result
 
 
