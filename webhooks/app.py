@@ -6,7 +6,6 @@ here: the outbox (bot/jobs/outbox.py) hands stored deliveries to the queue off t
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from bot.steering.commands import dump_command
 from bot.store.runs import Store
 from bot.store.vocabulary import DeliveryState
 from webhooks.dashboard import build_dashboard_router
+from webhooks.payload import PayloadError, check_headers, delivery_facts, parse_payload
 from webhooks.routing import Ignored, MalformedPayload, Pong, route
 from webhooks.signature import verify
 
@@ -108,20 +108,24 @@ def create_app(
                 "invalid",
             )
         try:
-            payload = json.loads(body)
-            if not isinstance(payload, dict):
-                raise ValueError("payload is not a JSON object")
-        except ValueError as exc:
-            logger.warning("webhook refused: body is not a JSON object: %s", exc, extra=log)
-            return _error(400, "body is not a JSON object"), "invalid"
-        try:
-            routed = route(event, payload, app_id=app_id, mention_login=mention_login)
-        except MalformedPayload as exc:
+            check_headers(delivery, event)
+        except PayloadError as exc:  # not storable under its id: answered, never recorded
             logger.warning("webhook refused: %s", exc, extra=log)
             return _error(400, str(exc)), "invalid"
-        action = payload.get("action")
-        repo = (payload.get("repository") or {}).get("full_name")
-        installation = (payload.get("installation") or {}).get("id")
+        try:
+            payload = parse_payload(body)
+            action, repo, installation = delivery_facts(payload)
+            routed = route(event, payload, app_id=app_id, mention_login=mention_login)
+        except (PayloadError, MalformedPayload) as exc:
+            reason = str(exc)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a shape route missed
+            reason = f"payload of unexpected shape ({exc.__class__.__name__}: {exc})"
+        else:
+            reason = ""
+        if reason:
+            logger.warning("webhook refused: %s", reason, extra=log)
+            await _record_refused(delivery, event, reason, log)
+            return _error(400, reason[:300]), "invalid"
         log.update(action=action, repo=repo)
         command = None if isinstance(routed, Ignored | Pong) else dump_command(routed)
         state = DeliveryState.queued if command is not None else DeliveryState.ignored
@@ -157,6 +161,23 @@ def create_app(
             JSONResponse({"delivery": delivery, "command": routed.kind}, status_code=202),
             "accepted",
         )
+
+    async def _record_refused(delivery: str, event: str, reason: str, log: dict[str, Any]) -> None:
+        """Keep a signed but malformed delivery as `refused`, with why; it is never handled."""
+        try:
+            await run_in_threadpool(
+                store.record_delivery,
+                delivery,
+                event=event,
+                action=None,
+                installation_id=None,
+                repo=None,
+                command=None,
+                outcome=DeliveryState.refused,
+                error=reason,
+            )
+        except DraftsmithError as exc:
+            logger.error("refused webhook not stored: %s", exc, extra=log)
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -26,6 +26,7 @@ class IntakeQueries(StoreBase):
         repo: str | None,
         command: str | None,
         outcome: DeliveryState,
+        error: str | None = None,
     ) -> bool:
         """Record a delivery once; False when this delivery id was seen before."""
         try:
@@ -39,6 +40,7 @@ class IntakeQueries(StoreBase):
                         repo=repo,
                         command=command,
                         outcome=outcome,
+                        error=error,
                     )
                 )
         except IntegrityError:

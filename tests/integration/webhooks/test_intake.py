@@ -14,6 +14,7 @@ from bot.jobs.outbox import Outbox
 from bot.jobs.queue import TaskQueue
 from bot.steering.commands import StartRun, load_command
 from bot.store.runs import Store
+from bot.store.vocabulary import DeliveryState
 from tests.helpers.payloads import load_payload
 from tests.helpers.server import serve
 from webhooks.app import create_app
@@ -113,10 +114,23 @@ def test_an_oversize_body_is_refused_with_413(server: Any) -> None:
     "body", [b"not json at all", b"[1, 2, 3]", b"\xff\xfe"], ids=["text", "array", "binary"]
 )
 def test_a_body_that_is_not_a_json_object_is_refused_with_400(server: Any, body: bytes) -> None:
-    client, store, _ = server
+    client, store, queue = server
     response = post(client, "issues", body, delivery="nj")
     assert response.status_code == 400
-    assert store.get_delivery("nj") is None
+    refused = store.get_delivery("nj")
+    assert refused is not None and refused.outcome == DeliveryState.refused
+    assert refused.error and "JSON" in refused.error
+    assert Outbox(store, queue).drain() == 0
+
+
+def test_a_signed_body_nested_5000_levels_deep_is_refused_with_400(server: Any) -> None:
+    client, store, _ = server
+    body = b'{"action":"labeled","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = post(client, "issues", body, delivery="deep")
+    assert response.status_code == 400
+    assert "deeper than 64 levels" in response.json()["error"]
+    refused = store.get_delivery("deep")
+    assert refused is not None and refused.outcome == DeliveryState.refused
 
 
 def test_an_unknown_event_answers_204_and_is_recorded_as_ignored(server: Any) -> None:

@@ -1,0 +1,88 @@
+"""Reading a delivery's body as JSON within bounds, before any parser can recurse on it.
+
+The body's size is bounded by the intake; its nesting is bounded here. GitHub's payloads nest
+about ten levels deep, so `MAX_DEPTH` leaves room for any real event and refuses a body built
+to exhaust the parser's recursion (a signed body 5,000 levels deep answered 500 before).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 64
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKET = bytes(c for c in range(256) if chr(c) not in "[]{}")
+_EMPTY_PAIR = re.compile(rb"\[\]|\{\}")
+
+
+class PayloadError(ValueError):
+    """The body is not a JSON object Draftsmith will read; the message says why."""
+
+
+def nesting_depth(body: bytes, limit: int = MAX_DEPTH) -> int:
+    """How deep the body's arrays and objects nest, counted up to `limit + 1` (strings skipped).
+
+    Each pass removes the innermost empty pairs, in C, so the cost is at most `limit + 1` linear
+    passes whatever the body holds; unbalanced brackets are left for the JSON parser to refuse.
+    """
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    depth = 0
+    while brackets and depth <= limit:
+        reduced = _EMPTY_PAIR.sub(b"", brackets)
+        if reduced == brackets:
+            break
+        brackets, depth = reduced, depth + 1
+    return depth
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; PayloadError when it is not one or nests past MAX_DEPTH."""
+    if nesting_depth(body) > MAX_DEPTH:
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(f"body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PayloadError("body is not a JSON object")
+    return payload
+
+
+MAX_HEADER_CHARS = 64  # the deliveries table's id and event columns
+_HEADER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_BIGINT = 2**63 - 1
+
+
+def check_headers(delivery: str, event: str) -> None:
+    """PayloadError unless the delivery id and event name are short, plain tokens."""
+    for name, value in (("X-GitHub-Delivery", delivery), ("X-GitHub-Event", event)):
+        if not _HEADER.fullmatch(value):
+            raise PayloadError(f"{name} must be 1-{MAX_HEADER_CHARS} letters, digits or -_.:")
+
+
+def delivery_facts(payload: dict[str, Any]) -> tuple[str | None, str | None, int | None]:
+    """The action, repository and installation a delivery is stored with, checked for shape."""
+    action = payload.get("action")
+    repo = _member(payload, "repository").get("full_name")
+    installation = _member(payload, "installation").get("id")
+    if action is not None and not (isinstance(action, str) and len(action) <= 64):
+        raise PayloadError("action must be a string of at most 64 characters")
+    if repo is not None and not (isinstance(repo, str) and len(repo) <= 255):
+        raise PayloadError("repository.full_name must be a string of at most 255 characters")
+    if installation is not None and not (
+        isinstance(installation, int) and not isinstance(installation, bool)
+        and 0 < installation <= _BIGINT
+    ):  # fmt: skip
+        raise PayloadError("installation.id must be a positive 64-bit integer")
+    return action, repo, installation
+
+
+def _member(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError(f"{key} must be an object")
+    return value
