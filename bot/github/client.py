@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 from githubkit import AppAuthStrategy
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GitHubGateway", "InstallationClient", "authenticated_clone_url", "catch_up"]
+__all__ = ["GitHubGateway", "InstallationClient", "git_credentials", "catch_up"]
 
 DEFAULT_API_URL = "https://api.github.com"
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
@@ -53,16 +53,25 @@ TOKEN_MARGIN = timedelta(minutes=4)
 still, so a token handed to git has at least 5 minutes left for a clone or a push."""
 
 
-def authenticated_clone_url(clone_url: str, token: str) -> str:
-    """An https clone URL carrying `x-access-token:<token>@`; file:// URLs and paths unchanged."""
+def git_credentials(clone_url: str, token: str) -> dict[str, str]:
+    """Environment that makes git send the installation token to the clone URL's host only.
+
+    The token travels as an `http.<scheme>://<host>/.extraHeader` set through git's
+    `GIT_CONFIG_COUNT` variables: never in an argv (`/proc/*/cmdline` is readable by every
+    process on the host) and never in `.git/config` (the sandbox reads the workspace). A process's
+    environment is readable only by its own user. Empty for anything but https: a token is never
+    sent over plain http, to a file:// URL or a path.
+    """
     parts = urlsplit(clone_url)
-    if parts.scheme != "https":  # never put a token on plain http, file:// or a path
-        return clone_url
-    host = parts.hostname or ""
-    netloc = f"x-access-token:{quote(token, safe='')}@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if parts.scheme != "https" or not parts.hostname:
+        return {}
+    origin = f"https://{parts.hostname}" + (f":{parts.port}" if parts.port is not None else "")
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.{origin}/.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
 
 
 def _check_private_key(private_key: str) -> None:
@@ -173,7 +182,7 @@ class InstallationClient:
 
     def token(self) -> str:
         """The scoped installation token from githubkit's cache (fetched when missing or near
-        expiry), e.g. for `authenticated_clone_url`. Drives githubkit's own auth flow."""
+        expiry), e.g. for `git_credentials`. Drives githubkit's own auth flow."""
         flow = self.github.auth.get_auth_flow(self.github)
         probe = httpx.Request("GET", self.github.config.base_url.join("installation"))
         steps = flow.sync_auth_flow(probe)

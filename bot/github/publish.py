@@ -23,7 +23,7 @@ from githubkit_schemas.v2022_11_28.models import (
 from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
 from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.checks import Annotation, Conclusion
-from bot.github.client import InstallationClient, authenticated_clone_url
+from bot.github.client import InstallationClient, git_credentials
 from bot.github.codeowners import Reviewers, find_codeowners
 from bot.github.markdown import closes, code, inert_line
 from bot.policy.decide import Decision
@@ -141,8 +141,10 @@ def push_branch(
             f"refusing to force-push {branch!r}: only draftsmith/ branches belong to a run",
             "publish the run's own branch",
         )
-    url = authenticated_clone_url(clone_url, gh.token())
-    workspace.git("push", "--quiet", "--force", url, f"{sha}:refs/heads/{branch}")
+    credentials = git_credentials(clone_url, gh.token())
+    workspace.git(
+        "push", "--quiet", "--force", clone_url, f"{sha}:refs/heads/{branch}", env=credentials
+    )
     logger.info("pushed %s to %s", sha[:12], branch)
 
 

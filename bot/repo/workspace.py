@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -95,21 +96,30 @@ class Workspace:
             raise WorkspaceError(f"{self.root} is not a git repository", "clone it first")
 
     @classmethod
-    def clone(cls, url: str, dest: Path, ref: str | None = None) -> Workspace:
-        """Clone `url` (a URL or local path) into the fresh directory `dest`, checking out `ref`."""
+    def clone(
+        cls, url: str, dest: Path, ref: str | None = None, env: Mapping[str, str] | None = None
+    ) -> Workspace:
+        """Clone `url` (a URL or local path) into the fresh directory `dest`, checking out `ref`;
+        `env` adds to git's environment (credentials: `bot.github.client.git_credentials`)."""
         if dest.exists() and any(dest.iterdir()):
             raise WorkspaceError(f"{dest} is not empty", "give each run a fresh directory")
         dest.parent.mkdir(parents=True, exist_ok=True)
         logger.info("cloning %s into %s", mask_url(url), dest)
-        _run_git(["clone", "--quiet", "--no-hardlinks", url, str(dest)], cwd=None)
+        _run_git(
+            ["clone", "--quiet", "--no-hardlinks", url, str(dest)],
+            cwd=None,
+            env={**os.environ, **env} if env else None,
+        )
         ws = cls(dest)
         if ref is not None:
             ws.git("checkout", "--quiet", "--detach", ref)
         return ws
 
-    def git(self, *args: str) -> str:
-        """Run one git command in the workspace and return its stdout; WorkspaceError on failure."""
-        env = dict(os.environ)
+    def git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run one git command in the workspace and return its stdout; WorkspaceError on failure.
+
+        `env` adds to git's environment (credentials, never on the command line)."""
+        env = {**os.environ, **(env or {})}
         env.update(
             GIT_AUTHOR_NAME=BOT_NAME,
             GIT_AUTHOR_EMAIL=BOT_EMAIL,

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from bot.contracts import IssueText
 from bot.errors import PolicyError, WorkspaceError
-from bot.github.client import authenticated_clone_url
+from bot.github.client import git_credentials
 from bot.policy.decide import RepoConfig, parse_repo_config
 from bot.repo.workspace import Workspace
 from bot.run import artifacts, resume
@@ -24,17 +24,17 @@ CONFIG_PATH = ".github/draftsmith.yml"
 def open_workspace(services: Services, run: Run) -> Workspace:
     """The run's clone, re-validated against the store on every pick-up (bot/run/resume.py)."""
     workspace, _ = resume.open_workspace(
-        services.store, run, services.run_dir(run), lambda: _fetch_url(services, run)
+        services.store, run, services.run_dir(run), lambda: _credentials(services, run)
     )
     return workspace
 
 
-def _fetch_url(services: Services, run: Run) -> str:
-    """The clone URL with the installation token for https remotes of GitHub runs."""
+def _credentials(services: Services, run: Run) -> dict[str, str]:
+    """git's environment carrying the installation token for https remotes of GitHub runs."""
     gh = services.github(run)
     if gh is None:
-        return run.clone_url
-    return authenticated_clone_url(run.clone_url, gh.token())
+        return {}
+    return git_credentials(run.clone_url, gh.token())
 
 
 def repo_config(store: Store, run: Run, workspace: Workspace) -> RepoConfig | None:

@@ -65,7 +65,7 @@ def expected_state(store: Store, run: Run) -> Expected:
 
 
 def open_workspace(
-    store: Store, run: Run, run_dir: Path, fetch_url: Callable[[], str]
+    store: Store, run: Run, run_dir: Path, credentials: Callable[[], dict[str, str]]
 ) -> tuple[Workspace, Run]:
     """The run's workspace, valid for the stored state (cloned or rebuilt when it is not)."""
     reclaim(run_dir)
@@ -88,16 +88,19 @@ def open_workspace(
         except WorkspaceError as exc:
             logger.warning("workspace unusable (%s); cloning again", exc, extra={"run_id": run.id})
     shutil.rmtree(root, ignore_errors=True)
-    return _fresh(store, run, run_dir, fetch_url, expected)
+    return _fresh(store, run, run_dir, credentials, expected)
 
 
 def _fresh(
-    store: Store, run: Run, run_dir: Path, fetch_url: Callable[[], str], expected: Expected
+    store: Store,
+    run: Run,
+    run_dir: Path,
+    credentials: Callable[[], dict[str, str]],
+    expected: Expected,
 ) -> tuple[Workspace, Run]:
     partial = run_dir / "repo.partial"
-    workspace = Workspace.clone(fetch_url(), partial)
-    # The token must not stay in .git/config: the sandbox can read the workdir.
-    workspace.git("remote", "set-url", "origin", run.clone_url)
+    # The token goes to git in its environment only: never in argv, never in .git/config.
+    workspace = Workspace.clone(run.clone_url, partial, env=credentials())
     partial.rename(run_dir / "repo")
     workspace = Workspace(run_dir / "repo")
     base = run.base_sha or workspace.head()

@@ -37,7 +37,7 @@ def new_run(store: Store, remote: Path) -> Run:
 
 
 def reopen(store: Store, run: Run, run_dir: Path) -> Workspace:
-    workspace, _ = open_workspace(store, store.get_run(run.id), run_dir, lambda: run.clone_url)
+    workspace, _ = open_workspace(store, store.get_run(run.id), run_dir, dict)
     return workspace
 
 
@@ -97,7 +97,10 @@ def test_a_lock_file_left_by_a_killed_git_is_removed(
     workspace = reopen(sqlite_store, run, tmp_path / "run")
     (workspace.root / ".git" / "index.lock").write_text("")
     workspace = reopen(sqlite_store, run, tmp_path / "run")
-    code(sqlite_store, run, workspace)  # git add/commit would refuse with the lock present
+    assert not (workspace.root / ".git" / "index.lock").exists()
+    diff = code(sqlite_store, run, workspace)  # git add/commit would refuse with the lock present
+    assert "+    return a - b" in diff
+    assert workspace.git("log", "-1", "--format=%s").strip() == "draftsmith: revision 0"
 
 
 def test_a_commit_the_store_never_recorded_is_undone(

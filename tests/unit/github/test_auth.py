@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.github.client import GitHubGateway, authenticated_clone_url
+from bot.github.client import GitHubGateway, git_credentials
 from bot.security.masking import mask, register_secret
 from tests.helpers.github_objects import repository
 from tests.unit.github.support import check_calls_documented, comment, token_body
@@ -154,26 +154,36 @@ def test_missing_app_id_is_a_config_error(private_key: str) -> None:
         GitHubGateway.from_settings(Settings(github_private_key=private_key))
 
 
+BASIC = "Authorization: Basic eC1hY2Nlc3MtdG9rZW46Z2hzX2FiYw=="  # x-access-token:ghs_abc
+
+
 @pytest.mark.parametrize(
     ("clone_url", "expected"),
     [
         pytest.param(
             "https://github.com/octo/widgets.git",
-            "https://x-access-token:ghs_abc@github.com/octo/widgets.git",
+            {"http.https://github.com/.extraHeader": BASIC},
             id="github-https",
         ),
         pytest.param(
             "https://ghe.example.com:8443/octo/widgets.git",
-            "https://x-access-token:ghs_abc@ghe.example.com:8443/octo/widgets.git",
+            {"http.https://ghe.example.com:8443/.extraHeader": BASIC},
             id="ghes-with-port",
         ),
-        pytest.param("file:///srv/git/widgets.git", "file:///srv/git/widgets.git", id="file-url"),
-        pytest.param("http://git.example/w.git", "http://git.example/w.git", id="plain-http"),
-        pytest.param("/srv/git/widgets", "/srv/git/widgets", id="local-path"),
+        pytest.param("file:///srv/git/widgets.git", {}, id="file-url"),
+        pytest.param("http://git.example/w.git", {}, id="plain-http"),
+        pytest.param("/srv/git/widgets", {}, id="local-path"),
     ],
 )
-def test_authenticated_clone_url(clone_url: str, expected: str) -> None:
-    assert authenticated_clone_url(clone_url, "ghs_abc") == expected
+def test_git_credentials_scope_the_token_to_the_https_host(
+    clone_url: str, expected: dict[str, str]
+) -> None:
+    env = git_credentials(clone_url, "ghs_abc")
+    configured = {
+        env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]
+        for i in range(int(env.get("GIT_CONFIG_COUNT", "0")))
+    }
+    assert configured == expected
 
 
 def test_what_the_gateway_sends_is_masked(
