@@ -176,14 +176,24 @@ def test_strip_hidden_code_span_does_not_cross_a_blank_line() -> None:
     assert "hidden" not in stripped.text
 
 
-@pytest.mark.timeout(5)
 @pytest.mark.parametrize(
-    "text",
-    ["`" * 3000 + "a`" * 30000, "<a " * 40000, "<!--" * 20000, '<img alt="' * 20000],
+    ("text", "kept"),
+    [
+        ("`" * 3000 + "a`" * 30000, True),
+        ("<a " * 40000, True),
+        ("<!--" * 20000, False),
+        ('<img alt="' * 20000, True),
+    ],
     ids=["backtick-runs", "unclosed-tags", "unclosed-comments", "unclosed-attributes"],
 )
-def test_strip_hidden_is_fast_on_adversarial_input(text: str) -> None:
-    strip_hidden(text)
+def test_strip_hidden_reads_adversarial_input_as_a_reader_would(text: str, kept: bool) -> None:
+    """Regex-slowdown shapes (their cost is a benchmark's business; a hang hits the suite's
+    timeout): what is not hidden is kept whole, an unclosed comment hides the rest, once."""
+    stripped = strip_hidden(text)
+    if kept:
+        assert stripped.text == text and stripped.removed == []
+    else:
+        assert stripped.text == "" and len(stripped.removed) == 1
 
 
 # --------------------------------------------------------------------------- screening
@@ -199,13 +209,20 @@ ADVERSARIAL = {
 }
 
 
-@pytest.mark.timeout(10)
-@pytest.mark.parametrize("text", list(ADVERSARIAL.values()), ids=list(ADVERSARIAL))
-def test_every_function_is_fast_on_adversarial_input(text: str) -> None:
-    screen(text, source="test output")
-    as_data(text, source="test output", kind="log")
-    Masker().mask(text)
-    find_credentials(_diff_adding(text))
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_every_function_reads_adversarial_input_correctly(name: str) -> None:
+    """Regex-slowdown shapes: nothing is flagged, the data is wrapped whole, and only the
+    unterminated private-key headers are masked and found as a credential."""
+    text = ADVERSARIAL[name]
+    assert screen(text, source="test output") == []
+    assert text in as_data(text, source="test output", kind="log")
+    masked = Masker().mask(text)
+    findings = find_credentials(_diff_adding(text))
+    if name == "begin-without-end":
+        assert masked != text and "BEGIN PRIVATE KEY" not in masked
+        assert [f.kind for f in findings] == ["private-key"]
+    else:
+        assert masked == text and findings == []
 
 
 @pytest.mark.parametrize(
