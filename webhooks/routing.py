@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.steering.commands import (
-    VERBS,
     Actor,
     CheckSuiteCompleted,
     Command,
@@ -24,8 +23,7 @@ from bot.steering.commands import (
     ReviewSubmitted,
     StartRun,
 )
-
-COMMAND_RE = re.compile(r"^[ \t]*/draftsmith(?:[ \t]+(?P<verb>[\w-]+))?(?P<rest>.*)$", re.M | re.S)
+from bot.steering.verbs import parse_comment_command
 
 
 @dataclass(frozen=True)
@@ -74,21 +72,6 @@ def _is_bot(payload: dict[str, Any], app_id: int | None) -> bool:
         if app_id is not None and via.get("id") == app_id:
             return True
     return False
-
-
-def parse_comment_command(body: str) -> tuple[str, str] | None:
-    """The (verb, argument) of the first `/draftsmith` line of a comment, or None."""
-    match = COMMAND_RE.search(body)
-    if match is None:
-        return None
-    verb = (match.group("verb") or "").lower().replace("_", "-")
-    if verb in ("", "help"):
-        return "help", ""
-    if verb == "approve":
-        verb = "approve-plan"
-    if verb not in VERBS:
-        return "help", verb
-    return verb, match.group("rest").strip()
 
 
 _QUOTED_OR_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|^[ \t]*>.*?$", re.M | re.S)
@@ -185,7 +168,7 @@ def _route(
             issue_number=int(issue["number"]),
             is_pull_request=bool(issue.get("pull_request")),
             comment_id=int(payload["comment"]["id"]),
-            verb=verb,  # type: ignore[arg-type]
+            verb=verb,
             argument=argument,
             sender=_actor(payload),
         )

@@ -126,7 +126,7 @@ class StepResult:
     @classmethod
     def revise(cls, feedback: str, why: str) -> StepResult:
         """Back to the coder with `feedback` (the engine checks revisions are left)."""
-        return cls(Move.revise, None, why, feedback)
+        return cls(Move.send_back, None, why, feedback)
 
 
 class Step(Protocol):

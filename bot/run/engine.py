@@ -228,7 +228,7 @@ class Engine:
         self, run: Run, ctx: RunContext | None, result: StepResult
     ) -> StepResult:
         """A revision only while revisions are left; its feedback is stored for the coder."""
-        if result.move is not Move.revise:
+        if result.move is not Move.send_back:
             return result
         limit = ctx.policy.budgets.max_revisions if ctx else 0
         if run.revision >= limit:
@@ -244,7 +244,7 @@ class Engine:
         move = result.move
         if move is None:
             return self.store.get_run(run.id)
-        revision = run.revision + 1 if move is Move.revise else None
+        revision = run.revision + 1 if move is Move.send_back else None
         phase, status = target(move, run.phase, run.status)
         if status in GIVE_UP_STATUSES and ctx is not None:
             keep_best(self.services, ctx.run, phase, status, result.reason)

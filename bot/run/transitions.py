@@ -34,7 +34,7 @@ class Move(StrEnum):
 
     start = "start"  # a worker picked the run up
     advance = "advance"  # the step is done: on to the next phase
-    revise = "revise"  # back to the coder with feedback (a new revision)
+    send_back = "send_back"  # the reviewer sends the work back to the coder (a new revision)
     await_plan_approval = "await_plan_approval"
     deliver = "deliver"  # the draft PR is ready
     deliver_gated = "deliver_gated"  # the draft PR waits for a code owner
@@ -84,7 +84,7 @@ _WAITING_FOR_MODEL = frozenset({Status.waiting_for_model})
 RULES: dict[Move, Rule] = {
     Move.start: Rule(frozenset({Status.queued}), Status.running),
     Move.advance: Rule(_RUNNING, Status.running, Target.next),
-    Move.revise: Rule(_RUNNING, Status.running, Phase.coding),
+    Move.send_back: Rule(_RUNNING, Status.running, Phase.coding),
     Move.await_plan_approval: Rule(
         _RUNNING, Status.waiting, Phase.plan_approval, frozenset({Phase.planning})
     ),

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from bot.steering.verbs import Verb
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,10 +45,6 @@ class StartRun(_Model):
     body: str
     label: str
     sender: Actor
-
-
-Verb = Literal["revise", "retry", "stop", "approve-plan", "help"]
-VERBS: tuple[str, ...] = ("revise", "retry", "stop", "approve-plan")
 
 
 class CommentCommand(_Model):

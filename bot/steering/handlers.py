@@ -17,16 +17,12 @@ from bot.observe.progress import post_progress
 from bot.policy.decide import Policy, load_default_policy
 from bot.run import artifacts
 from bot.run.intents import (
-    ApprovePlan,
     CiFailed,
     Feedback,
     Intent,
     IntentResult,
     Intents,
     ReleaseGate,
-    Retry,
-    Revise,
-    Stop,
 )
 from bot.run.states import Status
 from bot.steering.commands import (
@@ -43,13 +39,13 @@ from bot.steering.commands import (
 from bot.steering.mentions import handle_mention
 from bot.steering.ratelimit import RateLimiter
 from bot.steering.replies import (
-    HELP_TEXT,
     NOT_A_WRITER,
     RATE_LIMITED_COMMANDS,
     RATE_LIMITED_MARKER,
     RATE_LIMITED_RUN,
 )
 from bot.steering.trigger_label import repo_trigger_label
+from bot.steering.verbs import MissingArgument, help_text, intent_for
 from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.store.vocabulary import DeliveryState, EventKind, github_event_kind
@@ -198,8 +194,9 @@ class Handlers:
         repo, number = command.repo.full_name, command.issue_number
         if (refused := self.admit(gh, command, delivery_id)) is not None:
             return refused
-        if command.verb == "help":
-            gh.create_comment(repo, number, HELP_TEXT)
+        intent = intent_for(command.verb, command.sender.login, command.argument)
+        if intent is None:
+            gh.create_comment(repo, number, help_text())
             return Outcome(DeliveryState.processed, "help")
         run = (
             self.store.run_for_pr(repo, number) if command.is_pull_request else None
@@ -212,19 +209,9 @@ class Handlers:
                 f"`{self.settings.trigger_label}` to start one.",
             )
             return Outcome(DeliveryState.ignored, "no run")
-        login = command.sender.login
-        intent: Intent
-        if command.verb == "stop":
-            intent = Stop(login)
-        elif command.verb == "approve-plan":
-            intent = ApprovePlan(login)
-        elif command.verb == "revise":
-            if not command.argument:
-                gh.create_comment(repo, number, "Say what to change: `/draftsmith revise <what>`.")
-                return Outcome(DeliveryState.ignored, "revise without text")
-            intent = Revise(login, command.argument)
-        else:
-            intent = Retry(login)
+        if isinstance(intent, MissingArgument):
+            gh.create_comment(repo, number, intent.reply)
+            return Outcome(DeliveryState.ignored, f"{command.verb} without text")
         return self.send(gh, run, intent, reply_to=number)
 
     def send(

@@ -1,12 +1,6 @@
-"""What Draftsmith answers people who steer it: help, refusals and rate-limit notices."""
+"""What Draftsmith answers people who steer it: refusals and rate-limit notices (the help
+text is made from the verb table, `bot/steering/verbs.py`)."""
 
-HELP_TEXT = (
-    "Draftsmith commands (people with write access only):\n"
-    "- `/draftsmith revise <what to change>`: a new revision on the same branch\n"
-    "- `/draftsmith retry`: run a stopped or failed run again from where it stopped\n"
-    "- `/draftsmith stop`: stop the run\n"
-    "- `/draftsmith approve-plan`: let a run waiting on its plan write code"
-)
 NOT_A_WRITER = (
     "Sorry @{login}, only people with write access to this repository can steer Draftsmith. "
     "Nothing was changed."

@@ -31,7 +31,7 @@ def test_every_phase_the_run_walks_has_a_step_and_a_progress_label() -> None:
         pytest.param(
             Move.advance, Phase.reviewing, (Phase.deploying, Status.running), id="rev-dep"
         ),
-        pytest.param(Move.revise, Phase.testing, (Phase.coding, Status.running), id="revise"),
+        pytest.param(Move.send_back, Phase.testing, (Phase.coding, Status.running), id="send_back"),
         pytest.param(
             Move.give_up,
             Phase.reviewing,
@@ -56,7 +56,7 @@ def test_a_running_step_moves_where_the_table_says(
 
 @pytest.mark.parametrize("status", sorted(TERMINAL), ids=str)
 def test_no_step_result_moves_an_ended_run(status: Status) -> None:
-    step_moves = (Move.advance, Move.revise, Move.deliver, Move.give_up, Move.fail, Move.block)
+    step_moves = (Move.advance, Move.send_back, Move.deliver, Move.give_up, Move.fail, Move.block)
     for move in step_moves:
         assert not allowed(move, Phase.testing, status)
         with pytest.raises(TransitionError):
