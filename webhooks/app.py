@@ -114,7 +114,7 @@ def create_app(
             return _error(400, str(exc)), "invalid"
         try:
             payload = parse_payload(body)
-            action, repo, installation = delivery_facts(payload)
+            facts = delivery_facts(payload)
             routed = route(event, payload, app_id=app_id, mention_login=mention_login)
         except (PayloadError, MalformedPayload) as exc:
             reason = str(exc)
@@ -126,7 +126,7 @@ def create_app(
             logger.warning("webhook refused: %s", reason, extra=log)
             await _record_refused(delivery, event, reason, log)
             return _error(400, reason[:300]), "invalid"
-        log.update(action=action, repo=repo)
+        log.update(action=facts.action, repo=facts.repo)
         command = None if isinstance(routed, Ignored | Pong) else dump_command(routed)
         state = DeliveryState.queued if command is not None else DeliveryState.ignored
         try:
@@ -134,9 +134,10 @@ def create_app(
                 store.record_delivery,
                 delivery,
                 event=event,
-                action=action,
-                installation_id=installation,
-                repo=repo,
+                action=facts.action,
+                installation_id=facts.installation,
+                repo=facts.repo,
+                sender=facts.sender,
                 command=command,
                 outcome=state,
             )

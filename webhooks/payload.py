@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 MAX_DEPTH = 64
@@ -62,11 +63,24 @@ def check_headers(delivery: str, event: str) -> None:
             raise PayloadError(f"{name} must be 1-{MAX_HEADER_CHARS} letters, digits or -_.:")
 
 
-def delivery_facts(payload: dict[str, Any]) -> tuple[str | None, str | None, int | None]:
-    """The action, repository and installation a delivery is stored with, checked for shape."""
+@dataclass(frozen=True)
+class DeliveryFacts:
+    """What a delivery is stored with besides its command."""
+
+    action: str | None
+    repo: str | None
+    installation: int | None
+    sender: str | None
+
+
+def delivery_facts(payload: dict[str, Any]) -> DeliveryFacts:
+    """The action, repository, installation and sender a delivery is stored with, checked."""
     action = payload.get("action")
     repo = _member(payload, "repository").get("full_name")
     installation = _member(payload, "installation").get("id")
+    sender = _member(payload, "sender").get("login")
+    if sender is not None and not (isinstance(sender, str) and len(sender) <= 255):
+        raise PayloadError("sender.login must be a string of at most 255 characters")
     if action is not None and not (isinstance(action, str) and len(action) <= 64):
         raise PayloadError("action must be a string of at most 64 characters")
     if repo is not None and not (isinstance(repo, str) and len(repo) <= 255):
@@ -76,7 +90,7 @@ def delivery_facts(payload: dict[str, Any]) -> tuple[str | None, str | None, int
         and 0 < installation <= _BIGINT
     ):  # fmt: skip
         raise PayloadError("installation.id must be a positive 64-bit integer")
-    return action, repo, installation
+    return DeliveryFacts(action, repo, installation, sender)
 
 
 def _member(payload: dict[str, Any], key: str) -> dict[str, Any]:

@@ -72,6 +72,12 @@ class Policy(StrictModel):
     require_plan_approval: bool = Field(description="Ask for approve-plan before coding.")
     max_runs_per_hour_per_installation: int = Field(ge=0)
     max_commands_per_hour_per_installation: int = Field(ge=0)
+    max_commands_per_hour_per_sender: int = Field(
+        default=20,
+        ge=0,
+        description="Comment commands one person may send an hour; past it they are dropped "
+        "without asking GitHub anything and spend none of the installation's budget.",
+    )
 
     @field_validator("risky_paths")
     @classmethod

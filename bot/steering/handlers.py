@@ -43,6 +43,7 @@ from bot.steering.replies import (
     RATE_LIMITED_COMMANDS,
     RATE_LIMITED_MARKER,
     RATE_LIMITED_RUN,
+    RATE_LIMITED_SENDER,
 )
 from bot.steering.trigger_label import repo_trigger_label
 from bot.steering.verbs import MissingArgument, help_text, intent_for
@@ -239,17 +240,32 @@ class Handlers:
     def admit(
         self, gh: InstallationClient, command: CommentCommand | Mention, delivery_id: str
     ) -> Outcome | None:
-        """Rate limit and write access of a steering comment; None when it may act (👀 added)."""
-        verdict = self.limiter.command(command.repo.installation_id, delivery_id)
+        """Rate limits and write access of a steering comment; None when it may act (👀 added).
+
+        The sender's own limit is checked first, without asking GitHub; then write access (a
+        non-writer hears why once an hour); only then the installation's budget, which counts
+        only commands that could act.
+        """
         repo, number = command.repo.full_name, command.issue_number
+        installation, login = command.repo.installation_id, command.sender.login
+        mine = self.limiter.sender(installation, login, delivery_id)
+        if not mine.allowed:
+            if mine.reply:
+                limit = self.limiter.policy.max_commands_per_hour_per_sender
+                gh.create_comment(
+                    repo, number, RATE_LIMITED_SENDER.format(login=login, limit=limit)
+                )
+            return Outcome(DeliveryState.throttled, f"rate-limited: {mine.detail}")
+        if not gh.has_write_access(repo, login):
+            if mine.count <= 1:
+                gh.create_comment(repo, number, NOT_A_WRITER.format(login=login))
+            return Outcome(DeliveryState.not_permitted, f"{login} has no write access")
+        verdict = self.limiter.command(installation, delivery_id)
         if not verdict.allowed:
             if verdict.reply:
                 limit = self.limiter.policy.max_commands_per_hour_per_installation
                 gh.create_comment(repo, number, RATE_LIMITED_COMMANDS.format(limit=limit))
             return Outcome(DeliveryState.ignored, f"rate-limited: {verdict.detail}")
-        if not gh.has_write_access(repo, command.sender.login):
-            gh.create_comment(repo, number, NOT_A_WRITER.format(login=command.sender.login))
-            return Outcome(DeliveryState.ignored, f"{command.sender.login} has no write access")
         gh.add_reaction(repo, command.comment_id, "eyes")
         return None
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.engine import StoreBase
 from bot.store.tables import Delivery, Installation, Run, utcnow
-from bot.store.vocabulary import PENDING, DeliveryState
+from bot.store.vocabulary import PENDING, UNCOUNTED, DeliveryState
 
 
 class IntakeQueries(StoreBase):
@@ -27,6 +27,7 @@ class IntakeQueries(StoreBase):
         command: str | None,
         outcome: DeliveryState,
         error: str | None = None,
+        sender: str | None = None,
     ) -> bool:
         """Record a delivery once; False when this delivery id was seen before."""
         try:
@@ -41,6 +42,7 @@ class IntakeQueries(StoreBase):
                         command=command,
                         outcome=outcome,
                         error=error,
+                        sender=sender,
                     )
                 )
         except IntegrityError:
@@ -114,9 +116,15 @@ class IntakeQueries(StoreBase):
             return int(s.scalar(q) or 0)
 
     def count_command_deliveries(
-        self, installation_id: int, *, since: datetime, until: datetime
+        self,
+        installation_id: int,
+        *,
+        since: datetime,
+        until: datetime,
+        sender: str | None = None,
     ) -> int:
-        """Comment-command deliveries of an installation received in [since, until]."""
+        """Comment-command deliveries of an installation (of one sender, when given) received in
+        [since, until], without those that could never act (not permitted, throttled)."""
         from sqlalchemy import func
 
         with self.session() as s:
@@ -131,6 +139,10 @@ class IntakeQueries(StoreBase):
                     Delivery.received_at <= until,
                 )
             )
+            if sender is not None:
+                q = q.where(Delivery.sender == sender)
+            else:
+                q = q.where(Delivery.outcome.not_in(UNCOUNTED))
             return int(s.scalar(q) or 0)
 
     def count_runs_since(self, installation_id: int, since: datetime) -> int:

@@ -64,6 +64,7 @@ class Delivery(Base):
     action: Mapped[str | None] = mapped_column(String(64), nullable=True)
     installation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     repo: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sender: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     command: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome: Mapped[DeliveryState] = mapped_column(
         stored_enum(DeliveryState), default=DeliveryState.received, index=True

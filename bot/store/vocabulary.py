@@ -20,10 +20,15 @@ class DeliveryState(StrEnum):
     dispatched = "dispatched"  # in the queue
     processing = "processing"  # a worker holds its lease
     processed = "processed"  # handled
+    not_permitted = "not_permitted"  # a command from someone without write access: not counted
+    throttled = "throttled"  # past its sender's hourly limit: dropped unasked, not counted
     failed = "failed"  # the handler raised; the error is stored beside it
 
 
 PENDING: frozenset[DeliveryState] = frozenset({DeliveryState.queued, DeliveryState.dispatched})
+UNCOUNTED: frozenset[DeliveryState] = frozenset(
+    {DeliveryState.not_permitted, DeliveryState.throttled}
+)  # commands that could never act: they spend no installation budget
 
 
 class EventKind(StrEnum):

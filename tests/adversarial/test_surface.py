@@ -11,6 +11,7 @@ import pytest
 
 from bot.policy.decide import load_default_policy
 from bot.steering.replies import RATE_LIMITED_MARKER
+from bot.store.vocabulary import DeliveryState, EventKind
 from tests.adversarial.conftest import (
     INSTALLATION,
     REPO,
@@ -176,33 +177,69 @@ def test_a_writer_removed_before_the_command_runs_is_refused(
         fake_github.permissions["carol"] = "read"  # removed from the team meanwhile
         s.runtime.handle_delivery(delivery)  # what the worker does when it gets to it
         handled = s.store.get_delivery(delivery)
-        assert handled is not None and handled.outcome == "ignored"
+        assert handled is not None and handled.outcome == DeliveryState.not_permitted
         assert s.store.get_run(run.id).status == "approved"
         assert s.store.events(run.id, "reopened") == []
     assert NOT_A_WRITER in fake_github.comment_bodies(7)[-1]
     no_leaks(s, caplog, fake_github, secrets)
 
 
-def test_a_flood_of_comment_commands_is_cut_at_the_limit_with_one_reply(
+def test_a_flood_from_one_writer_is_cut_at_their_own_limit_with_one_reply(
     system: Any, fake_github: FakeGitHub, caplog: Any, secrets: list[str]
 ) -> None:
-    limit = load_default_policy().max_commands_per_hour_per_installation
+    limit = load_default_policy().max_commands_per_hour_per_sender
     flood = limit + 5
     with system() as (s, _):
         finished_run(s)
-        for i in range(flood):
-            body = comment(f"/draftsmith revise attempt {i}", "mallory")
-            assert s.post("issue_comment", body).status_code == 202
+        for _ in range(flood):
+            assert s.post("issue_comment", comment("/draftsmith help", "carol")).status_code == 202
         s.watcher.wait_deliveries(flood)
-        assert s.store.count_deliveries("ignored") == flood
+        assert s.store.count_deliveries(DeliveryState.processed) == limit
+        assert s.store.count_deliveries(DeliveryState.throttled) == 5
     bodies = fake_github.comment_bodies(7)
-    limited = [b for b in bodies if "commands an hour" in b]
-    assert len(limited) == 1 and str(limit) in limited[0]
+    limited = [b for b in bodies if "commands an hour from one person" in b]
+    assert len(limited) == 1 and str(limit) in limited[0] and "@carol" in limited[0]
     # Past the limit nothing is asked of GitHub: one permission lookup per accepted command.
     lookups = [r for r in fake_github.requests if r.url.path.endswith("/permission")]
     assert len(lookups) == limit
     assert len(bodies) == limit + 1
     no_leaks(s, caplog, fake_github, secrets)
+
+
+def test_a_non_writers_flood_of_200_leaves_a_writers_command_working(
+    system: Any, fake_github: FakeGitHub, caplog: Any, secrets: list[str]
+) -> None:
+    policy = load_default_policy()
+    assert policy.max_commands_per_hour_per_installation < 200
+    with system() as (s, _):
+        finished_run(s)
+        for i in range(200):
+            body = comment(f"/draftsmith revise attempt {i}", "mallory")
+            assert s.post("issue_comment", body).status_code == 202
+        s.watcher.wait_deliveries(200)
+        writer = comment("/draftsmith help", "carol", comment={"id": 777})
+        assert s.post("issue_comment", writer, delivery="carol-help").status_code == 202
+        s.watcher.wait_deliveries(201)
+        handled = s.store.get_delivery("carol-help")
+        assert handled is not None and handled.outcome == DeliveryState.processed
+        sender_limit = policy.max_commands_per_hour_per_sender
+        assert s.store.count_deliveries(DeliveryState.not_permitted) == sender_limit
+        assert s.store.count_deliveries(DeliveryState.throttled) == 200 - sender_limit
+        assert s.store.events(run_id_of(s), EventKind.input) == []
+    assert (777, "eyes") in fake_github.reactions
+    bodies = fake_github.comment_bodies(7)
+    assert sum(NOT_A_WRITER in b for b in bodies) == 1  # mallory hears why once an hour
+    assert sum("commands an hour from one person" in b for b in bodies) == 1
+    assert any("Draftsmith commands" in b for b in bodies)  # carol's help came through
+    lookups = [r for r in fake_github.requests if r.url.path.endswith("/permission")]
+    assert len(lookups) == sender_limit + 1
+    no_leaks(s, caplog, fake_github, secrets)
+
+
+def run_id_of(system: Any) -> int:
+    runs = system.store.list_runs()
+    assert len(runs) == 1
+    return int(runs[0].id)
 
 
 def test_runs_past_the_installations_hourly_limit_start_nothing(

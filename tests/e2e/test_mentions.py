@@ -161,7 +161,7 @@ def test_mentions_past_the_hourly_limit_get_one_reply_and_start_nothing(
     settings: Settings, fake_github: FakeGitHub, remote: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_github.permissions.update({"mallory": "read"})
-    limit = load_default_policy().max_commands_per_hour_per_installation
+    limit = load_default_policy().max_commands_per_hour_per_sender
     with draftsmith(settings, ScriptedModel({}), monkeypatch, worker=False) as h:
         deliveries = [str(uuid.uuid4()) for _ in range(limit + 3)]
         for i, delivery in enumerate(deliveries):
@@ -171,5 +171,6 @@ def test_mentions_past_the_hourly_limit_get_one_reply_and_start_nothing(
             h.runtime.handle_delivery(delivery)
         assert h.runtime.store.list_runs() == []
     bodies = fake_github.comment_bodies(8)
-    assert len([b for b in bodies if "commands an hour" in b]) == 1
-    assert len(bodies) == limit + 1  # one refusal per admitted mention, one rate-limit reply
+    assert len([b for b in bodies if "commands an hour from one person" in b]) == 1
+    assert len([b for b in bodies if "only people with write access" in b]) == 1
+    assert len(bodies) == 2  # one refusal an hour for a non-writer, one rate-limit reply

@@ -41,8 +41,17 @@ def test_a_github_sized_payload_parses() -> None:
         {"installation": {"id": "7"}},
         {"installation": {"id": 2**64}},
         {"installation": {"id": True}},
+        {"sender": {"login": ["mallory"]}},
     ],
-    ids=["action-object", "repository-string", "full-name-int", "id-string", "id-huge", "id-bool"],
+    ids=[
+        "action-object",
+        "repository-string",
+        "full-name-int",
+        "id-string",
+        "id-huge",
+        "id-bool",
+        "login-list",
+    ],  # fmt: skip
 )
 def test_stored_fields_of_the_wrong_shape_are_refused(payload: dict[str, object]) -> None:
     with pytest.raises(PayloadError):
