@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+from bot.errors import GitHubError
 from bot.github.client import InstallationClient
 from bot.github.markdown import inert_line
 from bot.run import artifacts
@@ -102,6 +106,55 @@ def post_progress(store: Store, gh: InstallationClient, run: Run, note: str | No
         pr_url=pr_url,
         note=note,
     )
-    comment = gh.upsert_comment(run.repo, run.issue_number, marker(run.id), body)
-    if run.progress_comment_id != comment.id:
-        store.update_run(run.id, progress_comment_id=comment.id)
+    text = f"{body}\n\n{marker(run.id)}"
+    comment_id = store.get_run(run.id).progress_comment_id
+    if comment_id is not None and comment_id > 0:
+        try:
+            gh.update_comment(run.repo, comment_id, text)
+            return
+        except GitHubError as exc:
+            if exc.status != 404:
+                raise
+            # a person deleted it: make it again, once
+            if store.claim_progress_comment(run.id, CREATING, stale=comment_id):
+                _create(store, gh, run, text)
+                return
+            comment_id = CREATING
+    if comment_id is None and store.claim_progress_comment(run.id, CREATING):
+        _create(store, gh, run, text)
+        return
+    made = _wait_for_comment(store, run.id)
+    if made is not None:
+        gh.update_comment(run.repo, made, text)
+    elif store.claim_progress_comment(run.id, CREATING, stale=CREATING):
+        # the worker that claimed the creation died: finish it (its comment, if it made one,
+        # is found by the marker)
+        _create(store, gh, run, text)
+
+
+CREATING = -1  # `runs.progress_comment_id` while one worker creates the progress comment
+CREATION_WAIT_S = 15.0
+
+
+def _create(store: Store, gh: InstallationClient, run: Run, text: str) -> None:
+    """Create (or find, after a killed creator) the comment and store its id; release the claim
+    when GitHub fails, so the next post tries again."""
+    assert run.issue_number is not None
+    try:
+        comment = gh.upsert_comment(run.repo, run.issue_number, marker(run.id), text)
+    except BaseException:
+        store.claim_progress_comment(run.id, None, stale=CREATING)
+        raise
+    store.update_run(run.id, progress_comment_id=comment.id)
+
+
+def _wait_for_comment(store: Store, run_id: int) -> int | None:
+    """The comment id another worker is creating, once it is stored (None after the wait)."""
+    waited = threading.Event()
+    deadline = time.monotonic() + CREATION_WAIT_S
+    while time.monotonic() < deadline:
+        current = store.get_run(run_id).progress_comment_id
+        if current is None or current > 0:
+            return current
+        waited.wait(0.1)
+    return None

@@ -145,6 +145,22 @@ class Store(IntakeQueries):
             s.refresh(run)
             return run
 
+    def claim_progress_comment(
+        self, run_id: int, claim: int | None, *, stale: int | None = None
+    ) -> bool:
+        """Set the run's progress comment id to `claim` if it is unset (or still `stale`):
+        True for the one caller that may create the comment, across workers."""
+        with self.session() as s:
+            held: ColumnElement[bool] = Run.progress_comment_id.is_(None)
+            if stale is not None:
+                held = held | (Run.progress_comment_id == stale)
+            result = s.execute(
+                update(Run)
+                .where(Run.id == run_id, held)
+                .values(progress_comment_id=claim, updated_at=utcnow())
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
     def transition_run(
         self,
         run_id: int,
