@@ -36,6 +36,7 @@ EXAMPLES = {
     "reaction": "reaction",
     "integration": "integration",
     "simple-user": "simple-user",
+    "pull-request-review": "pull-request-review",
 }
 
 SCHEMA_FILLS: dict[str, dict[str, object]] = {

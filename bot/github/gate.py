@@ -56,10 +56,12 @@ def release_on_review(
     review_commit: str | None = None,
     head_sha: str | None = None,
 ) -> ReleaseOutcome:
-    """Release a gated PR when this review approves and its author owns every gated path.
+    """Release a gated PR when this review approves and, with the other approvals of the
+    current head, an owner of every gated path has approved.
 
-    Any other review releases nothing and the outcome says why; so does an approval of an older
-    commit when both `review_commit` (the review's `commit_id`) and `head_sha` are given. A
+    Each approver releases the paths they own (directly or through a team; maintainers the
+    unowned ones); approvals of an older commit never count. Any other review releases nothing
+    and the outcome says why; while paths still wait, the check run's summary says for whom. A
     team-membership lookup failing otherwise than 404 raises GitHubError (needs `members: read`).
     """
     if decision.gate is not Gate.needs_approval:
@@ -77,39 +79,95 @@ def release_on_review(
             f"the approval is for commit {review_commit[:12]}, not the head {head_sha[:12]}; "
             "approve the latest revision",
         )
-    who = reviewer.strip().lstrip("@").lower()
-    if who == bot_login.strip().lstrip("@").lower():
+    who = _login(reviewer)
+    if who == _login(bot_login):
         return ReleaseOutcome(False, "Draftsmith cannot release its own change")
-    if who == pr_author.strip().lstrip("@").lower():
+    if who == _login(pr_author):
         return ReleaseOutcome(False, f"@{reviewer} wrote the change and cannot release it")
     owners = decision.owners_by_path
     if not owners:
         return ReleaseOutcome(False, "no gated paths are recorded for this change")
-    direct = Authorisation.releasable_paths(reviewer, pr_author, bot_login, owners)
-    teams = reviewer_teams(gh, decision, reviewer) if len(direct) < len(owners) else []
-    released = Authorisation.releasable_paths(
-        reviewer, pr_author, bot_login, owners, reviewer_teams=teams
-    )
+    released = _released_by(gh, repo, reviewer, pr_author, bot_login, decision)
+    approvers = [reviewer]
+    if len(released) < len(owners) and head_sha:
+        # Approvals add up: every other approval of the current head counts for its paths.
+        skip = {who, _login(pr_author), _login(bot_login)}
+        for other in gh.pulls.approvers(repo, pr_number, head_sha):
+            if other in skip or len(released) == len(owners):
+                continue
+            theirs = _released_by(gh, repo, other, pr_author, bot_login, decision)
+            if set(theirs) - set(released):
+                approvers.append(other)
+                released = [path for path in owners if path in released or path in theirs]
     pending = [path for path in owners if path not in released]
-    unowned = [path for path in pending if not owners[path]]
-    if unowned and _maintains(gh, repo, reviewer):
-        # Nobody owns these paths: the repository's maintainers stand in for code owners.
-        released = released + unowned
-        pending = [path for path in pending if path not in unowned]
+    by = ", ".join(f"@{login}" for login in approvers)
     if pending:
         waiting = "; ".join(
             f"{path} ({', '.join(owners[path]) or 'no code owner: a maintainer or an admin'})"
             for path in pending
         )
-        return ReleaseOutcome(
-            False,
-            f"@{reviewer} does not own every gated path; waiting for: {waiting}",
-            released,
-            pending,
-        )
-    _release(gh, repo, pr_number, check_run_id, pr_node_id, reviewer)
-    logger.info("%s#%d: gate released by %s", repo, pr_number, reviewer)
-    return ReleaseOutcome(True, f"released by @{reviewer}'s approving review", released, [])
+        reason = f"approved by {by}; still waiting for an owner of: {waiting}"
+        _say_waiting(gh, repo, check_run_id, pending, owners, by)
+        return ReleaseOutcome(False, reason, released, pending)
+    _release(gh, repo, pr_number, check_run_id, pr_node_id, by)
+    logger.info("%s#%d: gate released by %s", repo, pr_number, by)
+    how = "approving review" if len(approvers) == 1 else "approving reviews"
+    return ReleaseOutcome(True, f"released by {by}'s {how}", released, [])
+
+
+def _login(login: str) -> str:
+    return login.strip().lstrip("@").lower()
+
+
+def _released_by(
+    gh: InstallationClient,
+    repo: str,
+    reviewer: str,
+    pr_author: str,
+    bot_login: str,
+    decision: Decision,
+) -> list[str]:
+    """The gated paths `reviewer`'s approval releases: owned directly or through a team, or
+    unowned and `reviewer` maintains the repository."""
+    owners = decision.owners_by_path
+    direct = Authorisation.releasable_paths(reviewer, pr_author, bot_login, owners)
+    teams = reviewer_teams(gh, decision, reviewer) if len(direct) < len(owners) else []
+    released = Authorisation.releasable_paths(
+        reviewer, pr_author, bot_login, owners, reviewer_teams=teams
+    )
+    unowned = [path for path in owners if path not in released and not owners[path]]
+    if unowned and _maintains(gh, repo, reviewer):
+        # Nobody owns these paths: the repository's maintainers stand in for code owners.
+        released = released + unowned
+    return [path for path in owners if path in released]
+
+
+WAITING = "<!-- draftsmith:waiting -->"
+
+
+def _say_waiting(
+    gh: InstallationClient,
+    repo: str,
+    check_run_id: int,
+    pending: list[str],
+    owners: dict[str, list[str]],
+    approved_by: str,
+) -> None:
+    """Put which gated paths still wait for whom at the top of the check run's summary."""
+    current = gh.checks.get(repo, check_run_id)
+    previous = current.output.summary or ""
+    if previous.startswith(WAITING):
+        previous = previous.split(WAITING, 2)[-1].lstrip("\n")
+    lines = [f"Approved by {approved_by} for their paths. Still waiting for:"] + [
+        f"- `{path}`: {', '.join(owners[path]) or 'a maintainer or an admin'}" for path in pending
+    ]
+    summary = f"{WAITING}\n" + "\n".join(lines) + f"\n{WAITING}\n\n{previous}"
+    gh.checks.update(
+        repo,
+        check_run_id,
+        title=f"Needs approval: {len(pending)} gated path(s) still waiting",
+        summary=summary[:65_535],
+    )
 
 
 def _maintains(gh: InstallationClient, repo: str, login: str) -> bool:
@@ -128,11 +186,13 @@ def _release(
 ) -> None:
     current = gh.checks.get(repo, check_run_id)
     previous = current.output.summary or ""
-    summary = f"Released by @{reviewer}'s approving review.\n\n{previous}".strip()
+    if previous.startswith(WAITING):
+        previous = previous.split(WAITING, 2)[-1].lstrip("\n")
+    summary = f"Released by {reviewer}'s approval.\n\n{previous}".strip()
     gh.checks.update(
         repo,
         check_run_id,
-        title=f"Released by @{reviewer}",
+        title=f"Released by {reviewer}",
         summary=summary[:65_535],
         status="completed",
         conclusion="success",

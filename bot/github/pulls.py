@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from githubkit_schemas.v2022_11_28.models import PullRequest, PullRequestSimple
 
@@ -47,6 +49,33 @@ class PullRequests:
             if exc.status == 404:
                 return None
             raise
+
+    def approvers(self, repo: RepoLike, number: int, head_sha: str) -> list[str]:
+        """The logins whose standing review of the pull request approves commit `head_sha`.
+
+        A person's standing review is their latest one that is not a plain comment (as on
+        GitHub: a comment does not withdraw an approval, a dismissal or a change request does).
+        Read field by field from the JSON, so an older GitHub's answers are read too.
+        """
+        owner, name = repo_parts(repo)
+        standing: dict[str, tuple[str, str]] = {}
+        page = 1
+        while True:
+            response = self._rest.pulls.list_reviews(owner, name, number, per_page=100, page=page)
+            reviews: Any = json.loads(response.content or b"[]")
+            for review in reviews if isinstance(reviews, list) else []:
+                login = ((review or {}).get("user") or {}).get("login")
+                state = str(review.get("state") or "").upper()
+                if isinstance(login, str) and state and state != "COMMENTED":
+                    standing[login.lower()] = (state, str(review.get("commit_id") or ""))
+            if not isinstance(reviews, list) or len(reviews) < 100:
+                break
+            page += 1
+        return [
+            login
+            for login, (state, commit) in standing.items()
+            if state == "APPROVED" and commit == head_sha
+        ]
 
     def create_draft(
         self, repo: RepoLike, *, title: str, body: str, head: str, base: str

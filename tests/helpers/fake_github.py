@@ -25,6 +25,7 @@ from tests.helpers.github_objects import (
     comment,
     content_file,
     label,
+    page_of,
     permission,
     pull,
     reaction,
@@ -49,6 +50,8 @@ class FakeGitHub:
     annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     """The annotations each check run received (GitHub lists them apart from the run)."""
     reactions: list[tuple[int, str]] = field(default_factory=list)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """The reviews submitted on each pull request, oldest first (github_objects.review)."""
     suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
@@ -100,6 +103,7 @@ class FakeGitHub:
             (rf"/repos/{r}/check-suites/(\d+)/check-runs", "GET", self._suite_checks),
             (rf"/repos/{r}/check-runs/(\d+)/annotations", "GET", self._annotations),
             (rf"/repos/{r}/pulls/(\d+)/requested_reviewers", "POST", self._reviewers),
+            (rf"/repos/{r}/pulls/(\d+)/reviews", "GET", self._list_reviews),
             (rf"/repos/{r}/issues/(\d+)/labels", "POST", self._add_labels),
             (rf"/repos/{r}/issues/(\d+)/labels/([^/]+)", "DELETE", self._remove_label),
             (rf"/repos/{r}/check-runs", "POST", self._create_check),
@@ -128,6 +132,9 @@ class FakeGitHub:
         if isinstance(level, list):  # changes over time: one answer per request
             level = level.pop(0) if len(level) > 1 else level[0]
         return httpx.Response(200, json=permission(login, level))
+
+    def _list_reviews(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        return httpx.Response(200, json=page_of(request, self.reviews.get(int(number), [])))
 
     def _list_comments(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
         return httpx.Response(200, json=self.comments.get(int(number), []))

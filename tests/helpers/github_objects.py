@@ -239,3 +239,17 @@ def team(slug: str, org: str = "octo") -> dict[str, Any]:
         html_url=f"https://github.com/orgs/{org}/teams/{slug}",
     )
     return item
+
+
+def review(id_: int, login: str, state: str, commit_id: str) -> dict[str, Any]:
+    """A pull-request-review (`state` as GitHub spells it: APPROVED, CHANGES_REQUESTED, ...)."""
+    return example(
+        "pull-request-review", id=id_, state=state, commit_id=commit_id, user=user(login)
+    )
+
+
+def page_of(request: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page of `items` a list request asks for (`page`, `per_page`), as GitHub pages."""
+    per_page = int(request.url.params.get("per_page", 30))
+    page = int(request.url.params.get("page", 1))
+    return items[(page - 1) * per_page : page * per_page]

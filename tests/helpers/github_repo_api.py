@@ -24,6 +24,7 @@ from tests.helpers.github_objects import (
     check_run,
     content_file,
     label,
+    page_of,
     pull,
     team,
     team_membership,
@@ -52,6 +53,8 @@ class RepoAPI:
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     labels: dict[int, list[str]] = field(default_factory=dict)
     reviewers: dict[int, list[str]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """The reviews submitted on each pull request, oldest first (github_objects.review)."""
     team_reviewers: dict[int, list[str]] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -74,6 +77,7 @@ class RepoAPI:
             ("GET", rf"{base}/pulls/(\d+)", self._get_pull),
             ("PATCH", rf"{base}/pulls/(\d+)", self._update_pull),
             ("POST", rf"{base}/pulls/(\d+)/requested_reviewers", self._request_reviewers),
+            ("GET", rf"{base}/pulls/(\d+)/reviews", self._list_reviews),
             ("POST", rf"{base}/issues/(\d+)/labels", self._add_labels),
             ("DELETE", rf"{base}/issues/(\d+)/labels/([^/]+)", self._remove_label),
             ("GET", rf"{base}/contents/(.+)", self._contents),
@@ -175,6 +179,11 @@ class RepoAPI:
             if slug not in self.team_reviewers.setdefault(number, []):
                 self.team_reviewers[number].append(slug)
         return httpx.Response(201, json=self._pull_body(number))
+
+    def _list_reviews(
+        self, request: httpx.Request, _: Any, groups: tuple[str, ...]
+    ) -> httpx.Response:
+        return httpx.Response(200, json=page_of(request, self.reviews.get(int(groups[0]), [])))
 
     def _add_labels(self, _: httpx.Request, body: Any, groups: tuple[str, ...]) -> httpx.Response:
         number = int(groups[0])

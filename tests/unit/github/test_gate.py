@@ -55,6 +55,8 @@ def _review(
     state: str = "approved",
     reviewer: str = "olivia",
     author: str = "alice",
+    head_sha: str | None = None,
+    review_commit: str | None = None,
 ) -> ReleaseOutcome:
     return release_on_review(
         client,
@@ -67,6 +69,8 @@ def _review(
         decision=decision,
         check_run_id=501,
         pr_node_id="PR_kwDOA100",
+        head_sha=head_sha,
+        review_commit=review_commit,
     )
 
 
@@ -97,7 +101,7 @@ def test_an_approval_by_the_code_owner_releases_the_gate(
 REFUSALS = {
     "the author, though an owner": ("approved", "alice", "wrote the change"),
     "the bot": ("approved", "draftsmith[bot]", "its own change"),
-    "a non-owner writer": ("approved", "mallory", "does not own every gated path"),
+    "a non-owner writer": ("approved", "mallory", "still waiting for an owner of"),
     "a comment by the owner": ("commented", "olivia", "a commented review does not release"),
     "changes requested by the owner": ("changes_requested", "olivia", "changes_requested review"),
     "a dismissed approval": ("dismissed", "olivia", "dismissed review"),
@@ -119,8 +123,19 @@ def test_other_reviews_release_nothing(
 
     assert not outcome.released and why in outcome.reason
     _nothing_changed(api)
-    writes = [c for c in github_api.calls if c.request.method in ("PATCH", "DELETE", "POST")]
-    assert [c.request.url.path for c in writes] == []
+    writes = [
+        c.request.url.path
+        for c in github_api.calls
+        if c.request.method in ("PATCH", "DELETE", "POST")
+        and "access_tokens" not in str(c.request.url)
+    ]
+    # An approval that releases only part (here: nothing) says on the check run who is awaited.
+    said = (
+        ["/repos/octo/widgets/check-runs/501"]
+        if state == "approved" and why.startswith("still")
+        else []
+    )
+    assert writes == said
 
 
 def test_an_approval_of_an_older_commit_does_not_release_the_gate(
@@ -325,3 +340,93 @@ def test_repair_context_is_empty_when_nothing_failed(
     _suite(github_api, [check_run(1, name="tests", head_sha=HEAD, conclusion="success")])
 
     assert repair_context(client, REPO, 5) == ""
+
+
+# ------------------------------------------------------------------ approvals of several owners
+OLD = "0" * 40
+TWO_TEAMS = {WORKFLOW: ["@octo/infra"], MANIFEST: ["@octo/deps"]}
+
+
+@pytest.fixture
+def two_teams(api: RepoAPI) -> RepoAPI:
+    """Olivia is in octo/infra (the workflow's owners), pete in octo/deps (the manifest's)."""
+    api.teams = {"octo/infra": {"olivia": "active"}, "octo/deps": {"pete": "active"}}
+    return api
+
+
+def test_approvals_of_owners_of_different_paths_add_up(
+    client: InstallationClient, two_teams: RepoAPI
+) -> None:
+    two_teams.reviews[100] = [objects.review(1, "olivia", "APPROVED", HEAD)]
+
+    outcome = _review(client, _decision(TWO_TEAMS), reviewer="pete", head_sha=HEAD)
+
+    assert outcome.released and outcome.released_paths == [WORKFLOW, MANIFEST]
+    assert "@pete" in outcome.reason and "@olivia" in outcome.reason
+    _released(two_teams)
+
+
+def test_the_first_of_two_owners_releases_nothing_and_the_check_run_says_who_is_awaited(
+    client: InstallationClient, two_teams: RepoAPI
+) -> None:
+    outcome = _review(client, _decision(TWO_TEAMS), reviewer="olivia", head_sha=HEAD)
+
+    assert not outcome.released and outcome.pending_paths == [MANIFEST]
+    summary = two_teams.check_runs[501]["output"]["summary"]
+    assert f"`{MANIFEST}`: @octo/deps" in summary and WORKFLOW not in summary.split("evidence")[0]
+    assert summary.endswith("Closes #7\n\nevidence")
+    _nothing_changed(two_teams)
+
+    two_teams.reviews[100] = [objects.review(1, "olivia", "APPROVED", HEAD)]
+    again = _review(client, _decision(TWO_TEAMS), reviewer="pete", head_sha=HEAD)
+    assert again.released
+    _released(two_teams)
+    assert "Still waiting" not in two_teams.check_runs[501]["output"]["summary"]
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        [objects.review(1, "olivia", "APPROVED", OLD)],
+        [
+            objects.review(1, "olivia", "APPROVED", HEAD),
+            objects.review(2, "olivia", "CHANGES_REQUESTED", HEAD),
+        ],
+        [
+            objects.review(1, "olivia", "APPROVED", HEAD),
+            objects.review(2, "olivia", "DISMISSED", HEAD),
+        ],
+    ],
+    ids=["approval-of-an-older-head", "then-changes-requested", "then-dismissed"],
+)
+def test_only_standing_approvals_of_the_current_head_count(
+    client: InstallationClient, two_teams: RepoAPI, earlier: list[dict[str, object]]
+) -> None:
+    two_teams.reviews[100] = earlier
+
+    outcome = _review(client, _decision(TWO_TEAMS), reviewer="pete", head_sha=HEAD)
+
+    assert not outcome.released and outcome.pending_paths == [WORKFLOW]
+    _nothing_changed(two_teams)
+
+
+def test_a_later_comment_does_not_withdraw_an_approval(
+    client: InstallationClient, two_teams: RepoAPI
+) -> None:
+    two_teams.reviews[100] = [
+        objects.review(1, "olivia", "APPROVED", HEAD),
+        objects.review(2, "olivia", "COMMENTED", HEAD),
+    ]
+
+    assert _review(client, _decision(TWO_TEAMS), reviewer="pete", head_sha=HEAD).released
+
+
+def test_the_authors_own_approval_never_counts(
+    client: InstallationClient, two_teams: RepoAPI
+) -> None:
+    two_teams.teams["octo/infra"]["alice"] = "active"
+    two_teams.reviews[100] = [objects.review(1, "alice", "APPROVED", HEAD)]
+
+    outcome = _review(client, _decision(TWO_TEAMS), reviewer="pete", head_sha=HEAD)
+
+    assert not outcome.released and outcome.pending_paths == [WORKFLOW]
