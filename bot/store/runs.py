@@ -43,8 +43,12 @@ class Store(IntakeQueries):
         requested_by: str | None = None,
         delivery_id: str | None = None,
     ) -> tuple[Run, bool]:
-        """Create a run, or return the issue's active run and False when one exists."""
+        """Create a run, or return the issue's active run and False when one exists.
+
+        The title and request are stored masked, like every other text people read."""
         key = f"{repo}#{issue_number}" if issue_number is not None else None
+        masker = process_masker()
+        title, request = masker.mask(title), masker.mask(request)
         for _ in range(3):  # lost races: the active run can finish between insert and read
             try:
                 with self.session() as s:

@@ -152,3 +152,14 @@ def test_installations_follow_github(store: Store) -> None:
     store.deactivate_installation(5)
     inst = store.get_installation(5)
     assert inst is not None and inst.active is False
+
+
+def test_a_runs_title_and_request_are_stored_masked(store: Store) -> None:
+    token = "ghp_" + "A1b2C3d4E5" * 4
+    run, _ = store.create_run(
+        repo="o/r", issue_number=99, clone_url="file:///x",
+        title=f"Fix login ({token})", request=f"The token {token} leaks in logs",
+    )  # fmt: skip
+    stored = store.get_run(run.id)
+    assert token not in stored.title and token not in stored.request
+    assert stored.title.startswith("Fix login (") and "leaks in logs" in stored.request
