@@ -208,6 +208,8 @@ def doctor() -> None:
     from bot.doctor import run_checks
 
     settings = _settings()
+    # The report is the output: only warnings and errors are logged (to stderr) meanwhile.
+    logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     out = Console(soft_wrap=True)
     failed = 0
     for check in run_checks(settings):

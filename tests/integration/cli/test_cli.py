@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -135,6 +136,10 @@ def test_doctor_gives_a_verdict_per_dependency(tmp_path: Path) -> None:
     assert "database: sqlite" in lines
     assert "sandbox: bwrap" in lines
     assert "what to do: set DRAFTSMITH_MODEL" in lines
+    # the report alone: no log lines on stdout, and nothing below a warning on stderr
+    assert not [line for line in lines.splitlines() if line.lstrip().startswith("{")]
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [r for r in logged if r["level"] not in ("warning", "error", "critical")] == []
 
 
 def test_doctor_warns_when_the_model_has_no_price(tmp_path: Path) -> None:
