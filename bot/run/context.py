@@ -19,7 +19,7 @@ from bot.run.guard import GuardedSandbox, StepGuard
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.base import Limits, Sandbox
-from bot.security.screening import PATTERNS, screen
+from bot.security.screening import PATTERNS, screen, screen_file
 from bot.store.runs import Store
 from bot.store.tables import Run
 
@@ -103,6 +103,11 @@ class RunContext:
     def screen(self, text: str, source: str, patterns: tuple[str, ...] = tuple(PATTERNS)) -> None:
         """Flag injection patterns in text an agent reads; a flag gates the change."""
         for flag in screen(text, source=source, patterns=patterns):
+            self.artifacts.save(artifacts.FLAG, flag)
+
+    def screen_file(self, path: str, text: str) -> None:
+        """Flag a repository file an agent reads (prose and code each as what it is)."""
+        for flag in screen_file(path, text, source=f"file {path}"):
             self.artifacts.save(artifacts.FLAG, flag)
 
 

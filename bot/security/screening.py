@@ -17,13 +17,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.security.documents import split_document
 from bot.security.hidden import preview
 
 EXCERPT_CHARS = 160
 MAX_FLAGS_PER_PATTERN = 5
 
 _SECRET_WORDS = (
-    r"(?:\b(?:env(?:ironment)?(?:[ _-]?(?:variables?|vars?))?|secrets?|(?:api|private|ssh|"
+    r"(?:\b(?:env(?:ironment)?[ _-]?(?:variables?|vars?)|env|secrets?|(?:api|private|ssh|"
     r"access|secret)[ _-]?keys?|(?:access|api|auth|github|installation|bearer|secret|oauth|"
     r"session)[ _-]?tokens?|(?:your|its) tokens?|credentials?|passwords?|GITHUB_TOKEN|"
     r"OPENAI_API_KEY|id_rsa)\b|\.env\b|\.ssh\b)"
@@ -31,7 +32,8 @@ _SECRET_WORDS = (
 _CHECK_WORDS = (
     r"(?:all (?:the )?tests|the tests|(?:the )?test suite|tests? entirely|(?:the |code )?review"
     r"(?:er)?\b|polic(?:y|ies)|(?:policy )?gate\b|approvals?\b|sandbox|(?:security|safety|ci|"
-    r"status|required|all|the) checks?\b|\bci\b|pre-commit|(?:git )?hooks?\b|verification|"
+    r"status|required|all|the) checks?\b|\bci\b|pre-commit|(?:git )?hooks?\b|"
+    r"(?:commit|signature|gpg|signing) verification|"
     r"(?:the )?linters?\b|guardrails?|safeguards?|restrictions)"
 )
 _URLISH = r"(?:https?://|ftp://|\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+[:/])"
@@ -46,8 +48,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         "ignore-instructions": (
             r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,30}?\b(?:previous|"
             r"prior|above|earlier|preceding|all|any|your|system|safety|security|original|these)"
-            r"\b(?:\s+\w+){0,2}?\s+(?:instructions?|rules?|guidelines?|directions?|prompts?|"
+            r"\b(?:\s+\w+){0,2}?\s+(?:instructions?|rules?|guidelines?|directions?|"
             r"polic(?:y|ies)|constraints?|directives?|orders?)\b"
+            r"|\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,30}?\b(?:previous|prior|"
+            r"above|earlier|preceding|system|original)\s+prompts?\b"
         ),
         "reveal-secrets": (
             r"\b(?:print|reveal|show|output|display|dump|echo|leak|expose|tell me|give me|"
@@ -68,7 +72,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
             r"[^.\n]{0,20}?\b(?:always )?(?:pass|succeed|green)"
         ),
         "network-command": (
-            r"\b(?:curl|wget|nc|ncat|netcat|socat|telnet|scp|rsync|ftp|sftp)\b[^\n]{0,80}?"
+            r"\b(?:curl|wget|nc|ncat|netcat|socat|telnet|scp|rsync|ftp|sftp)[ \t][^\n]{0,80}?"
             + _URLISH
             + r"|\bpip3?\s+install\b[^\n]{0,80}?(?:https?://|git\+|--(?:extra-)?index-url\b|"
             r"\s-i\s)|\bnpm\s+(?:install|i)\b[^\n]{0,40}?https?://|/dev/(?:tcp|udp)/|"
@@ -87,7 +91,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
             r"https?://[^\s/]{0,100}?" + _EXFIL_HOSTS + r"|\bexfiltrat\w*"
         ),
         "role-override": (
-            r"\byou are now\b|\bfrom now on,? you\b|\bact as\b[^.\n]{0,40}?\b(?:without|no)\s+"
+            r"\byou are now\s+(?:an?|the|my|in|no longer|free|unrestricted|jailbroken|DAN)\b|"
+            r"\bfrom now on,? you\b|\bact as\b[^.\n]{0,40}?\b(?:without|no)\s+"
             r"(?:restrictions|rules|limits)|\bnew instructions\s*:|\bdeveloper mode\b|"
             r"\bjailbr(?:ea|o)k|\bdo anything now\b|(?-i:\bDAN mode\b)|"
             r"\bpretend (?:to be|you are)\b"
@@ -96,7 +101,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
             r"\bsystem[ _-]?prompt\b|<\|?\s*(?:system|im_start|im_end|endoftext)\s*\|?>|"
             r"^[ \t]*(?:#+[ \t]*)?(?:system|assistant|developer)[ \t]+"
             r"(?:message|prompt|instructions?)[ \t]*:|"
-            r"(?-i:^[ \t]*(?:SYSTEM|ASSISTANT|DEVELOPER)[ \t]*:|\[/?(?:SYSTEM|INST)\])|"
+            r"(?-i:^[ \t]*(?:(?:#|//|--|;|\*)[ \t]*)?(?:SYSTEM|ASSISTANT|DEVELOPER)[ \t]*:|"
+            r"\[/?(?:SYSTEM|INST)\])|"
             r"<<\s*/?SYS\s*>>"
         ),
         "fake-delimiter": r"[<＜﹤‹〈⟨]\s*+/?\s*+untrusted\b",
@@ -134,11 +140,49 @@ ADDRESSED_TO_A_MODEL = ("ignore-instructions", "role-override", "system-prompt",
 PROSE_SUFFIXES = ("", ".md", ".markdown", ".rst", ".txt", ".adoc", ".org", ".rdoc")
 
 
+CODE_NAMES = (
+    "dockerfile", "containerfile", "makefile", "gnumakefile", "justfile", "jenkinsfile",
+    "vagrantfile", "procfile", "rakefile", "gemfile", "brewfile", "pipfile",
+)  # fmt: skip
+
+
 def patterns_for_file(path: str) -> tuple[str, ...]:
     """The patterns a repository file is screened for: all in prose, model-addressed in code."""
     name = path.rsplit("/", 1)[-1].lower()
+    if name in CODE_NAMES or name.startswith(("dockerfile.", "containerfile.")):
+        return ADDRESSED_TO_A_MODEL
     suffix = name[name.rfind(".") :] if "." in name.lstrip(".") else ""
     return tuple(PATTERNS) if suffix in PROSE_SUFFIXES else ADDRESSED_TO_A_MODEL
+
+
+# A warning against the act ("do not reveal the secret key") and making a new secret ("output a
+# random secret key") are what documentation says; neither asks for an existing secret.
+_NEGATED = re.compile(r"\b(?:not|never|n't|no one should|nobody should)\s+(?:\w+\s+){0,2}$", re.I)
+_NEW_SECRET = re.compile(r"\b(?:a|an|new|random|fresh)\s+(?:\w+\s+)?(?:secret|key|token)", re.I)
+_NEGATABLE = ("reveal-secrets", "disable-checks", "exfiltrate", "modify-workflows")
+
+
+def _ordinary(name: str, text: str, match: re.Match[str]) -> bool:
+    """Whether a match is a warning against the act, or the making of a new secret."""
+    if name not in _NEGATABLE:
+        return False
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    if _NEGATED.search(text[line_start : match.start()]):
+        return True
+    return name == "reveal-secrets" and bool(_NEW_SECRET.search(match.group()))
+
+
+def screen_file(path: str, text: str, *, source: str) -> list[Flag]:
+    """Flag a repository file: its prose for every pattern, its code (a code file, or the code
+    blocks and spans of a documentation page) for the patterns addressed to a model."""
+    patterns = patterns_for_file(path)
+    if patterns == ADDRESSED_TO_A_MODEL:
+        return screen(text, source=source, patterns=patterns)
+    parts = split_document(path, text)
+    flags = screen(parts.prose, source=source, patterns=patterns)
+    if parts.code:
+        flags += screen(parts.code, source=f"{source} (code)", patterns=ADDRESSED_TO_A_MODEL)
+    return flags
 
 
 def screen(text: str, *, source: str, patterns: tuple[str, ...] = tuple(PATTERNS)) -> list[Flag]:
@@ -152,6 +196,8 @@ def screen(text: str, *, source: str, patterns: tuple[str, ...] = tuple(PATTERNS
             continue
         seen: set[str] = set()
         for match in pattern.finditer(normal):
+            if _ordinary(name, normal, match):
+                continue
             excerpt = _excerpt(normal, match)
             if excerpt in seen:
                 continue

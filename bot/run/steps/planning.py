@@ -14,7 +14,6 @@ from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.run.transitions import Move
-from bot.security.screening import patterns_for_file
 from bot.store.vocabulary import EventKind
 
 CONTEXT_TOKENS = 24_000
@@ -64,7 +63,7 @@ class Planning:
         request = f"{issue.title}\n{issue.body}"
         context = select_context(ctx.workspace.root, request, CONTEXT_TOKENS // 2)
         for file in context.files:
-            ctx.screen(file.content, f"file {file.path}", patterns_for_file(file.path))
+            ctx.screen_file(file.path, file.content)
         completion = await Planner(ctx.llm).run(
             title=issue.title,
             body=issue.body,
