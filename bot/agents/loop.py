@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.contracts import CodeChange, EditOperation, FileEdit, Gate, SearchReplace
-from bot.errors import BudgetExhausted, DraftsmithError, RunStopped
+from bot.errors import BudgetExhausted, DraftsmithError, RunStopped, WorkspaceError
 from bot.model.parts import Tool, is_error
 from bot.policy.decide import Policy, evaluate
 from bot.repo.workspace import Workspace
@@ -114,6 +114,11 @@ class CoderLoop:
         if decision.gate is Gate.blocked:
             return f"error: refused: {'; '.join(decision.reasons)} (the policy forbids it)"
         target = self.workspace.resolve(path)  # WorkspaceError outside the repository
+        if self._ignored(path):
+            return (
+                f"error: refused: {path} is ignored by git (the environment, caches, reports): "
+                "it could never be part of the change"
+            )
         before = target.read_text(encoding="utf-8") if target.is_file() else None
         if delete:
             edit = FileEdit(path=path, operation=EditOperation.delete)
@@ -136,6 +141,13 @@ class CoderLoop:
         if after is None:
             return f"deleted {path}"
         return f"{path}: {len(after.splitlines())} lines written"
+
+    def _ignored(self, path: str) -> bool:
+        try:
+            self.workspace.git("check-ignore", "--quiet", "--", path)
+        except WorkspaceError:
+            return False  # exit 1: not ignored
+        return True
 
     @staticmethod
     def _put_back(target: Path, before: str | None) -> None:

@@ -9,12 +9,50 @@ worker killed mid-loop resumes from it (`restore`) instead of replaying edits.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.contracts import CodeChange, EditOperation, FileEdit
-from bot.environment.prepare import exclude_scratch
+from bot.environment.prepare import MARKER, exclude_scratch
 from bot.errors import WorkspaceError
 from bot.repo.workspace import Workspace
+
+ENVIRONMENT_DIRS = (".venv", "node_modules")
+"""The prepared environment in the workdir: writable by the loop's commands, read by the tests."""
+
+
+def environment_fingerprint(root: Path) -> str:
+    """A hash of every path, size and modification time of the prepared environment (and its
+    marker): a command of the loop that changed the environment changes it."""
+    digest = hashlib.sha256()
+    for name in (*ENVIRONMENT_DIRS, MARKER):
+        top = root / name
+        if top.is_file():
+            stat = top.stat()
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            continue
+        for directory, dirs, files in os.walk(top):
+            dirs.sort()
+            for file in sorted(files):
+                path = Path(directory) / file
+                try:
+                    stat = path.lstat()
+                except OSError:
+                    continue
+                rel = path.relative_to(root)
+                digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def discard_environment(root: Path) -> None:
+    """Remove the prepared environment so the next step prepares it again from nothing (or
+    from the cache outside the workdir): nothing a command planted in it reaches the tests."""
+    (root / MARKER).unlink(missing_ok=True)
+    for name in ENVIRONMENT_DIRS:
+        shutil.rmtree(root / name, ignore_errors=True)
 
 
 @dataclass

@@ -169,16 +169,23 @@ def test_edits_outside_the_repository_or_on_forbidden_paths_are_refused_and_repo
     assert "calc/__init__.py" in changed and not any("secrets" in p for p in changed)
 
 
-def test_files_a_command_writes_are_not_part_of_the_change(pipeline: Any) -> None:
+def test_what_a_command_writes_is_neither_the_change_nor_the_tests_environment(
+    pipeline: Any, tmp_path: Path
+) -> None:
+    plant = "mkdir -p .venv && echo 'import os' > .venv/planted.pth"
     coder = [
         call("edit", path="calc/__init__.py", search=ADD, replace=FIXED),
-        call("run", command="echo 'import os' > conftest.py && echo junk > notes.txt"),
+        call("run", command=f"echo 'import os' > conftest.py && echo junk > notes.txt && {plant}"),
+        call("edit", path=".venv/sitecustomize.py", content="import os\n"),
         call("submit", explanation="Add subtract."),
     ]
     done = pipeline(coder)
     assert done.run.status == "approved", done.run.status_reason
     changed = git(done.repo, "diff", "--name-only", "main", done.run.branch).split()
-    assert "conftest.py" not in changed and "notes.txt" not in changed
+    assert changed == ["calc/__init__.py", "tests/test_subtract.py"]
+    assert done.coder_results()[2].startswith("error: refused: .venv/sitecustomize.py is ignored")
+    assert done.store.events(done.run.id, "environment_discarded")
+    assert not list((tmp_path / "work").rglob("planted.pth"))
 
 
 def test_a_budget_exhausted_mid_loop_stops_with_the_work_kept_and_the_reason(

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from bot.agents.coder import Coder
 from bot.agents.loop import CoderLoop, LoopStep
-from bot.agents.worktree import WorkingTree
+from bot.agents.worktree import WorkingTree, discard_environment, environment_fingerprint
 from bot.contracts import CodeChange, Gate, ImplementationPlan
 from bot.errors import BudgetExhausted, WorkspaceError
 from bot.github.markdown import commit_text
@@ -52,6 +52,8 @@ class Coding:
         tree = WorkingTree(ctx.workspace)
         change = stored.load(artifacts.CHANGE, revision)
         if change is None and not stored.exists(artifacts.DIFF, revision):
+            if any(s.tool == "run" for s in stored.all(artifacts.TRANSCRIPT, revision)):
+                discard_environment(ctx.workspace.root)  # an interrupted loop's commands ran in it
             environment = await ensure_environment(ctx)
             if not environment.ok:
                 why = f"{NOT_THE_CODE}: {environment.problem}"
@@ -109,6 +111,7 @@ class Coding:
         )
         steps_left = ctx.policy.budgets.max_tool_calls - ctx.guard.before.tool_calls
         coder = Coder(ctx.llm, ctx.workspace, loop, max(0, steps_left))
+        prepared = environment_fingerprint(ctx.workspace.root)
         try:
             completion = await coder.run(
                 plan=plan,
@@ -126,6 +129,12 @@ class Coding:
                 f"{artifacts.WORKTREE.key(revision)}, and a retry resumes from it",
                 exc.hint,
             ) from exc
+        finally:
+            if environment_fingerprint(ctx.workspace.root) != prepared:
+                # the loop's commands changed the environment the tests will run in
+                discard_environment(ctx.workspace.root)
+                note = "a command of the coder's loop changed the prepared environment: discarded"
+                ctx.store.add_event(ctx.run.id, "environment_discarded", note, {})
         answer = completion.value
         edits = tree.snapshot() + answer.edits
         if not edits:
