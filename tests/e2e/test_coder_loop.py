@@ -121,6 +121,9 @@ def test_a_coder_that_breaks_a_test_reads_the_real_failure_fixes_it_and_converge
         (5, "submit", None),
     ]
     assert steps[1]["arguments"] == {"command": PYTEST}
+    evidence = Path(done.store.get_artifact(done.run.id, "evidence_path").content).read_text()
+    assert "The coder worked in 5 step(s): 2 edit(s), 2 command(s) run" in evidence
+    assert "the last exited 0" in evidence and f"`/runs/{done.run.id}`" in evidence
     assert done.model.calls["coder"] == 5 and done.model.calls["tester"] == 1
 
 
