@@ -94,6 +94,7 @@ class CoderLoop:
     limits: Limits
     policy: Policy
     touch: Callable[[str], None]
+    changed: Callable[[], bool]
     on_edit: Callable[[], None]
     on_step: Callable[[LoopStep], None]
     first_step: int = 1
@@ -179,7 +180,12 @@ class CoderLoop:
         return f"{status}\noutput ({size}):\n{body}"
 
     def submit(self, explanation: str, dependencies_added: list[str] | None = None) -> str:
-        """End the loop: the working tree is the change."""
+        """End the loop: the working tree is the change (refused while it changes nothing)."""
+        if not self.changed():
+            return (
+                "error: nothing to submit: the working tree holds no change yet (edit files "
+                "first; only files changed with `edit` are part of the change)"
+            )
         self.submitted = True
         answer = {"explanation": explanation, "dependencies_added": dependencies_added or []}
         return json.dumps(answer)

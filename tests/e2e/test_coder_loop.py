@@ -136,11 +136,13 @@ def test_a_run_has_no_network_and_sees_no_secret(
     )
     coder = [
         call("run", command=probe),
+        call("submit", explanation="Nothing yet."),
         call("edit", path="calc/__init__.py", search=ADD, replace=FIXED),
         call("submit", explanation="Add subtract."),
     ]
     done = pipeline(coder)
-    answer = done.coder_results()[0]
+    answer, early_submit = done.coder_results()[:2]
+    assert early_submit.startswith("error: nothing to submit")
     assert answer.startswith("exit code: 1")
     assert "Network is unreachable" in answer or "OSError" in answer
     for leaked in ("canary-value-7f3e", "DRAFTSMITH_LEAK_CANARY", "OPENAI_API_KEY", "sk-test"):

@@ -105,6 +105,7 @@ class Coding:
             limits=ctx.services.limits,
             policy=ctx.policy,
             touch=tree.touch,
+            changed=lambda: bool(tree.snapshot()),
             on_edit=on_edit,
             on_step=on_step,
             first_step=len(earlier) + 1,
