@@ -17,22 +17,18 @@ from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.store.runs import Store
 from bot.store.tables import Run
+from tests.helpers.loop_scripts import (
+    ADD,
+    ASSERTION,
+    CALC_FILES,
+    FIXED,
+    PYTEST,
+    REQUEST,
+    break_run_fix_submit,
+)
 from tests.helpers.repos import git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, call, serve_model, tool_results
 from tests.helpers.scripts import APPROVED, PLAN, TESTS
-
-REQUEST = "Add subtract\n\nPlease add subtract(a, b) to calc."
-ADD = "def add(a, b):\n    return a + b\n"
-ASSERTION = "add must sum its arguments, got"
-CALC_FILES = {
-    "README.md": "# calc\n",
-    "calc/__init__.py": f'"""A tiny calculator."""\n\n\n{ADD}',
-    "tests/test_add.py": (
-        "from calc import add\n\n\n"
-        f"def test_add():\n    assert add(2, 3) == 5, f'{ASSERTION} {{add(2, 3)}}'\n"
-    ),
-}
-PYTEST = "python3 -m pytest -q -p no:cacheprovider tests/test_add.py"
 
 
 @dataclass
@@ -88,21 +84,10 @@ def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield run
 
 
-BROKEN = "def add(a, b):\n    return a - b\n\n\ndef subtract(a, b):\n    return a - b\n"
-FIXED = f"{ADD}\n\ndef subtract(a, b):\n    return a - b\n"
-
-
 def test_a_coder_that_breaks_a_test_reads_the_real_failure_fixes_it_and_converges(
     pipeline: Any,
 ) -> None:
-    coder = [
-        call("edit", path="calc/__init__.py", search=ADD, replace=BROKEN),
-        call("run", command=PYTEST),
-        call("edit", path="calc/__init__.py", search=BROKEN, replace=FIXED),
-        call("run", command=PYTEST),
-        call("submit", explanation="Add subtract next to add."),
-    ]
-    done = pipeline(coder)
+    done = pipeline(break_run_fix_submit())
     assert done.code == 0, done.output
     assert (done.run.status, done.run.revision) == ("approved", 0)
     results = done.coder_results()

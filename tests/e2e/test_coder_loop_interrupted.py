@@ -22,7 +22,7 @@ from bot.run.transitions import Move
 from bot.runtime import Runtime
 from bot.store.runs import Store
 from tests.e2e.conftest import RunWatcher
-from tests.e2e.test_coder_loop import ADD, CALC_FILES, FIXED, REQUEST
+from tests.helpers.loop_scripts import ADD, CALC_FILES, FIXED, REQUEST
 from tests.helpers.repos import make_repo
 from tests.helpers.scripted_model import ScriptedModel, call, serve_model
 from tests.helpers.scripts import APPROVED, PLAN, TESTS

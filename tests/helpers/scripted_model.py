@@ -159,7 +159,13 @@ class ScriptedModel:
             error = {"message": f"scripted {item.status}", "type": "test"}
             return item.status, {"error": error}, item.headers()
         if isinstance(item, ToolCalls):
-            return 200, tool_completion(item, body.get("model", "scripted")), {}
+            answer = tool_completion(item, body.get("model", "scripted"))
+            if self.realistic_usage:
+                prompt = (len(json.dumps([body["messages"], body.get("tools", [])])) + 3) // 4
+                spoken = (len(json.dumps(answer["choices"][0]["message"])) + 3) // 4
+                total = {"prompt_tokens": prompt, "completion_tokens": spoken}
+                answer["usage"] = {**total, "total_tokens": prompt + spoken}
+            return 200, answer, {}
         content = item if isinstance(item, str) else json.dumps(item)
         if not self.realistic_usage:
             return 200, completion(content, body.get("model", "scripted")), {}
