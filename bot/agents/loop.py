@@ -115,12 +115,15 @@ class CoderLoop:
         if decision.gate is Gate.blocked:
             return f"error: refused: {'; '.join(decision.reasons)} (the policy forbids it)"
         target = self.workspace.resolve(path)  # WorkspaceError outside the repository
+        try:
+            before = target.read_text(encoding="utf-8") if target.is_file() else None
+        except UnicodeDecodeError:
+            return f"error: {path} is not UTF-8 text: binary files are not edited"
         if self._ignored(path):
             return (
                 f"error: refused: {path} is ignored by git (the environment, caches, reports): "
                 "it could never be part of the change"
             )
-        before = target.read_text(encoding="utf-8") if target.is_file() else None
         if delete:
             edit = FileEdit(path=path, operation=EditOperation.delete)
         elif content is not None:
