@@ -110,6 +110,26 @@ def test_a_coder_that_breaks_a_test_reads_the_real_failure_fixes_it_and_converge
     assert "The coder worked in 5 step(s): 2 edit(s), 2 command(s) run" in evidence
     assert "the last exited 0" in evidence and f"`/runs/{done.run.id}`" in evidence
     assert done.model.calls["coder"] == 5 and done.model.calls["tester"] == 1
+    assert done.run.tool_calls == 5  # every step counts in the run's tool-call budget
+    coder_tokens = [e for e in done.store.events(done.run.id, "model_call") if e.message == "coder"]
+    assert len(coder_tokens) == 5  # and every model call of the loop in its tokens and cost
+
+
+def test_when_the_step_budget_is_spent_the_coder_is_asked_to_submit_what_it_has(
+    pipeline: Any,
+) -> None:
+    coder = [
+        call("edit", path="calc/__init__.py", search=ADD, replace=FIXED),
+        call("run", command=PYTEST),
+        {"explanation": "Add subtract (out of steps)."},
+    ]
+    done = pipeline(coder, config="budgets:\n  max_tool_calls: 2\n")
+    assert done.run.status == "approved", done.run.status_reason
+    last = done.model.bodies_of("coder")[-1]
+    assert "tools" not in last  # no step is offered past the budget
+    assert "The tool budget (2 calls) is spent" in last["messages"][-1]["content"]
+    source = git(done.repo, "show", f"{done.run.branch}:calc/__init__.py")
+    assert source.count("def subtract") == 1
 
 
 def test_a_run_has_no_network_and_sees_no_secret(
