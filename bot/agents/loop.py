@@ -99,7 +99,6 @@ class CoderLoop:
     on_step: Callable[[LoopStep], None]
     first_step: int = 1
     steps: int = field(default=0, init=False)
-    submitted: bool = field(default=False, init=False)
 
     # -- tools --------------------------------------------------------------------------------
     def edit(
@@ -173,7 +172,7 @@ class CoderLoop:
             network=False,
             env=command_env(root),
         )
-        output = result.stdout + (("\n" if result.stdout else "") + result.stderr)
+        output = "\n".join(part for part in (result.stdout, result.stderr) if part)
         status = f"exit code: {result.exit_code} ({result.duration_s:.2f}s)"
         if result.limit_hit is not None:
             status += f"; stopped by the {result.limit_hit} limit"
@@ -189,7 +188,6 @@ class CoderLoop:
                 "error: nothing to submit: the working tree holds no change yet (edit files "
                 "first; only files changed with `edit` are part of the change)"
             )
-        self.submitted = True
         answer = {"explanation": explanation, "dependencies_added": dependencies_added or []}
         return json.dumps(answer)
 
