@@ -85,6 +85,18 @@ class CodeChange(Contract):
     revision: int = Field(default=0, ge=0, description="0 for the first attempt, then 1, 2, ...")
 
 
+class CodeSubmission(Contract):
+    """The coder's final answer in the edit-run loop: the working tree is the change; `edits`
+    (optional) are applied on top of it, for a model that answers with its edits at once."""
+
+    edits: list[FileEdit] = Field(
+        default_factory=list, description="Edits beyond the working tree, applied in order."
+    )
+    explanation: str = Field(description="What was changed and why.")
+    dependencies_added: list[str] = Field(default_factory=list, description="Packages added.")
+    revision: int = Field(default=0, ge=0, description="0 for the first attempt, then 1, 2, ...")
+
+
 class Severity(StrEnum):
     """How bad a review issue is; high and critical force a revision."""
 

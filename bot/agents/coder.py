@@ -1,14 +1,17 @@
-"""The coder: plan + relevant files (+ feedback on a revision) -> CodeChange.
+"""The coder: plan + relevant files (+ feedback on a revision) -> a change in the working tree.
 
-Its tools are read-only views of the workspace, bounded by a tool-call budget.
+It works in an edit-run loop (bot.agents.loop): read-only views of the workspace, `edit`, `run`
+in the sandbox and `submit`, bounded by the run's budgets (each call is a tool call). Its final
+answer is a CodeSubmission: the working tree is the change.
 """
 
 from __future__ import annotations
 
 import json
 
+from bot.agents.loop import CoderLoop
 from bot.agents.prompting import file_blocks, messages
-from bot.contracts import CodeChange, ImplementationPlan
+from bot.contracts import CodeSubmission, ImplementationPlan
 from bot.errors import WorkspaceError
 from bot.model.client import Completion, ModelClient, Tool
 from bot.repo.workspace import Workspace
@@ -69,11 +72,14 @@ def repository_tools(workspace: Workspace) -> list[Tool]:
 
 
 class Coder:
-    """Writes the change; sees the repository only through read-only tools."""
+    """Writes the change in the working tree through the loop's tools."""
 
-    def __init__(self, llm: ModelClient, workspace: Workspace, tool_budget: int = 20) -> None:
+    def __init__(
+        self, llm: ModelClient, workspace: Workspace, loop: CoderLoop, tool_budget: int = 20
+    ) -> None:
         self.llm = llm
         self.workspace = workspace
+        self.loop = loop
         self.tool_budget = tool_budget
 
     async def run(
@@ -84,10 +90,12 @@ class Coder:
         feedback: list[str],
         revision: int,
         guidance: str = "",
-    ) -> Completion[CodeChange]:
-        """Ask for the edits implementing `plan`; `feedback` lists what to fix on a revision.
+        resumed: str = "",
+    ) -> Completion[CodeSubmission]:
+        """Work on `plan` until `submit`; `feedback` lists what to fix on a revision.
 
-        `guidance` is the repository's instruction files, already wrapped as data."""
+        `guidance` is the repository's instruction files, already wrapped as data; `resumed`
+        says what an earlier, interrupted loop of this revision left in the working tree."""
         sections = [
             guidance,
             "The approved plan:",
@@ -102,12 +110,14 @@ class Coder:
                     as_data(f, source="revision feedback", kind="feedback") for f in feedback
                 ),
             ]
+        if resumed:
+            sections.append(resumed)
         prompt = messages("coder", *sections)
         completion = await self.llm.complete(
             "coder",
             prompt,
-            CodeChange,
-            tools=repository_tools(self.workspace),
+            CodeSubmission,
+            tools=self.loop.tools(repository_tools(self.workspace)),
             tool_budget=self.tool_budget,
         )
         completion.value.revision = revision

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.agents.loop import LoopStep
 from bot.agents.tester import TestOutcome
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.render import basis_markdown, coverage_of, coverage_text
@@ -52,6 +53,23 @@ class Evidence:
     wall_time: tuple[int, float, float] | None = None  # attempts, this attempt's s, total s
     notes: list[str] = field(default_factory=list)
     instructions: list[dict[str, Any]] = field(default_factory=list)
+    loop: list[LoopStep] = field(default_factory=list)  # the coder's steps of this revision
+
+
+def loop_line(run_id: int, steps: list[LoopStep]) -> str:
+    """One sentence on the coder's loop, pointing at its transcript on the run page."""
+    if not steps:
+        return "The coder answered without working in its loop (no command ran)."
+    edits = sum(1 for s in steps if s.tool == "edit" and not s.output_head.startswith("error:"))
+    runs = [s for s in steps if s.tool == "run"]
+    ran = f"{len(runs)} command(s) run in the sandbox"
+    if runs and runs[-1].exit_code is not None:
+        ran += f", the last exited {runs[-1].exit_code}"
+    return (
+        f"The coder worked in {len(steps)} step(s): {edits} edit(s), {ran}; every step is on "
+        f"the run page (`/runs/{run_id}`, Coder's loop). Its commands are not evidence: the "
+        "tests below ran on their own after it submitted."
+    )
 
 
 def money(cost: float, unpriced_calls: float) -> str:
@@ -178,6 +196,7 @@ def evidence_markdown(evidence: Evidence) -> str:
     if change is not None:
         lines += [f"- {code(e.path)} ({e.operation})" for e in change.edits]
         lines += ["", inert(change.explanation, host=host)]
+        lines += ["", loop_line(run.id, evidence.loop)]
     tests = evidence.tests
     lines += ["", "## Review", *_review_section(evidence.review, host), ""]
     basis = "\n".join(basis_markdown(evidence.analysis, tests, evidence.review))

@@ -21,6 +21,7 @@ from bot.model.parts import (
     CallGuard,
     Tool,
     describe,
+    is_error,
     reask,
     refuses_json_schema,
     run_tool,
@@ -206,17 +207,25 @@ class ModelClient:
                 logger.warning("%s called tools after its budget was spent", role)
                 return message.content or ""
             conversation.append(message.model_dump(exclude_none=True, exclude_unset=True))
+            final: str | None = None
             for call in calls:
                 fn = call.function
-                if exchange.tool_calls >= budget:
+                tool = by_name.get(fn.name)
+                if final is not None:
+                    result = "not run: a final tool was called before it"
+                elif exchange.tool_calls >= budget:
                     result = f"tool budget of {budget} calls is spent; give your final answer now"
                 else:
                     if self.guard is not None:
                         self.guard.before_tool_call(fn.name)
                     exchange.tool_calls += 1
                     with tool_span(fn.name):
-                        result = await run_tool(by_name.get(fn.name), fn.name, fn.arguments)
+                        result = await run_tool(tool, fn.name, fn.arguments)
+                    if tool is not None and tool.final and not is_error(result):
+                        final = result
                 conversation.append({"role": "tool", "tool_call_id": call.id, "content": result})
+            if final is not None:
+                return final
             if exchange.tool_calls >= budget:
                 conversation.append(
                     {

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import openai
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import DraftsmithError
+from bot.errors import BudgetExhausted, DraftsmithError, RunStopped
 from bot.model.usage import Usage
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ class Tool:
     description: str
     parameters: dict[str, Any]
     handler: Callable[..., str | Awaitable[str]]
+    final: bool = False
+    """Calling it ends the exchange: its answer (unless an `error:`) is the final answer."""
 
     def spec(self) -> dict[str, Any]:
         """The Chat Completions `tools` entry."""
@@ -75,10 +77,17 @@ async def run_tool(tool: Tool | None, name: str, arguments: str) -> str:
             result = await result
     except TypeError as exc:
         return f"error: wrong arguments for {name}: {exc}"
+    except (RunStopped, BudgetExhausted):
+        raise  # the run core's, never the model's to act on
     except DraftsmithError as exc:
         logger.info("tool %s refused: %s", name, exc)
         return f"error: {exc}"
     return str(result)
+
+
+def is_error(result: str) -> bool:
+    """Whether a tool's answer is a refusal or failure (`run_tool`'s `error:` answers)."""
+    return result.startswith("error:")
 
 
 def unfence(text: str) -> str:

@@ -77,6 +77,13 @@ class Revised(BaseModel):
     content: Any
 
 
+class LoopTranscript(BaseModel):
+    """The coder's loop of one revision: each step's tool, arguments, exit code, output head."""
+
+    revision: int
+    steps: list[dict[str, Any]]
+
+
 class ArtifactInfo(BaseModel):
     """An artifact's name, type and size (the content is fetched separately)."""
 
@@ -101,6 +108,9 @@ class RunDetail(BaseModel):
     reviews: list[Revised]
     test_reports: list[Revised]
     diffs: list[Revised]
+    transcripts: list[LoopTranscript] = Field(
+        default_factory=list, description="The coder's loop, step by step, per revision."
+    )
     artifacts: list[ArtifactInfo]
     evidence_path: str | None
     ended_because: str | None = Field(
@@ -288,10 +298,13 @@ def run_detail(
     bars, total = _phase_bars(store, run, now, cost_known)
     latest: dict[str, Artifact] = {}
     revised: dict[str, dict[int, Any]] = defaultdict(dict)
+    steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for artifact in store.artifacts(run_id):
         latest[artifact.name] = artifact
         match = _REVISED.match(artifact.name)
-        if match:
+        if match and match["kind"] == "transcript":  # one row per step of the coder's loop
+            steps[int(match["revision"])].append(_content(artifact))
+        elif match:
             revised[match["kind"]][int(match["revision"])] = _content(artifact)
 
     def by_revision(kind: str) -> list[Revised]:
@@ -314,6 +327,7 @@ def run_detail(
         reviews=by_revision("review"),
         test_reports=by_revision("testreport"),
         diffs=by_revision("diff"),
+        transcripts=[LoopTranscript(revision=r, steps=steps[r]) for r in sorted(steps)],
         artifacts=[
             ArtifactInfo(
                 name=a.name,

@@ -14,10 +14,12 @@ from typing import Any, Generic, TypeVar, cast
 
 from pydantic import TypeAdapter
 
+from bot.agents.loop import LoopStep
 from bot.agents.tester import TestOutcome
 from bot.analysis.differential import DifferentialAnalysis
 from bot.contracts import (
     CodeChange,
+    FileEdit,
     ImplementationPlan,
     IssueText,
     PullRequestDraft,
@@ -91,6 +93,9 @@ INSTRUCTIONS: ArtifactKind[list[dict[str, Any]]] = _kind("instructions", list[di
 # per revision
 CHANGE: ArtifactKind[CodeChange] = _kind("change", CodeChange, per_revision=True)
 DIFF: ArtifactKind[str] = _kind("diff", str, per_revision=True, text=True)
+# the coder's loop: its working tree after every edit (newest wins), and one row per step
+WORKTREE: ArtifactKind[list[FileEdit]] = _kind("worktree", list[FileEdit], per_revision=True)
+TRANSCRIPT: ArtifactKind[LoopStep] = _kind("transcript", LoopStep, per_revision=True)  # many
 FEEDBACK: ArtifactKind[str] = _kind("feedback", str, per_revision=True, text=True)  # many
 ANALYSIS: ArtifactKind[DifferentialAnalysis] = _kind(
     "analysis", DifferentialAnalysis, per_revision=True

@@ -50,6 +50,7 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
         wall_time=(spent.attempts, spent.current_s, spent.total_s),
         notes=[e.message for e in services.store.events(run.id, EventKind.cost_unknown)],
         instructions=stored.load(artifacts.INSTRUCTIONS) or [],
+        loop=list(stored.all(artifacts.TRANSCRIPT, rev)),
     )
 
 

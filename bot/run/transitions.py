@@ -21,8 +21,8 @@ from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
 # The phases a run walks, in order; `Move.advance` goes to the next one.
 PHASE_ORDER: tuple[Phase, ...] = (
     Phase.planning,
-    Phase.coding,
-    Phase.setup,  # the project's own environment, before any test runs
+    Phase.setup,  # the project's own environment, before the coder runs anything in it
+    Phase.coding,  # the coder's edit-run loop (a revision comes back here, not to setup)
     Phase.testing,
     Phase.reviewing,  # on the whole evidence: analysis, test results, coverage of the change
     Phase.deploying,
@@ -103,7 +103,7 @@ RULES: dict[Move, Rule] = {
         TERMINAL | {Status.waiting, Status.waiting_for_model}, Status.queued, Phase.coding
     ),
     Move.approve_plan: Rule(
-        frozenset({Status.waiting}), Status.queued, Phase.coding, frozenset({Phase.plan_approval})
+        frozenset({Status.waiting}), Status.queued, Phase.setup, frozenset({Phase.plan_approval})
     ),
     Move.release_gate: Rule(frozenset({Status.needs_approval}), Status.approved, Phase.done),
 }

@@ -74,7 +74,8 @@ def test_happy_path_leaves_a_branch_whose_tests_pass_and_real_evidence(local: An
     assert f"Draftsmith run `{run.id}`" in evidence
     assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 1}
     assert run.tokens_used == 4 * 200
-    assert "evidence:" in output and "planning done -> coding" in output
+    assert "evidence:" in output and "planning done -> setup" in output
+    assert "setup done -> coding" in output
 
 
 def test_a_review_that_asks_for_changes_makes_a_revision(local: Any) -> None:
@@ -126,7 +127,7 @@ def test_invalid_answers_twice_more_end_in_needs_human_review(local: Any) -> Non
 def test_an_exceeded_budget_stops_the_run_and_keeps_the_work(local: Any, tmp_path: Path) -> None:
     run_pipeline, repo = local
     (repo / ".github").mkdir()
-    (repo / ".github" / "draftsmith.yml").write_text("budgets:\n  max_tokens: 3200\n")
+    (repo / ".github" / "draftsmith.yml").write_text("budgets:\n  max_tokens: 4400\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "budget")
     code, store, model, output = run_pipeline(happy_path(), realistic_usage=True)

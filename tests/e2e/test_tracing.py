@@ -59,8 +59,8 @@ def test_a_run_traces_every_phase_model_call_and_sandbox_command_without_prompt_
     phases = [s for s in finished if s.name.startswith("phase ")]
     assert [s.name for s in phases] == [
         "phase planning",
-        "phase coding",
         "phase setup",
+        "phase coding",
         "phase testing",
         "phase reviewing",
         "phase deploying",

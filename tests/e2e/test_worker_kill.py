@@ -89,6 +89,6 @@ def test_a_killed_worker_loses_nothing_and_repeats_no_finished_phase(
     assert finished.status == "approved", finished.status_reason
     assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 2}
     done = [p.name for p in runtime.store.phases(run.id) if p.outcome == "done"]
-    assert done == ["planning", "coding", "setup", "testing", "reviewing", "deploying"]
+    assert done == ["planning", "setup", "coding", "testing", "reviewing", "deploying"]
     unfinished = [p.name for p in runtime.store.phases(run.id) if p.outcome is None]
     assert unfinished == ["testing"]  # the one the killed worker was in

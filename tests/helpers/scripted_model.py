@@ -55,6 +55,47 @@ def completion(
 
 
 @dataclass(frozen=True)
+class ToolCalls:
+    """A scripted answer that calls tools instead of answering: (name, arguments) pairs."""
+
+    calls: tuple[tuple[str, dict[str, Any]], ...]
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message, in the Chat Completions wire format."""
+        return {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "tool_calls": [
+                {
+                    "id": f"call_{time.monotonic_ns()}_{index}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(arguments)},
+                }
+                for index, (name, arguments) in enumerate(self.calls)
+            ],
+        }
+
+
+def call(name: str, **arguments: Any) -> ToolCalls:
+    """One tool call, e.g. `call("run", command="python -m pytest -q")`."""
+    return ToolCalls(((name, arguments),))
+
+
+def tool_completion(calls: ToolCalls, model: str) -> dict[str, Any]:
+    """A Chat Completions response whose answer calls tools."""
+    response = completion("", model)
+    response["choices"][0]["message"] = calls.message()
+    response["choices"][0]["finish_reason"] = "tool_calls"
+    return response
+
+
+def tool_results(body: dict[str, Any]) -> list[str]:
+    """The tool answers a request carries back to the model, in order."""
+    return [m["content"] for m in body["messages"] if m["role"] == "tool"]
+
+
+@dataclass(frozen=True)
 class Failure:
     """A scripted error answer: an HTTP status (429, 503...) and maybe a Retry-After header."""
 
@@ -76,6 +117,7 @@ class ScriptedModel:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     hold_role: str | None = None
+    hold_call: int = 0  # which of `hold_role`'s requests is held (0: the first)
     # Usage as a real endpoint reports it: prompt tokens from the request's size (about four
     # characters a token) and an answer cut at the request's `max_tokens` (finish "length").
     realistic_usage: bool = False
@@ -94,7 +136,8 @@ class ScriptedModel:
         The first request of `hold_role` is held: `arrived` is set and the answer waits for
         `release` (so a test can kill the worker while it waits for the model)."""
         role = role_of(body)
-        if role == self.hold_role and not self.arrived.is_set():
+        held = role == self.hold_role and self.calls[role] == self.hold_call
+        if held and not self.arrived.is_set():
             with self.lock:
                 self.calls[role] += 1
             self.arrived.set()
@@ -115,6 +158,14 @@ class ScriptedModel:
             self.failures.append((role, item.status))
             error = {"message": f"scripted {item.status}", "type": "test"}
             return item.status, {"error": error}, item.headers()
+        if isinstance(item, ToolCalls):
+            answer = tool_completion(item, body.get("model", "scripted"))
+            if self.realistic_usage:
+                prompt = (len(json.dumps([body["messages"], body.get("tools", [])])) + 3) // 4
+                spoken = (len(json.dumps(answer["choices"][0]["message"])) + 3) // 4
+                total = {"prompt_tokens": prompt, "completion_tokens": spoken}
+                answer["usage"] = {**total, "total_tokens": prompt + spoken}
+            return 200, answer, {}
         content = item if isinstance(item, str) else json.dumps(item)
         if not self.realistic_usage:
             return 200, completion(content, body.get("model", "scripted")), {}

@@ -1,12 +1,21 @@
-"""Coding: the coder's CodeChange for this revision, applied and committed on the branch."""
+"""Coding: the coder's edit-run loop for this revision, its working tree committed on the branch.
+
+The environment the setup step prepared is made sure of first (the coder's `run` uses it). The
+loop's working tree is stored after every edit and each step as a transcript row; a worker killed
+mid-loop resumes from the stored tree (never replaying an edit). At `submit` the tree of the
+edited paths is the change: stored once as `change.rN`, then applied on a clean tree and
+committed, so nothing a command wrote on the side is ever part of it.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from bot.agents.coder import Coder
+from bot.agents.loop import CoderLoop, LoopStep
+from bot.agents.worktree import WorkingTree, discard_environment, environment_fingerprint
 from bot.contracts import CodeChange, Gate, ImplementationPlan
-from bot.errors import WorkspaceError
+from bot.errors import BudgetExhausted, WorkspaceError
 from bot.github.markdown import commit_text
 from bot.policy.decide import evaluate
 from bot.repo.retrieval import select_context
@@ -14,17 +23,22 @@ from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
+from bot.run.steps.setup import NOT_THE_CODE, ensure_environment
 from bot.run.transitions import Move
+from bot.security.untrusted import as_data
 
 CONTEXT_TOKENS = 24_000
 
 
 class Coding:
-    """plan + feedback -> change.rN -> diff.rN; edits of forbidden paths block the run."""
+    """plan + feedback -> worktree.rN + transcript.rN -> change.rN -> diff.rN; edits of
+    forbidden paths block the run."""
 
     phase: ClassVar[Phase] = Phase.coding
-    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.FEEDBACK)
+    reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.FEEDBACK, artifacts.WORKTREE)
     writes: ClassVar[Kinds] = (
+        artifacts.WORKTREE,
+        artifacts.TRANSCRIPT,
         artifacts.CHANGE,
         artifacts.DIFF,
         artifacts.DECISION,
@@ -32,18 +46,32 @@ class Coding:
     )
 
     async def run(self, ctx: RunContext) -> StepResult:
-        """Ask the coder once per revision, then apply and commit the edits once."""
+        """Run the coder's loop once per revision, then apply and commit the change once."""
         run, stored = ctx.run, ctx.artifacts
         revision = run.revision
+        tree = WorkingTree(ctx.workspace)
         change = stored.load(artifacts.CHANGE, revision)
-        if change is None:
-            change = await self._code(ctx, stored.require(artifacts.PLAN))
+        if change is None and not stored.exists(artifacts.DIFF, revision):
+            if any(s.tool == "run" for s in stored.all(artifacts.TRANSCRIPT, revision)):
+                discard_environment(ctx.workspace.root)  # an interrupted loop's commands ran in it
+            environment = await ensure_environment(ctx)
+            if not environment.ok:
+                why = f"{NOT_THE_CODE}: {environment.problem}"
+                return StepResult(Move.give_up, why, "environment")
+            change = await self._code(ctx, stored.require(artifacts.PLAN), tree)
+            if change is None:
+                why = f"revision {revision} changes nothing: the coder submitted no edit"
+                return StepResult(Move.give_up, why, "identical revision")
             stored.save(artifacts.CHANGE, change, revision)
-        decision = evaluate([e.path for e in change.edits], {}, ctx.policy)
-        if decision.gate is Gate.blocked:
-            stored.save(artifacts.DECISION, decision)
-            return StepResult(Move.block, "; ".join(decision.reasons), "forbidden path")
+        assert change is not None or stored.exists(artifacts.DIFF, revision)
+        if change is not None:
+            decision = evaluate([e.path for e in change.edits], {}, ctx.policy)
+            if decision.gate is Gate.blocked:
+                stored.save(artifacts.DECISION, decision)
+                return StepResult(Move.block, "; ".join(decision.reasons), "forbidden path")
         if not stored.exists(artifacts.DIFF, revision):
+            assert change is not None
+            tree.clean()  # only the change is committed: no file a command wrote on the side
             try:
                 ctx.workspace.apply(change)
             except WorkspaceError as exc:
@@ -57,16 +85,67 @@ class Coding:
             ctx.store.update_run(run.id, head_sha=ctx.workspace.head())
         return StepResult.advance()
 
-    async def _code(self, ctx: RunContext, plan: ImplementationPlan) -> CodeChange:
-        coder = Coder(ctx.llm, ctx.workspace, ctx.policy.budgets.max_tool_calls)
-        completion = await coder.run(
-            plan=plan,
-            files=self._plan_files(ctx, plan),
-            feedback=self._feedback(ctx),
-            revision=ctx.run.revision,
-            guidance=guidance_for(ctx, plan.files_to_create + plan.files_to_modify),
+    async def _code(
+        self, ctx: RunContext, plan: ImplementationPlan, tree: WorkingTree
+    ) -> CodeChange | None:
+        """The loop; its change is the tree's snapshot plus any edits of the final answer."""
+        stored, revision = ctx.artifacts, ctx.run.revision
+        earlier = list(stored.all(artifacts.TRANSCRIPT, revision))
+        tree.restore(stored.load(artifacts.WORKTREE, revision) or [])
+
+        def on_edit() -> None:
+            stored.save(artifacts.WORKTREE, tree.snapshot(), revision)
+
+        def on_step(step: LoopStep) -> None:
+            stored.save(artifacts.TRANSCRIPT, step, revision)
+
+        loop = CoderLoop(
+            workspace=ctx.workspace,
+            sandbox=ctx.sandbox,
+            limits=ctx.services.limits,
+            policy=ctx.policy,
+            touch=tree.touch,
+            changed=lambda: bool(tree.snapshot()),
+            on_edit=on_edit,
+            on_step=on_step,
+            first_step=len(earlier) + 1,
         )
-        return completion.value
+        steps_left = ctx.policy.budgets.max_tool_calls - ctx.guard.before.tool_calls
+        coder = Coder(ctx.llm, ctx.workspace, loop, max(0, steps_left))
+        prepared = environment_fingerprint(ctx.workspace.root)
+        try:
+            completion = await coder.run(
+                plan=plan,
+                files=self._plan_files(ctx, plan),
+                feedback=self._feedback(ctx),
+                revision=revision,
+                guidance=guidance_for(ctx, plan.files_to_create + plan.files_to_modify),
+                resumed=resumed_note(earlier, tree),
+            )
+        except BudgetExhausted as exc:
+            kept = len(tree.snapshot())
+            raise BudgetExhausted(
+                f"{exc.message} during the coder's loop, after {loop.steps} steps; its working "
+                f"tree ({kept} edited file{'s' if kept != 1 else ''}) is kept in "
+                f"{artifacts.WORKTREE.key(revision)}, and a retry resumes from it",
+                exc.hint,
+            ) from exc
+        finally:
+            if environment_fingerprint(ctx.workspace.root) != prepared:
+                # the loop's commands changed the environment the tests will run in
+                discard_environment(ctx.workspace.root)
+                note = "a command of the coder's loop changed the prepared environment: discarded"
+                ctx.store.add_event(ctx.run.id, "environment_discarded", note, {})
+        answer = completion.value
+        edits = tree.snapshot() + answer.edits
+        if not edits:
+            return None
+        return CodeChange(
+            edits=edits,
+            explanation=answer.explanation,
+            dependencies_added=answer.dependencies_added,
+            revision=revision,
+        )
 
     @staticmethod
     def _plan_files(ctx: RunContext, plan: ImplementationPlan) -> dict[str, str]:
@@ -93,3 +172,22 @@ class Coding:
             stored.save(artifacts.FEEDBACK, note, run.revision)
             notes.append(note)
         return notes
+
+
+def resumed_note(earlier: list[LoopStep], tree: WorkingTree) -> str:
+    """What an interrupted loop of this revision did, for the coder that resumes it."""
+    if not earlier:
+        return ""
+    steps = "\n".join(
+        f"{s.step}. {s.tool} {s.arguments}"
+        + (f" -> exit code {s.exit_code}" if s.exit_code is not None else "")
+        for s in earlier[-30:]
+    )
+    diff = tree.diff() or "(no edits yet)"
+    return (
+        f"Your work on this revision was interrupted after {len(earlier)} steps and resumes "
+        "now. Your earlier steps:\n"
+        + steps
+        + "\nThe working tree already holds your earlier edits (do not make them again):\n"
+        + as_data(diff, source="your working tree", kind="diff")
+    )

@@ -1,8 +1,11 @@
-"""Setup: prepare the repository's own environment (bot.environment) before any test runs.
+"""Setup: prepare the repository's own environment (bot.environment) before the coder runs.
 
-Its own phase, between the coder and the tests: the project's venv or node_modules from its own
-files (lock files first), in the sandbox's setup phase with the egress filter as the only way
-out. A setup that fails is not the code's failure: the run ends for a person with what failed,
+Its own phase, between the plan and the coder: the base's venv or node_modules from its own files
+(lock files first), in the sandbox's setup phase with the egress filter as the only way out, so
+the coder's `run` commands use the project's interpreter, runner and dependencies. The coding and
+testing steps make sure of it again (`ensure_environment`): reused when prepared, prepared anew
+(from the base's dependency files) when a change edits them.
+A setup that fails is not the code's failure: the run ends for a person with what failed,
 the tail of its output and what to put in `.github/draftsmith.yml`; it never goes to the coder.
 """
 
@@ -26,10 +29,10 @@ NOT_THE_CODE = "not the code's failure (not sent to the coder)"
 
 
 class Setup:
-    """diff.rN -> environment.rN (each setup command's record, the plan, why it failed)."""
+    """the base -> environment.rN (each setup command's record, the plan, why it failed)."""
 
     phase: ClassVar[Phase] = Phase.setup
-    reads: ClassVar[Kinds] = (artifacts.DIFF,)
+    reads: ClassVar[Kinds] = ()
     writes: ClassVar[Kinds] = (artifacts.ENVIRONMENT,)
 
     async def run(self, ctx: RunContext) -> StepResult:

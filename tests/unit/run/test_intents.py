@@ -123,7 +123,7 @@ def test_approve_plan_moves_only_a_waiting_plan(sqlite_store: Store) -> None:
     assert not refused.applied and refused.reply
     waiting = seed_state(sqlite_store, run.id, status="waiting", phase="plan_approval")
     result = Intents(sqlite_store).apply(waiting, ApprovePlan("carol"))
-    assert result.enqueue and (result.run.status, result.run.phase) == ("queued", "coding")
+    assert result.enqueue and (result.run.status, result.run.phase) == ("queued", "setup")
     assert len(sqlite_store.events(run.id, "plan_approved")) == 1
 
 

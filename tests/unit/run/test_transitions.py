@@ -24,9 +24,9 @@ def test_every_phase_the_run_walks_has_a_step_and_a_progress_label() -> None:
 @pytest.mark.parametrize(
     ("move", "phase", "expected"),
     [
-        pytest.param(Move.advance, Phase.planning, (Phase.coding, Status.running), id="plan-code"),
-        pytest.param(Move.advance, Phase.coding, (Phase.setup, Status.running), id="code-setup"),
-        pytest.param(Move.advance, Phase.setup, (Phase.testing, Status.running), id="setup-test"),
+        pytest.param(Move.advance, Phase.planning, (Phase.setup, Status.running), id="plan-setup"),
+        pytest.param(Move.advance, Phase.setup, (Phase.coding, Status.running), id="setup-code"),
+        pytest.param(Move.advance, Phase.coding, (Phase.testing, Status.running), id="code-test"),
         pytest.param(Move.advance, Phase.testing, (Phase.reviewing, Status.running), id="test-rev"),
         pytest.param(
             Move.advance, Phase.reviewing, (Phase.deploying, Status.running), id="rev-dep"
