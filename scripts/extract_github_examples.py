@@ -37,6 +37,7 @@ EXAMPLES = {
     "integration": "integration",
     "simple-user": "simple-user",
     "pull-request-review": "pull-request-review",
+    "review-comment": "review-comment-items",
 }
 
 SCHEMA_FILLS: dict[str, dict[str, object]] = {

@@ -5,7 +5,6 @@ Pure and fast: no I/O. Everything a handler needs is copied into a typed command
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from bot.steering.commands import (
     ReviewSubmitted,
     StartRun,
 )
-from bot.steering.verbs import parse_comment_command
+from bot.steering.verbs import parse_comment_command, parse_mention
 
 
 @dataclass(frozen=True)
@@ -72,21 +71,6 @@ def _is_bot(payload: dict[str, Any], app_id: int | None) -> bool:
         if app_id is not None and via.get("id") == app_id:
             return True
     return False
-
-
-_QUOTED_OR_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|^[ \t]*>.*?$", re.M | re.S)
-
-
-def parse_mention(body: str, login: str) -> str | None:
-    """The comment without its `@login` mention, or None when it does not mention `login`.
-
-    A mention inside a quote (`> ...`) or inside code does not count: quoting someone who
-    mentioned the App must not start a second run.
-    """
-    pattern = re.compile(rf"(?<![\w@/.-])@{re.escape(login)}(?![\w-])", re.I)
-    if pattern.search(_QUOTED_OR_CODE.sub(" ", body)) is None:
-        return None
-    return re.sub(r"[ \t]{2,}", " ", pattern.sub("", body)).strip()
 
 
 def route(
@@ -184,6 +168,8 @@ def _route(
             head_sha=(pr.get("head") or {}).get("sha"),
             author_login=(pr.get("user") or {}).get("login"),
             sender=_actor(payload),
+            mentions_app=mention_login is not None
+            and parse_mention(str(review.get("body") or ""), mention_login) is not None,
         )
     if event == "pull_request_review_comment" and action == "created":
         comment = payload["comment"]
@@ -195,6 +181,8 @@ def _route(
             line=comment.get("line") or comment.get("original_line"),
             body=str(comment.get("body") or ""),
             sender=_actor(payload),
+            review_id=comment.get("pull_request_review_id"),
+            in_reply_to=comment.get("in_reply_to_id"),
         )
     if event == "check_suite" and action == "completed":
         suite = payload["check_suite"]

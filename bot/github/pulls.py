@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from githubkit_schemas.v2022_11_28.models import PullRequest, PullRequestSimple
@@ -25,6 +26,16 @@ mutation($id: ID!) {
 def team_slug(team: str) -> str:
     """`@org/team`, `org/team` or `team` as the slug GitHub expects (`team`)."""
     return team.lstrip("@").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    """One line comment of a review: where, what, and whether it answers another comment."""
+
+    path: str
+    line: int | None
+    body: str
+    in_reply_to: int | None
 
 
 class PullRequests:
@@ -76,6 +87,30 @@ class PullRequests:
             for login, (state, commit) in standing.items()
             if state == "APPROVED" and commit == head_sha
         ]
+
+    def review_comments(self, repo: RepoLike, number: int, review_id: int) -> list[ReviewNote]:
+        """The line comments of one submitted review, oldest first (read field by field)."""
+        owner, name = repo_parts(repo)
+        notes: list[ReviewNote] = []
+        page = 1
+        while True:
+            response = self._rest.pulls.list_comments_for_review(
+                owner, name, number, review_id, per_page=100, page=page
+            )
+            items: Any = json.loads(response.content or b"[]")
+            for item in items if isinstance(items, list) else []:
+                line = item.get("line") or item.get("original_line")
+                notes.append(
+                    ReviewNote(
+                        path=str(item.get("path") or ""),
+                        line=line if isinstance(line, int) else None,
+                        body=str(item.get("body") or ""),
+                        in_reply_to=item.get("in_reply_to_id"),
+                    )
+                )
+            if not isinstance(items, list) or len(items) < 100:
+                return notes
+            page += 1
 
     def create_draft(
         self, repo: RepoLike, *, title: str, body: str, head: str, base: str

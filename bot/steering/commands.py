@@ -86,6 +86,7 @@ class ReviewSubmitted(_Model):
     head_sha: str | None
     author_login: str | None
     sender: Actor
+    mentions_app: bool = False  # the review's own text addresses Draftsmith (`@<app>`)
 
 
 class ReviewComment(_Model):
@@ -99,6 +100,8 @@ class ReviewComment(_Model):
     line: int | None
     body: str
     sender: Actor
+    review_id: int | None = None  # the review it belongs to (GitHub submits every one in one)
+    in_reply_to: int | None = None  # a reply in a thread
 
 
 class CheckSuiteCompleted(_Model):

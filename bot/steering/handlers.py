@@ -18,7 +18,6 @@ from bot.policy.decide import Policy, load_default_policy
 from bot.run import artifacts
 from bot.run.intents import (
     CiFailed,
-    Feedback,
     Intent,
     IntentResult,
     Intents,
@@ -45,6 +44,7 @@ from bot.steering.replies import (
     RATE_LIMITED_RUN,
     RATE_LIMITED_SENDER,
 )
+from bot.steering.reviews import review_feedback
 from bot.steering.trigger_label import repo_trigger_label
 from bot.steering.verbs import MissingArgument, help_text, intent_for
 from bot.store.runs import Store
@@ -293,27 +293,30 @@ class Handlers:
         return self.check_suite(gh, run, command)
 
     def review(self, gh: InstallationClient, run: Run, command: ReviewSubmitted) -> Outcome:
-        """An approval may release the gate; "changes requested" from a writer is feedback."""
+        """An approval may release the gate; a writer's review becomes one revision, all of it.
+
+        "Changes requested" always does; a commented review only when it addresses Draftsmith
+        (`@<app>` in its text or in one of its comments). Its line comments go with it, one
+        revision for the whole review; replies in a thread count only when they mention the App.
+        """
         if command.state == "approved":
             return self.release_gate(gh, run, command)
-        if command.state != "changes_requested":
+        if command.state not in ("changes_requested", "commented"):
             return Outcome(DeliveryState.processed, f"{command.state} review recorded")
-        if not gh.has_write_access(run.repo, command.sender.login):
-            return Outcome(DeliveryState.ignored, f"{command.sender.login} has no write access")
         login = command.sender.login
-        note = f"Review by @{login} requested changes:\n{command.body}"
-        return self.send(gh, run, Feedback(login, note, "review", f"changes requested by @{login}"))
+        if not gh.has_write_access(run.repo, login):
+            return Outcome(DeliveryState.ignored, f"{login} has no write access")
+        notes = gh.pulls.review_comments(run.repo, command.pr_number, command.review_id)
+        feedback = review_feedback(command, notes, self.settings.app_slug)
+        if isinstance(feedback, str):
+            return Outcome(DeliveryState.processed, feedback)
+        return self.send(gh, run, feedback)
 
     def line_comment(self, gh: InstallationClient, run: Run, command: ReviewComment) -> Outcome:
-        """A comment on a line of the draft PR, from a writer, becomes revision feedback."""
-        if not gh.has_write_access(run.repo, command.sender.login):
-            return Outcome(DeliveryState.ignored, f"{command.sender.login} has no write access")
+        """A line comment waits for its review (see `bot/steering/reviews.py`)."""
         where = f"{command.path}:{command.line}" if command.line else command.path
-        note = f"Comment on {where}: {command.body}"
-        login = command.sender.login
-        details = {"file": command.path, "line": command.line}
-        intent = Feedback(login, note, "review_comment", f"line comment by @{login}", details)
-        return self.send(gh, run, intent)
+        waits = f"line comment on {where} waits for review {command.review_id}"
+        return Outcome(DeliveryState.processed, waits)
 
     def release_gate(self, gh: InstallationClient, run: Run, command: ReviewSubmitted) -> Outcome:
         """Release a gated run when a code owner of the gated paths approves."""

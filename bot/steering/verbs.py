@@ -114,3 +114,18 @@ def intent_for(verb: Verb, author: str, argument: str) -> Intent | MissingArgume
     if spec.needs_argument is not None and not argument:
         return MissingArgument(spec.needs_argument)
     return spec.intent(author, argument)
+
+
+_QUOTED_OR_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|^[ \t]*>.*?$", re.M | re.S)
+
+
+def parse_mention(body: str, login: str) -> str | None:
+    """The comment without its `@login` mention, or None when it does not mention `login`.
+
+    A mention inside a quote (`> ...`) or inside code does not count: quoting someone who
+    mentioned the App must not start a second run.
+    """
+    pattern = re.compile(rf"(?<![\w@/.-])@{re.escape(login)}(?![\w-])", re.I)
+    if pattern.search(_QUOTED_OR_CODE.sub(" ", body)) is None:
+        return None
+    return re.sub(r"[ \t]{2,}", " ", pattern.sub("", body)).strip()

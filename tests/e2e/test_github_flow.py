@@ -18,6 +18,7 @@ import pytest
 from bot.config import Settings
 from bot.runtime import Runtime
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
+from tests.helpers import github_objects as objects
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_objects import check_run
 from tests.helpers.payloads import load_payload
@@ -91,13 +92,19 @@ def comment(body: str, login: str, number: int = 7) -> dict[str, Any]:
 
 
 def review(
-    state: str, login: str, pr: int, head: str, author: str = "draftsmith[bot]"
+    state: str,
+    login: str,
+    pr: int,
+    head: str,
+    author: str = "draftsmith[bot]",
+    review_id: int = 77,
+    body: str = "",
 ) -> dict[str, Any]:
     return load_payload(
         "pull_request_review.submitted",
         installation={"id": 4242},
         repository={"full_name": "octo/widgets"},
-        review={"state": state, "body": "", "id": 77, "commit_id": head},
+        review={"state": state, "body": body, "id": review_id, "commit_id": head},
         pull_request={"number": pr, "head": {"sha": head}, "user": {"login": author}},
         sender={"login": login, "id": 11, "type": "User"},
     )
@@ -233,15 +240,29 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
         assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
 
 
-def line_comment(pr: int, path: str, line: int, body: str, login: str) -> dict[str, Any]:
+def line_comment(
+    pr: int, path: str, line: int, body: str, login: str, review_id: int = 88, id_: int = 901
+) -> dict[str, Any]:
     return load_payload(
         "pull_request_review_comment.created",
         installation={"id": 4242},
         repository={"full_name": "octo/widgets"},
         pull_request={"number": pr},
-        comment={"path": path, "line": line, "body": body, "id": 901},
+        comment={
+            "path": path, "line": line, "body": body, "id": id_,
+            "pull_request_review_id": review_id,
+        },
         sender={"login": login, "id": 12, "type": "User"},
-    )
+    )  # fmt: skip
+
+
+FIVE_NOTES = [
+    ("calc/__init__.py", 8, "name the operands x and y"),
+    ("calc/__init__.py", 9, "add a docstring to subtract"),
+    ("calc/__init__.py", 1, "keep the module docstring short"),
+    ("tests/test_calc.py", 3, "test negative numbers too"),
+    ("tests/test_calc.py", 5, "use pytest.mark.parametrize here"),
+]
 
 
 def failing_suite(pr: int, head: str, suite_id: int) -> dict[str, Any]:
@@ -288,31 +309,53 @@ def test_line_comments_and_failing_ci_steer_the_same_run(
         pr = run.pr_number
         assert pr is not None
 
-        # A non-writer's line comment is recorded but changes nothing.
-        assert (
-            h.deliver(
-                "pull_request_review_comment",
-                line_comment(pr, "calc/__init__.py", 8, "nit", "mallory"),
-            )
-            == 202
-        )
+        # A non-writer's review changes nothing, line comments and all.
+        fake_github.review_comments[87] = [
+            objects.review_comment(900, 87, "calc/__init__.py", 8, "nit", "mallory")
+        ]
+        comment_87 = line_comment(pr, "calc/__init__.py", 8, "nit", "mallory", 87, 900)
+        assert h.deliver("pull_request_review_comment", comment_87) == 202
+        head = runtime.store.get_run(run.id).head_sha or ""
+        assert h.deliver("pull_request_review", review("changes_requested", "mallory", pr, head,
+                                                       review_id=87)) == 202  # fmt: skip
         h.handled()
         assert runtime.store.get_run(run.id).revision == 0
 
-        # A writer's line comment reaches the coder with its file and line.
-        assert (
-            h.deliver(
-                "pull_request_review_comment",
-                line_comment(pr, "calc/__init__.py", 8, "name the operands x and y", "carol"),
-            )
-            == 202
+        # A writer's review with five line comments (and a reply between people in a thread)
+        # is one revision: each comment waits for the review, which brings them all.
+        notes = [
+            objects.review_comment(910 + i, 88, path, line, text, "carol")
+            for i, (path, line, text) in enumerate(FIVE_NOTES)
+        ]
+        reply_text = "agreed, though I prefer a and b"
+        notes.append(
+            objects.review_comment(920, 88, "calc/__init__.py", 8, reply_text, "carol", 900)
         )
+        fake_github.review_comments[88] = notes
+        for i, (path, line, text) in enumerate(FIVE_NOTES):
+            note = line_comment(pr, path, line, text, "carol", 88, 910 + i)
+            assert h.deliver("pull_request_review_comment", note) == 202
+        h.handled()
+        assert runtime.store.get_run(run.id).revision == 0  # the comments wait for the review
+        writer_review = review("changes_requested", "carol", pr, head, review_id=88,
+                               body="A few things")  # fmt: skip
+        assert h.deliver("pull_request_review", writer_review) == 202
         h.settle()
         after_comment = runtime.store.get_run(run.id)
         assert after_comment.revision == 1 and after_comment.status == "approved"
         coder_prompt = json.dumps(model.bodies[-3]["messages"])
-        assert "calc/__init__.py:8" in coder_prompt
-        assert "name the operands x and y" in coder_prompt
+        for path, line, text in FIVE_NOTES:
+            assert f"{path}:{line}" in coder_prompt and text in coder_prompt
+        assert "I prefer a and b" not in coder_prompt
+
+        # A reply between two people, in a review that does not address Draftsmith: nothing.
+        fake_github.review_comments[89] = [
+            objects.review_comment(930, 89, "calc/__init__.py", 8, "yes, let us wait", "carol", 920)
+        ]
+        reply = review("commented", "carol", pr, after_comment.head_sha or "", review_id=89)
+        assert h.deliver("pull_request_review", reply) == 202
+        h.handled()
+        assert runtime.store.get_run(run.id).revision == 1
 
         # A failing CI run on the head gets one repair revision...
         head = after_comment.head_sha or ""

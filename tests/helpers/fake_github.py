@@ -52,6 +52,8 @@ class FakeGitHub:
     reactions: list[tuple[int, str]] = field(default_factory=list)
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     """The reviews submitted on each pull request, oldest first (github_objects.review)."""
+    review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each review's line comments by review id (github_objects.review_comment)."""
     suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
@@ -104,6 +106,7 @@ class FakeGitHub:
             (rf"/repos/{r}/check-runs/(\d+)/annotations", "GET", self._annotations),
             (rf"/repos/{r}/pulls/(\d+)/requested_reviewers", "POST", self._reviewers),
             (rf"/repos/{r}/pulls/(\d+)/reviews", "GET", self._list_reviews),
+            (rf"/repos/{r}/pulls/(\d+)/reviews/(\d+)/comments", "GET", self._review_comments),
             (rf"/repos/{r}/issues/(\d+)/labels", "POST", self._add_labels),
             (rf"/repos/{r}/issues/(\d+)/labels/([^/]+)", "DELETE", self._remove_label),
             (rf"/repos/{r}/check-runs", "POST", self._create_check),
@@ -132,6 +135,12 @@ class FakeGitHub:
         if isinstance(level, list):  # changes over time: one answer per request
             level = level.pop(0) if len(level) > 1 else level[0]
         return httpx.Response(200, json=permission(login, level))
+
+    def _review_comments(
+        self, request: httpx.Request, body: Any, number: str, review_id: str
+    ) -> httpx.Response:
+        items = self.review_comments.get(int(review_id), [])
+        return httpx.Response(200, json=page_of(request, items))
 
     def _list_reviews(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
         return httpx.Response(200, json=page_of(request, self.reviews.get(int(number), [])))

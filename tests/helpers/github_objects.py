@@ -253,3 +253,18 @@ def page_of(request: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     per_page = int(request.url.params.get("per_page", 30))
     page = int(request.url.params.get("page", 1))
     return items[(page - 1) * per_page : page * per_page]
+
+
+def review_comment(
+    id_: int, review_id: int, path: str, line: int | None, body: str, login: str,
+    in_reply_to: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A review-comment of a submitted review. GitHub's example predates `line`, which its
+    schema documents (the line of the diff's new side); it is set only when given."""
+    item = example(
+        "review-comment", id=id_, pull_request_review_id=review_id, path=path, body=body,
+        in_reply_to_id=in_reply_to, user=user(login),
+    )  # fmt: skip
+    if line is not None:
+        item["line"] = line
+    return item
