@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.runtime import Runtime
-from bot.store.tables import Run
+from tests.helpers.draftsmith import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
 
-WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
+__all__ = ["WEBHOOK_SECRET", "RunWatcher"]
 
 
 @pytest.fixture
@@ -30,30 +28,6 @@ def settings(tmp_path: Path, private_key: str) -> Settings:
         workers=2,
         catchup_interval_s=0,
     )
-
-
-class RunWatcher:
-    """Signals when a run stops advancing (terminal or waiting), without polling."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.settled = threading.Event()
-        self.runs: list[Run] = []
-        original = runtime.advance
-        self.deliveries_done = threading.Event()
-        original_delivery = runtime.handle_delivery
-
-        def advance(run_id: int) -> None:
-            original(run_id)
-            run = runtime.store.get_run(run_id)
-            if run.status not in ("queued", "running"):
-                self.runs.append(run)
-                self.settled.set()
-
-        def handle_delivery(delivery_id: str) -> None:
-            original_delivery(delivery_id)
-            self.deliveries_done.set()
-
-        runtime.queue.bind(handle_delivery, advance)
 
 
 @pytest.fixture

@@ -6,28 +6,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.config import Settings
-from bot.runtime import Runtime
-from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers import github_objects as objects
+from tests.helpers.draftsmith import Harness, draftsmith
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_objects import check_run
 from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
-from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import APPROVED, PLAN, TESTS, change, happy_path, with_revisions
-from tests.helpers.server import serve
-from webhooks.app import create_app
-from webhooks.signature import sign
 
 OWNERS = "* @octo/maintainers\ncalc/ @alice\nrequirements.txt @alice\n"
 
@@ -39,34 +33,6 @@ def remote(tmp_path: Path) -> str:
     bare = tmp_path / "widgets.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
     return f"file://{bare}"
-
-
-class Harness:
-    """A running Draftsmith with a scripted model; `deliver` posts a signed webhook and waits."""
-
-    def __init__(self, runtime: Runtime, client: httpx.Client, watcher: RunWatcher) -> None:
-        self.runtime, self.client, self.watcher = runtime, client, watcher
-
-    def deliver(self, event: str, payload: dict[str, Any]) -> int:
-        self.watcher.settled.clear()
-        self.watcher.deliveries_done.clear()
-        body = json.dumps(payload).encode()
-        response = self.client.post(
-            "/webhooks/github",
-            content=body,
-            headers={
-                "X-GitHub-Event": event,
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": sign(body, WEBHOOK_SECRET),
-            },
-        )
-        return response.status_code
-
-    def settle(self) -> None:
-        assert self.watcher.settled.wait(120), "the run did not settle"
-
-    def handled(self) -> None:
-        assert self.watcher.deliveries_done.wait(60), "the delivery was not handled"
 
 
 def labeled(remote: str) -> dict[str, Any]:
@@ -115,27 +81,10 @@ def labelled_run(
     settings: Settings, model: ScriptedModel, monkeypatch: pytest.MonkeyPatch, clone_url: str
 ) -> Iterator[Harness]:
     """Draftsmith serving with `model`, after issue #7 was labelled and its run settled."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
-    settings.model = "scripted-model"
-    with serve_model(model) as model_url:
-        monkeypatch.setenv("OPENAI_BASE_URL", model_url)
-        runtime = Runtime.from_settings(settings)
-        runtime.store.migrate()
-        watcher = RunWatcher(runtime)
-        app = create_app(
-            store=runtime.store,
-            queue=runtime.queue,
-            webhook_secret=WEBHOOK_SECRET,
-            app_id=4242,
-            on_startup=runtime.start_embedded,
-            on_shutdown=runtime.stop,
-            on_accepted=runtime.outbox.notify,
-        )
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            h = Harness(runtime, client, watcher)
-            assert h.deliver("issues", labeled(clone_url)) == 202
-            h.settle()
-            yield h
+    with draftsmith(settings, model, monkeypatch) as h:
+        assert h.deliver("issues", labeled(clone_url)) == 202
+        h.settle()
+        yield h
 
 
 def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(

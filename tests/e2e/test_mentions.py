@@ -6,27 +6,20 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.config import Settings
 from bot.policy.decide import load_default_policy
-from bot.runtime import Runtime
 from bot.steering.replies import NOT_A_WRITER
-from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
+from tests.helpers.draftsmith import draftsmith
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, make_repo
-from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import with_revisions
-from tests.helpers.server import serve
-from webhooks.app import create_app
-from webhooks.signature import sign
 
 ISSUE_BODY = "The calculator cannot subtract."
 
@@ -55,59 +48,6 @@ def mention(
         comment={"body": body, "id": 700 + number},
         sender={"login": login, "id": 9, "type": "User"},
     )
-
-
-class Harness:
-    """Draftsmith serving; `deliver` posts a signed webhook."""
-
-    def __init__(self, runtime: Runtime, client: httpx.Client, watcher: RunWatcher) -> None:
-        self.runtime, self.client, self.watcher = runtime, client, watcher
-
-    def deliver(self, event: str, payload: dict[str, Any], delivery: str | None = None) -> int:
-        self.watcher.settled.clear()
-        self.watcher.deliveries_done.clear()
-        body = json.dumps(payload).encode()
-        response = self.client.post(
-            "/webhooks/github",
-            content=body,
-            headers={
-                "X-GitHub-Event": event,
-                "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-                "X-Hub-Signature-256": sign(body, WEBHOOK_SECRET),
-            },
-        )
-        return response.status_code
-
-    def settle(self) -> None:
-        assert self.watcher.settled.wait(120), "the run did not settle"
-
-    def handled(self) -> None:
-        assert self.watcher.deliveries_done.wait(60), "the delivery was not handled"
-
-
-@contextmanager
-def draftsmith(
-    settings: Settings, model: ScriptedModel, monkeypatch: pytest.MonkeyPatch, *, worker: bool
-) -> Iterator[Harness]:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
-    settings.model = "scripted-model"
-    with serve_model(model) as model_url:
-        monkeypatch.setenv("OPENAI_BASE_URL", model_url)
-        runtime = Runtime.from_settings(settings)
-        runtime.store.migrate()
-        watcher = RunWatcher(runtime)
-        app = create_app(
-            store=runtime.store,
-            queue=runtime.queue,
-            webhook_secret=WEBHOOK_SECRET,
-            app_id=4242,
-            mention_login=settings.app_slug,
-            on_startup=runtime.start_embedded if worker else None,
-            on_shutdown=runtime.stop,
-            on_accepted=runtime.outbox.notify if worker else None,
-        )
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            yield Harness(runtime, client, watcher)
 
 
 def test_a_writers_mention_starts_a_run_and_on_its_pr_revises_it(

@@ -24,6 +24,7 @@ from tests.helpers.github_objects import (
     check_run,
     comment,
     content_file,
+    delivery,
     label,
     page_of,
     permission,
@@ -53,6 +54,12 @@ class FakeGitHub:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     """The reviews submitted on each pull request, oldest first (github_objects.review)."""
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    hook_deliveries: list[dict[str, Any]] = field(default_factory=list)
+    """The App's webhook deliveries, newest first (github_objects.delivery)."""
+    hook_payloads: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """What each delivery guid carried (event, payload), for redelivery."""
+    deliver: Any = None
+    """Called as deliver(guid, event, payload) -> HTTP status when GitHub redelivers."""
     """Each review's line comments by review id (github_objects.review_comment)."""
     suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -111,6 +118,8 @@ class FakeGitHub:
             (rf"/repos/{r}/issues/(\d+)/labels/([^/]+)", "DELETE", self._remove_label),
             (rf"/repos/{r}/check-runs", "POST", self._create_check),
             (rf"/repos/{r}/check-runs/(\d+)", "PATCH", self._update_check),
+            (r"/app/hook/deliveries", "GET", self._hook_deliveries),
+            (r"/app/hook/deliveries/(\d+)/attempts", "POST", self._redeliver),
             (r"/graphql", "POST", self._graphql),
         ]
 
@@ -141,6 +150,24 @@ class FakeGitHub:
     ) -> httpx.Response:
         items = self.review_comments.get(int(review_id), [])
         return httpx.Response(200, json=page_of(request, items))
+
+    def _hook_deliveries(self, request: httpx.Request, body: Any) -> httpx.Response:
+        return httpx.Response(200, json=page_of(request, self.hook_deliveries))
+
+    def _redeliver(self, request: httpx.Request, body: Any, delivery_id: str) -> httpx.Response:
+        """As GitHub: send the delivery's payload again, under the same guid, and list the
+        attempt with the answer the receiver gave."""
+        item = next((d for d in self.hook_deliveries if d["id"] == int(delivery_id)), None)
+        if item is None or self.deliver is None:
+            return httpx.Response(404, json={"message": "Not Found"})
+        event, payload = self.hook_payloads[item["guid"]]
+        status = int(self.deliver(item["guid"], event, payload))
+        attempt = delivery(
+            next(self._ids), item["guid"], datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            status="OK" if status < 300 else "Bad Gateway", code=status, redelivery=True,
+        )  # fmt: skip
+        self.hook_deliveries.insert(0, attempt)
+        return httpx.Response(202, json={})
 
     def _list_reviews(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
         return httpx.Response(200, json=page_of(request, self.reviews.get(int(number), [])))

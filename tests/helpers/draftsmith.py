@@ -1,0 +1,118 @@
+"""The one wiring of a serving Draftsmith for end-to-end tests: Runtime + webhook app + model.
+
+`draftsmith(settings, model, monkeypatch)` starts the runtime (embedded worker unless
+`worker=False`), the webhook app on a real uvicorn server and the scripted model endpoint, and
+yields a `Harness` whose `deliver` posts signed webhooks as GitHub does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.store.tables import Run
+from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.server import serve
+from webhooks.app import create_app
+from webhooks.signature import sign
+
+WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
+
+
+class RunWatcher:
+    """Signals when a run stops advancing (terminal or waiting), without polling."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.settled = threading.Event()
+        self.runs: list[Run] = []
+        original = runtime.advance
+        self.deliveries_done = threading.Event()
+        original_delivery = runtime.handle_delivery
+
+        def advance(run_id: int) -> None:
+            original(run_id)
+            run = runtime.store.get_run(run_id)
+            if run.status not in ("queued", "running"):
+                self.runs.append(run)
+                self.settled.set()
+
+        def handle_delivery(delivery_id: str) -> None:
+            original_delivery(delivery_id)
+            self.deliveries_done.set()
+
+        runtime.queue.bind(handle_delivery, advance)
+
+
+class Harness:
+    """Draftsmith serving; `deliver` posts a signed webhook."""
+
+    def __init__(self, runtime: Runtime, client: httpx.Client, watcher: RunWatcher) -> None:
+        self.runtime, self.client, self.watcher = runtime, client, watcher
+
+    @property
+    def url(self) -> str:
+        """The webhook server's base URL."""
+        return str(self.client.base_url)
+
+    def deliver(self, event: str, payload: dict[str, Any], delivery: str | None = None) -> int:
+        """Post a signed delivery; its HTTP status."""
+        self.watcher.settled.clear()
+        self.watcher.deliveries_done.clear()
+        body = json.dumps(payload).encode()
+        response = self.client.post(
+            "/webhooks/github",
+            content=body,
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+                "X-Hub-Signature-256": sign(body, WEBHOOK_SECRET),
+            },
+        )
+        return response.status_code
+
+    def settle(self) -> None:
+        """Until a run stops advancing."""
+        assert self.watcher.settled.wait(120), "the run did not settle"
+
+    def handled(self) -> None:
+        """Until a delivery was handled."""
+        assert self.watcher.deliveries_done.wait(60), "the delivery was not handled"
+
+
+@contextmanager
+def draftsmith(
+    settings: Settings,
+    model: ScriptedModel,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    worker: bool = True,
+) -> Iterator[Harness]:
+    """Draftsmith serving with `model` as its endpoint (see the module's docstring)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
+    settings.model = "scripted-model"
+    with serve_model(model) as model_url:
+        monkeypatch.setenv("OPENAI_BASE_URL", model_url)
+        runtime = Runtime.from_settings(settings)
+        runtime.store.migrate()
+        watcher = RunWatcher(runtime)
+        app = create_app(
+            store=runtime.store,
+            queue=runtime.queue,
+            webhook_secret=WEBHOOK_SECRET,
+            app_id=4242,
+            mention_login=settings.app_slug,
+            on_startup=runtime.start_embedded if worker else None,
+            on_shutdown=runtime.stop,
+            on_accepted=runtime.outbox.notify if worker else None,
+        )
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            yield Harness(runtime, client, watcher)
