@@ -223,6 +223,43 @@ def doctor() -> None:
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command()
+def demo(
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the demo's repository and store go (default: a new temporary folder)."
+        ),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the dashboard with the demo's run until Ctrl-C.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="The dashboard's port on 127.0.0.1.")] = 8001,
+) -> None:
+    """The whole pipeline on a bundled repository with recorded model answers: no key, no App."""
+    import tempfile
+
+    from bot.demo.run import run_demo
+    from webhooks.listeners import Listener, create_dashboard_app, serve_listeners
+
+    logging.getLogger().setLevel(logging.WARNING)
+    out = Console(soft_wrap=True)  # the demo's report goes to stdout, logs to stderr
+    where = folder or Path(tempfile.mkdtemp(prefix="draftsmith-demo-"))
+    try:
+        code, store, run_id = run_demo(where, out)
+    except DraftsmithError as exc:
+        raise _fail(exc) from exc
+    if not serve:
+        raise typer.Exit(code)
+    url = f"http://127.0.0.1:{port}/runs/{run_id}"
+    out.print(f"dashboard: {url} (Ctrl-C to stop)")
+    dashboard = create_dashboard_app(store, trace_url_template=None)
+    if not serve_listeners([Listener("dashboard", dashboard, "127.0.0.1", port)]):
+        console.print(f"[red]error:[/red] port {port} is taken; what to do: pass --port")
+        raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
 @app.command("run")
 def run_local(
     repo: Annotated[Path, typer.Option(help="Path of a local git repository.")],

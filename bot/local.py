@@ -18,6 +18,7 @@ from bot.run.transitions import Move
 from bot.sandbox.choose import get_sandbox
 from bot.store.runs import Store
 from bot.store.tables import Run, utcnow
+from bot.store.vocabulary import EventKind
 
 EXIT_CODES: dict[str, int] = {
     Status.approved: 0,
@@ -56,9 +57,15 @@ def wait_for_model(engine: Engine, run: Run, console: Console) -> Run:
 
 
 def run_local_pipeline(
-    settings: Settings, repo: Path, text: str, console: Console, store: Store | None = None
+    settings: Settings,
+    repo: Path,
+    text: str,
+    console: Console,
+    store: Store | None = None,
+    note: str | None = None,
 ) -> int:
-    """Run every phase on `repo`, print a line per phase, return the exit code."""
+    """Run every phase on `repo`, print a line per phase, return the exit code; `note` goes
+    into the run's evidence (e.g. that the model answers were recorded)."""
     repo = repo.resolve()
     if not (repo / ".git").exists():
         raise WorkspaceError(f"{repo} is not a git repository", "give --repo a git checkout")
@@ -75,6 +82,8 @@ def run_local_pipeline(
         sandbox_factory=lambda: get_sandbox(settings),
         llm_factory=lambda config: model_client(settings, config),
     )
+    if note:
+        store.add_event(run.id, EventKind.note, note)
     console.print(f"run {run.id}: {title}")
     while run.status in ACTIVE or run.status == Status.waiting_for_model:
         if run.status == Status.waiting_for_model:

@@ -48,7 +48,11 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
         diff=stored.text(artifacts.DIFF, rev),
         usage=usage_by_role(services, run),
         wall_time=(spent.attempts, spent.current_s, spent.total_s),
-        notes=[e.message for e in services.store.events(run.id, EventKind.cost_unknown)],
+        notes=[
+            e.message
+            for kind in (EventKind.note, EventKind.cost_unknown)
+            for e in services.store.events(run.id, kind)
+        ],
         instructions=stored.load(artifacts.INSTRUCTIONS) or [],
         loop=list(stored.all(artifacts.TRANSCRIPT, rev)),
     )

@@ -51,6 +51,7 @@ class EventKind(StrEnum):
     model_resumed = "model_resumed"
     model_recovered = "model_recovered"
     published = "published"
+    note = "note"  # a fact the evidence must say (e.g. the model's answers were recorded)
 
 
 def github_event_kind(command_kind: str) -> str:
