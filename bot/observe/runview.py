@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bot.observe.endings import CRASH_PREFIX, why_it_ended
+from bot.observe.timebudget import TimeRow, time_budget
 from bot.run.states import Status
 from bot.store.runs import Store
 from bot.store.tables import Artifact, Run, as_aware, utcnow
@@ -110,6 +111,9 @@ class RunDetail(BaseModel):
     diffs: list[Revised]
     transcripts: list[LoopTranscript] = Field(
         default_factory=list, description="The coder's loop, step by step, per revision."
+    )
+    time_budget: list[TimeRow] = Field(
+        default_factory=list, description="Where the run's time went (None: not measured)."
     )
     artifacts: list[ArtifactInfo]
     evidence_path: str | None
@@ -328,6 +332,7 @@ def run_detail(
         test_reports=by_revision("testreport"),
         diffs=by_revision("diff"),
         transcripts=[LoopTranscript(revision=r, steps=steps[r]) for r in sorted(steps)],
+        time_budget=time_budget(store, run_id),
         artifacts=[
             ArtifactInfo(
                 name=a.name,

@@ -65,6 +65,13 @@ def test_the_demo_serves_its_run_on_the_dashboard(tmp_path: Path) -> None:
                 continue
         assert page is not None and page.status_code == 200
         assert "Count words regardless of case and punctuation" in page.text
+        assert "Where the time went" in page.text
+        detail = httpx.get(url, headers={"Accept": "application/json"}, timeout=10).json()
+        budget = {(row["part"], row["within"]): row["seconds"] for row in detail["time_budget"]}
+        phases = ("planning", "setup", "coding", "testing", "reviewing", "deploying")
+        assert all(budget[(phase, "")] > 0 for phase in phases), budget
+        assert budget[("base_suite", "testing")] > 0 and budget[("change", "testing")] > 0
+        assert budget[("model: coder", "model")] >= 0
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(30)

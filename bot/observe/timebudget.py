@@ -1,0 +1,66 @@
+"""Where a run's wall time went, from its own stored records: phases, tests, model, the rest.
+
+Rows, each with seconds or None (unknown, never 0 for what was not measured):
+- one per phase (all its executions summed, a revision's too);
+- inside testing, the environment's preparation and each suite run the tester timed
+  (`setup_s`, `change_s`, `change_plain_s`, `new_tests_s`, `base_s`, ... from each revision's
+  test outcome), and the rest of the testing phase (analysis of results, git, the store);
+- the model's answering time per role (each call's latency), which the phases contain.
+The benchmark `benchmarks/run_breakdown.py` prints it for any store; the run page shows it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+from bot.run.transitions import PHASE_ORDER
+from bot.store.runs import Store
+from bot.store.tables import as_aware
+from bot.store.vocabulary import EventKind
+
+
+@dataclass(frozen=True)
+class TimeRow:
+    """One part of the run's time: its name, seconds (None: unknown) and what it belongs to."""
+
+    part: str
+    seconds: float | None
+    within: str = ""  # the phase it is part of ("" for a phase itself)
+
+
+def time_budget(store: Store, run_id: int) -> list[TimeRow]:
+    """The run's time by phase, by timed test run inside testing, and by model role."""
+    phases: dict[str, float | None] = defaultdict(float)
+    for record in store.phases(run_id):
+        started, finished = as_aware(record.started_at), as_aware(record.finished_at)
+        if finished is None or started is None:
+            phases[record.name] = None  # still running, or cut short by a kill: not measured
+        elif phases[record.name] is not None:
+            phases[record.name] = (phases[record.name] or 0.0) + (
+                finished - started
+            ).total_seconds()
+    rows = [TimeRow(str(name), phases[name]) for name in PHASE_ORDER if name in phases]
+    testing: dict[str, float] = defaultdict(float)
+    for artifact in store.artifacts(run_id):
+        if not artifact.name.startswith("testoutcome."):
+            continue
+        timings = (json.loads(artifact.content) or {}).get("timings") or {}
+        for key, value in timings.items():
+            if isinstance(value, int | float):
+                testing[key.removesuffix("_s")] += float(value)
+    for key in sorted(testing):
+        rows.append(TimeRow(key, testing[key], "testing"))
+    if testing and phases.get("testing") is not None:
+        rest = (phases["testing"] or 0.0) - sum(testing.values())
+        # timings that overlap (or one taken in another phase) leave the rest unknown, not 0
+        rows.append(TimeRow("rest of testing", rest if rest >= 0 else None, "testing"))
+    model: dict[str, float] = defaultdict(float)
+    for event in store.events(run_id, EventKind.model_call):
+        latency = event.data.get("latency_s")
+        if isinstance(latency, int | float):
+            model[event.message] += float(latency)
+    for role in sorted(model):
+        rows.append(TimeRow(f"model: {role}", model[role], "model"))
+    return rows
