@@ -251,12 +251,17 @@ def _union(base: Sequence[str], extra: Iterable[str]) -> list[str]:
     return list(dict.fromkeys([*base, *extra]))
 
 
+def command_allowed(line: str, allow: Sequence[str]) -> bool:
+    """The one allow-list matcher: whether a shlex-joined command matches a pattern (fnmatch)."""
+    return any(fnmatch.fnmatchcase(line, pattern) for pattern in allow)
+
+
 def _narrow_allow_list(base: Sequence[str], wanted: Sequence[str]) -> list[str]:
     """Patterns of `wanted` that allow nothing `base` does not: identical, or literal & allowed."""
     kept: list[str] = []
     for pattern in wanted:
         literal = not any(ch in pattern for ch in "*?[")
-        if pattern in base or (literal and any(fnmatch.fnmatchcase(pattern, b) for b in base)):
+        if pattern in base or (literal and command_allowed(pattern, base)):
             kept.append(pattern)
         else:
             logger.info(

@@ -6,7 +6,6 @@ by `bot.environment`. Every command, run or refused, is returned as a `CommandRe
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import shlex
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bot.policy.config import command_allowed
 from bot.sandbox.base import LimitHit, Limits, Sandbox
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,7 @@ class CommandRecord:
 
 def allowed(command: list[str], allow: Sequence[str]) -> bool:
     """Whether `shlex.join(command)` matches one of the allow-list's fnmatch patterns."""
-    line = shlex.join(command)
-    return any(fnmatch.fnmatchcase(line, pattern) for pattern in allow)
+    return command_allowed(shlex.join(command), allow)
 
 
 async def run_phase(
