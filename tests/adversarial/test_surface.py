@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.policy.decide import load_default_policy
+from bot.run.states import Phase, Status
 from bot.steering.replies import RATE_LIMITED_MARKER
 from bot.store.vocabulary import DeliveryState, EventKind
 from tests.adversarial.conftest import (
@@ -42,7 +43,7 @@ def finished_run(system: Any, **values: Any) -> Any:
         installation_id=INSTALLATION,
         requested_by="carol",
     )
-    return seed_state(system.store, run.id, status="approved", phase="done", **values)
+    return seed_state(system.store, run.id, status=Status.approved, phase=Phase.done, **values)
 
 
 @pytest.mark.parametrize(

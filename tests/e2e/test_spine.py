@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from bot.config import Settings
+from bot.run.states import Phase, Status
 from bot.runtime import Runtime
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
@@ -94,7 +95,7 @@ def test_a_second_label_while_a_run_is_active_starts_nothing_and_says_so(
     active, _ = runtime.store.create_run(
         repo="octo/widgets", issue_number=7, clone_url="file:///x", title="t", request="r"
     )
-    seed_state(runtime.store, active.id, status="waiting", phase="plan_approval")
+    seed_state(runtime.store, active.id, status=Status.waiting, phase=Phase.plan_approval)
     handle_label(settings, "second", runtime)
     assert len(runtime.store.list_runs()) == 1
     bodies = fake_github.comment_bodies(7)

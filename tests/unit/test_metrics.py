@@ -10,6 +10,7 @@ from prometheus_client.samples import Sample
 from sqlalchemy import update
 
 from bot.observe import metrics
+from bot.run.states import Status
 from bot.store.runs import Store
 from bot.store.tables import PhaseRecord, utcnow
 from tests.helpers.runs import seed_state
@@ -47,7 +48,7 @@ def test_runs_by_status_phase_durations_and_model_usage_come_from_the_store(
     b, _ = sqlite_store.create_run(
         repo="o/a", issue_number=2, clone_url="x", title="t", request="r"
     )
-    seed_state(sqlite_store, b.id, status="needs_human_review")
+    seed_state(sqlite_store, b.id, status=Status.needs_human_review)
     finished_phase(sqlite_store, a.id, "coding", 3)
     finished_phase(sqlite_store, b.id, "coding", 100)
     sqlite_store.start_phase(a.id, "testing", 0)  # still running: not observed

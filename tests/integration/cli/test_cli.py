@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.run.states import Status
 from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.runs import seed_state
@@ -96,7 +97,7 @@ def test_runs_lists_and_shows_runs_from_the_store(tmp_path: Path) -> None:
     )
     phase = store.start_phase(run.id, "planning", 0)
     store.finish_phase(phase, "done", tokens=321, cost_usd=0.0123)
-    seed_state(store, run.id, status="failed", status_reason="clone failed")
+    seed_state(store, run.id, status=Status.failed, status_reason="clone failed")
     listing = draftsmith("runs", env={"DRAFTSMITH_DATABASE_URL": url})
     assert listing.returncode == 0, listing.stderr
     assert "octo/widgets" in listing.stdout and "failed" in listing.stdout

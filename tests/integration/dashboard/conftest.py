@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from bot.config import Settings
 from bot.jobs.queue import TaskQueue, make_huey
+from bot.run.states import Phase, Status
 from bot.security.masking import Masker, process_masker, set_process_masker
 from bot.store.runs import Store
 from bot.store.tables import PhaseRecord, Run, utcnow
@@ -178,8 +179,8 @@ def seed(store: Store) -> Seeded:
     seed_state(
         store,
         done.id,
-        status="approved",
-        phase="done",
+        status=Status.approved,
+        phase=Phase.done,
         revision=1,
         pr_number=42,
         branch="draftsmith/add-mul",
@@ -200,8 +201,8 @@ def seed(store: Store) -> Seeded:
     seed_state(
         store,
         failed.id,
-        status="failed",
-        phase="testing",
+        status=Status.failed,
+        phase=Phase.testing,
         status_reason="sandbox unavailable: bwrap missing",
     )
 
@@ -214,7 +215,7 @@ def seed(store: Store) -> Seeded:
     )
     _phase(store, running.id, "planning", 0, 0, 8, "planned", 300, 0.0003)
     _phase(store, running.id, "coding", 0, 8, 0, None, 0, 0.0)
-    seed_state(store, running.id, status="running", phase="coding")
+    seed_state(store, running.id, status=Status.running, phase=Phase.coding)
     return Seeded(store, done.id, failed.id, running.id)
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from bot.contracts import ImplementationPlan
 from bot.observe.endings import crash_reason
 from bot.observe.exposure import dashboard_exposure
+from bot.run.states import Phase, Status
 from tests.helpers.browser import Page, browser, escaped_markup
 from tests.helpers.runs import seed_state
 from tests.helpers.server import serve
@@ -126,8 +127,8 @@ def test_a_run_that_did_not_succeed_says_why_in_a_sentence_with_the_traceback_fo
     seed_state(
         seeded.store,
         run.id,
-        status="failed",
-        phase="planning",
+        status=Status.failed,
+        phase=Phase.planning,
         status_reason=crash_reason("planning", crash),
     )
     with browser(tmp_path / "chromium") as chrome:
@@ -170,7 +171,11 @@ def test_a_run_waiting_for_the_model_says_why_and_when_it_resumes(
         "takes over)"
     )
     seed_state(
-        seeded.store, run.id, status="waiting_for_model", phase="planning", status_reason=why
+        seeded.store,
+        run.id,
+        status=Status.waiting_for_model,
+        phase=Phase.planning,
+        status_reason=why,
     )
     with browser(tmp_path / "chromium") as chrome:
         text = readable(chrome.open(f"{open_server}/runs/{run.id}"))
@@ -332,7 +337,7 @@ def test_a_credential_in_a_run_never_reaches_the_page_or_the_json(
         title=f"Use {token} to call the API",
         request="r",
     )
-    seed_state(seeded.store, run.id, status="failed", status_reason=f"token {token} refused")
+    seed_state(seeded.store, run.id, status=Status.failed, status_reason=f"token {token} refused")
     page = httpx.get(f"{open_server}/runs/{run.id}", timeout=10).text
     listing = httpx.get(f"{open_server}/runs", timeout=10).text
     as_json = httpx.get(

@@ -8,6 +8,7 @@ import pytest
 
 from bot.errors import ActiveRunConflict, StoreError
 from bot.run.lifecycle import Lifecycle
+from bot.run.states import Status
 from bot.run.transitions import Move
 from bot.store.runs import Store
 from tests.helpers.runs import seed_state
@@ -31,7 +32,7 @@ def test_one_issue_never_has_two_active_runs(store: Store) -> None:
     first, created = new_run(store)
     again, created_again = new_run(store)
     assert created and not created_again and again == first
-    seed_state(store, first, status="failed", status_reason="boom")
+    seed_state(store, first, status=Status.failed, status_reason="boom")
     third, created_third = new_run(store)
     assert created_third and third != first
 

@@ -16,6 +16,7 @@ from bot.run.intents import (
     Stop,
 )
 from bot.run.lifecycle import Lifecycle
+from bot.run.states import Phase, Status
 from bot.run.transitions import Move
 from bot.store.runs import Store
 from bot.store.tables import Run
@@ -48,7 +49,9 @@ def test_stop_ends_a_running_run_and_a_late_step_result_does_not_overwrite_it(
 
 
 def test_stop_of_an_ended_run_is_refused_with_a_reply(sqlite_store: Store) -> None:
-    run = seed_state(sqlite_store, new_run(sqlite_store).id, status="approved", phase="done")
+    run = seed_state(
+        sqlite_store, new_run(sqlite_store).id, status=Status.approved, phase=Phase.done
+    )
     result = Intents(sqlite_store).apply(run, Stop("carol"))
     assert not result.applied and result.reply == f"Run `{run.id}` has already ended (approved)."
 
@@ -56,7 +59,9 @@ def test_stop_of_an_ended_run_is_refused_with_a_reply(sqlite_store: Store) -> No
 def test_retry_after_stop_resumes_at_the_stopped_phase_and_opens_an_attempt(
     sqlite_store: Store,
 ) -> None:
-    run = seed_state(sqlite_store, new_run(sqlite_store).id, status="stopped", phase="testing")
+    run = seed_state(
+        sqlite_store, new_run(sqlite_store).id, status=Status.stopped, phase=Phase.testing
+    )
     result = Intents(sqlite_store).apply(run, Retry("carol"))
     assert result.applied and result.enqueue
     assert (result.run.status, result.run.phase, result.run.revision) == ("queued", "testing", 0)
@@ -81,14 +86,18 @@ def test_retry_is_refused_when_there_is_nothing_to_retry(
 
 
 def test_revise_on_a_delivered_run_makes_a_new_revision_from_the_coder(sqlite_store: Store) -> None:
-    run = seed_state(sqlite_store, new_run(sqlite_store).id, status="approved", phase="done")
+    run = seed_state(
+        sqlite_store, new_run(sqlite_store).id, status=Status.approved, phase=Phase.done
+    )
     result = Intents(sqlite_store).apply(run, Revise("carol", "use a loop"))
     assert (result.run.status, result.run.phase, result.run.revision) == ("queued", "coding", 1)
     assert [e.message for e in sqlite_store.events(run.id, "input")] == ["use a loop"]
 
 
 def test_feedback_on_an_active_run_waits_for_the_coder(sqlite_store: Store) -> None:
-    run = seed_state(sqlite_store, new_run(sqlite_store).id, status="running", phase="testing")
+    run = seed_state(
+        sqlite_store, new_run(sqlite_store).id, status=Status.running, phase=Phase.testing
+    )
     intent = Feedback("dave", "Comment on a.py:3: no", "review_comment", "line comment by @dave")
     result = Intents(sqlite_store).apply(run, intent)
     assert result.applied and not result.enqueue
@@ -100,7 +109,9 @@ def test_feedback_on_an_active_run_waits_for_the_coder(sqlite_store: Store) -> N
 
 
 def test_ci_failure_reopens_a_delivered_run_for_one_repair(sqlite_store: Store) -> None:
-    run = seed_state(sqlite_store, new_run(sqlite_store).id, status="needs_approval", phase="done")
+    run = seed_state(
+        sqlite_store, new_run(sqlite_store).id, status=Status.needs_approval, phase=Phase.done
+    )
     result = Intents(sqlite_store).apply(run, CiFailed("99", "test_x failed"))
     assert result.run.status == "queued" and result.run.phase == "coding"
     assert len(sqlite_store.events(run.id, "ci_repair")) == 1
@@ -109,7 +120,9 @@ def test_ci_failure_reopens_a_delivered_run_for_one_repair(sqlite_store: Store) 
 def test_reopening_is_refused_while_another_run_of_the_issue_is_active(
     sqlite_store: Store,
 ) -> None:
-    first = seed_state(sqlite_store, new_run(sqlite_store).id, status="failed", phase="coding")
+    first = seed_state(
+        sqlite_store, new_run(sqlite_store).id, status=Status.failed, phase=Phase.coding
+    )
     second = new_run(sqlite_store)
     assert second.id != first.id
     result = Intents(sqlite_store).apply(first, Retry("carol"))
@@ -121,14 +134,16 @@ def test_approve_plan_moves_only_a_waiting_plan(sqlite_store: Store) -> None:
     run = new_run(sqlite_store)
     refused = Intents(sqlite_store).apply(run, ApprovePlan("carol"))
     assert not refused.applied and refused.reply
-    waiting = seed_state(sqlite_store, run.id, status="waiting", phase="plan_approval")
+    waiting = seed_state(sqlite_store, run.id, status=Status.waiting, phase=Phase.plan_approval)
     result = Intents(sqlite_store).apply(waiting, ApprovePlan("carol"))
     assert result.enqueue and (result.run.status, result.run.phase) == ("queued", "setup")
     assert len(sqlite_store.events(run.id, "plan_approved")) == 1
 
 
 def test_release_gate_approves_only_a_gated_run(sqlite_store: Store) -> None:
-    run = seed_state(sqlite_store, new_run(sqlite_store).id, status="needs_approval", phase="done")
+    run = seed_state(
+        sqlite_store, new_run(sqlite_store).id, status=Status.needs_approval, phase=Phase.done
+    )
     result = Intents(sqlite_store).apply(run, ReleaseGate("owner"))
     assert result.run.status == "approved" and result.run.status_reason == "released by @owner"
     again = Intents(sqlite_store).apply(result.run, ReleaseGate("owner"))
