@@ -154,10 +154,7 @@ def _say_waiting(
     approved_by: str,
 ) -> None:
     """Put which gated paths still wait for whom at the top of the check run's summary."""
-    current = gh.checks.get(repo, check_run_id)
-    previous = current.output.summary or ""
-    if previous.startswith(WAITING):
-        previous = previous.split(WAITING, 2)[-1].lstrip("\n")
+    previous = _summary_without_waiting(gh, repo, check_run_id)
     lines = [f"Approved by {approved_by} for their paths. Still waiting for:"] + [
         f"- `{path}`: {', '.join(owners[path]) or 'a maintainer or an admin'}" for path in pending
     ]
@@ -168,6 +165,15 @@ def _say_waiting(
         title=f"Needs approval: {len(pending)} gated path(s) still waiting",
         summary=summary[:65_535],
     )
+
+
+def _summary_without_waiting(gh: InstallationClient, repo: str, check_run_id: int) -> str:
+    """The check run's summary without the "still waiting" section a partial approval put on
+    top of it."""
+    previous = gh.checks.get(repo, check_run_id).output.summary or ""
+    if previous.startswith(WAITING):
+        previous = previous.split(WAITING, 2)[-1].lstrip("\n")
+    return previous
 
 
 def _maintains(gh: InstallationClient, repo: str, login: str) -> bool:
@@ -184,10 +190,7 @@ def _release(
     pr_node_id: str,
     reviewer: str,
 ) -> None:
-    current = gh.checks.get(repo, check_run_id)
-    previous = current.output.summary or ""
-    if previous.startswith(WAITING):
-        previous = previous.split(WAITING, 2)[-1].lstrip("\n")
+    previous = _summary_without_waiting(gh, repo, check_run_id)
     summary = f"Released by {reviewer}'s approval.\n\n{previous}".strip()
     gh.checks.update(
         repo,

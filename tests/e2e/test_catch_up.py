@@ -17,26 +17,15 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from tests.e2e.test_github_flow import labeled
 from tests.helpers import github_objects as objects
 from tests.helpers.draftsmith import Harness, draftsmith
 from tests.helpers.fake_github import FakeGitHub
-from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import happy_path
 
 MISSED = "5f1e3c00-missed-while-down"
-
-
-def labeled(remote: str) -> dict[str, Any]:
-    return load_payload(
-        "issues.labeled",
-        label={"name": "draftsmith"},
-        installation={"id": 4242},
-        repository={"full_name": "octo/widgets", "clone_url": remote, "default_branch": "main"},
-        issue={"number": 7, "title": "Add subtract", "body": "Please add subtract(a, b)."},
-        sender={"login": "carol", "id": 3, "type": "User"},
-    )
 
 
 def test_a_delivery_missed_while_down_is_redelivered_by_the_loop_and_handled_once(

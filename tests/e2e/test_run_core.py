@@ -6,27 +6,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import update
 
 from bot.config import Settings
-from bot.runtime import Runtime
 from bot.store.tables import Run, utcnow
-from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
-from tests.e2e.test_github_flow import OWNERS, Harness, comment, labeled
+from tests.e2e.test_github_flow import OWNERS, comment, labeled
+from tests.helpers.draftsmith import Harness
+from tests.helpers.draftsmith import draftsmith as serving
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.repos import PYTHON_FILES, make_repo
-from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import ADD, APPROVED, PLAN, TESTS, change, happy_path, with_revisions
-from tests.helpers.server import serve
-from webhooks.app import create_app
 
 TOKEN_BUDGET = 3850  # the planner and the coder (with its loop tools) fit; the tester not
 
@@ -41,31 +36,6 @@ def remote_with(tmp_path: Path, files: dict[str, str]) -> str:
 
 def remote_branches(remote: str) -> str:
     return subprocess.run(["git", "ls-remote", remote], capture_output=True, text=True).stdout
-
-
-@contextmanager
-def serving(
-    settings: Settings, model: ScriptedModel, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Harness]:
-    """Draftsmith serving with `model` (nothing delivered yet)."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
-    settings.model = "scripted-model"
-    with serve_model(model) as model_url:
-        monkeypatch.setenv("OPENAI_BASE_URL", model_url)
-        runtime = Runtime.from_settings(settings)
-        runtime.store.migrate()
-        watcher = RunWatcher(runtime)
-        app = create_app(
-            store=runtime.store,
-            queue=runtime.queue,
-            webhook_secret=WEBHOOK_SECRET,
-            app_id=4242,
-            on_startup=runtime.start_embedded,
-            on_shutdown=runtime.stop,
-            on_accepted=runtime.outbox.notify,
-        )
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-            yield Harness(runtime, client, watcher)
 
 
 def settle(h: Harness) -> None:
