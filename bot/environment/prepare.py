@@ -31,6 +31,7 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
+from bot.environment.kept import keep, restore
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
@@ -58,6 +59,9 @@ class PreparedEnvironment:
     installer: str
     records: list[CommandRecord] = field(default_factory=list)
     reused: bool = False
+    restored: bool = (
+        False  # copied from the environment an earlier run kept (bot/environment/kept.py)
+    )
     duration_s: float = 0.0
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -82,7 +86,8 @@ class PreparedEnvironment:
             )
             for r in data.get("records") or []
         ]
-        fields = {k: data[k] for k in ("installer", "reused", "duration_s", "problem", "notes")}
+        names = ("installer", "reused", "restored", "duration_s", "problem", "notes")
+        fields = {k: data[k] for k in names if k in data}
         return cls(plan=EnvironmentPlan(**data["plan"]), records=records, **fields)
 
 
@@ -151,6 +156,12 @@ async def prepare_environment(
     # from nothing (`uv venv` refuses an existing .venv, and a half install is no environment)
     shutil.rmtree(root / VENV, ignore_errors=True)
     started = time.monotonic()
+    if cache is not None and plan.language == "python" and restore(cache.root, plan.key, root):
+        prepared.restored = True
+        prepared.notes.append(RESTORED_NOTE)
+        prepared.duration_s = round(time.monotonic() - started, 3)
+        _write_marker(root, plan, installer.name, prepared.notes)
+        return prepared
     if plan.commands:
         if cache is not None:
             with cache.lend_downloads(root) as downloads:
@@ -171,11 +182,23 @@ async def prepare_environment(
     prepared.duration_s = round(time.monotonic() - started, 3)
     if not prepared.ok:
         return prepared
+    _write_marker(root, plan, installer.name, prepared.notes)
+    if cache is not None and plan.language == "python" and plan.commands:
+        keep(cache.root, plan.key, root)  # for the next run with the same inputs
+    return prepared
+
+
+RESTORED_NOTE = (
+    "environment restored: a copy of the one an earlier run prepared from the same dependency "
+    "files and setup commands (nothing installed; paths rewritten to this workspace)"
+)
+
+
+def _write_marker(root: Path, plan: EnvironmentPlan, installer: str, notes: list[str]) -> None:
     (root / MARKER).parent.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text(
-        json.dumps({"key": plan.key, "installer": installer.name, "notes": prepared.notes})
+        json.dumps({"key": plan.key, "installer": installer, "notes": notes})
     )
-    return prepared
 
 
 async def _runner_starts(
