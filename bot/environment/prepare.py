@@ -31,6 +31,7 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
+from bot.environment.node import node_setup_env
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
@@ -241,11 +242,11 @@ async def _run(
     downloads: Path | None,
 ) -> list[CommandRecord]:
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    env |= node_setup_env(root, downloads)
     if downloads is not None:
         env |= {
             "PIP_CACHE_DIR": str(downloads / "pip"),
             "UV_CACHE_DIR": str(downloads / "uv"),
-            "npm_config_cache": str(downloads / "npm"),
         }
     return await run_phase(
         sandbox, "setup", plan.commands, workdir=root, limits=limits, allow=allow, env=env
