@@ -31,7 +31,7 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
-from bot.environment.node import node_setup_env
+from bot.environment.node import choose_manager, node_setup_env
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
@@ -118,6 +118,13 @@ def plan_for(
     return EnvironmentPlan(language)
 
 
+def installer_name(root: Path, plan: EnvironmentPlan, installer: Installer) -> str:
+    """What installs the environment: uv or pip for Python, the package manager for Node."""
+    if plan.language == "node" and not plan.configured:
+        return choose_manager(root).manager.value
+    return installer.name
+
+
 def go_requirements(root: Path) -> bool:
     """Whether go.mod requires modules (a standard-library module has nothing to download)."""
     try:
@@ -141,7 +148,7 @@ async def prepare_environment(
     exclude_scratch(root)
     installer = installer_for(sandbox)
     plan = plan_for(root, language, setup_commands, installer)
-    prepared = PreparedEnvironment(plan=plan, installer=installer.name)
+    prepared = PreparedEnvironment(plan=plan, installer=installer_name(root, plan, installer))
     marker = _marker(root)
     if marker.get("key") == plan.key and _ready(root, plan):
         prepared.reused = True

@@ -85,24 +85,21 @@ def _report_path(root: Path, index: int, runner: Runner) -> str:
 def runner_script(setup: NodeTestSetup, report: Path, files: Sequence[str] | None) -> str:
     """The shell line that runs the runner with its reporter, on `files` or its own specs."""
     chosen = [shlex.quote(f) for f in files] if files is not None else setup.specs
-    launcher = " ".join(shlex.quote(w) for w in setup.launcher)
-    options = " ".join(setup.options)
+    launcher = [shlex.quote(w) for w in setup.launcher]
+    out = shlex.quote(str(report))
     if setup.runner is Runner.jest:
-        ours = f"--ci --json --outputFile={shlex.quote(str(report))}"
-        if files is not None:
-            ours += " --runTestsByPath"
-        line = f"{launcher} {options} {ours} {' '.join(chosen)}"
+        select = ["--runTestsByPath"] if files is not None else []
+        parts = [*launcher, *setup.options, "--ci", "--json", f"--outputFile={out}", *select]
     elif setup.runner is Runner.vitest:
-        ours = f"run --reporter=json --outputFile={shlex.quote(str(report))}"
-        line = f"{launcher} {ours} {options} {' '.join(chosen)}"
+        parts = [*launcher, "run", "--reporter=json", f"--outputFile={out}", *setup.options]
     elif setup.runner is Runner.mocha:
-        ours = f"--reporter json --reporter-option output={shlex.quote(str(report))}"
-        line = f"{launcher} {options} {ours} {' '.join(chosen)}"
+        ours = ["--reporter", "json", "--reporter-option", f"output={out}"]
+        parts = [*launcher, *setup.options, *ours]
     else:
-        ours = f"--test-reporter=junit --test-reporter-destination={shlex.quote(str(report))}"
-        ours += " --test-reporter=spec --test-reporter-destination=stdout"
-        line = f"{launcher} {options} --test {ours} {' '.join(chosen)}"
-    return " ".join(w for w in [*setup.env, "exec", line] if w)
+        ours = ["--test-reporter=junit", f"--test-reporter-destination={out}"]
+        ours += ["--test-reporter=spec", "--test-reporter-destination=stdout"]
+        parts = [*launcher, *setup.options, "--test", *ours]
+    return " ".join([*setup.env, "exec", *parts, *chosen])
 
 
 def _environment(root: Path, directory: str) -> dict[str, str]:
@@ -188,6 +185,7 @@ async def run_node_tests(
         directory, setup = target.directory, target.setup
         local = [p.removeprefix(directory + "/") if directory else p for p in paths or []]
         for line in setup.before if checks and files is None else []:
+            commands.append(f"(cd {directory or '.'} && {line})")
             duration += await _check(sandbox, root, directory, line, limits, counts, results)
         relative = _report_path(root, index, setup.runner)
         (root / relative).unlink(missing_ok=True)
@@ -215,6 +213,7 @@ async def run_node_tests(
                 counts.failures.append(f"{name}: the test file failed to load\n{message[-800:]}")
             failed_exit = failed_exit or result.exit_code != 0
         for line in setup.after if checks and files is None else []:
+            commands.append(f"(cd {directory or '.'} && {line})")
             duration += await _check(sandbox, root, directory, line, limits, counts, results)
     return _node_report(counts, results, commands, problems, failed_exit, duration, limit_hit)
 
