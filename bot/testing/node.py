@@ -252,9 +252,10 @@ def _node_report(
     if limit_hit is not None:
         details.insert(0, f"the sandbox stopped the run: {limit_hit} limit")
     failing = results.failing()
+    checks_failed = any(name.startswith(CHECK_PREFIX) for name in failing)
     if problems and not results.cases and not results.collection_errors:
         status = TestStatus.error
-    elif counts.failed or failing:
+    elif counts.failed or checks_failed:  # as pytest's report: failures first, then errors
         status = TestStatus.failed
     elif counts.errors or limit_hit is not None or failed_exit:
         status = TestStatus.error

@@ -177,7 +177,7 @@ def _runner_of(command: list[str]) -> tuple[Runner, list[str], list[str]] | None
         return None
     for at, word in enumerate(words[1:], start=1):
         if word == "--test":
-            return Runner.node_test, words[:at], [*command[1:at], *command[at + 1 :]]
+            return Runner.node_test, words[:at], command[at + 1 :]
         name = Path(word).name.removesuffix(".js").removesuffix(".mjs").removesuffix(".cjs")
         if not word.startswith("-") and name in RUNNER_BINARIES:
             return RUNNER_BINARIES[name], words[: at + 1], command[at + 1 :]

@@ -1,0 +1,153 @@
+"""JavaScript projects prepared and tested in the real bubblewrap sandbox: real installs from the
+npm registry (npm, and pnpm through corepack), the runner's own per-test results, checks chained
+in scripts.test, test files that fail to load, and workspaces tested by the touched package."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.contracts import TestStatus
+from bot.environment.cache import RepositoryCache
+from bot.environment.prepare import PreparedEnvironment, prepare_environment
+from bot.policy.decide import load_default_policy
+from bot.sandbox.base import Limits
+from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.sandbox.setup_env import DEFAULT_SETUP_ENV, SetupNetwork
+from bot.testing.cases import CaseStatus
+from bot.testing.node import run_node_tests
+from tests.helpers.node_projects import locked_project, shared_cache_dir
+from tests.helpers.repos import make_repo
+
+pytestmark = [
+    pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}"),
+    pytest.mark.skipif(shutil.which("npm") is None, reason="needs node and npm"),
+]
+LIMITS = Limits(wall_time_s=300, cpu_time_s=300)
+MOCHA = {"mocha": "10.8.2"}
+PASSING = "const assert = require('node:assert');\nit('{name}', () => assert.ok(true));\n"
+FAILING = "const assert = require('node:assert');\nit('{name}', () => assert.strictEqual(1, 2));\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> BwrapSandbox:
+    # The registry this machine reaches serves package metadata without npm's signatures, which
+    # corepack verifies by default: operators behind such a mirror pass COREPACK_INTEGRITY_KEYS=0
+    # to setup (DRAFTSMITH_SETUP_ENV's defaults include it). The npm registry itself signs.
+    environ = {**os.environ, "COREPACK_INTEGRITY_KEYS": "0"}
+    setup = SetupNetwork.build("", DEFAULT_SETUP_ENV, environ)
+    return BwrapSandbox(uid_base=2_100_400, uid_slots=4, setup=setup)
+
+
+def prepare(sandbox: BwrapSandbox, root: Path, cache_dir: Path) -> PreparedEnvironment:
+    """Setup with the default allow-list and a download cache seeded from the shared one."""
+    cache = RepositoryCache(cache_dir, root.name)
+    shared = shared_cache_dir() / "npm"
+    if shared.is_dir():
+        shutil.copytree(shared, cache.downloads(root) / "npm", dirs_exist_ok=True)
+    environment = asyncio.run(
+        prepare_environment(
+            sandbox,
+            root,
+            language="node",
+            limits=LIMITS,
+            allow=load_default_policy().setup_allow,
+            cache=cache,
+        )
+    )
+    assert environment.ok, environment.problem
+    return environment
+
+
+def mocha_project(tmp_path: Path, test_script: str, files: dict[str, str]) -> Path:
+    manifest: dict[str, Any] = {
+        "name": "calc",
+        "private": True,
+        "scripts": {"test": test_script},
+        "devDependencies": MOCHA,
+    }
+    return make_repo(tmp_path / "calc", locked_project(manifest, files))
+
+
+def test_a_failing_check_chained_after_mocha_is_reported_as_a_check_not_as_tests(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    files = {
+        "test/a.spec.js": PASSING.format(name="adds"),
+        "lint.js": "process.exit(require('node:fs').existsSync('lint-fails') ? 1 : 0);\n",
+    }
+    root = mocha_project(tmp_path, "mocha 'test/**/*.spec.js' && node lint.js", files)
+    environment = prepare(sandbox, root, tmp_path / "cache")
+    assert environment.plan.commands == [["npm", "ci"]] and environment.installer == "npm"
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, []))
+    check = "scripts.test check: node lint.js"
+    assert (report.status, report.tests_passed, report.tests_failed) == (TestStatus.passed, 1, 0)
+    assert cases.cases == {"test/a.spec.js::adds": CaseStatus.passed, check: CaseStatus.passed}
+    (root / "lint-fails").write_text("")
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, []))
+    assert (report.status, report.tests_passed, report.tests_failed) == (TestStatus.failed, 1, 0)
+    assert cases.cases[check] is CaseStatus.failed
+    assert cases.failing() == {check}
+    assert f"{check}: failed by its exit code (1)" in report.failure_details
+
+
+def test_chosen_files_run_alone_and_a_file_that_cannot_load_is_a_collection_error(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    files = {
+        "test/a.spec.js": PASSING.format(name="adds"),
+        "test/b.spec.js": FAILING.format(name="fails"),
+    }
+    root = mocha_project(tmp_path, "mocha 'test/**/*.spec.js'", files)
+    prepare(sandbox, root, tmp_path / "cache")
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, [], files=["test/a.spec.js"]))
+    assert report.status is TestStatus.passed and list(cases.cases) == ["test/a.spec.js::adds"]
+    (root / "test" / "new.spec.js").write_text("require('../lib/not-there');\nit('x', () => {});\n")
+    report, cases = asyncio.run(
+        run_node_tests(sandbox, root, LIMITS, [], files=["test/new.spec.js"])
+    )
+    assert list(cases.collection_errors) == ["test/new.spec.js"]
+    assert "Cannot find module '../lib/not-there'" in cases.collection_errors["test/new.spec.js"]
+    assert report.status is TestStatus.error and cases.failing() == {
+        "test/new.spec.js (collection)"
+    }
+
+
+def test_a_pnpm_workspace_installs_through_corepack_and_tests_the_touched_package(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    def package(name: str, test: str) -> dict[str, str]:
+        manifest = {"name": name, "version": "1.0.0", "scripts": {"test": "mocha"},
+                    "devDependencies": MOCHA}  # fmt: skip
+        return {
+            f"packages/{name}/package.json": json.dumps(manifest),
+            f"packages/{name}/test/{name}.spec.js": test.format(name=f"{name} works"),
+        }
+
+    root_manifest = {"name": "mono", "private": True, "packageManager": "pnpm@9.15.0"}
+    root = make_repo(
+        tmp_path / "mono",
+        {
+            "package.json": json.dumps(root_manifest),
+            "pnpm-workspace.yaml": "packages:\n  - 'packages/*'\n",
+            **package("good", PASSING),
+            **package("broken", FAILING),
+        },
+    )
+    environment = prepare(sandbox, root, tmp_path / "cache")
+    assert environment.plan.commands == [["corepack", "pnpm@9.15.0", "install"]]
+    assert environment.installer == "pnpm"
+    assert (root / "packages" / "good" / "node_modules" / ".bin" / "mocha").exists()
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/good/lib.js"]))
+    assert report.status is TestStatus.passed
+    assert cases.cases == {"packages/good/test/good.spec.js::good works": CaseStatus.passed}
+    assert "cd packages/good &&" in report.command
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/broken/x.js"]))
+    assert report.status is TestStatus.failed
+    assert cases.failing() == {"packages/broken/test/broken.spec.js::broken works"}
