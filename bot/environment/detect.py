@@ -30,6 +30,7 @@ DEPENDENCY_FILES = (*PYTHON_MANIFESTS, *LOCKFILES, "package.json", "pnpm-workspa
 def dependency_files(paths: set[str]) -> list[str]:
     """The paths an environment is prepared from: manifests, lock and requirements files."""
     found = [p for p in paths if p in DEPENDENCY_FILES or p.startswith("requirements/")]
+    found += [p for p in paths if p.rsplit("/", 1)[-1] == "package.json"]  # workspace packages
     found += [
         p for p in paths if "/" not in p and p.startswith("requirements") and p.endswith(".txt")
     ]

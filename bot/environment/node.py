@@ -120,7 +120,8 @@ def _corepack(name: str, pinned: str | None) -> list[str]:
 
 
 def install_plan(root: Path) -> NodeInstall:
-    """The commands that install the project at `root` (frozen when it has a lock file)."""
+    """The commands that install the project at `root` (frozen when it has a lock file; without
+    one, no lock file is written, so none can slip into the change)."""
     manifest = read_manifest(root)
     choice = choose_manager(root)
     present = [f for f in (*NODE_LOCKFILES, *WORKSPACE_FILES) if (root / f).is_file()]
@@ -132,18 +133,18 @@ def install_plan(root: Path) -> NodeInstall:
         if locked:
             command = ["npm", "ci"]
         elif _declares_packages(root, manifest):
-            command = ["npm", "install"]
+            command = ["npm", "install", "--no-package-lock"]
         else:
             return NodeInstall([], [], inputs, notes)
     elif choice.manager is PackageManager.pnpm:
         command = [*_corepack("pnpm", choice.pinned), "install"]
-        command += ["--frozen-lockfile"] if locked else []
+        command += ["--frozen-lockfile"] if locked else ["--no-lockfile"]
     elif choice.manager is PackageManager.yarn_classic:
         command = [*_corepack("yarn", choice.pinned), "install"]
-        command += ["--frozen-lockfile"] if locked else []
+        command += ["--frozen-lockfile"] if locked else ["--no-lockfile"]
     else:
         command = [*_corepack("yarn", choice.pinned), "install"]
-        command += ["--immutable"] if locked else []
+        command += ["--immutable"] if locked else []  # writes a yarn.lock: kept_out_of_change
         notes.append(
             "yarn berry installed with nodeLinker node-modules (YARN_NODE_LINKER): the test "
             "runner is run from node_modules, not through Plug'n'Play"
@@ -224,12 +225,13 @@ def node_setup_env(root: Path, downloads: Path | None) -> dict[str, str]:
         "npm_config_package_import_method": "copy",
     }
     manager = choose_manager(root).manager if (root / "package.json").is_file() else None
-    # yarn 2+ itself (@yarnpkg/cli-dist) and its packages from the npm registry: its defaults,
-    # repo.yarnpkg.com and registry.yarnpkg.com, are not on the setup egress allow-list
-    berry = {"COREPACK_NPM_REGISTRY": NPM_REGISTRY, "YARN_NPM_REGISTRY_SERVER": NPM_REGISTRY}
+    # yarn itself (yarn, @yarnpkg/cli-dist) and yarn 2+'s packages from the npm registry: the
+    # defaults, repo.yarnpkg.com and registry.yarnpkg.com, are not on the setup egress allow-list
+    berry = {"YARN_NPM_REGISTRY_SERVER": NPM_REGISTRY}
     # yarn reads no HTTP(S)_PROXY variable: its own settings send it through the egress filter
     proxy = proxy_environment()["HTTPS_PROXY"]
-    yarn = {"YARN_HTTP_PROXY": proxy, "YARN_HTTPS_PROXY": proxy, "YARN_REGISTRY": NPM_REGISTRY}
+    yarn = {"YARN_HTTP_PROXY": proxy, "YARN_HTTPS_PROXY": proxy, "YARN_REGISTRY": NPM_REGISTRY,
+            "COREPACK_NPM_REGISTRY": NPM_REGISTRY}  # fmt: skip
     return {
         **(pnpm if manager is PackageManager.pnpm else {}),
         **(yarn if manager in (PackageManager.yarn_classic, PackageManager.yarn_berry) else {}),
@@ -247,3 +249,19 @@ def node_setup_env(root: Path, downloads: Path | None) -> dict[str, str]:
         "YARN_NODE_LINKER": "node-modules",
         "YARN_ENABLE_TELEMETRY": "0",
     }
+
+
+def keep_lock_out_of_change(root: Path) -> str | None:
+    """yarn 2+ writes a yarn.lock even where the project has none (it has no option not to):
+    such a file is listed in `.git/info/exclude`, so that no commit takes it into the change.
+    Returns the note for the evidence, or None when nothing was excluded."""
+    if (root / "yarn.lock").exists() or choose_manager(
+        root
+    ).manager is not PackageManager.yarn_berry:
+        return None
+    exclude = root / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    current = exclude.read_text() if exclude.exists() else ""
+    if "/yarn.lock" not in current.splitlines():
+        exclude.write_text(current + "/yarn.lock\n")
+    return "the project has no yarn.lock: the one yarn writes is kept out of the change"

@@ -31,7 +31,7 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
-from bot.environment.node import choose_manager, node_setup_env
+from bot.environment.node import choose_manager, keep_lock_out_of_change, node_setup_env
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
@@ -146,9 +146,11 @@ async def prepare_environment(
 ) -> PreparedEnvironment:
     """Run the environment's setup commands in the sandbox (network on), unless already done."""
     exclude_scratch(root)
+    kept_out = keep_lock_out_of_change(root) if language == "node" and not setup_commands else None
     installer = installer_for(sandbox)
     plan = plan_for(root, language, setup_commands, installer)
     prepared = PreparedEnvironment(plan=plan, installer=installer_name(root, plan, installer))
+    prepared.notes += [kept_out] if kept_out else []
     marker = _marker(root)
     if marker.get("key") == plan.key and _ready(root, plan):
         prepared.reused = True

@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import Settings
 from tests.helpers.local_pipeline import RunPipeline, local_pipeline
-from tests.helpers.node_projects import keep_downloads, locked_project, seed_downloads
+from tests.helpers.node_projects import keep_downloads, locked_project, run_cache, seed_downloads
 from tests.helpers.repos import git, make_repo
 from tests.helpers.scripts import APPROVED
 
@@ -174,11 +174,13 @@ def test_a_project_on_its_own_runner_converges_with_its_new_test_pinned(
     project = make()
     repo = make_repo(tmp_path / f"calc-{project.runner}", project.files)
 
+    seeded: list[Path] = []
+
     def seed(settings: Settings) -> None:
-        seed_downloads(settings, repo)
+        seeded.append(seed_downloads(run_cache(settings, repo), repo))
 
     result = local_pipeline(repo, script_for(project), before=seed)
-    keep_downloads(result.settings, repo)
+    keep_downloads(seeded[0])
     assert result.code == 0, result.run.status_reason
     report = result.artifact("testreport.r0")
     # the runner's own figures: the existing test and the new one, nothing else counted

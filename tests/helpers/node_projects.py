@@ -61,17 +61,31 @@ def locked_project(manifest: dict[str, Any], files: dict[str, str]) -> dict[str,
     }
 
 
-def seed_downloads(settings: Settings, repo: Path) -> None:
-    """Give the run of `repo` the shared npm cache as its repository's download cache."""
-    downloads = RepositoryCache(settings.work_dir / "cache", repo.name).downloads(repo)
-    shared = shared_cache_dir() / "npm"
-    if shared.is_dir():
-        shutil.copytree(shared, downloads / "npm", dirs_exist_ok=True, symlinks=True)
+KEPT = ("npm", "yarn", "corepack", "pnpm-store")
+"""The download caches of bot.environment.node's setup variables that are worth keeping."""
 
 
-def keep_downloads(settings: Settings, repo: Path) -> None:
-    """Fold what the run downloaded back into the shared npm cache."""
-    downloads = RepositoryCache(settings.work_dir / "cache", repo.name).downloads(repo)
-    if (downloads / "npm").is_dir():
-        shared = shared_cache_dir() / "npm"
-        shutil.copytree(downloads / "npm", shared, dirs_exist_ok=True, symlinks=True)
+def seed_downloads(cache: RepositoryCache, root: Path) -> Path:
+    """Give a run of `root` the shared downloads as its repository's download cache; returns
+    that cache's directory (computed now: an install may add a lock file, which changes it)."""
+    downloads = cache.downloads(root)
+    for name in KEPT:
+        if (shared_cache_dir() / name).is_dir():
+            shutil.copytree(
+                shared_cache_dir() / name, downloads / name, dirs_exist_ok=True, symlinks=True
+            )
+    return downloads
+
+
+def keep_downloads(downloads: Path) -> None:
+    """Fold what a run downloaded (`seed_downloads`' directory) back into the shared downloads."""
+    for name in KEPT:
+        if (downloads / name).is_dir():
+            shutil.copytree(
+                downloads / name, shared_cache_dir() / name, dirs_exist_ok=True, symlinks=True
+            )
+
+
+def run_cache(settings: Settings, repo: Path) -> RepositoryCache:
+    """The repository cache a local pipeline run of `repo` uses (bot.run.steps.setup)."""
+    return RepositoryCache(settings.work_dir / "cache", repo.name)

@@ -22,7 +22,7 @@ from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.setup_env import DEFAULT_SETUP_ENV, SetupNetwork
 from bot.testing.cases import CaseStatus
 from bot.testing.node import run_node_tests
-from tests.helpers.node_projects import locked_project, shared_cache_dir
+from tests.helpers.node_projects import keep_downloads, locked_project, seed_downloads
 from tests.helpers.repos import make_repo
 
 pytestmark = [
@@ -48,9 +48,7 @@ def sandbox() -> BwrapSandbox:
 def prepare(sandbox: BwrapSandbox, root: Path, cache_dir: Path) -> PreparedEnvironment:
     """Setup with the default allow-list and a download cache seeded from the shared one."""
     cache = RepositoryCache(cache_dir, root.name)
-    shared = shared_cache_dir() / "npm"
-    if shared.is_dir():
-        shutil.copytree(shared, cache.downloads(root) / "npm", dirs_exist_ok=True)
+    downloads = seed_downloads(cache, root)
     environment = asyncio.run(
         prepare_environment(
             sandbox,
@@ -62,6 +60,7 @@ def prepare(sandbox: BwrapSandbox, root: Path, cache_dir: Path) -> PreparedEnvir
         )
     )
     assert environment.ok, environment.problem
+    keep_downloads(downloads)
     return environment
 
 
@@ -141,9 +140,10 @@ def test_a_pnpm_workspace_installs_through_corepack_and_tests_the_touched_packag
         },
     )
     environment = prepare(sandbox, root, tmp_path / "cache")
-    assert environment.plan.commands == [["corepack", "pnpm@9.15.0", "install"]]
+    assert environment.plan.commands == [["corepack", "pnpm@9.15.0", "install", "--no-lockfile"]]
     assert environment.installer == "pnpm"
     assert (root / "packages" / "good" / "node_modules" / ".bin" / "mocha").exists()
+    assert not (root / "pnpm-lock.yaml").exists()  # none written: none slips into the change
     report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/good/lib.js"]))
     assert report.status is TestStatus.passed
     assert cases.cases == {"packages/good/test/good.spec.js::good works": CaseStatus.passed}
@@ -151,3 +151,33 @@ def test_a_pnpm_workspace_installs_through_corepack_and_tests_the_touched_packag
     report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/broken/x.js"]))
     assert report.status is TestStatus.failed
     assert cases.failing() == {"packages/broken/test/broken.spec.js::broken works"}
+
+
+def test_a_yarn_berry_workspace_installs_through_corepack_into_node_modules(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    root_manifest = {
+        "name": "mono",
+        "private": True,
+        "packageManager": "yarn@4.5.3",
+        "workspaces": ["packages/*"],
+        "devDependencies": MOCHA,  # the root's runner serves every package
+    }
+    root = make_repo(
+        tmp_path / "mono",
+        {
+            "package.json": json.dumps(root_manifest),
+            "packages/lib/package.json": json.dumps({"name": "lib", "scripts": {"test": "mocha"}}),
+            "packages/lib/test/lib.spec.js": PASSING.format(name="lib works"),
+        },
+    )
+    environment = prepare(sandbox, root, tmp_path / "cache")
+    assert environment.plan.commands == [["corepack", "yarn@4.5.3", "install"]]
+    assert environment.installer == "yarn berry"
+    assert any("nodeLinker node-modules" in source for source in environment.plan.sources)
+    assert not (root / ".pnp.cjs").exists() and (root / "node_modules" / ".bin" / "mocha").exists()
+    # yarn 2+ writes a yarn.lock the project does not have: it stays out of the change
+    assert "/yarn.lock" in (root / ".git" / "info" / "exclude").read_text().splitlines()
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/lib/index.js"]))
+    assert report.status is TestStatus.passed, report.failure_details
+    assert cases.cases == {"packages/lib/test/lib.spec.js::lib works": CaseStatus.passed}

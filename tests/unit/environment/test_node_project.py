@@ -43,7 +43,7 @@ DEV = {"devDependencies": {"jest": "29.7.0"}}
     [
         (DEV, {"package-lock.json": "{}"}, PackageManager.npm, ["npm", "ci"]),
         (DEV, {"npm-shrinkwrap.json": "{}"}, PackageManager.npm, ["npm", "ci"]),
-        (DEV, {}, PackageManager.npm, ["npm", "install"]),
+        (DEV, {}, PackageManager.npm, ["npm", "install", "--no-package-lock"]),
         (
             DEV,
             {"pnpm-lock.yaml": "lockfileVersion: '9.0'\n"},
@@ -181,3 +181,10 @@ def test_setup_variables_keep_caches_outside_the_tree_and_yarn_on_the_egress_pro
     assert node_setup_env(pnpm, None)["npm_config_package_import_method"] == "copy"
     npm = project(tmp_path / "npm", DEV)
     assert "npm_config_store_dir" not in node_setup_env(npm, None)  # npm warns on pnpm's keys
+
+
+def test_a_change_to_a_workspace_package_manifest_counts_as_a_dependency_file() -> None:
+    from bot.environment.detect import dependency_files
+
+    changed = {"packages/a/package.json", "packages/a/src/x.js", "pnpm-lock.yaml", "yarn.lock"}
+    assert dependency_files(changed) == ["packages/a/package.json", "pnpm-lock.yaml", "yarn.lock"]
