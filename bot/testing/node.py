@@ -36,11 +36,13 @@ from bot.sandbox.node_reports import (
 )
 from bot.sandbox.runners import MAX_DETAILS, REPORT_DIR, Counts, _failure_text, read_report
 from bot.testing.cases import CaseResults, CaseStatus
+from bot.testing.command import EXIT_CODE
 from bot.testing.node_script import NodeTestSetup, Runner, detect_test_setup
 
 logger = logging.getLogger(__name__)
 
 CHECK_PREFIX = "scripts.test check"
+SCRIPT_CASE = "scripts.test (judged by its exit code)"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -72,9 +74,13 @@ def target_notes(root: Path, touched: Sequence[str]) -> list[str]:
     """What the evidence says about which packages ran which runner, and why."""
     notes: list[str] = []
     for target in node_targets(root, touched):
-        where = f"package {target.directory}" if target.directory else "the root package"
-        notes += [f"{where}: {note}" for note in target.setup.notes]
+        notes += [f"{where(target.directory)}: {note}" for note in target.setup.notes]
     return notes
+
+
+def where(directory: str) -> str:
+    """A package directory as the evidence names it."""
+    return f"package {directory}" if directory else "the root package"
 
 
 def _report_path(root: Path, index: int, runner: Runner) -> str:
@@ -168,7 +174,7 @@ async def run_node_tests(
     counts, results = Counts(), CaseResults()
     commands: list[str] = []
     problems: list[str] = []
-    failed_exit, duration, limit_hit = False, 0.0, None
+    failed_exit, duration, limit_hit, exit_code_only = False, 0.0, None, True
     targets = node_targets(root, touched)
     groups: list[tuple[NodeTarget, list[str] | None]] = [(t, None) for t in targets]
     if files is not None:
@@ -187,6 +193,16 @@ async def run_node_tests(
         for line in setup.before if checks and files is None else []:
             commands.append(f"(cd {directory or '.'} && {line})")
             duration += await _check(sandbox, root, directory, line, limits, counts, results)
+        if setup.runner is Runner.script:
+            if paths is None:  # the whole script, judged by its exit code, as a check
+                commands.append(f"(cd {directory or '.'} && npm test)")
+                duration += await _check(
+                    sandbox, root, directory, "npm test", limits, counts, results, SCRIPT_CASE
+                )
+            else:
+                problems.append(f"{where(directory)}: `npm test` cannot run chosen test files")
+            continue
+        exit_code_only = False
         relative = _report_path(root, index, setup.runner)
         (root / relative).unlink(missing_ok=True)
         line = runner_script(setup, root / relative, local if paths is not None else None)
@@ -215,7 +231,10 @@ async def run_node_tests(
         for line in setup.after if checks and files is None else []:
             commands.append(f"(cd {directory or '.'} && {line})")
             duration += await _check(sandbox, root, directory, line, limits, counts, results)
-    return _node_report(counts, results, commands, problems, failed_exit, duration, limit_hit)
+    report, _ = _node_report(counts, results, commands, problems, failed_exit, duration, limit_hit)
+    if exit_code_only and files is None:
+        report = report.model_copy(update={"judged_by": EXIT_CODE})
+    return report, results
 
 
 async def _check(
@@ -226,11 +245,12 @@ async def _check(
     limits: Limits,
     counts: Counts,
     results: CaseResults,
+    prefix: str = CHECK_PREFIX,
 ) -> float:
     """Run one check of scripts.test; a case of its own, judged by its exit code."""
     result = await _shell(sandbox, root, directory, line, limits)
-    where = f" (in {directory})" if directory else ""
-    name = f"{CHECK_PREFIX}{where}: {line}"
+    inside = f" (in {directory})" if directory else ""
+    name = f"{prefix}{inside}: {line}"
     results.cases[name] = CaseStatus.passed if result.ok else CaseStatus.failed
     if not result.ok:
         tail = (result.stdout[-1200:] + "\n" + result.stderr[-1200:]).strip()
@@ -252,7 +272,7 @@ def _node_report(
     if limit_hit is not None:
         details.insert(0, f"the sandbox stopped the run: {limit_hit} limit")
     failing = results.failing()
-    checks_failed = any(name.startswith(CHECK_PREFIX) for name in failing)
+    checks_failed = any(name.startswith((CHECK_PREFIX, SCRIPT_CASE)) for name in failing)
     if problems and not results.cases and not results.collection_errors:
         status = TestStatus.error
     elif counts.failed or checks_failed:  # as pytest's report: failures first, then errors

@@ -5,8 +5,10 @@ vitest, mocha, `node --test`, `tsx --test`; behind `cross-env`, `npx`, `nyc`, `c
 of another script, followed) is the runner: Draftsmith runs it with the runner's own
 machine-readable reporter. Every other segment (`tsc --noEmit`, `eslint .`, `npm run build`) is
 a check of its own, run as written in the same order around the runner and judged by its exit
-code. Without a runner in `scripts.test` the package's (or the workspace root's) devDependencies
-decide, then `node --test`; the notes say which way it went. Tokens keep their quotes, so a
+code. A `scripts.test` that starts no runner Draftsmith knows (karma, ava, react-scripts) runs as
+`npm test`, judged by its exit code. Without `scripts.test` (or with npm's placeholder) the
+package's (or the workspace root's) devDependencies decide, then `node --test`. The notes say
+which way it went. Tokens keep their quotes, so a
 quoted glob (`'test/**/*.js'`) still reaches the runner unexpanded, as under `npm test`.
 """
 
@@ -29,6 +31,8 @@ class Runner(StrEnum):
     vitest = "vitest"
     mocha = "mocha"
     node_test = "node --test"
+    script = "npm test"
+    """scripts.test as written, judged by its exit code (no runner Draftsmith reads)."""
 
 
 RUNNER_BINARIES = {"jest": Runner.jest, "vitest": Runner.vitest, "mocha": Runner.mocha,
@@ -58,6 +62,7 @@ DROPPED: dict[Runner, dict[str, bool]] = {
                    "--reporter-options": True, "--watch": False, "-w": False},
     Runner.node_test: {"--test-reporter": True, "--test-reporter-destination": True,
                        "--watch": False, "--experimental-test-coverage": False},
+    Runner.script: {},
 }  # fmt: skip
 # Options that take a separate value, so that the value is not read as a test file.
 VALUED: dict[Runner, frozenset[str]] = {
@@ -75,7 +80,9 @@ VALUED: dict[Runner, frozenset[str]] = {
     Runner.node_test: frozenset({"--import", "--require", "-r", "--loader",
                                  "--experimental-loader", "--test-name-pattern",
                                  "--test-concurrency", "--test-timeout", "--env-file"}),
+    Runner.script: frozenset(),
 }  # fmt: skip
+PLACEHOLDER = "no test specified"  # npm init's scripts.test: `echo "Error: no test specified" ...`
 
 
 @dataclass
@@ -291,11 +298,19 @@ def detect_test_setup(directory: Path, root: Path | None = None) -> NodeTestSetu
                 f"runner {setup.runner.value} from scripts.test `{text.strip()[:200]}`{also}"
             )
             return setup
+    if isinstance(text, str) and text.strip() and PLACEHOLDER not in text:
+        # karma, ava, react-scripts, a Makefile...: run as the project runs it, by its exit code
+        return NodeTestSetup(
+            Runner.script,
+            ["npm", "test"],
+            notes=[
+                f"scripts.test `{text.strip()[:200]}` starts no runner Draftsmith reads "
+                "per-test results from: ran `npm test`, judged by its exit code (no per-test "
+                "results, so no fail-before/pass-after proof)"
+            ],
+        )
     runner = _from_dependencies(directory, root)
-    if isinstance(text, str) and text.strip():
-        said = f"scripts.test `{text.strip()[:200]}` starts no runner Draftsmith knows"
-    else:
-        said = "package.json has no scripts.test"
+    said = "scripts.test is npm's placeholder" if text else "package.json has no scripts.test"
     if runner is not None:
         note = f"{said}: ran {runner.value}, declared in devDependencies"
         return NodeTestSetup(runner, [runner.value], notes=[note])

@@ -181,3 +181,22 @@ def test_a_yarn_berry_workspace_installs_through_corepack_into_node_modules(
     report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/lib/index.js"]))
     assert report.status is TestStatus.passed, report.failure_details
     assert cases.cases == {"packages/lib/test/lib.spec.js::lib works": CaseStatus.passed}
+
+
+def test_a_script_of_an_unknown_runner_runs_as_npm_test_judged_by_its_exit_code(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    manifest = {"name": "own", "scripts": {"test": "node run-my-tests.js"}}
+    root = make_repo(
+        tmp_path / "own",
+        {"package.json": json.dumps(manifest), "run-my-tests.js": "process.exit(3);\n"},
+    )
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, []))
+    assert (report.status, report.judged_by, report.tests_passed) == (
+        TestStatus.failed,
+        "exit code",
+        0,
+    )
+    assert cases.failing() == {"scripts.test (judged by its exit code): npm test"}
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, [], files=["test/x.js"]))
+    assert cases.empty and "cannot run chosen test files" in report.failure_details

@@ -134,10 +134,18 @@ def test_without_a_runner_in_scripts_test_the_declared_one_runs_and_the_notes_sa
     root = package(tmp_path / "p", manifest, "vitest.config.ts")
     setup = detect_test_setup(root)
     assert setup.runner is Runner.vitest  # the one with a configuration file
-    assert (
-        "starts no runner Draftsmith knows: ran vitest, declared in devDependencies"
-        in (setup.notes[0])
-    )
+    assert setup.notes == [
+        "scripts.test is npm's placeholder: ran vitest, declared in devDependencies"
+    ]
+
+
+def test_a_script_with_an_unknown_runner_runs_as_written_judged_by_its_exit_code(
+    tmp_path: Path,
+) -> None:
+    manifest = {"scripts": {"test": "karma start --single-run"}, "devDependencies": {"mocha": "10"}}
+    setup = detect_test_setup(package(tmp_path / "p", manifest, ".mocharc.json"))
+    assert (setup.runner, setup.launcher) == (Runner.script, ["npm", "test"])  # never mocha alone
+    assert "judged by its exit code (no per-test results" in setup.notes[0]
 
 
 def test_with_no_runner_anywhere_node_test_runs_and_the_notes_say_so(tmp_path: Path) -> None:
