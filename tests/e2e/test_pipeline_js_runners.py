@@ -202,3 +202,70 @@ def test_a_project_on_its_own_runner_converges_with_its_new_test_pinned(
     if project.runner == "jest":  # `jest && node scripts/check-exports.js`
         assert report["command"].endswith("; (cd . && node scripts/check-exports.js)")
         assert "1 other command(s) of it run as checks of their own" in notes
+
+
+def test_a_pnpm_workspace_tests_only_the_package_the_change_touches(
+    tmp_path: Path, local_pipeline: RunPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # this machine's registry mirror serves no npm signatures for corepack to verify
+    # (docs/javascript.md); the npm registry itself does
+    monkeypatch.setenv("COREPACK_INTEGRITY_KEYS", "0")
+
+    def package(name: str, source: str, test: str) -> dict[str, str]:
+        manifest = {"name": name, "version": "1.0.0", "private": True,
+                    "scripts": {"test": "mocha 'test/*.spec.js'"},
+                    "devDependencies": {"mocha": "10.8.2"}}  # fmt: skip
+        return {
+            f"packages/{name}/package.json": _json(manifest),
+            f"packages/{name}/index.js": source,
+            f"packages/{name}/test/{name}.spec.js": test,
+        }
+
+    core = mocha_project()
+    broken_elsewhere = (
+        "const assert = require('node:assert');\n"
+        "it('fails on the default branch already', () => assert.fail('not this change'));\n"
+    )
+    files = {
+        "package.json": _json({"name": "mono", "private": True, "packageManager": "pnpm@9.15.0"}),
+        "pnpm-workspace.yaml": "packages:\n  - 'packages/*'\n",
+        **package(
+            "core",
+            core.search,
+            core.files["test/add.spec.js"].replace("../lib/calc", "../index.js"),
+        ),
+        **package("app", "module.exports = {};\n", broken_elsewhere),
+    }
+    repo = make_repo(tmp_path / "mono", files)
+    project = Project(
+        "mocha",
+        files,
+        "packages/core/index.js",
+        core.search,
+        core.replace,
+        "packages/core/test/subtract.spec.js",
+        core.new_test_text.replace("../lib/calc", "../index.js"),
+        "packages/core/test/subtract.spec.js::subtract returns the difference",
+    )
+    seeded: list[Path] = []
+    result = local_pipeline(
+        repo,
+        script_for(project),
+        before=lambda settings: seeded.append(seed_downloads(run_cache(settings, repo), repo)),
+    )
+    keep_downloads(seeded[0])
+    assert result.code == 0, result.run.status_reason
+    report = result.artifact("testreport.r0")
+    # only the touched package ran: its existing test and the new one; app's failure never ran
+    assert (report["status"], report["tests_passed"], report["tests_failed"]) == ("passed", 2, 0)
+    assert report["command"].startswith("(cd packages/core && exec mocha ")
+    assert "packages/app" not in report["command"]
+    outcome = result.artifact("testoutcome.r0")
+    assert outcome["new_tests"] == outcome["pinned"] == [project.new_case]
+    assert outcome["environment"]["installer"] == "pnpm"
+    assert outcome["environment"]["plan"]["commands"] == [
+        ["corepack", "pnpm@9.15.0", "install", "--no-lockfile"]
+    ]
+    assert "package packages/core: runner mocha from scripts.test" in "\n".join(
+        outcome["environment"]["notes"]
+    )
