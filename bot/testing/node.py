@@ -32,7 +32,6 @@ from bot.sandbox.node_reports import (
     jest_results,
     mocha_load_error,
     mocha_results,
-    relative_name,
 )
 from bot.sandbox.runners import MAX_DETAILS, REPORT_DIR, Counts, _failure_text, read_report
 from bot.testing.cases import CaseResults, CaseStatus
@@ -210,23 +209,23 @@ async def run_node_tests(
         result = await _shell(sandbox, root, directory, line, limits)
         duration += result.duration_s
         limit_hit = limit_hit or result.limit_hit
-        found, why = _read(setup.runner, root, relative, result, local or None)
+        found, why = _read(setup.runner, root, relative, result, paths)
         if found is None:
             tail = (result.stderr or result.stdout).strip()[-1500:]
             problems.append(f"{why} (exit {result.exit_code})\n{tail}")
             failed_exit = True
         else:
-            wanted = {relative_name(p, root / directory) for p in local}
-            cases = found.cases
-            if paths is not None and setup.runner is not Runner.node_test:
-                prefixes = tuple(f"{directory}/{w}::" if directory else f"{w}::" for w in wanted)
-                cases = [c for c in cases if c.name.startswith(prefixes)]
+            cases, load_errors = found.cases, found.load_errors
+            if paths is not None:  # only the chosen files count (mocha adds its config's spec)
+                prefixes = tuple(f"{p}::" for p in paths)
+                if setup.runner is not Runner.node_test:  # node's JUnit names no file
+                    cases = [c for c in cases if c.name.startswith(prefixes)]
+                load_errors = {f: m for f, m in load_errors.items() if f in paths}
             _count(counts, results, cases)
-            for file, message in found.load_errors.items():
-                name = file if not directory or file.startswith(directory + "/") else file
-                results.collection_errors[name] = message[-2000:]
+            for file, message in load_errors.items():
+                results.collection_errors[file] = message[-2000:]
                 counts.errors += 1
-                counts.failures.append(f"{name}: the test file failed to load\n{message[-800:]}")
+                counts.failures.append(f"{file}: the test file failed to load\n{message[-800:]}")
             failed_exit = failed_exit or result.exit_code != 0
         for line in setup.after if checks and files is None else []:
             commands.append(f"(cd {directory or '.'} && {line})")

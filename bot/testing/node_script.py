@@ -217,8 +217,6 @@ def _split_arguments(runner: Runner, arguments: list[str]) -> tuple[list[str], l
                 index += 1
         else:
             specs.append(token)
-    if runner is Runner.node_test:  # node options stay before the files
-        return options, specs
     return options, specs
 
 

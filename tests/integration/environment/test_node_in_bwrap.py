@@ -151,6 +151,10 @@ def test_a_pnpm_workspace_installs_through_corepack_and_tests_the_touched_packag
     report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/broken/x.js"]))
     assert report.status is TestStatus.failed
     assert cases.failing() == {"packages/broken/test/broken.spec.js::broken works"}
+    new = "packages/good/test/new.spec.js"  # a new test file, alone, that cannot load
+    (root / new).write_text("require('../not-yet');\nit('uses it', () => {});\n")
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, [new], files=[new]))
+    assert list(cases.collection_errors) == [new] and not cases.cases
 
 
 def test_a_yarn_berry_workspace_installs_through_corepack_into_node_modules(
