@@ -216,8 +216,10 @@ def touched_packages(root: Path, changed: list[str]) -> list[str]:
 
 def node_setup_env(root: Path, downloads: Path | None) -> dict[str, str]:
     """The setup phase's variables for npm, corepack, pnpm and yarn: caches in the lent download
-    directory (else the workspace's `.draftsmith/`), no prompts, no rewrite of package.json."""
-    cache = downloads if downloads is not None else root / ".draftsmith" / "node-cache"
+    directory (else the sandbox's /tmp), no prompts, no rewrite of package.json."""
+    # without a lent download cache: the sandbox's private /tmp, never the tree (linters and
+    # runners that walk the tree would walk the caches too)
+    cache = downloads if downloads is not None else Path("/tmp/draftsmith-node-cache")
     pnpm = {
         # a store of its own, copied (not hard-linked) into node_modules, so that a run writing
         # into node_modules cannot change what the next run installs from the store

@@ -259,10 +259,30 @@ def parse_test_script(text: str, scripts: dict[str, Any] | None = None) -> NodeT
             options=options,
             specs=specs,
             env=env,
-            before=[" ".join(s) for s in segments[:position]],
-            after=[" ".join(s) for s in segments[position + 1 :]],
+            before=[_check_line(s, scripts) for s in segments[:position]],
+            after=[_check_line(s, scripts) for s in segments[position + 1 :]],
         )
     return None
+
+
+def _check_line(segment: list[str], scripts: dict[str, Any]) -> str:
+    """A check as the check phase can run it: pnpm and yarn are not there (corepack fetched them
+    for setup only), so `pnpm lint`/`yarn run lint` run the same package script with npm
+    (`npm run lint`), and `pnpm exec tsc`/`yarn tsc` the binary from node_modules/.bin."""
+    leading = 0
+    while leading < len(segment) and ENV_ASSIGNMENT.match(unquote(segment[leading])):
+        leading += 1
+    env, command = segment[:leading], segment[leading:]
+    words = [unquote(t) for t in command]
+    if not words or words[0] not in ("pnpm", "yarn"):
+        return " ".join(segment)
+    if len(words) > 2 and words[1] == "exec":
+        return " ".join([*env, *command[2:]])
+    called = _script_called(command, scripts)
+    if called is not None and called in scripts:
+        rest = command[command.index(next(t for t in command if unquote(t) == called)) + 1 :]
+        return " ".join([*env, "npm", "run", called, *(["--", *rest] if rest else [])])
+    return " ".join([*env, *command[1:]]) if len(command) > 1 else " ".join(segment)
 
 
 def _from_dependencies(directory: Path, root: Path) -> Runner | None:

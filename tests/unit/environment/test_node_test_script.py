@@ -95,9 +95,23 @@ def test_environment_assignments_before_the_runner_are_kept(script: str, env: li
             ["npm run lint"],
             [],
         ),
-        ("yarn build; mocha", {"build": "tsc"}, Runner.mocha, ["yarn build"], []),
+        ("yarn build; mocha", {"build": "tsc"}, Runner.mocha, ["npm run build"], []),
+        (
+            "pnpm lint && vitest run --typecheck && pnpm exec tsc --noEmit && yarn run x --fix",
+            {"lint": "eslint .", "x": "prettier -c src"},
+            Runner.vitest,
+            ["npm run lint"],
+            ["tsc --noEmit", "npm run x -- --fix"],
+        ),
     ],
-    ids=["check-after", "build-before", "both-sides", "npm-run-followed", "semicolon"],
+    ids=[
+        "check-after",
+        "build-before",
+        "both-sides",
+        "npm-run-followed",
+        "yarn-script-with-npm",
+        "pnpm-and-yarn-without-them",
+    ],
 )
 def test_commands_chained_with_the_runner_become_checks_of_their_own(
     script: str, scripts: dict[str, str], runner: Runner, before: list[str], after: list[str]
