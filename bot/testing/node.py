@@ -33,7 +33,7 @@ from bot.sandbox.node_reports import (
     mocha_load_error,
     mocha_results,
 )
-from bot.sandbox.runners import MAX_DETAILS, REPORT_DIR, Counts, _failure_text, read_report
+from bot.sandbox.runners import MAX_DETAILS, MAX_FAILURE_LINES, REPORT_DIR, Counts, read_report
 from bot.testing.cases import CaseResults, CaseStatus
 from bot.testing.command import EXIT_CODE
 from bot.testing.node_script import NodeTestSetup, Runner, detect_test_setup
@@ -146,12 +146,20 @@ def _read(
         return None, f"{runner.value}'s report could not be read: {exc}"
 
 
+def failure_text(case: JUnitCase) -> str:
+    """A failing case, its message and the first lines of what the runner said (the assertion
+    and the test's own frames come first in JavaScript stacks)."""
+    lines = [line for line in case.text.strip().splitlines() if line.strip()]
+    head = f"{case.name}: {case.message.strip()}" if case.message.strip() else case.name
+    return "\n".join([head, *lines[:MAX_FAILURE_LINES]])
+
+
 def _count(counts: Counts, results: CaseResults, cases: list[JUnitCase]) -> None:
     for case in cases:
         if case.outcome in ("failed", "error"):
             counts.failed += case.outcome == "failed"
             counts.errors += case.outcome == "error"
-            counts.failures.append(_failure_text(case.name, case.message, case.text))
+            counts.failures.append(failure_text(case))
         elif case.outcome == "skipped":
             counts.skipped += 1
         else:
