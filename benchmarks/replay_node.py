@@ -54,15 +54,22 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
+JEST_RUN = Path(tempfile.mkdtemp()) / "jest-run.js"
+JEST_RUN.write_text(
+    'require(require.resolve("jest", { paths: [process.cwd()] }))'
+    ".run(JSON.parse(process.env.REPLAY_JEST_ARGS));\n"
+)
 RUNNER_ARGS: list[str] = []
 """The options the project's scripts.test gives its runner (`--runner-args`, e.g. --typecheck)."""
 
 
 def runner_command(runner: str, report: Path, files: list[str] | None) -> list[str]:
     """The runner with its own JSON reporter, as a person would run it by hand."""
-    if runner == "jest":
+    if runner == "jest":  # its options out of process.argv: tests of CLI libraries read it
         select = ["--runTestsByPath", *files] if files else []
-        return ["npx", "jest", *RUNNER_ARGS, "--ci", "--json", f"--outputFile={report}", *select]
+        given = [*RUNNER_ARGS, "--ci", "--json", f"--outputFile={report}", *select]
+        os.environ["REPLAY_JEST_ARGS"] = json.dumps(given)
+        return ["node", str(JEST_RUN)]
     if runner == "vitest":
         return ["npx", "vitest", "run", *RUNNER_ARGS, "--reporter=json", f"--outputFile={report}",
                 *(files or [])]  # fmt: skip

@@ -15,6 +15,7 @@ already failing. Test counts are the runner's alone.
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import xml.etree.ElementTree as ET
@@ -36,7 +37,7 @@ from bot.sandbox.node_reports import (
 from bot.sandbox.runners import MAX_DETAILS, MAX_FAILURE_LINES, REPORT_DIR, Counts, read_report
 from bot.testing.cases import CaseResults, CaseStatus
 from bot.testing.command import EXIT_CODE
-from bot.testing.node_script import NodeTestSetup, Runner, detect_test_setup
+from bot.testing.node_script import NodeTestSetup, Runner, detect_test_setup, unquote
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +93,15 @@ def runner_script(setup: NodeTestSetup, report: Path, files: Sequence[str] | Non
     chosen = [shlex.quote(f) for f in files] if files is not None else setup.specs
     launcher = [shlex.quote(w) for w in setup.launcher]
     out = shlex.quote(str(report))
-    if setup.runner is Runner.jest:
+    if setup.runner is Runner.jest:  # its options reach it through JEST_RUN, not process.argv
         select = ["--runTestsByPath"] if files is not None else []
-        parts = [*launcher, *setup.options, "--ci", "--json", f"--outputFile={out}", *select]
+        arguments = [*setup.options, "--ci", "--json", f"--outputFile={report}", *select]
+        arguments += list(files) if files is not None else setup.specs
+        node = launcher[:-1] if Path(setup.launcher[-1]).name.startswith("jest") else launcher
+        node = node if node and node[0] == "node" else ["node"]
+        given = json.dumps([unquote(a) for a in arguments])
+        runs = shlex.quote(str(report.parent / JEST_RUN_NAME))
+        return " ".join([*setup.env, f"{JEST_ARGS}={shlex.quote(given)}", "exec", *node, runs])
     elif setup.runner is Runner.vitest:
         parts = [*launcher, "run", "--reporter=json", f"--outputFile={out}", *setup.options]
     elif setup.runner is Runner.mocha:
@@ -107,10 +114,21 @@ def runner_script(setup: NodeTestSetup, report: Path, files: Sequence[str] | Non
     return " ".join([*setup.env, "exec", *parts, *chosen])
 
 
+JEST_RUN_NAME = "jest-run.js"
+JEST_ARGS = "DRAFTSMITH_JEST_ARGS"
+JEST_RUN = f"""// Draftsmith: the project's jest, its options given through {JEST_ARGS}, so
+// that tests reading process.argv (a CLI library's) see what they see under `jest` alone.
+const jest = require(require.resolve("jest", {{ paths: [process.cwd()] }}));
+jest.run(JSON.parse(process.env.{JEST_ARGS} || "[]"));
+"""
+
+
 def _environment(root: Path, directory: str) -> dict[str, str]:
     bins = [str(root / directory / "node_modules" / ".bin")] if directory else []
     bins.append(str(root / "node_modules" / ".bin"))
-    return {"PATH": ":".join([*bins, SYSTEM_PATH]), "CI": "1", "FORCE_COLOR": "0"}
+    # nothing else: a variable such as FORCE_COLOR or CI changes what the project's tests see
+    # (commander.js tests colour detection through FORCE_COLOR)
+    return {"PATH": ":".join([*bins, SYSTEM_PATH])}
 
 
 async def _shell(
@@ -212,6 +230,9 @@ async def run_node_tests(
         exit_code_only = False
         relative = _report_path(root, index, setup.runner)
         (root / relative).unlink(missing_ok=True)
+        if setup.runner is Runner.jest:
+            (root / REPORT_DIR / JEST_RUN_NAME).unlink(missing_ok=True)
+            (root / REPORT_DIR / JEST_RUN_NAME).write_text(JEST_RUN)
         line = runner_script(setup, root / relative, local if paths is not None else None)
         commands.append(f"(cd {directory or '.'} && {line})")
         result = await _shell(sandbox, root, directory, line, limits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def test_environment_assignments_before_the_runner_are_kept(script: str, env: li
     setup = parse_test_script(script)
     assert setup is not None and setup.env == env
     line = runner_script(setup, Path("/w/.draftsmith/r.json"), None)
-    assert line.startswith(" ".join(env) + " exec ")
+    assert line.startswith(" ".join(env) + " ") and " exec " in line
 
 
 @pytest.mark.parametrize(
@@ -199,4 +200,7 @@ def test_chosen_files_replace_the_script_s_own_specs(tmp_path: Path) -> None:
     assert alone.endswith("'test/new file.test.js'") and "test/**" not in alone
     jest = parse_test_script("jest src")
     assert jest is not None
-    assert "--runTestsByPath test/a.test.js" in runner_script(jest, tmp_path, ["test/a.test.js"])
+    line = runner_script(jest, tmp_path / "r.json", ["test/a.test.js"])
+    given = line.split("DRAFTSMITH_JEST_ARGS=", 1)[1].split(" exec ", 1)[0]
+    assert json.loads(shlex.split(given)[0])[-2:] == ["--runTestsByPath", "test/a.test.js"]
+    assert line.endswith(f"exec node {tmp_path}/jest-run.js")  # nothing of it in process.argv
