@@ -116,6 +116,13 @@ def test_chosen_files_run_alone_and_a_file_that_cannot_load_is_a_collection_erro
     assert report.status is TestStatus.error and cases.failing() == {
         "test/new.spec.js (collection)"
     }
+    # a test that ends the runner (process.exit, as a CLI library's error path does): no report
+    (root / "test" / "exits.spec.js").write_text("it('exits', () => process.exit(1));\n")
+    report, cases = asyncio.run(
+        run_node_tests(sandbox, root, LIMITS, [], files=["test/exits.spec.js"])
+    )
+    assert list(cases.collection_errors) == ["test/exits.spec.js"]
+    assert "mocha ended (exit 1) before its report" in cases.collection_errors["test/exits.spec.js"]
 
 
 def test_a_pnpm_workspace_installs_through_corepack_and_tests_the_touched_package(
