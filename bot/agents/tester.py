@@ -37,6 +37,7 @@ from bot.sandbox.base import Limits, Sandbox
 from bot.security.test_infrastructure import infrastructure_refusal
 from bot.security.untrusted import as_data
 from bot.testing.checkout import base_checked_out, restore
+from bot.testing.node import target_notes
 from bot.testing.suite import run_suite
 
 TEST_PATH = re.compile(
@@ -260,6 +261,12 @@ class Tester:
             coverage_only_failures=suite.coverage_only_failures,
             coverage=suite.coverage,
         )
+        if outcome.environment is not None and language(workspace.root) == "node":
+            touched = workspace.changed_files(base)  # which runner ran where, and why
+            outcome.environment["notes"] = [
+                *(outcome.environment.get("notes") or []),
+                *target_notes(workspace.root, touched),
+            ]
         outcome.log = f"$ {suite.report.command}\n{suite.report.failure_details}"
         if suite.tampered is not None:
             outcome.log += f"\n\n$ {suite.tampered_command}\n(tampered) {suite.tampered}"

@@ -3,7 +3,8 @@
 Python: a venv in the workspace (never the host's site-packages), the project installed
 editable, and its test dependencies from wherever it declares them: a lock file first
 (`uv.lock`, `poetry.lock`, `pdm.lock`), else PEP 735 dependency groups, extras and
-`requirements*.txt` files for tests or dev. Node: `npm ci` with a lockfile. The plan is a list of
+`requirements*.txt` files for tests or dev. Node: npm, pnpm or yarn from the lock file
+(bot.environment.node). The plan is a list of
 argv commands for the setup phase plus a key that changes whenever an input of the plan does.
 """
 
@@ -17,16 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.environment.node import NODE_LOCKFILES, install_plan
+
 TEST_NAMES = ("tests", "test", "testing", "dev")
 PYTHON_MANIFESTS = ("pyproject.toml", "setup.py", "setup.cfg")
-LOCKFILES = ("uv.lock", "poetry.lock", "pdm.lock", "package-lock.json", "npm-shrinkwrap.json")
+LOCKFILES = ("uv.lock", "poetry.lock", "pdm.lock", *NODE_LOCKFILES)
 VENV = ".venv"
-DEPENDENCY_FILES = (*PYTHON_MANIFESTS, *LOCKFILES, "package.json")
+DEPENDENCY_FILES = (*PYTHON_MANIFESTS, *LOCKFILES, "package.json", "pnpm-workspace.yaml")
 
 
 def dependency_files(paths: set[str]) -> list[str]:
     """The paths an environment is prepared from: manifests, lock and requirements files."""
     found = [p for p in paths if p in DEPENDENCY_FILES or p.startswith("requirements/")]
+    found += [p for p in paths if p.rsplit("/", 1)[-1] == "package.json"]  # workspace packages
     found += [
         p for p in paths if "/" not in p and p.startswith("requirements") and p.endswith(".txt")
     ]
@@ -236,18 +240,9 @@ def _marker(markers: object, groups: object) -> str:
 
 
 def node_plan(root: Path) -> EnvironmentPlan:
-    """`npm ci` with a lockfile; `npm install` only when packages are declared without one."""
-    try:
-        manifest = json.loads((root / "package.json").read_text())
-    except (OSError, ValueError):
-        manifest = {"dependencies": True}
-    inputs = ["package.json"]
-    for lock in ("package-lock.json", "npm-shrinkwrap.json"):
-        if (root / lock).exists():
-            return _plan("node", [["npm", "ci"]], [f"{lock} (npm ci)"], [*inputs, lock], root)
-    if manifest.get("dependencies") or manifest.get("devDependencies"):
-        return _plan("node", [["npm", "install"]], ["package.json (npm install)"], inputs, root)
-    return _plan("node", [], [], inputs, root)
+    """npm, pnpm or yarn from the lock file and `packageManager` (bot.environment.node)."""
+    install = install_plan(root)
+    return _plan("node", install.commands, install.sources + install.notes, install.inputs, root)
 
 
 def configured_plan(root: Path, language: str, commands: list[list[str]]) -> EnvironmentPlan:

@@ -32,6 +32,7 @@ from bot.environment.detect import (
     python_plan,
 )
 from bot.environment.kept import keep, restore
+from bot.environment.node import choose_manager, keep_lock_out_of_change, node_setup_env
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
@@ -122,6 +123,13 @@ def plan_for(
     return EnvironmentPlan(language)
 
 
+def installer_name(root: Path, plan: EnvironmentPlan, installer: Installer) -> str:
+    """What installs the environment: uv or pip for Python, the package manager for Node."""
+    if plan.language == "node" and not plan.configured:
+        return choose_manager(root).manager.value
+    return installer.name
+
+
 def go_requirements(root: Path) -> bool:
     """Whether go.mod requires modules (a standard-library module has nothing to download)."""
     try:
@@ -143,9 +151,11 @@ async def prepare_environment(
 ) -> PreparedEnvironment:
     """Run the environment's setup commands in the sandbox (network on), unless already done."""
     exclude_scratch(root)
+    kept_out = keep_lock_out_of_change(root) if language == "node" and not setup_commands else None
     installer = installer_for(sandbox)
     plan = plan_for(root, language, setup_commands, installer)
-    prepared = PreparedEnvironment(plan=plan, installer=installer.name)
+    prepared = PreparedEnvironment(plan=plan, installer=installer_name(root, plan, installer))
+    prepared.notes += [kept_out] if kept_out else []
     marker = _marker(root)
     if marker.get("key") == plan.key and _ready(root, plan):
         prepared.reused = True
@@ -264,11 +274,11 @@ async def _run(
     downloads: Path | None,
 ) -> list[CommandRecord]:
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    env |= node_setup_env(root, downloads)
     if downloads is not None:
         env |= {
             "PIP_CACHE_DIR": str(downloads / "pip"),
             "UV_CACHE_DIR": str(downloads / "uv"),
-            "npm_config_cache": str(downloads / "npm"),
         }
     return await run_phase(
         sandbox, "setup", plan.commands, workdir=root, limits=limits, allow=allow, env=env

@@ -26,6 +26,7 @@ DEFAULT_SETUP_ENV = (
     "NPM_CONFIG_REGISTRY", "NPM_CONFIG_CAFILE", "NPM_CONFIG_STRICT_SSL",
     "npm_config_registry", "npm_config_cafile", "npm_config_strict_ssl", "NODE_EXTRA_CA_CERTS",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "COREPACK_INTEGRITY_KEYS",
 )  # fmt: skip
 SYSTEM_CONFIG = (Path("/etc/pip.conf"), Path("/etc/xdg/pip"), Path("/etc/npmrc"))
 

@@ -39,10 +39,11 @@ from bot.environment.cache import RepositoryCache
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.golang import GO_TEST_REPORT, go_test_names, packages_of
-from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_node_test, run_pytest
+from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_pytest
 from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
 from bot.testing.checkout import base_checked_out, overlay
 from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_exit_code_command
+from bot.testing.node import run_node_tests
 from bot.testing.proof import (
     already_failing,
     environment_problem,
@@ -94,6 +95,7 @@ class _Runner:
     limits: Limits
     language: str
     command: TestCommand | None
+    touched: tuple[str, ...] = ()
 
     @property
     def by_exit_code(self) -> bool:
@@ -115,9 +117,8 @@ class _Runner:
             assert self.command is not None
             report = await run_exit_code_command(self.sandbox, root, self.limits, self.command.argv)
             return report, CaseResults()
-        if self.language == "node":
-            report = await run_node_test(self.sandbox, root, self.limits)
-            return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
+        if self.language == "node":  # the project's own runner (bot.testing.node)
+            return await run_node_tests(self.sandbox, root, self.limits, self.touched)
         if self.language == "go":
             report = await run_go_test(self.sandbox, root, self.limits)
             return report, read_go_cases(read_report(root, GO_TEST_REPORT))
@@ -136,8 +137,7 @@ class _Runner:
         self, root: Path, paths: list[str], coverage_of: list[str] | None = None
     ) -> tuple[TestReport, CaseResults]:
         if self.language == "node":
-            report = await run_node_test(self.sandbox, root, self.limits, paths=paths)
-            return report, read_cases(read_report(root, f"{REPORT_DIR}/node-junit.xml"))
+            return await run_node_tests(self.sandbox, root, self.limits, self.touched, files=paths)
         if self.language == "go":
             names = [n for p in paths for n in go_test_names((root / p).read_text())]
             report = await run_go_test(
@@ -170,9 +170,9 @@ async def run_suite(
     is_test: Callable[[str], bool] = lambda path: False,
 ) -> SuiteOutcome:
     """Run the suite on the change and on the base; see the module docstring."""
-    runner = _Runner(
-        sandbox, limits, language, parse_test_command(test_command) if test_command else None
-    )
+    touched = workspace.changed_files(base)
+    command = parse_test_command(test_command) if test_command else None
+    runner = _Runner(sandbox, limits, language, command, tuple(touched))
     root = workspace.root
     diff = workspace.diff(base)
     new_files = [p for p in new_files if (root / p).is_file()]
@@ -226,7 +226,6 @@ async def run_suite(
         coverage = suite_coverage(language, root, diff, is_test, scope)
     outcome.coverage = coverage.to_dict()
     contents = {p: (root / p).read_text() for p in new_files}
-    touched = workspace.changed_files(base)
     base_sha = workspace.git("rev-parse", base).strip()
     base_paths = workspace.git("ls-tree", "-r", "--name-only", base_sha).splitlines()
     packages = project_packages(base_paths)

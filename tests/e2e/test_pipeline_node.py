@@ -1,20 +1,15 @@
-"""The local pipeline on a Node package whose tests run with `node --test` in the sandbox."""
+"""The local pipeline on a Node package with no runner declared: `node --test` in the sandbox."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-from rich.console import Console
-
-from bot.config import Settings
-from bot.local import run_local_pipeline
-from bot.store.runs import Store
+from tests.helpers.local_pipeline import RunPipeline, local_pipeline
 from tests.helpers.repos import NODE_FILES, git, make_repo
-from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED
+
+__all__ = ["local_pipeline"]
 
 ADD = "export function add(a, b) {\n  return a + b;\n}\n"
 PLAN: dict[str, Any] = {
@@ -55,29 +50,19 @@ TESTS: dict[str, Any] = {
 
 
 def test_a_node_package_gets_its_change_and_node_tests_pinned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, local_pipeline: RunPipeline
 ) -> None:
     repo = make_repo(tmp_path / "calc-js", NODE_FILES)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
-    store = Store(settings.database_url)
-    model = ScriptedModel(
-        {"planner": [PLAN], "coder": [CHANGE], "reviewer": [APPROVED], "tester": [TESTS]}
-    )
-    with serve_model(model) as url:
-        monkeypatch.setenv("OPENAI_BASE_URL", url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
-        code = run_local_pipeline(settings, repo, "Add subtract", Console(), store=store)
-    run = store.list_runs()[0]
-    assert code == 0, run.status_reason
-    report = json.loads(store.get_artifact(run.id, "testreport.r0").content)
+    script = {"planner": [PLAN], "coder": [CHANGE], "reviewer": [APPROVED], "tester": [TESTS]}
+    result = local_pipeline(repo, script)
+    assert result.code == 0, result.run.status_reason
+    report = result.artifact("testreport.r0")
     assert (report["status"], report["tests_passed"], report["tests_failed"]) == ("passed", 2, 0)
-    assert report["command"].startswith("node --test")
-    outcome = json.loads(store.get_artifact(run.id, "testoutcome.r0").content)
+    assert "exec node --test " in report["command"]
+    outcome = result.artifact("testoutcome.r0")
     assert outcome["new_tests"] and outcome["pinned"] == outcome["new_tests"]
-    assert "subtract" in git(repo, "show", f"{run.branch}:calc.js")
-    changed = git(repo, "diff", "--name-only", "main", run.branch).split()
+    notes = "\n".join(outcome["environment"]["notes"])
+    assert "package.json has no scripts.test and no jest, vitest or mocha dependency" in notes
+    assert "subtract" in git(repo, "show", f"{result.run.branch}:calc.js")
+    changed = git(repo, "diff", "--name-only", "main", result.run.branch).split()
     assert sorted(changed) == ["calc.js", "test/subtract.test.js"]

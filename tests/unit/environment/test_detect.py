@@ -89,7 +89,9 @@ def test_the_key_changes_when_an_input_file_changes(tmp_path: Path) -> None:
     [
         pytest.param({"package.json": "{}", "package-lock.json": "{}"}, [["npm", "ci"]], id="lock"),
         pytest.param(
-            {"package.json": '{"devDependencies": {"x": "1"}}'}, [["npm", "install"]], id="no-lock"
+            {"package.json": '{"devDependencies": {"x": "1"}}'},
+            [["npm", "install", "--no-package-lock"]],
+            id="no-lock",
         ),
         pytest.param({"package.json": '{"name": "x"}'}, [], id="nothing-to-install"),
     ],

@@ -1,0 +1,226 @@
+"""Replay real upstream commits of a JavaScript/TypeScript project through the whole pipeline.
+
+Usage: .venv/bin/python benchmarks/replay_node.py --repo PATH --runner jest|vitest|mocha
+       --install "corepack pnpm install --frozen-lockfile" --commit SHA [--commit SHA ...]
+       [--runner-args "--typecheck"] [--work DIR] [--json]
+
+Per commit (a real non-merge commit that changed source and test files), ground truth comes from
+the project's own runner outside Draftsmith: a git worktree at the parent, the project installed
+with `--install` on the host (no sandbox), the commit's test files run with the runner's JSON
+reporter (`npx jest --json --runTestsByPath`, `npx vitest run --reporter=json`, `npx mocha
+--reporter json`), then again with the commit's source files too: `fail_to_pass` are the cases
+that pass after and did not pass before; `suite` is the runner's own figures (passed, failed,
+skipped) on the commit's whole tree. Case names follow the runners' reports:
+`file::describe > title` (mocha: `file::fullTitle`).
+
+Then `draftsmith run` (bot.local.run_local_pipeline) on a clone at the parent with the real
+bubblewrap sandbox and an oracle model (tests/helpers/scripted_model.py): the coder answers the
+commit's source files, the tester its test files, the reviewer approves. Reported: converged,
+pinned == fail_to_pass, the evidence's suite figures == the runner's own. Nothing here knows
+which project it replays: the runner and the install are the command line's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+
+from bot.agents.tester import is_test_path  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.local import run_local_pipeline  # noqa: E402
+from bot.store.runs import Store  # noqa: E402
+from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402
+
+CODE_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx")
+APPROVED = {"status": "approved", "issues": [], "suggestions": [], "score": 0.9}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo`; its stdout."""
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+JEST_RUN = Path(tempfile.mkdtemp()) / "jest-run.js"
+JEST_RUN.write_text(
+    'require(require.resolve("jest", { paths: [process.cwd()] }))'
+    ".run(JSON.parse(process.env.REPLAY_JEST_ARGS));\n"
+)
+RUNNER_ARGS: list[str] = []
+"""The options the project's scripts.test gives its runner (`--runner-args`, e.g. --typecheck)."""
+
+
+def runner_command(runner: str, report: Path, files: list[str] | None) -> list[str]:
+    """The runner with its own JSON reporter, as a person would run it by hand."""
+    if runner == "jest":  # its options out of process.argv: tests of CLI libraries read it
+        select = ["--runTestsByPath", *files] if files else []
+        given = [*RUNNER_ARGS, "--ci", "--json", f"--outputFile={report}", *select]
+        os.environ["REPLAY_JEST_ARGS"] = json.dumps(given)
+        return ["node", str(JEST_RUN)]
+    if runner == "vitest":
+        return ["npx", "vitest", "run", *RUNNER_ARGS, "--reporter=json", f"--outputFile={report}",
+                *(files or [])]  # fmt: skip
+    return ["npx", "mocha", *RUNNER_ARGS, "--reporter", "json", "--reporter-option",
+            f"output={report}", *(files or [])]  # fmt: skip
+
+
+def read_cases(runner: str, report: Path, root: Path) -> dict[str, str]:
+    """Case name -> passed/failed/skipped from the runner's JSON report ({} when none)."""
+    try:
+        data = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return {}
+    cases: dict[str, str] = {}
+    if runner == "mocha":
+        failed = {(t.get("file"), t.get("fullTitle")) for t in data.get("failures") or []}
+        pending = {(t.get("file"), t.get("fullTitle")) for t in data.get("pending") or []}
+        for test in data.get("tests") or []:
+            key = (test.get("file"), test.get("fullTitle"))
+            name = f"{os.path.relpath(str(key[0]), root)}::{key[1]}"
+            status = "failed" if key in failed else "skipped" if key in pending else "passed"
+            cases[name] = status
+        return cases
+    for suite in data.get("testResults") or []:
+        file = os.path.relpath(suite["name"], root)
+        for a in suite.get("assertionResults") or []:
+            name = f"{file}::{' > '.join([*a.get('ancestorTitles', []), a.get('title', '')])}"
+            status = a.get("status")
+            cases[name] = status if status in ("passed", "failed") else "skipped"
+    return cases
+
+
+def run_runner(runner: str, root: Path, files: list[str] | None) -> dict[str, str]:
+    """Run the runner in `root` on `files` (None: the whole suite); its cases."""
+    report = Path(tempfile.mkdtemp()) / "report.json"
+    command = runner_command(runner, report, files)
+    subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
+    return read_cases(runner, report, root)
+
+
+def suite_figures(runner: str, root: Path) -> dict[str, int]:
+    """The runner's own totals for the whole suite (its report's summary, not case names)."""
+    report = Path(tempfile.mkdtemp()) / "report.json"
+    command = runner_command(runner, report, None)
+    subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
+    data = json.loads(report.read_text())
+    if runner == "mocha":
+        stats = data["stats"]
+        return {"passed": stats["passes"], "failed": stats["failures"], "skipped": stats["pending"]}
+    return {
+        "passed": data["numPassedTests"],
+        "failed": data["numFailedTests"],
+        "skipped": data["numPendingTests"] + data.get("numTodoTests", 0),
+    }
+
+
+def ground_truth(repo: Path, commit: str, runner: str, install: str, work: Path) -> dict[str, Any]:
+    """fail_to_pass and the suite's figures, by the project's own runner outside Draftsmith."""
+    changed = git(repo, "diff", "--name-only", f"{commit}^", commit).split()
+    tests = [p for p in changed if is_test_path(p)]
+    sources = [p for p in changed if p.endswith(CODE_SUFFIXES) and not is_test_path(p)]
+    tree = work / f"truth-{commit[:10]}"
+    if tree.exists():
+        git(repo, "worktree", "remove", "--force", str(tree))
+    git(repo, "worktree", "add", "--quiet", "--detach", str(tree), f"{commit}^")
+    subprocess.run(shlex.split(install), cwd=tree, capture_output=True, check=True, timeout=1800)
+    for path in tests:
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(git(repo, "show", f"{commit}:{path}"))
+    before = run_runner(runner, tree, tests)
+    for path in sources:
+        (tree / path).write_text(git(repo, "show", f"{commit}:{path}"))
+    after = run_runner(runner, tree, tests)
+    figures = suite_figures(runner, tree)
+    git(repo, "worktree", "remove", "--force", str(tree))
+    fail_to_pass = sorted(
+        n for n, s in after.items() if s == "passed" and before.get(n) != "passed"
+    )
+    return {"tests": tests, "sources": sources, "fail_to_pass": fail_to_pass, "suite": figures}
+
+
+def replay(repo: Path, commit: str, truth: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The whole pipeline on a clone at the parent, with an oracle model."""
+    run_dir = work / f"run-{commit[:10]}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    clone = run_dir / "repo"
+    subprocess.run(["git", "clone", "--quiet", str(repo), str(clone)], check=True)
+    git(clone, "checkout", "--quiet", "-B", "main", f"{commit}^")
+
+    def files(paths: list[str]) -> list[dict[str, Any]]:
+        return [{"path": p, "operation": "update" if (clone / p).exists() else "create",
+                 "content": git(repo, "show", f"{commit}:{p}")} for p in paths]  # fmt: skip
+
+    subject = git(repo, "log", "-1", "--format=%s", commit).strip()
+    script = {
+        "planner": [{"summary": subject, "files_to_modify": truth["sources"],
+                     "acceptance_criteria": [subject], "risk_level": "low"}],
+        "coder": [{"edits": files(truth["sources"]), "explanation": subject}] * 4,
+        "tester": [{"focus": [subject], "files": files(truth["tests"])}] * 4,
+        "reviewer": [APPROVED] * 4,
+    }  # fmt: skip
+    settings = Settings(
+        database_url=f"sqlite:///{run_dir / 'db.sqlite'}",
+        work_dir=work / "draftsmith",
+        model="scripted-model",
+    )
+    store = Store(settings.database_url)
+    started = time.monotonic()
+    with serve_model(ScriptedModel(script)) as url:
+        os.environ["OPENAI_BASE_URL"] = url
+        os.environ.setdefault("OPENAI_API_KEY", "sk-replay-not-a-real-key-0000000000")
+        code = run_local_pipeline(settings, clone, subject, Console(quiet=True), store=store)
+    run = store.list_runs()[0]
+    outcome = json.loads(store.get_artifact(run.id, "testoutcome.r0").content)
+    report = outcome["report"]
+    figures = {"passed": report["tests_passed"], "failed": report["tests_failed"],
+               "skipped": report["tests_skipped"]}  # fmt: skip
+    return {
+        "commit": commit[:10],
+        "converged": code == 0,
+        "status": str(run.status),
+        "pinned_equals_fail_to_pass": sorted(outcome["pinned"]) == truth["fail_to_pass"],
+        "pinned": len(outcome["pinned"]),
+        "fail_to_pass": len(truth["fail_to_pass"]),
+        "suite_equals_runner": figures == truth["suite"],
+        "suite": figures,
+        "runner_suite": truth["suite"],
+        "seconds": round(time.monotonic() - started, 1),
+        "setup_s": outcome["timings"].get("setup_s"),
+    }
+
+
+def main() -> int:
+    """Replay the given commits and print one line (or JSON object) per commit."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repo", type=Path, required=True)
+    parser.add_argument("--runner", choices=("jest", "vitest", "mocha"), required=True)
+    parser.add_argument("--install", required=True)
+    parser.add_argument("--commit", action="append", required=True)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "replay-node")
+    parser.add_argument("--runner-args", default="", help="the runner's options in scripts.test")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    RUNNER_ARGS.extend(shlex.split(args.runner_args))
+    args.work.mkdir(parents=True, exist_ok=True)
+    for commit in args.commit:
+        truth = ground_truth(args.repo, commit, args.runner, args.install, args.work)
+        result = replay(args.repo, commit, truth, args.work)
+        print(json.dumps(result) if args.json else " ".join(f"{k}={v}" for k, v in result.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
