@@ -267,8 +267,8 @@ def _finish_venv(root: Path, prepared: PreparedEnvironment) -> None:
     if why is None:
         return
     paths = add_source_tree(root, VENV, why)
-    importable = ", ".join(str(p.relative_to(root.resolve())) for p in paths)
-    note = f"{why}; {FROM_SOURCE_TREE} (on sys.path: {importable})"
+    importable = "the repository root" + (" and src/" if len(paths) > 1 else "")
+    note = f"{why}; {FROM_SOURCE_TREE} ({importable} importable)"
     if note not in prepared.notes:
         prepared.notes.append(note)
 
