@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.local_runs import Outcome, evidence_of, outcome_of, run_locally
-from tests.helpers.repos import PYTHON_FILES
+from tests.helpers.repos import NODE_FILES, PYTHON_FILES
 from tests.helpers.scripts import APPROVED, NEEDS_REVISION, PLAN, TESTS, change, happy_path
 
 REQUEST = "Add subtract\n\nPlease add subtract(a, b) to calc."
@@ -173,4 +173,38 @@ def test_an_existing_test_failing_on_the_base_too_in_a_modified_test_file_is_not
     evidence = evidence_of(store, run)
     assert "`tests.test_add::test_add_floats`: no (already failing before the change" in evidence
     assert "fails with the change" not in evidence
+    assert model.calls["coder"] == 1
+
+
+def test_a_node_test_failing_on_the_base_too_when_its_file_runs_alone_is_not_the_changes(
+    replay: Callable[..., Outcome],
+) -> None:
+    """Node runs the new test files alone: an existing test of the extended file that fails
+    there on the base too is already failing, whatever the new tests show."""
+    broken = "test('add floats', () => { assert.strictEqual(add(0.1, 0.2), 0.3); });\n"
+    add_tests = NODE_FILES["test/add.test.js"] + broken
+    extended = add_tests.replace("import { add }", "import { add, subtract }")
+    extended += "test('subtract', () => { assert.strictEqual(subtract(5, 3), 2); });\n"
+    tests = {
+        "focus": ["subtract returns the difference"],
+        "files": [{"path": "test/add.test.js", "operation": "update", "content": extended}],
+    }
+    block = {"search": "  return a + b;\n}\n", "replace": "  return a + b;\n}\n\n"}
+    block["replace"] += "export function subtract(a, b) {\n  return a - b;\n}\n"
+    code_change = {
+        "edits": [{"path": "calc.js", "operation": "update", "blocks": [block]}],
+        "explanation": "Add subtract.",
+    }
+    script = {**happy_path(), "coder": [code_change], "tester": [tests]}
+    code, store, run, model = replay({**NODE_FILES, "test/add.test.js": add_tests}, script)
+    assert code == 0, run.status_reason
+    outcome = outcome_of(store, run)
+    assert outcome["already_failing"] == ["test::add floats"]
+    assert outcome["after"] == {
+        "test::add": True,
+        "test::add floats": False,
+        "test::subtract": True,
+    }
+    # the base could not load the extended file (no subtract there): its other passing cases pin
+    assert outcome["pinned"] == ["test::add", "test::subtract"]
     assert model.calls["coder"] == 1

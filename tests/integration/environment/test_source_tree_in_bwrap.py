@@ -16,7 +16,7 @@ from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.setup_env import SetupNetwork
 from bot.sandbox.toolbox import build_python_toolbox
-from tests.e2e.test_python_shapes import FLAT_LAYOUT, FLAT_LAYOUT_PYPROJECT
+from tests.helpers.python_shapes import FLAT_LAYOUT, FLAT_LAYOUT_PYPROJECT
 from tests.helpers.repos import make_repo
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
