@@ -61,14 +61,19 @@ def not_installable(root: Path) -> str | None:
         data = tomllib.loads(pyproject.read_text(errors="replace"))
     except tomllib.TOMLDecodeError:
         return None  # the install says what is wrong with it
-    tool = data.get("tool") or {}
-    if (tool.get("poetry") or {}).get("package-mode") is False:
+    tool = _table(data, "tool")
+    if _table(tool, "poetry").get("package-mode") is False:
         return f"{NOT_INSTALLABLE}: pyproject.toml sets [tool.poetry] package-mode = false"
-    if (tool.get("uv") or {}).get("package") is False:
+    if _table(tool, "uv").get("package") is False:
         return f"{NOT_INSTALLABLE}: pyproject.toml sets [tool.uv] package = false"
     if "build-system" in data or "project" in data or has_setup_py or _cfg_package(root):
         return None
     return f"{NOT_INSTALLABLE}: pyproject.toml has no [build-system] or [project] table"
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _cfg_package(root: Path) -> bool:
