@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.environment.cache import RepositoryCache
 from bot.environment.prepare import PreparedEnvironment, prepare_environment
 from bot.policy.decide import load_default_policy
 from bot.sandbox.base import Limits
@@ -30,11 +31,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> BwrapSandbox:
     return BwrapSandbox(toolbox=toolbox, setup=setup, uid_base=2_100_300, uid_slots=4)
 
 
-def prepare(sandbox: BwrapSandbox, root: Path) -> PreparedEnvironment:
+def prepare(
+    sandbox: BwrapSandbox, root: Path, cache: RepositoryCache | None = None
+) -> PreparedEnvironment:
     return asyncio.run(
         prepare_environment(
             sandbox, root, language="python", limits=LIMITS,
-            allow=load_default_policy().setup_allow,
+            allow=load_default_policy().setup_allow, cache=cache,
         )
     )  # fmt: skip
 
@@ -88,3 +91,20 @@ def test_when_the_dependencies_alone_fail_too_the_first_failure_is_reported(
     assert first.endswith("-r requirements.txt -e '.[test]'` failed (exit 1)")
     assert "its dependencies alone did not install either" in (environment.problem or "")
     assert environment.plan.source_tree is None  # nothing was prepared from the source tree
+
+
+def test_a_kept_environment_restored_for_the_next_run_still_runs_from_its_own_tree(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    cache = RepositoryCache(tmp_path / "cache", "octo/tallyho")
+    first = prepare(sandbox, make_repo(tmp_path / "first", FLAT_LAYOUT.files), cache)
+    assert first.ok and not first.restored, first.problem
+    second_root = make_repo(tmp_path / "second", FLAT_LAYOUT.files)
+    second = prepare(sandbox, second_root, cache)
+    assert second.ok and second.restored and second.records == []
+    assert second.plan.source_tree == first.plan.source_tree  # the reason, not the detected plan
+    assert first.notes[0] in second.notes
+    python = str(second_root / ".venv/bin/python")
+    command = [python, "-P", "-c", "import tallyho; print(tallyho.__file__)"]
+    result = asyncio.run(sandbox.run(command, workdir=second_root, limits=LIMITS))
+    assert result.stdout.strip() == str(second_root.resolve() / "tallyho" / "__init__.py")
