@@ -35,12 +35,7 @@ from bot.environment.detect import (
     python_plan,
 )
 from bot.environment.kept import keep, restore
-from bot.environment.source_tree import (
-    FROM_SOURCE_TREE,
-    add_source_tree,
-    build_failure,
-    recorded_reason,
-)
+from bot.environment.source_tree import build_failure, recorded_reason, use_source_tree
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
@@ -264,12 +259,8 @@ def _finish_venv(root: Path, prepared: PreparedEnvironment) -> None:
     """The toolbox at the end of the venv's sys.path; the source tree when not installed."""
     add_toolbox(root)
     why = prepared.plan.source_tree
-    if why is None:
-        return
-    paths = add_source_tree(root, VENV, why)
-    importable = "the repository root" + (" and src/" if len(paths) > 1 else "")
-    note = f"{why}; {FROM_SOURCE_TREE} ({importable} importable)"
-    if note not in prepared.notes:
+    note = use_source_tree(root, VENV, why) if why is not None else None
+    if note is not None and note not in prepared.notes:
         prepared.notes.append(note)
 
 

@@ -220,3 +220,10 @@ def recorded_reason(root: Path, venv: str) -> str | None:
         if first.startswith("# "):
             return first[2:].strip() or None
     return None
+
+
+def use_source_tree(root: Path, venv: str, why: str) -> str:
+    """Make the source tree importable in the venv (`add_source_tree`); the evidence's note."""
+    paths = add_source_tree(root, venv, why)
+    importable = "the repository root" + (" and src/" if len(paths) > 1 else "")
+    return f"{why}; {FROM_SOURCE_TREE} ({importable} importable)"
