@@ -137,6 +137,8 @@ def _tests_section(tests: Any, decision: Decision) -> list[str]:
                 mark = "unknown (could not run on the base)"
             elif name in tests.pinned:
                 mark = f"yes ({inert_line(why[name])})" if name in why else "yes"
+            elif name in already:
+                mark = "no (already failing before the change: not the change's, not pinned)"
             else:
                 mark = "no (does not fail on the base)"
             lines.append(f"- {code(name)}: {mark}")

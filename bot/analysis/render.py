@@ -79,6 +79,8 @@ def tests_text(outcome: TestOutcome | None) -> str:
         for name in outcome.new_tests:
             pinned = "yes" if name in outcome.pinned else "no"
             before, after = _before(outcome, name), _case(outcome.after.get(name))
+            if name in outcome.already_failing:
+                after += " (already failing on the base: not the change's)"
             lines.append(f"| `{name}` | {before} | {after} | {pinned} |")
     else:
         lines.append("No new tests.")

@@ -1,7 +1,8 @@
 """The rules that decide a review before the model is asked.
 
 A new error-level finding, a failing test the base does not fail too (above all a new test;
-failures already on the base are shown, not held against the change), new tests none of
+failures already on the base, in the same kind of run, are shown, not held against the change:
+only tests the change adds, or that pass on the base and fail with it, go back), new tests none of
 which fails on the base, and a new test that executes none of the changed code each give a
 high-severity issue (a case the base's suite already had, passing, is not new: a modified
 test file keeps tests that need not touch the change), so the verdict is `needs_revision`
@@ -40,7 +41,12 @@ def test_issues(outcome: TestOutcome, coverage: ChangeCoverage | None) -> list[R
     """Issues from the test run: failures, no fail-before proof, tests that miss the change."""
     issues: list[ReviewIssue] = []
     report = outcome.report
-    failing_new = sorted(name for name, ok in outcome.after.items() if not ok)
+    # A case of a modified test file that fails on the base too, in the same kind of run, is
+    # "already failing" (bot.testing.proof): shown, never sent back as the change's.
+    already = set(outcome.already_failing)
+    failing_new = sorted(
+        name for name, ok in outcome.after.items() if not ok and name not in already
+    )
     for name in failing_new:
         issues.append(
             _tests(
@@ -77,7 +83,7 @@ def test_issues(outcome: TestOutcome, coverage: ChangeCoverage | None) -> list[R
                 "Make sure the change implements the acceptance criteria.",
             )
         )
-    issues += _coverage_issues(outcome, coverage, set(failing_new))
+    issues += _coverage_issues(outcome, coverage, set(failing_new) | already)
     return issues
 
 

@@ -3,8 +3,9 @@
 Python: a venv in the workspace (never the host's site-packages), the project installed
 editable, and its test dependencies from wherever it declares them: a lock file first
 (`uv.lock`, `poetry.lock`, `pdm.lock`), else PEP 735 dependency groups, extras and
-`requirements*.txt` files for tests or dev. Node: npm, pnpm or yarn from the lock file
-(bot.environment.node). The plan is a list of
+`requirements*.txt` files for tests or dev. A project that cannot be installed gets what it
+declares without itself, its tests run from the source tree (bot.environment.source_tree).
+Node: npm, pnpm or yarn from the lock file (bot.environment.node). The plan is a list of
 argv commands for the setup phase plus a key that changes whenever an input of the plan does.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.environment.node import NODE_LOCKFILES, install_plan
+from bot.environment.source_tree import declared_requirements, not_installable
 
 TEST_NAMES = ("tests", "test", "testing", "dev")
 PYTHON_MANIFESTS = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -50,6 +52,8 @@ class EnvironmentPlan:
     inputs: list[str] = field(default_factory=list)
     key: str = ""
     configured: bool = False
+    source_tree: str | None = None
+    """Why the project itself is not installed (its tests run from the source tree), or None."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +123,17 @@ def _extras(root: Path, project: dict[str, Any]) -> str | None:
     return _first(extras)
 
 
-def python_plan(root: Path, installer: Installer, *, relax: bool = False) -> EnvironmentPlan:
+def python_plan(
+    root: Path, installer: Installer, *, relax: bool = False, not_installed: str | None = None
+) -> EnvironmentPlan:
     """The venv and installs of a Python repository (lock file first).
 
     `relax`: requirements files are installed by package name without their pins (used once
-    when the pinned versions cannot even start the test runner on the sandbox's Python)."""
+    when the pinned versions cannot even start the test runner on the sandbox's Python).
+    `not_installed`: why the project cannot be installed (its install failed); without it, the
+    project is installed unless its files show it cannot be (`not_installable`)."""
     project = _pyproject(root)
-    installable = any((root / m).exists() for m in PYTHON_MANIFESTS)
+    source_tree = not_installed or not_installable(root)
     python = f"{VENV}/bin/python"
     commands: list[list[str]] = []
     sources: list[str] = []
@@ -140,7 +148,11 @@ def python_plan(root: Path, installer: Installer, *, relax: bool = False) -> Env
             sync += ["--no-default-groups", "--group", group]
         if extra:
             sync += ["--extra", extra]
-        return _plan("python", [sync], ["uv.lock (uv sync --frozen)"], [*inputs, "uv.lock"], root)
+        if source_tree:
+            sync.append("--no-install-project")
+        how = "uv sync --frozen" + (", not the project itself" if source_tree else "")
+        inputs.append("uv.lock")
+        return _plan("python", [sync], [f"uv.lock ({how})"], inputs, root, source_tree)
     args: list[str] = []
     if (root / "poetry.lock").exists() or (root / "pdm.lock").exists():
         lock = "poetry.lock" if (root / "poetry.lock").exists() else "pdm.lock"
@@ -163,7 +175,11 @@ def python_plan(root: Path, installer: Installer, *, relax: bool = False) -> Env
     if group:
         args += dependency_group(project, group)
         sources.append(f"dependency group {group!r} of pyproject.toml")
-    if installable:
+    if source_tree:
+        declared, described = declared_requirements(root, project, extra)
+        args += declared
+        sources += described
+    else:
         args += ["-e", f".[{extra}]" if extra else "."]
         sources.append(f"the project, editable{f' with extra {extra!r}' if extra else ''}")
     if uv is not None:
@@ -179,7 +195,7 @@ def python_plan(root: Path, installer: Installer, *, relax: bool = False) -> Env
         install = [python, "-m", "pip", "install"]
     if args:
         commands.append([*install, *args])
-    return _plan("python", commands, sources, inputs, root)
+    return _plan("python", commands, sources, inputs, root, source_tree)
 
 
 def pinned_requirements(root: Path) -> bool:
@@ -253,7 +269,12 @@ def configured_plan(root: Path, language: str, commands: list[list[str]]) -> Env
 
 
 def _plan(
-    language: str, commands: list[list[str]], sources: list[str], inputs: list[str], root: Path
+    language: str,
+    commands: list[list[str]],
+    sources: list[str],
+    inputs: list[str],
+    root: Path,
+    source_tree: str | None = None,
 ) -> EnvironmentPlan:
     digest = hashlib.sha256(json.dumps(commands).encode())
     for name in sorted(set(inputs)):
@@ -262,4 +283,7 @@ def _plan(
             digest.update((root / name).read_bytes())
         except OSError:
             digest.update(b"(missing)")
-    return EnvironmentPlan(language, commands, sources, sorted(set(inputs)), digest.hexdigest())
+    inputs = sorted(set(inputs))
+    return EnvironmentPlan(
+        language, commands, sources, inputs, digest.hexdigest(), source_tree=source_tree
+    )

@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 VENV = ".venv"
 RESTORED_NOTE_START = "environment restored"
+RESTORED_NOTE = (
+    f"{RESTORED_NOTE_START}: a copy of the one an earlier run prepared from the same dependency "
+    "files and setup commands (nothing installed; paths rewritten to this workspace)"
+)
 DESCRIPTION = "kept.json"
 KEEP_PER_REPOSITORY = 3
 _REWRITE_MAX_BYTES = 4_000_000

@@ -6,6 +6,9 @@ whichever way they came. A prepared environment is reused while its plan's key (
 and the contents of the files they read) is unchanged. Python gets a venv without the host's
 site-packages; Draftsmith's read-only toolbox (pytest, coverage) is appended to the venv's
 `sys.path` by a `.pth` file, so it fills only what the project lacks and never shadows it.
+A project that cannot be installed (bot.environment.source_tree: known from its files, or its
+editable install failed in a build and its dependencies alone install) runs from the source
+tree: the evidence's note says so and why ("not installable: <the build's error line>; ...").
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +34,9 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
-from bot.environment.kept import keep, restore
+from bot.environment.kept import RESTORED_NOTE, keep, restore
 from bot.environment.node import choose_manager, keep_lock_out_of_change, node_setup_env
+from bot.environment.source_tree import build_failure, recorded_reason, use_source_tree
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
 from bot.sandbox.toolbox import BIN_DIR, toolbox_program
@@ -160,6 +164,10 @@ async def prepare_environment(
     if marker.get("key") == plan.key and _ready(root, plan):
         prepared.reused = True
         prepared.notes = list(marker.get("notes") or [])
+        why = marker.get("source_tree")
+        if isinstance(why, str) and plan.source_tree is None and not plan.configured:
+            # the install of the project failed when this environment was prepared
+            prepared.plan = replace(python_plan(root, installer, not_installed=why), key=plan.key)
         return prepared
     (root / MARKER).unlink(missing_ok=True)
     # an environment without its marker is half made (a worker killed mid-setup) or stale: start
@@ -168,47 +176,100 @@ async def prepare_environment(
     started = time.monotonic()
     if cache is not None and plan.language == "python" and restore(cache.root, plan.key, root):
         prepared.restored = True
+        _restored_from_source_tree(root, prepared, installer)
         prepared.notes.append(RESTORED_NOTE)
         prepared.duration_s = round(time.monotonic() - started, 3)
-        _write_marker(root, plan, installer.name, prepared.notes)
+        _write_marker(root, prepared)
         return prepared
-    if plan.commands:
-        if cache is not None:
-            with cache.lend_downloads(root) as downloads:
-                prepared.records = await _run(sandbox, root, plan, limits, allow, downloads)
-        else:
-            prepared.records = await _run(sandbox, root, plan, limits, allow, None)
-    failed = next((r for r in prepared.records if r.exit_code != 0 or r.limit_hit), None)
+    prepared.records = await _install(sandbox, root, plan, limits, allow, cache)
+    failed = _first_failure(prepared.records)
+    if failed is not None and plan.language == "python" and not plan.configured:
+        failed = await _without_the_project(
+            sandbox, root, limits, allow, cache, prepared, installer, failed
+        )
     if failed is not None:
-        prepared.problem = setup_problem(failed, plan)
+        prepared.problem = setup_problem(failed, plan, prepared.notes)
     elif plan.language == "python" and not (root / VENV / "bin" / "python").exists():
         prepared.problem = (
             f"setup left no {VENV}/bin/python: the tests need a virtual environment in {VENV} "
             "so that they never see the host's packages.\n" + CONFIG_HINT
         )
     elif plan.language == "python":
-        add_toolbox(root)
+        _finish_venv(root, prepared)
         await _runner_starts(sandbox, root, limits, allow, cache, prepared, installer)
     prepared.duration_s = round(time.monotonic() - started, 3)
     if not prepared.ok:
         return prepared
-    _write_marker(root, plan, installer.name, prepared.notes)
+    _write_marker(root, prepared)
     if cache is not None and plan.language == "python" and plan.commands:
         keep(cache.root, plan.key, root)  # for the next run with the same inputs
     return prepared
 
 
-RESTORED_NOTE = (
-    "environment restored: a copy of the one an earlier run prepared from the same dependency "
-    "files and setup commands (nothing installed; paths rewritten to this workspace)"
-)
-
-
-def _write_marker(root: Path, plan: EnvironmentPlan, installer: str, notes: list[str]) -> None:
+def _write_marker(root: Path, prepared: PreparedEnvironment) -> None:
+    """What the next step checks before reusing the workspace's environment (the plan's key)."""
     (root / MARKER).parent.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text(
-        json.dumps({"key": plan.key, "installer": installer, "notes": notes})
-    )
+    marked = {"key": prepared.plan.key, "installer": prepared.installer, "notes": prepared.notes}
+    (root / MARKER).write_text(json.dumps({**marked, "source_tree": prepared.plan.source_tree}))
+
+
+def _restored_from_source_tree(
+    root: Path, prepared: PreparedEnvironment, installer: Installer
+) -> None:
+    """A restored environment that was prepared without the project (its install failed): the
+    plan and the note say so again, and the source tree's paths are this workspace's."""
+    plan = prepared.plan
+    why = recorded_reason(root, VENV)
+    if why is not None and plan.source_tree is None and not plan.configured:
+        prepared.plan = replace(python_plan(root, installer, not_installed=why), key=plan.key)
+    if prepared.plan.source_tree is not None:
+        _finish_venv(root, prepared)
+
+
+async def _without_the_project(
+    sandbox: Sandbox,
+    root: Path,
+    limits: Limits,
+    allow: Sequence[str],
+    cache: RepositoryCache | None,
+    prepared: PreparedEnvironment,
+    installer: Installer,
+    failed: CommandRecord,
+) -> CommandRecord | None:
+    """After an install that failed in a build: the project's dependencies alone, once. When they
+    install, the build that failed was the project's own (it cannot be installed): its tests run
+    from the source tree and `prepared.plan` becomes that plan (under the detected plan's key).
+    Returns the failure to report (the first one), or None when the dependencies installed."""
+    why = build_failure(failed.output_tail) if prepared.plan.source_tree is None else None
+    if why is None:
+        return failed
+    detected = prepared.plan
+    fallback = python_plan(root, installer, not_installed=f"not installable: {why}")
+    shutil.rmtree(root / VENV, ignore_errors=True)
+    records = await _install(sandbox, root, fallback, limits, allow, cache)
+    prepared.records += records
+    again = _first_failure(records)
+    if again is not None:
+        prepared.notes.append(
+            f"without the project ({why}), its dependencies alone did not install either: "
+            f"`{again.command}` (exit {again.exit_code})"
+        )
+        return failed
+    prepared.plan = replace(fallback, key=detected.key)
+    return None
+
+
+def _finish_venv(root: Path, prepared: PreparedEnvironment) -> None:
+    """The toolbox at the end of the venv's sys.path; the source tree when not installed."""
+    add_toolbox(root)
+    why = prepared.plan.source_tree
+    note = use_source_tree(root, VENV, why) if why is not None else None
+    if note is not None and note not in prepared.notes:
+        prepared.notes.append(note)
+
+
+def _first_failure(records: list[CommandRecord]) -> CommandRecord | None:
+    return next((r for r in records if r.exit_code != 0 or r.limit_hit), None)
 
 
 async def _runner_starts(
@@ -231,7 +292,7 @@ async def _runner_starts(
             CONFIG_HINT
         )
         return
-    relaxed = python_plan(root, installer, relax=True)
+    relaxed = python_plan(root, installer, relax=True, not_installed=prepared.plan.source_tree)
     prepared.notes.append(
         "the pinned test requirements cannot start pytest on the sandbox's Python ("
         + (tail.splitlines() or ["?"])[-1][:200]
@@ -239,17 +300,13 @@ async def _runner_starts(
         + "; ".join(relaxed.sources)
     )
     shutil.rmtree(root / VENV, ignore_errors=True)
-    if cache is not None:
-        with cache.lend_downloads(root) as downloads:
-            records = await _run(sandbox, root, relaxed, limits, allow, downloads)
-    else:
-        records = await _run(sandbox, root, relaxed, limits, allow, None)
+    records = await _install(sandbox, root, relaxed, limits, allow, cache)
     prepared.records += records
-    failed = next((r for r in records if r.exit_code != 0 or r.limit_hit), None)
+    failed = _first_failure(records)
     if failed is not None:
         prepared.problem = setup_problem(failed, relaxed)
         return
-    add_toolbox(root)
+    _finish_venv(root, prepared)
     check = await _pytest_version(sandbox, root, limits)
     if not check.ok:
         tail = (check.stdout + check.stderr).strip()[-TAIL_CHARS:]
@@ -263,6 +320,23 @@ async def _pytest_version(sandbox: Sandbox, root: Path, limits: Limits) -> ExecR
     return await sandbox.run(
         command, workdir=root, limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"}
     )
+
+
+async def _install(
+    sandbox: Sandbox,
+    root: Path,
+    plan: EnvironmentPlan,
+    limits: Limits,
+    allow: Sequence[str],
+    cache: RepositoryCache | None,
+) -> list[CommandRecord]:
+    """Run the plan's commands, with the repository's download cache lent when there is one."""
+    if not plan.commands:
+        return []
+    if cache is None:
+        return await _run(sandbox, root, plan, limits, allow, None)
+    with cache.lend_downloads(root) as downloads:
+        return await _run(sandbox, root, plan, limits, allow, downloads)
 
 
 async def _run(
@@ -302,8 +376,9 @@ def _ready(root: Path, plan: EnvironmentPlan) -> bool:
     return plan.language != "python" or (root / VENV / "bin" / "python").exists()
 
 
-def setup_problem(record: CommandRecord, plan: EnvironmentPlan) -> str:
-    """What failed in setup, the tail of its output, and what the repository can say instead."""
+def setup_problem(record: CommandRecord, plan: EnvironmentPlan, notes: Sequence[str] = ()) -> str:
+    """What failed in setup, the tail of its output, what else was tried (`notes`), and what the
+    repository can say instead."""
     if record.refused:
         what = f"setup command refused by the policy's setup allow-list: `{record.command}`"
     elif record.limit_hit is not None:
@@ -317,4 +392,5 @@ def setup_problem(record: CommandRecord, plan: EnvironmentPlan) -> str:
         if plan.configured
         else CONFIG_HINT
     )
-    return f"{what}\nPrepared from: {origin}\nOutput (tail):\n{tail}\n\n{hint}"
+    tried = "".join(f"\n{note}" for note in notes)
+    return f"{what}\nPrepared from: {origin}\nOutput (tail):\n{tail}{tried}\n\n{hint}"

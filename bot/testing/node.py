@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +165,7 @@ def _read(
         if runner is Runner.mocha:
             return mocha_results(text, root), None
         return jest_results(text, root), None
-    except (ValueError, ET.ParseError) as exc:
+    except ValueError as exc:  # JUnitReportError is one
         return None, f"{runner.value}'s report could not be read: {exc}"
 
 

@@ -7,7 +7,10 @@ Pure decisions on per-case results (`bot.testing.cases`); nothing here runs anyt
   the change).
 - A base run that fails as a whole for an environment reason (nothing collected, the project's
   own package not importable) proves nothing: `base_problem` says why, and no case is pinned.
-- A failure of the change that also fails on the base is "already failing before the change".
+- A failure of the change that also fails on the base in the same kind of run (the whole suite,
+  or the new test files alone) is "already failing before the change": shown, neither blocking
+  nor pinning. A case of the new test files is one only when the base's own suite has it (a
+  modified test file's existing test); a case the change adds that fails is always its own.
 """
 
 from __future__ import annotations
@@ -124,6 +127,24 @@ def already_failing(after: CaseResults, base_suite: CaseResults) -> tuple[list[s
     """(failures of the change already failing on the base, failures that are new)."""
     failing, before = after.failing(), base_suite.failing()
     return sorted(failing & before), sorted(failing - before)
+
+
+FAILED = frozenset((CaseStatus.failed, CaseStatus.error))
+
+
+def already_failing_cases(
+    cases: Iterable[str], after: CaseResults, base: CaseResults, base_suite: CaseResults
+) -> list[str]:
+    """The `cases` that fail in `after` and failed the same way in `base`, the same kind of run
+    on the base commit (`after` the whole suite and `base` the base's suite, or both the new test
+    files alone), and that the base's own suite has: not tests the change adds."""
+    return sorted(
+        case
+        for case in cases
+        if after.cases.get(case) in FAILED
+        and base.cases.get(case) in FAILED
+        and case in base_suite.cases
+    )
 
 
 def environment_problem(

@@ -46,6 +46,7 @@ from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_
 from bot.testing.node import run_node_tests
 from bot.testing.proof import (
     already_failing,
+    already_failing_cases,
     environment_problem,
     project_packages,
     prove,
@@ -281,6 +282,7 @@ def _judge(
     """Fill the proof, what was already failing and what is new."""
     report = outcome.report
     suite_problem = None
+    old_cases: list[str] = []  # the new test files' cases already failing in the same kind of run
     if base_suite_report.judged_by != EXIT_CODE:
         suite_problem = unrunnable(base_suite, packages, "the suite on the base")
     if LIMIT_MARK in base_suite_report.failure_details:
@@ -305,6 +307,10 @@ def _judge(
         outcome.before.update({module: False for module in base_new.collection_errors})
         outcome.pinned = {} if suite_problem else proof.pinned
         outcome.base_problem = suite_problem or proof.base_problem
+        alone_kind = after_new is not after  # node, go, a test_command: the files ran alone
+        if suite_problem is None and not (alone_kind and proof.base_problem):
+            same_kind = base_new if alone_kind else base_suite
+            old_cases = already_failing_cases(proof.new_tests, after_new, same_kind, base_suite)
     else:
         outcome.base_problem = suite_problem
     if report.judged_by == EXIT_CODE:
@@ -313,6 +319,7 @@ def _judge(
         return
     if suite_problem is None:
         outcome.already_failing, outcome.new_failures = already_failing(after, base_suite)
+        outcome.already_failing = sorted({*outcome.already_failing, *old_cases})
     else:
         outcome.new_failures = sorted(after.failing())
     if report.status is not TestStatus.passed and not after.failing():

@@ -7,60 +7,29 @@ never go back to the coder; a revision that changes nothing ends the run with th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 
-from bot.config import Settings
-from bot.local import run_local_pipeline
-from bot.store.runs import Store
-from bot.store.tables import Run
-from tests.helpers.repos import PYTHON_FILES, make_repo
-from tests.helpers.scripted_model import ScriptedModel, serve_model
+from tests.helpers.local_runs import Outcome, evidence_of, outcome_of, run_locally
+from tests.helpers.repos import NODE_FILES, PYTHON_FILES
 from tests.helpers.scripts import APPROVED, NEEDS_REVISION, PLAN, TESTS, change, happy_path
 
 REQUEST = "Add subtract\n\nPlease add subtract(a, b) to calc."
-Outcome = tuple[int, Store, Run, ScriptedModel]
 
 
 @pytest.fixture
 def replay(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[dict[str, str], dict[str, list[Any]]], Outcome]]:
+) -> Callable[[dict[str, str], dict[str, list[Any]]], Outcome]:
     """run(files, script): the local pipeline on a repository made of `files`."""
 
     def run(files: dict[str, str], script: dict[str, list[Any]]) -> Outcome:
-        repo = make_repo(tmp_path / "calc", files)
-        settings = Settings(
-            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-            work_dir=tmp_path / "work",
-            model="scripted-model",
-        )
-        store = Store(settings.database_url)
-        model = ScriptedModel(script)
-        with serve_model(model) as url:
-            monkeypatch.setenv("OPENAI_BASE_URL", url)
-            monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
-            code = run_local_pipeline(settings, repo, REQUEST, Console(width=200), store=store)
-        (only,) = store.list_runs()
-        return code, store, only, model
+        return run_locally(tmp_path, monkeypatch, files, script, REQUEST)
 
-    yield run
-
-
-def outcome_of(store: Store, run: Run) -> dict[str, Any]:
-    artifact = store.get_artifact(run.id, f"testoutcome.r{run.revision}")
-    assert artifact is not None
-    return dict(json.loads(artifact.content))
-
-
-def evidence_of(store: Store, run: Run) -> str:
-    artifact = store.get_artifact(run.id, "evidence_path")
-    assert artifact is not None
-    return Path(artifact.content).read_text()
+    return run
 
 
 def test_a_setup_failure_ends_the_run_with_its_reason_and_never_reaches_the_coder(
@@ -170,3 +139,72 @@ def test_a_test_command_that_is_not_pytest_is_judged_by_its_exit_code_and_says_s
     evidence = evidence_of(store, run)
     assert "judged by the exit code of the repository's test_command alone" in evidence
     assert "0 passed" not in evidence
+
+
+def test_an_existing_test_failing_on_the_base_too_in_a_modified_test_file_is_not_the_changes(
+    replay: Callable[..., Outcome],
+) -> None:
+    """The tester extends a test file whose existing test already fails on the base: it is
+    shown as already failing, never sent to the coder as a new test that fails with the change,
+    nor held to executing the change."""
+    broken = "\n\ndef test_add_floats():\n    assert add(0.1, 0.2) == 0.3\n"
+    files = {**PYTHON_FILES, "tests/test_add.py": PYTHON_FILES["tests/test_add.py"] + broken}
+    subtract_test = "\n\ndef test_subtract():\n    from calc import subtract\n\n"
+    subtract_test += "    assert subtract(5, 3) == 2\n"
+    extended = {
+        "focus": ["subtract returns the difference"],
+        "files": [
+            {
+                "path": "tests/test_add.py",
+                "operation": "update",
+                "content": files["tests/test_add.py"] + subtract_test,
+            }
+        ],
+    }
+    script = {**happy_path(), "tester": [extended]}
+    code, store, run, model = replay(files, script)
+    assert code == 0, run.status_reason
+    assert run.status == "approved" and run.revision == 0
+    outcome = outcome_of(store, run)
+    assert outcome["already_failing"] == ["tests.test_add::test_add_floats"]
+    assert outcome["new_failures"] == []
+    assert outcome["pinned"] == ["tests.test_add::test_subtract"]
+    assert outcome["after"]["tests.test_add::test_add_floats"] is False  # shown as it ran
+    evidence = evidence_of(store, run)
+    assert "`tests.test_add::test_add_floats`: no (already failing before the change" in evidence
+    assert "fails with the change" not in evidence
+    assert model.calls["coder"] == 1
+
+
+def test_a_node_test_failing_on_the_base_too_when_its_file_runs_alone_is_not_the_changes(
+    replay: Callable[..., Outcome],
+) -> None:
+    """Node runs the new test files alone: an existing test of the extended file that fails
+    there on the base too is already failing, whatever the new tests show."""
+    broken = "test('add floats', () => { assert.strictEqual(add(0.1, 0.2), 0.3); });\n"
+    add_tests = NODE_FILES["test/add.test.js"] + broken
+    extended = add_tests.replace("import { add }", "import { add, subtract }")
+    extended += "test('subtract', () => { assert.strictEqual(subtract(5, 3), 2); });\n"
+    tests = {
+        "focus": ["subtract returns the difference"],
+        "files": [{"path": "test/add.test.js", "operation": "update", "content": extended}],
+    }
+    block = {"search": "  return a + b;\n}\n", "replace": "  return a + b;\n}\n\n"}
+    block["replace"] += "export function subtract(a, b) {\n  return a - b;\n}\n"
+    code_change = {
+        "edits": [{"path": "calc.js", "operation": "update", "blocks": [block]}],
+        "explanation": "Add subtract.",
+    }
+    script = {**happy_path(), "coder": [code_change], "tester": [tests]}
+    code, store, run, model = replay({**NODE_FILES, "test/add.test.js": add_tests}, script)
+    assert code == 0, run.status_reason
+    outcome = outcome_of(store, run)
+    assert outcome["already_failing"] == ["test::add floats"]
+    assert outcome["after"] == {
+        "test::add": True,
+        "test::add floats": False,
+        "test::subtract": True,
+    }
+    # the base could not load the extended file (no subtract there): its other passing cases pin
+    assert outcome["pinned"] == ["test::add", "test::subtract"]
+    assert model.calls["coder"] == 1

@@ -94,6 +94,22 @@ def test_a_failing_new_test_is_blocking() -> None:
     assert all(i.severity is Severity.high for i in issues)
 
 
+def test_an_existing_test_already_failing_on_the_base_never_goes_back_to_the_coder() -> None:
+    """A modified test file's existing test that fails on the base too, in the same kind of run,
+    is shown as already failing; a test the change adds that fails is still blocking."""
+    old = "tests.test_median::test_mode_of_empty"
+    report = TestReport(status=TestStatus.failed, tests_passed=3, tests_failed=1,
+                        command="pytest", duration_s=1.0)  # fmt: skip
+    tests = TestOutcome(report=report, new_tests=[NEW, old], pinned=[NEW],
+                        after={NEW: True, old: False}, before={NEW: False, old: False},
+                        already_failing=[old])  # fmt: skip
+    assert rule_issues(tests, covered([NODE])) == []
+    tests.already_failing = []
+    tests.new_failures = [old]
+    problems = [i.problem for i in rule_issues(tests, covered([NODE]))]
+    assert f"New test `{old}` fails with the change." in problems
+
+
 def test_coverage_text_counts_changed_lines_and_names_the_tests() -> None:
     text = coverage_text(covered([NODE]), [NEW])
     assert "Changed lines executed by the tests: 1 of 2." in text

@@ -6,7 +6,13 @@ import pytest
 
 from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
 from bot.testing.command import parse_test_command
-from bot.testing.proof import already_failing, environment_problem, project_packages, prove
+from bot.testing.proof import (
+    already_failing,
+    already_failing_cases,
+    environment_problem,
+    project_packages,
+    prove,
+)
 
 P, F, E = CaseStatus.passed, CaseStatus.failed, CaseStatus.error
 PACKAGES = {"calc", "tests"}
@@ -71,6 +77,28 @@ def test_failures_already_on_the_base_are_told_from_new_ones() -> None:
     after = results({"tests.test_x::test_old": F, "tests.test_x::test_new": E})
     base = results({"tests.test_x::test_old": F, "tests.test_x::test_new": P})
     assert already_failing(after, base) == (["tests.test_x::test_old"], ["tests.test_x::test_new"])
+
+
+def test_a_case_failing_the_same_way_on_the_base_in_the_same_kind_of_run_is_already_failing() -> (
+    None
+):
+    """Only cases the change adds, or that pass on the base and fail with it, are the change's."""
+    old, added, broken = (
+        "tests.test_x::test_old",
+        "tests.test_x::test_added",
+        "tests.test_x::test_b",
+    )
+    cases = [old, added, broken]
+    base_suite = results({old: P, broken: P})  # the base's own version of the modified file
+    # the file alone: `old` fails alone on the base and with the change (order-dependent)
+    after_alone = results({old: F, added: F, broken: F})
+    base_alone = results({old: F, added: F, broken: P})
+    assert already_failing_cases(cases, after_alone, base_alone, base_suite) == [old]
+    # the whole suite: `old` passes on the base there, so its failure would be the change's
+    after_suite = results({old: F, added: F, broken: P})
+    assert already_failing_cases(cases, after_suite, base_suite, base_suite) == []
+    failing_base = results({old: E, broken: P})
+    assert already_failing_cases(cases, after_suite, failing_base, failing_base) == [old]
 
 
 def test_a_collection_error_in_an_untouched_file_that_the_base_shares_is_not_the_code() -> None:
