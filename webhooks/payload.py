@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_DEPTH = 64
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(c for c in range(256) if chr(c) not in "[]{}")
 _EMPTY_PAIR = re.compile(rb"\[\]|\{\}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.engine import StoreBase
@@ -30,21 +30,20 @@ class IntakeQueries(StoreBase):
         sender: str | None = None,
     ) -> bool:
         """Record a delivery once; False when this delivery id was seen before."""
+        row = {
+            "id": delivery_id,
+            "event": event,
+            "action": action,
+            "installation_id": installation_id,
+            "repo": repo,
+            "command": command,
+            "outcome": outcome,
+            "error": error,
+            "sender": sender,
+        }
         try:
-            with self.session() as s:
-                s.add(
-                    Delivery(
-                        id=delivery_id,
-                        event=event,
-                        action=action,
-                        installation_id=installation_id,
-                        repo=repo,
-                        command=command,
-                        outcome=outcome,
-                        error=error,
-                        sender=sender,
-                    )
-                )
+            with self.session() as s:  # one Core INSERT: the ack path's only write
+                s.execute(insert(Delivery).values(**row))
         except IntegrityError:
             return False
         return True
