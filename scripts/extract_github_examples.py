@@ -38,6 +38,10 @@ EXAMPLES = {
     "simple-user": "simple-user",
     "pull-request-review": "pull-request-review",
     "review-comment": "review-comment-items",
+    "git-commit": "git-commit",
+    "git-tree": "git-tree",
+    "git-ref": "git-ref",
+    "short-blob": "short-blob",
 }
 
 SCHEMA_FILLS: dict[str, dict[str, object]] = {
