@@ -14,13 +14,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from githubkit_schemas.v2022_11_28.models import (
-    CheckAnnotation,
-    CheckRun,
-    PullRequest,
-    PullRequestSimple,
-)
-
 from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
 from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.branch import BranchPublished, Via, publish_branch
@@ -28,6 +21,7 @@ from bot.github.checks import Annotation, Conclusion
 from bot.github.client import InstallationClient
 from bot.github.codeowners import Reviewers, find_codeowners
 from bot.github.markdown import closes, code, inert_line
+from bot.github.objects import CheckAnnotation, CheckRun, PullRequest
 from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
 
@@ -194,7 +188,7 @@ def _open_or_update(
     base_branch: str,
     existing_pr: int | None,
 ) -> tuple[PullRequest, bool]:
-    found: PullRequest | PullRequestSimple | None = gh.pulls.find_open(repo, draft.branch)
+    found = gh.pulls.find_open(repo, draft.branch)
     if found is None and existing_pr is not None:
         known = gh.pulls.get(repo, existing_pr)
         if known is not None and known.state == "open":
