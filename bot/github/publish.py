@@ -94,6 +94,7 @@ def publish(
         )
     if not draft.branch:
         raise GitHubError("the draft names no branch", "build the draft from a run with a branch")
+    found = _find_pull(gh, repo, draft.branch, existing_pr)  # read before anything is made
     branch = publish_branch(
         gh,
         workspace,
@@ -105,7 +106,7 @@ def publish(
     )
     sha = branch.sha
     body = f"{_with_closes(draft.body, issue_number).rstrip()}\n\n{commits_note(branch)}\n"
-    pull, created = _open_or_update(gh, repo, draft, body, base_branch, existing_pr)
+    pull, created = _open_or_update(gh, repo, draft, body, base_branch, found)
     labels = list(dict.fromkeys([DRAFTSMITH_LABEL, *draft.labels]))
     if decision.gate is Gate.needs_approval and NEEDS_APPROVAL_LABEL not in labels:
         labels.append(NEEDS_APPROVAL_LABEL)
@@ -180,25 +181,32 @@ def _with_closes(body: str, issue_number: int) -> str:
     return body if issue_number in numbers else f"{closes(issue_number)}\n\n{body}"
 
 
+def _find_pull(
+    gh: InstallationClient, repo: str, branch: str, existing_pr: int | None
+) -> PullRequest | None:
+    """The run's open pull request (by branch, else by its known number); GitHubError when the
+    run's known pull request is no longer open (never a second one)."""
+    found = gh.pulls.find_open(repo, branch)
+    if found is None and existing_pr is not None:
+        known = gh.pulls.get(repo, existing_pr)
+        if known is not None and known.state == "open":
+            return known
+        state = "gone" if known is None else known.state
+        raise GitHubError(
+            f"the run's pull request #{existing_pr} is {state}; not opening a second one",
+            f"reopen #{existing_pr} and retry, or start a new run from the issue",
+        )
+    return found
+
+
 def _open_or_update(
     gh: InstallationClient,
     repo: str,
     draft: PullRequestDraft,
     body: str,
     base_branch: str,
-    existing_pr: int | None,
+    found: PullRequest | None,
 ) -> tuple[PullRequest, bool]:
-    found = gh.pulls.find_open(repo, draft.branch)
-    if found is None and existing_pr is not None:
-        known = gh.pulls.get(repo, existing_pr)
-        if known is not None and known.state == "open":
-            found = known
-        else:
-            state = "gone" if known is None else known.state
-            raise GitHubError(
-                f"the run's pull request #{existing_pr} is {state}; not opening a second one",
-                f"reopen #{existing_pr} and retry, or start a new run from the issue",
-            )
     if found is not None:
         updated = gh.pulls.update(repo, found.number, title=draft.title, body=body)
         return updated, False

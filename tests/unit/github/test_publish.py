@@ -197,12 +197,29 @@ def test_a_closed_pr_of_the_run_is_never_replaced_by_a_second_one(
 ) -> None:
     first = _publish(client, repos)
     api.pulls[first.pr_number]["state"] = "closed"
+    revision = repos.commit("src/widget.py", "def widget():\n    return 5\n")
 
     with pytest.raises(GitHubError, match="is closed; not opening a second one") as caught:
         _publish(client, repos, existing_pr=first.pr_number)
 
     assert "reopen" in caught.value.hint
     assert len(_sent(github_api, "POST", "/repos/octo/widgets/pulls")) == 1
+    # found out before anything was made: the branch did not move, no commit was created
+    assert repos.remote_sha() == first.head_sha and repos.workspace.head() == revision
+    assert len(_sent(github_api, "POST", "/repos/octo/widgets/git/commits")) == 1
+
+
+def test_an_unreadable_pull_request_listing_fails_before_the_branch_is_made(
+    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+) -> None:
+    listed = pull(100)
+    del listed["node_id"]  # a field Draftsmith reads (to release the gate)
+    api.pulls[100] = listed
+
+    with pytest.raises(GitHubError, match="'node_id' is missing"):
+        _publish(client, repos)
+
+    assert repos.remote_sha() is None and api.check_runs == {}
 
 
 def test_a_pr_opened_concurrently_is_updated_not_duplicated(
