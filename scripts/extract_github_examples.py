@@ -1,7 +1,9 @@
 """Regenerate tests/fixtures/github/examples.json from the npm package `@octokit/openapi`.
 
-The GitHub test fakes answer with these objects (GitHub's own documented examples), changed only
-in the fields a test is about, so githubkit's typed models validate them as they do GitHub's.
+The GitHub test fakes answer with these objects (GitHub's own documented examples, as they are:
+nothing filled in from the current schema), changed only in the fields a test is about. Where an
+example predates a field the schema now requires, the fakes answer without it, as an older GitHub
+does; Draftsmith reads only the fields it uses (`bot/github/objects.py`).
 
 Usage:
     cd /tmp && npm pack @octokit/openapi && tar xzf octokit-openapi-*.tgz
@@ -38,35 +40,11 @@ EXAMPLES = {
     "simple-user": "simple-user",
     "pull-request-review": "pull-request-review",
     "review-comment": "review-comment-items",
+    "git-commit": "git-commit",
+    "git-tree": "git-tree",
+    "git-ref": "git-ref",
+    "short-blob": "short-blob",
 }
-
-SCHEMA_FILLS: dict[str, dict[str, object]] = {
-    # Fields the schema marks required that GitHub's example predates (the example omits them);
-    # filled with the value GitHub sends for an ordinary object. Keys are dotted paths; "*" is
-    # every item of a list.
-    "pull-request": {
-        "labels.*.archived_at": None,
-        "labels.*.archived_by": None,
-        "requested_teams.*.type": "organization",
-    },
-    "full-repository": {"has_discussions": False},
-    "collaborator-permission": {"user.role_name": "admin"},
-    "label": {"archived_at": None, "archived_by": None},
-}
-
-
-def _fill(value: object, path: list[str], filler: object) -> None:
-    head, rest = path[0], path[1:]
-    targets = value if head == "*" and isinstance(value, list) else [value]
-    for target in targets:
-        if not isinstance(target, dict):
-            continue
-        if head == "*":
-            _fill(target, rest, filler)
-        elif not rest:
-            target.setdefault(head, filler)
-        elif head in target:
-            _fill(target[head], rest, filler)
 
 
 def extract_examples(spec: dict[str, object]) -> dict[str, object]:
@@ -80,9 +58,7 @@ def extract_examples(spec: dict[str, object]) -> dict[str, object]:
         if key not in examples:
             raise SystemExit(f"example {key!r} is missing from this description")
         value = examples[key]["value"]
-        chosen[name] = value[0] if isinstance(value, list) else value
-        for dotted, filler in SCHEMA_FILLS.get(name, {}).items():
-            _fill(chosen[name], dotted.split("."), filler)
+        chosen[name] = value[0] if isinstance(value, list) else value  # as documented
     return chosen
 
 

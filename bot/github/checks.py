@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from githubkit_schemas.v2022_11_28.models import CheckAnnotation, CheckRun
 from githubkit_schemas.v2022_11_28.models import (
     ReposOwnerRepoCheckRunsCheckRunIdPatchBodyPropOutputPropAnnotationsItems as Annotation,
 )
@@ -18,7 +17,9 @@ from githubkit_schemas.v2022_11_28.types import (
     ReposOwnerRepoCheckRunsPostBodyOneof1Type as CheckRunStart,
 )
 
+from bot.github.answers import read, read_list
 from bot.github.models import RepoLike, check_failed, repo_parts
+from bot.github.objects import CheckAnnotation, CheckRun, CheckRunList
 from bot.github.transport import API_VERSION, GitHubClient
 
 logger = logging.getLogger(__name__)
@@ -70,12 +71,14 @@ class CheckRuns:
             body["details_url"] = details_url
         if title is not None and summary is not None:
             body["output"] = {"title": title, "summary": summary}
-        return self._rest.checks.create(owner, repo_name, data=body).parsed_data
+        response = self._rest.checks.create(owner, repo_name, data=body)
+        return read(CheckRun, response, "POST check-runs")
 
     def get(self, repo: RepoLike, check_run_id: int) -> CheckRun:
         """One check run."""
         owner, name = repo_parts(repo)
-        return self._rest.checks.get(owner, name, check_run_id).parsed_data
+        response = self._rest.checks.get(owner, name, check_run_id)
+        return read(CheckRun, response, f"GET check-runs/{check_run_id}")
 
     def update(
         self,
@@ -111,7 +114,7 @@ class CheckRuns:
             # githubkit validates the body against the schema (a completed run needs a conclusion)
             data = cast(CheckRunUpdate, body)
             response = self._rest.checks.update(owner, name, check_run_id, data=data)
-            result = response.parsed_data
+            result = read(CheckRun, response, f"PATCH check-runs/{check_run_id}")
         assert result is not None  # batches is never empty
         return result
 
@@ -121,14 +124,19 @@ class CheckRuns:
         listed = self._rest.checks.list_for_ref(
             owner, name, head_sha, check_name=check_name, app_id=app_id
         )
-        return next(iter(listed.parsed_data.check_runs), None)
+        runs = read(CheckRunList, listed, f"GET commits/{head_sha[:12]}/check-runs").check_runs
+        return next(iter(runs), None)
 
     def list_for_suite(self, repo: RepoLike, check_suite_id: int) -> list[CheckRun]:
         """Every (latest) check run of a check suite."""
         owner, name = repo_parts(repo)
         pages = self._github.rest.paginate(
             self._rest.checks.list_for_suite,
-            map_func=lambda response: response.parsed_data.check_runs,
+            map_func=lambda response: (
+                read(
+                    CheckRunList, response, f"GET check-suites/{check_suite_id}/check-runs"
+                ).check_runs
+            ),
             owner=owner,
             repo=name,
             check_suite_id=check_suite_id,
@@ -142,6 +150,9 @@ class CheckRuns:
         owner, name = repo_parts(repo)
         pages = self._github.rest.paginate(
             self._rest.checks.list_annotations,
+            map_func=lambda response: read_list(
+                CheckAnnotation, response, f"GET check-runs/{check_run_id}/annotations"
+            ),
             owner=owner,
             repo=name,
             check_run_id=check_run_id,

@@ -1,7 +1,8 @@
 """The GitHub gateway: App auth, scoped installation tokens, and the calls Draftsmith makes.
 
 Everything travels through githubkit (`bot.github.transport` configures it): its typed REST API
-(version 2022-11-28) and models, its paginator, its retries and its installation-token cache.
+(version 2022-11-28), its paginator, its retries and its installation-token cache. Answers are read
+tolerantly into `bot.github.objects` (only the fields used), never githubkit's strict models.
 """
 
 from __future__ import annotations
@@ -17,17 +18,13 @@ from urllib.parse import urlsplit
 import httpx
 from githubkit import AppAuthStrategy
 from githubkit.utils import UNSET
-from githubkit_schemas.v2022_11_28.models import (
-    ContentFile,
-    FullRepository,
-    IssueComment,
-    RepositoryCollaboratorPermission,
-)
 
 from bot.errors import ConfigError, GitHubError
+from bot.github.answers import body_of, parse, read, read_list, server_version
 from bot.github.checks import CheckRuns
 from bot.github.deliveries import DEFAULT_WINDOW, redeliver_failed
 from bot.github.models import RepoLike, can_write, repo_parts
+from bot.github.objects import App, Comment, ContentFile, Membership, Permission, Repository
 from bot.github.pulls import PullRequests
 from bot.github.transport import (
     API_VERSION,
@@ -144,9 +141,8 @@ class GitHubGateway:
 
     def app_slug(self) -> str:
         """The App's slug (or id), authenticated with the App JWT: proves the credentials."""
-        app = self.app.rest(API_VERSION).apps.get_authenticated().parsed_data
-        if app is None:
-            raise GitHubError("GitHub answered GET /app without an App", "check the App id")
+        response = self.app.rest(API_VERSION).apps.get_authenticated()
+        app = read(App, response, "GET app")
         return app.slug or str(app.id)
 
 
@@ -199,13 +195,11 @@ class InstallationClient:
         authorization: str = request.headers["Authorization"]
         return authorization.removeprefix("token ")
 
-    def repository(self, repo: RepoLike) -> FullRepository:
+    def repository(self, repo: RepoLike) -> Repository:
         """The repository, with its default branch and clone URL."""
-        return self.rest.repos.get(*repo_parts(repo)).parsed_data
+        return read(Repository, self.rest.repos.get(*repo_parts(repo)), "GET repos/{owner}/{repo}")
 
-    def user_permission(
-        self, repo: RepoLike, username: str
-    ) -> RepositoryCollaboratorPermission | None:
+    def user_permission(self, repo: RepoLike, username: str) -> Permission | None:
         """The user's permission on the repository; None when GitHub answers 404."""
         try:
             response = self.rest.repos.get_collaborator_permission_level(
@@ -215,7 +209,7 @@ class InstallationClient:
             if exc.status == 404:
                 return None
             raise
-        return response.parsed_data
+        return read(Permission, response, f"GET collaborators/{username}/permission")
 
     def has_write_access(self, repo: RepoLike, username: str) -> bool:
         """True when the user is admin, maintainer or writer of the repository."""
@@ -233,23 +227,28 @@ class InstallationClient:
             if exc.status == 404:
                 return False
             raise
-        return membership.parsed_data.state == "active"
+        what = f"GET teams/{slug}/memberships/{username}"
+        return read(Membership, membership, what).state == "active"
 
-    def create_comment(self, repo: RepoLike, issue_number: int, body: str) -> IssueComment:
+    def create_comment(self, repo: RepoLike, issue_number: int, body: str) -> Comment:
         """Comment on an issue or pull request."""
         owner, name = repo_parts(repo)
-        return self.rest.issues.create_comment(owner, name, issue_number, body=body).parsed_data
+        response = self.rest.issues.create_comment(owner, name, issue_number, body=body)
+        return read(Comment, response, f"POST issues/{issue_number}/comments")
 
-    def update_comment(self, repo: RepoLike, comment_id: int, body: str) -> IssueComment:
+    def update_comment(self, repo: RepoLike, comment_id: int, body: str) -> Comment:
         """Replace a comment's body."""
         owner, name = repo_parts(repo)
-        return self.rest.issues.update_comment(owner, name, comment_id, body=body).parsed_data
+        response = self.rest.issues.update_comment(owner, name, comment_id, body=body)
+        return read(Comment, response, f"PATCH issues/comments/{comment_id}")
 
-    def list_comments(self, repo: RepoLike, issue_number: int) -> list[IssueComment]:
+    def list_comments(self, repo: RepoLike, issue_number: int) -> list[Comment]:
         """Every comment of an issue or pull request, oldest first."""
         owner, name = repo_parts(repo)
-        pages: Iterable[IssueComment] = self.github.rest.paginate(
+        what = f"GET issues/{issue_number}/comments"
+        pages: Iterable[Comment] = self.github.rest.paginate(
             self.rest.issues.list_comments,
+            map_func=lambda response: read_list(Comment, response, what),
             owner=owner,
             repo=name,
             issue_number=issue_number,
@@ -257,16 +256,14 @@ class InstallationClient:
         )
         return list(pages)
 
-    def find_comment(self, repo: RepoLike, issue_number: int, marker: str) -> IssueComment | None:
+    def find_comment(self, repo: RepoLike, issue_number: int, marker: str) -> Comment | None:
         """The first comment containing `marker` (e.g. `<!-- draftsmith:run:12 -->`), or None."""
         for comment in self.list_comments(repo, issue_number):
             if isinstance(comment.body, str) and marker in comment.body:
                 return comment
         return None
 
-    def upsert_comment(
-        self, repo: RepoLike, issue_number: int, marker: str, body: str
-    ) -> IssueComment:
+    def upsert_comment(self, repo: RepoLike, issue_number: int, marker: str, body: str) -> Comment:
         """Update the comment carrying `marker`, or create it; the marker is appended if absent."""
         text = body if marker in body else f"{body}\n\n{marker}"
         existing = self.find_comment(repo, issue_number, marker)
@@ -294,11 +291,14 @@ class InstallationClient:
             if exc.status == 404:
                 return None
             raise
-        content = response.parsed_data
         where = f"{path} in {owner}/{name}"
-        if not isinstance(content, ContentFile):
+        data = body_of(response, f"GET contents/{path}")
+        if not isinstance(data, dict):  # a directory is a list of entries
             raise GitHubError(f"{where} is not a file", "name a file")
-        if content.encoding != "base64":
+        content = parse(ContentFile, data, f"GET contents/{path}", server_version(response))
+        if content.type != "file":
+            raise GitHubError(f"{where} is not a file", "name a file")
+        if content.encoding != "base64" or content.content is None:
             raise GitHubError(
                 f"{where} is too large for the contents API (over 1 MB)",
                 "keep configuration files small",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from githubkit_schemas.v2022_11_28.models import HookDeliveryItem
-
 from bot.errors import GitHubError
+from bot.github.answers import read_list
 from bot.github.models import delivery_ok
+from bot.github.objects import HookDelivery
 from bot.github.transport import API_VERSION, GitHubClient
 
 logger = logging.getLogger(__name__)
@@ -19,11 +19,16 @@ DEFAULT_WINDOW = timedelta(days=3)
 
 def recent_deliveries(
     app: GitHubClient, since: datetime, max_items: int = 5_000
-) -> list[HookDeliveryItem]:
+) -> list[HookDelivery]:
     """Deliveries made at or after `since`, newest first, following GitHub's cursor pagination."""
     rest = app.rest(API_VERSION)
-    collected: list[HookDeliveryItem] = []
-    for delivery in app.rest.paginate(rest.apps.list_webhook_deliveries, per_page=100):
+    collected: list[HookDelivery] = []
+    pages = app.rest.paginate(
+        rest.apps.list_webhook_deliveries,
+        map_func=lambda response: read_list(HookDelivery, response, "GET app/hook/deliveries"),
+        per_page=100,
+    )
+    for delivery in pages:
         if delivery.delivered_at < since:
             return collected
         collected.append(delivery)
@@ -33,10 +38,10 @@ def recent_deliveries(
     return collected
 
 
-def deliveries_to_redeliver(deliveries: list[HookDeliveryItem]) -> list[HookDeliveryItem]:
+def deliveries_to_redeliver(deliveries: list[HookDelivery]) -> list[HookDelivery]:
     """One failed delivery per guid (the newest) for guids that have no successful attempt."""
     succeeded = {d.guid for d in deliveries if delivery_ok(d)}
-    chosen: dict[str, HookDeliveryItem] = {}
+    chosen: dict[str, HookDelivery] = {}
     for delivery in deliveries:
         if delivery_ok(delivery) or delivery.guid in succeeded:
             continue

@@ -1,20 +1,14 @@
 """How the gateway names repositories, and the few judgements it makes on githubkit's models.
 
-Response objects themselves are githubkit's typed models (REST API version 2022-11-28), validated
-as they arrive; nothing here re-declares them.
+Response objects are read into `bot.github.objects` (only the fields Draftsmith uses).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from githubkit_schemas.v2022_11_28.models import (
-    CheckRun,
-    HookDeliveryItem,
-    RepositoryCollaboratorPermission,
-)
-
 from bot.errors import GitHubError
+from bot.github.objects import CheckRun, HookDelivery, Permission
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 FAILING_CONCLUSIONS = frozenset({"failure", "timed_out", "action_required", "startup_failure"})
@@ -42,12 +36,12 @@ def repo_parts(repo: RepoLike) -> tuple[str, str]:
     return owner, name
 
 
-def can_write(permission: RepositoryCollaboratorPermission) -> bool:
+def can_write(permission: Permission) -> bool:
     """True for admin, maintain and write (the fine-grained `role_name` counts too)."""
     return permission.permission in WRITE_ROLES or permission.role_name in WRITE_ROLES
 
 
-def can_maintain(permission: RepositoryCollaboratorPermission) -> bool:
+def can_maintain(permission: Permission) -> bool:
     """True for the admin and maintain roles."""
     return permission.permission == "admin" or permission.role_name in ("admin", "maintain")
 
@@ -57,6 +51,6 @@ def check_failed(run: CheckRun) -> bool:
     return run.status == "completed" and (run.conclusion or "") in FAILING_CONCLUSIONS
 
 
-def delivery_ok(delivery: HookDeliveryItem) -> bool:
+def delivery_ok(delivery: HookDelivery) -> bool:
     """True when the receiver answered 2xx/3xx and GitHub recorded status OK."""
     return delivery.status_code < 400 and delivery.status == "OK"

@@ -1,6 +1,7 @@
-"""Publishing a run on GitHub: push its branch, open or update its draft PR, reviewers, check run.
+"""Publishing a run on GitHub: its branch, its draft PR, reviewers, check run.
 
-Idempotent across retries and redeliveries: the branch is force-pushed (it belongs to the run),
+Idempotent across retries and redeliveries: the branch's commits are created through the Git Data
+API (`bot.github.branch`; a branch already holding the tree is reused, git push is the fallback),
 the open PR of the branch is updated instead of opening a second one, and the `draftsmith`
 check run of the head commit is updated instead of creating another.
 """
@@ -13,19 +14,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from githubkit_schemas.v2022_11_28.models import (
-    CheckAnnotation,
-    CheckRun,
-    PullRequest,
-    PullRequestSimple,
-)
-
 from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
 from bot.errors import GitHubError, PolicyError, WorkspaceError
+from bot.github.branch import BranchPublished, Via, publish_branch
 from bot.github.checks import Annotation, Conclusion
-from bot.github.client import InstallationClient, git_credentials
+from bot.github.client import InstallationClient
 from bot.github.codeowners import Reviewers, find_codeowners
 from bot.github.markdown import closes, code, inert_line
+from bot.github.objects import CheckAnnotation, CheckRun, PullRequest
 from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
 
@@ -57,6 +53,10 @@ class Published:
     check_run_id: int
     created: bool
     reviewers_requested: list[str] = field(default_factory=list)
+    head_sha: str = ""
+    """The branch's head on GitHub (GitHub's own commit when made through the API)."""
+    via: str = Via.git_push.value
+    """How the commits reached GitHub: `git-data-api` (signed by GitHub) or `git-push`."""
 
 
 def publish(
@@ -77,13 +77,15 @@ def publish(
     bot_login: str | None = None,
     run_id: int | None = None,
     incomplete: str | None = None,
+    base_sha: str | None = None,
 ) -> Published:
     """Push the run's branch, open (or update) its draft PR, request owners, set the check run.
 
     `changed_paths` default to the diff between `origin/<base_branch>` and the head; `author`
     (who asked for the change) and `bot_login` are never requested as reviewers. A blocked
     decision raises PolicyError before anything leaves the workspace. `incomplete` (why the run
-    stopped early) makes the check run ask for action instead of passing.
+    stopped early) makes the check run ask for action instead of passing. `base_sha` (default:
+    the merge base with `origin/<base_branch>`) is what the branch's first commit builds on.
     """
     if decision.gate is Gate.blocked:
         raise PolicyError(
@@ -92,10 +94,19 @@ def publish(
         )
     if not draft.branch:
         raise GitHubError("the draft names no branch", "build the draft from a run with a branch")
-    sha = head_sha or workspace.head()
-    push_branch(gh, workspace, clone_url, sha, draft.branch)
-    body = _with_closes(draft.body, issue_number)
-    pull, created = _open_or_update(gh, repo, draft, body, base_branch, existing_pr)
+    found = _find_pull(gh, repo, draft.branch, existing_pr)  # read before anything is made
+    branch = publish_branch(
+        gh,
+        workspace,
+        repo=repo,
+        clone_url=clone_url,
+        branch=draft.branch,
+        base_sha=base_sha or _merge_base(workspace, base_branch),
+        sha=head_sha,
+    )
+    sha = branch.sha
+    body = f"{_with_closes(draft.body, issue_number).rstrip()}\n\n{commits_note(branch)}\n"
+    pull, created = _open_or_update(gh, repo, draft, body, base_branch, found)
     labels = list(dict.fromkeys([DRAFTSMITH_LABEL, *draft.labels]))
     if decision.gate is Gate.needs_approval and NEEDS_APPROVAL_LABEL not in labels:
         labels.append(NEEDS_APPROVAL_LABEL)
@@ -126,36 +137,40 @@ def publish(
         sha[:12],
         check.id,
     )
-    return Published(pull.number, pull.html_url, pull.node_id, check.id, created, requested)
-
-
-# ---------------------------------------------------------------------------- branch
-
-
-def push_branch(
-    gh: InstallationClient, workspace: Workspace, clone_url: str, sha: str, branch: str
-) -> None:
-    """Force-push `sha` to the run's own `branch` on the remote, with the installation token."""
-    if not branch.startswith("draftsmith/"):
-        raise GitHubError(
-            f"refusing to force-push {branch!r}: only draftsmith/ branches belong to a run",
-            "publish the run's own branch",
-        )
-    credentials = git_credentials(clone_url, gh.token())
-    workspace.git(
-        "push", "--quiet", "--force", clone_url, f"{sha}:refs/heads/{branch}", env=credentials
+    return Published(
+        pull.number,
+        pull.html_url,
+        pull.node_id,
+        check.id,
+        created,
+        requested,
+        head_sha=sha,
+        via=branch.via.value,
     )
-    logger.info("pushed %s to %s", sha[:12], branch)
 
 
-def _changed(workspace: Workspace, base_branch: str) -> list[str]:
+def commits_note(branch: BranchPublished) -> str:
+    """The evidence's line on how the commits reached GitHub."""
+    if branch.via is Via.git_data_api:
+        return (
+            "Commits: created through GitHub's Git Data API, signed by GitHub "
+            f"(head `{branch.sha[:12]}`)."
+        )
+    why = f" ({branch.fallback_reason})" if branch.fallback_reason else ""
+    return f"Commits: pushed with `git push`, not signed by GitHub{why} (head `{branch.sha[:12]}`)."
+
+
+def _merge_base(workspace: Workspace, base_branch: str) -> str:
     base_ref = f"origin/{base_branch}"
     try:
         workspace.git("rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}")
     except WorkspaceError:  # no remote-tracking branch: a local branch of that name
         base_ref = base_branch
-    base = workspace.git("merge-base", base_ref, "HEAD").strip()
-    return workspace.changed_files(base)
+    return workspace.git("merge-base", base_ref, "HEAD").strip()
+
+
+def _changed(workspace: Workspace, base_branch: str) -> list[str]:
+    return workspace.changed_files(_merge_base(workspace, base_branch))
 
 
 # ---------------------------------------------------------------------------- pull request
@@ -166,25 +181,32 @@ def _with_closes(body: str, issue_number: int) -> str:
     return body if issue_number in numbers else f"{closes(issue_number)}\n\n{body}"
 
 
+def _find_pull(
+    gh: InstallationClient, repo: str, branch: str, existing_pr: int | None
+) -> PullRequest | None:
+    """The run's open pull request (by branch, else by its known number); GitHubError when the
+    run's known pull request is no longer open (never a second one)."""
+    found = gh.pulls.find_open(repo, branch)
+    if found is None and existing_pr is not None:
+        known = gh.pulls.get(repo, existing_pr)
+        if known is not None and known.state == "open":
+            return known
+        state = "gone" if known is None else known.state
+        raise GitHubError(
+            f"the run's pull request #{existing_pr} is {state}; not opening a second one",
+            f"reopen #{existing_pr} and retry, or start a new run from the issue",
+        )
+    return found
+
+
 def _open_or_update(
     gh: InstallationClient,
     repo: str,
     draft: PullRequestDraft,
     body: str,
     base_branch: str,
-    existing_pr: int | None,
+    found: PullRequest | None,
 ) -> tuple[PullRequest, bool]:
-    found: PullRequest | PullRequestSimple | None = gh.pulls.find_open(repo, draft.branch)
-    if found is None and existing_pr is not None:
-        known = gh.pulls.get(repo, existing_pr)
-        if known is not None and known.state == "open":
-            found = known
-        else:
-            state = "gone" if known is None else known.state
-            raise GitHubError(
-                f"the run's pull request #{existing_pr} is {state}; not opening a second one",
-                f"reopen #{existing_pr} and retry, or start a new run from the issue",
-            )
     if found is not None:
         updated = gh.pulls.update(repo, found.number, title=draft.title, body=body)
         return updated, False

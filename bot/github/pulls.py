@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from githubkit_schemas.v2022_11_28.models import PullRequest, PullRequestSimple
-
 from bot.errors import GitHubError
+from bot.github.answers import read, read_list
 from bot.github.models import RepoLike, repo_parts
+from bot.github.objects import PullRequest
 from bot.github.transport import API_VERSION, GitHubClient
 
 logger = logging.getLogger(__name__)
@@ -45,21 +45,22 @@ class PullRequests:
         self._github = github
         self._rest = github.rest(API_VERSION)
 
-    def find_open(self, repo: RepoLike, branch: str) -> PullRequestSimple | None:
+    def find_open(self, repo: RepoLike, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` of this repository, or None."""
         owner, name = repo_parts(repo)
         listed = self._rest.pulls.list(owner, name, state="open", head=f"{owner}:{branch}")
-        return next(iter(listed.parsed_data), None)
+        return next(iter(read_list(PullRequest, listed, f"GET pulls?head={branch}")), None)
 
     def get(self, repo: RepoLike, number: int) -> PullRequest | None:
         """A pull request by number, or None when GitHub answers 404."""
         owner, name = repo_parts(repo)
         try:
-            return self._rest.pulls.get(owner, name, number).parsed_data
+            response = self._rest.pulls.get(owner, name, number)
         except GitHubError as exc:
             if exc.status == 404:
                 return None
             raise
+        return read(PullRequest, response, f"GET pulls/{number}")
 
     def approvers(self, repo: RepoLike, number: int, head_sha: str) -> list[str]:
         """The logins whose standing review of the pull request approves commit `head_sha`.
@@ -117,9 +118,10 @@ class PullRequests:
     ) -> PullRequest:
         """Open a draft pull request from `head` into `base`."""
         owner, name = repo_parts(repo)
-        pull = self._rest.pulls.create(
+        response = self._rest.pulls.create(
             owner, name, title=title, body=body, head=head, base=base, draft=True
-        ).parsed_data
+        )
+        pull = read(PullRequest, response, "POST pulls")
         logger.info("opened draft PR %s/%s#%d from %s", owner, name, pull.number, head)
         return pull
 
@@ -136,7 +138,7 @@ class PullRequests:
             response = self._rest.pulls.update(owner, name, number, title=title)
         else:
             response = self._rest.pulls.update(owner, name, number, body=body)
-        return response.parsed_data
+        return read(PullRequest, response, f"PATCH pulls/{number}")
 
     def request_reviewers(
         self, repo: RepoLike, number: int, users: Sequence[str] = (), teams: Sequence[str] = ()

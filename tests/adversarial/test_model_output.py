@@ -144,12 +144,13 @@ OWNERS = "* @octo/maintainers\ncalc/ @alice\n"
 
 
 @pytest.fixture
-def owned_remote(tmp_path: Path) -> str:
-    """octo/widgets with a CODEOWNERS file, as a bare git remote."""
+def owned_remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
+    """octo/widgets with a CODEOWNERS file, as a bare git remote behind the fake's Git Data API."""
     files = {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS}
     work = make_repo(tmp_path / "upstream", files)
     bare = tmp_path / "owned.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    fake_github.serve_git(bare)
     return f"file://{bare}"
 
 

@@ -278,6 +278,7 @@ def test_a_budget_cannot_be_raised_from_a_comment(
     config = "require_plan_approval: true\nbudgets:\n  max_tokens: 2000\n"
     work = make_repo(tmp_path / "up", {**PYTHON_FILES, ".github/draftsmith.yml": config})
     git(tmp_path, "clone", "-q", "--bare", str(work), str(tmp_path / "w.git"))
+    fake_github.serve_git(tmp_path / "w.git")
     fake_github.files[".github/draftsmith.yml"] = config
     with system({"planner": [PLAN]}) as (s, model):
         assert (

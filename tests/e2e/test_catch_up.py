@@ -35,6 +35,7 @@ def test_a_delivery_missed_while_down_is_redelivered_by_the_loop_and_handled_onc
     bare = tmp_path / "widgets.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
     remote = f"file://{bare}"
+    fake_github.serve_git(bare)  # the branch's commits are made through the Git Data API
     fake_github.permissions["carol"] = "write"
     at = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     fake_github.hook_deliveries = [

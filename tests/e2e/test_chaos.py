@@ -67,6 +67,7 @@ def world(tmp_path: Path, private_key: str) -> Iterator[World]:
     bare = tmp_path / "widgets.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(upstream), str(bare)], check=True)
     github = FakeGitHub(repo="octo/widgets")
+    github.serve_git(bare, signed_branches=["draftsmith/*"])
     github.permissions["carol"] = "write"
     model = ScriptedModel(
         {"planner": [PLAN], "coder": [change()], "reviewer": [APPROVED], "tester": [TESTS]},
@@ -141,6 +142,11 @@ def assert_one_pr_and_one_comment_per_issue(store: Store, github: FakeGitHub) ->
         comments = github.comment_bodies(number)
         assert len(comments) == 1, (number, comments)
         assert marker(run.id) in comments[0] and pulls[0]["html_url"] in comments[0]
+        assert github.git is not None and run.branch is not None  # commits signed by GitHub
+        assert github.git.branch_sha(run.branch) == run.head_sha
+        made = github.git.git("rev-list", run.branch, "--not", "main").split()
+        assert made and set(made) <= github.git.verified, (number, made)
+    assert github.git.refused == []
     assert github.unexpected == []
 
 

@@ -27,11 +27,13 @@ OWNERS = "* @octo/maintainers\ncalc/ @alice\nrequirements.txt @alice\n"
 
 
 @pytest.fixture
-def remote(tmp_path: Path) -> str:
-    """A bare repository serving as GitHub's git remote (a file:// clone URL)."""
+def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
+    """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
+    fake's Git Data API."""
     work = make_repo(tmp_path / "upstream", {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
     bare = tmp_path / "widgets.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    fake_github.serve_git(bare)
     return f"file://{bare}"
 
 
@@ -352,6 +354,7 @@ def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
     work = make_repo(tmp_path / "gated", {**PYTHON_FILES, ".github/draftsmith.yml": config})
     bare = tmp_path / "gated.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    fake_github.serve_git(bare)
     fake_github.files[".github/draftsmith.yml"] = config
     model = ScriptedModel(happy_path())
     with labelled_run(settings, model, monkeypatch, f"file://{bare}") as h:

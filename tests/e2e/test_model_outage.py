@@ -33,11 +33,13 @@ from webhooks.signature import sign
 
 
 @pytest.fixture
-def remote(tmp_path: Path) -> str:
-    """A bare repository serving as GitHub's git remote (a file:// clone URL)."""
+def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
+    """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
+    fake's Git Data API."""
     work = make_repo(tmp_path / "upstream", PYTHON_FILES)
     bare = tmp_path / "widgets.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    fake_github.serve_git(bare)
     return f"file://{bare}"
 
 

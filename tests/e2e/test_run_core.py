@@ -26,11 +26,13 @@ from tests.helpers.scripts import ADD, APPROVED, PLAN, TESTS, change, happy_path
 TOKEN_BUDGET = 3850  # the planner and the coder (with its loop tools) fit; the tester not
 
 
-def remote_with(tmp_path: Path, files: dict[str, str]) -> str:
-    """A bare repository serving as GitHub's git remote, holding `files`."""
+def remote_with(tmp_path: Path, files: dict[str, str], github: FakeGitHub) -> str:
+    """A bare repository serving as GitHub's git remote, holding `files`, behind `github`'s
+    Git Data API."""
     work = make_repo(tmp_path / "upstream", {**PYTHON_FILES, **files})
     bare = tmp_path / "widgets.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    github.serve_git(bare)
     return f"file://{bare}"
 
 
@@ -53,7 +55,7 @@ def test_a_revise_an_hour_after_the_run_was_created_is_worked_on(
     settings: Settings, fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_github.permissions.update({"carol": "write"})
-    remote = remote_with(tmp_path, {".github/CODEOWNERS": OWNERS})
+    remote = remote_with(tmp_path, {".github/CODEOWNERS": OWNERS}, fake_github)
     model = ScriptedModel(with_revisions(1))
     with serving(settings, model, monkeypatch) as h:
         assert h.deliver("issues", labeled(remote)) == 202
@@ -79,7 +81,7 @@ def test_a_stop_during_a_model_call_ends_the_run_stopped_and_retry_resumes_the_w
     settings: Settings, fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_github.permissions.update({"carol": "write"})
-    remote = remote_with(tmp_path, {".github/CODEOWNERS": OWNERS})
+    remote = remote_with(tmp_path, {".github/CODEOWNERS": OWNERS}, fake_github)
     script = happy_path()
     script["coder"] = [change(), change()]  # the first coder request is held, then dropped
     model = ScriptedModel(script, hold_role="coder")
@@ -113,7 +115,7 @@ def test_a_budget_stop_pushes_the_branch_and_opens_an_incomplete_draft_pr(
     settings: Settings, fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = budget_config(TOKEN_BUDGET)
-    remote = remote_with(tmp_path, {".github/draftsmith.yml": config})
+    remote = remote_with(tmp_path, {".github/draftsmith.yml": config}, fake_github)
     fake_github.files[".github/draftsmith.yml"] = config
     model = ScriptedModel(happy_path(), realistic_usage=True)
     with serving(settings, model, monkeypatch) as h:
@@ -140,7 +142,7 @@ def test_a_budget_stop_never_pushes_a_change_holding_a_credential(
     settings: Settings, fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = budget_config(TOKEN_BUDGET)
-    remote = remote_with(tmp_path, {".github/draftsmith.yml": config})
+    remote = remote_with(tmp_path, {".github/draftsmith.yml": config}, fake_github)
     fake_github.files[".github/draftsmith.yml"] = config
     leaky: dict[str, Any] = change()
     key = "AKIA" + "IOSFODNN7EXAMPL1"

@@ -13,11 +13,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import respx
 
+from tests.helpers.github_git_data import GitDataAPI
 from tests.helpers.github_objects import (
     API,
     annotation,
@@ -65,9 +67,17 @@ class FakeGitHub:
     requests: list[httpx.Request] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     tokens_issued: int = 0
+    git: GitDataAPI | None = None
+    """The Git Data API, on the bare repository behind the clone URL (`serve_git`)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     # -- installing ---------------------------------------------------------------------------
+    def serve_git(self, bare: Path, signed_branches: list[str] | None = None) -> GitDataAPI:
+        """Serve the Git Data API from `bare` (the clone URL's repository); `signed_branches`:
+        fnmatch patterns of branches protected by a rule requiring signed commits."""
+        self.git = GitDataAPI(bare, self.repo, signed_branches=list(signed_branches or []))
+        return self.git
+
     def mock(self) -> respx.MockRouter:
         """A respx router serving this state on api.github.com (use as a context manager)."""
         router = respx.mock(assert_all_called=False, assert_all_mocked=True)
@@ -95,7 +105,9 @@ class FakeGitHub:
 
     def _routes(self) -> list[tuple[str, str, Any]]:
         r = re.escape(self.repo)
+        git = self.git.routes() if self.git is not None else []
         return [
+            *[(pattern, verb, handler) for verb, pattern, handler in git],
             (r"/app/installations/(\d+)/access_tokens", "POST", self._token),
             (rf"/repos/{r}/contents/(.+)", "GET", self._contents),
             (rf"/repos/{r}/collaborators/([^/]+)/permission", "GET", self._permission),

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import respx
 
+from tests.helpers.github_git_data import GitDataAPI
 from tests.helpers.github_objects import (
     annotation,
     check_run,
@@ -45,6 +46,11 @@ def _error(status: int, message: str, errors: list[Any] | None = None) -> httpx.
     return httpx.Response(status, json=body)
 
 
+def _spread(handler: Callable[..., httpx.Response]) -> Handler:
+    """A handler taking the path's groups one by one, as one taking them as a tuple."""
+    return lambda request, body, groups: handler(request, body, *groups)
+
+
 @dataclass
 class RepoAPI:
     """GitHub's state for `octo/widgets`, changed by the requests sent to it."""
@@ -65,6 +71,8 @@ class RepoAPI:
     collaborators: set[str] | None = None
     """When set, reviewers outside it are refused with 422 as GitHub does."""
     ready_marked: list[str] = field(default_factory=list)
+    git: GitDataAPI | None = None
+    """The Git Data API on the run's bare remote, when a test serves it."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- installing ---------------------------------------------------------------------------
@@ -89,6 +97,8 @@ class RepoAPI:
             ("GET", r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", self._membership),
             ("POST", r"/graphql", self._graphql),
         ]
+        for method, pattern, git_handler in self.git.routes() if self.git is not None else []:
+            routes.append((method, pattern, _spread(git_handler)))
         for method, pattern, handler in routes:
             router.route(method=method, path__regex=rf"^{pattern}$").mock(
                 side_effect=self._bind(pattern, handler)

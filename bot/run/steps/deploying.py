@@ -107,8 +107,10 @@ class Deploying:
             bot_login=BOT_LOGIN,
             run_id=run.id,
             incomplete=incomplete,
+            base_sha=ctx.base,
         )
-        ctx.store.update_run(run.id, pr_number=published.pr_number)
+        # the branch's head is GitHub's own commit (same tree) when made through the API
+        ctx.store.update_run(run.id, pr_number=published.pr_number, head_sha=published.head_sha)
         ctx.artifacts.save(artifacts.PUBLISHED, published)
         ctx.store.add_event(run.id, EventKind.published, published.pr_url, asdict(published))
 

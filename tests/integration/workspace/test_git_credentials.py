@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bot.github.branch import push_branch
 from bot.github.client import git_credentials
-from bot.github.publish import push_branch
 from bot.repo.workspace import Workspace
 from tests.helpers.github_git import git
 

@@ -33,6 +33,8 @@ def route_patterns() -> list[tuple[str, str, re.Pattern[str]]]:
         method, template = route.split(" ", 1)
         regex = re.escape(template)
         regex = regex.replace(re.escape("{path}"), ".+")
+        if re.search(r"/git/refs?/\{ref\}$", template):  # `heads/<branch>`: slashes allowed
+            regex = regex.replace(re.escape("{ref}"), ".+")
         regex = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", regex)
         patterns.append((method, template, re.compile(f"^{regex}$")))
     return patterns

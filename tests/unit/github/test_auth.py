@@ -108,8 +108,7 @@ def test_installation_calls_use_the_installation_token_and_never_log_it(
         == "token v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
     )
     assert route.calls.last.request.headers["X-GitHub-Api-Version"] == "2022-11-28"
-    assert created.id == 11 and created.user is not None
-    assert created.user.login == "draftsmith[bot]"
+    assert (created.id, created.body) == (11, "Working on it")
     assert SECRET not in caplog.text
     assert SECRET not in mask("cloned with v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5")
 

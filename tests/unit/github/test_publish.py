@@ -12,10 +12,12 @@ import respx
 
 from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, ReviewStatus
 from bot.errors import GitHubError, PolicyError, WorkspaceError
+from bot.github.branch import publish_branch
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.publish import CHECK_NAME, Published, publish
 from bot.policy.decide import Decision, evaluate, load_default_policy
 from tests.helpers.github_git import BRANCH, RunRepos, make_run_repos
+from tests.helpers.github_git_data import GitDataAPI
 from tests.helpers.github_repo_api import RepoAPI
 from tests.unit.github.support import pull, token_body
 
@@ -31,9 +33,10 @@ def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> Installation
 
 
 @pytest.fixture
-def api(github_api: respx.MockRouter) -> RepoAPI:
-    """GitHub's state for octo/widgets, with a CODEOWNERS on the default branch."""
-    state = RepoAPI(files={".github/CODEOWNERS": "* @lead\n"})
+def api(github_api: respx.MockRouter, repos: RunRepos) -> RepoAPI:
+    """GitHub's state for octo/widgets, with a CODEOWNERS on the default branch; its Git Data
+    API works on the run's bare remote."""
+    state = RepoAPI(files={".github/CODEOWNERS": "* @lead\n"}, git=GitDataAPI(repos.remote))
     return state.install(github_api)
 
 
@@ -96,6 +99,14 @@ def _publish(
     )
 
 
+def _shown(published: Published, body: str = BODY) -> str:
+    """The body as published: the draft's, then how the commits reached GitHub."""
+    return (
+        f"{body}\nCommits: created through GitHub's Git Data API, signed by GitHub "
+        f"(head `{published.head_sha[:12]}`).\n"
+    )
+
+
 def _responses(github_api: respx.MockRouter, method: str, path: str) -> list[httpx.Response]:
     return [
         c.response
@@ -124,8 +135,9 @@ def test_publish_pushes_the_branch_and_opens_a_draft_pr_that_closes_the_issue(
     assert published.created and published.pr_number == 100
     created = _sent(github_api, "POST", "/repos/octo/widgets/pulls")
     assert created == [
-        {"title": "Add widget", "body": BODY, "head": BRANCH, "base": "main", "draft": True}
-    ]
+        {"title": "Add widget", "body": _shown(published), "head": BRANCH, "base": "main",
+         "draft": True}
+    ]  # fmt: skip
     assert api.pulls[100]["draft"] is True
     assert published.pr_url == "https://github.com/octo/widgets/pull/100"
 
@@ -153,13 +165,19 @@ def test_a_revision_updates_the_same_branch_and_pr_with_a_check_run_on_the_new_h
     new_head = repos.commit("src/widget.py", "def widget():\n    return 3\n")
     revised = _draft(body=BODY.replace("revision 0", "revision 1"))
 
+    new_tree = repos.workspace.git("rev-parse", f"{new_head}^{{tree}}").strip()
+
     second = _publish(client, repos, draft=revised)
 
-    assert repos.remote_sha() == new_head != old_head
+    # GitHub's commit, on top of the first one, holding the workspace's tree; adopted locally
+    published = repos.workspace.head()
+    assert repos.remote_sha() == published == second.head_sha != old_head
+    assert repos.workspace.git("rev-parse", f"{published}^{{tree}}").strip() == new_tree
+    assert repos.workspace.git("rev-parse", f"{published}^").strip() == old_head
     assert second.pr_number == first.pr_number and len(api.pulls) == 1
-    assert api.pulls[first.pr_number]["body"] == revised.body
+    assert api.pulls[first.pr_number]["body"] == _shown(second, revised.body)
     assert second.check_run_id != first.check_run_id
-    assert {r["head_sha"] for r in api.check_runs.values()} == {old_head, new_head}
+    assert {r["head_sha"] for r in api.check_runs.values()} == {old_head, published}
 
 
 def test_the_runs_known_pr_is_updated_when_found_by_number(
@@ -179,12 +197,29 @@ def test_a_closed_pr_of_the_run_is_never_replaced_by_a_second_one(
 ) -> None:
     first = _publish(client, repos)
     api.pulls[first.pr_number]["state"] = "closed"
+    revision = repos.commit("src/widget.py", "def widget():\n    return 5\n")
 
     with pytest.raises(GitHubError, match="is closed; not opening a second one") as caught:
         _publish(client, repos, existing_pr=first.pr_number)
 
     assert "reopen" in caught.value.hint
     assert len(_sent(github_api, "POST", "/repos/octo/widgets/pulls")) == 1
+    # found out before anything was made: the branch did not move, no commit was created
+    assert repos.remote_sha() == first.head_sha and repos.workspace.head() == revision
+    assert len(_sent(github_api, "POST", "/repos/octo/widgets/git/commits")) == 1
+
+
+def test_an_unreadable_pull_request_listing_fails_before_the_branch_is_made(
+    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+) -> None:
+    listed = pull(100)
+    del listed["node_id"]  # a field Draftsmith reads (to release the gate)
+    api.pulls[100] = listed
+
+    with pytest.raises(GitHubError, match="'node_id' is missing"):
+        _publish(client, repos)
+
+    assert repos.remote_sha() is None and api.check_runs == {}
 
 
 def test_a_pr_opened_concurrently_is_updated_not_duplicated(
@@ -209,7 +244,7 @@ def test_a_pr_opened_concurrently_is_updated_not_duplicated(
         422
     ]
     assert not published.created and published.pr_number == 100 and len(api.pulls) == 1
-    assert api.pulls[100]["body"] == BODY
+    assert api.pulls[100]["body"] == _shown(published)
 
 
 def _other_pr() -> dict[str, object]:
@@ -282,7 +317,7 @@ def test_check_run_has_the_summary_and_one_annotation_per_located_review_issue(
 
     run = api.check_runs[published.check_run_id]
     assert run["name"] == CHECK_NAME and run["head_sha"] == repos.workspace.head()
-    assert (run["conclusion"], run["output"]["summary"]) == ("success", BODY)
+    assert (run["conclusion"], run["output"]["summary"]) == ("success", _shown(published))
     assert run["external_id"] == "12"
     located = [
         (a["path"], a["start_line"], a["annotation_level"])
@@ -297,6 +332,11 @@ def test_an_existing_draftsmith_check_on_the_head_is_reused(
 ) -> None:
     from tests.helpers.github_repo_api import check_run
 
+    # the branch made by an earlier, killed attempt: the head is GitHub's commit
+    base = repos.workspace.git("rev-parse", "main").strip()
+    publish_branch(
+        client, repos.workspace, repo=REPO, clone_url=repos.url, branch=BRANCH, base_sha=base
+    )
     head = repos.workspace.head()
     api.check_runs[900] = check_run(900, name=CHECK_NAME, head_sha=head, status="in_progress")
     api.annotations[900] = []

@@ -71,7 +71,7 @@ def test_create_draft_pull_request(
         "base": "main",
         "draft": True,
     }
-    assert created.node_id == "PR_kwDOA9" and created.base.ref == "main"
+    assert (created.number, created.node_id, created.draft) == (9, "PR_kwDOA9", True)
 
 
 def test_update_pull_request_sends_only_what_changes(

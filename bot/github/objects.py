@@ -1,0 +1,128 @@
+"""The GitHub objects Draftsmith reads, each with only the fields it uses (`bot.github.answers`).
+
+A field GitHub may omit or null on some servers and that Draftsmith can do without has a default;
+the others are required, and their absence fails the call with the field's name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.github.answers import Answer
+
+
+class Account(Answer):
+    """A user, bot or organization, by login."""
+
+    login: str
+
+
+class App(Answer):
+    """A GitHub App (GET /app)."""
+
+    id: int
+    slug: str | None = None
+
+
+class Repository(Answer):
+    """A repository: where to clone it and its default branch."""
+
+    full_name: str
+    default_branch: str
+    clone_url: str
+
+
+class Permission(Answer):
+    """A collaborator's permission on a repository."""
+
+    permission: str
+    role_name: str | None = None
+
+
+class Membership(Answer):
+    """A team membership."""
+
+    state: str
+
+
+class Comment(Answer):
+    """An issue or pull-request comment."""
+
+    id: int
+    body: str | None = None
+    html_url: str | None = None
+
+
+class ContentFile(Answer):
+    """A file of the contents API (`type` says whether it is a file at all)."""
+
+    type: str
+    encoding: str | None = None
+    content: str | None = None
+
+
+class Branch(Answer):
+    """A pull request's head or base (`repo` is null once a fork is deleted)."""
+
+    ref: str
+    sha: str | None = None
+
+
+class PullRequest(Answer):
+    """A pull request, as listed or in full."""
+
+    number: int
+    state: str
+    html_url: str
+    node_id: str
+    title: str | None = None
+    body: str | None = None
+    draft: bool | None = None
+    head: Branch | None = None
+
+
+class CheckOutput(Answer):
+    """A check run's output."""
+
+    title: str | None = None
+    summary: str | None = None
+    text: str | None = None
+    annotations_count: int = 0
+
+
+class CheckRun(Answer):
+    """A check run."""
+
+    id: int
+    name: str
+    head_sha: str | None = None
+    status: str
+    conclusion: str | None = None
+    output: CheckOutput = CheckOutput()
+
+
+class CheckRunList(Answer):
+    """A page of check runs."""
+
+    check_runs: list[CheckRun]
+
+
+class CheckAnnotation(Answer):
+    """An annotation of a check run."""
+
+    path: str
+    start_line: int
+    annotation_level: str | None = None
+    message: str | None = None
+
+
+class HookDelivery(Answer):
+    """One delivery of the App's webhook."""
+
+    id: int
+    guid: str
+    delivered_at: datetime
+    status: str
+    status_code: int
+    event: str | None = None
+    action: str | None = None
