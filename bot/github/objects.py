@@ -53,6 +53,24 @@ class Comment(Answer):
     html_url: str | None = None
 
 
+class Review(Answer):
+    """A pull-request review: by whom (null for a deleted account), its state, of which commit."""
+
+    user: Account | None = None
+    state: str
+    commit_id: str | None = None
+
+
+class ReviewComment(Answer):
+    """A line comment of a review (`line` is absent from older servers' answers)."""
+
+    path: str
+    line: int | None = None
+    original_line: int | None = None
+    body: str = ""
+    in_reply_to_id: int | None = None
+
+
 class ContentFile(Answer):
     """A file of the contents API (`type` says whether it is a file at all)."""
 

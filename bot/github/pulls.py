@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bot.errors import GitHubError
 from bot.github.answers import read, read_list
 from bot.github.models import RepoLike, repo_parts
-from bot.github.objects import PullRequest
+from bot.github.objects import PullRequest, Review, ReviewComment
 from bot.github.transport import API_VERSION, GitHubClient
 
 logger = logging.getLogger(__name__)
@@ -67,22 +65,22 @@ class PullRequests:
 
         A person's standing review is their latest one that is not a plain comment (as on
         GitHub: a comment does not withdraw an approval, a dismissal or a change request does).
-        Read field by field from the JSON, so an older GitHub's answers are read too.
         """
         owner, name = repo_parts(repo)
+        what = f"GET pulls/{number}/reviews"
+        reviews: Iterable[Review] = self._github.rest.paginate(
+            self._rest.pulls.list_reviews,
+            map_func=lambda response: read_list(Review, response, what),
+            owner=owner,
+            repo=name,
+            pull_number=number,
+            per_page=100,
+        )
         standing: dict[str, tuple[str, str]] = {}
-        page = 1
-        while True:
-            response = self._rest.pulls.list_reviews(owner, name, number, per_page=100, page=page)
-            reviews: Any = json.loads(response.content or b"[]")
-            for review in reviews if isinstance(reviews, list) else []:
-                login = ((review or {}).get("user") or {}).get("login")
-                state = str(review.get("state") or "").upper()
-                if isinstance(login, str) and state and state != "COMMENTED":
-                    standing[login.lower()] = (state, str(review.get("commit_id") or ""))
-            if not isinstance(reviews, list) or len(reviews) < 100:
-                break
-            page += 1
+        for review in reviews:
+            state = review.state.upper()
+            if review.user is not None and state != "COMMENTED":
+                standing[review.user.login.lower()] = (state, review.commit_id or "")
         return [
             login
             for login, (state, commit) in standing.items()
@@ -90,28 +88,22 @@ class PullRequests:
         ]
 
     def review_comments(self, repo: RepoLike, number: int, review_id: int) -> list[ReviewNote]:
-        """The line comments of one submitted review, oldest first (read field by field)."""
+        """The line comments of one submitted review, oldest first."""
         owner, name = repo_parts(repo)
-        notes: list[ReviewNote] = []
-        page = 1
-        while True:
-            response = self._rest.pulls.list_comments_for_review(
-                owner, name, number, review_id, per_page=100, page=page
-            )
-            items: Any = json.loads(response.content or b"[]")
-            for item in items if isinstance(items, list) else []:
-                line = item.get("line") or item.get("original_line")
-                notes.append(
-                    ReviewNote(
-                        path=str(item.get("path") or ""),
-                        line=line if isinstance(line, int) else None,
-                        body=str(item.get("body") or ""),
-                        in_reply_to=item.get("in_reply_to_id"),
-                    )
-                )
-            if not isinstance(items, list) or len(items) < 100:
-                return notes
-            page += 1
+        what = f"GET pulls/{number}/reviews/{review_id}/comments"
+        comments: Iterable[ReviewComment] = self._github.rest.paginate(
+            self._rest.pulls.list_comments_for_review,
+            map_func=lambda response: read_list(ReviewComment, response, what),
+            owner=owner,
+            repo=name,
+            pull_number=number,
+            review_id=review_id,
+            per_page=100,
+        )
+        return [
+            ReviewNote(c.path, c.line or c.original_line, c.body, c.in_reply_to_id)
+            for c in comments
+        ]
 
     def create_draft(
         self, repo: RepoLike, *, title: str, body: str, head: str, base: str
