@@ -43,10 +43,12 @@ def test_a_delivery_missed_while_down_is_redelivered_by_the_loop_and_handled_onc
         objects.delivery(500, "an-earlier-one-that-arrived", at),
     ]
     fake_github.hook_payloads[MISSED] = ("issues", labeled(remote))
-    redelivered = threading.Event()
+    redelivered, ready = threading.Event(), threading.Event()
     harness: list[Harness] = []
 
     def deliver(guid: str, event: str, payload: dict[str, Any]) -> int:
+        # the loop may sweep before the harness is handed back: GitHub's redelivery waits for it
+        assert ready.wait(30), "the harness never started"
         status = harness[0].deliver(event, payload, delivery=guid)
         redelivered.set()
         return status
@@ -55,6 +57,7 @@ def test_a_delivery_missed_while_down_is_redelivered_by_the_loop_and_handled_onc
     settings.catchup_interval_s = 1
     with draftsmith(settings, ScriptedModel(happy_path()), monkeypatch) as h:
         harness.append(h)
+        ready.set()
         assert redelivered.wait(30), "the catch-up loop asked for no redelivery"
         h.settle()
 
