@@ -34,7 +34,7 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
-from bot.environment.kept import RESTORED_NOTE, keep, restore
+from bot.environment.kept import RESTORED_NOTE, keep, restore, untracked
 from bot.environment.node import choose_manager, keep_lock_out_of_change, node_setup_env
 from bot.environment.source_tree import build_failure, recorded_reason, use_source_tree
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
@@ -174,13 +174,16 @@ async def prepare_environment(
     # from nothing (`uv venv` refuses an existing .venv, and a half install is no environment)
     shutil.rmtree(root / VENV, ignore_errors=True)
     started = time.monotonic()
-    if cache is not None and plan.language == "python" and restore(cache.root, plan.key, root):
+    kept = cache is not None and plan.language in ("python", "node") and bool(plan.commands)
+    if cache is not None and kept and restore(cache.root, plan.key, root, plan.language):
         prepared.restored = True
-        _restored_from_source_tree(root, prepared, installer)
+        if plan.language == "python":
+            _restored_from_source_tree(root, prepared, installer)
         prepared.notes.append(RESTORED_NOTE)
         prepared.duration_s = round(time.monotonic() - started, 3)
         _write_marker(root, prepared)
         return prepared
+    before = untracked(root) if kept else None
     prepared.records = await _install(sandbox, root, plan, limits, allow, cache)
     failed = _first_failure(prepared.records)
     if failed is not None and plan.language == "python" and not plan.configured:
@@ -201,8 +204,8 @@ async def prepare_environment(
     if not prepared.ok:
         return prepared
     _write_marker(root, prepared)
-    if cache is not None and plan.language == "python" and plan.commands:
-        keep(cache.root, plan.key, root)  # for the next run with the same inputs
+    if cache is not None and kept:  # for the next run with the same inputs
+        keep(cache.root, plan.key, root, plan.language, before)
     return prepared
 
 

@@ -211,3 +211,52 @@ def test_a_script_of_an_unknown_runner_runs_as_npm_test_judged_by_its_exit_code(
     assert cases.failing() == {"scripts.test (judged by its exit code): npm test"}
     report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, [], files=["test/x.js"]))
     assert cases.empty and "cannot run chosen test files" in report.failure_details
+
+
+def test_a_second_workspace_gets_a_copy_of_what_setup_made_and_no_writes_of_the_first(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    # a pnpm workspace (symbolic links, shims naming absolute paths, a node_modules per package)
+    # whose root `prepare` script builds a file the tests import, as many libraries' builds do
+    build = (
+        "node -e \"const fs = require('fs'); fs.mkdirSync('packages/good/dist', {recursive: true});"
+        " fs.writeFileSync('packages/good/dist/built.js', 'module.exports = 42;');\""
+    )
+    root_manifest = {"name": "mono", "private": True, "packageManager": "pnpm@9.15.0",
+                     "scripts": {"prepare": build}}  # fmt: skip
+    good = {"name": "good", "version": "1.0.0", "scripts": {"test": "mocha"},
+            "devDependencies": MOCHA}  # fmt: skip
+    test = (
+        "const assert = require('node:assert');\n"
+        "it('uses the build', () => assert.strictEqual(require('../dist/built.js'), 42));\n"
+    )
+    files = {
+        "package.json": json.dumps(root_manifest),
+        "pnpm-workspace.yaml": "packages:\n  - 'packages/*'\n",
+        ".gitignore": "dist/\n",
+        "packages/good/package.json": json.dumps(good),
+        "packages/good/test/good.spec.js": test,
+    }
+    first_root = make_repo(tmp_path / "run-1" / "mono", files)
+    first = prepare(sandbox, first_root, tmp_path / "cache")
+    assert not first.restored and first.records
+    assert (first_root / "packages/good/dist/built.js").is_file()
+    (first_root / "packages/good/node_modules/planted.txt").write_text("written by run 1")
+
+    second_root = make_repo(tmp_path / "run-2" / "mono", files)
+    second = prepare(sandbox, second_root, tmp_path / "cache")
+    assert second.restored and second.records == []  # nothing installed
+    assert not (second_root / "packages/good/node_modules/planted.txt").exists()
+    report, cases = asyncio.run(
+        run_node_tests(sandbox, second_root, LIMITS, ["packages/good/index.js"])
+    )
+    assert report.status is TestStatus.passed, report.failure_details
+    assert cases.cases == {"packages/good/test/good.spec.js::uses the build": CaseStatus.passed}
+    # nothing in the copy leads back to the first workspace: shims, state files, links
+    shims = [p for p in (second_root / "packages/good/node_modules/.bin").iterdir() if p.is_file()]
+    states = [p for p in second_root.glob("**/node_modules/.modules.yaml")]
+    assert shims and states  # pnpm writes them naming its workspace: rewritten
+    for path in shims + states:
+        assert str(first_root) not in path.read_text(errors="replace"), path
+    links = [p for p in second_root.rglob("*") if p.is_symlink()]
+    assert links and not [p for p in links if str(first_root) in os.readlink(p)]
