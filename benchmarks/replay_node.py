@@ -183,7 +183,13 @@ def replay(repo: Path, commit: str, truth: dict[str, Any], work: Path) -> dict[s
         os.environ.setdefault("OPENAI_API_KEY", "sk-replay-not-a-real-key-0000000000")
         code = run_local_pipeline(settings, clone, subject, Console(quiet=True), store=store)
     run = store.list_runs()[0]
-    outcome = json.loads(store.get_artifact(run.id, "testoutcome.r0").content)
+    stored = store.get_artifact(run.id, "testoutcome.r0")
+    if stored is None:  # stopped before any test ran (setup, most often): say where and why
+        return {"commit": commit[:10], "converged": False, "status": str(run.status),
+                "reason": (run.status_reason or "")[:600],
+                "fail_to_pass": len(truth["fail_to_pass"]),
+                "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
+    outcome = json.loads(stored.content)
     report = outcome["report"]
     figures = {"passed": report["tests_passed"], "failed": report["tests_failed"],
                "skipped": report["tests_skipped"]}  # fmt: skip

@@ -84,10 +84,15 @@ def made_by_setup(workspace: Path, before: set[str]) -> list[str] | None:
 
 
 def keep(
-    cache_root: Path, key: str, workspace: Path, language: str, before: set[str] | None
+    cache_root: Path,
+    key: str,
+    workspace: Path,
+    language: str,
+    before: set[str] | None,
+    notes: list[str],
 ) -> Path | None:
     """Keep a copy of what setup made (the untracked paths that were not `before` it ran) under
-    `key`; the kept folder, or None."""
+    `key`, with the setup's notes for the evidence; the kept folder, or None."""
     paths = made_by_setup(workspace, before) if before is not None else None
     if paths is None or (language == "python" and VENV not in paths):
         return None
@@ -105,6 +110,7 @@ def keep(
             "workspace": str(workspace),
             "kept_at": time.time(),
             "paths": paths,
+            "notes": notes,
         }
         (staging / DESCRIPTION).write_text(json.dumps(description))
         shutil.rmtree(final, ignore_errors=True)  # a folder without description: half kept
@@ -117,15 +123,17 @@ def keep(
     return final
 
 
-def restore(cache_root: Path, key: str, workspace: Path, language: str) -> bool:
-    """Copy the environment kept under `key` into the workspace; False when there is none."""
+def restore(cache_root: Path, key: str, workspace: Path, language: str) -> list[str] | None:
+    """Copy the environment kept under `key` into the workspace; the notes of the setup that
+    made it, or None when there is none."""
     folder = _folder(cache_root, key, language)
     try:
         description = json.loads((folder / DESCRIPTION).read_text())
         paths = [str(p) for p in description["paths"]]
+        notes = [str(n) for n in description["notes"]]
         old = str(description["workspace"])
     except (OSError, ValueError, KeyError, TypeError):
-        return False
+        return None
     try:
         for path in paths:
             _remove(workspace / path)
@@ -135,7 +143,7 @@ def restore(cache_root: Path, key: str, workspace: Path, language: str) -> bool:
         logger.warning("kept environment %s not restored: %s", folder.name, exc)
         for path in paths:
             _remove(workspace / path)
-        return False
+        return None
     os.utime(folder)  # recently used: pruned last
     for path in paths:
         target = workspace / path
@@ -144,7 +152,7 @@ def restore(cache_root: Path, key: str, workspace: Path, language: str) -> bool:
         elif target.name == "node_modules":
             _rewrite_files(_node_state_files(target), old, str(workspace))
         _relink(target, old, str(workspace))
-    return True
+    return notes
 
 
 def _remove(path: Path) -> None:

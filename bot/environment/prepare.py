@@ -34,8 +34,10 @@ from bot.environment.detect import (
     pinned_requirements,
     python_plan,
 )
+from bot.environment.install_scripts import install_without_scripts
 from bot.environment.kept import RESTORED_NOTE, keep, restore, untracked
 from bot.environment.node import choose_manager, keep_lock_out_of_change, node_setup_env
+from bot.environment.problems import CONFIG_HINT, TAIL_CHARS, setup_problem
 from bot.environment.source_tree import build_failure, recorded_reason, use_source_tree
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.phases import CommandRecord, run_phase
@@ -47,13 +49,6 @@ SCRATCH = (".venv/", ".draftsmith/", "node_modules/", "__pycache__/", ".coverage
 MARKER = ".draftsmith/environment.json"
 TOOLBOX_PTH = "_draftsmith_toolbox.pth"
 UV_BIN = f"{BIN_DIR}/uv"
-TAIL_CHARS = 1500
-CONFIG_HINT = (
-    "Say how to prepare it in .github/draftsmith.yml (read from the default branch), e.g.\n"
-    "setup_commands:\n  - python3 -m venv .venv\n"
-    "  - .venv/bin/python -m pip install -e '.[test]'\n"
-    "test_command: .venv/bin/python -m pytest"
-)
 
 
 @dataclass
@@ -175,8 +170,10 @@ async def prepare_environment(
     shutil.rmtree(root / VENV, ignore_errors=True)
     started = time.monotonic()
     kept = cache is not None and plan.language in ("python", "node") and bool(plan.commands)
-    if cache is not None and kept and restore(cache.root, plan.key, root, plan.language):
+    earlier = restore(cache.root, plan.key, root, plan.language) if cache and kept else None
+    if earlier is not None:
         prepared.restored = True
+        prepared.notes += [note for note in earlier if note not in prepared.notes]
         if plan.language == "python":
             _restored_from_source_tree(root, prepared, installer)
         prepared.notes.append(RESTORED_NOTE)
@@ -190,6 +187,11 @@ async def prepare_environment(
         failed = await _without_the_project(
             sandbox, root, limits, allow, cache, prepared, installer, failed
         )
+    if failed is not None and plan.language == "node" and not plan.configured:
+        prepared.plan, failed = await install_without_scripts(
+            lambda again: _install(sandbox, root, again, limits, allow, cache),
+            plan, choose_manager(root).manager, failed, prepared.records, prepared.notes,
+        )  # fmt: skip
     if failed is not None:
         prepared.problem = setup_problem(failed, plan, prepared.notes)
     elif plan.language == "python" and not (root / VENV / "bin" / "python").exists():
@@ -205,7 +207,7 @@ async def prepare_environment(
         return prepared
     _write_marker(root, prepared)
     if cache is not None and kept:  # for the next run with the same inputs
-        keep(cache.root, plan.key, root, plan.language, before)
+        keep(cache.root, plan.key, root, plan.language, before, prepared.notes)
     return prepared
 
 
@@ -377,23 +379,3 @@ def _marker(root: Path) -> dict[str, Any]:
 
 def _ready(root: Path, plan: EnvironmentPlan) -> bool:
     return plan.language != "python" or (root / VENV / "bin" / "python").exists()
-
-
-def setup_problem(record: CommandRecord, plan: EnvironmentPlan, notes: Sequence[str] = ()) -> str:
-    """What failed in setup, the tail of its output, what else was tried (`notes`), and what the
-    repository can say instead."""
-    if record.refused:
-        what = f"setup command refused by the policy's setup allow-list: `{record.command}`"
-    elif record.limit_hit is not None:
-        what = f"setup command `{record.command}` hit the sandbox's {record.limit_hit} limit"
-    else:
-        what = f"setup command `{record.command}` failed (exit {record.exit_code})"
-    origin = "; ".join(plan.sources) or "(none)"
-    tail = record.output_tail.strip()[-TAIL_CHARS:]
-    hint = (
-        "Fix the commands in .github/draftsmith.yml, or narrow them to what the sandbox allows."
-        if plan.configured
-        else CONFIG_HINT
-    )
-    tried = "".join(f"\n{note}" for note in notes)
-    return f"{what}\nPrepared from: {origin}\nOutput (tail):\n{tail}{tried}\n\n{hint}"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.policy.config import command_allowed
-from bot.sandbox.base import LimitHit, Limits, Sandbox
+from bot.sandbox.base import ExecResult, LimitHit, Limits, Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,12 @@ class CommandRecord:
     refused: bool = False
     output_tail: str = ""
     refused_egress: list[str] = field(default_factory=list)  # setup: what the filter refused
+
+
+def _stderr_tail(phase: str, result: ExecResult) -> int:
+    """How much of stderr a record keeps: more of a failed setup command's, whose package
+    manager names the failing dependency's script above that script's own output."""
+    return 6000 if phase == "setup" and not result.ok else 2000
 
 
 def allowed(command: list[str], allow: Sequence[str]) -> bool:
@@ -79,7 +85,7 @@ async def run_phase(
                 exit_code=result.exit_code,
                 duration_s=result.duration_s,
                 limit_hit=result.limit_hit,
-                output_tail=(result.stdout[-2000:] + result.stderr[-2000:]),
+                output_tail=result.stdout[-2000:] + result.stderr[-_stderr_tail(phase, result) :],
                 refused_egress=list(result.refused_egress),
             )
         )

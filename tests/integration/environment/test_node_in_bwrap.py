@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,38 @@ def test_a_second_workspace_gets_a_copy_of_what_setup_made_and_no_writes_of_the_
         assert str(first_root) not in path.read_text(errors="replace"), path
     links = [p for p in second_root.rglob("*") if p.is_symlink()]
     assert links and not [p for p in links if str(first_root) in os.readlink(p)]
+
+
+def test_a_dependency_whose_install_script_fails_is_installed_again_without_scripts(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    # a dependency whose postinstall fetches a data set from a website (top-sites does): the
+    # setup phase reaches the registries only, so the script fails there
+    dep = tmp_path / "broken-dep"
+    dep.mkdir()
+    (dep / "package.json").write_text(json.dumps(
+        {"name": "broken-dep", "version": "1.0.0", "scripts": {"postinstall": "node fetch.js"}}
+    ))  # fmt: skip
+    (dep / "fetch.js").write_text("console.error('getaddrinfo EAI_AGAIN moz.com'); process.exit(1)")
+    subprocess.run(["npm", "pack", "-q", "--pack-destination", str(tmp_path)], cwd=dep,
+                   check=True, capture_output=True)  # fmt: skip
+    vendored = {"broken-dep": "file:vendor/broken-dep-1.0.0.tgz"}
+    manifest = {"name": "calc", "private": True, "scripts": {"test": "mocha"},
+                "devDependencies": {**MOCHA, **vendored}}  # fmt: skip
+    files = {"package.json": json.dumps(manifest), "test/a.spec.js": PASSING.format(name="works")}
+    root = make_repo(tmp_path / "calc", files)
+    (root / "vendor").mkdir()
+    shutil.copy(tmp_path / "broken-dep-1.0.0.tgz", root / "vendor")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "vendored"], cwd=root, check=True)
+
+    environment = prepare(sandbox, root, tmp_path / "cache")
+    assert [(r.command, r.exit_code) for r in environment.records] == [
+        ("npm install --no-package-lock", 1),
+        ("npm install --no-package-lock --ignore-scripts", 0),
+    ]
+    [note] = [n for n in environment.notes if "install script" in n]
+    assert "broken-dep: `node fetch.js`" in note and "--ignore-scripts" in note
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["index.js"]))
+    assert report.status is TestStatus.passed, report.failure_details
+    assert cases.cases == {"test/a.spec.js::works": CaseStatus.passed}
