@@ -202,10 +202,12 @@ def verdict_lines(verdict: Verdict) -> list[str]:
         f"{verdict.tried} candidates were tried (`DRAFTSMITH_CANDIDATES={verdict.tried}`), each "
         f"coded independently and tested on its own; this change is candidate {verdict.winner}: "
         f"{verdict.why}.",
+        "",
     ]
     lines += [f"- candidate {loss.number} lost: {loss.why}" for loss in verdict.losses]
-    lines.append(
+    lines += [
+        "",
         "Ranked by: fail-before/pass-after proven, then fewer new findings, then higher "
-        "coverage of the change, then smaller size."
-    )
+        "coverage of the change, then smaller size.",
+    ]
     return lines
