@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from bot.agents.tester import Tester
 from bot.config import Settings
 from bot.local import run_local_pipeline
+from bot.run.engine import Engine, model_client
+from bot.sandbox.choose import get_sandbox
 from bot.store.runs import Store
 from tests.helpers.loop_scripts import ADD, CALC_FILES, REQUEST
 from tests.helpers.repos import git, make_repo
@@ -37,6 +40,21 @@ BESIDE: dict[str, Any] = {
 }
 
 
+def script() -> dict[str, list[Any]]:
+    """Three candidates: the first fails its test, the second's test misses it, the third is
+    proven."""
+    return {
+        "planner": [PLAN],
+        "coder": [
+            *coder(WRONG, "subtract, first try"),
+            *coder(UNTESTED, "subtract, second try"),
+            *coder(PROVEN, "subtract, third try"),
+        ],
+        "tester": [TESTS, BESIDE, TESTS],  # one test plan per candidate, in order
+        "reviewer": [APPROVED],
+    }
+
+
 def coder(replace: str, why: str) -> list[Any]:
     """One candidate's loop: an edit of calc/__init__.py, then submit."""
     return [
@@ -56,17 +74,7 @@ def test_three_candidates_the_pr_carries_the_proven_one_and_names_why_the_others
         candidates=3,
     )
     store = Store(settings.database_url)
-    script = {
-        "planner": [PLAN],
-        "coder": [
-            *coder(WRONG, "subtract, first try"),
-            *coder(UNTESTED, "subtract, second try"),
-            *coder(PROVEN, "subtract, third try"),
-        ],
-        "tester": [TESTS, BESIDE, TESTS],  # one test plan per candidate, in order
-        "reviewer": [APPROVED],
-    }
-    model = ScriptedModel(script)
+    model = ScriptedModel(script())
     console = Console(record=True, width=200)
     with serve_model(model) as url:
         monkeypatch.setenv("OPENAI_BASE_URL", url)
@@ -113,3 +121,62 @@ def test_three_candidates_the_pr_carries_the_proven_one_and_names_why_the_others
     assert len(trials) == 3  # each candidate tested once
     for number in (1, 2, 3):
         assert store.get_artifact(run.id, f"transcript.c{number}.r0") is not None
+
+
+class Killed(BaseException):
+    """A worker's death mid-trial: nothing after it runs, nothing is recorded."""
+
+
+def test_a_worker_killed_mid_trial_resumes_without_redoing_or_mixing_candidates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "calc", CALC_FILES)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        work_dir=tmp_path / "work",
+        model="scripted-model",
+        candidates=3,
+    )
+    store = Store(settings.database_url)
+    model = ScriptedModel(script())
+    real_run = Tester.run
+    runs: list[int] = []
+    heads: list[str] = []
+
+    async def dies_on_the_third(self: Tester, *args: Any, **kwargs: Any) -> Any:
+        outcome = await real_run(self, *args, **kwargs)
+        runs.append(1)
+        if len(runs) == 3:  # candidate 3 committed with its tests and tested, not yet stored
+            heads.append(args[0].head())
+            raise Killed
+        return outcome
+
+    with serve_model(model) as url:
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
+        monkeypatch.setattr(Tester, "run", dies_on_the_third)
+        with pytest.raises(Killed):
+            run_local_pipeline(settings, repo, REQUEST, Console(width=200), store=store)
+        (run,) = store.list_runs()
+        assert (run.phase, run.status) == ("testing", "running")
+        workspace = settings.work_dir / f"run-{run.id}" / "repo"
+        # a SIGKILL runs no `finally`: the tree is left as candidate 3's trial had it
+        git(workspace, "reset", "--quiet", "--hard", heads[0])
+        assert "candidate 3" in git(workspace, "log", "--format=%s")
+        engine = Engine(  # the next worker
+            settings,
+            store,
+            sandbox_factory=lambda: get_sandbox(settings),
+            llm_factory=lambda config: model_client(settings, config),
+        )
+        while run.status == "running":
+            run = engine.advance(run.id)
+    assert run.status == "approved", run.status_reason
+    assert len(runs) == 4  # candidates 1 and 2 were not tested again; 3 once more
+    assert (model.calls["coder"], model.calls["tester"]) == (6, 3)  # nothing asked twice
+    trials = [json.loads(a.content) for a in store.artifacts(run.id) if a.name == "trial.r0"]
+    assert sorted(t["trial"]["number"] for t in trials) == [1, 2, 3]
+    assert json.loads(store.get_artifact(run.id, "candidates.r0").content)["winner"] == 3
+    log = git(workspace, "log", "--format=%s", f"{run.base_sha}..{run.branch}").splitlines()
+    assert log == ["draftsmith: tests", "draftsmith: revision 0"]
+    assert git(workspace, "show", f"{run.branch}:calc/__init__.py").endswith(PROVEN)
