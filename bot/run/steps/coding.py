@@ -5,6 +5,12 @@ loop's working tree is stored after every edit and each step as a transcript row
 mid-loop resumes from the stored tree (never replaying an edit). At `submit` the tree of the
 edited paths is the change: stored once as `change.rN`, then applied on a clean tree and
 committed, so nothing a command wrote on the side is ever part of it.
+
+With `DRAFTSMITH_CANDIDATES=N` (N > 1) the step runs once per candidate (`StepResult.again`),
+each loop on a clean tree from the revision's start with its own seed and its own stored tree and
+transcript (`worktree.cK.rN`, `transcript.cK.rN`); each submission is stored as `candidate.rN`
+and nothing is committed: the testing step tests every candidate and commits the winner
+(bot/run/steps/trials.py).
 """
 
 from __future__ import annotations
