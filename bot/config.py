@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="Most completion tokens one model call may ask for (lower it for models "
         "with a smaller output limit); budgets may ask for fewer.",
     )
+    candidates: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Coders working independently on each revision (a different seed each); "
+        "the PR carries the candidate ranked best on the tester's evidence.",
+    )
     work_dir: Path = Field(
         default=Path("./draftsmith-work"), description="Where runs clone repositories."
     )

@@ -91,11 +91,13 @@ class Coder:
         revision: int,
         guidance: str = "",
         resumed: str = "",
+        sampling: dict[str, int] | None = None,
     ) -> Completion[CodeSubmission]:
         """Work on `plan` until `submit`; `feedback` lists what to fix on a revision.
 
         `guidance` is the repository's instruction files, already wrapped as data; `resumed`
-        says what an earlier, interrupted loop of this revision left in the working tree."""
+        says what an earlier, interrupted loop of this revision left in the working tree;
+        `sampling` sets one candidate's seed when several coders work on the revision."""
         sections = [
             guidance,
             "The approved plan:",
@@ -119,6 +121,7 @@ class Coder:
             CodeSubmission,
             tools=self.loop.tools(repository_tools(self.workspace)),
             tool_budget=self.tool_budget,
+            sampling=sampling,
         )
         completion.value.revision = revision
         return completion

@@ -54,6 +54,8 @@ class Evidence:
     notes: list[str] = field(default_factory=list)
     instructions: list[dict[str, Any]] = field(default_factory=list)
     loop: list[LoopStep] = field(default_factory=list)  # the coder's steps of this revision
+    candidates: list[str] = field(default_factory=list)
+    """Best of N: how many candidates were tried and why each other one lost (Markdown lines)."""
 
 
 def loop_line(run_id: int, steps: list[LoopStep]) -> str:
@@ -199,6 +201,8 @@ def evidence_markdown(evidence: Evidence) -> str:
         lines += [f"- {code(e.path)} ({e.operation})" for e in change.edits]
         lines += ["", inert(change.explanation, host=host)]
         lines += ["", loop_line(run.id, evidence.loop)]
+    if evidence.candidates:
+        lines += ["", "## Candidates", inert("\n".join(evidence.candidates), host=host)]
     tests = evidence.tests
     lines += ["", "## Review", *_review_section(evidence.review, host), ""]
     basis = "\n".join(basis_markdown(evidence.analysis, tests, evidence.review))

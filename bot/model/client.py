@@ -55,6 +55,7 @@ class Completion(Generic[T]):
 class _Exchange:
     usages: list[Usage] = field(default_factory=list)
     tool_calls: int = 0
+    sampling: dict[str, Any] = field(default_factory=dict)
 
 
 class ModelClient:
@@ -143,11 +144,15 @@ class ModelClient:
         *,
         tools: Sequence[Tool] = (),
         tool_budget: int = 20,
+        sampling: Mapping[str, Any] | None = None,
     ) -> Completion[T]:
-        """Ask `role`'s model for an answer validating against `contract`; re-ask at most twice."""
+        """Ask `role`'s model for an answer validating against `contract`; re-ask at most twice.
+
+        `sampling` is sent with every request of the answer (e.g. `{"seed": 2}`: one candidate
+        of several)."""
         client, model = self._require(role)
         conversation = [dict(m) for m in messages]
-        exchange = _Exchange()
+        exchange = _Exchange(sampling=dict(sampling or {}))
         errors = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             text = await self._answer(
@@ -268,6 +273,7 @@ class ModelClient:
                     },
                 },
             }
+            kwargs.update(exchange.sampling)
             if tool_specs:
                 kwargs["tools"] = tool_specs
             if self.guard is not None:

@@ -20,7 +20,7 @@ from bot.store.runs import Store
 from bot.store.tables import Artifact, Run, as_aware, utcnow
 from bot.store.vocabulary import EventKind
 
-_REVISED = re.compile(r"^(?P<kind>[a-z_]+)\.r(?P<revision>\d+)$")
+_REVISED = re.compile(r"^(?P<kind>[a-z_]+)(?:\.c(?P<candidate>\d+))?\.r(?P<revision>\d+)$")
 
 
 class RunSummary(BaseModel):
@@ -83,6 +83,9 @@ class LoopTranscript(BaseModel):
 
     revision: int
     steps: list[dict[str, Any]]
+    candidate: int | None = Field(
+        default=None, description="Which candidate's loop, when several coders worked on it."
+    )
 
 
 class ArtifactInfo(BaseModel):
@@ -111,6 +114,10 @@ class RunDetail(BaseModel):
     diffs: list[Revised]
     transcripts: list[LoopTranscript] = Field(
         default_factory=list, description="The coder's loop, step by step, per revision."
+    )
+    candidates: list[Revised] = Field(
+        default_factory=list,
+        description="Best of N: per revision, the candidates tried and why each other lost.",
     )
     time_budget: list[TimeRow] = Field(
         default_factory=list, description="Where the run's time went (None: not measured)."
@@ -302,13 +309,14 @@ def run_detail(
     bars, total = _phase_bars(store, run, now, cost_known)
     latest: dict[str, Artifact] = {}
     revised: dict[str, dict[int, Any]] = defaultdict(dict)
-    steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    steps: dict[tuple[int, int | None], list[dict[str, Any]]] = defaultdict(list)
     for artifact in store.artifacts(run_id):
         latest[artifact.name] = artifact
         match = _REVISED.match(artifact.name)
+        candidate = int(match["candidate"]) if match and match["candidate"] else None
         if match and match["kind"] == "transcript":  # one row per step of the coder's loop
-            steps[int(match["revision"])].append(_content(artifact))
-        elif match:
+            steps[(int(match["revision"]), candidate)].append(_content(artifact))
+        elif match and candidate is None:  # a candidate's own tree or tests: in its trial
             revised[match["kind"]][int(match["revision"])] = _content(artifact)
 
     def by_revision(kind: str) -> list[Revised]:
@@ -331,7 +339,11 @@ def run_detail(
         reviews=by_revision("review"),
         test_reports=by_revision("testreport"),
         diffs=by_revision("diff"),
-        transcripts=[LoopTranscript(revision=r, steps=steps[r]) for r in sorted(steps)],
+        transcripts=[
+            LoopTranscript(revision=r, candidate=c, steps=steps[(r, c)])
+            for r, c in sorted(steps, key=lambda key: (key[0], key[1] or 0))
+        ],
+        candidates=by_revision("candidates"),
         time_budget=time_budget(store, run_id),
         artifacts=[
             ArtifactInfo(

@@ -15,7 +15,10 @@ Where things live:
 - `context.py`      `Services` (built once per process), `RunContext` (one run, one worker),
                     `StepResult` and the `Step` protocol.
 - `steps/`          one module per working phase: planning, coding, reviewing, testing,
-                    deploying; `steps.STEPS` registers them.
+                    deploying; `steps.STEPS` registers them (`steps/trials.py`: best of N
+                    in the testing step).
+- `candidates.py`   best of N (`DRAFTSMITH_CANDIDATES`): a pure ranking of candidates on their
+                    evidence, and why each other one lost.
 - `engine.py`       `Engine.advance(run_id)`: start, context, budgets, step, usage, move,
                     progress.
 - `checkout.py`, `budgets.py`, `evidence.py`: the clone, the budgets, the evidence.

@@ -29,6 +29,7 @@ from bot.contracts import (
 )
 from bot.github.publish import Published
 from bot.policy.decide import Decision
+from bot.run.candidates import Candidate, Evaluated, Verdict
 from bot.security.screening import Flag
 from bot.store.runs import Store
 
@@ -111,6 +112,22 @@ TEST_COMMANDS: ArtifactKind[list[dict[str, Any]]] = _kind(
 )
 TEST_REPORT: ArtifactKind[TestReport] = _kind("testreport", TestReport, per_revision=True)
 TEST_OUTCOME: ArtifactKind[TestOutcome] = _kind("testoutcome", TestOutcome, per_revision=True)
+# best of N (bot/run/candidates.py): each candidate's submission and evidence, then the verdict
+CANDIDATE: ArtifactKind[Candidate] = _kind("candidate", Candidate, per_revision=True)  # many
+TRIAL: ArtifactKind[Evaluated] = _kind("trial", Evaluated, per_revision=True)  # many
+CANDIDATES: ArtifactKind[Verdict] = _kind("candidates", Verdict, per_revision=True)
+
+
+def of_candidate(kind: ArtifactKind[T], number: int | None) -> ArtifactKind[T]:
+    """`kind` of candidate `number` (`worktree.c2.rN`); `kind` itself for a single coder."""
+    if number is None:
+        return kind
+    name = f"{kind.name}.c{number}"
+    existing = KINDS.get(name)
+    if existing is not None:
+        return cast(ArtifactKind[T], existing)
+    made: ArtifactKind[T] = _kind(name, kind.type_, per_revision=True, text=kind.text)
+    return made
 
 
 class Artifacts:

@@ -115,7 +115,8 @@ class RunContext:
 class StepResult:
     """How a step ends: the move to make, why, and (for `revise`) the coder's feedback.
 
-    `move` is None when the run was moved by someone else meanwhile (stopped): nothing to do.
+    `move` is None when the run was moved by someone else meanwhile (stopped), or when the
+    step did part of its work and is to be performed again (`again`): nothing to move.
     """
 
     move: Move | None
@@ -127,6 +128,12 @@ class StepResult:
     def advance(cls) -> StepResult:
         """The step is done; on to the next phase."""
         return cls(Move.advance)
+
+    @classmethod
+    def again(cls, outcome: str) -> StepResult:
+        """Part of the step's work is done and stored; the same step runs again for the rest
+        (one candidate at a time, so each one's usage is recorded when it ends)."""
+        return cls(None, None, outcome)
 
     @classmethod
     def revise(cls, feedback: str, why: str) -> StepResult:

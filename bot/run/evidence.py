@@ -9,6 +9,7 @@ from bot.policy.decide import Decision
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
 from bot.run.budgets import wall_time
+from bot.run.candidates import verdict_lines
 from bot.run.checkout import issue_text
 from bot.run.context import Services
 from bot.store.tables import Run
@@ -35,6 +36,8 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
     """Everything the PR body shows, for the run's current revision."""
     stored, rev = Artifacts(services.store, run.id), run.revision
     spent = wall_time(services.store, run)
+    verdict = stored.load(artifacts.CANDIDATES, rev)
+    transcript = artifacts.of_candidate(artifacts.TRANSCRIPT, verdict.winner if verdict else None)
     return Evidence(
         run=run,
         decision=decision,
@@ -54,7 +57,8 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
             for e in services.store.events(run.id, kind)
         ],
         instructions=stored.load(artifacts.INSTRUCTIONS) or [],
-        loop=list(stored.all(artifacts.TRANSCRIPT, rev)),
+        loop=list(stored.all(transcript, rev)),
+        candidates=verdict_lines(verdict) if verdict is not None else [],
     )
 
 

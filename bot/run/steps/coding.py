@@ -5,6 +5,12 @@ loop's working tree is stored after every edit and each step as a transcript row
 mid-loop resumes from the stored tree (never replaying an edit). At `submit` the tree of the
 edited paths is the change: stored once as `change.rN`, then applied on a clean tree and
 committed, so nothing a command wrote on the side is ever part of it.
+
+With `DRAFTSMITH_CANDIDATES=N` (N > 1) the step runs once per candidate (`StepResult.again`),
+each loop on a clean tree from the revision's start with its own seed and its own stored tree and
+transcript (`worktree.cK.rN`, `transcript.cK.rN`); each submission is stored as `candidate.rN`
+and nothing is committed: the testing step tests every candidate and commits the winner
+(bot/run/steps/trials.py).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from bot.github.markdown import commit_text
 from bot.policy.decide import evaluate
 from bot.repo.retrieval import select_context
 from bot.run import artifacts
+from bot.run.candidates import Candidate
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
@@ -32,7 +39,8 @@ CONTEXT_TOKENS = 24_000
 
 class Coding:
     """plan + feedback -> worktree.rN + transcript.rN -> change.rN -> diff.rN; edits of
-    forbidden paths block the run."""
+    forbidden paths block the run. With N candidates: worktree.cK.rN + transcript.cK.rN ->
+    candidate.rN per candidate K (the testing step chooses)."""
 
     phase: ClassVar[Phase] = Phase.coding
     reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.FEEDBACK, artifacts.WORKTREE)
@@ -43,12 +51,16 @@ class Coding:
         artifacts.DIFF,
         artifacts.DECISION,
         artifacts.FEEDBACK,
+        artifacts.CANDIDATE,
     )
 
     async def run(self, ctx: RunContext) -> StepResult:
         """Run the coder's loop once per revision, then apply and commit the change once."""
         run, stored = ctx.run, ctx.artifacts
         revision = run.revision
+        count = ctx.services.settings.candidates
+        if count > 1 and not stored.exists(artifacts.CHANGE, revision):
+            return await self._candidates(ctx, count)
         tree = WorkingTree(ctx.workspace)
         change = stored.load(artifacts.CHANGE, revision)
         if change is None and not stored.exists(artifacts.DIFF, revision):
@@ -85,19 +97,61 @@ class Coding:
             ctx.store.update_run(run.id, head_sha=ctx.workspace.head())
         return StepResult.advance()
 
-    async def _code(
-        self, ctx: RunContext, plan: ImplementationPlan, tree: WorkingTree
-    ) -> CodeChange | None:
-        """The loop; its change is the tree's snapshot plus any edits of the final answer."""
+    async def _candidates(self, ctx: RunContext, count: int) -> StepResult:
+        """Best of N: one candidate's loop per call, each on a clean tree from the revision's
+        start, stored as `candidate.rN`; the testing step gathers each one's evidence."""
         stored, revision = ctx.artifacts, ctx.run.revision
-        earlier = list(stored.all(artifacts.TRANSCRIPT, revision))
-        tree.restore(stored.load(artifacts.WORKTREE, revision) or [])
+        done = {c.number: c for c in stored.all(artifacts.CANDIDATE, revision)}
+        number = next((k for k in range(1, count + 1) if k not in done), None)
+        if number is not None:
+            transcript = artifacts.of_candidate(artifacts.TRANSCRIPT, number)
+            if any(s.tool == "run" for s in stored.all(transcript, revision)):
+                discard_environment(ctx.workspace.root)  # an interrupted loop's commands ran in it
+            environment = await ensure_environment(ctx)
+            if not environment.ok:
+                why = f"{NOT_THE_CODE}: {environment.problem}"
+                return StepResult(Move.give_up, why, "environment")
+            tree = WorkingTree(ctx.workspace)
+            change = await self._code(ctx, stored.require(artifacts.PLAN), tree, number)
+            tree.clean()  # the next candidate starts from the revision's start, like this one
+            steps = len(list(stored.all(transcript, revision)))
+            done[number] = candidate_of(ctx, number, change, steps)
+            stored.save(artifacts.CANDIDATE, done[number], revision)
+            if len(done) < count:
+                return StepResult.again(f"candidate {number} of {count} coded")
+        changed = [c for c in done.values() if c.change is not None]
+        if not changed:
+            why = f"revision {revision} changes nothing: none of the {count} candidates edited"
+            return StepResult(Move.give_up, why, "identical revision")
+        if all(c.problem for c in changed):  # every change edits a forbidden path
+            first = changed[0].change
+            assert first is not None
+            decision = evaluate([e.path for e in first.edits], {}, ctx.policy)
+            stored.save(artifacts.DECISION, decision)
+            return StepResult(Move.block, "; ".join(decision.reasons), "forbidden path")
+        return StepResult.advance()
+
+    async def _code(
+        self,
+        ctx: RunContext,
+        plan: ImplementationPlan,
+        tree: WorkingTree,
+        candidate: int | None = None,
+    ) -> CodeChange | None:
+        """The loop; its change is the tree's snapshot plus any edits of the final answer.
+        `candidate` is its number when several coders work on the revision (its own seed, its
+        own stored tree and transcript)."""
+        stored, revision = ctx.artifacts, ctx.run.revision
+        worktree = artifacts.of_candidate(artifacts.WORKTREE, candidate)
+        transcript = artifacts.of_candidate(artifacts.TRANSCRIPT, candidate)
+        earlier = list(stored.all(transcript, revision))
+        tree.restore(stored.load(worktree, revision) or [])
 
         def on_edit() -> None:
-            stored.save(artifacts.WORKTREE, tree.snapshot(), revision)
+            stored.save(worktree, tree.snapshot(), revision)
 
         def on_step(step: LoopStep) -> None:
-            stored.save(artifacts.TRANSCRIPT, step, revision)
+            stored.save(transcript, step, revision)
 
         loop = CoderLoop(
             workspace=ctx.workspace,
@@ -121,13 +175,14 @@ class Coding:
                 revision=revision,
                 guidance=guidance_for(ctx, plan.files_to_create + plan.files_to_modify),
                 resumed=resumed_note(earlier, tree),
+                sampling=None if candidate is None else {"seed": candidate},
             )
         except BudgetExhausted as exc:
             kept = len(tree.snapshot())
             raise BudgetExhausted(
                 f"{exc.message} during the coder's loop, after {loop.steps} steps; its working "
                 f"tree ({kept} edited file{'s' if kept != 1 else ''}) is kept in "
-                f"{artifacts.WORKTREE.key(revision)}, and a retry resumes from it",
+                f"{worktree.key(revision)}, and a retry resumes from it",
                 exc.hint,
             ) from exc
         finally:
@@ -172,6 +227,17 @@ class Coding:
             stored.save(artifacts.FEEDBACK, note, run.revision)
             notes.append(note)
         return notes
+
+
+def candidate_of(ctx: RunContext, number: int, change: CodeChange | None, steps: int) -> Candidate:
+    """A coded candidate; a change that edits a path the policy forbids is kept with why."""
+    if change is None:
+        return Candidate(number, None, "submitted no edit", steps)
+    decision = evaluate([e.path for e in change.edits], {}, ctx.policy)
+    if decision.gate is Gate.blocked:
+        problem = "edits a path the policy forbids: " + "; ".join(decision.reasons)
+        return Candidate(number, change, problem, steps)
+    return Candidate(number, change, None, steps)
 
 
 def resumed_note(earlier: list[LoopStep], tree: WorkingTree) -> str:

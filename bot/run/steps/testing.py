@@ -17,6 +17,7 @@ from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.run.steps.setup import ensure_environment
+from bot.run.steps.trials import test_candidates
 from bot.run.transitions import Move
 from bot.sandbox.witness import TAMPERED
 from bot.security.screening import ADDRESSED_TO_A_MODEL
@@ -26,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 class Testing:
-    """plan + diff.rN -> testplan.rN -> testoutcome.rN (+ log, commands, report)."""
+    """plan + diff.rN -> testplan.rN -> testoutcome.rN (+ log, commands, report); with N
+    candidates: candidate.rN -> trial.rN each -> candidates.rN -> the winner's change.rN,
+    diff.rN, testoutcome.rN and analysis.rN (bot/run/steps/trials.py)."""
 
     phase: ClassVar[Phase] = Phase.testing
     reads: ClassVar[Kinds] = (
@@ -34,6 +37,7 @@ class Testing:
         artifacts.DIFF,
         artifacts.REVIEW,
         artifacts.ENVIRONMENT,
+        artifacts.CANDIDATE,
     )
     writes: ClassVar[Kinds] = (
         artifacts.TEST_PLAN,
@@ -42,6 +46,8 @@ class Testing:
         artifacts.TEST_REPORT,
         artifacts.TEST_OUTCOME,
         artifacts.FLAG,
+        artifacts.TRIAL,
+        artifacts.CANDIDATES,
     )
 
     async def run(self, ctx: RunContext) -> StepResult:
@@ -54,6 +60,12 @@ class Testing:
         tester = Tester(ctx.llm, ctx.sandbox, services.limits, ctx.policy, ctx.repo_config)
         restore(ctx.workspace)  # a worker killed while the base was checked out
         outcome = ctx.artifacts.load(artifacts.TEST_OUTCOME, ctx.run.revision)
+        candidates = list(ctx.artifacts.all(artifacts.CANDIDATE, ctx.run.revision))
+        if outcome is None and candidates:  # best of N: each one's evidence, then the winner
+            pending = await test_candidates(ctx, tester, candidates, self._feedback(ctx))
+            if pending is not None:
+                return pending
+            outcome = ctx.artifacts.require(artifacts.TEST_OUTCOME, ctx.run.revision)
         if outcome is None:
             outcome = await self._test(ctx, tester, await self._test_plan(ctx, tester))
         if outcome.tampered:  # never evidence, never the coder's to fix: a person looks
