@@ -33,7 +33,16 @@ from bot.local import EXIT_CODES, check_model
 from bot.observe.progress import marker
 from bot.run.states import ACTIVE
 from bot.runtime import Runtime
-from bot.steering.commands import Command, CommentCommand, InstallationChanged, dump_command
+from bot.steering.commands import (
+    Command,
+    CommentCommand,
+    InstallationChanged,
+    Mention,
+    ReviewComment,
+    ReviewSubmitted,
+    StartRun,
+    dump_command,
+)
 from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.store.vocabulary import DeliveryState
@@ -210,6 +219,10 @@ def run_action(settings: Settings, request: ActionRequest, console: Console) -> 
         return ActionOutcome(0, f"ignored: {request.ignored}")
     check_model(settings)
     gateway = gateway_for(settings)
+    if settings.database_url.startswith("sqlite:///"):  # a fresh runner has no such folder
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
     huey = MemoryHuey("draftsmith-action")
     runtime = Runtime.from_settings(settings, gateway=gateway, queue=TaskQueue(huey))
     runtime.store.migrate()
@@ -232,28 +245,51 @@ def run_action(settings: Settings, request: ActionRequest, console: Console) -> 
     runs, deliveries = runtime.recover()  # this event's delivery, and runs left unfinished
     logger.info("action: %d unfinished runs and %d deliveries queued", runs, deliveries)
     drain.run()
+    addressed = _addressed_run(runtime.store, command)
+    if addressed is not None:
+        drain.touched.setdefault(addressed.id, None)
     return _outcome(runtime, request.delivery_id, list(drain.touched), console)
+
+
+def _addressed_run(store: Store, command: Command) -> Run | None:
+    """The run the event is about, advanced or not (a kept gate, a refused comment)."""
+    if isinstance(command, ReviewSubmitted | ReviewComment):
+        return store.run_for_pr(command.repo.full_name, command.pr_number)
+    if isinstance(command, CommentCommand | Mention | StartRun):
+        repo, number = command.repo.full_name, command.issue_number
+        if not isinstance(command, StartRun) and command.is_pull_request:
+            return store.run_for_pr(repo, number)
+        return store.latest_run_for(repo, number)
+    return None
 
 
 def _outcome(
     runtime: Runtime, delivery_id: str, run_ids: list[int], console: Console
 ) -> ActionOutcome:
-    store = runtime.store
-    delivery = store.get_delivery(delivery_id)
-    assert delivery is not None  # recorded above
-    state, why = delivery.outcome, delivery.error or ""
-    runs = [store.get_run(run_id) for run_id in run_ids]
-    for run in runs:
+    outcome = _judge(runtime.store, delivery_id, run_ids)
+    for run in outcome.runs:
         console.print(
             f"run {run.id}: status {run.status}"
             + (f" ({run.status_reason})" if run.status_reason else "")
             + (f"; pull request #{run.pr_number}" if run.pr_number else "")
         )
-        console.print(f"  evidence: {runtime.engine.run_dir(run) / 'evidence.md'}")
-    console.print(f"event {state}" + (f": {why}" if why else ""))
+        evidence = runtime.engine.run_dir(run) / "evidence.md"
+        if evidence.exists():
+            console.print(f"  evidence: {evidence}")
+    color = "red" if outcome.code == 2 else "yellow" if outcome.code else "green"
+    console.print(f"[{color}]result:[/{color}] {outcome.detail} (exit {outcome.code})")
+    return outcome
+
+
+def _judge(store: Store, delivery_id: str, run_ids: list[int]) -> ActionOutcome:
+    """The exit code: 0 handled (a run approved or gated, an event ignored or refused), 1 a run
+    that did not converge, 2 the event failed or a run was left unfinished."""
+    delivery = store.get_delivery(delivery_id)
+    assert delivery is not None  # recorded above
+    state, why = delivery.outcome, delivery.error or ""
+    runs = [store.get_run(run_id) for run_id in run_ids]
     if state == DeliveryState.failed:
-        console.print(f"[red]error:[/red] the event could not be handled: {why}")
-        return ActionOutcome(2, f"failed: {why}", runs)
+        return ActionOutcome(2, f"the event could not be handled: {why}", runs)
     if state in REFUSED:
         return ActionOutcome(0, f"refused: {why}", runs)
     unfinished = [run for run in runs if run.status in ACTIVE]
