@@ -42,6 +42,6 @@ def test_every_store_save_runs_even_when_the_step_failed_and_keys_match_the_rest
 
 def test_the_step_runs_draftsmith_action_with_the_token_and_the_model_key() -> None:
     (step,) = [s for s in steps() if s.get("id") == "draftsmith"]
-    assert "draftsmith\" action" in step["run"]
+    assert 'draftsmith" action' in step["run"]
     assert step["env"]["DRAFTSMITH_GITHUB_TOKEN"] == "${{ inputs.github-token }}"
     assert step["env"]["OPENAI_API_KEY"] == "${{ inputs.openai-api-key }}"
