@@ -260,6 +260,27 @@ def demo(
     raise typer.Exit(code)
 
 
+@app.command()
+def action() -> None:
+    """Inside a GitHub Actions workflow: handle its event as the App would, then work the run
+    to its end in this process (no server). Exit 0 done, 1 not converged, 2 error."""
+    import os
+
+    from bot.action.drive import action_settings, run_action, write_outputs
+    from webhooks.action_event import read_event
+
+    settings = action_settings(_settings(), os.environ)
+    out = Console(soft_wrap=True)
+    try:
+        request = read_event(os.environ, settings.app_slug)
+        outcome = run_action(settings, request, out)
+    except DraftsmithError as exc:
+        raise _fail(exc) from exc
+    output = os.environ.get("GITHUB_OUTPUT")
+    write_outputs(outcome, Path(output) if output else None)
+    raise typer.Exit(outcome.code)
+
+
 @app.command("run")
 def run_local(
     repo: Annotated[Path, typer.Option(help="Path of a local git repository.")],

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="The App's webhook secret (X-Hub-Signature-256)."
     )
+    github_token: SecretStr | None = Field(
+        default=None,
+        description="A token used instead of the App (`draftsmith action`): the workflow's "
+        "GITHUB_TOKEN or an App installation token.",
+    )
     github_api_url: str = Field(
         default="https://api.github.com", description="GitHub REST API base URL (GHES: .../api/v3)."
     )
@@ -197,7 +202,12 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """The values of the bot's own secrets, for masking."""
         values: list[str] = []
-        for secret in (self.webhook_secret, self.github_private_key, self.dashboard_token):
+        for secret in (
+            self.webhook_secret,
+            self.github_private_key,
+            self.dashboard_token,
+            self.github_token,
+        ):
             if secret is not None:
                 values.append(secret.get_secret_value())
         return values

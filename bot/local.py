@@ -32,7 +32,7 @@ EXIT_CODES: dict[str, int] = {
 }
 
 
-def _check_model(settings: Settings) -> None:
+def check_model(settings: Settings) -> None:
     client = ModelClient(settings)
     for role in ("planner", "coder", "reviewer", "tester"):
         missing = client.missing_configuration(role)
@@ -69,7 +69,7 @@ def run_local_pipeline(
     repo = repo.resolve()
     if not (repo / ".git").exists():
         raise WorkspaceError(f"{repo} is not a git repository", "give --repo a git checkout")
-    _check_model(settings)
+    check_model(settings)
     store = store or Store(settings.database_url)
     store.migrate()
     title, _, body = text.strip().partition("\n")

@@ -85,14 +85,20 @@ class Runtime:
     leases: Leases = field(init=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, gateway: GitHubGateway | None = None) -> Runtime:
-        """Wire a runtime; the GitHub gateway is built when the App is configured."""
+    def from_settings(
+        cls,
+        settings: Settings,
+        gateway: GitHubGateway | None = None,
+        queue: TaskQueue | None = None,
+    ) -> Runtime:
+        """Wire a runtime; the GitHub gateway is built when the App is configured, the queue
+        from DRAFTSMITH_QUEUE_URL unless one is given (`draftsmith action` drains its own)."""
         if gateway is None and settings.github_app_id is not None:
             gateway = GitHubGateway.from_settings(settings)
         runtime = cls(
             settings=settings,
             store=Store(settings.database_url),
-            queue=TaskQueue(make_huey(settings.queue_url)),
+            queue=queue or TaskQueue(make_huey(settings.queue_url)),
             gateway=gateway,
         )
         runtime.queue.bind(runtime.handle_delivery, runtime.advance, runtime.resume)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from githubkit.utils import UNSET
 from githubkit_schemas.v2022_11_28.models import (
     ReposOwnerRepoCheckRunsCheckRunIdPatchBodyPropOutputPropAnnotationsItems as Annotation,
 )
@@ -118,11 +119,14 @@ class CheckRuns:
         assert result is not None  # batches is never empty
         return result
 
-    def find(self, repo: RepoLike, head_sha: str, check_name: str, app_id: int) -> CheckRun | None:
-        """This App's check run named `check_name` on `head_sha`, or None."""
+    def find(
+        self, repo: RepoLike, head_sha: str, check_name: str, app_id: int | None
+    ) -> CheckRun | None:
+        """This App's check run named `check_name` on `head_sha` (any app's when `app_id` is
+        None: a token's check runs belong to whichever app minted it), or None."""
         owner, name = repo_parts(repo)
         listed = self._rest.checks.list_for_ref(
-            owner, name, head_sha, check_name=check_name, app_id=app_id
+            owner, name, head_sha, check_name=check_name, app_id=app_id if app_id else UNSET
         )
         runs = read(CheckRunList, listed, f"GET commits/{head_sha[:12]}/check-runs").check_runs
         return next(iter(runs), None)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import httpx
-from githubkit import AppAuthStrategy
+from githubkit import AppAuthStrategy, TokenAuthStrategy
 from githubkit.utils import UNSET
 
 from bot.errors import ConfigError, GitHubError
@@ -33,6 +33,7 @@ from bot.github.transport import (
     MaskingCacheStrategy,
     RetryPolicy,
 )
+from bot.security.masking import register_secret
 
 if TYPE_CHECKING:
     from githubkit.auth import BaseAuthStrategy
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GitHubGateway", "InstallationClient", "git_credentials", "catch_up"]
+__all__ = ["GitHubGateway", "InstallationClient", "TokenGateway", "git_credentials", "catch_up"]
 
 DEFAULT_API_URL = "https://api.github.com"
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
@@ -97,10 +98,21 @@ class GitHubGateway:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         _check_private_key(private_key)
-        self.app_id = app_id
+        self.app_id: int | None = app_id
+        self._app_auth = AppAuthStrategy(app_id, private_key)
+        self._connect(self._app_auth, api_url, retry, timeout_s, transport)
+
+    def _connect(
+        self,
+        auth: BaseAuthStrategy,
+        api_url: str,
+        retry: RetryPolicy | None,
+        timeout_s: float,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self.retry = retry or RetryPolicy()
-        self.auth = AppAuthStrategy(app_id, private_key)
+        self.auth = auth
         self._timeout_s = timeout_s
         self._cache = MaskingCacheStrategy(TOKEN_MARGIN)
         self._transport = GatewayTransport(httpx.URL(self.api_url).path, transport)
@@ -130,6 +142,24 @@ class GitHubGateway:
             transport=self._transport,
         )
 
+    def installation_auth(
+        self,
+        installation_id: int,
+        repositories: Sequence[str] | None = None,
+        permissions: Mapping[str, str] | None = None,
+    ) -> BaseAuthStrategy:
+        """How an installation client authenticates: a token scoped as given, minted with the
+        App's JWT (sorted: the same scope in another order is the same cached token)."""
+        return self._app_auth.as_installation(
+            installation_id,
+            repositories=sorted(repositories) if repositories else UNSET,
+            permissions=cast(Any, dict(sorted(permissions.items()))) if permissions else UNSET,
+        )
+
+    def fixed_token(self) -> str | None:
+        """The one token every call uses, when the gateway has no App (see TokenGateway)."""
+        return None
+
     def installation(
         self,
         installation_id: int,
@@ -144,6 +174,52 @@ class GitHubGateway:
         response = self.app.rest(API_VERSION).apps.get_authenticated()
         app = read(App, response, "GET app")
         return app.slug or str(app.id)
+
+
+class TokenGateway(GitHubGateway):
+    """The door to GitHub with one token instead of an App: a workflow's `GITHUB_TOKEN`, or an
+    App installation token minted elsewhere (`draftsmith action`). Every installation client
+    sends that token (githubkit's TokenAuthStrategy) and git uses it for clones and pushes; its
+    scope is whatever the workflow's `permissions:` granted, not narrowed per run."""
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        app_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if len(token.strip()) < 16:
+            raise ConfigError(
+                "the GitHub token is missing or too short to be a token",
+                "pass the workflow's token: DRAFTSMITH_GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}",
+            )
+        self._token = token.strip()
+        register_secret(self._token)  # masked in logs, artifacts and request bodies from now on
+        self.app_id = app_id
+        self._connect(TokenAuthStrategy(self._token), api_url, retry, timeout_s, transport)
+
+    def installation_auth(
+        self,
+        installation_id: int,
+        repositories: Sequence[str] | None = None,
+        permissions: Mapping[str, str] | None = None,
+    ) -> BaseAuthStrategy:
+        """The token itself, whatever the scope asked: it cannot be narrowed further."""
+        return self.auth
+
+    def fixed_token(self) -> str | None:
+        """The token given."""
+        return self._token
+
+    def app_slug(self) -> str:
+        """Not an App: there is no slug to ask GitHub for."""
+        raise ConfigError(
+            "a token gateway acts as no App", "set DRAFTSMITH_APP_SLUG to the name people mention"
+        )
 
 
 def catch_up(
@@ -165,12 +241,7 @@ class InstallationClient:
     ) -> None:
         self.gateway = gateway
         self.installation_id = installation_id
-        # sorted: the same scope in another order is the same cached token
-        strategy = gateway.auth.as_installation(
-            installation_id,
-            repositories=sorted(repositories) if repositories else UNSET,
-            permissions=cast(Any, dict(sorted(permissions.items()))) if permissions else UNSET,
-        )
+        strategy = gateway.installation_auth(installation_id, repositories, permissions)
         self.github = gateway.client(strategy)
         self.rest = self.github.rest(API_VERSION)
         self.pulls = PullRequests(self.github)
@@ -178,7 +249,11 @@ class InstallationClient:
 
     def token(self) -> str:
         """The scoped installation token from githubkit's cache (fetched when missing or near
-        expiry), e.g. for `git_credentials`. Drives githubkit's own auth flow."""
+        expiry), e.g. for `git_credentials`. Drives githubkit's own auth flow; a gateway
+        with one token (TokenGateway) hands out that token."""
+        fixed = self.gateway.fixed_token()
+        if fixed is not None:
+            return fixed
         flow = self.github.auth.get_auth_flow(self.github)
         probe = httpx.Request("GET", self.github.config.base_url.join("installation"))
         steps = flow.sync_auth_flow(probe)

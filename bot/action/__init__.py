@@ -1,0 +1,1 @@
+"""Action mode: `draftsmith action` inside a GitHub Actions workflow (see drive.py)."""
