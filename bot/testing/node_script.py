@@ -55,15 +55,20 @@ MAX_DEPTH = 5
 # (watch modes), each with whether it takes a separate value.
 DROPPED: dict[Runner, dict[str, bool]] = {
     Runner.jest: {"--watch": False, "--watchAll": False, "--json": False, "--outputFile": True,
-                  "--reporters": True, "--coverage": False, "--collectCoverage": False},
+                  "--reporters": True, "--coverage": False, "--collectCoverage": False,
+                  "--bail": False, "-b": False},
     Runner.vitest: {"--watch": False, "-w": False, "--reporter": True, "--outputFile": True,
-                    "--coverage": False, "--ui": False, "--run": False},
+                    "--coverage": False, "--ui": False, "--run": False, "--bail": True},
     Runner.mocha: {"--reporter": True, "-R": True, "--reporter-option": True, "-O": True,
-                   "--reporter-options": True, "--watch": False, "-w": False},
+                   "--reporter-options": True, "--watch": False, "-w": False, "--bail": False,
+                   "-b": False},
     Runner.node_test: {"--test-reporter": True, "--test-reporter-destination": True,
                        "--watch": False, "--experimental-test-coverage": False},
     Runner.script: {},
 }  # fmt: skip
+# Stopping at the first failure: dropped, since the evidence needs every test's result on the base
+# (a test that never ran there proves nothing) and every failure of the change.
+BAIL = frozenset({"--bail", "-b"})
 # Options that take a separate value, so that the value is not read as a test file.
 VALUED: dict[Runner, frozenset[str]] = {
     Runner.jest: frozenset({"-c", "--config", "-t", "--testNamePattern", "--testPathPattern",
@@ -205,6 +210,8 @@ def _split_arguments(runner: Runner, arguments: list[str]) -> tuple[list[str], l
         if name in dropped:
             if dropped[name] and "=" not in word and index < len(arguments):
                 index += 1
+            elif name in BAIL and index < len(arguments) and unquote(arguments[index]).isdigit():
+                index += 1  # jest's `--bail 3`
             continue
         if runner is Runner.vitest and word in ("run", "watch", "dev") and not specs:
             continue

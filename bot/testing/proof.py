@@ -111,16 +111,22 @@ def _prove_files(after: CaseResults, base: CaseResults) -> Proof:
     if base.empty:
         proof.base_problem = "the new tests on the base: nothing ran"
         return proof
-    base_failed = bool(base.failing())
     for case in proof.new_tests:
         if after.cases[case] is not CaseStatus.passed:
             continue
         before = base.cases.get(case)
         if before in (CaseStatus.failed, CaseStatus.error):
             proof.pinned[case] = f"{before} on the base"
-        elif before is None and base_failed:
-            proof.pinned[case] = "did not run on the base: its test file failed there"
+        elif before is None and any(_in_unit(case, u) for u in base.collection_errors):
+            proof.pinned[case] = "did not run on the base: its test file could not run there"
+        # a case absent from a base run whose file did run (the runner stopped at a first
+        # failure, or skipped it) did not fail there: it proves nothing
     return proof
+
+
+def _in_unit(case: str, unit: str) -> bool:
+    """Whether a case belongs to a test file (`file::title`) or Go package (`package.TestX`)."""
+    return case.startswith((f"{unit}::", f"{unit}."))
 
 
 def already_failing(after: CaseResults, base_suite: CaseResults) -> tuple[list[str], list[str]]:

@@ -31,6 +31,22 @@ from bot.testing.node_script import Runner, detect_test_setup, parse_test_script
             ["'test/**/*.spec.ts'"],
         ),
         ("mocha -R spec --recursive test", Runner.mocha, ["mocha"], ["--recursive"], ["test"]),
+        # stopping at the first failure leaves the base's other tests unrun: dropped
+        (
+            "mocha --reporter spec --bail --check-leaks test/",
+            Runner.mocha,
+            ["mocha"],
+            ["--check-leaks"],
+            ["test/"],
+        ),
+        ("jest -b --bail 3 src", Runner.jest, ["jest"], [], ["src"]),
+        (
+            "vitest run --bail 1 --project unit",
+            Runner.vitest,
+            ["vitest"],
+            ["--project", "unit"],
+            [],
+        ),
         ("nyc --reporter=lcov mocha", Runner.mocha, ["mocha"], [], []),
         ("c8 mocha test/unit", Runner.mocha, ["mocha"], [], ["test/unit"]),
         ("npx jest", Runner.jest, ["jest"], [], []),

@@ -187,3 +187,16 @@ def test_a_module_that_calls_with_a_parameter_the_change_adds_is_pinned(error: s
     assert list(proof.pinned) == ["tests.test_new::test_a"]
     broken = results({}, {"tests.test_new": "E   TypeError: unsupported operand type(s)"})
     assert prove(results({"tests.test_new::test_a": P}), broken, NEW, PACKAGES).pinned == {}
+
+
+def test_a_javascript_case_absent_on_the_base_pins_only_when_its_file_failed_to_load() -> None:
+    spec = "test/serialize.js"
+    after = results({f"{spec}::a": P, f"{spec}::b": P, f"{spec}::c": P})
+    # the runner stopped at the first failure (mocha --bail in a config file): b and c never ran
+    stopped = results({f"{spec}::a": CaseStatus.failed})
+    assert prove(after, stopped, [spec], set()).pinned == {f"{spec}::a": "failed on the base"}
+    # the file could not load on the base (it requires what the change adds): every case pins
+    unloaded = results({}, {spec: "Error: Cannot find module '../lib/new'"})
+    assert set(prove(after, unloaded, [spec], set()).pinned) == set(after.cases)
+    other = results({"test/other.js::x": CaseStatus.failed}, {"test/other.js": "broken"})
+    assert prove(after, other, [spec], set()).pinned == {}
