@@ -77,19 +77,34 @@ def runner_command(runner: str, report: Path, files: list[str] | None) -> list[s
             f"output={report}", *(files or [])]  # fmt: skip
 
 
-def read_cases(runner: str, report: Path, root: Path) -> dict[str, str]:
-    """Case name -> passed/failed/skipped from the runner's JSON report ({} when none)."""
+def report_data(runner: str, report: Path, stdout: str) -> dict[str, Any] | None:
+    """The runner's JSON report; mocha before 9.2 prints it on stdout (after test output)."""
     try:
-        data = json.loads(report.read_text())
+        return dict(json.loads(report.read_text()))
     except (OSError, ValueError):
+        start = stdout.rfind('{\n  "stats": {') if runner == "mocha" else -1
+        try:
+            return dict(json.loads(stdout[start:])) if start >= 0 else None
+        except ValueError:
+            return None
+
+
+def read_cases(
+    runner: str, report: Path, root: Path, stdout: str = "", files: list[str] | None = None
+) -> dict[str, str]:
+    """Case name -> passed/failed/skipped from the runner's JSON report ({} when none)."""
+    data = report_data(runner, report, stdout)
+    if data is None:
         return {}
+    only = files[0] if files and len(files) == 1 else "(unknown file)"  # mocha < 8 names none
     cases: dict[str, str] = {}
     if runner == "mocha":
         failed = {(t.get("file"), t.get("fullTitle")) for t in data.get("failures") or []}
         pending = {(t.get("file"), t.get("fullTitle")) for t in data.get("pending") or []}
         for test in data.get("tests") or []:
             key = (test.get("file"), test.get("fullTitle"))
-            name = f"{os.path.relpath(str(key[0]), root)}::{key[1]}"
+            file = os.path.relpath(str(key[0]), root) if key[0] else only
+            name = f"{file}::{key[1]}"
             status = "failed" if key in failed else "skipped" if key in pending else "passed"
             cases[name] = status
         return cases
@@ -106,16 +121,18 @@ def run_runner(runner: str, root: Path, files: list[str] | None) -> dict[str, st
     """Run the runner in `root` on `files` (None: the whole suite); its cases."""
     report = Path(tempfile.mkdtemp()) / "report.json"
     command = runner_command(runner, report, files)
-    subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
-    return read_cases(runner, report, root)
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
+    return read_cases(runner, report, root, done.stdout, files)
 
 
 def suite_figures(runner: str, root: Path) -> dict[str, int]:
     """The runner's own totals for the whole suite (its report's summary, not case names)."""
     report = Path(tempfile.mkdtemp()) / "report.json"
     command = runner_command(runner, report, None)
-    subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
-    data = json.loads(report.read_text())
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
+    data = report_data(runner, report, done.stdout)
+    if data is None:
+        raise SystemExit(f"{runner} wrote no report in {root}:\n{done.stderr[-2000:]}")
     if runner == "mocha":
         stats = data["stats"]
         return {"passed": stats["passes"], "failed": stats["failures"], "skipped": stats["pending"]}

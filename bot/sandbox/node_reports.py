@@ -6,7 +6,8 @@
   failed with no test result (a syntax error, an import that does not resolve) is a load error,
   like a module pytest could not collect.
 - mocha `--reporter json`: `tests[]`, `passes[]`, `failures[]`, `pending[]` with `file`,
-  `fullTitle` and `err`. A file mocha cannot load ends the whole run before any report.
+  `fullTitle` and `err` (before mocha 9.2 the report is on stdout, and before 8 it names no
+  file). A file mocha cannot load ends the whole run before any report.
 Cases are named `<file relative to the repository root>::<describe> > <title>`, so that one test
 has the same name in every run (the whole suite, its file alone, on the base).
 """
@@ -41,10 +42,13 @@ class FileResults:
     load_errors: dict[str, str] = field(default_factory=dict)
 
 
+UNKNOWN_FILE = "(unknown file)"
+
+
 def relative_name(path: str, root: Path) -> str:
     """A report's file path relative to the repository root (as given when it is outside)."""
     if not path:
-        return "(unknown file)"
+        return UNKNOWN_FILE
     absolute = Path(path) if os.path.isabs(path) else root / path
     try:
         return absolute.resolve().relative_to(root.resolve()).as_posix()
@@ -93,14 +97,23 @@ def jest_results(text: str, root: Path) -> FileResults:
     return results
 
 
-def mocha_results(text: str, root: Path) -> FileResults:
-    """Cases of a mocha JSON report (`tests`, `failures`, `pending`); ValueError if not one."""
+def mocha_stdout_report(stdout: str) -> str | None:
+    """The JSON report mocha before 9.2 writes on stdout (its json reporter had no `output`
+    option then), after whatever the tests printed; None when there is none."""
+    start = stdout.rfind('{\n  "stats": {')
+    return stdout[start:] if start >= 0 else None
+
+
+def mocha_results(text: str, root: Path, only_file: str | None = None) -> FileResults:
+    """Cases of a mocha JSON report (`tests`, `failures`, `pending`); ValueError if not one.
+    mocha before 8 names no test's file: `only_file`, the one file that ran, when known."""
     data = _object(text)
     if "stats" not in data and "tests" not in data:
         raise ValueError("not a mocha JSON report")
 
     def key(test: dict[str, Any]) -> tuple[str, str]:
-        return relative_name(str(test.get("file") or ""), root), str(test.get("fullTitle") or "")
+        file = str(test.get("file") or only_file or "")
+        return relative_name(file, root), str(test.get("fullTitle") or "")
 
     def entries(name: str) -> list[dict[str, Any]]:
         return [t for t in data.get(name) or [] if isinstance(t, dict)]

@@ -28,10 +28,12 @@ from bot.environment.node import package_of, touched_packages, workspace_package
 from bot.sandbox.base import ExecResult, Limits, Sandbox
 from bot.sandbox.junit import JUnitCase, junit_cases
 from bot.sandbox.node_reports import (
+    UNKNOWN_FILE,
     FileResults,
     jest_results,
     mocha_load_error,
     mocha_results,
+    mocha_stdout_report,
 )
 from bot.sandbox.runners import MAX_DETAILS, MAX_FAILURE_LINES, REPORT_DIR, Counts, read_report
 from bot.testing.cases import CaseResults, CaseStatus
@@ -147,6 +149,8 @@ def _read(
 ) -> tuple[FileResults | None, str | None]:
     """The report's cases, or why there are none."""
     text = read_report(root, relative)
+    if runner is Runner.mocha and (text is None or not text.strip()):
+        text = mocha_stdout_report(result.stdout)
     if text is None or not text.strip():
         output = (result.stdout + "\n" + result.stderr).strip()
         if files and result.limit_hit is None and result.exit_code != 0:
@@ -163,7 +167,7 @@ def _read(
         if runner is Runner.node_test:
             return FileResults(cases=junit_cases(text)), None
         if runner is Runner.mocha:
-            return mocha_results(text, root), None
+            return mocha_results(text, root, files[0] if files and len(files) == 1 else None), None
         return jest_results(text, root), None
     except ValueError as exc:  # JUnitReportError is one
         return None, f"{runner.value}'s report could not be read: {exc}"
@@ -252,8 +256,9 @@ async def run_node_tests(
             cases, load_errors = found.cases, found.load_errors
             if paths is not None:  # only the chosen files count (mocha adds its config's spec)
                 prefixes = tuple(f"{p}::" for p in paths)
-                if setup.runner is not Runner.node_test:  # node's JUnit names no file
-                    cases = [c for c in cases if c.name.startswith(prefixes)]
+                named = not any(c.name.startswith(f"{UNKNOWN_FILE}::") for c in cases)
+                if setup.runner is not Runner.node_test and named:  # node's JUnit and mocha
+                    cases = [c for c in cases if c.name.startswith(prefixes)]  # < 8 name none
                 load_errors = {f: m for f, m in load_errors.items() if f in paths}
             _count(counts, results, cases)
             for file, message in load_errors.items():

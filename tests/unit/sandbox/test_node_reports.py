@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.node_reports import jest_results, mocha_load_error, mocha_results
+from bot.sandbox.node_reports import (
+    jest_results,
+    mocha_load_error,
+    mocha_results,
+    mocha_stdout_report,
+)
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "node_reports"
 WRITTEN_IN = Path("/tmp/jsprobe")  # where the runners ran (README.md)
@@ -86,3 +91,17 @@ def test_a_mocha_run_that_could_not_load_a_file_names_that_file() -> None:
 def test_what_is_not_a_mocha_report_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         mocha_results(text, WRITTEN_IN)
+
+
+def test_an_old_mocha_report_on_stdout_is_read_after_what_the_tests_printed() -> None:
+    printed = "a line a test printed\n{ not: json }\n"
+    stdout = printed + (FIXTURES / "mocha7-stdout.txt").read_text()
+    text = mocha_stdout_report(stdout)
+    assert text is not None and text.startswith("{")
+    results = mocha_results(text, WRITTEN_IN, only_file="test/serialize.js")
+    statuses = {c.name: c.outcome for c in results.cases}
+    assert len(statuses) == 11 and all(n.startswith("test/serialize.js::") for n in statuses)
+    assert statuses["test/serialize.js::serialize maxAge"] == "failed"
+    unattributed = mocha_results(text, WRITTEN_IN)  # several files ran: none can be named
+    assert all(c.name.startswith("(unknown file)::") for c in unattributed.cases)
+    assert mocha_stdout_report("1 passing\n") is None
