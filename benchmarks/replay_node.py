@@ -8,9 +8,9 @@ Per commit (a real non-merge commit that changed source and test files), ground 
 the project's own runner outside Draftsmith: a git worktree at the parent, the project installed
 with `--install` on the host (no sandbox), the commit's test files run with the runner's JSON
 reporter (`jest --json --runTestsByPath`, `vitest run --reporter=json`, `mocha --reporter
-json`, from node_modules/.bin), then again with the commit's source files too: `fail_to_pass` are the cases
-that pass after and did not pass before; `suite` is the runner's own figures (passed, failed,
-skipped) on the commit's whole tree. Case names follow the runners' reports:
+json`, from node_modules/.bin), then again with the commit's source files too: `fail_to_pass`
+are the cases that pass after and did not pass before; `suite` is the runner's own figures
+(passed, failed, skipped) on the commit's whole tree. Case names follow the runners' reports:
 `file::describe > title` (mocha: `file::fullTitle`), the file relative to the repository root.
 In a workspace (npm/yarn `workspaces`, `pnpm-workspace.yaml`), a commit whose changed files lie
 in one package is replayed in that package: the runner runs from the package's directory (its
