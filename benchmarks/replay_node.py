@@ -7,11 +7,16 @@ Usage: .venv/bin/python benchmarks/replay_node.py --repo PATH --runner jest|vite
 Per commit (a real non-merge commit that changed source and test files), ground truth comes from
 the project's own runner outside Draftsmith: a git worktree at the parent, the project installed
 with `--install` on the host (no sandbox), the commit's test files run with the runner's JSON
-reporter (`npx jest --json --runTestsByPath`, `npx vitest run --reporter=json`, `npx mocha
---reporter json`), then again with the commit's source files too: `fail_to_pass` are the cases
-that pass after and did not pass before; `suite` is the runner's own figures (passed, failed,
-skipped) on the commit's whole tree. Case names follow the runners' reports:
-`file::describe > title` (mocha: `file::fullTitle`).
+reporter (`jest --json --runTestsByPath`, `vitest run --reporter=json`, `mocha --reporter
+json`, from node_modules/.bin), then again with the commit's source files too: `fail_to_pass`
+are the cases that pass after and did not pass before; `suite` is the runner's own figures
+(passed, failed, skipped) on the commit's whole tree. Case names follow the runners' reports:
+`file::describe > title` (mocha: `file::fullTitle`), the file relative to the repository root.
+In a workspace (npm/yarn `workspaces`, `pnpm-workspace.yaml`), a commit whose changed files lie
+in one package is replayed in that package: the runner runs from the package's directory (its
+bin, else the root's), on its test files and its whole suite, as a person testing that package
+would (`--install` runs at the root, through `sh -c`: `... && pnpm -r build` when packages import
+each other's builds).
 
 Then `draftsmith run` (bot.local.run_local_pipeline) on a clone at the parent with the real
 bubblewrap sandbox and an oracle model (tests/helpers/scripted_model.py): the coder answers the
@@ -40,6 +45,7 @@ from rich.console import Console  # noqa: E402
 
 from bot.agents.tester import is_test_path  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.environment.node import touched_packages  # noqa: E402
 from bot.local import run_local_pipeline  # noqa: E402
 from bot.store.runs import Store  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402
@@ -71,9 +77,9 @@ def runner_command(runner: str, report: Path, files: list[str] | None) -> list[s
         os.environ["REPLAY_JEST_ARGS"] = json.dumps(given)
         return ["node", str(JEST_RUN)]
     if runner == "vitest":
-        return ["npx", "vitest", "run", *RUNNER_ARGS, "--reporter=json", f"--outputFile={report}",
+        return ["vitest", "run", *RUNNER_ARGS, "--reporter=json", f"--outputFile={report}",
                 *(files or [])]  # fmt: skip
-    return ["npx", "mocha", *RUNNER_ARGS, "--reporter", "json", "--reporter-option",
+    return ["mocha", *RUNNER_ARGS, "--reporter", "json", "--reporter-option",
             f"output={report}", *(files or [])]  # fmt: skip
 
 
@@ -117,22 +123,35 @@ def read_cases(
     return cases
 
 
-def run_runner(runner: str, root: Path, files: list[str] | None) -> dict[str, str]:
-    """Run the runner in `root` on `files` (None: the whole suite); its cases."""
+def run_in(
+    runner: str, root: Path, package: str, files: list[str] | None
+) -> tuple[Path, str, str]:
+    """Run the runner in `package` (relative to `root`; "" for the root) on `files` (relative to
+    it; None: its whole suite), its bin first, then the root's; the report's path, stdout and
+    stderr."""
     report = Path(tempfile.mkdtemp()) / "report.json"
     command = runner_command(runner, report, files)
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
-    return read_cases(runner, report, root, done.stdout, files)
+    bins = [root / package / "node_modules" / ".bin", root / "node_modules" / ".bin"]
+    path = os.pathsep.join([*(str(b) for b in bins), os.environ.get("PATH", "")])
+    cwd = root / package
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "PATH": path})  # fmt: skip
+    return report, done.stdout, done.stderr
 
 
-def suite_figures(runner: str, root: Path) -> dict[str, int]:
+def run_runner(runner: str, root: Path, package: str, files: list[str]) -> dict[str, str]:
+    """Run the runner in `package` on `files` (relative to the root); its cases."""
+    local = [f.removeprefix(f"{package}/") if package else f for f in files]
+    report, stdout, _ = run_in(runner, root, package, local)
+    return read_cases(runner, report, root, stdout, files)
+
+
+def suite_figures(runner: str, root: Path, package: str) -> dict[str, int]:
     """The runner's own totals for the whole suite (its report's summary, not case names)."""
-    report = Path(tempfile.mkdtemp()) / "report.json"
-    command = runner_command(runner, report, None)
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800)
-    data = report_data(runner, report, done.stdout)
+    report, stdout, stderr = run_in(runner, root, package, None)
+    data = report_data(runner, report, stdout)
     if data is None:
-        raise SystemExit(f"{runner} wrote no report in {root}:\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{runner} wrote no report in {root / package}:\n{stderr[-2000:]}")
     if runner == "mocha":
         stats = data["stats"]
         return {"passed": stats["passes"], "failed": stats["failures"], "skipped": stats["pending"]}
@@ -152,20 +171,24 @@ def ground_truth(repo: Path, commit: str, runner: str, install: str, work: Path)
     if tree.exists():
         git(repo, "worktree", "remove", "--force", str(tree))
     git(repo, "worktree", "add", "--quiet", "--detach", str(tree), f"{commit}^")
-    subprocess.run(shlex.split(install), cwd=tree, capture_output=True, check=True, timeout=1800)
+    subprocess.run(["sh", "-c", install], cwd=tree, capture_output=True, check=True, timeout=1800)
+    packages = touched_packages(tree, changed)  # a workspace: the package the commit changed
+    package = packages[0] if len(packages) == 1 else ""
     for path in tests:
         (tree / path).parent.mkdir(parents=True, exist_ok=True)
         (tree / path).write_text(git(repo, "show", f"{commit}:{path}"))
-    before = run_runner(runner, tree, tests)
+    runnable = [p for p in tests if p.endswith(CODE_SUFFIXES)]  # not snapshots, fixtures
+    before = run_runner(runner, tree, package, runnable)
     for path in sources:
         (tree / path).write_text(git(repo, "show", f"{commit}:{path}"))
-    after = run_runner(runner, tree, tests)
-    figures = suite_figures(runner, tree)
+    after = run_runner(runner, tree, package, runnable)
+    figures = suite_figures(runner, tree, package)
     git(repo, "worktree", "remove", "--force", str(tree))
     fail_to_pass = sorted(
         n for n, s in after.items() if s == "passed" and before.get(n) != "passed"
     )
-    return {"tests": tests, "sources": sources, "fail_to_pass": fail_to_pass, "suite": figures}
+    return {"tests": tests, "sources": sources, "package": package, "fail_to_pass": fail_to_pass,
+            "suite": figures}  # fmt: skip
 
 
 def replay(repo: Path, commit: str, truth: dict[str, Any], work: Path) -> dict[str, Any]:
@@ -212,6 +235,7 @@ def replay(repo: Path, commit: str, truth: dict[str, Any], work: Path) -> dict[s
                "skipped": report["tests_skipped"]}  # fmt: skip
     return {
         "commit": commit[:10],
+        "package": truth["package"],
         "converged": code == 0,
         "status": str(run.status),
         "pinned_equals_fail_to_pass": sorted(outcome["pinned"]) == truth["fail_to_pass"],

@@ -25,6 +25,7 @@ from pathlib import Path
 from bot.condense import join_bounded
 from bot.contracts import TestReport, TestStatus
 from bot.environment.node import package_of, touched_packages, workspace_packages
+from bot.environment.workspace_builds import builds_needed, record_built
 from bot.sandbox.base import ExecResult, Limits, Sandbox
 from bot.sandbox.junit import JUnitCase, junit_cases
 from bot.sandbox.node_reports import (
@@ -43,6 +44,7 @@ from bot.testing.node_script import NodeTestSetup, Runner, detect_test_setup, un
 logger = logging.getLogger(__name__)
 
 CHECK_PREFIX = "scripts.test check"
+BUILD_PREFIX = "workspace build"
 SCRIPT_CASE = "scripts.test (judged by its exit code)"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -221,9 +223,19 @@ async def run_node_tests(
             (NodeTarget(d, setups.get(d) or detect_test_setup(root / d, root)), paths)
             for d, paths in sorted(by_package.items())
         ]
+    built: set[str] = set()
     for index, (target, paths) in enumerate(groups):
         directory, setup = target.directory, target.setup
         local = [p.removeprefix(directory + "/") if directory else p for p in paths or []]
+        # the sibling packages it imports through their builds (bot.environment.workspace_builds)
+        for sibling in [b for b in builds_needed(root, directory) if b not in built]:
+            built.add(sibling)
+            record_built(root, [sibling])
+            commands.append(f"(cd {sibling} && npm run build)")
+            into = results if files is None else CaseResults()  # a case of the suite's run only
+            duration += await _check(
+                sandbox, root, sibling, "npm run build", limits, counts, into, BUILD_PREFIX
+            )
         for line in setup.before if checks and files is None else []:
             commands.append(f"(cd {directory or '.'} && {line})")
             duration += await _check(sandbox, root, directory, line, limits, counts, results)
@@ -310,7 +322,9 @@ def _node_report(
     if limit_hit is not None:
         details.insert(0, f"the sandbox stopped the run: {limit_hit} limit")
     failing = results.failing()
-    checks_failed = any(name.startswith((CHECK_PREFIX, SCRIPT_CASE)) for name in failing)
+    checks_failed = any(
+        name.startswith((CHECK_PREFIX, SCRIPT_CASE, BUILD_PREFIX)) for name in failing
+    )
     if problems and not results.cases and not results.collection_errors:
         status = TestStatus.error
     elif counts.failed or checks_failed:  # as pytest's report: failures first, then errors

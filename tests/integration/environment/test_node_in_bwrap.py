@@ -165,6 +165,46 @@ def test_a_pnpm_workspace_installs_through_corepack_and_tests_the_touched_packag
     assert list(cases.collection_errors) == [new] and not cases.cases
 
 
+def test_a_sibling_package_imported_through_its_build_is_built_before_the_tests(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    build = (
+        "const fs = require('node:fs');\nfs.mkdirSync('dist', { recursive: true });\n"
+        "fs.copyFileSync('src/index.js', 'dist/index.js');\n"
+    )
+    lib = {"name": "lib", "main": "dist/index.js", "scripts": {"build": "node build.js"}}
+    app = {"name": "app", "scripts": {"test": "mocha"}, "dependencies": {"lib": "*"}}
+    test = "const assert = require('node:assert');\nit('adds', () => assert.strictEqual(require('lib').add(1, 2), 3));\n"  # noqa: E501
+    root = make_repo(
+        tmp_path / "mono",
+        {
+            "package.json": json.dumps({"name": "mono", "private": True,
+                                        "workspaces": ["packages/*"], "devDependencies": MOCHA}),
+            ".gitignore": "dist/\nnode_modules/\n",
+            "packages/lib/package.json": json.dumps(lib),
+            "packages/lib/build.js": build,
+            "packages/lib/src/index.js": "exports.add = (a, b) => a + b;\n",
+            "packages/app/package.json": json.dumps(app),
+            "packages/app/test/app.spec.js": test,
+        },
+    )  # fmt: skip
+    prepare(sandbox, root, tmp_path / "cache")
+    assert not (root / "packages" / "lib" / "dist").exists()  # as after the project's install
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, ["packages/app/x.js"]))
+    assert report.status is TestStatus.passed, report.failure_details
+    assert cases.cases == {
+        "workspace build (in packages/lib): npm run build": CaseStatus.passed,
+        "packages/app/test/app.spec.js::adds": CaseStatus.passed,
+    }
+    assert report.tests_passed == 1  # the build is a check, not a test
+    assert report.command.startswith("(cd packages/lib && npm run build) ; (cd packages/app &&")
+    # the other side's sources (the base's, or a change to the sibling): built again, not reused
+    (root / "packages/lib/src/index.js").write_text("exports.add = (a, b) => a - b;\n")
+    files = ["packages/app/test/app.spec.js"]
+    report, cases = asyncio.run(run_node_tests(sandbox, root, LIMITS, files, files=files))
+    assert cases.cases == {"packages/app/test/app.spec.js::adds": CaseStatus.failed}
+
+
 def test_a_yarn_berry_workspace_installs_through_corepack_into_node_modules(
     sandbox: BwrapSandbox, tmp_path: Path
 ) -> None:
