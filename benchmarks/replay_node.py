@@ -123,9 +123,7 @@ def read_cases(
     return cases
 
 
-def run_in(
-    runner: str, root: Path, package: str, files: list[str] | None
-) -> tuple[Path, str, str]:
+def run_in(runner: str, root: Path, package: str, files: list[str] | None) -> tuple[Path, str, str]:
     """Run the runner in `package` (relative to `root`; "" for the root) on `files` (relative to
     it; None: its whole suite), its bin first, then the root's; the report's path, stdout and
     stderr."""
