@@ -25,7 +25,7 @@ RUN set -eu; \
 
 # A venv at /opt/draftsmith: the dependencies first (a layer kept while pyproject.toml is
 # unchanged), then the code.
-ENV VIRTUAL_ENV=/opt/draftsmith PATH=/opt/draftsmith/bin:/usr/local/bin:/usr/bin:/bin \
+ENV VIRTUAL_ENV=/opt/draftsmith PATH=/opt/draftsmith/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 LANG=C.UTF-8
 WORKDIR /src
 COPY pyproject.toml README.md ./
