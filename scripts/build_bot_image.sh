@@ -7,8 +7,10 @@
 #   BASE_IMAGE=python:3.11-slim scripts/build_bot_image.sh   your registry's base instead
 #
 # The base (built when BASE_IMAGE is unset): debootstrap --variant=minbase bookworm with Python
-# 3.11 (python3, python3-venv), git, bubblewrap, the CA certificates, procps and passwd, imported with
-# `docker import` as draftsmith-base:bookworm-py311 (its tag names its recipe: change it when the
+# 3.11 (python3, python3-venv), git, bubblewrap, the CA certificates, procps and passwd, brought up to
+# bookworm-updates and bookworm-security (debootstrap installs the release as first published:
+# its Python 3.11.2 lacks tarfile's extraction filters, which Draftsmith uses), imported with
+# `docker import` as draftsmith-base:bookworm-py311-updates (its tag names its recipe: change it when the
 # recipe changes; kept while it exists).
 # The bot image's tag is draftsmith:<content key>, the key a hash of everything the build reads
 # (the Dockerfile, .dockerignore, the base's ID, pyproject.toml, README.md, bot/, webhooks/,
@@ -18,13 +20,13 @@
 # handed to the build as a BuildKit secret, never stored in the image.
 # Needs a running Docker engine with BuildKit (Docker 23+, or Debian's docker.io 20.10 CLI), and
 # root and debootstrap for the Debian base. DEBIAN_MIRROR and DEBOOTSTRAP_CACHE as in
-# scripts/build_sandbox_image.sh.
+# scripts/build_sandbox_image.sh; DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cache="${DEBOOTSTRAP_CACHE:-/var/cache/draftsmith-debootstrap}"
-base_tag="draftsmith-base:bookworm-py311"
+base_tag="draftsmith-base:bookworm-py311-updates"
 packages="python3,python3-venv,git,bubblewrap,ca-certificates,procps,passwd"
 
 if ! docker info >/dev/null 2>&1; then
@@ -52,6 +54,14 @@ if [ -z "$base" ]; then
     mkdir -p "$cache"
     debootstrap --variant=minbase --cache-dir="$cache" --include="$packages" bookworm \
       "$work/rootfs" "$mirror" >&2
+    security="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+    printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-security main\n' \
+      "$mirror" "$mirror" "$security" >"$work/rootfs/etc/apt/sources.list"
+    cp /etc/resolv.conf "$work/rootfs/etc/resolv.conf"
+    chroot "$work/rootfs" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive chroot "$work/rootfs" apt-get upgrade -y -qq >&2
+    chroot "$work/rootfs" python3 -c 'import tarfile; tarfile.data_filter' >&2
+    : >"$work/rootfs/etc/resolv.conf"
     rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/*
     find "$work/rootfs/root" -mindepth 1 -delete
     tar -C "$work/rootfs" -c . | docker import \
