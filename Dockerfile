@@ -2,9 +2,10 @@
 # the tests in (bwrap binds this image's /usr, so a project's toolchain must be in it). Not the
 # Docker sandbox's image (scripts/build_sandbox_image.sh).
 #
-# BASE_IMAGE: any Debian-based image with Python >= 3.11 as `python3` (and its venv module):
+# BASE_IMAGE: any Debian-based image with Python >= 3.11.4 as `python3` (and its venv module):
 # python:3.11-slim from Docker Hub by default, your registry's mirror of it, or an image built
-# from Debian packages without any registry (scripts/build_bot_image.sh). git, bubblewrap and the
+# from Debian packages without any registry (scripts/build_bot_image.sh; not Debian 12's
+# Python 3.11.2). git, bubblewrap and the
 # CA certificates are installed with apt when the base lacks them.
 #
 # Build (BuildKit; Docker 23+ uses it by default): docker build -t draftsmith .
@@ -21,7 +22,7 @@ RUN set -eu; \
       apt-get install -y --no-install-recommends git bubblewrap util-linux ca-certificates python3-venv; \
       rm -rf /var/lib/apt/lists/*; \
     fi; \
-    python3 -c 'import sys; assert sys.version_info >= (3, 11), sys.version'
+    python3 -c 'import sys, tarfile; assert hasattr(tarfile, "data_filter"), "Python 3.11.4 or later is needed (tarfile extraction filters): " + sys.version'
 
 # A venv at /opt/draftsmith: the dependencies first (a layer kept while pyproject.toml is
 # unchanged), then the code.

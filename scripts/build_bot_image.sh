@@ -6,11 +6,11 @@
 #   scripts/build_bot_image.sh                 base from Debian packages (debootstrap), then the bot
 #   BASE_IMAGE=python:3.11-slim scripts/build_bot_image.sh   your registry's base instead
 #
-# The base (built when BASE_IMAGE is unset): debootstrap --variant=minbase bookworm with Python
-# 3.11 (python3, python3-venv), git, bubblewrap, the CA certificates, procps and passwd, brought up to
-# bookworm-updates and bookworm-security (debootstrap installs the release as first published:
-# its Python 3.11.2 lacks tarfile's extraction filters, which Draftsmith uses), imported with
-# `docker import` as draftsmith-base:bookworm-py311-updates (its tag names its recipe: change it when the
+# The base (built when BASE_IMAGE is unset): debootstrap --variant=minbase trixie (Debian 13) with
+# Python 3.13 (python3, python3-venv), git, bubblewrap, the CA certificates, procps and passwd,
+# brought up to trixie-updates and trixie-security, imported with `docker import` as
+# draftsmith-base:trixie-updates. Not bookworm: Debian 12's Python is 3.11.2, whose tarfile lacks
+# the extraction filters (3.11.4) that Draftsmith's reviewing phase uses. (The tag names its recipe: change it when the
 # recipe changes; kept while it exists).
 # The bot image's tag is draftsmith:<content key>, the key a hash of everything the build reads
 # (the Dockerfile, .dockerignore, the base's ID, pyproject.toml, README.md, bot/, webhooks/,
@@ -26,7 +26,8 @@ cd "$(dirname "$0")/.."
 
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cache="${DEBOOTSTRAP_CACHE:-/var/cache/draftsmith-debootstrap}"
-base_tag="draftsmith-base:bookworm-py311-updates"
+base_tag="draftsmith-base:trixie-updates"
+suite=trixie
 packages="python3,python3-venv,git,bubblewrap,ca-certificates,procps,passwd"
 
 if ! docker info >/dev/null 2>&1; then
@@ -50,13 +51,13 @@ if [ -z "$base" ]; then
     }
     work="$(mktemp -d /tmp/draftsmith-bot-base.XXXXXX)"
     trap 'rm -rf "$work"' EXIT
-    echo "build_bot_image: debootstrap bookworm ($packages)" >&2
+    echo "build_bot_image: debootstrap $suite ($packages)" >&2
     mkdir -p "$cache"
-    debootstrap --variant=minbase --cache-dir="$cache" --include="$packages" bookworm \
+    debootstrap --variant=minbase --cache-dir="$cache" --include="$packages" "$suite" \
       "$work/rootfs" "$mirror" >&2
     security="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
-    printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-security main\n' \
-      "$mirror" "$mirror" "$security" >"$work/rootfs/etc/apt/sources.list"
+    printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' \
+      "$mirror" "$suite" "$mirror" "$suite" "$security" "$suite" >"$work/rootfs/etc/apt/sources.list"
     cp /etc/resolv.conf "$work/rootfs/etc/resolv.conf"
     chroot "$work/rootfs" apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive chroot "$work/rootfs" apt-get upgrade -y -qq >&2

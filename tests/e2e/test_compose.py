@@ -165,7 +165,7 @@ def _runs(url: str) -> list[dict[str, object]]:
 
 
 def _settled(url: str, number: int) -> bool:
-    runs = [r for r in _runs(url) if r.get("issue_number") == number]
+    runs = [r for r in _runs(url) if r.get("issue") == number]
     return bool(runs) and all(r.get("status") == "approved" for r in runs)
 
 
