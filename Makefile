@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-chaos test-docker lint bench
+.PHONY: install test test-chaos test-docker test-compose lint bench
 
 install:
 	@command -v bwrap >/dev/null && command -v git >/dev/null && command -v node >/dev/null && command -v chromium >/dev/null && command -v go >/dev/null || \
@@ -39,3 +39,10 @@ test-docker:
 
 bench:
 	$(BIN)/python benchmarks/webhook_intake.py
+
+# compose.yaml for real (tests/e2e/test_compose.py, also part of `make test`): builds the bot image
+# and a PostgreSQL/Redis image from Debian packages (cached by tag), brings the stack up, a labelled
+# issue to a draft PR, a worker container SIGKILLed mid-run. Needs dockerd and Docker Compose v2
+# (.ci/run installs both).
+test-compose:
+	$(BIN)/python -m pytest -q -s tests/e2e/test_compose.py

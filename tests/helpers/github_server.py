@@ -20,8 +20,9 @@ from tests.unit.github.support import API
 
 
 @contextmanager
-def serve_github(github: FakeGitHub) -> Iterator[str]:
-    """Serve `github`; yields the base URL to use as DRAFTSMITH_GITHUB_API_URL."""
+def serve_github(github: FakeGitHub, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `github` on `host` (0.0.0.0 for containers to reach it); yields the base URL to use
+    as DRAFTSMITH_GITHUB_API_URL (with 127.0.0.1 as its host)."""
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -51,7 +52,7 @@ def serve_github(github: FakeGitHub) -> Iterator[str]:
         def handle_error(self, request: Any, client_address: Any) -> None:
             return None  # a killed Draftsmith process resets its connections: expected here
 
-    server = Server(("127.0.0.1", 0), Handler)
+    server = Server((host, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

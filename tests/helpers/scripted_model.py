@@ -186,8 +186,9 @@ class ScriptedModel:
 
 
 @contextmanager
-def serve_model(model: ScriptedModel) -> Iterator[str]:
-    """Serve `model`; yields the base URL to use as OPENAI_BASE_URL."""
+def serve_model(model: ScriptedModel, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `model` on `host` (0.0.0.0 for containers to reach it); yields the base URL to use
+    as OPENAI_BASE_URL (with 127.0.0.1 as its host)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
@@ -218,7 +219,7 @@ def serve_model(model: ScriptedModel) -> Iterator[str]:
                 super().handle_error(request, client_address)
             # else: a client killed mid-call (chaos) reset its connection: expected
 
-    server = Server(("127.0.0.1", 0), Handler)
+    server = Server((host, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
