@@ -81,7 +81,7 @@ def prove(
     case that does not pass there pins nothing (its failure on the base may be the isolation's)."""
     modules = [module_of(p) for p in new_files if p.endswith(".py")]
     if not modules:  # not Python: `after` is a run of the new test files alone
-        return _prove_files(after, base)
+        return _prove_files(after, base, set(new_files))
     new_tests = sorted(c for c in after.cases if any(in_module(c, m) for m in modules))
     proof = Proof(new_tests=new_tests)
     problem = unrunnable(base, base_packages, "the new tests on the base")
@@ -105,23 +105,37 @@ def prove(
     return proof
 
 
-def _prove_files(after: CaseResults, base: CaseResults) -> Proof:
+def _prove_files(after: CaseResults, base: CaseResults, new_files: set[str]) -> Proof:
     """The proof for runners without modules (node): every case of `after` is a new test."""
     proof = Proof(new_tests=sorted(after.cases))
     if base.empty:
         proof.base_problem = "the new tests on the base: nothing ran"
         return proof
+    # Names that carry their file (jest, vitest, mocha: `file::title`) tell whether a case absent
+    # from the base run was in a file that could not load there; node's JUnit and Go's events
+    # name none, and those runners run every test of a file or package that loads, so there a
+    # case absent from a base run that failed is taken as not loaded.
+    by_file = any(_file_of(c) in new_files for c in after.cases)
+    base_failed = bool(base.failing())
     for case in proof.new_tests:
         if after.cases[case] is not CaseStatus.passed:
             continue
         before = base.cases.get(case)
         if before in (CaseStatus.failed, CaseStatus.error):
             proof.pinned[case] = f"{before} on the base"
-        elif before is None and any(_in_unit(case, u) for u in base.collection_errors):
+        elif before is None and (
+            any(_in_unit(case, u) for u in base.collection_errors) if by_file else base_failed
+        ):
             proof.pinned[case] = "did not run on the base: its test file could not run there"
         # a case absent from a base run whose file did run (the runner stopped at a first
         # failure, or skipped it) did not fail there: it proves nothing
     return proof
+
+
+def _file_of(case: str) -> str:
+    """What a case names before `::` (a JavaScript runner's test file), "" when nothing."""
+    file, sep, _ = case.partition("::")
+    return file if sep else ""
 
 
 def _in_unit(case: str, unit: str) -> bool:
