@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.environment.node import NODE_LOCKFILES, install_plan
+from bot.environment.requirements import parsed, without_pin
 from bot.environment.source_tree import declared_requirements, not_installable
 
 TEST_NAMES = ("tests", "test", "testing", "dev")
@@ -205,17 +206,18 @@ def pinned_requirements(root: Path) -> bool:
 
 
 def unpinned(path: Path) -> list[str] | None:
-    """The package names of a requirements file whose lines pin versions; None if none do."""
+    """The lines of a requirements file without their version pins (extras and markers kept),
+    when any line pins one with `==`; None if none does."""
     names, pinned = [], False
     for raw in path.read_text(errors="replace").splitlines():
-        line = raw.split("#", 1)[0].strip()
+        # a comment, pip's per-requirement options (--hash=...) and a line continuation are not
+        # part of the requirement
+        line = raw.split("#", 1)[0].split(" --", 1)[0].rstrip("\\").strip()
         if not line or line.startswith("-"):
             continue
-        requirement = line.split(";", 1)[0]
-        name = re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].strip()
-        pinned = pinned or "==" in requirement
-        if name:
-            names.append(name)
+        requirement = parsed(line)
+        pinned = pinned or (requirement is not None and "==" in str(requirement.specifier))
+        names.append(without_pin(line))
     return names if pinned else None
 
 

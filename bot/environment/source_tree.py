@@ -26,6 +26,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
+from bot.environment.requirements import parsed
+
 SOURCE_TREE_PTH = "_draftsmith_source_tree.pth"
 NOT_INSTALLABLE = "not installable"
 FROM_SOURCE_TREE = "dependencies installed, tests run from the source tree"
@@ -94,20 +98,6 @@ def _setup_cfg(root: Path) -> configparser.ConfigParser | None:
     return parser
 
 
-def normalized(name: str) -> str:
-    """A distribution name as PEP 503 compares them."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _name_of(requirement: str) -> str:
-    return normalized(re.split(r"[<>=!~\[ ;@(]", requirement.strip(), maxsplit=1)[0])
-
-
-def _extras_of(requirement: str) -> list[str]:
-    match = re.match(r"^[\w.-]+\s*\[([^\]]*)\]", requirement.strip())
-    return [e.strip() for e in match.group(1).split(",") if e.strip()] if match else []
-
-
 def declared_requirements(
     root: Path, project: dict[str, Any], extra: str | None
 ) -> tuple[list[str], list[str]]:
@@ -116,7 +106,7 @@ def declared_requirements(
     itself left out. `[project]` first, else `setup.cfg`'s `[options]`."""
     table = project.get("project")
     if isinstance(table, dict):
-        name = normalized(str(table.get("name") or ""))
+        name = canonicalize_name(str(table.get("name") or ""))
         dynamic = set(table.get("dynamic") or [])
         base = [] if "dependencies" in dynamic else list(table.get("dependencies") or [])
         unread = (
@@ -137,7 +127,7 @@ def declared_requirements(
         )
         if cfg is None:
             return [], [unread] if unread else []
-        name = normalized(cfg.get("metadata", "name", fallback=""))
+        name = canonicalize_name(cfg.get("metadata", "name", fallback=""))
         base = _cfg_lines(cfg.get("options", "install_requires", fallback=""))
         extras = (
             {k: _cfg_lines(v) for k, v in cfg.items("options.extras_require")}
@@ -166,8 +156,9 @@ def _resolve(
         requirement = pending.pop(0).strip()
         if not requirement:
             continue
-        if name and _name_of(requirement) == name:
-            for wanted in _extras_of(requirement):
+        stated = parsed(requirement)
+        if name and stated is not None and canonicalize_name(stated.name) == name:
+            for wanted in sorted(stated.extras):
                 if wanted not in seen:
                     seen.add(wanted)
                     pending[:0] = extras.get(wanted, [])

@@ -118,11 +118,24 @@ def test_configured_setup_commands_replace_detection(tmp_path: Path) -> None:
 
 
 def test_pinned_requirements_can_be_installed_once_more_without_their_pins(tmp_path: Path) -> None:
-    pins = "pytest==6.2.4\n    # via -r tests.in\npy==1.10.0 ; python_version < '3.12'\n"
+    pins = (
+        "pytest==6.2.4\n    # via -r tests.in\npy==1.10.0 ; python_version < '3.12'\n"
+        "six==1.16.0 \\\n    --hash=sha256:1e61c37477a1626458e36f7b1d82aa5c9b094fa4\n"
+        "requests[socks]>=2\ngit+https://example.com/tool.git@v1\n"
+    )
     root = tree(tmp_path, {"setup.py": "", "requirements/tests.txt": pins})
     assert "-r" in python_plan(root, UV).commands[2]
     relaxed = python_plan(root, UV, relax=True)
-    assert relaxed.commands[2][-4:] == ["pytest", "py", "-e", "."]
+    # the pins go; extras, environment markers and pip's own lines (a URL) stay; hashes go too
+    assert relaxed.commands[2][-7:] == [
+        "pytest",
+        'py; python_version < "3.12"',
+        "six",
+        "requests[socks]",
+        "git+https://example.com/tool.git@v1",
+        "-e",
+        ".",
+    ]
     assert "requirements/tests.txt without its pins" in relaxed.sources
 
 

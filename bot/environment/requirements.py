@@ -1,0 +1,32 @@
+"""Requirement lines (PEP 508) read with `packaging`, the one reader of them in setup."""
+
+from __future__ import annotations
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+
+def parsed(line: str) -> Requirement | None:
+    """The requirement a line states; None when it is not one (a path, a bare URL, an option)."""
+    try:
+        return Requirement(line.strip())
+    except InvalidRequirement:
+        return None
+
+
+def name_of(line: str) -> str | None:
+    """The requirement's distribution name as PEP 503 compares them; None when not one."""
+    requirement = parsed(line)
+    return canonicalize_name(requirement.name) if requirement is not None else None
+
+
+def without_pin(line: str) -> str:
+    """The requirement without its version specifier (its extras, URL and marker kept); a line
+    that is not a requirement (pip's own syntax: a path, a bare URL) is returned as it is."""
+    requirement = parsed(line)
+    if requirement is None:
+        return line.strip()
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    url = f" @ {requirement.url}" if requirement.url else ""
+    marker = f"; {requirement.marker}" if requirement.marker is not None else ""
+    return f"{requirement.name}{extras}{url}{marker}"
