@@ -15,7 +15,6 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import TypeAdapter
 
 from bot.agents.loop import LoopStep
-from bot.agents.tester import TestOutcome
 from bot.analysis.differential import DifferentialAnalysis
 from bot.contracts import (
     CodeChange,
@@ -24,6 +23,7 @@ from bot.contracts import (
     IssueText,
     PullRequestDraft,
     ReviewResult,
+    TestOutcome,
     TestPlan,
     TestReport,
 )
