@@ -16,14 +16,14 @@ from bot.agents.prompting import condense, messages
 from bot.analysis.evidence import ReviewEvidence
 from bot.analysis.render import analysis_text, coverage_text, tests_text
 from bot.contracts import ReviewResult
-from bot.model.client import Completion, ModelClient
+from bot.model.base import Completion, Model
 from bot.security.untrusted import as_data
 
 
 class Reviewer:
     """Reviews evidence; it cannot write anything."""
 
-    def __init__(self, llm: ModelClient) -> None:
+    def __init__(self, llm: Model) -> None:
         self.llm = llm
 
     async def run(self, evidence: ReviewEvidence) -> Completion[ReviewResult]:

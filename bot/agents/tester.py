@@ -28,7 +28,7 @@ from bot.environment.detect import dependency_files
 from bot.environment.prepare import PreparedEnvironment, exclude_scratch, prepare_environment
 from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
-from bot.model.client import Completion, ModelClient
+from bot.model.base import Completion, Model
 from bot.policy.decide import Policy, RepoConfig
 from bot.repo.changes import changed_symbols
 from bot.repo.workspace import Workspace
@@ -67,7 +67,7 @@ class Tester:
 
     def __init__(
         self,
-        llm: ModelClient,
+        llm: Model,
         sandbox: Sandbox,
         limits: Limits,
         policy: Policy,
