@@ -27,11 +27,11 @@ from bot.contracts import (
     TestPlan,
     TestReport,
 )
-from bot.github.publish import Published
+from bot.github.objects import Published
 from bot.policy.decide import Decision
 from bot.run.candidates import Candidate, Evaluated, Verdict
+from bot.run.ports import RunStore
 from bot.security.screening import Flag
-from bot.store.runs import Store
 
 T = TypeVar("T")
 
@@ -133,7 +133,7 @@ def of_candidate(kind: ArtifactKind[T], number: int | None) -> ArtifactKind[T]:
 class Artifacts:
     """Typed reads and writes of one run's artifacts."""
 
-    def __init__(self, store: Store, run_id: int) -> None:
+    def __init__(self, store: RunStore, run_id: int) -> None:
         self.store = store
         self.run_id = run_id
 
