@@ -32,6 +32,7 @@ from bot.policy.decide import Decision
 from bot.run.candidates import Candidate, Evaluated, Verdict
 from bot.run.ports import RunStore
 from bot.security.screening import Flag
+from bot.store.tables import Artifact
 
 T = TypeVar("T")
 
@@ -168,3 +169,29 @@ class Artifacts:
         """Store a value of `kind` (masked by the store)."""
         media = "text/plain" if kind.text else "application/json"
         self.store.put_artifact(self.run_id, kind.key(revision), kind.encode(value), media)
+
+    def snapshot(self) -> StoredArtifacts:
+        """Every artifact of the run as stored now, read in one query (for reading many)."""
+        return StoredArtifacts(self.store.artifacts(self.run_id))
+
+
+class StoredArtifacts:
+    """A run's artifacts read at one moment: the reads of `Artifacts`, without a query each."""
+
+    def __init__(self, rows: list[Artifact]) -> None:
+        self.newest = {row.name: row for row in rows}  # rows come oldest first
+        self.rows = rows
+
+    def load(self, kind: ArtifactKind[T], revision: int | None = None) -> T | None:
+        """The newest value of `kind`, or None."""
+        artifact = self.newest.get(kind.key(revision))
+        return None if artifact is None else kind.decode(artifact.content)
+
+    def text(self, kind: ArtifactKind[str], revision: int | None = None) -> str:
+        """A text artifact, or "" when there is none."""
+        return self.load(kind, revision) or ""
+
+    def all(self, kind: ArtifactKind[T], revision: int | None = None) -> Iterator[T]:
+        """Every value of a kind stored many times, oldest first."""
+        name = kind.key(revision)
+        return (kind.decode(row.content) for row in self.rows if row.name == name)

@@ -160,7 +160,7 @@ class Engine:
         step = STEPS.get(ctx.run.phase)
         if step is None:
             return StepResult(Move.fail, f"no step for phase {ctx.run.phase!r}", "error")
-        ctx.guard.check()
+        ctx.guard.check(ctx.run)  # read by _context a moment ago
         return asyncio.run(self._watched(step, ctx))
 
     async def _watched(self, step: Step, ctx: RunContext) -> StepResult:

@@ -26,7 +26,7 @@ from bot.policy.decide import Budgets
 from bot.run.ports import RunStore
 from bot.run.states import Status
 from bot.sandbox.base import ExecResult, Limits, Sandbox
-from bot.store.tables import utcnow
+from bot.store.tables import Run, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,10 @@ class StepGuard:
         return self.before.cost_usd + sum(u.cost_usd for u in self.usages)
 
     # -- checks ------------------------------------------------------------------------------
-    def check(self) -> None:
-        """Raise RunStopped when the run was stopped, BudgetExhausted when its window closed."""
-        if self.store.get_run(self.run_id).status == Status.stopped:
+    def check(self, run: Run | None = None) -> None:
+        """Raise RunStopped when the run was stopped, BudgetExhausted when its window closed
+        (`run`: the run as just read, when the caller has it; else it is read)."""
+        if (run or self.store.get_run(self.run_id)).status == Status.stopped:
             raise RunStopped(f"run {self.run_id} was stopped", "`/draftsmith retry` resumes it")
         elapsed = (utcnow() - self.attempt_started).total_seconds()
         if elapsed >= self.budgets.max_wall_time_s:
