@@ -21,15 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.contracts import PullRequestDraft, ReviewResult
-from bot.github.objects import Published
 from bot.model.base import Model
-from bot.policy.decide import Decision
-from bot.repo.workspace import Workspace
 from bot.sandbox.base import Sandbox
-from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent
+
+if TYPE_CHECKING:  # names in signatures only: the store imports RunCaps from here, cheaply
+    from bot.contracts import PullRequestDraft, ReviewResult
+    from bot.github.objects import Published
+    from bot.policy.decide import Decision
+    from bot.repo.workspace import Workspace
+    from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent
 
 __all__ = ["GitHubEffects", "Model", "RunCaps", "RunStore", "Sandbox"]
 
