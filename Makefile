@@ -17,6 +17,7 @@ lint:
 	$(BIN)/ruff check bot webhooks tests benchmarks
 	$(BIN)/ruff format --check bot webhooks tests benchmarks
 	$(BIN)/mypy bot webhooks
+	$(BIN)/mypy --strict tests/helpers/doubles.py tests/unit/run/test_ports.py  # doubles = ports
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -48,7 +48,8 @@ import openai  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.model.client import Completion, ModelClient, Tool  # noqa: E402
+from bot.model.base import Completion, Tool  # noqa: E402
+from bot.model.client import ModelClient  # noqa: E402
 from bot.policy.decide import RepoConfig  # noqa: E402
 from bot.run import artifacts  # noqa: E402
 from bot.run.artifacts import Artifacts  # noqa: E402

@@ -5,8 +5,10 @@ This module imports nothing of ours.
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -221,3 +223,53 @@ CONTRACTS: dict[str, type[Contract]] = {
         PullRequestDraft,
     )
 }
+
+
+@dataclass
+class TestOutcome:
+    """What testing produced: the report, the new tests and which of them pin the change."""
+
+    __test__ = False
+
+    report: TestReport
+    log: str = ""
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    new_tests: list[str] = field(default_factory=list)
+    pinned: list[str] = field(default_factory=list)
+    base_report: TestReport | None = None
+    refused: str | None = None
+    tampered: str | None = None
+    after: dict[str, bool] = field(default_factory=dict)
+    """Each new test case and whether it passed with the change."""
+    before: dict[str, bool] = field(default_factory=dict)
+    """Each new test case that ran on the base commit and whether it passed there."""
+    preexisting: list[str] = field(default_factory=list)
+    """Cases of the new test files that the base's own suite already had, passing there."""
+    coverage_only_failures: list[str] = field(default_factory=list)
+    """Cases that failed under coverage.py only (the report counts the plain run)."""
+    coverage: dict[str, Any] | None = None
+    """The suite's coverage of the change (bot.analysis.coverage.ChangeCoverage, as a dict)."""
+    pinned_why: dict[str, str] = field(default_factory=dict)
+    already_failing: list[str] = field(default_factory=list)
+    new_failures: list[str] = field(default_factory=list)
+    base_problem: str | None = None
+    environment_problem: str | None = None
+    environment: dict[str, Any] | None = None
+    base_suite_cached: bool = False
+    timings: dict[str, float | None] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Stored as the run's `testoutcome.rN` artifact."""
+        data = asdict(self)
+        data["report"] = self.report.model_dump(mode="json")
+        data["base_report"] = self.base_report.model_dump(mode="json") if self.base_report else None
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TestOutcome:
+        """Read back a stored outcome."""
+        data = json.loads(text)
+        data["report"] = TestReport.model_validate(data["report"])
+        if data.get("base_report"):
+            data["base_report"] = TestReport.model_validate(data["base_report"])
+        return cls(**data)

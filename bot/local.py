@@ -12,10 +12,10 @@ from bot.config import Settings
 from bot.errors import ModelError, WorkspaceError
 from bot.model.client import ModelClient
 from bot.run import waiting
-from bot.run.engine import Engine, model_client
+from bot.run.engine import Engine
 from bot.run.states import ACTIVE, Status
 from bot.run.transitions import Move
-from bot.sandbox.choose import get_sandbox
+from bot.runtime import build_engine
 from bot.store.runs import Store
 from bot.store.tables import Run, utcnow
 from bot.store.vocabulary import EventKind
@@ -76,12 +76,7 @@ def run_local_pipeline(
     run, _ = store.create_run(
         repo=repo.name, issue_number=None, clone_url=str(repo), title=title, request=body.strip()
     )
-    engine = Engine(
-        settings,
-        store,
-        sandbox_factory=lambda: get_sandbox(settings),
-        llm_factory=lambda config: model_client(settings, config),
-    )
+    engine = build_engine(settings, store)
     if note:
         store.add_event(run.id, EventKind.note, note)
     console.print(f"run {run.id}: {title}")

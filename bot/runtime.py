@@ -1,4 +1,10 @@
-"""The composition root: settings, store, queue, GitHub and the run engine, wired once."""
+"""The composition root: settings, store, queue, GitHub and the run engine, wired once.
+
+The run core (bot/run) types against its ports (`bot.run.ports`); the concrete adapters are
+built here and passed in: the `Store`, an `InstallationEffects` per GitHub run, a `ModelClient`
+per run (`model_client`) and the process's sandbox (`bot.sandbox.choose`). `build_engine` is
+the one place an `Engine` is put together (`draftsmith run` uses it too).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,10 +21,13 @@ from huey.consumer import Consumer
 from bot.config import Settings
 from bot.errors import ConfigError, DraftsmithError
 from bot.github.client import GitHubGateway, InstallationClient
+from bot.github.effects import InstallationEffects
 from bot.jobs.leases import Leases
 from bot.jobs.outbox import Outbox
 from bot.jobs.queue import TaskQueue, make_huey
+from bot.model.client import ModelClient
 from bot.observe.progress import post_progress
+from bot.policy.decide import RepoConfig
 from bot.run.states import ACTIVE, Status
 from bot.steering.commands import RepoRef, load_command
 from bot.steering.handlers import Handlers
@@ -66,6 +76,40 @@ def setup_process(settings: Settings) -> None:
     set_process_masker(masker)  # prompts, artifacts and GitHub request bodies use it too
     install_masking(masker)
     configure_tracing()
+
+
+def model_client(settings: Settings, config: RepoConfig | None) -> ModelClient:
+    """The model client of a run, with the repository's per-role models."""
+    models = {}
+    if config is not None:
+        models = {k: v for k, v in config.models.model_dump().items() if v}
+    return ModelClient(settings, models=models)
+
+
+def build_engine(
+    settings: Settings,
+    store: Store,
+    *,
+    on_progress: Callable[[Run], None] | None = None,
+    github_for_run: Callable[[Run], InstallationClient] | None = None,
+) -> Engine:
+    """The run core's engine on the concrete adapters: this store, the process's sandbox, a
+    model client per run and (GitHub runs) the installation's client behind the GitHub port."""
+    from bot.run.engine import Engine
+    from bot.sandbox.choose import get_sandbox
+
+    def effects(run: Run) -> InstallationEffects:
+        assert github_for_run is not None
+        return InstallationEffects(github_for_run(run))
+
+    return Engine(
+        settings,
+        store,
+        sandbox_factory=lambda: get_sandbox(settings),
+        llm_factory=lambda config: model_client(settings, config),
+        on_progress=on_progress,
+        github_for_run=effects if github_for_run is not None else None,
+    )
 
 
 @dataclass
@@ -141,15 +185,9 @@ class Runtime:
     def engine(self) -> Engine:
         """The run core's engine (built on first use)."""
         if self._engine is None:
-            from bot.run.engine import Engine, model_client
-            from bot.sandbox.choose import get_sandbox
-
-            settings = self.settings
-            self._engine = Engine(
-                settings,
+            self._engine = build_engine(
+                self.settings,
                 self.store,
-                sandbox_factory=lambda: get_sandbox(settings),
-                llm_factory=lambda config: model_client(settings, config),
                 on_progress=self.post_progress,
                 github_for_run=self.github_for_run if self.gateway is not None else None,
             )

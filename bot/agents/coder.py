@@ -13,7 +13,7 @@ from bot.agents.loop import CoderLoop
 from bot.agents.prompting import file_blocks, messages
 from bot.contracts import CodeSubmission, ImplementationPlan
 from bot.errors import WorkspaceError
-from bot.model.client import Completion, ModelClient, Tool
+from bot.model.base import Completion, Model, Tool
 from bot.repo.workspace import Workspace
 from bot.security.untrusted import as_data
 
@@ -75,7 +75,7 @@ class Coder:
     """Writes the change in the working tree through the loop's tools."""
 
     def __init__(
-        self, llm: ModelClient, workspace: Workspace, loop: CoderLoop, tool_budget: int = 20
+        self, llm: Model, workspace: Workspace, loop: CoderLoop, tool_budget: int = 20
     ) -> None:
         self.llm = llm
         self.workspace = workspace

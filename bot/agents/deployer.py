@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.agents.loop import LoopStep
-from bot.agents.tester import TestOutcome
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.render import basis_markdown, coverage_of, coverage_text
 from bot.contracts import (
@@ -24,6 +23,7 @@ from bot.contracts import (
     IssueText,
     PullRequestDraft,
     ReviewResult,
+    TestOutcome,
     TestPlan,
 )
 from bot.github.markdown import closes, code, host_of, inert, inert_line, title

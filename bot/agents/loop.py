@@ -25,7 +25,8 @@ from typing import Any
 
 from bot.contracts import CodeChange, EditOperation, FileEdit, Gate, SearchReplace
 from bot.errors import BudgetExhausted, DraftsmithError, RunStopped, WorkspaceError
-from bot.model.parts import Tool, is_error
+from bot.model.base import Tool
+from bot.model.parts import is_error
 from bot.policy.decide import Policy, evaluate
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import TOOLBOX_MOUNT, Limits, Sandbox

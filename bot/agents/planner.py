@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.agents.prompting import file_blocks, messages
 from bot.contracts import ImplementationPlan
 from bot.github.markdown import code, inert, inert_line
-from bot.model.client import Completion, ModelClient
+from bot.model.base import Completion, Model
 from bot.policy.decide import Decision
 from bot.security.untrusted import as_data
 
@@ -13,7 +13,7 @@ from bot.security.untrusted import as_data
 class Planner:
     """Plans a change; its only tool is what it is shown (no write access of any kind)."""
 
-    def __init__(self, llm: ModelClient) -> None:
+    def __init__(self, llm: Model) -> None:
         self.llm = llm
 
     async def run(

@@ -11,38 +11,19 @@ may add issues but never remove those.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 from bot.agents.prompting import condense, messages
-from bot.agents.tester import TestOutcome
-from bot.analysis.coverage import ChangeCoverage
-from bot.analysis.differential import DifferentialAnalysis
+from bot.analysis.evidence import ReviewEvidence
 from bot.analysis.render import analysis_text, coverage_text, tests_text
-from bot.contracts import ImplementationPlan, ReviewIssue, ReviewResult
-from bot.model.client import Completion, ModelClient
+from bot.contracts import ReviewResult
+from bot.model.base import Completion, Model
 from bot.security.untrusted import as_data
-
-
-@dataclass
-class ReviewEvidence:
-    """Everything the reviewer judges, read from the run's stored artifacts."""
-
-    plan: ImplementationPlan
-    diff: str
-    analysis: DifferentialAnalysis | None
-    tests: TestOutcome | None
-    coverage: ChangeCoverage | None
-    deciding: list[ReviewIssue] = field(default_factory=list)
-    """Issues decided by rules before the model is asked; they stand whatever it answers."""
-    previous: ReviewResult | None = None
-    guidance: str = ""
-    """The repository's instruction files, already wrapped as data."""
 
 
 class Reviewer:
     """Reviews evidence; it cannot write anything."""
 
-    def __init__(self, llm: ModelClient) -> None:
+    def __init__(self, llm: Model) -> None:
         self.llm = llm
 
     async def run(self, evidence: ReviewEvidence) -> Completion[ReviewResult]:

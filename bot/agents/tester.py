@@ -8,11 +8,9 @@ the change pins the requested behaviour (fail-before, pass-after).
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from bot.agents.prompting import condense, file_blocks, messages
 from bot.contracts import (
@@ -20,6 +18,7 @@ from bot.contracts import (
     EditOperation,
     FileEdit,
     ImplementationPlan,
+    TestOutcome,
     TestPlan,
     TestReport,
     TestStatus,
@@ -29,7 +28,7 @@ from bot.environment.detect import dependency_files
 from bot.environment.prepare import PreparedEnvironment, exclude_scratch, prepare_environment
 from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
-from bot.model.client import Completion, ModelClient
+from bot.model.base import Completion, Model
 from bot.policy.decide import Policy, RepoConfig
 from bot.repo.changes import changed_symbols
 from bot.repo.workspace import Workspace
@@ -61,56 +60,6 @@ def language(root: Path) -> str:
     return "python"
 
 
-@dataclass
-class TestOutcome:
-    """What testing produced: the report, the new tests and which of them pin the change."""
-
-    __test__ = False
-
-    report: TestReport
-    log: str = ""
-    commands: list[dict[str, Any]] = field(default_factory=list)
-    new_tests: list[str] = field(default_factory=list)
-    pinned: list[str] = field(default_factory=list)
-    base_report: TestReport | None = None
-    refused: str | None = None
-    tampered: str | None = None
-    after: dict[str, bool] = field(default_factory=dict)
-    """Each new test case and whether it passed with the change."""
-    before: dict[str, bool] = field(default_factory=dict)
-    """Each new test case that ran on the base commit and whether it passed there."""
-    preexisting: list[str] = field(default_factory=list)
-    """Cases of the new test files that the base's own suite already had, passing there."""
-    coverage_only_failures: list[str] = field(default_factory=list)
-    """Cases that failed under coverage.py only (the report counts the plain run)."""
-    coverage: dict[str, Any] | None = None
-    """The suite's coverage of the change (bot.analysis.coverage.ChangeCoverage, as a dict)."""
-    pinned_why: dict[str, str] = field(default_factory=dict)
-    already_failing: list[str] = field(default_factory=list)
-    new_failures: list[str] = field(default_factory=list)
-    base_problem: str | None = None
-    environment_problem: str | None = None
-    environment: dict[str, Any] | None = None
-    base_suite_cached: bool = False
-    timings: dict[str, float | None] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        """Stored as the run's `testoutcome.rN` artifact."""
-        data = asdict(self)
-        data["report"] = self.report.model_dump(mode="json")
-        data["base_report"] = self.base_report.model_dump(mode="json") if self.base_report else None
-        return json.dumps(data, indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> TestOutcome:
-        """Read back a stored outcome."""
-        data = json.loads(text)
-        data["report"] = TestReport.model_validate(data["report"])
-        if data.get("base_report"):
-            data["base_report"] = TestReport.model_validate(data["base_report"])
-        return cls(**data)
-
-
 class Tester:
     """Writes targeted tests and runs them with the suite in the sandbox."""
 
@@ -118,7 +67,7 @@ class Tester:
 
     def __init__(
         self,
-        llm: ModelClient,
+        llm: Model,
         sandbox: Sandbox,
         limits: Limits,
         policy: Policy,

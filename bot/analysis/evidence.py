@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.agents.reviewer import ReviewEvidence
-from bot.agents.tester import TestOutcome
+from bot.analysis.coverage import ChangeCoverage
 from bot.analysis.differential import DifferentialAnalysis, analyse_change
 from bot.analysis.render import coverage_of
 from bot.analysis.rules import analysis_issues, test_issues
-from bot.contracts import ImplementationPlan, ReviewResult
+from bot.contracts import ImplementationPlan, ReviewIssue, ReviewResult, TestOutcome
 from bot.repo.changes import added_lines
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.toolbox import toolbox_program
 from bot.security.credentials import find_credentials, to_review_issue
+
+
+@dataclass
+class ReviewEvidence:
+    """Everything the reviewer judges, read from the run's stored artifacts."""
+
+    plan: ImplementationPlan
+    diff: str
+    analysis: DifferentialAnalysis | None
+    tests: TestOutcome | None
+    coverage: ChangeCoverage | None
+    deciding: list[ReviewIssue] = field(default_factory=list)
+    """Issues decided by rules before the model is asked; they stand whatever it answers."""
+    previous: ReviewResult | None = None
+    guidance: str = ""
+    """The repository's instruction files, already wrapped as data."""
 
 
 async def run_analysis(

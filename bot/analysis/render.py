@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.agents.tester import TestOutcome
 from bot.analysis.coverage import (
     NEW_TESTS,
     ChangeCoverage,
@@ -14,7 +13,7 @@ from bot.analysis.coverage import (
 )
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.rules import analysis_issues, test_issues
-from bot.contracts import ReviewResult, Severity
+from bot.contracts import ReviewResult, Severity, TestOutcome
 
 MAX_LISTED = 40
 

@@ -17,10 +17,9 @@ model answers (the model may add issues, never remove these):
 
 from __future__ import annotations
 
-from bot.agents.tester import TestOutcome
 from bot.analysis.coverage import ChangeCoverage, junit_name
 from bot.analysis.differential import DifferentialAnalysis
-from bot.contracts import ReviewIssue, Severity, TestStatus
+from bot.contracts import ReviewIssue, Severity, TestOutcome, TestStatus
 from bot.testing.proof import RAN_AND_FAILED
 
 MAX_DETAILS = 1500

@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import subprocess
 from dataclasses import dataclass
-from enum import StrEnum
 
 from bot.errors import GitHubError, WorkspaceError
 from bot.github.client import InstallationClient, git_credentials
 from bot.github.gitdata import GitData, TreeEntry
+from bot.github.objects import Via
 from bot.repo.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -31,13 +31,6 @@ PUBLISHED_REF = "refs/draftsmith/published"
 """Where the workspace keeps the branch as fetched back from GitHub."""
 GITLINK = "160000"
 FALLBACK_STATUSES = frozenset({403, 404})
-
-
-class Via(StrEnum):
-    """How the branch reached GitHub."""
-
-    git_data_api = "git-data-api"
-    git_push = "git-push"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
 """The GitHub objects Draftsmith reads, each with only the fields it uses (`bot.github.answers`).
 
 A field GitHub may omit or null on some servers and that Draftsmith can do without has a default;
-the others are required, and their absence fails the call with the field's name.
+the others are required, and their absence fails the call with the field's name. `Published` is
+what publishing a run left on GitHub (stored as the run's `published` artifact).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from bot.github.answers import Answer
 
@@ -144,3 +147,26 @@ class HookDelivery(Answer):
     status_code: int
     event: str | None = None
     action: str | None = None
+
+
+class Via(StrEnum):
+    """How the branch reached GitHub."""
+
+    git_data_api = "git-data-api"
+    git_push = "git-push"
+
+
+@dataclass(frozen=True)
+class Published:
+    """What publishing left on GitHub: the pull request, its check run and requested reviewers."""
+
+    pr_number: int
+    pr_url: str
+    pr_node_id: str
+    check_run_id: int
+    created: bool
+    reviewers_requested: list[str] = field(default_factory=list)
+    head_sha: str = ""
+    """The branch's head on GitHub (GitHub's own commit when made through the API)."""
+    via: str = Via.git_push.value
+    """How the commits reached GitHub: `git-data-api` (signed by GitHub) or `git-push`."""

@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
 from bot.errors import GitHubError, PolicyError, WorkspaceError
-from bot.github.branch import BranchPublished, Via, publish_branch
+from bot.github.branch import BranchPublished, publish_branch
 from bot.github.checks import Annotation, Conclusion
 from bot.github.client import InstallationClient
 from bot.github.codeowners import Reviewers, find_codeowners
 from bot.github.markdown import closes, code, inert_line
-from bot.github.objects import CheckAnnotation, CheckRun, PullRequest
+from bot.github.objects import CheckAnnotation, CheckRun, Published, PullRequest, Via
 from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
 
@@ -41,22 +40,6 @@ _LEVELS: Mapping[Severity, Level] = {
     Severity.low: "notice",
 }
 _CLOSES = re.compile(r"(?im)^\s*(closes|fixes|resolves)\s+#(\d+)\b")
-
-
-@dataclass(frozen=True)
-class Published:
-    """What publishing left on GitHub: the pull request, its check run and requested reviewers."""
-
-    pr_number: int
-    pr_url: str
-    pr_node_id: str
-    check_run_id: int
-    created: bool
-    reviewers_requested: list[str] = field(default_factory=list)
-    head_sha: str = ""
-    """The branch's head on GitHub (GitHub's own commit when made through the API)."""
-    via: str = Via.git_push.value
-    """How the commits reached GitHub: `git-data-api` (signed by GitHub) or `git-push`."""
 
 
 def publish(

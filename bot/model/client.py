@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 import openai
@@ -16,10 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from bot.config import Role, Settings
 from bot.errors import ContractError, ModelError
+from bot.model.base import CallGuard, Completion, Tool
 from bot.model.errors import endpoint_error, refused
 from bot.model.parts import (
-    CallGuard,
-    Tool,
     describe,
     is_error,
     reask,
@@ -38,17 +37,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 MAX_ATTEMPTS = 3  # the first answer plus at most two re-asks
-
-
-@dataclass
-class Completion(Generic[T]):
-    """A validated answer with the calls it took."""
-
-    value: T
-    model: str
-    usages: list[Usage] = field(default_factory=list)
-    tool_calls: int = 0
-    attempts: int = 1
 
 
 @dataclass

@@ -7,58 +7,17 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import openai
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import BudgetExhausted, DraftsmithError, RunStopped
-from bot.model.usage import Usage
+from bot.model.base import Tool
 
 logger = logging.getLogger(__name__)
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A function the model may call: its JSON-schema parameters and a handler returning text."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    handler: Callable[..., str | Awaitable[str]]
-    final: bool = False
-    """Calling it ends the exchange: its answer (unless an `error:`) is the final answer."""
-
-    def spec(self) -> dict[str, Any]:
-        """The Chat Completions `tools` entry."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-
-class CallGuard(Protocol):
-    """Asked around every request and tool call (the run core's budgets and stop flag)."""
-
-    def before_call(self, role: str, model: str, request: Mapping[str, Any]) -> int:
-        """Raise to refuse the call; else the `max_tokens` to send with it."""
-        ...
-
-    def after_call(self, usage: Usage) -> None:
-        """Record a call's usage as soon as it is known."""
-        ...
-
-    def before_tool_call(self, name: str) -> None:
-        """Raise to refuse a tool call; else count it."""
-        ...
 
 
 async def run_tool(tool: Tool | None, name: str, arguments: str) -> str:

@@ -15,7 +15,6 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import TypeAdapter
 
 from bot.agents.loop import LoopStep
-from bot.agents.tester import TestOutcome
 from bot.analysis.differential import DifferentialAnalysis
 from bot.contracts import (
     CodeChange,
@@ -24,14 +23,16 @@ from bot.contracts import (
     IssueText,
     PullRequestDraft,
     ReviewResult,
+    TestOutcome,
     TestPlan,
     TestReport,
 )
-from bot.github.publish import Published
+from bot.github.objects import Published
 from bot.policy.decide import Decision
 from bot.run.candidates import Candidate, Evaluated, Verdict
+from bot.run.ports import RunStore
 from bot.security.screening import Flag
-from bot.store.runs import Store
+from bot.store.tables import Artifact
 
 T = TypeVar("T")
 
@@ -133,7 +134,7 @@ def of_candidate(kind: ArtifactKind[T], number: int | None) -> ArtifactKind[T]:
 class Artifacts:
     """Typed reads and writes of one run's artifacts."""
 
-    def __init__(self, store: Store, run_id: int) -> None:
+    def __init__(self, store: RunStore, run_id: int) -> None:
         self.store = store
         self.run_id = run_id
 
@@ -168,3 +169,29 @@ class Artifacts:
         """Store a value of `kind` (masked by the store)."""
         media = "text/plain" if kind.text else "application/json"
         self.store.put_artifact(self.run_id, kind.key(revision), kind.encode(value), media)
+
+    def snapshot(self) -> StoredArtifacts:
+        """Every artifact of the run as stored now, read in one query (for reading many)."""
+        return StoredArtifacts(self.store.artifacts(self.run_id))
+
+
+class StoredArtifacts:
+    """A run's artifacts read at one moment: the reads of `Artifacts`, without a query each."""
+
+    def __init__(self, rows: list[Artifact]) -> None:
+        self.newest = {row.name: row for row in rows}  # rows come oldest first
+        self.rows = rows
+
+    def load(self, kind: ArtifactKind[T], revision: int | None = None) -> T | None:
+        """The newest value of `kind`, or None."""
+        artifact = self.newest.get(kind.key(revision))
+        return None if artifact is None else kind.decode(artifact.content)
+
+    def text(self, kind: ArtifactKind[str], revision: int | None = None) -> str:
+        """A text artifact, or "" when there is none."""
+        return self.load(kind, revision) or ""
+
+    def all(self, kind: ArtifactKind[T], revision: int | None = None) -> Iterator[T]:
+        """Every value of a kind stored many times, oldest first."""
+        name = kind.key(revision)
+        return (kind.decode(row.content) for row in self.rows if row.name == name)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.policy.decide import Budgets
+from bot.run.ports import RunStore
 from bot.run.waiting import waited_s
-from bot.store.runs import Store
 from bot.store.tables import Run, as_aware, utcnow
 from bot.store.vocabulary import EventKind
 
 
-def attempt_started(store: Store, run: Run) -> datetime:
+def attempt_started(store: RunStore, run: Run) -> datetime:
     """When the run's current attempt began (its last `attempt` event, else its creation),
     moved later by the time it spent waiting on the model endpoint since: waiting is not
     wall time."""
@@ -54,7 +54,7 @@ class WallTime:
     total_s: float
 
 
-def wall_time(store: Store, run: Run) -> WallTime:
+def wall_time(store: RunStore, run: Run) -> WallTime:
     """Time the run's steps took, over all attempts and in the current one."""
     started = attempt_started(store, run)
     total = current = 0.0

@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.agents.tester import TestOutcome
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.render import coverage_of
 from bot.analysis.rules import test_issues
-from bot.contracts import CodeChange, TestPlan
+from bot.contracts import CodeChange, TestOutcome, TestPlan
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, select, true
-from sqlalchemy.orm import aliased
-
 from bot.config import Settings
 from bot.run.lifecycle import Lifecycle
-from bot.run.states import Status
+from bot.run.ports import RunCaps, RunStore
 from bot.run.transitions import Move
-from bot.store.runs import Store
 from bot.store.tables import Run
 
 
@@ -30,19 +26,14 @@ class Room:
     detail: str
 
 
-def room_for(store: Store, run: Run, settings: Settings) -> Room:
+def caps_of(settings: Settings) -> RunCaps:
+    """The concurrency caps the settings name."""
+    return RunCaps(settings.max_concurrent_runs, settings.max_concurrent_runs_per_installation)
+
+
+def room_for(store: RunStore, run: Run, settings: Settings) -> Room:
     """Whether `run` may start: the running runs (other than itself) are under both caps."""
-    with store.session() as s:
-        running = (
-            select(func.count())
-            .select_from(Run)
-            .where(Run.status == Status.running, Run.id != run.id)
-        )
-        total = int(s.scalar(running) or 0)
-        mine = 0
-        if run.installation_id is not None:
-            same = running.where(Run.installation_id == run.installation_id)
-            mine = int(s.scalar(same) or 0)
+    total, mine = store.working_runs(excluding=run.id, installation_id=run.installation_id)
     cap = settings.max_concurrent_runs
     if cap and total >= cap:
         return Room(False, f"{total} runs are working (DRAFTSMITH_MAX_CONCURRENT_RUNS={cap})")
@@ -56,21 +47,8 @@ def room_for(store: Store, run: Run, settings: Settings) -> Room:
     return Room(True, "room")
 
 
-def _cap_guard(run: Run, settings: Settings) -> ColumnElement[bool]:
-    other = aliased(Run)
-    working = select(func.count()).select_from(other).where(other.status == Status.running)
-    conditions: list[ColumnElement[bool]] = []
-    if settings.max_concurrent_runs:
-        conditions.append(working.scalar_subquery() < settings.max_concurrent_runs)
-    per = settings.max_concurrent_runs_per_installation
-    if per and run.installation_id is not None:
-        mine = working.where(other.installation_id == run.installation_id)
-        conditions.append(mine.scalar_subquery() < per)
-    return and_(*conditions) if conditions else true()
-
-
 def start_when_room(lifecycle: Lifecycle, run: Run, settings: Settings) -> Run | None:
     """Start a queued run (queued -> running) only while it stays under both caps.
 
     None when the caps are full (or the run moved meanwhile)."""
-    return lifecycle.finish(run, Move.start, guard=_cap_guard(run, settings))
+    return lifecycle.finish(run, Move.start, caps=caps_of(settings))

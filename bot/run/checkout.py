@@ -6,15 +6,14 @@ from dataclasses import asdict
 
 from bot.contracts import IssueText
 from bot.errors import PolicyError, WorkspaceError
-from bot.github.client import git_credentials
 from bot.policy.decide import RepoConfig, parse_repo_config
 from bot.repo.workspace import Workspace
 from bot.run import artifacts, resume
 from bot.run.artifacts import Artifacts
 from bot.run.context import Services
+from bot.run.ports import RunStore
 from bot.security.hidden import strip_hidden
 from bot.security.screening import screen
-from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.store.vocabulary import EventKind
 
@@ -34,10 +33,10 @@ def _credentials(services: Services, run: Run) -> dict[str, str]:
     gh = services.github(run)
     if gh is None:
         return {}
-    return git_credentials(run.clone_url, gh.token())
+    return gh.git_credentials(run.clone_url)
 
 
-def repo_config(store: Store, run: Run, workspace: Workspace) -> RepoConfig | None:
+def repo_config(store: RunStore, run: Run, workspace: Workspace) -> RepoConfig | None:
     """`.github/draftsmith.yml` as of the base commit (the default branch), never the PR's."""
     try:
         text = workspace.git("show", f"{run.base_sha}:{CONFIG_PATH}")
@@ -50,7 +49,7 @@ def repo_config(store: Store, run: Run, workspace: Workspace) -> RepoConfig | No
         return None
 
 
-def issue_text(store: Store, run: Run) -> IssueText:
+def issue_text(store: RunStore, run: Run) -> IssueText:
     """The issue with hidden text stripped and flags raised (stored once, then reused)."""
     stored = Artifacts(store, run.id)
     issue = stored.load(artifacts.ISSUE)

@@ -8,19 +8,17 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from bot.config import Settings
-from bot.github.client import InstallationClient
-from bot.model.client import ModelClient
 from bot.model.usage import Usage
 from bot.policy.decide import Policy, RepoConfig
 from bot.repo.workspace import Workspace
 from bot.run import artifacts
 from bot.run.artifacts import ArtifactKind, Artifacts
 from bot.run.guard import GuardedSandbox, StepGuard
+from bot.run.ports import GitHubEffects, Model, RunStore
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.base import Limits, Sandbox
 from bot.security.screening import PATTERNS, screen, screen_file
-from bot.store.runs import Store
 from bot.store.tables import Run
 
 BOT_LOGIN = "draftsmith[bot]"
@@ -32,12 +30,12 @@ class Services:
     """The collaborators of every run of a process, built once at the composition root."""
 
     settings: Settings
-    store: Store
+    store: RunStore
     sandbox_factory: Callable[[], Sandbox]
-    llm_factory: Callable[[RepoConfig | None], ModelClient]
+    llm_factory: Callable[[RepoConfig | None], Model]
     base_policy: Policy
     limits: Limits
-    github_for_run: Callable[[Run], InstallationClient] | None = None
+    github_for_run: Callable[[Run], GitHubEffects] | None = None
     _sandbox: Sandbox | None = None
 
     @property
@@ -51,8 +49,8 @@ class Services:
         """Where a run's clone and reports live."""
         return (self.settings.work_dir / f"run-{run.id}").resolve()
 
-    def github(self, run: Run) -> InstallationClient | None:
-        """The run's GitHub client, when it came from GitHub and the App is configured."""
+    def github(self, run: Run) -> GitHubEffects | None:
+        """The run's GitHub side effects, when it came from GitHub and the App is configured."""
         if self.github_for_run is None or run.installation_id is None:
             return None
         return self.github_for_run(run)
@@ -66,7 +64,7 @@ class RunContext:
     workspace: Workspace
     policy: Policy
     repo_config: RepoConfig | None
-    llm: ModelClient
+    llm: Model
     services: Services
     guard: StepGuard
 
@@ -86,7 +84,7 @@ class RunContext:
         return GuardedSandbox(self.services.sandbox, self.guard)
 
     @property
-    def store(self) -> Store:
+    def store(self) -> RunStore:
         """The run store."""
         return self.services.store
 

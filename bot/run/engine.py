@@ -22,8 +22,6 @@ from bot.errors import (
     ModelUnavailable,
     RunStopped,
 )
-from bot.github.client import InstallationClient
-from bot.model.client import ModelClient
 from bot.observe.endings import crash_reason
 from bot.observe.telemetry import phase_span, record_outcome, run_span
 from bot.policy.decide import Policy, RepoConfig, load_default_policy, merge
@@ -35,12 +33,12 @@ from bot.run.evidence import keep_best
 from bot.run.guard import Spent, StepGuard
 from bot.run.incomplete import publish_incomplete
 from bot.run.lifecycle import Lifecycle
+from bot.run.ports import GitHubEffects, Model, RunStore
 from bot.run.states import TERMINAL, Status
 from bot.run.steps import STEPS
 from bot.run.transitions import Move, target
 from bot.run.waiting import end_outage, plan_wait
 from bot.sandbox.base import Limits, Sandbox
-from bot.store.runs import Store
 from bot.store.tables import Run, utcnow
 from bot.store.vocabulary import EventKind
 
@@ -57,12 +55,12 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: RunStore,
         *,
         sandbox_factory: Callable[[], Sandbox],
-        llm_factory: Callable[[RepoConfig | None], ModelClient],
+        llm_factory: Callable[[RepoConfig | None], Model],
         on_progress: Callable[[Run], None] | None = None,
-        github_for_run: Callable[[Run], InstallationClient] | None = None,
+        github_for_run: Callable[[Run], GitHubEffects] | None = None,
         base_policy: Policy | None = None,
         limits: Limits | None = None,
     ) -> None:
@@ -162,7 +160,7 @@ class Engine:
         step = STEPS.get(ctx.run.phase)
         if step is None:
             return StepResult(Move.fail, f"no step for phase {ctx.run.phase!r}", "error")
-        ctx.guard.check()
+        ctx.guard.check(ctx.run)  # read by _context a moment ago
         return asyncio.run(self._watched(step, ctx))
 
     async def _watched(self, step: Step, ctx: RunContext) -> StepResult:
@@ -258,11 +256,3 @@ def detached(run: Run, **values: object) -> Run:
     """A copy of `run` with `values` set, bound to no session (nothing is persisted)."""
     fields = {c.key: getattr(run, c.key) for c in Run.__table__.columns}
     return Run(**{**fields, **values})
-
-
-def model_client(settings: Settings, config: RepoConfig | None) -> ModelClient:
-    """The model client of a run, with the repository's per-role models."""
-    models = {}
-    if config is not None:
-        models = {k: v for k, v in config.models.model_dump().items() if v}
-    return ModelClient(settings, models=models)

@@ -12,16 +12,18 @@ from bot.run.budgets import wall_time
 from bot.run.candidates import verdict_lines
 from bot.run.checkout import issue_text
 from bot.run.context import Services
-from bot.store.tables import Run
+from bot.store.tables import Run, RunEvent
 from bot.store.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)
 
 
-def usage_by_role(services: Services, run: Run) -> dict[str, dict[str, float]]:
+def usage_by_role(events: list[RunEvent]) -> dict[str, dict[str, float]]:
     """Calls, tokens and cost of each role, from the run's `model_call` events."""
     usage: dict[str, dict[str, float]] = {}
-    for event in services.store.events(run.id, EventKind.model_call):
+    for event in events:
+        if event.kind != EventKind.model_call:
+            continue
         totals = usage.setdefault(
             event.message, {"tokens": 0, "cost_usd": 0.0, "calls": 0, "unpriced": 0}
         )
@@ -33,15 +35,18 @@ def usage_by_role(services: Services, run: Run) -> dict[str, dict[str, float]]:
 
 
 def collect(services: Services, run: Run, decision: Decision) -> Evidence:
-    """Everything the PR body shows, for the run's current revision."""
-    stored, rev = Artifacts(services.store, run.id), run.revision
+    """Everything the PR body shows, for the run's current revision (its artifacts and its
+    events each read in one query)."""
+    stored, rev = Artifacts(services.store, run.id).snapshot(), run.revision
+    events = services.store.events(run.id)
     spent = wall_time(services.store, run)
     verdict = stored.load(artifacts.CANDIDATES, rev)
     transcript = artifacts.of_candidate(artifacts.TRANSCRIPT, verdict.winner if verdict else None)
+    issue = stored.load(artifacts.ISSUE)
     return Evidence(
         run=run,
         decision=decision,
-        issue=issue_text(services.store, run),
+        issue=issue if issue is not None else issue_text(services.store, run),
         plan=stored.load(artifacts.PLAN),
         change=stored.load(artifacts.CHANGE, rev),
         review=stored.load(artifacts.REVIEW, rev),
@@ -49,12 +54,13 @@ def collect(services: Services, run: Run, decision: Decision) -> Evidence:
         tests=stored.load(artifacts.TEST_OUTCOME, rev),
         analysis=stored.load(artifacts.ANALYSIS, rev),
         diff=stored.text(artifacts.DIFF, rev),
-        usage=usage_by_role(services, run),
+        usage=usage_by_role(events),
         wall_time=(spent.attempts, spent.current_s, spent.total_s),
         notes=[
             e.message
             for kind in (EventKind.note, EventKind.cost_unknown)
-            for e in services.store.events(run.id, kind)
+            for e in events
+            if e.kind == kind
         ],
         instructions=stored.load(artifacts.INSTRUCTIONS) or [],
         loop=list(stored.all(transcript, rev)),

@@ -1,6 +1,6 @@
 """Checks made before every model call, tool call and sandbox command of a running step.
 
-`StepGuard` is what the model client (`bot.model.client.CallGuard`) and the sandbox wrapper ask:
+`StepGuard` is what the model client (`bot.model.base.CallGuard`) and the sandbox wrapper ask:
 - has the run been stopped? (read from the store: a `/draftsmith stop` lands there) -> RunStopped;
 - is this attempt's wall-time window used up? -> BudgetExhausted;
 - how many completion tokens may this call ask for? The run's remaining tokens (and, when the
@@ -23,10 +23,10 @@ from typing import Any
 from bot.errors import BudgetExhausted, RunStopped
 from bot.model.usage import Price, Usage, estimate_prompt_tokens, price_for
 from bot.policy.decide import Budgets
+from bot.run.ports import RunStore
 from bot.run.states import Status
 from bot.sandbox.base import ExecResult, Limits, Sandbox
-from bot.store.runs import Store
-from bot.store.tables import utcnow
+from bot.store.tables import Run, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Spent:
 class StepGuard:
     """The budgets and stop flag of one step of one run."""
 
-    store: Store
+    store: RunStore
     run_id: int
     budgets: Budgets
     before: Spent
@@ -69,9 +69,10 @@ class StepGuard:
         return self.before.cost_usd + sum(u.cost_usd for u in self.usages)
 
     # -- checks ------------------------------------------------------------------------------
-    def check(self) -> None:
-        """Raise RunStopped when the run was stopped, BudgetExhausted when its window closed."""
-        if self.store.get_run(self.run_id).status == Status.stopped:
+    def check(self, run: Run | None = None) -> None:
+        """Raise RunStopped when the run was stopped, BudgetExhausted when its window closed
+        (`run`: the run as just read, when the caller has it; else it is read)."""
+        if (run or self.store.get_run(self.run_id)).status == Status.stopped:
             raise RunStopped(f"run {self.run_id} was stopped", "`/draftsmith retry` resumes it")
         elapsed = (utcnow() - self.attempt_started).total_seconds()
         if elapsed >= self.budgets.max_wall_time_s:

@@ -13,10 +13,10 @@ import logging
 from bot.agents.deployer import build_draft
 from bot.contracts import Gate
 from bot.errors import DraftsmithError
-from bot.github.client import InstallationClient
 from bot.run import artifacts
 from bot.run.context import RunContext, StepResult
 from bot.run.evidence import collect
+from bot.run.ports import GitHubEffects
 from bot.run.steps.deploying import Deploying
 from bot.run.transitions import PHASE_ORDER
 from bot.security.credentials import find_credentials
@@ -99,7 +99,7 @@ def _refusal(ctx: RunContext, changed: list[str]) -> str | None:
     return None
 
 
-def _publish(ctx: RunContext, gh: InstallationClient, changed: list[str], note: str) -> str:
+def _publish(ctx: RunContext, gh: GitHubEffects, changed: list[str], note: str) -> str:
     run = ctx.store.get_run(ctx.run.id)
     assert run.issue_number is not None
     decision = ctx.artifacts.require(artifacts.DECISION)

@@ -14,9 +14,9 @@ from typing import Any
 
 from bot.errors import ActiveRunConflict
 from bot.run.lifecycle import Lifecycle
+from bot.run.ports import RunStore
 from bot.run.states import ACTIVE, DELIVERED, Phase, Status
 from bot.run.transitions import Move
-from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.store.vocabulary import EventKind
 
@@ -94,7 +94,7 @@ class IntentResult:
 class Intents:
     """Applies intents to runs through the lifecycle."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: RunStore) -> None:
         self.store = store
         self.lifecycle = Lifecycle(store)
         self._apply: dict[type[Any], Callable[[Run, Any], IntentResult]] = {

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import ColumnElement
-
+from bot.run.ports import RunCaps, RunStore
 from bot.run.transitions import Move, allowed, target
-from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.store.vocabulary import EventKind
 
@@ -30,7 +28,7 @@ _RACE_RETRIES = 5
 class Lifecycle:
     """Applies moves to runs in the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: RunStore) -> None:
         self.store = store
 
     def finish(
@@ -40,16 +38,16 @@ class Lifecycle:
         *,
         reason: str | None = None,
         revision: int | None = None,
-        guard: ColumnElement[bool] | None = None,
+        caps: RunCaps | None = None,
     ) -> Run | None:
         """Apply a step's `move` to `run` as it was read; None when the run moved since (or
-        `guard`, one more condition of the same write, e.g. a concurrency cap, failed)."""
+        `caps`, concurrency caps checked in the same write, are full)."""
         phase, status = target(move, run.phase, run.status)
         values: dict[str, object] = {"phase": phase, "status": status, "status_reason": reason}
         if revision is not None:
             values["revision"] = revision
         moved = self.store.transition_run(
-            run.id, from_phase=run.phase, from_status=run.status, values=values, guard=guard
+            run.id, from_phase=run.phase, from_status=run.status, values=values, caps=caps
         )
         if moved is None:
             logger.info("%s not applied: the run moved meanwhile", move, extra={"run_id": run.id})

@@ -31,8 +31,8 @@ from bot.errors import WorkspaceError
 from bot.repo.workspace import Workspace, branch_name
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
+from bot.run.ports import RunStore
 from bot.sandbox.ownership import reclaim
-from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.testing.checkout import restore
 
@@ -50,7 +50,7 @@ class Expected:
     tests: TestPlan | None
 
 
-def expected_state(store: Store, run: Run) -> Expected:
+def expected_state(store: RunStore, run: Run) -> Expected:
     """The workspace state the run's stored artifacts describe (see the module docstring)."""
     stored = Artifacts(store, run.id)
     for revision in range(run.revision, -1, -1):
@@ -65,7 +65,7 @@ def expected_state(store: Store, run: Run) -> Expected:
 
 
 def open_workspace(
-    store: Store, run: Run, run_dir: Path, credentials: Callable[[], dict[str, str]]
+    store: RunStore, run: Run, run_dir: Path, credentials: Callable[[], dict[str, str]]
 ) -> tuple[Workspace, Run]:
     """The run's workspace, valid for the stored state (cloned or rebuilt when it is not)."""
     reclaim(run_dir)
@@ -92,7 +92,7 @@ def open_workspace(
 
 
 def _fresh(
-    store: Store,
+    store: RunStore,
     run: Run,
     run_dir: Path,
     credentials: Callable[[], dict[str, str]],

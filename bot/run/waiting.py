@@ -19,9 +19,9 @@ from bot.config import Settings
 from bot.errors import ModelUnavailable
 from bot.run.context import StepResult
 from bot.run.lifecycle import Lifecycle
+from bot.run.ports import RunStore
 from bot.run.states import Status
 from bot.run.transitions import Move
-from bot.store.runs import Store
 from bot.store.tables import Run, as_aware, utcnow
 from bot.store.vocabulary import EventKind
 
@@ -50,7 +50,7 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
-def current_wait(store: Store, run_id: int) -> Wait | None:
+def current_wait(store: RunStore, run_id: int) -> Wait | None:
     """The wait of the ongoing outage, or None when the run is not in one."""
     latest = None
     for event in store.events(run_id):
@@ -69,7 +69,7 @@ def current_wait(store: Store, run_id: int) -> Wait | None:
 
 
 def plan_wait(
-    store: Store, run: Run, exc: ModelUnavailable, settings: Settings, now: datetime
+    store: RunStore, run: Run, exc: ModelUnavailable, settings: Settings, now: datetime
 ) -> StepResult:
     """The step result of an outage: wait until a resume time, or give up past the limit."""
     previous = current_wait(store, run.id)
@@ -108,13 +108,13 @@ def plan_wait(
     return StepResult(Move.await_model, reason, "model unavailable")
 
 
-def end_outage(store: Store, run_id: int) -> None:
+def end_outage(store: RunStore, run_id: int) -> None:
     """A step got past the model after waiting: the outage is over (the next one starts anew)."""
     if current_wait(store, run_id) is not None:
         store.add_event(run_id, RECOVERED_EVENT, "the model endpoint answers again")
 
 
-def waited_s(store: Store, run_id: int, since: datetime | None = None) -> float:
+def waited_s(store: RunStore, run_id: int, since: datetime | None = None) -> float:
     """Seconds the run spent waiting on the model endpoint (since `since`): not wall time."""
     total = 0.0
     for event in store.events(run_id, RESUMED_EVENT):
@@ -145,7 +145,7 @@ def resume(lifecycle: Lifecycle, run_id: int, number: int, now: datetime) -> Run
     return moved
 
 
-def waiting_runs(store: Store) -> list[tuple[Run, Wait]]:
+def waiting_runs(store: RunStore) -> list[tuple[Run, Wait]]:
     """Runs waiting on the model endpoint with their waits (a restarted worker reschedules)."""
     found: list[tuple[Run, Wait]] = []
     for run in store.list_runs(status=Status.waiting_for_model, limit=10_000):

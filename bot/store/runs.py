@@ -11,11 +11,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, text, update
+from sqlalchemy import ColumnElement, and_, func, select, text, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from bot.errors import ActiveRunConflict, StoreError
-from bot.run.states import ACTIVE, TERMINAL
+from bot.run.ports import RunCaps
+from bot.run.states import ACTIVE, TERMINAL, Status
 from bot.security.masking import process_masker
 from bot.store.engine import make_engine, migrate
 from bot.store.intake import IntakeQueries
@@ -25,6 +27,19 @@ from bot.store.vocabulary import EventKind
 __all__ = ["Store", "make_engine", "migrate"]
 
 _GUARD_LOCK = 0x6472_6166  # the advisory lock key of guarded run moves ("draf")
+
+
+def _under_caps(caps: RunCaps, installation_id: int | None) -> ColumnElement[bool]:
+    """The condition that the working runs are under `caps` (counted in the same UPDATE)."""
+    other = aliased(Run)
+    working = select(func.count()).select_from(other).where(other.status == Status.running)
+    conditions: list[ColumnElement[bool]] = []
+    if caps.total:
+        conditions.append(working.scalar_subquery() < caps.total)
+    if caps.per_installation and installation_id is not None:
+        mine = working.where(other.installation_id == installation_id)
+        conditions.append(mine.scalar_subquery() < caps.per_installation)
+    return and_(*conditions) if conditions else true()
 
 
 class Store(IntakeQueries):
@@ -172,14 +187,14 @@ class Store(IntakeQueries):
         from_phase: str,
         from_status: str,
         values: dict[str, Any],
-        guard: ColumnElement[bool] | None = None,
+        caps: RunCaps | None = None,
     ) -> Run | None:
         """Move a run that is still at (`from_phase`, `from_status`); None when it moved since.
 
         A terminal status frees the issue's active slot; leaving one takes the slot again and
-        raises ActiveRunConflict when another run of the issue holds it. `guard` is one more
-        condition of the same UPDATE (e.g. a concurrency cap); guarded moves are serialised
-        (an advisory lock on PostgreSQL; SQLite has one writer), so two cannot both pass it.
+        raises ActiveRunConflict when another run of the issue holds it. `caps` (concurrency
+        caps) are one more condition of the same UPDATE; capped moves are serialised (an
+        advisory lock on PostgreSQL; SQLite has one writer), so two cannot both pass them.
         """
         values = {**values, "updated_at": utcnow()}
         status = values["status"]
@@ -188,6 +203,7 @@ class Store(IntakeQueries):
             if run is None:
                 raise StoreError(f"no run {run_id}")
             key = f"{run.repo}#{run.issue_number}" if run.issue_number is not None else None
+            guard = None if caps is None else _under_caps(caps, run.installation_id)
         if status in TERMINAL:
             values.update(active_key=None, finished_at=values.get("finished_at") or utcnow())
         elif from_status in TERMINAL:
@@ -210,6 +226,20 @@ class Store(IntakeQueries):
             raise ActiveRunConflict(
                 f"another run is active on {key}", "stop or finish that run first"
             ) from exc
+
+    def working_runs(self, *, excluding: int, installation_id: int | None) -> tuple[int, int]:
+        """Runs working (`running`) other than `excluding`: in all, and of `installation_id`
+        (0 when it is None)."""
+        with self.session() as s:
+            running = (
+                select(func.count())
+                .select_from(Run)
+                .where(Run.status == Status.running, Run.id != excluding)
+            )
+            total = int(s.scalar(running) or 0)
+            if installation_id is None:
+                return total, 0
+            return total, int(s.scalar(running.where(Run.installation_id == installation_id)) or 0)
 
     def add_usage(self, run_id: int, *, tokens: int, cost_usd: float, tool_calls: int = 0) -> None:
         """Add to a run's budgets used, atomically."""

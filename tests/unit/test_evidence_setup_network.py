@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from bot.agents.deployer import Evidence, evidence_markdown
-from bot.agents.tester import TestOutcome
-from bot.contracts import TestReport, TestStatus
+from bot.contracts import TestOutcome, TestReport, TestStatus
 from bot.policy.decide import evaluate, load_default_policy
 from bot.sandbox.phases import CommandRecord
 from bot.store.tables import Run

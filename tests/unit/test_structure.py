@@ -1,4 +1,6 @@
-"""The code's shape: no import cycle in bot/ or webhooks/, and no module past ~400 lines."""
+"""The code's shape: no import cycle in bot/ or webhooks/, no module past ~400 lines, the run
+core against its ports (no concrete adapter imported under bot/run), analysis/ below agents/,
+no raw stored vocabulary outside its enum, one reader per format."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ PACKAGES = ("bot", "webhooks")
 MAX_LINES = 400
 
 
-def modules() -> dict[str, Path]:
+def modules(root: Path = ROOT) -> dict[str, Path]:
     """Every module of our packages by dotted name (a package is its __init__)."""
     found: dict[str, Path] = {}
     for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        for path in (root / package).rglob("*.py"):
+            parts = list(path.relative_to(root).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
             found[".".join(parts)] = path
@@ -110,6 +112,146 @@ def test_no_module_in_bot_or_webhooks_is_over_400_lines() -> None:
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+# ------------------------------------------------------------------ the run core against its ports
+ADAPTERS = {
+    # the run store's SQL: bot.store.tables (the rows) and bot.store.vocabulary (enums) are data
+    "bot.store.runs",
+    "bot.store.engine",
+    "bot.store.intake",
+    # GitHub calls: bot.github.objects (answers, Published), markdown and codeowners are data or
+    # pure text
+    "bot.github.client",
+    "bot.github.transport",
+    "bot.github.effects",
+    "bot.github.publish",
+    "bot.github.branch",
+    "bot.github.gitdata",
+    "bot.github.pulls",
+    "bot.github.checks",
+    "bot.github.gate",
+    "bot.github.deliveries",
+    # the model endpoint: bot.model.base (the port), usage (prices) and errors are ours to use
+    "bot.model.client",
+    # the queue and crash safety
+    "bot.jobs.queue",
+    "bot.jobs.outbox",
+    "bot.jobs.leases",
+    # concrete sandboxes: bot.sandbox.base (the port) and what runs over any sandbox are allowed
+    "bot.sandbox.bwrap",
+    "bot.sandbox.docker",
+    "bot.sandbox.docker_fds",
+    "bot.sandbox.docker_orphans",
+    "bot.sandbox.choose",
+    "bot.sandbox.process",
+    "bot.sandbox.egress",
+}
+COMPOSITION_ROOTS = {"bot.runtime", "bot.local", "bot.cli", "bot.action.drive", "bot.demo.run"}
+ADAPTER_LIBRARIES = {"sqlalchemy", "alembic", "githubkit", "openai", "httpx", "huey", "docker"}
+LAYERS: dict[str, set[str]] = {
+    "bot.run": ADAPTERS | COMPOSITION_ROOTS,
+    "bot.analysis": {"bot.agents"},  # agents -> analysis, never back
+}
+"""Package -> modules (or packages) no module under it may import, anywhere in the file."""
+
+
+def libraries_of(path: Path) -> set[str]:
+    """The third-party or stdlib top-level packages a module imports (absolute imports)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def within(name: str, package: str) -> bool:
+    """Whether module `name` is `package` or under it."""
+    return name == package or name.startswith(package + ".")
+
+
+def layer_violations(root: Path = ROOT) -> dict[str, list[str]]:
+    """Each module breaking `LAYERS` (or, under bot/run, importing an adapter library) and what
+    it imports that it may not.
+
+    The run core (bot/run, steps included) types against `bot.run.ports`: the concrete adapters
+    (`ADAPTERS`: SQL, GitHub calls, the model endpoint, the queue, concrete sandboxes) and the
+    libraries they are built on (`ADAPTER_LIBRARIES`) are wired in at the composition root
+    (`bot/runtime.py`), which bot/run does not import either (`COMPOSITION_ROOTS`). Data and
+    vocabulary modules stay allowed: bot.store.tables (the rows a run is read as),
+    bot.store.vocabulary, bot.run.states, bot.contracts, bot.errors, bot.github.objects, and the
+    ports' own modules bot.sandbox.base and bot.model.base.
+    """
+    found = modules(root)
+    known = set(found)
+    bad: dict[str, list[str]] = {}
+    for name, path in found.items():
+        for package, forbidden in LAYERS.items():
+            if not within(name, package):
+                continue
+            hits = sorted(
+                target
+                for target in imports_of(name, path, known)
+                if any(within(target, f) for f in forbidden)
+            )
+            if package == "bot.run":
+                hits += sorted(libraries_of(path) & ADAPTER_LIBRARIES)
+            if hits:
+                bad[name] = hits
+    return bad
+
+
+def test_the_layer_walk_finds_adapters_imported_by_the_run_core(tmp_path: Path) -> None:
+    files = {
+        "bot/__init__.py": "",
+        "bot/run/__init__.py": "",
+        "bot/run/steps/__init__.py": "",
+        "bot/run/steps/deep.py": "def f():\n    from bot.github.client import InstallationClient\n",
+        "bot/run/typed.py": (
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n    from bot.store.runs import Store\n"
+        ),
+        "bot/run/data.py": "from bot.store.tables import Run\nfrom bot.run import ports\n",
+        "bot/run/ports.py": "from bot.sandbox.base import Sandbox\n",
+        "bot/run/sql.py": "from sqlalchemy import select\n",
+        "bot/run/back_door.py": "import bot.runtime\n",
+        "bot/store/__init__.py": "",
+        "bot/store/runs.py": "from bot.run import ports\n",
+        "bot/store/tables.py": "",
+        "bot/github/__init__.py": "",
+        "bot/github/client.py": "",
+        "bot/sandbox/__init__.py": "",
+        "bot/sandbox/base.py": "",
+        "bot/runtime.py": "from bot.store.runs import Store\n",
+        "bot/analysis/__init__.py": "",
+        "bot/analysis/render.py": "from bot.agents.tester import TestOutcome\n",
+        "bot/agents/__init__.py": "",
+        "bot/agents/tester.py": "from bot.analysis import render\n",
+    }
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    (tmp_path / "webhooks").mkdir()
+    assert layer_violations(tmp_path) == {
+        "bot.run.steps.deep": ["bot.github.client"],
+        "bot.run.typed": ["bot.store.runs"],
+        "bot.run.sql": ["sqlalchemy"],
+        "bot.run.back_door": ["bot.runtime"],
+        "bot.analysis.render": ["bot.agents.tester"],
+    }
+
+
+def test_every_named_adapter_and_root_exists() -> None:
+    """A renamed adapter must be renamed here too, or the rule would guard nothing."""
+    found = set(modules())
+    named = ADAPTERS | COMPOSITION_ROOTS | set(LAYERS) | set().union(*LAYERS.values())
+    assert sorted(named - found) == []
+
+
+def test_the_run_core_imports_no_concrete_adapter_and_analysis_no_agent() -> None:
+    assert layer_violations() == {}
 
 
 # ------------------------------------------------------------------ stored vocabularies are enums

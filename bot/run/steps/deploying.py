@@ -9,15 +9,14 @@ from typing import ClassVar
 from bot.agents.deployer import build_draft, write_evidence
 from bot.contracts import Gate, PullRequestDraft
 from bot.errors import WorkspaceError
-from bot.github.client import InstallationClient
 from bot.github.codeowners import CodeOwners, find_codeowners
-from bot.github.publish import publish
 from bot.policy.decide import Decision, evaluate
 from bot.repo.workspace import Workspace
 from bot.run import artifacts
 from bot.run.checkout import issue_text
 from bot.run.context import BOT_LOGIN, Kinds, RunContext, StepResult
 from bot.run.evidence import collect
+from bot.run.ports import GitHubEffects
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.security.test_infrastructure import pytest_config_reasons
@@ -80,7 +79,7 @@ class Deploying:
     @staticmethod
     def publish(
         ctx: RunContext,
-        gh: InstallationClient,
+        gh: GitHubEffects,
         run: Run,
         draft: PullRequestDraft,
         decision: Decision,
@@ -90,8 +89,7 @@ class Deploying:
         """Push the branch and open or update the draft PR and its check run on GitHub
         (`incomplete`: why a budget stopped the run, for a PR marked incomplete)."""
         assert run.issue_number is not None
-        published = publish(
-            gh,
+        published = gh.publish(
             ctx.workspace,
             repo=run.repo,
             clone_url=run.clone_url,
@@ -115,7 +113,7 @@ class Deploying:
         ctx.store.add_event(run.id, EventKind.published, published.pr_url, asdict(published))
 
 
-def steering_revoked(ctx: RunContext, gh: InstallationClient) -> str | None:
+def steering_revoked(ctx: RunContext, gh: GitHubEffects) -> str | None:
     """A person whose feedback shaped this run and who has lost write access since."""
     authors = {
         str(e.data.get("author"))

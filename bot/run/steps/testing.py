@@ -9,8 +9,8 @@ import logging
 import time
 from typing import ClassVar
 
-from bot.agents.tester import Tester, TestOutcome
-from bot.contracts import TestPlan
+from bot.agents.tester import Tester
+from bot.contracts import TestOutcome, TestPlan
 from bot.environment.cache import RepositoryCache
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult

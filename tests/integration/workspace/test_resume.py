@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.agents.tester import TESTS_SUBJECT, TestOutcome
-from bot.contracts import CodeChange, TestPlan, TestReport, TestStatus
+from bot.agents.tester import TESTS_SUBJECT
+from bot.contracts import CodeChange, TestOutcome, TestPlan, TestReport, TestStatus
 from bot.repo.workspace import Workspace
 from bot.run.lifecycle import Lifecycle
 from bot.run.resume import open_workspace

@@ -12,8 +12,9 @@ import pytest
 import respx
 
 from bot.errors import GitHubError
-from bot.github.branch import BranchPublished, Via, publish_branch
+from bot.github.branch import BranchPublished, publish_branch
 from bot.github.client import GitHubGateway, InstallationClient
+from bot.github.objects import Via
 from tests.helpers.github_git import BRANCH, RunRepos, git, make_run_repos
 from tests.helpers.github_git_data import GitDataAPI
 from tests.helpers.github_repo_api import RepoAPI

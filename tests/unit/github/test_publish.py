@@ -14,7 +14,8 @@ from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Rev
 from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.branch import publish_branch
 from bot.github.client import GitHubGateway, InstallationClient
-from bot.github.publish import CHECK_NAME, Published, publish
+from bot.github.objects import Published
+from bot.github.publish import CHECK_NAME, publish
 from bot.policy.decide import Decision, evaluate, load_default_policy
 from tests.helpers.github_git import BRANCH, RunRepos, make_run_repos
 from tests.helpers.github_git_data import GitDataAPI

@@ -49,3 +49,23 @@ def test_a_corrupt_artifact_is_refused_not_guessed(sqlite_store: Store) -> None:
     sqlite_store.put_artifact(run.id, "review.r0", {"status": "maybe"})
     with pytest.raises(ValidationError):
         Artifacts(sqlite_store, run.id).load(artifacts.REVIEW, 0)
+
+
+def test_a_snapshot_reads_what_the_queries_read(sqlite_store: Store) -> None:
+    run, _ = sqlite_store.create_run(
+        repo="o/r", issue_number=1, clone_url="file:///x", title="t", request="r"
+    )
+    stored = Artifacts(sqlite_store, run.id)
+    stored.save(artifacts.REVIEW, ReviewResult(status=ReviewStatus.approved, score=0.5), 1)
+    stored.save(artifacts.REVIEW, ReviewResult(status=ReviewStatus.approved, score=0.9), 1)
+    stored.save(artifacts.DIFF, "diff --git a/x b/x\n", 1)
+    stored.save(artifacts.FEEDBACK, "first", 1)
+    stored.save(artifacts.FEEDBACK, "second", 1)
+    snapshot = stored.snapshot()
+    for kind in (artifacts.REVIEW, artifacts.DIFF, artifacts.CHANGE):
+        assert snapshot.load(kind, 1) == stored.load(kind, 1)  # the newest, or None
+    newest = snapshot.load(artifacts.REVIEW, 1)
+    assert newest is not None and newest.score == 0.9
+    assert snapshot.text(artifacts.DIFF, 2) == stored.text(artifacts.DIFF, 2) == ""
+    assert list(snapshot.all(artifacts.FEEDBACK, 1)) == ["first", "second"]
+    assert list(snapshot.all(artifacts.FEEDBACK, 1)) == list(stored.all(artifacts.FEEDBACK, 1))

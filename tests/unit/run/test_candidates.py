@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.agents.tester import TestOutcome
-from bot.contracts import TestReport, TestStatus
+from bot.contracts import TestOutcome, TestReport, TestStatus
 from bot.run.candidates import (
     Trial,
     choose,

@@ -13,7 +13,7 @@ from bot.model.errors import outage_cause, retry_after
 from bot.observe.progress import render
 from bot.policy.decide import load_default_policy
 from bot.run import budgets, waiting
-from bot.run.capacity import start_when_room
+from bot.run.capacity import Room, room_for, start_when_room
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Status
 from bot.run.transitions import Move
@@ -157,10 +157,20 @@ def test_concurrency_caps_hold_runs_over_the_total_and_per_installation_caps(
         return run
 
     assert start_when_room(lifecycle, queued(1, 10), caps) is not None
-    assert start_when_room(lifecycle, queued(2, 10), caps) is None  # installation 10 is full
+    held = queued(2, 10)
+    assert start_when_room(lifecycle, held, caps) is None  # installation 10 is full
+    assert room_for(sqlite_store, held, caps) == Room(
+        False,
+        "1 runs of installation 10 are working (DRAFTSMITH_MAX_CONCURRENT_RUNS_PER_INSTALLATION=1)",
+    )
     assert start_when_room(lifecycle, queued(3, 20), caps) is not None
     assert start_when_room(lifecycle, queued(4, 30), caps) is not None
-    assert start_when_room(lifecycle, queued(5, 40), caps) is None  # three working in total
+    fifth = queued(5, 40)
+    assert start_when_room(lifecycle, fifth, caps) is None  # three working in total
+    assert room_for(sqlite_store, fifth, caps).detail == (
+        "3 runs are working (DRAFTSMITH_MAX_CONCURRENT_RUNS=3)"
+    )
+    assert sqlite_store.working_runs(excluding=1, installation_id=10) == (2, 0)
     uncapped = Settings(max_concurrent_runs=0, max_concurrent_runs_per_installation=0)
     assert start_when_room(lifecycle, queued(6, 10), uncapped) is not None
 
