@@ -191,6 +191,11 @@ class EgressFilter:
             await self._serve_one(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             pass
+        except asyncio.CancelledError:
+            # The proxy is shutting down (`_shutdown` cancels its connections). The task ends
+            # normally: Python 3.11's start_server callback calls `task.exception()`, which on a
+            # cancelled task raises and prints "Exception in callback ..." to stderr.
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()

@@ -7,6 +7,7 @@ resolved to, and only the loopback is ever connected to (by the filter tests fur
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from pathlib import Path
@@ -292,3 +293,30 @@ async def test_plain_http_goes_to_the_upstream_with_its_credentials_not_the_sand
     assert sent.startswith("GET http://pypi.org/simple/ HTTP/1.1\r\n")
     assert "Proxy-Authorization: Basic Y29ycDpwdw==" in sent
     assert "c2FuZGJveDp4" not in sent
+
+
+async def test_stopping_the_filter_mid_connection_ends_it_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A connection still spliced when setup ends is cancelled; nothing is logged as an error
+    (Python 3.11's server callback printed "Exception in callback" for each one)."""
+    upstream = socket.socket()
+    upstream.bind(("127.0.0.1", 0))
+    upstream.listen()
+    port = upstream.getsockname()[1]
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(upstream.accept()[0]), daemon=True).start()
+    policy = EgressPolicy.from_environ(f"127.0.0.1:{port}", {})
+    egress = EgressFilter(policy)
+    egress.start()
+    reader, writer = await asyncio.open_unix_connection(str(egress.socket_path))
+    writer.write(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    with caplog.at_level(logging.ERROR):
+        egress.stop()  # the upstream never closes: the splice is still running
+        assert await reader.read() == b""  # the filter closed our end
+    writer.close()
+    upstream.close()
+    for conn in held:
+        conn.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
