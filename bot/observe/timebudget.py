@@ -2,9 +2,12 @@
 
 Rows, each with seconds or None (unknown, never 0 for what was not measured):
 - one per phase (all its executions summed, a revision's too);
-- inside testing, the environment's preparation and each suite run the tester timed
-  (`setup_s`, `change_s`, `change_plain_s`, `new_tests_s`, `base_s`, ... from each revision's
-  test outcome), and the rest of the testing phase (analysis of results, git, the store);
+- inside setup, the environment's preparation as its record says (`setup_s`: the testing step
+  reuses the setup phase's environment and its record; a step resumed on a fresh clone that
+  prepares it again counts that in the rest of testing);
+- inside testing, each suite run the tester timed (`change_s`, `change_plain_s`,
+  `new_tests_s`, `base_s`, ... from each revision's test outcome), and the rest of the testing
+  phase (reading results, git, the store);
 - the model's answering time per role (each call's latency), which the phases contain.
 The benchmark `benchmarks/run_breakdown.py` prints it for any store; the run page shows it.
 """
@@ -50,6 +53,11 @@ def time_budget(store: Store, run_id: int) -> list[TimeRow]:
         for key, value in timings.items():
             if isinstance(value, int | float):
                 testing[key.removesuffix("_s")] += float(value)
+    # the environment's preparation is the setup phase's record (the testing step reuses it);
+    # counted inside testing it would exceed the phase and leave its rest unknown
+    environment = testing.pop("setup", None)
+    if environment is not None:
+        rows.append(TimeRow("environment", environment, "setup"))
     for key in sorted(testing):
         rows.append(TimeRow(key, testing[key], "testing"))
     if testing and phases.get("testing") is not None:

@@ -71,6 +71,9 @@ def test_the_demo_serves_its_run_on_the_dashboard(tmp_path: Path) -> None:
         phases = ("planning", "setup", "coding", "testing", "reviewing", "deploying")
         assert all(budget[(phase, "")] > 0 for phase in phases), budget
         assert budget[("base_suite", "testing")] > 0 and budget[("change", "testing")] > 0
+        # the environment is the setup phase's: the rest of testing is measured, not unknown
+        assert budget[("environment", "setup")] > 0 and ("setup", "testing") not in budget
+        assert budget[("rest of testing", "testing")] is not None
         assert budget[("model: coder", "model")] >= 0
     finally:
         demo.send_signal(signal.SIGINT)
