@@ -35,7 +35,7 @@ from bot.steering.commands import (
     ReviewSubmitted,
     StartRun,
 )
-from bot.steering.mentions import handle_mention
+from bot.steering.mentions import RunRequest, handle_mention
 from bot.steering.ratelimit import RateLimiter
 from bot.steering.replies import (
     NOT_A_WRITER,
@@ -117,8 +117,7 @@ class Handlers:
             return Outcome(
                 DeliveryState.ignored, f"label {command.label!r} is not the trigger {trigger!r}"
             )
-        return self.open_run(
-            gh,
+        asked = RunRequest(
             command.repo,
             command.issue_number,
             title=command.title,
@@ -127,20 +126,11 @@ class Handlers:
             delivery_id=delivery_id,
             started_by=f"the new `{trigger}` label",
         )
+        return self.open_run(gh, asked)
 
-    def open_run(
-        self,
-        gh: InstallationClient,
-        repo: RepoRef,
-        issue_number: int,
-        *,
-        title: str,
-        request: str,
-        sender: str,
-        delivery_id: str,
-        started_by: str,
-    ) -> Outcome:
+    def open_run(self, gh: InstallationClient, asked: RunRequest) -> Outcome:
         """Create and queue an issue's run (rate-limited; one active run per issue)."""
+        repo, issue_number, delivery_id = asked.repo, asked.issue_number, asked.delivery_id
         verdict = self.limiter.run(repo.installation_id)
         if not verdict.allowed:
             limit = self.limiter.policy.max_runs_per_hour_per_installation
@@ -155,10 +145,10 @@ class Handlers:
             repo=repo.full_name,
             issue_number=issue_number,
             clone_url=repo.clone_url,
-            title=title,
-            request=request,
+            title=asked.title,
+            request=asked.request,
             installation_id=repo.installation_id,
-            requested_by=sender,
+            requested_by=asked.sender,
             delivery_id=delivery_id,
         )
         if not created and delivery_id and run.delivery_id == delivery_id:
@@ -171,7 +161,7 @@ class Handlers:
                 repo.full_name,
                 issue_number,
                 f"Draftsmith is already working on this issue (run `{run.id}`, phase "
-                f"`{run.phase}`); {started_by} started nothing. Use "
+                f"`{run.phase}`); {asked.started_by} started nothing. Use "
                 "`/draftsmith stop` or `/draftsmith retry` to steer it.",
             )
             return Outcome(DeliveryState.processed, f"run {run.id} already active")

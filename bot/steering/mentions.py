@@ -37,6 +37,20 @@ class Handled(Protocol):
 
 
 @dataclass(frozen=True)
+class RunRequest:
+    """An issue's run to open: where, what was asked, by whom, and what asked for it."""
+
+    repo: RepoRef
+    issue_number: int
+    title: str
+    request: str
+    sender: str
+    delivery_id: str
+    started_by: str
+    """What started it, for the reply when a run is already active ("the mention")."""
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A mention that did nothing, and why."""
 
@@ -56,18 +70,7 @@ class MentionHandlers(Protocol):
         self, gh: InstallationClient, command: Mention, delivery_id: str
     ) -> Handled | None: ...
 
-    def open_run(
-        self,
-        gh: InstallationClient,
-        repo: RepoRef,
-        issue_number: int,
-        *,
-        title: str,
-        request: str,
-        sender: str,
-        delivery_id: str,
-        started_by: str,
-    ) -> Handled: ...
+    def open_run(self, gh: InstallationClient, asked: RunRequest) -> Handled: ...
 
     def send(
         self, gh: InstallationClient, run: Run, intent: Intent, reply_to: int | None = None
@@ -94,8 +97,7 @@ def handle_mention(handlers: MentionHandlers, command: Mention, delivery_id: str
     if (refused := handlers.admit(gh, command, delivery_id)) is not None:
         return refused
     if not command.is_pull_request:
-        return handlers.open_run(
-            gh,
+        asked = RunRequest(
             command.repo,
             number,
             title=command.issue_title,
@@ -104,6 +106,7 @@ def handle_mention(handlers: MentionHandlers, command: Mention, delivery_id: str
             delivery_id=delivery_id,
             started_by="the mention",
         )
+        return handlers.open_run(gh, asked)
     run = handlers.store.run_for_pr(repo, number)
     if run is None:
         gh.create_comment(repo, number, NOT_OURS)
