@@ -8,7 +8,7 @@ high-severity issue (a case the base's suite already had, passing, is not new: a
 test file keeps tests that need not touch the change), so the verdict is `needs_revision`
 whatever the model answers: the model may add issues, never remove these. New warning-level
 findings are reported at medium severity (they inform, they do not decide). Where coverage is
-unavailable the coverage rule does not apply.
+unavailable (unknown) the coverage rule does not apply.
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def _coverage_issues(
     # A case the base's own suite already had, passing there (an existing test of a test file the
     # change extends), or that passes on the base (a renamed one: jinja-b6f50df85b), claims
     # nothing about the change, so it is not held to executing it either.
-    reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
+    # pytest's node ids name its JUnit cases differently; other runners' names are the cases'
+    executing = coverage.tests_executing_change()
+    reached = executing | {junit_name(nodeid) for nodeid in executing}
     preexisting = set(outcome.preexisting) | {n for n, ok in outcome.before.items() if ok}
     # A case that ran on the base and failed there, and passes with the change, depends on the
     # change whatever coverage contexts say (a template compiled and cached by an earlier test

@@ -200,6 +200,17 @@ def test_a_project_on_its_own_runner_converges_with_its_new_test_pinned(
     changed = git(repo, "diff", "--name-only", "main", result.run.branch).split()
     assert sorted(changed) == sorted([project.source, project.new_test])
 
+    coverage = outcome["coverage"]  # of the new test's run (bot.testing.node_coverage)
+    if project.runner == "vitest":  # the project has no @vitest/coverage-v8: unknown, not 0
+        assert not coverage["available"] and coverage["lines"] == []
+        assert coverage["reason"] == (
+            "src/calc.ts: vitest: @vitest/coverage-v8 not installed in the project"
+        )
+    else:  # subtract's lines ran in the test; the exports line ran when the module loaded
+        lines = {c["line"]: (c["executed"], c["tests"]) for c in coverage["lines"]}
+        called = (True, [project.new_case])
+        assert lines == {5: called, 6: called, 7: called, 9: (True, [])}, coverage
+
     if project.runner == "jest":  # `jest && node scripts/check-exports.js`
         assert report["command"].endswith("; (cd . && node scripts/check-exports.js)")
         assert "1 other command(s) of it run as checks of their own" in notes

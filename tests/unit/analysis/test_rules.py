@@ -141,7 +141,7 @@ def test_changed_sources_are_the_python_files_the_diff_adds_lines_to_not_tests()
 
 def test_unavailable_coverage_says_so() -> None:
     text = coverage_text(unavailable("the go test runner records no coverage"))
-    assert text.startswith("Coverage of the change: coverage unavailable")
+    assert text.startswith("Coverage of the change: unknown (")
 
 
 def test_line_ranges_collapse_runs() -> None:
