@@ -42,7 +42,7 @@ from bot.analysis.js_lines import (
     v8_scripts,
 )
 from bot.repo.changes import added_lines
-from bot.sandbox.runners import REPORT_DIR, read_report
+from bot.sandbox.runners import MAX_REPORT_BYTES, REPORT_DIR, read_report
 from bot.testing.node_script import NodeTestSetup, Runner
 
 logger = logging.getLogger(__name__)
@@ -129,14 +129,21 @@ class NodeCoverage:
         wanted = {_url_path(root, s): s for s in self.sources} | {
             _url_path(root, s, real=True): s for s in self.sources
         }
+        unread = max(0, len(names) - MAX_COVERAGE_FILES)
         for name in names[:MAX_COVERAGE_FILES]:
             data = _json(read_report(root, f"{relative}/{name}"))
+            unread += data is None
             for url, functions in v8_scripts(data).items():
                 source = (
                     wanted.get(unquote(urlparse(url).path)) if url.startswith("file:") else None
                 )
                 if source is not None:
                     self._add(root, source, partial(v8_lines, functions=functions), runner)
+        if unread:  # what it held is not known: a file missing from the rest is not "not run"
+            self.problems.append(
+                f"{runner.value}: {unread} V8 coverage file(s) not read (a link, over "
+                f"{MAX_COVERAGE_FILES} files or {MAX_REPORT_BYTES} bytes, or not JSON)"
+            )
 
     def _read_istanbul(self, root: Path, directory: str, relative: str, runner: Runner) -> None:
         data = _json(read_report(root, relative))
@@ -170,7 +177,8 @@ class NodeCoverage:
         if unknown:
             listed = "; ".join(f"{s}: {why}" for s, why in sorted(unknown.items()))
             return unavailable(listed)
-        if self.problems and not self.lines:
+        present = [s for s in self.sources if (root / s).is_file()]
+        if self.problems and any(s not in self.lines for s in present):
             return unavailable("; ".join(self.problems))
         added = added_lines(diff)
         coverage = ChangeCoverage(available=True, scope=NEW_TESTS)
