@@ -173,37 +173,55 @@ def v8_scripts(data: object) -> dict[str, object]:
 
 def istanbul_lines(source: str, entry: object) -> dict[int, LineState]:
     """The state of every executable line of `source` from its istanbul entry (statementMap and
-    `s` counts; `fnMap` says which lines are inside a function)."""
+    `s` counts; `fnMap` and `f` say which lines are inside which function, and whether it ran:
+    vitest's mapping counts an uncalled function's `export function f(` line as run)."""
     if not isinstance(entry, dict):
         raise SourceMismatch("not an istanbul file entry")
-    statements = _spans(entry.get("statementMap"))
-    counts = entry.get("s") if isinstance(entry.get("s"), dict) else {}
     code = {number: text for number, text, _offsets in _code_lines(source)}
     first_code, last_code = min(code, default=0), max(code, default=0)
+    fn_map = entry.get("fnMap")
+    declared: dict[str, object] = fn_map if isinstance(fn_map, dict) else {}
     functions = [  # not a CommonJS module's wrapper (jest's `Object.<anonymous>`): all the file
-        (first, last)
-        for first, last in _spans(entry.get("fnMap"), "loc").values()
-        if not (first <= first_code and last >= last_code)
+        (first, last, hits)
+        for name, (first, last, hits) in _counted(entry, "fnMap", "f", "loc").items()
+        if not (first <= first_code and last >= last_code and _wrapper(declared.get(name)))
     ]
     best: dict[int, tuple[int, int]] = {}  # line -> (span, count) of its innermost statement
-    for key, (first, last) in statements.items():
-        hits = _int(counts.get(key)) if isinstance(counts, dict) else None
-        if hits is None:
-            continue
-        for line in range(first, min(last, max(code, default=0)) + 1):
+    for first, last, hits in _counted(entry, "statementMap", "s").values():
+        for line in range(first, min(last, last_code) + 1):
             if line in code and (line not in best or last - first < best[line][0]):
                 best[line] = (last - first, hits)
     states: dict[int, LineState] = {}
     for line, (_span, hits) in best.items():
-        if hits <= 0:
+        around = [(last - first, ran) for first, last, ran in functions if first <= line <= last]
+        if around:  # inside a function: run only if the innermost one was called
+            called = hits > 0 and min(around)[1] > 0
+            states[line] = LineState.called if called else LineState.missed
+        elif hits <= 0:
             states[line] = LineState.missed
-        elif any(first <= line <= last for first, last in functions):
-            states[line] = LineState.called
         elif _DECLARATION.match(code[line].strip()):
             states[line] = LineState.declared
         else:
             states[line] = LineState.loaded
     return states
+
+
+def _wrapper(function: object) -> bool:
+    """Whether an istanbul function is the module wrapper V8 names `Object.<anonymous>`."""
+    return isinstance(function, dict) and function.get("name") == "Object.<anonymous>"
+
+
+def _counted(
+    entry: dict[str, Any], spans: str, counts: str, key: str = ""
+) -> dict[str, tuple[int, int, int]]:
+    """id -> (first line, last line, count) of each statement or function an entry counts."""
+    hits = entry.get(counts)
+    found = {}
+    for name, (first, last) in _spans(entry.get(spans), key).items():
+        count = _int(hits.get(name)) if isinstance(hits, dict) else None
+        if count is not None:
+            found[name] = (first, last, count)
+    return found
 
 
 def _spans(value: object, key: str = "") -> dict[str, tuple[int, int]]:

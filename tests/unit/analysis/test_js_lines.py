@@ -130,6 +130,7 @@ def test_the_innermost_istanbul_statement_decides() -> None:
         },
         "s": {"0": 1, "1": 0, "2": 1},
         "fnMap": {"0": {"loc": {"start": {"line": 1}, "end": {"line": 5}}}},
+        "f": {"0": 1},
     }
     assert istanbul_lines(text, entry) == {2: C, 3: M, 4: C, 6: L}
 
@@ -158,3 +159,17 @@ def test_malformed_istanbul_entries_give_no_lines(entry: dict[str, Any]) -> None
 def test_an_istanbul_entry_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(SourceMismatch):
         istanbul_lines("const a = 1;\n", ["x"])
+
+
+def test_a_function_never_called_runs_none_of_its_lines_whatever_its_statements_say() -> None:
+    # vitest's mapping (vite's source maps) counts `export function f(` as run at load
+    text = "export function f() {\n  return 1;\n}\n"
+    entry = {
+        "statementMap": {"0": {"start": {"line": 1}, "end": {"line": 1}},
+                         "1": {"start": {"line": 2}, "end": {"line": 2}}},
+        "s": {"0": 1, "1": 0},
+        "fnMap": {"0": {"loc": {"start": {"line": 1}, "end": {"line": 3}}}},
+        "f": {"0": 0},
+    }  # fmt: skip
+    assert istanbul_lines(text, entry) == {1: M, 2: M}
+    assert istanbul_lines(text, {**entry, "s": {"0": 1, "1": 1}, "f": {"0": 1}}) == {1: C, 2: C}
