@@ -10,7 +10,8 @@ Coverage (pytest): the suite's run measures the changed source files only, and w
 has new test files, only while their tests run (bot.sandbox.coverage_contexts): the rest of the
 suite runs untraced. Tracing every test would double the suite's time on Python 3.11
 (benchmarks/README.md, replay.py). With a `test_command` that is not pytest, the new test files
-run once more alone under coverage.
+run once more alone under coverage. Node: the run of the new test files alone records the changed
+sources' coverage with the runner's own (bot.testing.node_coverage).
 Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
 tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
 counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
