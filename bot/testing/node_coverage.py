@@ -87,8 +87,7 @@ class NodeCoverage:
         if not _remove(root, _directory(index)):
             self.problems.append(f"{REPORT_DIR} is not a plain directory: coverage not recorded")
             return setup
-        local = [_within(s, directory) for s in self.sources]
-        local = [s for s in local if s is not None]
+        local = [_glob_literal(p) for s in self.sources if (p := _within(s, directory))]
         if setup.runner in (Runner.node_test, Runner.mocha):
             out.mkdir(parents=True)
             return replace(setup, env=[*setup.env, f"NODE_V8_COVERAGE={shlex.quote(str(out))}"])
@@ -155,6 +154,11 @@ class NodeCoverage:
             for source in self.sources:
                 if str(where) in (str(root / source), os.path.realpath(root / source)):
                     self._add(root, source, partial(istanbul_lines, entry=entry), runner)
+        # asked for and not reported (a `rootDir` or an ignore pattern of its configuration
+        # kept it out): not known, rather than not run
+        asked = [s for s in self.sources if _within(s, directory) and s not in self.lines
+                 and (root / s).is_file()]  # fmt: skip
+        self._unknown(f"{runner.value} reported no coverage of it", asked)
 
     def _add(
         self, root: Path, source: str, lines: Callable[[str], dict[int, LineState]], runner: Runner
@@ -220,6 +224,11 @@ def _within(source: str, directory: str) -> str | None:
     if not directory:
         return source
     return source.removeprefix(f"{directory}/") if source.startswith(f"{directory}/") else None
+
+
+def _glob_literal(path: str) -> str:
+    """A file path as a glob matching only itself (jest's micromatch, vitest's picomatch)."""
+    return "".join(f"\\{c}" if c in "[]{}()*?!+@" else c for c in path)
 
 
 def _url_path(root: Path, source: str, real: bool = False) -> str:

@@ -177,3 +177,26 @@ def test_only_changed_source_files_are_measured() -> None:
                   "README.md", "lib/c.cjs")
     )  # fmt: skip
     assert js_sources(diff, lambda p: p.startswith("test/")) == ["lib/c.cjs", "src/a.ts"]
+
+
+def test_file_names_reach_the_runners_as_globs_matching_only_themselves(root: Path) -> None:
+    # vitest's picomatch reads `src/(g)/[id].ts` as a pattern matching nothing (checked with
+    # vitest 2.1.9 and @vitest/coverage-v8): escaped, it matches the file
+    package = root / "node_modules" / "@vitest" / "coverage-v8"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text("{}")
+    coverage = NodeCoverage(["src/(g)/[id].ts"])
+    setup = coverage.instrument(root, "", 0, NodeTestSetup(Runner.vitest, []))
+    assert r"'--coverage.include=src/\(g\)/\[id\].ts'" in setup.options
+
+
+def test_a_file_jest_was_asked_for_and_did_not_report_is_unknown(root: Path) -> None:
+    # a `rootDir` or a coveragePathIgnorePatterns of the project's configuration kept it out
+    coverage = NodeCoverage(["calc.mjs"])
+    coverage.instrument(root, "", 0, NodeTestSetup(Runner.jest, ["jest"]))
+    out = root / ".draftsmith" / "coverage-0"
+    out.mkdir()
+    (out / "coverage-final.json").write_text("{}")
+    coverage.collect(root, "", 0, Runner.jest)
+    result = coverage.result(root, diff_adding("calc.mjs", range(11, 13)), [CASE])
+    assert result.reason == "calc.mjs: jest reported no coverage of it"
