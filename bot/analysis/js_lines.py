@@ -8,8 +8,9 @@ V8 (`NODE_V8_COVERAGE`, one JSON file per process): `result[]` holds one script 
 loaded. Block ranges nest, and the innermost range covering an offset decides its count. The
 script's own top-level function spans the whole source: its end is the loaded source's length,
 which tells whether the file on disk is what ran (Node 20 keeps a CommonJS file's byte-order
-mark in the offsets and drops an ES module's; a transpiled file, TypeScript under tsx, is not
-what is on disk and is not mapped).
+mark in the offsets and drops an ES module's). A transpiled file (TypeScript under tsx or
+ts-node) is not what is on disk: its offsets go back to the file's lines through the source map
+Node kept of it (bot.analysis.source_maps), or it is not mapped.
 
 istanbul (`coverage-final.json`, jest's and vitest's `json` reporter): per file a `statementMap`
 of `{start: {line}, end: {line}}` and `s` counts, already mapped back to the original source
@@ -31,6 +32,8 @@ import re
 from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Any
+
+from bot.analysis.source_maps import original_offsets
 
 MAX_SOURCE_UNITS = 2_000_000
 """Sources longer than this (UTF-16 code units) are not mapped."""
@@ -109,11 +112,47 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def v8_lines(source: str, functions: object) -> dict[int, LineState]:
-    """The state of every executable line of `source` from one script's V8 `functions`."""
+def v8_lines(
+    source: str, functions: object, source_map: object = None, path: str = ""
+) -> dict[int, LineState]:
+    """The state of every executable line of `source` from one script's V8 `functions`; code
+    transpiled from it (TypeScript through tsx or ts-node) is mapped back through its
+    `source-map-cache` entry (`source_map`, of the file at absolute `path`)."""
     units = sum(2 if ord(c) > 0xFFFF else 1 for c in source)
     if units > MAX_SOURCE_UNITS:
         raise SourceMismatch(f"the source is over {MAX_SOURCE_UNITS} characters")
+    count, top_level, top_end = _paint(functions)
+    code = _code_lines(source)
+    bom = top_end == units - 1 and source.startswith("\ufeff")
+    if top_end == units or bom:  # the file itself ran
+        shift = 1 if bom else 0  # an ES module is loaded without its byte-order mark
+        at = {n: [o - shift for o in offsets if 0 <= o - shift < top_end]
+              for n, _text, offsets in code}  # fmt: skip
+    else:
+        mapped = original_offsets(source_map, path, top_end) if source_map is not None else None
+        if mapped is None:
+            raise SourceMismatch(f"the code that ran is {top_end} characters, the file {units}")
+        at = {n: [o for o in mapped.get(n, []) if o < top_end] for n, _text, _o in code}
+    states: dict[int, LineState] = {}
+    for number, text, _offsets in code:
+        if not at[number]:
+            continue
+        inside = [o for o in at[number] if not top_level[o]]
+        if inside:
+            called = any(count[o] > 0 for o in inside)
+            states[number] = LineState.called if called else LineState.missed
+        elif not any(count[o] > 0 for o in at[number]):
+            states[number] = LineState.missed
+        elif _DECLARATION.match(text.strip()):
+            states[number] = LineState.declared
+        else:
+            states[number] = LineState.loaded
+    return states
+
+
+def _paint(functions: object) -> tuple[list[int], list[bool], int]:
+    """Each offset's count and whether the script's own top level holds it (the innermost range
+    covering it decides), and the length of the code that ran (its top-level function's end)."""
     per_function: list[list[tuple[int, int, int]]] = []
     for function in functions if isinstance(functions, list) else []:
         listed = function.get("ranges") if isinstance(function, dict) else None
@@ -131,11 +170,8 @@ def v8_lines(source: str, functions: object) -> dict[int, LineState]:
     top_end = max((f[0][1] for f in per_function if f[0][0] == 0), default=-1)
     if top_end < 0:
         raise SourceMismatch("no top-level function in the coverage data")
-    shift = 0
-    if top_end == units - 1 and source.startswith("\ufeff"):
-        shift = 1  # an ES module: loaded without its byte-order mark
-    elif top_end != units:
-        raise SourceMismatch(f"the code that ran is {top_end} characters, the file {units}")
+    if top_end > MAX_SOURCE_UNITS:
+        raise SourceMismatch(f"the code that ran is over {MAX_SOURCE_UNITS} characters")
     ranges = [(s, min(e, top_end), c, f[0] == (0, top_end, f[0][2])) for f in per_function
               for s, e, c in f]  # fmt: skip
     count = [0] * (top_end + 1)
@@ -143,22 +179,7 @@ def v8_lines(source: str, functions: object) -> dict[int, LineState]:
     for start, end, hits, top in sorted(ranges, key=lambda r: r[0] - r[1]):  # widest first
         count[start:end] = [hits] * (end - start)
         top_level[start:end] = [top] * (end - start)
-    states: dict[int, LineState] = {}
-    for number, text, offsets in _code_lines(source):
-        at = [o - shift for o in offsets if 0 <= o - shift < top_end]
-        if not at:
-            continue
-        inside = [o for o in at if not top_level[o]]
-        if inside:
-            called = any(count[o] > 0 for o in inside)
-            states[number] = LineState.called if called else LineState.missed
-        elif not any(count[o] > 0 for o in at):
-            states[number] = LineState.missed
-        elif _DECLARATION.match(text.strip()):
-            states[number] = LineState.declared
-        else:
-            states[number] = LineState.loaded
-    return states
+    return count, top_level, top_end
 
 
 def v8_scripts(data: object) -> dict[str, object]:

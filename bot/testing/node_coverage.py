@@ -4,8 +4,9 @@ Which changed source files (not tests) the run of the new test files alone execu
 of their changed lines, from each runner's own coverage (bot.analysis.js_lines maps it to lines):
 - `node --test` and mocha: V8's own (`NODE_V8_COVERAGE`, a directory under `.draftsmith/`, one
   JSON file per process). TypeScript run through a loader (tsx, ts-node) is not the file on
-  disk: V8's offsets are of the transpiled code and its source maps are not read, so such a
-  file's coverage is unknown.
+  disk: V8's offsets are of the transpiled code, mapped back through the loader's source map
+  that Node keeps beside them (`source-map-cache`, bot.analysis.source_maps); without one that
+  fits, the file's coverage is unknown.
 - jest: its own (`--coverage --coverageProvider=v8 --coverageReporters=json`, the changed files
   of the package as `--collectCoverageFrom`), istanbul's `coverage-final.json`, mapped back to
   the original lines (TypeScript through ts-jest's source maps).
@@ -132,12 +133,15 @@ class NodeCoverage:
         for name in names[:MAX_COVERAGE_FILES]:
             data = _json(read_report(root, f"{relative}/{name}"))
             unread += data is None
+            maps = data.get("source-map-cache") if isinstance(data, dict) else None
             for url, functions in v8_scripts(data).items():
-                source = (
-                    wanted.get(unquote(urlparse(url).path)) if url.startswith("file:") else None
-                )
+                path = unquote(urlparse(url).path) if url.startswith("file:") else ""
+                source = wanted.get(path)
                 if source is not None:
-                    self._add(root, source, partial(v8_lines, functions=functions), runner)
+                    source_map = maps.get(url) if isinstance(maps, dict) else None
+                    lines = partial(v8_lines, functions=functions, source_map=source_map,
+                                    path=os.path.realpath(root / source))  # fmt: skip
+                    self._add(root, source, lines, runner)
         if unread:  # what it held is not known: a file missing from the rest is not "not run"
             self.problems.append(
                 f"{runner.value}: {unread} V8 coverage file(s) not read (a link, over "
@@ -171,7 +175,7 @@ class NodeCoverage:
         except SourceMismatch as exc:
             if not self.lines.get(source):
                 self.lines.pop(source, None)
-            why = f"{runner.value} ran transpiled code ({exc}); source maps are not read"
+            why = f"{runner.value} ran code that is not the file and no source map of it ({exc})"
             self._unknown(why, [source])
 
     def result(self, root: Path, diff: str, tests: Sequence[str]) -> ChangeCoverage:

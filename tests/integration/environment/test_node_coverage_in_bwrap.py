@@ -1,6 +1,7 @@
 """Coverage of the change for TypeScript in the real bubblewrap sandbox: real installs from the npm
 registry, the new test file run alone by the project's runner with its coverage, mapped to the
-changed lines (bot.testing.node_coverage); unknown, with why, where it cannot be mapped."""
+changed lines (bot.testing.node_coverage), TypeScript through the runner's or the loader's
+source maps."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def test_jest_measures_typescript_through_ts_jest_source_maps(
     assert_subtract_ran_and_multiply_did_not(coverage, "src/calc.test.ts::subtract")
 
 
-def test_typescript_run_through_tsx_under_node_test_is_unknown_not_zero(
+def test_typescript_run_through_tsx_under_node_test_maps_back_through_its_source_map(
     sandbox: BwrapSandbox, tmp_path: Path
 ) -> None:
     manifest = {
@@ -144,6 +145,4 @@ def test_typescript_run_through_tsx_under_node_test_is_unknown_not_zero(
     )
     (root / "test").mkdir()
     coverage = measured(sandbox, root, "test/calc.test.ts", text)
-    assert not coverage.available and coverage.lines == []
-    assert coverage.reason.startswith("src/calc.ts: node --test ran transpiled code ("), coverage
-    assert coverage.reason.endswith("); source maps are not read")
+    assert_subtract_ran_and_multiply_did_not(coverage, "test::subtract")  # as node names it

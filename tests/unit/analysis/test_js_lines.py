@@ -173,3 +173,36 @@ def test_a_function_never_called_runs_none_of_its_lines_whatever_its_statements_
     }  # fmt: skip
     assert istanbul_lines(text, entry) == {1: M, 2: M}
     assert istanbul_lines(text, {**entry, "s": {"0": 1, "1": 1}, "f": {"0": 1}}) == {1: C, 2: C}
+
+
+def tsx_run() -> tuple[str, object, dict[str, Any]]:
+    data = json.loads((FIXTURES / "tsx" / "coverage.json").read_text())
+    url = "file://ROOT/calc.ts"
+    return source("tsx", "calc.ts"), v8_scripts(data)[url], data["source-map-cache"][url]
+
+
+def test_typescript_run_through_tsx_maps_back_through_its_source_map() -> None:
+    text, functions, source_map = tsx_run()
+    # types (lines 2-7) are no code; `area` ran, `perimeter` did not; `UNIT` ran at load
+    states = v8_lines(text, functions, source_map, "/repo/calc.ts")
+    assert states == {9: L, 11: C, 12: C, 13: C, 15: M, 16: M, 17: M, 18: M}
+    with pytest.raises(SourceMismatch):  # without its map, the transpiled code does not fit
+        v8_lines(text, functions)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda m: m.update(lineLengths=[*m["lineLengths"], 5]), id="other code"),
+        pytest.param(lambda m: m["data"].update(mappings="AAAA,!!;"), id="not base64 VLQ"),
+        pytest.param(lambda m: m["data"].update(version=2), id="not version 3"),
+        pytest.param(lambda m: m["data"].update(sources=["a.ts", "b.ts"]), id="not this file"),
+        pytest.param(lambda m: m.update(lineLengths="12,4"), id="lengths not a list"),
+        pytest.param(lambda m: m["data"].update(mappings="gggggggggggggggA"), id="huge number"),
+    ],
+)
+def test_a_source_map_that_does_not_fit_is_refused(damage: Any) -> None:
+    text, functions, source_map = tsx_run()
+    damage(source_map)
+    with pytest.raises(SourceMismatch):
+        v8_lines(text, functions, source_map, "/repo/calc.ts")

@@ -78,7 +78,9 @@ def test_transpiled_code_is_unknown_not_zero(root: Path) -> None:
     v8_run(root, coverage)
     result = coverage.result(root, diff_adding("calc.mjs", range(1, 3)), [CASE])
     assert not result.available and result.lines == []
-    assert result.reason.startswith("calc.mjs: node --test ran transpiled code (")
+    assert result.reason.startswith(
+        "calc.mjs: node --test ran code that is not the file and no source map of it ("
+    )
     assert coverage_text(result).startswith("Coverage of the change: unknown (calc.mjs: ")
 
 
