@@ -232,8 +232,8 @@ async def run_suite(
         outcome.timings["new_tests_s"] = _since(started)
         if _tampered(outcome, alone):
             return outcome
-    unmeasured = not sources if language == "python" else not js_sources(diff, is_test)
-    if coverage is None and unmeasured and language in ("python", "node"):
+    no_source = not sources if language == "python" else not js_sources(diff, is_test)
+    if coverage is None and no_source and language in ("python", "node"):
         # no source changed: nothing to measure
         coverage = ChangeCoverage(available=True, scope=scope)
     elif coverage is None:  # read now: the runs that follow (on the base too) replace its report
