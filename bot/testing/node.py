@@ -10,7 +10,8 @@ vitest and mocha file arguments, `node --test FILE`), and only the cases of thos
 (mocha adds the files its configuration names). A check of `scripts.test` (`tsc`, `eslint`) is
 a case of its own named `scripts.test check: <command>`, passed or failed by its exit code: a
 check failing with the change and not on the base is a new failure, one failing on both is
-already failing. Test counts are the runner's alone.
+already failing. Test counts are the runner's alone. A run of chosen files can also record the
+changed sources' coverage with the runner's own (bot.testing.node_coverage).
 """
 
 from __future__ import annotations
