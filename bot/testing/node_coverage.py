@@ -11,7 +11,8 @@ of their changed lines, from each runner's own coverage (bot.analysis.js_lines m
   of the package as `--collectCoverageFrom`), istanbul's `coverage-final.json`, mapped back to
   the original lines (TypeScript through ts-jest's source maps).
 - vitest: its own when the project has `@vitest/coverage-v8` (or `-istanbul`) installed (the
-  test phase has no network to add it), else unknown.
+  test phase has no network to add it), else unknown; reported when a test fails too (vitest
+  writes none then by default).
 - `npm test` judged by its exit code runs no chosen files: unknown.
 Everything read comes out of the sandbox: bounded (`read_report`), parsed as untrusted JSON. The
 tests of the run are the new tests together: V8 and istanbul count per process or per run, not
@@ -104,6 +105,7 @@ class NodeCoverage:
                 return setup
             options = ["--coverage.enabled=true", f"--coverage.provider={provider}",
                        "--coverage.reporter=json", f"--coverage.reportsDirectory={out}",
+                       "--coverage.reportOnFailure=true",
                        *[f"--coverage.include={s}" for s in local]]  # fmt: skip
             return replace(setup, options=[*setup.options, *map(shlex.quote, options)])
         self._unknown(f"{setup.runner.value} runs no chosen test files under coverage")

@@ -170,6 +170,8 @@ def test_vitest_uses_the_provider_the_project_installed(root: Path) -> None:
     setup = NodeCoverage(["calc.mjs"]).instrument(root, "", 0, NodeTestSetup(Runner.vitest, []))
     assert "--coverage.provider=istanbul" in setup.options
     assert "--coverage.include=calc.mjs" in setup.options
+    # vitest 2.1.9 writes no coverage when a test fails, unless told to
+    assert "--coverage.reportOnFailure=true" in setup.options
 
 
 def test_only_changed_source_files_are_measured() -> None:
