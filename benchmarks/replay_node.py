@@ -1,8 +1,16 @@
 """Replay real upstream commits of a JavaScript/TypeScript project through the whole pipeline.
 
 Usage: .venv/bin/python benchmarks/replay_node.py --repo PATH --runner jest|vitest|mocha
-       --install "corepack pnpm install --frozen-lockfile" --commit SHA [--commit SHA ...]
-       [--runner-args "--typecheck"] [--work DIR] [--json]
+       --install "corepack pnpm install --frozen-lockfile"
+       (--commit SHA [--commit SHA ...] | --pick N [--ref REF] [--scan M] | --cases-in FILE)
+       [--cases-out FILE] [--truth-only] [--runner-args "--typecheck"] [--work DIR] [--json]
+
+The commits are named (`--commit`), or picked from the history (`--pick N`: the newest N
+non-merge commits among the last `--scan` of `--ref` that changed JavaScript/TypeScript source
+and test files and no other code, configuration, manifest or lock file: documentation, `.github/`,
+`.changeset/` and test snapshots may change too), or read from a cases file (`--cases-in`).
+`--cases-out` writes each commit's ground truth as one JSON line (the cases file: commit,
+parent, package, tests, sources, fail_to_pass, suite), and `--truth-only` stops there.
 
 Per commit (a real non-merge commit that changed source and test files), ground truth comes from
 the project's own runner outside Draftsmith: a git worktree at the parent, the project installed
@@ -28,6 +36,7 @@ which project it replays: the runner and the install are the command line's.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shlex
@@ -160,6 +169,10 @@ def suite_figures(runner: str, root: Path, package: str) -> dict[str, int]:
     }
 
 
+class NotReplayable(Exception):
+    """The commit cannot be replayed here (its own install fails outside Draftsmith)."""
+
+
 def ground_truth(repo: Path, commit: str, runner: str, install: str, work: Path) -> dict[str, Any]:
     """fail_to_pass and the suite's figures, by the project's own runner outside Draftsmith."""
     changed = git(repo, "diff", "--name-only", f"{commit}^", commit).split()
@@ -169,7 +182,11 @@ def ground_truth(repo: Path, commit: str, runner: str, install: str, work: Path)
     if tree.exists():
         git(repo, "worktree", "remove", "--force", str(tree))
     git(repo, "worktree", "add", "--quiet", "--detach", str(tree), f"{commit}^")
-    subprocess.run(["sh", "-c", install], cwd=tree, capture_output=True, check=True, timeout=1800)
+    installed = subprocess.run(["sh", "-c", install], cwd=tree, capture_output=True, text=True,
+                               timeout=1800)  # fmt: skip
+    if installed.returncode != 0:
+        git(repo, "worktree", "remove", "--force", str(tree))
+        raise NotReplayable(f"the install failed at the parent: {installed.stderr.strip()[-400:]}")
     packages = touched_packages(tree, changed)  # a workspace: the package the commit changed
     package = packages[0] if len(packages) == 1 else ""
     for path in tests:
@@ -187,6 +204,56 @@ def ground_truth(repo: Path, commit: str, runner: str, install: str, work: Path)
     )
     return {"tests": tests, "sources": sources, "package": package, "fail_to_pass": fail_to_pass,
             "suite": figures}  # fmt: skip
+
+
+DOC_PATHS = (".md", ".mdx", ".txt", ".rst")
+DOC_FOLDERS = ("docs/", ".github/", ".changeset/")
+
+
+def replayable(repo: Path, commit: str) -> bool:
+    """Whether a commit changed source and test files and, besides them, documentation only."""
+    changed = git(repo, "diff", "--name-status", "--no-renames", f"{commit}^", commit).splitlines()
+    tests = sources = 0
+    for line in changed:
+        status, path = line.split("\t", 1)
+        if path.endswith(DOC_PATHS) or path.startswith(DOC_FOLDERS) or "/docs/" in path:
+            continue
+        if is_test_path(path) or "__snapshots__/" in path:
+            tests += 1
+        elif path.endswith(CODE_SUFFIXES) and status != "D":
+            sources += 1
+        else:  # configuration, manifests, lock files, assets: not a code-and-tests change
+            return False
+    return tests > 0 and sources > 0
+
+
+def declares(repo: Path, commit: str, runner: str) -> bool:
+    """Whether the parent's package.json files above the changed files name `runner` among
+    their dependencies (a project that moved between runners is replayed in its runner's era)."""
+    changed = git(repo, "diff", "--name-only", f"{commit}^", commit).split()
+    manifests = {str(Path(*Path(p).parts[:i], "package.json")) for p in changed
+                 for i in range(len(Path(p).parts))}  # fmt: skip
+    for manifest in sorted(manifests):
+        shown = subprocess.run(["git", "show", f"{commit}^:{manifest}"], cwd=repo,
+                               capture_output=True, text=True)  # fmt: skip
+        if shown.returncode != 0:
+            continue
+        try:
+            data = json.loads(shown.stdout)
+        except ValueError:
+            continue
+        for field in ("devDependencies", "dependencies"):
+            if runner in (data.get(field) or {}):
+                return True
+    return False
+
+
+def pick(repo: Path, ref: str, count: int, scan: int, runner: str) -> list[str]:
+    """The newest `count` replayable non-merge commits among the last `scan` of `ref` whose
+    project declares `runner`."""
+    listed = git(repo, "rev-list", "--no-merges", f"--max-count={scan}", ref).split()
+    chosen = (c[:10] for c in listed if replayable(repo, c) and declares(repo, c, runner))
+    return list(itertools.islice(chosen, count))
 
 
 def replay(repo: Path, commit: str, truth: dict[str, Any], work: Path) -> dict[str, Any]:
@@ -253,15 +320,43 @@ def main() -> int:
     parser.add_argument("--repo", type=Path, required=True)
     parser.add_argument("--runner", choices=("jest", "vitest", "mocha"), required=True)
     parser.add_argument("--install", required=True)
-    parser.add_argument("--commit", action="append", required=True)
+    parser.add_argument("--commit", action="append", default=[])
+    parser.add_argument("--pick", type=int, default=0, help="pick N commits from the history")
+    parser.add_argument("--ref", default="HEAD")
+    parser.add_argument("--scan", type=int, default=300)
+    parser.add_argument("--cases-in", type=Path, help="replay the cases of this file")
+    parser.add_argument("--cases-out", type=Path, help="write each commit's ground truth here")
+    parser.add_argument("--truth-only", action="store_true", help="compute ground truth only")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "replay-node")
     parser.add_argument("--runner-args", default="", help="the runner's options in scripts.test")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     RUNNER_ARGS.extend(shlex.split(args.runner_args))
     args.work.mkdir(parents=True, exist_ok=True)
-    for commit in args.commit:
-        truth = ground_truth(args.repo, commit, args.runner, args.install, args.work)
+    given: dict[str, dict[str, Any] | None] = {c: None for c in args.commit}
+    if args.pick:
+        given.update(
+            {c: None for c in pick(args.repo, args.ref, args.pick, args.scan, args.runner)}
+        )
+    if args.cases_in:
+        for line in args.cases_in.read_text().splitlines():
+            case = json.loads(line)
+            given[case["commit"]] = case
+    if not given:
+        parser.error("name commits: --commit, --pick or --cases-in")
+    for commit, case in given.items():
+        try:
+            truth = case or ground_truth(args.repo, commit, args.runner, args.install, args.work)
+        except NotReplayable as exc:
+            print(f"{commit}: not replayable: {exc}")
+            continue
+        if case is None and args.cases_out:
+            parent = git(args.repo, "rev-parse", f"{commit}^").strip()
+            with args.cases_out.open("a") as out:
+                out.write(json.dumps({"commit": commit, "parent": parent, **truth}) + "\n")
+        if args.truth_only:
+            print(f"{commit}: {len(truth['fail_to_pass'])} fail-to-pass, suite {truth['suite']}")
+            continue
         result = replay(args.repo, commit, truth, args.work)
         print(json.dumps(result) if args.json else " ".join(f"{k}={v}" for k, v in result.items()))
     return 0

@@ -154,6 +154,7 @@ def start_server(
             py_spy,
             "record",
             "--threads",
+            "--gil",
             "--rate",
             "200",
             "--format",

@@ -44,6 +44,13 @@ class ToolRun:
     change_findings: int = 0
     base_findings: int = 0
     duration_s: float = 0.0
+    base_errors: int | None = None
+    """Error-level findings on the base; None when the base could not be analysed."""
+
+    @property
+    def kept_clean(self) -> bool:
+        """Whether the project keeps this analyser clean: no error on the base, or unknown."""
+        return not self.base_errors
 
 
 @dataclass
@@ -57,10 +64,16 @@ class DifferentialAnalysis:
     files: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
+    def holds(self, finding: Finding) -> bool:
+        """Whether a new finding holds the change: an error of an analyser the project keeps
+        clean. An analyser the base already fails (the project does not gate on it) informs."""
+        run = next((t for t in self.tools if t.name == finding.tool), None)
+        return finding.level == "error" and (run is None or run.kept_clean)
+
     @property
     def errors(self) -> list[Finding]:
-        """The new error-level findings (each one forces a revision)."""
-        return [f for f in self.new if f.level == "error"]
+        """The new error-level findings that hold the change (each one forces a revision)."""
+        return [f for f in self.new if self.holds(f)]
 
 
 async def analyse_change(
@@ -125,6 +138,8 @@ async def _run_both(
         # Without the base there is no difference to take: findings on changed lines count.
         run.detail = f"did not run on the base ({problem}); findings on changed lines count as new"
         base = [f for f in change if f.line not in changed_lines.get(f.file, set())]
+    else:
+        run.base_errors = sum(f.level == "error" for f in base)
     run.base_findings = len(base)
     new = introduced(base, change, changed_lines)
     analysis.new.extend(new)
@@ -202,7 +217,22 @@ def _extract_base(
             )
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tree, filter="data")
-    for name in SHARED:
-        if (root / name).exists() and not (tree / name).exists():
-            (tree / name).symlink_to(Path("..") / ".." / name)
+    _link_environment(root, tree, tracked)
     return [p for p in present if p in tracked]
+
+
+def _link_environment(root: Path, tree: Path, tracked: set[str]) -> None:
+    """Link the prepared environment into the base tree: the root's `.venv` and `node_modules`,
+    and the `node_modules` of every folder of the base that has one (a workspace's packages), so
+    the base resolves its imports as the change does (a workspace package's link to a sibling
+    resolves to the change's sibling: the base has no build of its own)."""
+    folders = {Path(p).parent for p in tracked}
+    folders |= {parent for folder in list(folders) for parent in folder.parents}
+    wanted = [Path(name) for name in SHARED]
+    wanted += [f / "node_modules" for f in sorted(folders) if f != Path(".")]
+    for link in wanted:
+        absent = not (root / link).exists() or not (tree / link).parent.is_dir()
+        if absent or (tree / link).exists():
+            continue
+        up = Path(*[".."] * (len(link.parts) - 1 + len(BASE_TREE.split("/"))))
+        (tree / link).symlink_to(up / link)

@@ -1,14 +1,18 @@
 """The rules that decide a review before the model is asked.
 
-A new error-level finding, a failing test the base does not fail too (above all a new test;
-failures already on the base, in the same kind of run, are shown, not held against the change:
-only tests the change adds, or that pass on the base and fail with it, go back), new tests none of
-which fails on the base, and a new test that executes none of the changed code each give a
-high-severity issue (a case the base's suite already had, passing, is not new: a modified
-test file keeps tests that need not touch the change), so the verdict is `needs_revision`
-whatever the model answers: the model may add issues, never remove these. New warning-level
-findings are reported at medium severity (they inform, they do not decide). Where coverage is
-unavailable (unknown) the coverage rule does not apply.
+Each of these gives a high-severity issue, so the verdict is `needs_revision` whatever the
+model answers (the model may add issues, never remove these):
+- a new error-level finding of an analyser the project keeps clean (no error of it on the base,
+  or the base could not be analysed). An analyser the base already fails is not the project's
+  gate: its new findings are reported at medium severity, as new warnings are (they inform,
+  they do not decide);
+- a failing test the base does not fail too, above all a new test. Failures already on the
+  base, in the same kind of run, are shown, not held against the change: only tests the change
+  adds, or that pass on the base and fail with it, go back;
+- new tests none of which fails on the base;
+- a new test that executes none of the changed code (a case the base's suite already had,
+  passing, is not new: a modified test file keeps tests that need not touch the change). Where
+  coverage is unavailable (unknown) this rule does not apply.
 """
 
 from __future__ import annotations
@@ -23,18 +27,30 @@ MAX_DETAILS = 1500
 
 
 def analysis_issues(analysis: DifferentialAnalysis) -> list[ReviewIssue]:
-    """One issue per finding the change introduces: high for errors, medium for warnings."""
-    return [
-        ReviewIssue(
-            severity=Severity.high if f.level == "error" else Severity.medium,
-            category="static-analysis",
-            file=f.file,
-            line=f.line,
-            problem=f"{f.tool} {f.rule}: {f.message} (new in this change; not on the base)",
-            recommended_fix=f"change the code so that {f.tool} no longer reports {f.rule} here",
+    """One issue per finding the change introduces: high for an error of an analyser the project
+    keeps clean, medium for a warning or for an analyser the base already fails."""
+    issues = []
+    for f in analysis.new:
+        run = next((t for t in analysis.tools if t.name == f.tool), None)
+        tolerated = f.level == "error" and not analysis.holds(f)
+        why = (
+            f"; the base already has {run.base_errors} {f.tool} error(s), so the project does "
+            "not keep it clean: this informs, it does not hold the change"
+            if tolerated and run is not None
+            else ""
         )
-        for f in analysis.new
-    ]
+        issues.append(
+            ReviewIssue(
+                severity=Severity.high if analysis.holds(f) else Severity.medium,
+                category="static-analysis",
+                file=f.file,
+                line=f.line,
+                problem=f"{f.tool} {f.rule}: {f.message} "
+                f"(new in this change; not on the base{why})",
+                recommended_fix=f"change the code so that {f.tool} no longer reports {f.rule} here",
+            )
+        )
+    return issues
 
 
 def test_issues(outcome: TestOutcome, coverage: ChangeCoverage | None) -> list[ReviewIssue]:

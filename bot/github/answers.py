@@ -10,11 +10,15 @@ server's version.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import GitHubError
+
+if TYPE_CHECKING:
+    from githubkit import GitHub
 
 VERSION_HEADERS = ("x-github-enterprise-version", "x-github-api-version-selected")
 """Headers that say which GitHub answered (GHES sends its release; github.com the API version)."""
@@ -93,3 +97,13 @@ def read_list(model: type[A], response: HasBody, what: str) -> list[A]:
             "report this answer to Draftsmith",
         )
     return [parse(model, item, f"{what} (item {i})", version) for i, item in enumerate(data)]
+
+
+def read_pages(
+    github: GitHub[Any], method: Callable[..., Any], model: type[A], what: str, **params: Any
+) -> list[A]:
+    """Every page of a listing (100 items a page), each read item by item as `model`."""
+    pages: Iterable[A] = github.rest.paginate(
+        method, map_func=lambda response: read_list(model, response, what), per_page=100, **params
+    )
+    return list(pages)

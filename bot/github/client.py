@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from githubkit import AppAuthStrategy, TokenAuthStrategy
 from githubkit.utils import UNSET
 
 from bot.errors import ConfigError, GitHubError
-from bot.github.answers import body_of, parse, read, read_list, server_version
+from bot.github.answers import body_of, parse, read, read_pages, server_version
 from bot.github.checks import CheckRuns
 from bot.github.deliveries import DEFAULT_WINDOW, redeliver_failed
 from bot.github.models import RepoLike, can_write, repo_parts
@@ -321,15 +321,15 @@ class InstallationClient:
         """Every comment of an issue or pull request, oldest first."""
         owner, name = repo_parts(repo)
         what = f"GET issues/{issue_number}/comments"
-        pages: Iterable[Comment] = self.github.rest.paginate(
+        return read_pages(
+            self.github,
             self.rest.issues.list_comments,
-            map_func=lambda response: read_list(Comment, response, what),
+            Comment,
+            what,
             owner=owner,
             repo=name,
             issue_number=issue_number,
-            per_page=100,
         )
-        return list(pages)
 
     def find_comment(self, repo: RepoLike, issue_number: int, marker: str) -> Comment | None:
         """The first comment containing `marker` (e.g. `<!-- draftsmith:run:12 -->`), or None."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import GitHubError
-from bot.github.answers import read, read_list
+from bot.github.answers import read, read_list, read_pages
 from bot.github.models import RepoLike, repo_parts
 from bot.github.objects import PullRequest, Review, ReviewComment
 from bot.github.transport import API_VERSION, GitHubClient
@@ -68,13 +68,14 @@ class PullRequests:
         """
         owner, name = repo_parts(repo)
         what = f"GET pulls/{number}/reviews"
-        reviews: Iterable[Review] = self._github.rest.paginate(
+        reviews = read_pages(
+            self._github,
             self._rest.pulls.list_reviews,
-            map_func=lambda response: read_list(Review, response, what),
+            Review,
+            what,
             owner=owner,
             repo=name,
             pull_number=number,
-            per_page=100,
         )
         standing: dict[str, tuple[str, str]] = {}
         for review in reviews:
@@ -91,14 +92,15 @@ class PullRequests:
         """The line comments of one submitted review, oldest first."""
         owner, name = repo_parts(repo)
         what = f"GET pulls/{number}/reviews/{review_id}/comments"
-        comments: Iterable[ReviewComment] = self._github.rest.paginate(
+        comments = read_pages(
+            self._github,
             self._rest.pulls.list_comments_for_review,
-            map_func=lambda response: read_list(ReviewComment, response, what),
+            ReviewComment,
+            what,
             owner=owner,
             repo=name,
             pull_number=number,
             review_id=review_id,
-            per_page=100,
         )
         return [
             ReviewNote(c.path, c.line or c.original_line, c.body, c.in_reply_to_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from markdown_it import MarkdownIt
+from bot.security.markdown_read import code_blocks
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 RST_SUFFIXES = (".rst",)
@@ -46,14 +46,7 @@ def split_document(path: str, text: str) -> Parts:
 
 def _markdown(text: str) -> Parts:
     lines = text.splitlines()
-    code: list[str] = []
-    in_block = [False] * len(lines)
-    for token in MarkdownIt("commonmark").parse(text):
-        if token.type in ("fence", "code_block") and token.map is not None:
-            start, end = token.map
-            for number in range(start, min(end, len(lines))):
-                in_block[number] = True
-            code.append(token.content)
+    in_block, code = code_blocks(text)
     prose = "\n".join("" if inside else line for line, inside in zip(lines, in_block, strict=True))
     return _inline(prose, code, _INLINE_MD, group=2)
 

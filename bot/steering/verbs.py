@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.run.intents import ApprovePlan, Intent, Retry, Revise, Stop
+from bot.security.markdown_read import own_words
 
 
 class Verb(StrEnum):
@@ -116,16 +117,13 @@ def intent_for(verb: Verb, author: str, argument: str) -> Intent | MissingArgume
     return spec.intent(author, argument)
 
 
-_QUOTED_OR_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|^[ \t]*>.*?$", re.M | re.S)
-
-
 def parse_mention(body: str, login: str) -> str | None:
     """The comment without its `@login` mention, or None when it does not mention `login`.
 
-    A mention inside a quote (`> ...`) or inside code does not count: quoting someone who
-    mentioned the App must not start a second run.
+    A mention inside a quote (`> ...`), code or HTML (a comment) does not count, read as GitHub
+    renders the comment: quoting someone who mentioned the App must not start a second run.
     """
     pattern = re.compile(rf"(?<![\w@/.-])@{re.escape(login)}(?![\w-])", re.I)
-    if pattern.search(_QUOTED_OR_CODE.sub(" ", body)) is None:
+    if pattern.search(own_words(body)) is None:
         return None
     return re.sub(r"[ \t]{2,}", " ", pattern.sub("", body)).strip()

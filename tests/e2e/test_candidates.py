@@ -12,11 +12,11 @@ import pytest
 from rich.console import Console
 
 from bot.agents.tester import Tester
-from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.run.engine import Engine, model_client
 from bot.sandbox.choose import get_sandbox
 from bot.store.runs import Store
+from tests.helpers.local_runs import local_settings
 from tests.helpers.loop_scripts import ADD, CALC_FILES, REQUEST
 from tests.helpers.repos import git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, call, serve_model
@@ -67,12 +67,7 @@ def test_three_candidates_the_pr_carries_the_proven_one_and_names_why_the_others
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo(tmp_path / "calc", CALC_FILES)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-        candidates=3,
-    )
+    settings = local_settings(tmp_path, candidates=3)
     store = Store(settings.database_url)
     model = ScriptedModel(script())
     console = Console(record=True, width=200)
@@ -131,12 +126,7 @@ def test_a_worker_killed_mid_trial_resumes_without_redoing_or_mixing_candidates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo(tmp_path / "calc", CALC_FILES)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-        candidates=3,
-    )
+    settings = local_settings(tmp_path, candidates=3)
     store = Store(settings.database_url)
     model = ScriptedModel(script())
     real_run = Tester.run

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.store.runs import Store
 from bot.store.tables import Run
+from tests.helpers.local_runs import local_settings
 from tests.helpers.loop_scripts import (
     ADD,
     ASSERTION,
@@ -66,11 +66,7 @@ def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         if config is not None:
             files[".github/draftsmith.yml"] = config
         repo = make_repo(tmp_path / "calc", files)
-        settings = Settings(
-            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-            work_dir=tmp_path / "work",
-            model="scripted-model",
-        )
+        settings = local_settings(tmp_path)
         store = Store(settings.database_url)
         script = {"planner": [PLAN], "coder": coder, "reviewer": [APPROVED], "tester": [TESTS]}
         model = ScriptedModel(script)

@@ -3,10 +3,6 @@ worker SIGKILLed mid-loop is resumed from the stored working tree, each edit hel
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,18 +10,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
-from bot.jobs.queue import TaskQueue, make_huey
 from bot.local import run_local_pipeline
 from bot.run.lifecycle import Lifecycle
 from bot.run.transitions import Move
-from bot.runtime import Runtime
 from bot.store.runs import Store
-from tests.e2e.conftest import RunWatcher
+from tests.helpers.local_runs import local_settings
 from tests.helpers.loop_scripts import ADD, CALC_FILES, FIXED, REQUEST
 from tests.helpers.repos import make_repo
 from tests.helpers.scripted_model import ScriptedModel, call, serve_model
 from tests.helpers.scripts import APPROVED, PLAN, TESTS
+from tests.helpers.worker_kill import kill_then_resume
 
 API_KEY = "sk-test-not-a-real-key-000000000000"
 SLEEP = ("sleep", "41.25")  # a duration no other process on this machine uses
@@ -59,11 +53,7 @@ def test_a_stop_mid_loop_ends_the_run_within_a_second_and_kills_the_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo(tmp_path / "calc", CALC_FILES)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
+    settings = local_settings(tmp_path)
     store = Store(settings.database_url)
     coder = [
         call("edit", path="calc/__init__.py", search=ADD, replace=FIXED),
@@ -112,21 +102,6 @@ def test_a_worker_killed_mid_loop_resumes_from_the_stored_tree_and_holds_each_ed
     tmp_path: Path,
 ) -> None:
     repo = make_repo(tmp_path / "calc", CALC_FILES)
-    env_settings = {
-        "DRAFTSMITH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "DRAFTSMITH_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",
-        "DRAFTSMITH_WORK_DIR": str(tmp_path / "work"),
-        "DRAFTSMITH_MODEL": "scripted-model",
-        "DRAFTSMITH_CATCHUP_INTERVAL_S": "0",
-    }
-    settings = Settings(
-        database_url=env_settings["DRAFTSMITH_DATABASE_URL"],
-        queue_url=env_settings["DRAFTSMITH_QUEUE_URL"],
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-        workers=1,
-        catchup_interval_s=0,
-    )
     submit = call("submit", explanation="Add subtract and multiply.")
     script = {
         "planner": [PLAN],
@@ -136,48 +111,15 @@ def test_a_worker_killed_mid_loop_resumes_from_the_stored_tree_and_holds_each_ed
         "tester": [TESTS],
     }
     model = ScriptedModel(script, hold_role="coder", hold_call=2)
-    with serve_model(model) as url:
-        runtime = Runtime.from_settings(settings)
-        runtime.store.migrate()
-        run, _ = runtime.store.create_run(
-            repo="calc",
-            issue_number=None,
-            clone_url=str(repo),
-            title="Add subtract",
-            request="Please add subtract(a, b).",
-        )
-        TaskQueue(make_huey(settings.queue_url)).enqueue_run(run.id)
-        env = {**os.environ, **env_settings, "OPENAI_BASE_URL": url, "OPENAI_API_KEY": API_KEY}
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker", "--workers", "1"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            assert model.arrived.wait(120), "the first worker never made the coder's third call"
-            os.kill(worker.pid, signal.SIGKILL)
-            worker.wait(30)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-        model.release.set()
-        interrupted = runtime.store.get_run(run.id)
-        assert (interrupted.phase, interrupted.status) == ("coding", "running")
-        os.environ["OPENAI_BASE_URL"], os.environ["OPENAI_API_KEY"] = url, API_KEY
-        try:
-            watcher = RunWatcher(runtime)
-            runtime.start_embedded()
-            assert watcher.settled.wait(120), "the run was not finished by the next worker"
-        finally:
-            runtime.stop()
-            del os.environ["OPENAI_BASE_URL"], os.environ["OPENAI_API_KEY"]
-    finished = runtime.store.get_run(run.id)
+    resumed = kill_then_resume(tmp_path, repo, model, held="the coder's third call")
+    runtime, run_id = resumed.runtime, resumed.run_id
+    assert (resumed.interrupted.phase, resumed.interrupted.status) == ("coding", "running")
+    finished = resumed.finished
     assert (finished.status, finished.revision) == ("approved", 0), finished.status_reason
-    diff = runtime.store.get_artifact(run.id, "diff.r0")
+    diff = runtime.store.get_artifact(run_id, "diff.r0")
     assert diff is not None
     assert diff.content.count("+def subtract") == 1 and diff.content.count("+def multiply") == 1
     resumed_prompt = str(model.bodies_of("coder")[-1]["messages"])
     assert "interrupted after 2 steps" in resumed_prompt and "def multiply" in resumed_prompt
-    steps = [a for a in runtime.store.artifacts(run.id) if a.name == "transcript.r0"]
+    steps = [a for a in runtime.store.artifacts(run_id) if a.name == "transcript.r0"]
     assert len(steps) == 3  # edit, edit, then submit after the resume: no step done twice

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.store.runs import Store
+from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED
@@ -72,11 +72,7 @@ def test_a_go_module_gets_its_change_its_new_test_pinned_and_go_vet_findings_rev
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo(tmp_path / "calc-go", GO_FILES)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
+    settings = local_settings(tmp_path)
     store = Store(settings.database_url)
     model = ScriptedModel(
         {"planner": [PLAN], "coder": [CHANGE], "reviewer": [APPROVED], "tester": [TESTS]}

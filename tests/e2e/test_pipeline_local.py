@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.store.runs import Store
+from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED, NEEDS_REVISION, PLAN, TESTS, change, fix, happy_path
@@ -24,11 +24,7 @@ REQUEST = "Add subtract\n\nPlease add subtract(a, b) to calc."
 def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Run the local pipeline against a scripted model; yields run(script) -> (code, store, ...)."""
     repo = make_repo(tmp_path / "calc", PYTHON_FILES)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
+    settings = local_settings(tmp_path)
     store = Store(settings.database_url)
 
     def run(

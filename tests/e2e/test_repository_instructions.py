@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.store.runs import Store
+from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 from tests.helpers.scripted_model import ROLES, ScriptedModel, role_of, serve_model
 from tests.helpers.scripts import happy_path
@@ -55,11 +55,7 @@ def test_agents_md_rules_reach_every_role_as_data_and_the_evidence_lists_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo(tmp_path / "calc", INSTRUCTED)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
+    settings = local_settings(tmp_path)
     store = Store(settings.database_url)
     model = ScriptedModel(happy_path())
     console = Console(record=True, width=200)
@@ -105,11 +101,7 @@ def test_instructions_come_from_the_base_commit_not_from_later_work(
     (repo / "AGENTS.md").write_text("RULE-BRANCH: only on a feature branch.\n")
     git(repo, "commit", "-qam", "branch-only instructions")
     git(repo, "checkout", "-q", "-")
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
+    settings = local_settings(tmp_path)
     store = Store(settings.database_url)
     model = ScriptedModel(happy_path())
     with serve_model(model) as url:

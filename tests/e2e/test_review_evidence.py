@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.store.runs import Store
+from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED, PLAN, TESTS, change
@@ -53,12 +53,7 @@ def plan_writing(content: str) -> dict[str, Any]:
 @pytest.fixture
 def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """run(script, files) -> (store, run, model, evidence text) on a fresh calc repository."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-        sandbox="bwrap",
-    )
+    settings = local_settings(tmp_path, sandbox="bwrap")
 
     def run(
         script: dict[str, list[Any]], files: dict[str, str] | None = None

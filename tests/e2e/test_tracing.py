@@ -11,10 +11,10 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from rich.console import Console
 
-from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.observe.telemetry import configure_tracing, shutdown_tracing
 from bot.store.runs import Store
+from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import happy_path
@@ -34,11 +34,7 @@ def test_a_run_traces_every_phase_model_call_and_sandbox_command_without_prompt_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spans: InMemorySpanExporter
 ) -> None:
     repo = make_repo(tmp_path / "calc", PYTHON_FILES)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
+    settings = local_settings(tmp_path)
     store = Store(settings.database_url)
     model = ScriptedModel(happy_path())
     with serve_model(model) as url:

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.local import run_local_pipeline
 from bot.store.runs import Store
 from bot.store.tables import Run
+from tests.helpers.local_runs import local_settings
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 
 
@@ -49,11 +50,7 @@ def local_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunPipeli
         request: str = "Add subtract",
         before: Callable[[Settings], None] | None = None,
     ) -> LocalRun:
-        settings = Settings(
-            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-            work_dir=tmp_path / "work",
-            model="scripted-model",
-        )
+        settings = local_settings(tmp_path)
         if before is not None:
             before(settings)
         store = Store(settings.database_url)

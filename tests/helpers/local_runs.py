@@ -20,6 +20,16 @@ from tests.helpers.scripted_model import ScriptedModel, serve_model
 Outcome = tuple[int, Store, Run, ScriptedModel]
 
 
+def local_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings of a local run under `tmp_path`: SQLite store, work dir, the scripted model."""
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        work_dir=tmp_path / "work",
+        model="scripted-model",
+        **overrides,
+    )
+
+
 def run_locally(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -29,11 +39,7 @@ def run_locally(
 ) -> Outcome:
     """One local run on a repository of `files`: (exit code, store, the run, the model)."""
     repo = make_repo(tmp_path / "repo", files)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        work_dir=tmp_path / "work",
-        model="scripted-model",
-    )
+    settings = local_settings(tmp_path)
     store = Store(settings.database_url)
     model = ScriptedModel(script)
     with serve_model(model) as url:

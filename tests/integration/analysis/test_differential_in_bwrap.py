@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.analysis.differential import BASE_TREE, DifferentialAnalysis, analyse_change
+from bot.analysis.differential import (
+    BASE_TREE,
+    DifferentialAnalysis,
+    _extract_base,
+    analyse_change,
+)
+from bot.analysis.render import analysis_text
+from bot.analysis.rules import analysis_issues
+from bot.contracts import Severity
 from bot.repo.changes import added_lines
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
@@ -140,3 +148,49 @@ async def test_a_report_dir_planted_as_a_symlink_is_never_followed(
     assert [f.rule for f in analysis.new] == ["F821"]
     assert (outside / "analysis-base" / "keep.txt").read_text() == "host file\n"
     assert not (repo / ".draftsmith").is_symlink()
+
+
+async def test_a_new_error_of_an_analyser_the_base_already_fails_informs_and_does_not_hold(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    """The project does not keep ruff clean (an undefined name on the base): a new one is shown
+    at medium severity, with why, and does not force a revision; on a clean base it does."""
+    old = "def old():\n    return missing_one\n"
+    repo = make_repo(tmp_path / "dirty", {"calc.py": old})
+    analysis = await analyse(sandbox, repo, {"calc.py": old + "\n\ndef new():\n    return gone\n"})
+    (finding,) = analysis.new
+    assert (finding.rule, finding.level) == ("F821", "error")
+    (tool,) = analysis.tools
+    assert (tool.base_errors, tool.kept_clean) == (1, False)
+    assert analysis.errors == []
+    (issue,) = analysis_issues(analysis)
+    assert issue.severity == Severity.medium
+    assert "the base already has 1 ruff error(s)" in issue.problem
+    assert "does not keep it clean" in analysis_text(analysis)
+
+    clean = make_repo(tmp_path / "clean", {"calc.py": "def old():\n    return 1\n"})
+    analysis = await analyse(sandbox, clean, {"calc.py": "def old():\n    return gone\n"})
+    assert analysis.tools[0].base_errors == 0
+    assert [i.severity for i in analysis_issues(analysis)] == [Severity.high]
+    assert len(analysis.errors) == 1
+
+
+def test_the_base_tree_resolves_a_workspace_packages_own_node_modules(tmp_path: Path) -> None:
+    """A pnpm workspace keeps each package's dependencies in its own node_modules: the base tree
+    links them, so the base resolves the imports the change resolves (else every import of a
+    package's dependency is a base-only finding and the base's count is meaningless)."""
+    repo = make_repo(
+        tmp_path / "ws",
+        {"package.json": "{}", "packages/core/src/index.ts": "export {}\n", "tsconfig.json": "{}"},
+    )
+    base = git(repo, "rev-parse", "HEAD").strip()
+    for folder in ("node_modules/tsc", "packages/core/node_modules/dep"):
+        (repo / folder).mkdir(parents=True)
+        (repo / folder / "index.js").write_text(f"// {folder}\n")
+    tree = repo / BASE_TREE
+    _extract_base(repo, base, tree, ["packages/core/src/index.ts"], whole=True)
+    for folder in ("node_modules/tsc", "packages/core/node_modules/dep"):
+        link = tree / folder / "index.js"
+        assert link.read_text() == f"// {folder}\n"
+        assert link.resolve() == (repo / folder / "index.js").resolve()
+    assert not (tree / "packages" / "node_modules").exists()  # no folder of its own there
