@@ -217,6 +217,11 @@ def suite_coverage(
 ) -> ChangeCoverage:
     """The change's coverage from the run under coverage that just finished in `root` (pytest
     only): `scope` says whether that run was the suite or the new tests alone."""
+    if kind == "node":
+        return unavailable(
+            "measured on the run of new test files by the project's runner, and no such run "
+            "measured it (no new test files, or a test_command judged by its exit code)"
+        )
     if kind != "python":
         return unavailable(f"the {kind} test runner records no coverage")
     return measure(root, diff, read_report(root, COVERAGE_JSON), is_test, scope)

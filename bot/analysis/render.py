@@ -95,7 +95,7 @@ def coverage_text(coverage: ChangeCoverage | None, new_tests: Sequence[str] = ()
     """Changed lines executed, the ones no test executed, and which tests ran each function."""
     if coverage is None or not coverage.available:
         why = coverage.reason if coverage is not None else "no coverage was recorded"
-        return f"Coverage of the change: coverage unavailable ({why})."
+        return f"Coverage of the change: unknown ({why})."
     lines = []
     if coverage.lines:
         lines.append(
@@ -115,7 +115,7 @@ def coverage_text(coverage: ChangeCoverage | None, new_tests: Sequence[str] = ()
             for path, ns in at_import.items()
         ]
     else:
-        lines.append("No executable changed lines in Python source files.")
+        lines.append("No executable changed lines in source files.")
     new = set(new_tests)
     nobody = "none of the new tests" if coverage.scope == NEW_TESTS else "no test"
     for function in coverage.functions:

@@ -12,7 +12,7 @@ model answers (the model may add issues, never remove these):
 - new tests none of which fails on the base;
 - a new test that executes none of the changed code (a case the base's suite already had,
   passing, is not new: a modified test file keeps tests that need not touch the change). Where
-  coverage is unavailable this rule does not apply.
+  coverage is unavailable (unknown) this rule does not apply.
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ def _coverage_issues(
     # A case the base's own suite already had, passing there (an existing test of a test file the
     # change extends), or that passes on the base (a renamed one: jinja-b6f50df85b), claims
     # nothing about the change, so it is not held to executing it either.
-    reached = {junit_name(nodeid) for nodeid in coverage.tests_executing_change()}
+    # pytest's node ids name its JUnit cases differently; other runners' names are the cases'
+    executing = coverage.tests_executing_change()
+    reached = executing | {junit_name(nodeid) for nodeid in executing}
     preexisting = set(outcome.preexisting) | {n for n, ok in outcome.before.items() if ok}
     # A case that ran on the base and failed there, and passes with the change, depends on the
     # change whatever coverage contexts say (a template compiled and cached by an earlier test

@@ -10,7 +10,8 @@ vitest and mocha file arguments, `node --test FILE`), and only the cases of thos
 (mocha adds the files its configuration names). A check of `scripts.test` (`tsc`, `eslint`) is
 a case of its own named `scripts.test check: <command>`, passed or failed by its exit code: a
 check failing with the change and not on the base is a new failure, one failing on both is
-already failing. Test counts are the runner's alone.
+already failing. Test counts are the runner's alone. A run of chosen files can also record the
+changed sources' coverage with the runner's own (bot.testing.node_coverage).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.sandbox.node_reports import (
 from bot.sandbox.runners import MAX_DETAILS, MAX_FAILURE_LINES, REPORT_DIR, Counts, read_report
 from bot.testing.cases import CaseResults, CaseStatus
 from bot.testing.command import EXIT_CODE
+from bot.testing.node_coverage import NodeCoverage
 from bot.testing.node_script import NodeTestSetup, Runner, detect_test_setup, unquote
 
 logger = logging.getLogger(__name__)
@@ -204,8 +206,10 @@ async def run_node_tests(
     *,
     files: Sequence[str] | None = None,
     checks: bool = True,
+    coverage: NodeCoverage | None = None,
 ) -> tuple[TestReport, CaseResults]:
-    """Run the project's runner(s) on the suite (`files` None) or on chosen test files."""
+    """Run the project's runner(s) on the suite (`files` None) or on chosen test files;
+    `coverage` records what runs of chosen files execute of the changed sources."""
     (root / REPORT_DIR).mkdir(exist_ok=True)
     counts, results = Counts(), CaseResults()
     commands: list[str] = []
@@ -247,6 +251,8 @@ async def run_node_tests(
                 )
             else:
                 problems.append(f"{where(directory)}: `npm test` cannot run chosen test files")
+                if coverage is not None:
+                    coverage.instrument(root, directory, index, setup)  # notes it is unknown
             continue
         exit_code_only = False
         relative = _report_path(root, index, setup.runner)
@@ -254,9 +260,14 @@ async def run_node_tests(
         if setup.runner is Runner.jest:
             (root / REPORT_DIR / JEST_RUN_NAME).unlink(missing_ok=True)
             (root / REPORT_DIR / JEST_RUN_NAME).write_text(JEST_RUN)
-        line = runner_script(setup, root / relative, local if paths is not None else None)
+        measured = setup
+        if coverage is not None and paths is not None:
+            measured = coverage.instrument(root, directory, index, setup)
+        line = runner_script(measured, root / relative, local if paths is not None else None)
         commands.append(f"(cd {directory or '.'} && {line})")
         result = await _shell(sandbox, root, directory, line, limits)
+        if coverage is not None and paths is not None:
+            coverage.collect(root, directory, index, setup.runner)
         duration += result.duration_s
         limit_hit = limit_hit or result.limit_hit
         found, why = _read(setup.runner, root, relative, result, paths)

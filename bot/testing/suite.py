@@ -10,7 +10,8 @@ Coverage (pytest): the suite's run measures the changed source files only, and w
 has new test files, only while their tests run (bot.sandbox.coverage_contexts): the rest of the
 suite runs untraced. Tracing every test would double the suite's time on Python 3.11
 (benchmarks/README.md, replay.py). With a `test_command` that is not pytest, the new test files
-run once more alone under coverage.
+run once more alone under coverage. Node: the run of the new test files alone records the changed
+sources' coverage with the runner's own (bot.testing.node_coverage).
 Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
 tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
 counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
@@ -44,6 +45,7 @@ from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
 from bot.testing.checkout import base_checked_out, overlay
 from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_exit_code_command
 from bot.testing.node import run_node_tests
+from bot.testing.node_coverage import NodeCoverage, js_sources
 from bot.testing.proof import (
     already_failing,
     already_failing_cases,
@@ -135,10 +137,16 @@ class _Runner:
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
     async def files(
-        self, root: Path, paths: list[str], coverage_of: list[str] | None = None
+        self,
+        root: Path,
+        paths: list[str],
+        coverage_of: list[str] | None = None,
+        node_coverage: NodeCoverage | None = None,
     ) -> tuple[TestReport, CaseResults]:
         if self.language == "node":
-            return await run_node_tests(self.sandbox, root, self.limits, self.touched, files=paths)
+            return await run_node_tests(
+                self.sandbox, root, self.limits, self.touched, files=paths, coverage=node_coverage
+            )
         if self.language == "go":
             names = [n for p in paths for n in go_test_names((root / p).read_text())]
             report = await run_go_test(
@@ -203,11 +211,16 @@ async def run_suite(
     after_new = after
     alone_cases: CaseResults | None = None
     if new_files and (runner.by_exit_code or language in ("node", "go")):
-        started = time.monotonic()  # the new tests alone, under coverage (bot.sandbox.runners)
-        alone, after_new = await runner.files(root, new_files, coverage_of=sources)
+        started = time.monotonic()  # the new tests alone, under coverage (bot.sandbox.runners,
+        # bot.testing.node_coverage)
+        measured = js_sources(diff, is_test) if language == "node" else []
+        node_coverage = NodeCoverage(measured) if measured and not runner.by_exit_code else None
+        alone, after_new = await runner.files(root, new_files, sources, node_coverage)
         outcome.timings["new_tests_s"] = _since(started)
         if _tampered(outcome, alone):
             return outcome
+        if node_coverage is not None:
+            coverage = node_coverage.result(root, diff, sorted(after_new.cases))
     elif new_files and coverage is None and sources:
         coverage = suite_coverage(language, root, diff, is_test, scope)  # before it is replaced
     if new_files and language == "python" and not runner.by_exit_code:
@@ -219,10 +232,10 @@ async def run_suite(
         outcome.timings["new_tests_s"] = _since(started)
         if _tampered(outcome, alone):
             return outcome
-    if coverage is None and language == "python" and not sources:
-        coverage = ChangeCoverage(
-            available=True, scope=scope
-        )  # no source changed: nothing to measure
+    no_source = not sources if language == "python" else not js_sources(diff, is_test)
+    if coverage is None and no_source and language in ("python", "node"):
+        # no source changed: nothing to measure
+        coverage = ChangeCoverage(available=True, scope=scope)
     elif coverage is None:  # read now: the runs that follow (on the base too) replace its report
         coverage = suite_coverage(language, root, diff, is_test, scope)
     outcome.coverage = coverage.to_dict()

@@ -200,6 +200,17 @@ def test_a_project_on_its_own_runner_converges_with_its_new_test_pinned(
     changed = git(repo, "diff", "--name-only", "main", result.run.branch).split()
     assert sorted(changed) == sorted([project.source, project.new_test])
 
+    coverage = outcome["coverage"]  # of the new test's run (bot.testing.node_coverage)
+    if project.runner == "vitest":  # the project has no @vitest/coverage-v8: unknown, not 0
+        assert not coverage["available"] and coverage["lines"] == []
+        assert coverage["reason"] == (
+            "src/calc.ts: vitest: @vitest/coverage-v8 not installed in the project"
+        )
+    else:  # subtract's lines ran in the test; the exports line ran when the module loaded
+        lines = {c["line"]: (c["executed"], c["tests"]) for c in coverage["lines"]}
+        called = (True, [project.new_case])
+        assert lines == {5: called, 6: called, 7: called, 9: (True, [])}, coverage
+
     if project.runner == "jest":  # `jest && node scripts/check-exports.js`
         assert report["command"].endswith("; (cd . && node scripts/check-exports.js)")
         assert "1 other command(s) of it run as checks of their own" in notes
@@ -270,3 +281,49 @@ def test_a_pnpm_workspace_tests_only_the_package_the_change_touches(
     assert "package packages/core: runner mocha from scripts.test" in "\n".join(
         outcome["environment"]["notes"]
     )
+    # V8's coverage of the run in the package's directory, named from the repository's root
+    coverage = outcome["coverage"]
+    lines = {(c["path"], c["line"]): bool(c["tests"]) for c in coverage["lines"]}
+    source = "packages/core/index.js"
+    assert lines == {(source, 5): True, (source, 6): True, (source, 7): True, (source, 9): False}
+
+
+def test_a_jest_test_that_never_calls_the_changed_code_sends_the_run_back(
+    tmp_path: Path, local_pipeline: RunPipeline
+) -> None:
+    project = jest_project()
+    repo = make_repo(tmp_path / "calc-jest", project.files)
+    module = "function subtract(a, b) {\n  return a - b;\n}\n\nmodule.exports = { subtract };\n"
+    create = {"path": "subtract.js", "operation": "create", "content": module}
+    block = {"search": "function subtract", "replace": "// a - b\nfunction subtract"}
+    comment = {"path": "subtract.js", "operation": "update", "blocks": [block]}
+    # requires subtract.js (so it fails to load on the base) but only ever calls add
+    loads_only = ("const { add } = require('../calc');\nrequire('../subtract');\n\n"
+                  "test('subtract', () => {\n  expect(add(5, -3)).toBe(2);\n});\n")  # fmt: skip
+    calls = loads_only.replace("add(5, -3)", "require('../subtract').subtract(5, 3)")
+    script = script_for(project)
+    script["coder"] = [
+        {"edits": [create], "explanation": "subtract.js"},
+        {"edits": [comment], "explanation": "say what it does", "revision": 1},
+    ]
+    script["tester"] = [
+        {"focus": ["subtract"], "files": [{"path": "test/subtract.test.js",
+                                           "operation": "create", "content": text}]}
+        for text in (loads_only, calls)
+    ]  # fmt: skip
+    script["reviewer"] = [APPROVED, APPROVED]
+    seeded: list[Path] = []
+    result = local_pipeline(
+        repo, script, before=lambda s: seeded.append(seed_downloads(run_cache(s, repo), repo))
+    )
+    keep_downloads(seeded[0])
+    case = "test/subtract.test.js::subtract"
+    first = result.artifact("testoutcome.r0")
+    assert first["pinned"] == first["new_tests"] == [case]
+    lines = {c["line"]: (c["executed"], c["tests"]) for c in first["coverage"]["lines"]}
+    assert lines == {1: (False, []), 2: (False, []), 3: (False, []), 5: (True, [])}
+    problems = [i["problem"] for i in result.artifact("review.r0")["issues"]]
+    assert any(f"New test `{case}` executes none of the changed code" in p for p in problems)
+    second = result.artifact("testoutcome.r1")
+    assert {c["line"] for c in second["coverage"]["lines"] if c["tests"] == [case]} == {2, 3, 4}
+    assert result.code == 0, result.run.status_reason

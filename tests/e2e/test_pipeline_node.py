@@ -66,3 +66,49 @@ def test_a_node_package_gets_its_change_and_node_tests_pinned(
     assert "subtract" in git(repo, "show", f"{result.run.branch}:calc.js")
     changed = git(repo, "diff", "--name-only", "main", result.run.branch).split()
     assert sorted(changed) == ["calc.js", "test/subtract.test.js"]
+    # V8's coverage of the new test's run: it called subtract, so it executed the change
+    coverage = outcome["coverage"]
+    assert coverage["available"] and coverage["scope"] == "the new tests"
+    executed = [(c["path"], c["line"], c["executed"], c["tests"]) for c in coverage["lines"]]
+    assert executed == [("calc.js", n, True, outcome["new_tests"]) for n in (5, 6, 7)]
+
+
+def test_a_node_test_that_never_calls_the_changed_function_sends_the_run_back(
+    tmp_path: Path, local_pipeline: RunPipeline
+) -> None:
+    # imports subtract (so its file fails to load on the base) but only ever calls add
+    beside = {
+        "focus": ["subtract is exported"],
+        "files": [{**TESTS["files"][0], "content": TESTS["files"][0]["content"].replace(
+            "subtract(5, 3), 2", "add(5, 3) + typeof subtract, '8function'").replace(
+            "import { subtract }", "import { add, subtract }")}],
+    }  # fmt: skip
+    repo = make_repo(tmp_path / "calc-js", NODE_FILES)
+    comment = {
+        "path": "calc.js",
+        "operation": "update",
+        "blocks": [
+            {
+                "search": "export function subtract",
+                "replace": "// a minus b\nexport function subtract",
+            }
+        ],
+    }
+    script = {"planner": [PLAN], "coder": [CHANGE, {**CHANGE, "edits": [comment], "revision": 1}],
+              "reviewer": [APPROVED, APPROVED], "tester": [beside, TESTS]}  # fmt: skip
+    result = local_pipeline(repo, script)
+    first = result.artifact("testoutcome.r0")
+    assert first["pinned"] == first["new_tests"] and first["new_tests"]
+    coverage = first["coverage"]
+    assert coverage["available"] and coverage["lines"]
+    assert not any(c["executed"] for c in coverage["lines"]), coverage
+    review = result.artifact("review.r0")
+    assert review["status"] == "needs_revision"
+    problems = [i["problem"] for i in review["issues"]]
+    assert any(
+        f"New test `{first['new_tests'][0]}` executes none of the changed code" in p
+        for p in problems
+    ), problems
+    second = result.artifact("testoutcome.r1")
+    assert all(c["executed"] for c in second["coverage"]["lines"])
+    assert result.code == 0, result.run.status_reason

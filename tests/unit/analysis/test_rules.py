@@ -140,7 +140,7 @@ def test_changed_sources_are_the_python_files_the_diff_adds_lines_to_not_tests()
 
 def test_unavailable_coverage_says_so() -> None:
     text = coverage_text(unavailable("the go test runner records no coverage"))
-    assert text.startswith("Coverage of the change: coverage unavailable")
+    assert text.startswith("Coverage of the change: unknown (")
 
 
 def test_line_ranges_collapse_runs() -> None:
@@ -173,3 +173,18 @@ def test_a_case_that_ran_and_failed_on_the_base_is_not_held_to_the_coverage_of_t
     imported = outcome()
     imported.pinned_why = {NEW: "could not be collected on the base: imports what it adds"}
     assert [i for i in rule_issues(imported, elsewhere) if "executes none" in i.problem]
+
+
+def test_a_javascript_case_is_named_as_its_runner_names_it_in_the_coverage_rule() -> None:
+    case = "test/subtract.test.js::subtract > returns the difference"
+    report = TestReport(status=TestStatus.passed, tests_passed=2, tests_failed=0,
+                        command="node --test", duration_s=1.0)  # fmt: skip
+    node = TestOutcome(report=report, new_tests=[case], pinned=[case], after={case: True},
+                       before={case: False})  # fmt: skip
+    ran = ChangeCoverage(available=True, scope=NEW_TESTS,
+                         lines=[ChangedLine("calc.js", 5, True, [case])])  # fmt: skip
+    assert rule_issues(node, ran) == []
+    missed = ChangeCoverage(available=True, scope=NEW_TESTS,
+                            lines=[ChangedLine("calc.js", 5, False)])  # fmt: skip
+    (issue,) = rule_issues(node, missed)
+    assert f"New test `{case}` executes none of the changed code" in issue.problem
