@@ -140,7 +140,7 @@ def rank(trials: Sequence[Trial]) -> list[Trial]:
 
 
 def _percent(share: float | None) -> str:
-    return "coverage unavailable" if share is None else f"{share:.0%} of its changed lines run"
+    return "coverage unknown" if share is None else f"{share:.0%} of its changed lines run"
 
 
 def why_lost(loser: Trial, winner: Trial) -> str:
