@@ -5,8 +5,9 @@ and sees now, untracked or ignored: `.venv` for Python; every `node_modules` of 
 project or workspace, and what its install scripts built, such as a `prepare` script's `dist/`)
 is copied into the repository's cache under the plan's key (which changes with any lock or
 manifest file, setup command or installer: `EnvironmentPlan.key`) and the runtime that made it
-(the Python or Node version). A later run whose plan has the same key gets a fresh copy instead
-of installing again. Safe by construction:
+(`runtime_of`: the Python or Node version, and the sandbox's, such as a Docker image). A later run
+whose plan has the same key and runtime gets a fresh copy instead of installing again. Safe by
+construction:
 - a copy, never a link: nothing a run does to its environment reaches the kept one, or the next
   run's;
 - kept atomically: copied into a temporary folder, described, then renamed into place; a folder
@@ -20,6 +21,7 @@ of installing again. Safe by construction:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -53,9 +55,17 @@ def _node_version() -> str:
     return done.stdout.strip().lstrip("v") or "unknown"
 
 
-def _folder(cache_root: Path, key: str, language: str) -> Path:
-    runtime = f"node{_node_version()}" if language == "node" else f"py{platform.python_version()}"
-    return cache_root / "environments" / f"{key[:32]}-{runtime}"
+def runtime_of(language: str, sandbox_runtime: str) -> str:
+    """What an environment was made with: the language's runtime on the host (the Node the
+    sandbox finds on the host's PATH, the bot's Python) and the sandbox's own (`Sandbox.runtime`:
+    a Docker image makes its environments with the image's Python and Node)."""
+    host = f"node{_node_version()}" if language == "node" else f"py{platform.python_version()}"
+    return f"{language} {host} {sandbox_runtime}"
+
+
+def _folder(cache_root: Path, key: str, runtime: str) -> Path:
+    digest = hashlib.sha256(runtime.encode()).hexdigest()[:16]
+    return cache_root / "environments" / f"{key[:32]}-{digest}"
 
 
 def untracked(workspace: Path) -> set[str] | None:
@@ -90,13 +100,16 @@ def keep(
     language: str,
     before: set[str] | None,
     notes: list[str],
+    *,
+    runtime: str,
 ) -> Path | None:
     """Keep a copy of what setup made (the untracked paths that were not `before` it ran) under
-    `key`, with the setup's notes for the evidence; the kept folder, or None."""
+    `key` and `runtime` (`runtime_of`), with the setup's notes for the evidence; the kept
+    folder, or None."""
     paths = made_by_setup(workspace, before) if before is not None else None
     if paths is None or (language == "python" and VENV not in paths):
         return None
-    final = _folder(cache_root, key, language)
+    final = _folder(cache_root, key, runtime)
     if (final / DESCRIPTION).is_file():
         return final  # already kept (by this run's earlier attempt, or another worker)
     staging = final.parent / f".staging-{uuid.uuid4().hex}"
@@ -123,10 +136,10 @@ def keep(
     return final
 
 
-def restore(cache_root: Path, key: str, workspace: Path, language: str) -> list[str] | None:
-    """Copy the environment kept under `key` into the workspace; the notes of the setup that
-    made it, or None when there is none."""
-    folder = _folder(cache_root, key, language)
+def restore(cache_root: Path, key: str, workspace: Path, runtime: str) -> list[str] | None:
+    """Copy the environment kept under `key` and `runtime` into the workspace; the notes of the
+    setup that made it, or None when there is none."""
+    folder = _folder(cache_root, key, runtime)
     try:
         description = json.loads((folder / DESCRIPTION).read_text())
         paths = [str(p) for p in description["paths"]]

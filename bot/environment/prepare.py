@@ -35,7 +35,7 @@ from bot.environment.detect import (
     python_plan,
 )
 from bot.environment.install_scripts import install_without_scripts
-from bot.environment.kept import RESTORED_NOTE, keep, restore, untracked
+from bot.environment.kept import RESTORED_NOTE, keep, restore, runtime_of, untracked
 from bot.environment.node import choose_manager, keep_lock_out_of_change, node_setup_env
 from bot.environment.problems import CONFIG_HINT, TAIL_CHARS, setup_problem
 from bot.environment.source_tree import build_failure, recorded_reason, use_source_tree
@@ -170,7 +170,8 @@ async def prepare_environment(
     shutil.rmtree(root / VENV, ignore_errors=True)
     started = time.monotonic()
     kept = cache is not None and plan.language in ("python", "node") and bool(plan.commands)
-    earlier = restore(cache.root, plan.key, root, plan.language) if cache and kept else None
+    runtime = runtime_of(plan.language, sandbox.runtime)
+    earlier = restore(cache.root, plan.key, root, runtime) if cache and kept else None
     if earlier is not None:
         prepared.restored = True
         prepared.notes += [note for note in earlier if note not in prepared.notes]
@@ -207,7 +208,7 @@ async def prepare_environment(
         return prepared
     _write_marker(root, prepared)
     if cache is not None and kept:  # for the next run with the same inputs
-        keep(cache.root, plan.key, root, plan.language, before, prepared.notes)
+        keep(cache.root, plan.key, root, plan.language, before, prepared.notes, runtime=runtime)
     return prepared
 
 

@@ -128,6 +128,7 @@ class GuardedSandbox:
         self.inner = inner
         self.guard = guard
         self.name = inner.name
+        self.runtime = inner.runtime
         self.toolbox: Path | None = getattr(inner, "toolbox", None)
 
     async def run(

@@ -70,6 +70,9 @@ class Sandbox(Protocol):
     """Runs repository code isolated from the host; adapters: bwrap.py, docker.py."""
 
     name: str
+    runtime: str
+    """What projects run with in this sandbox (bwrap: the host's system; Docker: the image): an
+    environment prepared under one runtime is never restored under another."""
 
     async def run(
         self,

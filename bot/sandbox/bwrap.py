@@ -32,6 +32,7 @@ import asyncio
 import functools
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,7 @@ class BwrapSandbox:
     """Runs commands in bubblewrap; see the module docstring for what is isolated and how."""
 
     name = "bwrap"
+    runtime = f"bwrap: Python {platform.python_version()} at {sys.base_prefix}, the host's /usr"
 
     def __init__(
         self,

@@ -190,6 +190,7 @@ class DockerSandbox:
                 "set DRAFTSMITH_DOCKER_IMAGE to an image ID (sha256:...) or name@digest",
             )
         self.image = image
+        self.runtime = f"docker: {image}"
         self.toolbox = toolbox
         self.setup = setup or SetupNetwork()
         self.uid_base = uid_base

@@ -158,6 +158,7 @@ class FakeSandbox:
 
     answer: Answer = ok
     name: str = "fake"
+    runtime: str = "fake: nothing runs"
     commands: list[list[str]] = field(default_factory=list)
 
     async def run(

@@ -95,6 +95,23 @@ def test_changed_dependencies_are_installed_anew(sandbox: BwrapSandbox, tmp_path
     assert again.ok and not again.restored and again.records
 
 
+def test_an_environment_is_never_restored_under_another_sandbox_runtime(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    """A Docker image (or another interpreter) makes its own environments: the same dependency
+    files under another runtime install anew, and each runtime keeps its own."""
+    cache = RepositoryCache(tmp_path / "cache", "octo/app")
+    assert prepare(sandbox, make_repo(tmp_path / "a" / "repo", FILES), cache).ok
+    other = BwrapSandbox(toolbox=sandbox.toolbox, setup=sandbox.setup, uid_base=2_100_400,
+                         uid_slots=4)  # fmt: skip
+    other.runtime = "docker: sha256:an-image-with-another-python"
+    again = prepare(other, make_repo(tmp_path / "b" / "repo", FILES), cache)
+    assert again.ok and not again.restored and again.records
+    assert len(list((cache.root / "environments").iterdir())) == 2
+    third = prepare(sandbox, make_repo(tmp_path / "c" / "repo", FILES), cache)
+    assert third.ok and third.restored
+
+
 def test_a_half_kept_environment_is_never_restored(sandbox: BwrapSandbox, tmp_path: Path) -> None:
     cache = RepositoryCache(tmp_path / "cache", "octo/app")
     first_root = make_repo(tmp_path / "a" / "repo", FILES)

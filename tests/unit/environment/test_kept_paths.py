@@ -31,7 +31,9 @@ def test_only_what_setup_made_is_kept_and_the_copy_names_the_new_workspace(
     before = kept.untracked(first)
     assert before == {"notes.txt"}
     made(first)
-    folder = kept.keep(tmp_path / "cache", "k" * 64, first, "node", before, ["how it was made"])
+    folder = kept.keep(
+        tmp_path / "cache", "k" * 64, first, "node", before, ["how it was made"], runtime="node"
+    )
     assert folder is not None
     second = make_repo(tmp_path / "two" / "repo", FILES)
     assert kept.restore(tmp_path / "cache", "k" * 64, second, "node") == ["how it was made"]
@@ -50,7 +52,7 @@ def test_nothing_is_restored_under_another_key_or_runtime_or_when_half_kept(
     first = make_repo(tmp_path / "one" / "repo", FILES)
     before = kept.untracked(first)
     made(first)
-    folder = kept.keep(tmp_path / "cache", "k" * 64, first, "node", before, [])
+    folder = kept.keep(tmp_path / "cache", "k" * 64, first, "node", before, [], runtime="node")
     assert folder is not None
     second = make_repo(tmp_path / "two" / "repo", FILES)
     assert kept.restore(tmp_path / "cache", "j" * 64, second, "node") is None
@@ -64,4 +66,7 @@ def test_a_python_setup_that_made_no_venv_is_not_kept(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", FILES)
     before = kept.untracked(root)
     (root / "build").mkdir()
-    assert kept.keep(tmp_path / "cache", "k" * 64, root, "python", before, []) is None
+    assert (
+        kept.keep(tmp_path / "cache", "k" * 64, root, "python", before, [], runtime="python")
+        is None
+    )

@@ -55,8 +55,7 @@ def trial(number: int, **fields: object) -> Trial:
         pytest.param(
             trial(2, coverage=0.0),
             trial(1, coverage=None),
-            "lower coverage of the change: coverage unknown against 0% of its changed "
-            "lines run",
+            "lower coverage of the change: coverage unknown against 0% of its changed lines run",
             id="known-coverage-beats-unavailable",
         ),
         pytest.param(
