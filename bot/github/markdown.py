@@ -26,9 +26,9 @@ import re
 from urllib.parse import urlsplit
 
 from bot.security.hidden import strip_hidden
+from bot.security.markdown_read import Fence, fence_closer, fence_of
 
 DEFAULT_HOST = "github.com"
-_FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _LINK = re.compile(
     r"(!?)\[([^\[\]\n]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s<>]*\)[^()\s<>]*)*)>?"
@@ -140,19 +140,17 @@ def inert(text: str | None, *, host: str = DEFAULT_HOST) -> str:
     """Model or issue text as inert Markdown, keeping its paragraphs, lists and code blocks."""
     lines = strip_hidden(text or "").text.splitlines()
     out: list[str] = []
-    fence: tuple[str, int] | None = None
+    fence: Fence | None = None
     body: list[str] = []
     for line in lines:
         if fence is None:
-            opened = _FENCE_OPEN.match(line)
-            if opened and not (opened.group(2)[0] == "`" and "`" in opened.group(3)):
-                fence = (opened.group(2)[0], len(opened.group(2)))
+            fence = fence_of(line)
+            if fence is not None:
                 body = []
                 continue
             out.append(_join(_inline(line, host)))
             continue
-        closing = re.fullmatch(rf" {{0,3}}{re.escape(fence[0])}{{{fence[1]},}}\s*", line)
-        if closing:
+        if fence_closer(fence).fullmatch(line):
             out.append(_fenced(body))
             fence = None
         else:

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from bot.security.markdown_read import fence_closer, fence_of
+
 PREVIEW_CHARS = 80
 
 # One (kind, character class) per family of invisible characters, checked in this order.
@@ -28,7 +30,6 @@ _VS_RUN_RE = re.compile("[\ufe00-\ufe0f]{2,}")
 
 CODE_SPAN_WINDOW = 20_000  # a code span longer than this is not looked for (bounds the work)
 
-_FENCE_OPEN_RE = re.compile(r" {0,3}(`{3,}|~{3,})[^\n]*$", re.MULTILINE)
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*+\r?\n")
 _HIDDEN_ATTR_RE = re.compile(
     r"""\shidden(?=[\s/=]|$)|\stype\s*=\s*["']?hidden"""
@@ -144,11 +145,15 @@ def _code_span_end(text: str, start: int, run: int) -> int | None:
     return match.end() if match else None
 
 
-def _fence_end(text: str, opener: re.Match[str]) -> int:
-    """End of the fenced code block opened at `opener` (the end of text if never closed)."""
-    fence = opener.group(1)
-    closer = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*\r?$", re.MULTILINE)
-    match = closer.search(text, opener.end())
+def _fence_end(text: str, start: int) -> int | None:
+    """End of the fenced code block whose opening line starts at `start` (the end of the text
+    if it never closes); None when that line opens no fence (`fence_of`)."""
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    fence = fence_of(text[start:line_end].rstrip("\r"))
+    if fence is None:
+        return None
+    match = fence_closer(fence).search(text, line_end)
     return match.end() if match else len(text)
 
 
@@ -161,14 +166,17 @@ def _strip_markup(text: str, removed: list[Removal]) -> str:
         out.append(text[i:pos])
         kind = match.lastgroup
         end: int
-        if kind == "fence":
-            fence = _FENCE_OPEN_RE.match(text, pos)
-            assert fence is not None  # the same pattern matched at pos
-            end = _fence_end(text, fence)
+        fenced = _fence_end(text, pos) if kind == "fence" else None
+        if fenced is not None:
+            end = fenced
             out.append(text[pos:end])
-        elif kind == "ticks":
-            run = match.end() - pos
-            span_end = _code_span_end(text, pos, run)
+        elif kind in ("fence", "ticks"):  # backticks that open no fence may open a code span
+            ticks = match.group().lstrip(" ")  # a fence's indent is text
+            span_end = (
+                _code_span_end(text, match.end() - len(ticks), len(ticks))
+                if ticks.startswith("`")
+                else None
+            )
             end = span_end if span_end is not None else match.end()
             out.append(text[pos:end])
         elif kind == "comment":

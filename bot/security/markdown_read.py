@@ -1,5 +1,9 @@
 """Reading Markdown as GitHub renders it (CommonMark, through markdown-it-py's own parser).
 
+Where a caller needs character positions that the parser does not give (the hidden-text
+stripper, `bot.security.hidden`, and the inert renderer, `bot.github.markdown`, both rewrite
+text in place), they share CommonMark's fenced-code rule from here: `fence_of` and `fence_closer`.
+
 Two questions are asked of Markdown written by people: which lines are code (fenced and
 indented blocks, for screening documentation as prose and code apart), and which words are the
 author's own (outside block quotes, code and HTML, for a mention of the App in a comment: quoting
@@ -8,10 +12,33 @@ someone who mentioned it, or showing the command in code, must not start a run).
 
 from __future__ import annotations
 
+import re
+
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 _PARSER = MarkdownIt("commonmark")
+_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})([^\n]*)")
+
+Fence = tuple[str, int]
+"""An open fence: its character (` or ~) and its length."""
+
+
+def fence_of(line: str) -> Fence | None:
+    """The fence `line` opens, as CommonMark reads one: up to three spaces of indent, then three
+    or more backticks or tildes; a backtick fence's info string holds no backtick (such a line
+    is an inline code span)."""
+    opened = _FENCE_OPEN.match(line)
+    if opened is None or (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+        return None
+    return opened.group(1)[0], len(opened.group(1))
+
+
+def fence_closer(fence: Fence) -> re.Pattern[str]:
+    """The line that closes `fence`: up to three spaces, at least as many of its character,
+    nothing after them but spaces (a multi-line pattern: `search` finds it in a text)."""
+    char, length = fence
+    return re.compile(rf"^ {{0,3}}{re.escape(char)}{{{length},}}[ \t]*\r?$", re.MULTILINE)
 
 
 def code_blocks(text: str) -> tuple[list[bool], list[str]]:

@@ -171,6 +171,14 @@ def test_strip_hidden_handles_crlf_line_endings_like_github_bodies() -> None:
     assert [r.kind for r in stripped.removed] == ["html-comment", "link-reference-comment"]
 
 
+def test_a_backtick_line_whose_info_string_has_a_backtick_opens_no_fence() -> None:
+    """CommonMark (and GitHub): "```a`b" is paragraph text, so a comment after it is hidden;
+    read as a fence that never closes, it would have passed for code and reached the model."""
+    stripped = strip_hidden("```a`b\nsome <!-- planted --> text")
+    assert "planted" not in stripped.text
+    assert [r.kind for r in stripped.removed] == ["html-comment"]
+
+
 def test_strip_hidden_code_span_does_not_cross_a_blank_line() -> None:
     stripped = strip_hidden("`\n\n<!-- hidden -->\n\n`")
     assert "hidden" not in stripped.text
