@@ -210,6 +210,6 @@ def test_model_text_reaches_github_inert_and_reviewers_and_labels_are_draftsmith
     )
     assert "**Not evidence:**" in pr["body"]
     # Reviewers and labels come from CODEOWNERS and the policy, never from the model.
-    assert [r["login"] for r in pr["requested_reviewers"]] == ["alice"]
-    assert sorted(label["name"] for label in pr["labels"]) == ["draftsmith", "needs-approval"]
+    assert fake_github.reviewers[run.pr_number] == ["alice"]
+    assert sorted(fake_github.labels_of(run.pr_number)) == ["draftsmith", "needs-approval"]
     assert fake_github.unexpected == []

@@ -220,6 +220,7 @@ def test_an_approving_review_by_a_code_owner_releases_a_gated_run(
     number = int(gated.outputs["pr-number"])
     check = github.check_runs[max(github.check_runs)]
     assert check["conclusion"] == "action_required"
+    assert "needs-approval" in github.labels_of(number)
 
     kept = workflow.run("pull_request_review", approval(github, number, "carol"))
     assert kept.code == 0 and kept.outputs["status"] == "needs_approval", kept
@@ -228,6 +229,6 @@ def test_an_approving_review_by_a_code_owner_releases_a_gated_run(
     assert released.code == 0 and released.outputs["status"] == "approved", released
     pr = github.pulls[number]
     assert pr["draft"] is False
-    assert "needs-approval" not in [each["name"] for each in pr["labels"]]
+    assert "needs-approval" not in github.labels_of(number)
     assert github.check_runs[check["id"]]["conclusion"] == "success"
     assert github.unexpected == []
