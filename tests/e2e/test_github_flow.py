@@ -19,7 +19,7 @@ from tests.helpers.draftsmith import Harness, draftsmith
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_objects import check_run
 from tests.helpers.payloads import load_payload
-from tests.helpers.repos import PYTHON_FILES, git, make_repo
+from tests.helpers.repos import PYTHON_FILES, git
 from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import APPROVED, PLAN, TESTS, change, happy_path, with_revisions
 
@@ -30,11 +30,7 @@ OWNERS = "* @octo/maintainers\ncalc/ @alice\nrequirements.txt @alice\n"
 def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
     """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
     fake's Git Data API."""
-    work = make_repo(tmp_path / "upstream", {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
-    return f"file://{bare}"
+    return fake_github.serve_remote(tmp_path, {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
 
 
 def labeled(remote: str) -> dict[str, Any]:
@@ -351,13 +347,11 @@ def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
 ) -> None:
     fake_github.permissions.update({"carol": "write", "mallory": "read"})
     config = "require_plan_approval: true\n"
-    work = make_repo(tmp_path / "gated", {**PYTHON_FILES, ".github/draftsmith.yml": config})
-    bare = tmp_path / "gated.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
+    files = {**PYTHON_FILES, ".github/draftsmith.yml": config}
+    gated = fake_github.serve_remote(tmp_path, files, name="gated")
     fake_github.files[".github/draftsmith.yml"] = config
     model = ScriptedModel(happy_path())
-    with labelled_run(settings, model, monkeypatch, f"file://{bare}") as h:
+    with labelled_run(settings, model, monkeypatch, gated) as h:
         runtime = h.runtime
         run = runtime.store.list_runs()[0]
         assert (run.status, run.phase) == ("waiting", "plan_approval")

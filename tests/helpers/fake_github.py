@@ -15,6 +15,7 @@ import base64
 import itertools
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from tests.helpers.github_objects import (
     token,
     user,
 )
+from tests.helpers.repos import make_repo
 from tests.unit.github.support import documented_route
 
 TOKEN = "ghs_fakeInstallationToken0123456789abcdef"
@@ -73,8 +75,8 @@ def app_of(request: httpx.Request) -> int | None:
 class FakeGitHub(CheckRunsAPI):
     """GitHub's state for one repository, changed by the requests Draftsmith sends.
 
-    Check runs, annotations and check suites are kept by `CheckRunsAPI`
-    (tests/helpers/fake_github_checks.py).
+    All of its state is declared here; the Checks API's handlers are in `CheckRunsAPI`
+    (tests/helpers/fake_github_checks.py), grouped apart to keep this file readable.
     """
 
     repo: str = "octo/widgets"
@@ -132,6 +134,22 @@ class FakeGitHub(CheckRunsAPI):
         fnmatch patterns of branches protected by a rule requiring signed commits."""
         self.git = GitDataAPI(bare, self.repo, signed_branches=list(signed_branches or []))
         return self.git
+
+    def serve_remote(
+        self,
+        root: Path,
+        files: dict[str, str],
+        *,
+        name: str = "widgets",
+        signed_branches: list[str] | None = None,
+    ) -> str:
+        """A bare repository `root/<name>.git` holding `files` (one commit on main) as GitHub's
+        git remote, served by the Git Data API (`serve_git`); its file:// clone URL."""
+        work = make_repo(root / f"{name}-upstream", files)
+        bare = root / f"{name}.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+        self.serve_git(bare, signed_branches)
+        return f"file://{bare}"
 
     def mock(self) -> respx.MockRouter:
         """A respx router serving this state on api.github.com (use as a context manager)."""
