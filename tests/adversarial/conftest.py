@@ -9,7 +9,6 @@ records, prompts, GitHub request bodies, evidence files) so a test can grep it f
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -33,12 +32,11 @@ from bot.security.masking import (
 )
 from bot.store.runs import Store
 from bot.store.tables import Run
+from tests.helpers.draftsmith import serve_draftsmith
 from tests.helpers.fake_github import TOKEN, FakeGitHub
 from tests.helpers.payloads import load_payload
 from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripted_model import ScriptedModel, serve_model
-from tests.helpers.server import serve
-from webhooks.app import create_app
 from webhooks.signature import sign
 
 APP_ID = 4242
@@ -268,18 +266,7 @@ def system(settings: Settings, fake_github: FakeGitHub, monkeypatch: pytest.Monk
         model = ScriptedModel(script or {})
         with serve_model(model) as model_url:
             monkeypatch.setenv("OPENAI_BASE_URL", model_url)
-            runtime = Runtime.from_settings(settings)
-            runtime.store.migrate()
-            watcher = Watcher(runtime)
-            app = create_app(
-                store=runtime.store,
-                queue=runtime.queue,
-                webhook_secret=WEBHOOK_SECRET,
-                app_id=APP_ID,
-                on_startup=runtime.start_embedded if worker else None,
-                on_shutdown=runtime.stop,
-            )
-            with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            with serve_draftsmith(settings, Watcher, worker=worker) as (runtime, watcher, client):
                 yield System(runtime, client, watcher), model
 
     return start
@@ -297,11 +284,7 @@ def fake_github() -> Iterator[FakeGitHub]:
 def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
     """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
     fake's Git Data API."""
-    work = make_repo(tmp_path / "upstream", PYTHON_FILES)
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
-    return f"file://{bare}"
+    return fake_github.serve_remote(tmp_path, PYTHON_FILES)
 
 
 def labeled(clone_url: str, title: str, body: str, **sender: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ bwrap one and GitHub sits at the HTTP boundary."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from bot.sandbox.witness import TAMPERED
 from tests.adversarial.conftest import labeled
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.inert import live
-from tests.helpers.repos import PYTHON_FILES, make_repo
+from tests.helpers.repos import PYTHON_FILES
 from tests.helpers.scripts import APPROVED
 
 NO_REVISIONS = {".github/draftsmith.yml": "max_revisions: 0\n"}
@@ -147,11 +146,7 @@ OWNERS = "* @octo/maintainers\ncalc/ @alice\n"
 def owned_remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
     """octo/widgets with a CODEOWNERS file, as a bare git remote behind the fake's Git Data API."""
     files = {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS}
-    work = make_repo(tmp_path / "upstream", files)
-    bare = tmp_path / "owned.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
-    return f"file://{bare}"
+    return fake_github.serve_remote(tmp_path, files, name="owned")
 
 
 def hostile_script() -> dict[str, list[Any]]:
@@ -210,6 +205,6 @@ def test_model_text_reaches_github_inert_and_reviewers_and_labels_are_draftsmith
     )
     assert "**Not evidence:**" in pr["body"]
     # Reviewers and labels come from CODEOWNERS and the policy, never from the model.
-    assert [r["login"] for r in pr["requested_reviewers"]] == ["alice"]
-    assert sorted(label["name"] for label in pr["labels"]) == ["draftsmith", "needs-approval"]
+    assert fake_github.reviewers[run.pr_number] == ["alice"]
+    assert sorted(fake_github.labels_of(run.pr_number)) == ["draftsmith", "needs-approval"]
     assert fake_github.unexpected == []

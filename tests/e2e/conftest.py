@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from bot.config import Settings
 from tests.helpers.draftsmith import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
+from tests.helpers.repos import PYTHON_FILES
 
 __all__ = ["WEBHOOK_SECRET", "RunWatcher"]
 
@@ -28,6 +29,13 @@ def settings(tmp_path: Path, private_key: str) -> Settings:
         workers=2,
         catchup_interval_s=0,
     )
+
+
+@pytest.fixture
+def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
+    """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
+    fake's Git Data API."""
+    return fake_github.serve_remote(tmp_path, PYTHON_FILES)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ comment is refused. The store travels between runners as the README's workflow c
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from tests.helpers.action_workflow import TOKEN, Workflow
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_server import serve_github
 from tests.helpers.payloads import load_payload
-from tests.helpers.repos import PYTHON_FILES, git, make_repo
+from tests.helpers.repos import PYTHON_FILES, git
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED, PLAN, TESTS, change, with_revisions
 
@@ -29,10 +28,7 @@ REPO_ID = 186853002  # the vendored payloads' repository id
 def github(tmp_path: Path) -> FakeGitHub:
     """GitHub for octo/widgets, its git remote a bare repository behind the Git Data API."""
     fake = FakeGitHub(repo="octo/widgets")
-    work = make_repo(tmp_path / "upstream", {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake.serve_git(bare)
+    fake.serve_remote(tmp_path, {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
     fake.files[".github/CODEOWNERS"] = OWNERS
     fake.permissions.update({"carol": "write", "alice": "write", "mallory": "read"})
     return fake
@@ -220,6 +216,7 @@ def test_an_approving_review_by_a_code_owner_releases_a_gated_run(
     number = int(gated.outputs["pr-number"])
     check = github.check_runs[max(github.check_runs)]
     assert check["conclusion"] == "action_required"
+    assert "needs-approval" in github.labels_of(number)
 
     kept = workflow.run("pull_request_review", approval(github, number, "carol"))
     assert kept.code == 0 and kept.outputs["status"] == "needs_approval", kept
@@ -228,6 +225,6 @@ def test_an_approving_review_by_a_code_owner_releases_a_gated_run(
     assert released.code == 0 and released.outputs["status"] == "approved", released
     pr = github.pulls[number]
     assert pr["draft"] is False
-    assert "needs-approval" not in [each["name"] for each in pr["labels"]]
+    assert "needs-approval" not in github.labels_of(number)
     assert github.check_runs[check["id"]]["conclusion"] == "success"
     assert github.unexpected == []

@@ -8,7 +8,6 @@ draft PR, and later sweeps see the successful attempt and redeliver nothing more
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from tests.e2e.test_github_flow import labeled
 from tests.helpers import github_objects as objects
 from tests.helpers.draftsmith import Harness, draftsmith
 from tests.helpers.fake_github import FakeGitHub
-from tests.helpers.repos import PYTHON_FILES, make_repo
+from tests.helpers.repos import PYTHON_FILES
 from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import happy_path
 
@@ -31,11 +30,8 @@ MISSED = "5f1e3c00-missed-while-down"
 def test_a_delivery_missed_while_down_is_redelivered_by_the_loop_and_handled_once(
     settings: Settings, fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    work = make_repo(tmp_path / "upstream", PYTHON_FILES)
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    remote = f"file://{bare}"
-    fake_github.serve_git(bare)  # the branch's commits are made through the Git Data API
+    # the branch's commits are made through the Git Data API
+    remote = fake_github.serve_remote(tmp_path, PYTHON_FILES)
     fake_github.permissions["carol"] = "write"
     at = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     fake_github.hook_deliveries = [

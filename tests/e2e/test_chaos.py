@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -37,7 +36,7 @@ from tests.helpers.chaos import (
 )
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_server import serve_github
-from tests.helpers.repos import PYTHON_FILES, make_repo
+from tests.helpers.repos import PYTHON_FILES
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.scripts import APPROVED, PLAN, TESTS, change
 
@@ -63,11 +62,8 @@ class World:
 
 @contextmanager
 def world(tmp_path: Path, private_key: str) -> Iterator[World]:
-    upstream = make_repo(tmp_path / "upstream", PYTHON_FILES)
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(upstream), str(bare)], check=True)
     github = FakeGitHub(repo="octo/widgets")
-    github.serve_git(bare, signed_branches=["draftsmith/*"])
+    remote = github.serve_remote(tmp_path, PYTHON_FILES, signed_branches=["draftsmith/*"])
     github.permissions["carol"] = "write"
     model = ScriptedModel(
         {"planner": [PLAN], "coder": [change()], "reviewer": [APPROVED], "tester": [TESTS]},
@@ -88,7 +84,7 @@ def world(tmp_path: Path, private_key: str) -> Iterator[World]:
             "OPENAI_BASE_URL": model_url,
             "OPENAI_API_KEY": API_KEY,
         }
-        yield World(github, model, env, f"file://{bare}")
+        yield World(github, model, env, remote)
 
 
 def settled(store: Store) -> bool:

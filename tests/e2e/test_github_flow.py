@@ -19,7 +19,7 @@ from tests.helpers.draftsmith import Harness, draftsmith
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_objects import check_run
 from tests.helpers.payloads import load_payload
-from tests.helpers.repos import PYTHON_FILES, git, make_repo
+from tests.helpers.repos import PYTHON_FILES, git
 from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import APPROVED, PLAN, TESTS, change, happy_path, with_revisions
 
@@ -30,11 +30,7 @@ OWNERS = "* @octo/maintainers\ncalc/ @alice\nrequirements.txt @alice\n"
 def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
     """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
     fake's Git Data API."""
-    work = make_repo(tmp_path / "upstream", {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
-    return f"file://{bare}"
+    return fake_github.serve_remote(tmp_path, {**PYTHON_FILES, ".github/CODEOWNERS": OWNERS})
 
 
 def labeled(remote: str) -> dict[str, Any]:
@@ -105,7 +101,7 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
         report = json.loads(runtime.store.get_artifact(run.id, "testreport.r0").content)
         assert f"{report['tests_passed']} passed, {report['tests_failed']} failed" in pr["body"]
         assert f"Draftsmith run `{run.id}`" in pr["body"]
-        assert [r["login"] for r in pr["requested_reviewers"]] == ["alice"]
+        assert fake_github.reviewers[pr["number"]] == ["alice"]
         check = next(iter(fake_github.check_runs.values()))
         assert check["name"] == "draftsmith" and check["conclusion"] == "success"
         branch_head = git(Path(remote.removeprefix("file://")), "rev-parse", run.branch)
@@ -160,7 +156,7 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
         run = runtime.store.list_runs()[0]
         assert run.status == "needs_approval", run.status_reason
         pr = fake_github.pulls[run.pr_number]
-        assert "needs-approval" in [each["name"] for each in pr["labels"]]
+        assert "needs-approval" in fake_github.labels_of(run.pr_number)
         check = next(iter(fake_github.check_runs.values()))
         assert check["conclusion"] == "action_required"
         head = run.head_sha or ""
@@ -186,7 +182,7 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
         h.handled()
         released = runtime.store.get_run(run.id)
         assert released.status == "approved"
-        assert "needs-approval" not in [each["name"] for each in pr["labels"]]
+        assert "needs-approval" not in fake_github.labels_of(run.pr_number)
         assert pr["draft"] is False
         assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
 
@@ -351,13 +347,11 @@ def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
 ) -> None:
     fake_github.permissions.update({"carol": "write", "mallory": "read"})
     config = "require_plan_approval: true\n"
-    work = make_repo(tmp_path / "gated", {**PYTHON_FILES, ".github/draftsmith.yml": config})
-    bare = tmp_path / "gated.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
+    files = {**PYTHON_FILES, ".github/draftsmith.yml": config}
+    gated = fake_github.serve_remote(tmp_path, files, name="gated")
     fake_github.files[".github/draftsmith.yml"] = config
     model = ScriptedModel(happy_path())
-    with labelled_run(settings, model, monkeypatch, f"file://{bare}") as h:
+    with labelled_run(settings, model, monkeypatch, gated) as h:
         runtime = h.runtime
         run = runtime.store.list_runs()[0]
         assert (run.status, run.phase) == ("waiting", "plan_approval")

@@ -4,9 +4,7 @@ model, the bwrap sandbox, a real git remote, and GitHub's API at the HTTP bounda
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,22 +15,10 @@ from bot.steering.replies import NOT_A_WRITER
 from tests.helpers.draftsmith import draftsmith
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload
-from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import with_revisions
 
 ISSUE_BODY = "The calculator cannot subtract."
-
-
-@pytest.fixture
-def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
-    """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
-    fake's Git Data API."""
-    work = make_repo(tmp_path / "upstream", PYTHON_FILES)
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
-    return f"file://{bare}"
 
 
 def mention(

@@ -5,7 +5,6 @@ and GitHub's API at the HTTP boundary."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,25 +21,12 @@ from bot.run.waiting import RESUMED_EVENT, WAIT_EVENT
 from bot.runtime import Runtime
 from bot.store.tables import as_aware
 from tests.e2e.conftest import WEBHOOK_SECRET
+from tests.helpers.draftsmith import serve_draftsmith
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload
-from tests.helpers.repos import PYTHON_FILES, make_repo
 from tests.helpers.scripted_model import Failure, ScriptedModel, serve_model
 from tests.helpers.scripts import happy_path
-from tests.helpers.server import serve
-from webhooks.app import create_app
 from webhooks.signature import sign
-
-
-@pytest.fixture
-def remote(tmp_path: Path, fake_github: FakeGitHub) -> str:
-    """A bare repository serving as GitHub's git remote (a file:// clone URL) and behind the
-    fake's Git Data API."""
-    work = make_repo(tmp_path / "upstream", PYTHON_FILES)
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    fake_github.serve_git(bare)
-    return f"file://{bare}"
 
 
 @pytest.fixture
@@ -101,27 +87,18 @@ def draftsmith(
     """A Draftsmith process: webhook server with embedded worker (or a worker only)."""
     monkeypatch.setenv("OPENAI_BASE_URL", model_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000000000")
+    if webhooks:
+        with serve_draftsmith(settings, Watcher) as (runtime, watcher, client):
+            yield runtime, watcher, client
+        return
     runtime = Runtime.from_settings(settings)
     runtime.store.migrate()
     watcher = Watcher(runtime)
-    if not webhooks:
-        runtime.start_embedded()
-        try:
-            yield runtime, watcher, None
-        finally:
-            runtime.stop()
-        return
-    app = create_app(
-        store=runtime.store,
-        queue=runtime.queue,
-        webhook_secret=WEBHOOK_SECRET,
-        app_id=4242,
-        on_startup=runtime.start_embedded,
-        on_shutdown=runtime.stop,
-        on_accepted=runtime.outbox.notify,
-    )
-    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield runtime, watcher, client
+    runtime.start_embedded()
+    try:
+        yield runtime, watcher, None
+    finally:
+        runtime.stop()
 
 
 def deliver(client: httpx.Client, event: str, payload: dict[str, Any]) -> int:

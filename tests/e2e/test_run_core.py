@@ -19,7 +19,7 @@ from tests.e2e.test_github_flow import OWNERS, comment, labeled
 from tests.helpers.draftsmith import Harness
 from tests.helpers.draftsmith import draftsmith as serving
 from tests.helpers.fake_github import FakeGitHub
-from tests.helpers.repos import PYTHON_FILES, make_repo
+from tests.helpers.repos import PYTHON_FILES
 from tests.helpers.scripted_model import ScriptedModel
 from tests.helpers.scripts import ADD, APPROVED, PLAN, TESTS, change, happy_path, with_revisions
 
@@ -29,11 +29,7 @@ TOKEN_BUDGET = 3850  # the planner and the coder (with its loop tools) fit; the 
 def remote_with(tmp_path: Path, files: dict[str, str], github: FakeGitHub) -> str:
     """A bare repository serving as GitHub's git remote, holding `files`, behind `github`'s
     Git Data API."""
-    work = make_repo(tmp_path / "upstream", {**PYTHON_FILES, **files})
-    bare = tmp_path / "widgets.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    github.serve_git(bare)
-    return f"file://{bare}"
+    return github.serve_remote(tmp_path, {**PYTHON_FILES, **files})
 
 
 def remote_branches(remote: str) -> str:

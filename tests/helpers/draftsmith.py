@@ -1,8 +1,10 @@
 """The one wiring of a serving Draftsmith for end-to-end tests: Runtime + webhook app + model.
 
-`draftsmith(settings, model, monkeypatch)` starts the runtime (embedded worker unless
-`worker=False`), the webhook app on a real uvicorn server and the scripted model endpoint, and
-yields a `Harness` whose `deliver` posts signed webhooks as GitHub does.
+`serve_draftsmith(settings, watch)` is the wiring itself, as `draftsmith serve` does it: the
+Runtime of the settings (store migrated), a watcher bound to its queue before anything runs, and
+the webhook app on a real uvicorn server, with the embedded worker unless `worker=False`.
+`draftsmith(settings, model, monkeypatch)` adds the scripted model endpoint and yields a
+`Harness` whose `deliver` posts signed webhooks as GitHub does.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -26,6 +28,7 @@ from webhooks.app import create_app
 from webhooks.signature import sign
 
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
+W = TypeVar("W")
 
 
 class RunWatcher:
@@ -101,18 +104,29 @@ def draftsmith(
     settings.model = "scripted-model"
     with serve_model(model) as model_url:
         monkeypatch.setenv("OPENAI_BASE_URL", model_url)
-        runtime = Runtime.from_settings(settings)
-        runtime.store.migrate()
-        watcher = RunWatcher(runtime)
-        app = create_app(
-            store=runtime.store,
-            queue=runtime.queue,
-            webhook_secret=WEBHOOK_SECRET,
-            app_id=4242,
-            mention_login=settings.app_slug,
-            on_startup=runtime.start_embedded if worker else None,
-            on_shutdown=runtime.stop,
-            on_accepted=runtime.outbox.notify if worker else None,
-        )
-        with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        with serve_draftsmith(settings, RunWatcher, worker=worker) as (runtime, watcher, client):
             yield Harness(runtime, client, watcher)
+
+
+@contextmanager
+def serve_draftsmith(
+    settings: Settings, watch: Callable[[Runtime], W], *, worker: bool = True
+) -> Iterator[tuple[Runtime, W, httpx.Client]]:
+    """Draftsmith serving webhooks as `draftsmith serve` wires it (see the module's docstring);
+    yields the runtime, `watch(runtime)` and a client of the webhook server."""
+    runtime = Runtime.from_settings(settings)
+    runtime.store.migrate()
+    watcher = watch(runtime)  # bound to the queue before the worker takes anything
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    app = create_app(
+        store=runtime.store,
+        queue=runtime.queue,
+        webhook_secret=secret,
+        app_id=settings.github_app_id,
+        mention_login=settings.app_slug,
+        on_startup=runtime.start_embedded if worker else None,
+        on_shutdown=runtime.stop,
+        on_accepted=runtime.outbox.notify if worker else None,
+    )
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield runtime, watcher, client

@@ -1,29 +1,35 @@
-"""A stateful GitHub REST API at the HTTP boundary (respx), for end-to-end tests.
+"""A stateful GitHub REST API for one repository at the HTTP boundary (respx), for every test.
 
 Responses are GitHub's documented examples (`tests/helpers/github_objects.py`), as complete as
-GitHub's own; every request is recorded so tests can assert what Draftsmith sent (and grep it for
-secrets). Only what Draftsmith calls is served;
-anything else answers 404 and is listed in `unexpected`.
+GitHub's own, and its answers follow GitHub's rules where Draftsmith depends on them: one open
+pull request per head, reviewers only among collaborators, labels kept per issue, check runs that
+a conclusion completes, annotations appended. Every request is recorded so tests can assert what
+Draftsmith sent (and grep it for secrets). Only what Draftsmith calls is served: through
+`mock()` anything else answers 404 and is listed in `unexpected`; through `install(router)` it
+is left to the test's own router.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import respx
 
+from tests.helpers.fake_github_checks import CheckRunsAPI
 from tests.helpers.github_git_data import GitDataAPI
 from tests.helpers.github_objects import (
     API,
-    annotation,
-    check_run,
     comment,
     content_file,
     delivery,
@@ -32,38 +38,89 @@ from tests.helpers.github_objects import (
     permission,
     pull,
     reaction,
+    team,
+    team_membership,
     token,
     user,
 )
+from tests.helpers.repos import make_repo
 from tests.unit.github.support import documented_route
 
 TOKEN = "ghs_fakeInstallationToken0123456789abcdef"
+BOT_LOGIN = "draftsmith[bot]"
+Handler = Callable[..., httpx.Response]
+"""handler(request, body, *groups of the path) -> GitHub's answer."""
 
 
-@dataclass
-class FakeGitHub:
-    """GitHub's state for one repository, changed by the requests Draftsmith sends."""
+def error(status: int, message: str, errors: list[Any] | None = None) -> httpx.Response:
+    """An error answer as GitHub writes it."""
+    body: dict[str, Any] = {"message": message, "documentation_url": "https://docs.github.com/rest"}
+    if errors is not None:
+        body["errors"] = errors
+    return httpx.Response(status, json=body)
+
+
+def app_of(request: httpx.Request) -> int | None:
+    """The App a request's JWT is issued by (its `iss`), unverified; None without one."""
+    scheme, _, jwt = request.headers.get("authorization", "").partition(" ")
+    parts = jwt.split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return None
+    claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    issuer = str(claims.get("iss", ""))
+    return int(issuer) if issuer.isdigit() else None
+
+
+@dataclass(kw_only=True)
+class FakeGitHub(CheckRunsAPI):
+    """GitHub's state for one repository, changed by the requests Draftsmith sends.
+
+    All of its state is declared here; the Checks API's handlers are in `CheckRunsAPI`
+    (tests/helpers/fake_github_checks.py), grouped apart to keep this file readable.
+    """
 
     repo: str = "octo/widgets"
     permissions: dict[str, Any] = field(default_factory=dict)
+    """login -> permission level; a list of levels changes over time (one per request)."""
+    roles: dict[str, str] = field(default_factory=dict)
+    """login -> role name, where it is not the permission level (maintain, triage, custom)."""
+    collaborators: set[str] | None = None
+    """When set, reviewers outside it are refused with 422 as GitHub does."""
     files: dict[str, str] = field(default_factory=dict)
+    """The default branch's files served by the contents API."""
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
-    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
-    annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    """The annotations each check run received (GitHub lists them apart from the run)."""
     reactions: list[tuple[int, str]] = field(default_factory=list)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Pull requests as stored; answers add `labels`, `requested_reviewers`, `requested_teams`."""
+    labels: dict[int, list[str]] = field(default_factory=dict)
+    """The label names of each issue or pull request (`labels_of`)."""
+    reviewers: dict[int, list[str]] = field(default_factory=dict)
+    """The users asked to review each pull request."""
+    team_reviewers: dict[int, list[str]] = field(default_factory=dict)
+    """The team slugs asked to review each pull request."""
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     """The reviews submitted on each pull request, oldest first (github_objects.review)."""
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each review's line comments by review id (github_objects.review_comment)."""
+    ready_marked: list[str] = field(default_factory=list)
+    """Node ids markPullRequestReadyForReview turned from draft to ready."""
+    app_id: int = 42
+    """The App whose token created the check runs (the `iss` of the JWT that asked for one)."""
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """The annotations each check run received (GitHub lists them apart from the run)."""
+    suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """The check runs of each check suite (CI's, which Draftsmith reads to repair)."""
+    teams: dict[str, dict[str, str]] = field(default_factory=dict)
+    """`org/slug` -> {login: membership state ("active" or "pending")}."""
+    membership_refused: bool = False
+    """When set, membership lookups answer 403 (an App without `members: read`)."""
     hook_deliveries: list[dict[str, Any]] = field(default_factory=list)
     """The App's webhook deliveries, newest first (github_objects.delivery)."""
     hook_payloads: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     """What each delivery guid carried (event, payload), for redelivery."""
-    deliver: Any = None
+    deliver: Callable[[str, str, dict[str, Any]], int] | None = None
     """Called as deliver(guid, event, payload) -> HTTP status when GitHub redelivers."""
-    """Each review's line comments by review id (github_objects.review_comment)."""
-    suites: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     tokens_issued: int = 0
@@ -78,6 +135,22 @@ class FakeGitHub:
         self.git = GitDataAPI(bare, self.repo, signed_branches=list(signed_branches or []))
         return self.git
 
+    def serve_remote(
+        self,
+        root: Path,
+        files: dict[str, str],
+        *,
+        name: str = "widgets",
+        signed_branches: list[str] | None = None,
+    ) -> str:
+        """A bare repository `root/<name>.git` holding `files` (one commit on main) as GitHub's
+        git remote, served by the Git Data API (`serve_git`); its file:// clone URL."""
+        work = make_repo(root / f"{name}-upstream", files)
+        bare = root / f"{name}.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+        self.serve_git(bare, signed_branches)
+        return f"file://{bare}"
+
     def mock(self) -> respx.MockRouter:
         """A respx router serving this state on api.github.com (use as a context manager)."""
         router = respx.mock(assert_all_called=False, assert_all_mocked=True)
@@ -85,83 +158,84 @@ class FakeGitHub:
         router.route(url__startswith=API).mock(side_effect=self._dispatch)
         return router
 
+    def install(self, router: respx.MockRouter) -> FakeGitHub:
+        """Serve this state through a test's own router (the unit tests' `github_api`), one route
+        per operation: the router's checks see every request, and what the fake does not serve
+        is left to the router. Routes added later by the test come after these; the Git Data
+        API is served when `git` is set before."""
+        for method, pattern, handler in self._routes():
+            router.route(method=method, path__regex=f"^{pattern}$").mock(
+                side_effect=self._bound(pattern, handler)
+            )
+        return self
+
     def answer(self, request: httpx.Request) -> httpx.Response:
         """GitHub's answer to one request (also served over HTTP by tests.helpers.github_server)."""
         return self._dispatch(request)
 
     def _dispatch(self, request: httpx.Request) -> httpx.Response:
+        for method, pattern, handler in self._routes():
+            match = re.fullmatch(pattern, request.url.path)
+            if match and method == request.method:
+                return self._serve(request, handler, match.groups())
+        self.requests.append(request)
+        self.unexpected.append(f"{request.method} {request.url.path}")
+        return error(404, "Not Found")
+
+    def _bound(self, pattern: str, handler: Handler) -> Callable[[httpx.Request], httpx.Response]:
+        def respond(request: httpx.Request) -> httpx.Response:
+            match = re.fullmatch(pattern, request.url.path)
+            assert match is not None
+            return self._serve(request, handler, match.groups())
+
+        return respond
+
+    def _serve(
+        self, request: httpx.Request, handler: Handler, groups: tuple[str, ...]
+    ) -> httpx.Response:
         self.requests.append(request)
         method, path = request.method, request.url.path
         if documented_route(method, path) is None:
             self.unexpected.append(f"{method} {path} (undocumented)")
         body = json.loads(request.content) if request.content else {}
-        for pattern, verb, handler in self._routes():
-            match = re.fullmatch(pattern, path)
-            if match and verb == method:
-                result: httpx.Response = handler(request, body, *match.groups())
-                return result
-        self.unexpected.append(f"{method} {path}")
-        return httpx.Response(404, json={"message": "Not Found"})
+        return handler(request, body, *groups)
 
-    def _routes(self) -> list[tuple[str, str, Any]]:
-        r = re.escape(self.repo)
-        git = self.git.routes() if self.git is not None else []
+    def _routes(self) -> list[tuple[str, str, Handler]]:
+        """(method, path regex, handler) of every operation served; GET before POST on a path."""
+        r = f"/repos/{re.escape(self.repo)}"
         return [
-            *[(pattern, verb, handler) for verb, pattern, handler in git],
-            (r"/app/installations/(\d+)/access_tokens", "POST", self._token),
-            (rf"/repos/{r}/contents/(.+)", "GET", self._contents),
-            (rf"/repos/{r}/collaborators/([^/]+)/permission", "GET", self._permission),
-            (rf"/repos/{r}/issues/(\d+)/comments", "GET", self._list_comments),
-            (rf"/repos/{r}/issues/(\d+)/comments", "POST", self._create_comment),
-            (rf"/repos/{r}/issues/comments/(\d+)", "PATCH", self._update_comment),
-            (rf"/repos/{r}/issues/comments/(\d+)/reactions", "POST", self._react),
-            (rf"/repos/{r}/pulls", "GET", self._list_pulls),
-            (rf"/repos/{r}/pulls", "POST", self._create_pull),
-            (rf"/repos/{r}/pulls/(\d+)", "PATCH", self._update_pull),
-            (rf"/repos/{r}/pulls/(\d+)", "GET", self._get_pull),
-            (rf"/repos/{r}/commits/([0-9a-f]+)/check-runs", "GET", self._checks_for_ref),
-            (rf"/repos/{r}/check-runs/(\d+)", "GET", self._get_check),
-            (rf"/repos/{r}/check-suites/(\d+)/check-runs", "GET", self._suite_checks),
-            (rf"/repos/{r}/check-runs/(\d+)/annotations", "GET", self._annotations),
-            (rf"/repos/{r}/pulls/(\d+)/requested_reviewers", "POST", self._reviewers),
-            (rf"/repos/{r}/pulls/(\d+)/reviews", "GET", self._list_reviews),
-            (rf"/repos/{r}/pulls/(\d+)/reviews/(\d+)/comments", "GET", self._review_comments),
-            (rf"/repos/{r}/issues/(\d+)/labels", "POST", self._add_labels),
-            (rf"/repos/{r}/issues/(\d+)/labels/([^/]+)", "DELETE", self._remove_label),
-            (rf"/repos/{r}/check-runs", "POST", self._create_check),
-            (rf"/repos/{r}/check-runs/(\d+)", "PATCH", self._update_check),
-            (r"/app/hook/deliveries", "GET", self._hook_deliveries),
-            (r"/app/hook/deliveries/(\d+)/attempts", "POST", self._redeliver),
-            (r"/graphql", "POST", self._graphql),
+            *(self.git.routes() if self.git is not None else []),
+            ("POST", r"/app/installations/(\d+)/access_tokens", self._token),
+            ("GET", r"/app/hook/deliveries", self._hook_deliveries),
+            ("POST", r"/app/hook/deliveries/(\d+)/attempts", self._redeliver),
+            ("GET", rf"{r}/contents/(.+)", self._contents),
+            ("GET", rf"{r}/collaborators/([^/]+)/permission", self._permission),
+            ("GET", r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", self._membership),
+            ("GET", rf"{r}/issues/(\d+)/comments", self._list_comments),
+            ("POST", rf"{r}/issues/(\d+)/comments", self._create_comment),
+            ("PATCH", rf"{r}/issues/comments/(\d+)", self._update_comment),
+            ("POST", rf"{r}/issues/comments/(\d+)/reactions", self._react),
+            ("POST", rf"{r}/issues/(\d+)/labels", self._add_labels),
+            ("DELETE", rf"{r}/issues/(\d+)/labels/([^/]+)", self._remove_label),
+            ("GET", rf"{r}/pulls", self._list_pulls),
+            ("POST", rf"{r}/pulls", self._create_pull),
+            ("GET", rf"{r}/pulls/(\d+)", self._get_pull),
+            ("PATCH", rf"{r}/pulls/(\d+)", self._update_pull),
+            ("POST", rf"{r}/pulls/(\d+)/requested_reviewers", self._request_reviewers),
+            ("GET", rf"{r}/pulls/(\d+)/reviews", self._list_reviews),
+            ("GET", rf"{r}/pulls/(\d+)/reviews/(\d+)/comments", self._review_comments),
+            ("POST", r"/graphql", self._graphql),
+            *self.check_routes(r),
         ]
 
-    # -- handlers -----------------------------------------------------------------------------
-    def _token(self, request: httpx.Request, body: dict[str, Any], _inst: str) -> httpx.Response:
+    # -- the App: tokens, webhook deliveries --------------------------------------------------
+    def _token(self, request: httpx.Request, body: Any, _installation: str) -> httpx.Response:
+        """An installation token; the JWT asking for it names the App (its check runs')."""
         self.tokens_issued += 1
+        self.app_id = app_of(request) or self.app_id
         expires = datetime.now(UTC) + timedelta(hours=1)
-        return httpx.Response(
-            201,
-            json=token(TOKEN, expires.strftime("%Y-%m-%dT%H:%M:%SZ"), body.get("permissions")),
-        )
-
-    def _contents(self, request: httpx.Request, body: Any, path: str) -> httpx.Response:
-        if path not in self.files:
-            return httpx.Response(404, json={"message": "Not Found"})
-        return httpx.Response(200, json=content_file(path, self.files[path], self.repo))
-
-    def _permission(self, request: httpx.Request, body: Any, login: str) -> httpx.Response:
-        if login not in self.permissions:
-            return httpx.Response(404, json={"message": "Not Found"})
-        level = self.permissions[login]
-        if isinstance(level, list):  # changes over time: one answer per request
-            level = level.pop(0) if len(level) > 1 else level[0]
-        return httpx.Response(200, json=permission(login, level))
-
-    def _review_comments(
-        self, request: httpx.Request, body: Any, number: str, review_id: str
-    ) -> httpx.Response:
-        items = self.review_comments.get(int(review_id), [])
-        return httpx.Response(200, json=page_of(request, items))
+        stamp = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return httpx.Response(201, json=token(TOKEN, stamp, body.get("permissions")))
 
     def _hook_deliveries(self, request: httpx.Request, body: Any) -> httpx.Response:
         return httpx.Response(200, json=page_of(request, self.hook_deliveries))
@@ -171,7 +245,7 @@ class FakeGitHub:
         attempt with the answer the receiver gave."""
         item = next((d for d in self.hook_deliveries if d["id"] == int(delivery_id)), None)
         if item is None or self.deliver is None:
-            return httpx.Response(404, json={"message": "Not Found"})
+            return error(404, "Not Found")
         event, payload = self.hook_payloads[item["guid"]]
         status = int(self.deliver(item["guid"], event, payload))
         attempt = delivery(
@@ -181,42 +255,100 @@ class FakeGitHub:
         self.hook_deliveries.insert(0, attempt)
         return httpx.Response(202, json={})
 
-    def _list_reviews(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
-        return httpx.Response(200, json=page_of(request, self.reviews.get(int(number), [])))
+    # -- the repository: contents, permissions, teams -----------------------------------------
+    def _contents(self, request: httpx.Request, body: Any, path: str) -> httpx.Response:
+        if path not in self.files:
+            return error(404, "Not Found")
+        return httpx.Response(200, json=content_file(path, self.files[path], self.repo))
 
-    def _list_comments(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
-        return httpx.Response(200, json=self.comments.get(int(number), []))
+    def _permission(self, request: httpx.Request, body: Any, login: str) -> httpx.Response:
+        if login not in self.permissions:
+            return error(404, "Not Found")
+        level = self.permissions[login]
+        if isinstance(level, list):  # changes over time: one answer per request
+            level = level.pop(0) if len(level) > 1 else level[0]
+        return httpx.Response(200, json=permission(login, level, self.roles.get(login)))
 
-    def _create_comment(
-        self, request: httpx.Request, body: dict[str, Any], number: str
+    def _membership(
+        self, request: httpx.Request, body: Any, org: str, slug: str, login: str
     ) -> httpx.Response:
+        if self.membership_refused:
+            return error(403, "Resource not accessible by integration")
+        state = self.teams.get(f"{org}/{slug}", {}).get(login)
+        if state is None:
+            return error(404, "Not Found")
+        return httpx.Response(200, json=team_membership(login, state))
+
+    # -- issues: comments, reactions, labels --------------------------------------------------
+    def _list_comments(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        return httpx.Response(200, json=page_of(request, self.comments.get(int(number), [])))
+
+    def _create_comment(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
         item = comment(next(self._ids), body["body"], repo=self.repo)
         self.comments.setdefault(int(number), []).append(item)
         return httpx.Response(201, json=item)
 
-    def _update_comment(
-        self, request: httpx.Request, body: dict[str, Any], comment_id: str
-    ) -> httpx.Response:
+    def _update_comment(self, request: httpx.Request, body: Any, comment_id: str) -> httpx.Response:
         for items in self.comments.values():
             for item in items:
                 if item["id"] == int(comment_id):
                     item["body"] = body["body"]
                     return httpx.Response(200, json=item)
-        return httpx.Response(404, json={"message": "Not Found"})
+        return error(404, "Not Found")
 
-    def _react(self, request: httpx.Request, body: dict[str, Any], cid: str) -> httpx.Response:
-        self.reactions.append((int(cid), body["content"]))
+    def _react(self, request: httpx.Request, body: Any, comment_id: str) -> httpx.Response:
+        self.reactions.append((int(comment_id), body["content"]))
         return httpx.Response(201, json=reaction(next(self._ids), body["content"]))
 
-    def _list_pulls(self, request: httpx.Request, body: Any) -> httpx.Response:
-        head = request.url.params.get("head", "")
-        branch = head.split(":", 1)[-1]
-        found = [p for p in self.pulls.values() if p["head"]["ref"] == branch or not head]
-        return httpx.Response(200, json=found)
+    def _add_labels(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        names = body["labels"] if isinstance(body, dict) else body  # an object or a bare list
+        current = self.labels.setdefault(int(number), [])
+        current.extend(name for name in names if name not in current)
+        return httpx.Response(200, json=[label(name) for name in current])
 
-    def _create_pull(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+    def _remove_label(
+        self, request: httpx.Request, body: Any, number: str, name: str
+    ) -> httpx.Response:
+        current = self.labels.setdefault(int(number), [])
+        if unquote(name) not in current:
+            return error(404, "Label does not exist")
+        current.remove(unquote(name))
+        return httpx.Response(200, json=[label(each) for each in current])
+
+    # -- pull requests ------------------------------------------------------------------------
+    def _pull_body(self, number: int) -> dict[str, Any]:
+        """The pull request as GitHub answers it, with its labels and requested reviewers."""
+        item = dict(self.pulls[number])
+        item["labels"] = [label(name) for name in self.labels.get(number, [])]
+        item["requested_reviewers"] = [user(login) for login in self.reviewers.get(number, [])]
+        item["requested_teams"] = [team(slug) for slug in self.team_reviewers.get(number, [])]
+        return item
+
+    def _head_label(self, head: str) -> str:
+        """`owner:branch`, as GitHub labels a head (a bare branch is this repository's)."""
+        return head if ":" in head else f"{self.repo.split('/')[0]}:{head}"
+
+    def _list_pulls(self, request: httpx.Request, body: Any) -> httpx.Response:
+        head, state = request.url.params.get("head"), request.url.params.get("state", "open")
+        found = [
+            self._pull_body(number)
+            for number, item in sorted(self.pulls.items())
+            if state in ("all", item["state"])
+            and (head is None or item["head"]["label"] == self._head_label(head))
+        ]
+        return httpx.Response(200, json=page_of(request, found))
+
+    def _create_pull(self, request: httpx.Request, body: Any) -> httpx.Response:
+        head = self._head_label(body["head"])
+        if any(p["head"]["label"] == head and p["state"] == "open" for p in self.pulls.values()):
+            already = f"A pull request already exists for {head}."
+            return error(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "code": "custom", "message": already}],
+            )
         number = len(self.pulls) + 100
-        item = pull(
+        self.pulls[number] = pull(
             number,
             draft=bool(body.get("draft")),
             head=body["head"],
@@ -224,113 +356,84 @@ class FakeGitHub:
             body=body.get("body", ""),
             repo=self.repo,
         )
-        self.pulls[number] = item
-        return httpx.Response(201, json=item)
-
-    def _update_pull(
-        self, request: httpx.Request, body: dict[str, Any], number: str
-    ) -> httpx.Response:
-        item = self.pulls[int(number)]
-        item.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
-        return httpx.Response(200, json=item)
+        self.pulls[number]["user"] = user(BOT_LOGIN, 99)
+        return httpx.Response(201, json=self._pull_body(number))
 
     def _get_pull(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
         if int(number) not in self.pulls:
-            return httpx.Response(404, json={"message": "Not Found"})
-        return httpx.Response(200, json=self.pulls[int(number)])
+            return error(404, "Not Found")
+        return httpx.Response(200, json=self._pull_body(int(number)))
 
-    def _checks_for_ref(self, request: httpx.Request, body: Any, sha: str) -> httpx.Response:
-        name = request.url.params.get("check_name")
-        runs = [
-            c
-            for c in self.check_runs.values()
-            if c["head_sha"] == sha and (name is None or c["name"] == name)
-        ]
-        return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
+    def _update_pull(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        if int(number) not in self.pulls:
+            return error(404, "Not Found")
+        changed = {k: v for k, v in body.items() if k in ("title", "body", "state")}
+        self.pulls[int(number)].update(changed)
+        return httpx.Response(200, json=self._pull_body(int(number)))
 
-    def _get_check(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
-        return httpx.Response(200, json=self.check_runs[int(run_id)])
-
-    def _suite_checks(self, request: httpx.Request, body: Any, suite: str) -> httpx.Response:
-        runs = self.suites.get(int(suite), [])
-        return httpx.Response(200, json={"total_count": len(runs), "check_runs": runs})
-
-    def _annotations(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
-        return httpx.Response(200, json=self.annotations.get(int(run_id), []))
-
-    def _annotate(self, run_id: int, output: dict[str, Any]) -> None:
-        received = [
-            annotation(
-                a["path"], a["start_line"], a["annotation_level"], a["message"], a.get("title", "")
+    def _request_reviewers(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        if int(number) not in self.pulls:
+            return error(404, "Not Found")
+        users, teams = body.get("reviewers", []), body.get("team_reviewers", [])
+        if self.collaborators is not None and any(u not in self.collaborators for u in users):
+            return error(
+                422,
+                "Reviews may only be requested from collaborators. One or more of the users or "
+                f"teams you specified is not a collaborator of the {self.repo} repository.",
             )
-            for a in output.get("annotations", [])
-        ]
-        self.annotations.setdefault(run_id, []).extend(received)
-        self.check_runs[run_id]["output"]["annotations_count"] += len(received)
+        for asked, names in ((self.reviewers, users), (self.team_reviewers, teams)):
+            current = asked.setdefault(int(number), [])
+            current.extend(name for name in names if name not in current)
+        return httpx.Response(201, json=self._pull_body(int(number)))
 
-    def _reviewers(
-        self, request: httpx.Request, body: dict[str, Any], number: str
+    def _list_reviews(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
+        return httpx.Response(200, json=page_of(request, self.reviews.get(int(number), [])))
+
+    def _review_comments(
+        self, request: httpx.Request, body: Any, number: str, review_id: str
     ) -> httpx.Response:
-        item = self.pulls[int(number)]
-        item["requested_reviewers"] += [user(login) for login in body.get("reviewers", [])]
-        return httpx.Response(201, json=item)
+        items = self.review_comments.get(int(review_id), [])
+        return httpx.Response(200, json=page_of(request, items))
 
-    def _add_labels(self, request: httpx.Request, body: Any, number: str) -> httpx.Response:
-        labels = body["labels"] if isinstance(body, dict) else body
-        item = self.pulls.get(int(number), {"labels": []})
-        item.setdefault("labels", [])
-        names = {existing["name"] for existing in item["labels"]}
-        item["labels"] += [label(n) for n in labels if n not in names]
-        return httpx.Response(200, json=item["labels"])
-
-    def _remove_label(
-        self, request: httpx.Request, body: Any, number: str, name: str
-    ) -> httpx.Response:
-        item = self.pulls.get(int(number), {"labels": []})
-        item["labels"] = [each for each in item.get("labels", []) if each["name"] != name]
-        return httpx.Response(200, json=item["labels"])
-
-    def _create_check(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
-        run_id = next(self._ids)
-        item = check_run(
-            run_id,
-            name=body["name"],
-            head_sha=body["head_sha"],
-            status=body.get("status", "completed"),
-            conclusion=body.get("conclusion"),
-            output={k: v for k, v in (body.get("output") or {}).items() if k != "annotations"},
-            repo=self.repo,
-        )
-        self.check_runs[run_id] = item
-        self._annotate(run_id, body.get("output") or {})
-        return httpx.Response(201, json=item)
-
-    def _update_check(
-        self, request: httpx.Request, body: dict[str, Any], run_id: str
-    ) -> httpx.Response:
-        item = self.check_runs[int(run_id)]
-        item.update({k: v for k, v in body.items() if k in ("status", "conclusion", "name")})
-        output = body.get("output") or {}
-        item["output"].update(
-            {k: v for k, v in output.items() if k in ("title", "summary", "text")}
-        )
-        self._annotate(int(run_id), output)
-        return httpx.Response(200, json=item)
-
-    def _graphql(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
-        node = body.get("variables", {}).get("id") or body.get("variables", {}).get("pullRequestId")
-        for item in self.pulls.values():
-            if item["node_id"] == node:
-                item["draft"] = False
+    def _graphql(self, request: httpx.Request, body: Any) -> httpx.Response:
+        """The one mutation Draftsmith sends: markPullRequestReadyForReview."""
+        if "markPullRequestReadyForReview" not in body.get("query", ""):
+            self.unexpected.append("POST /graphql (not markPullRequestReadyForReview)")
+            return httpx.Response(200, json={"errors": [{"message": "not served by the fake"}]})
+        variables = body.get("variables") or {}
+        node_id = str(variables.get("id") or variables.get("pullRequestId"))
+        found = [item for item in self.pulls.values() if item["node_id"] == node_id]
+        if not found:
+            return httpx.Response(
+                200,
+                json={
+                    "data": {"markPullRequestReadyForReview": None},
+                    "errors": [{"type": "NOT_FOUND", "message": f"no node {node_id}"}],
+                },
+            )
+        found[0]["draft"] = False
+        self.ready_marked.append(node_id)
         return httpx.Response(
             200,
             json={"data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}}},
         )
 
-    # -- reading ----------------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------------
+    def labels_of(self, number: int) -> list[str]:
+        """The label names on an issue or pull request, in the order they were added."""
+        return list(self.labels.get(number, []))
+
     def comment_bodies(self, number: int) -> list[str]:
         """Bodies of the comments on an issue, oldest first."""
         return [c["body"] for c in self.comments.get(number, [])]
+
+    def calls(self, method: str, path_regex: str) -> list[httpx.Request]:
+        """The requests received with this method and a path matching `path_regex` (whole)."""
+        return [
+            request
+            for request in self.requests
+            if request.method == method and re.fullmatch(path_regex, request.url.path)
+        ]
 
     def sent_text(self) -> str:
         """Every request Draftsmith sent, as text (URL, headers without auth, body)."""

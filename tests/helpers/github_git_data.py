@@ -1,8 +1,8 @@
 """GitHub's Git Data API (blobs, trees, commits, refs) backed by a real bare git repository.
 
-The fakes (`FakeGitHub`, `RepoAPI`) serve these routes from the bare repository they share with
-the run's `file://` clone URL, so what Draftsmith creates through the API is what a later clone or
-fetch sees. GitHub's semantics: a tree is built on `base_tree` (an entry with `sha: null` deletes
+`FakeGitHub` serves these routes from the bare repository it shares with the run's `file://`
+clone URL, so what Draftsmith creates through the API is what a later clone or fetch sees.
+GitHub's semantics: a tree is built on `base_tree` (an entry with `sha: null` deletes
 a path), a commit the App creates without its own committer is signed by GitHub (marked
 `verification.verified`, reason `valid`), a ref update that is not a fast-forward needs `force`,
 and branches matching `signed_branches` refuse commits that are not verified (as a branch

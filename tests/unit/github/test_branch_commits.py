@@ -15,9 +15,9 @@ from bot.errors import GitHubError
 from bot.github.branch import BranchPublished, publish_branch
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.objects import Via
+from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_git import BRANCH, RunRepos, git, make_run_repos
 from tests.helpers.github_git_data import GitDataAPI
-from tests.helpers.github_repo_api import RepoAPI
 from tests.unit.github.support import token_body
 
 REPO = "octo/widgets"
@@ -43,7 +43,7 @@ def repos(tmp_path: Path) -> RunRepos:
 def fake(github_api: respx.MockRouter, repos: RunRepos) -> GitDataAPI:
     """GitHub's Git Data API on the bare remote; draftsmith/* requires signed commits."""
     data = GitDataAPI(repos.remote, signed_branches=["draftsmith/*"])
-    RepoAPI(git=data).install(github_api)
+    FakeGitHub(git=data).install(github_api)
     return data
 
 

@@ -10,8 +10,8 @@ from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.gate import ReleaseOutcome, release_on_review, repair_context
 from bot.policy.decide import Decision, evaluate, load_default_policy
 from tests.helpers import github_objects as objects
+from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_objects import annotation, check_run
-from tests.helpers.github_repo_api import RepoAPI
 from tests.unit.github.support import pull, token_body
 
 REPO = "octo/widgets"
@@ -28,9 +28,9 @@ def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> Installation
 
 
 @pytest.fixture
-def api(github_api: respx.MockRouter) -> RepoAPI:
+def api(github_api: respx.MockRouter) -> FakeGitHub:
     """A gated draft PR #100 with its action_required check run 501."""
-    state = RepoAPI()
+    state = FakeGitHub()
     state.pulls[100] = pull(100, draft=True)
     state.labels[100] = ["draftsmith", "needs-approval"]
     state.check_runs[501] = check_run(
@@ -74,13 +74,13 @@ def _review(
     )
 
 
-def _nothing_changed(api: RepoAPI) -> None:
+def _nothing_changed(api: FakeGitHub) -> None:
     assert api.check_runs[501]["conclusion"] == "action_required"
     assert api.labels[100] == ["draftsmith", "needs-approval"]
     assert api.pulls[100]["draft"] is True and not api.ready_marked
 
 
-def _released(api: RepoAPI) -> None:
+def _released(api: FakeGitHub) -> None:
     run = api.check_runs[501]
     assert (run["status"], run["conclusion"]) == ("completed", "success")
     assert run["output"]["summary"].endswith("Closes #7\n\nevidence")
@@ -89,7 +89,7 @@ def _released(api: RepoAPI) -> None:
 
 
 def test_an_approval_by_the_code_owner_releases_the_gate(
-    client: InstallationClient, api: RepoAPI
+    client: InstallationClient, api: FakeGitHub
 ) -> None:
     outcome = _review(client, _decision({WORKFLOW: ["@olivia"]}), state="APPROVED")
 
@@ -112,7 +112,7 @@ REFUSALS = {
 def test_other_reviews_release_nothing(
     github_api: respx.MockRouter,
     client: InstallationClient,
-    api: RepoAPI,
+    api: FakeGitHub,
     state: str,
     reviewer: str,
     why: str,
@@ -139,7 +139,7 @@ def test_other_reviews_release_nothing(
 
 
 def test_an_approval_of_an_older_commit_does_not_release_the_gate(
-    client: InstallationClient, api: RepoAPI
+    client: InstallationClient, api: FakeGitHub
 ) -> None:
     outcome = release_on_review(
         client,
@@ -161,7 +161,7 @@ def test_an_approval_of_an_older_commit_does_not_release_the_gate(
 
 
 def test_an_owner_of_only_some_gated_paths_does_not_release_it(
-    client: InstallationClient, api: RepoAPI
+    client: InstallationClient, api: FakeGitHub
 ) -> None:
     decision = _decision({WORKFLOW: ["@olivia"], MANIFEST: ["@pete"]})
 
@@ -173,16 +173,14 @@ def test_an_owner_of_only_some_gated_paths_does_not_release_it(
     _nothing_changed(api)
 
 
-def _role(github_api: respx.MockRouter, login: str, permission: str, role: str) -> None:
-    github_api.get(f"/repos/{REPO}/collaborators/{login}/permission").respond(
-        200, json=objects.permission(login, permission, role)
-    )
+def _role(api: FakeGitHub, login: str, permission: str, role: str) -> None:
+    api.permissions[login], api.roles[login] = permission, role
 
 
 def test_a_gated_path_without_owner_is_not_released_by_a_mere_writer(
-    client: InstallationClient, api: RepoAPI, github_api: respx.MockRouter
+    client: InstallationClient, api: FakeGitHub
 ) -> None:
-    _role(github_api, "olivia", "write", "write")
+    _role(api, "olivia", "write", "write")
     decision = _decision({WORKFLOW: ["@olivia"], MANIFEST: []})
 
     outcome = _review(client, decision)
@@ -192,9 +190,9 @@ def test_a_gated_path_without_owner_is_not_released_by_a_mere_writer(
 
 
 def test_a_maintainer_stands_in_for_missing_code_owners(
-    client: InstallationClient, api: RepoAPI, github_api: respx.MockRouter
+    client: InstallationClient, api: FakeGitHub
 ) -> None:
-    _role(github_api, "olivia", "write", "maintain")
+    _role(api, "olivia", "write", "maintain")
     decision = _decision({WORKFLOW: ["@olivia"], MANIFEST: []})
 
     outcome = _review(client, decision)
@@ -203,7 +201,7 @@ def test_a_maintainer_stands_in_for_missing_code_owners(
     _released(api)
 
 
-def test_an_ungated_change_is_not_touched(client: InstallationClient, api: RepoAPI) -> None:
+def test_an_ungated_change_is_not_touched(client: InstallationClient, api: FakeGitHub) -> None:
     decision = evaluate(["src/widget.py"], {"src/widget.py": ["@olivia"]}, load_default_policy())
 
     outcome = _review(client, decision)
@@ -225,7 +223,7 @@ TEAMS = {
 def test_a_team_owner_is_checked_by_membership(
     github_api: respx.MockRouter,
     client: InstallationClient,
-    api: RepoAPI,
+    api: FakeGitHub,
     teams: dict[str, dict[str, str]],
     releases: bool,
 ) -> None:
@@ -243,7 +241,7 @@ def test_a_team_owner_is_checked_by_membership(
 
 
 def test_a_direct_owner_needs_no_membership_lookup(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub
 ) -> None:
     outcome = _review(client, _decision({WORKFLOW: ["@olivia", "@octo/ops"]}))
 
@@ -252,7 +250,7 @@ def test_a_direct_owner_needs_no_membership_lookup(
 
 
 def test_a_membership_lookup_github_refuses_is_an_error_not_a_release(
-    client: InstallationClient, api: RepoAPI
+    client: InstallationClient, api: FakeGitHub
 ) -> None:
     api.membership_refused = True
 
@@ -348,14 +346,14 @@ TWO_TEAMS = {WORKFLOW: ["@octo/infra"], MANIFEST: ["@octo/deps"]}
 
 
 @pytest.fixture
-def two_teams(api: RepoAPI) -> RepoAPI:
+def two_teams(api: FakeGitHub) -> FakeGitHub:
     """Olivia is in octo/infra (the workflow's owners), pete in octo/deps (the manifest's)."""
     api.teams = {"octo/infra": {"olivia": "active"}, "octo/deps": {"pete": "active"}}
     return api
 
 
 def test_approvals_of_owners_of_different_paths_add_up(
-    client: InstallationClient, two_teams: RepoAPI
+    client: InstallationClient, two_teams: FakeGitHub
 ) -> None:
     two_teams.reviews[100] = [objects.review(1, "olivia", "APPROVED", HEAD)]
 
@@ -367,7 +365,7 @@ def test_approvals_of_owners_of_different_paths_add_up(
 
 
 def test_the_first_of_two_owners_releases_nothing_and_the_check_run_says_who_is_awaited(
-    client: InstallationClient, two_teams: RepoAPI
+    client: InstallationClient, two_teams: FakeGitHub
 ) -> None:
     outcome = _review(client, _decision(TWO_TEAMS), reviewer="olivia", head_sha=HEAD)
 
@@ -400,7 +398,7 @@ def test_the_first_of_two_owners_releases_nothing_and_the_check_run_says_who_is_
     ids=["approval-of-an-older-head", "then-changes-requested", "then-dismissed"],
 )
 def test_only_standing_approvals_of_the_current_head_count(
-    client: InstallationClient, two_teams: RepoAPI, earlier: list[dict[str, object]]
+    client: InstallationClient, two_teams: FakeGitHub, earlier: list[dict[str, object]]
 ) -> None:
     two_teams.reviews[100] = earlier
 
@@ -411,7 +409,7 @@ def test_only_standing_approvals_of_the_current_head_count(
 
 
 def test_a_later_comment_does_not_withdraw_an_approval(
-    client: InstallationClient, two_teams: RepoAPI
+    client: InstallationClient, two_teams: FakeGitHub
 ) -> None:
     two_teams.reviews[100] = [
         objects.review(1, "olivia", "APPROVED", HEAD),
@@ -422,7 +420,7 @@ def test_a_later_comment_does_not_withdraw_an_approval(
 
 
 def test_the_authors_own_approval_never_counts(
-    client: InstallationClient, two_teams: RepoAPI
+    client: InstallationClient, two_teams: FakeGitHub
 ) -> None:
     two_teams.teams["octo/infra"]["alice"] = "active"
     two_teams.reviews[100] = [objects.review(1, "alice", "APPROVED", HEAD)]

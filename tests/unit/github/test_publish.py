@@ -17,9 +17,10 @@ from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.objects import Published
 from bot.github.publish import CHECK_NAME, publish
 from bot.policy.decide import Decision, evaluate, load_default_policy
+from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_git import BRANCH, RunRepos, make_run_repos
 from tests.helpers.github_git_data import GitDataAPI
-from tests.helpers.github_repo_api import RepoAPI
+from tests.helpers.github_objects import check_run
 from tests.unit.github.support import pull, token_body
 
 REPO = "octo/widgets"
@@ -34,10 +35,10 @@ def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> Installation
 
 
 @pytest.fixture
-def api(github_api: respx.MockRouter, repos: RunRepos) -> RepoAPI:
+def api(github_api: respx.MockRouter, repos: RunRepos) -> FakeGitHub:
     """GitHub's state for octo/widgets, with a CODEOWNERS on the default branch; its Git Data
     API works on the run's bare remote."""
-    state = RepoAPI(files={".github/CODEOWNERS": "* @lead\n"}, git=GitDataAPI(repos.remote))
+    state = FakeGitHub(files={".github/CODEOWNERS": "* @lead\n"}, git=GitDataAPI(repos.remote))
     return state.install(github_api)
 
 
@@ -128,7 +129,7 @@ def _sent(github_api: respx.MockRouter, method: str, path: str) -> list[object]:
 
 
 def test_publish_pushes_the_branch_and_opens_a_draft_pr_that_closes_the_issue(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     published = _publish(client, repos)
 
@@ -144,7 +145,7 @@ def test_publish_pushes_the_branch_and_opens_a_draft_pr_that_closes_the_issue(
 
 
 def test_publish_is_idempotent_across_retries(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     review = _review(_issue("src/widget.py", 2))
     first = _publish(client, repos, review=review)
@@ -159,7 +160,7 @@ def test_publish_is_idempotent_across_retries(
 
 
 def test_a_revision_updates_the_same_branch_and_pr_with_a_check_run_on_the_new_head(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     first = _publish(client, repos)
     old_head = repos.workspace.head()
@@ -182,7 +183,7 @@ def test_a_revision_updates_the_same_branch_and_pr_with_a_check_run_on_the_new_h
 
 
 def test_the_runs_known_pr_is_updated_when_found_by_number(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     first = _publish(client, repos)
     api.pulls[first.pr_number]["head"]["label"] = "octo:renamed"  # not found by branch
@@ -194,7 +195,7 @@ def test_the_runs_known_pr_is_updated_when_found_by_number(
 
 
 def test_a_closed_pr_of_the_run_is_never_replaced_by_a_second_one(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     first = _publish(client, repos)
     api.pulls[first.pr_number]["state"] = "closed"
@@ -211,7 +212,7 @@ def test_a_closed_pr_of_the_run_is_never_replaced_by_a_second_one(
 
 
 def test_an_unreadable_pull_request_listing_fails_before_the_branch_is_made(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     listed = pull(100)
     del listed["node_id"]  # a field Draftsmith reads (to release the gate)
@@ -224,7 +225,7 @@ def test_an_unreadable_pull_request_listing_fails_before_the_branch_is_made(
 
 
 def test_a_pr_opened_concurrently_is_updated_not_duplicated(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     lookups = {"n": 0}
     list_route = next(r for r in github_api.routes if "pulls$" in str(r.pattern))
@@ -253,7 +254,7 @@ def _other_pr() -> dict[str, object]:
 
 
 def test_the_body_gets_closes_when_the_draft_lacks_it(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     published = _publish(client, repos, draft=_draft(body="## Summary\nAdds the widget.\n"))
 
@@ -264,7 +265,7 @@ def test_the_body_gets_closes_when_the_draft_lacks_it(
 
 
 def test_a_gated_change_is_labelled_and_its_check_asks_for_an_owner(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     decision = _decision([".github/workflows/ci.yml"], {".github/workflows/ci.yml": ["@ops"]})
     published = _publish(client, repos, draft=_draft(Gate.needs_approval), decision=decision)
@@ -278,7 +279,7 @@ def test_a_gated_change_is_labelled_and_its_check_asks_for_an_owner(
 
 
 def test_a_revision_that_is_no_longer_gated_drops_the_needs_approval_label(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     gated = _decision(["pyproject.toml"], {"pyproject.toml": ["@lead"]})
     first = _publish(client, repos, draft=_draft(Gate.needs_approval), decision=gated)
@@ -290,7 +291,7 @@ def test_a_revision_that_is_no_longer_gated_drops_the_needs_approval_label(
 
 
 def test_a_blocked_change_never_leaves_the_workspace(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     decision = _decision([".env"])
     assert decision.gate is Gate.blocked
@@ -306,7 +307,7 @@ def test_a_blocked_change_never_leaves_the_workspace(
 
 
 def test_check_run_has_the_summary_and_one_annotation_per_located_review_issue(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     review = _review(
         _issue("src/widget.py", 2, "returns the wrong value"),
@@ -329,10 +330,8 @@ def test_check_run_has_the_summary_and_one_annotation_per_located_review_issue(
 
 
 def test_an_existing_draftsmith_check_on_the_head_is_reused(
-    github_api: respx.MockRouter, client: InstallationClient, api: RepoAPI, repos: RunRepos
+    github_api: respx.MockRouter, client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
-    from tests.helpers.github_repo_api import check_run
-
     # the branch made by an earlier, killed attempt: the head is GitHub's commit
     base = repos.workspace.git("rev-parse", "main").strip()
     publish_branch(
@@ -401,7 +400,7 @@ CODEOWNERS_CASES = {
 def test_reviewers_are_the_code_owners_of_the_changed_files(
     github_api: respx.MockRouter,
     client: InstallationClient,
-    api: RepoAPI,
+    api: FakeGitHub,
     repos: RunRepos,
     files: dict[str, str],
     paths: list[str],
@@ -423,7 +422,7 @@ def test_reviewers_are_the_code_owners_of_the_changed_files(
 
 
 def test_changed_files_default_to_the_diff_from_the_base_branch(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     api.files = {".github/CODEOWNERS": "*.md @docs-writer\nsrc/ @coder\n"}
     repos.commit("NOTES.md", "notes\n")
@@ -434,7 +433,7 @@ def test_changed_files_default_to_the_diff_from_the_base_branch(
 
 
 def test_an_owner_github_refuses_is_logged_and_the_others_are_still_requested(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos, caplog: pytest.LogCaptureFixture
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos, caplog: pytest.LogCaptureFixture
 ) -> None:
     api.files = {".github/CODEOWNERS": "* @kim @gone-user @octo/backend\n"}
     api.collaborators = {"kim"}
@@ -451,7 +450,7 @@ def test_an_owner_github_refuses_is_logged_and_the_others_are_still_requested(
 
 
 def test_a_failed_push_to_an_https_remote_does_not_reveal_the_token(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     with pytest.raises(WorkspaceError) as caught:
         publish(
@@ -473,7 +472,7 @@ def test_a_failed_push_to_an_https_remote_does_not_reveal_the_token(
 
 
 def test_only_a_draftsmith_branch_is_force_pushed(
-    client: InstallationClient, api: RepoAPI, repos: RunRepos
+    client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     with pytest.raises(GitHubError, match="only draftsmith/ branches"):
         _publish(client, repos, draft=_draft().model_copy(update={"branch": "main"}))
