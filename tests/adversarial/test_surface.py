@@ -42,7 +42,13 @@ def finished_run(system: Any, **values: Any) -> Any:
         installation_id=INSTALLATION,
         requested_by="carol",
     )
-    return seed_state(system.store, run.id, status=Status.approved, phase=Phase.done, **values)
+    # hold the run's lock while it is walked to its end: the embedded worker's sweep of
+    # unfinished, unlocked runs must not pick it up half-way (and clone file:///nowhere)
+    assert system.store.claim_run(run.id, "test-seeder", ttl_s=600)
+    try:
+        return seed_state(system.store, run.id, status=Status.approved, phase=Phase.done, **values)
+    finally:
+        system.store.release_run(run.id, "test-seeder")
 
 
 @pytest.mark.parametrize(
