@@ -10,10 +10,10 @@ makes (its first edit breaks add) and behaves in each mode as a model would:
 - **no loop**: the coder answers the same broken edit at once as a whole change; the tester's
   suite fails, the reviewer's rules send it back, the coder answers the fix in revision 1.
 
-Both through `draftsmith run` (bot.local.run_local_pipeline) with the real bubblewrap sandbox and
-the scripted model on a loopback HTTP server, answering with realistic usage (prompt tokens from
-the request's size). Measured per run: revisions, wall time, the coder's steps and the sandbox
-time of each `run` step (from the stored transcript), model calls per role and tokens.
+Both through `draftsmith run` (bot.runtime.local.run_local_pipeline) with the real bubblewrap
+sandbox and the scripted model on a loopback HTTP server, answering with realistic usage (prompt
+tokens from the request's size). Measured per run: revisions, wall time, the coder's steps and the
+sandbox time of each `run` step (from the stored transcript), model calls per role and tokens.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from bot.config import Settings  # noqa: E402
-from bot.local import run_local_pipeline  # noqa: E402
+from bot.runtime.local import run_local_pipeline  # noqa: E402
+from bot.shared.config import Settings  # noqa: E402
 from bot.store.runs import Store  # noqa: E402
 from tests.helpers.loop_scripts import (  # noqa: E402
     ADD,

@@ -2,8 +2,8 @@
 
 Usage: .venv/bin/python benchmarks/pipeline_overhead.py [-k 5] [--json] [--profile N]
 
-Each of K runs does what `draftsmith run` does (bot.local.run_local_pipeline: create the run,
-advance it phase by phase until it settles, fetch its branch back into the repository) on a
+Each of K runs does what `draftsmith run` does (bot.runtime.local.run_local_pipeline: create the
+run, advance it phase by phase until it settles, fetch its branch back into the repository) on a
 fresh copy of the small calc repository (tests/helpers/repos.py PYTHON_FILES), answered by the
 scripted model of the end-to-end tests (tests/helpers/scripts.py happy_path(): one answer per
 role) served from a real loopback HTTP server, with the real bubblewrap sandbox.
@@ -47,7 +47,6 @@ import httpx  # noqa: E402
 import openai  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
-from bot.config import Settings  # noqa: E402
 from bot.model.base import Completion, Tool  # noqa: E402
 from bot.model.client import ModelClient  # noqa: E402
 from bot.policy.decide import RepoConfig  # noqa: E402
@@ -58,6 +57,7 @@ from bot.run.states import ACTIVE  # noqa: E402
 from bot.sandbox.base import ExecResult, Limits  # noqa: E402
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem  # noqa: E402
 from bot.sandbox.choose import python_toolbox  # noqa: E402
+from bot.shared.config import Settings  # noqa: E402
 from bot.store.runs import Store  # noqa: E402
 from tests.helpers.repos import PYTHON_FILES, make_repo  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402

@@ -5,8 +5,8 @@ Usage: .venv/bin/python benchmarks/replay.py --cases CASES.jsonl --bundle REPO.b
 
 Each case (one line of cases.jsonl: see /work/shared/datasets/replay/README.md) is a real commit
 and its parent. The repository is cloned from the bundle and checked out at the parent; then
-`draftsmith run` (bot.local.run_local_pipeline) runs on it with the real bubblewrap sandbox and
-an oracle model on a loopback HTTP server (tests/helpers/scripted_model.py, the wire format of
+`draftsmith run` (bot.runtime.local.run_local_pipeline) runs on it with the real bubblewrap sandbox
+and an oracle model on a loopback HTTP server (tests/helpers/scripted_model.py, the wire format of
 the Chat Completions API): the planner names the commit's source files, the coder answers their
 content at the commit, the reviewer approves, the tester answers the commit's test files. The
 coder answers the same change again if asked for a revision (which then changes nothing).
@@ -43,12 +43,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from bot.config import Settings  # noqa: E402
-from bot.local import run_local_pipeline  # noqa: E402
+from bot.runtime.local import run_local_pipeline  # noqa: E402
 from bot.sandbox.base import Limits  # noqa: E402
 from bot.sandbox.choose import get_sandbox  # noqa: E402
 from bot.sandbox.junit import JUnitReportError  # noqa: E402
 from bot.sandbox.runners import parse_junit, read_report  # noqa: E402
+from bot.shared.config import Settings  # noqa: E402
 from bot.store.runs import Store  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402
 

@@ -26,7 +26,7 @@ bin, else the root's), on its test files and its whole suite, as a person testin
 would (`--install` runs at the root, through `sh -c`: `... && pnpm -r build` when packages import
 each other's builds).
 
-Then `draftsmith run` (bot.local.run_local_pipeline) on a clone at the parent with the real
+Then `draftsmith run` (bot.runtime.local.run_local_pipeline) on a clone at the parent with the real
 bubblewrap sandbox and an oracle model (tests/helpers/scripted_model.py): the coder answers the
 commit's source files, the tester its test files, the reviewer approves. Reported: converged,
 pinned == fail_to_pass, the evidence's suite figures == the runner's own. Nothing here knows
@@ -53,9 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 
 from bot.agents.tester import is_test_path  # noqa: E402
-from bot.config import Settings  # noqa: E402
 from bot.environment.node import touched_packages  # noqa: E402
-from bot.local import run_local_pipeline  # noqa: E402
+from bot.runtime.local import run_local_pipeline  # noqa: E402
+from bot.shared.config import Settings  # noqa: E402
 from bot.store.runs import Store  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402
 

@@ -2,12 +2,12 @@
 
 Usage: .venv/bin/python benchmarks/store_calls.py [--json]
 
-One scripted run, as `draftsmith run` does it (bot.local.run_local_pipeline), on a fresh copy of
-the small calc repository (tests/helpers/repos.py PYTHON_FILES), answered by the scripted model
-of the end-to-end tests (tests/helpers/scripts.py happy_path()) from a loopback HTTP server, with
-the real bubblewrap sandbox. Every public method of the Store instance is wrapped with a counter;
-a call made from inside another store call (`create_run` asking `active_run_for`, say) is not
-counted again: the figure is round-trips asked for by the rest of the code. Each call is
+One scripted run, as `draftsmith run` does it (bot.runtime.local.run_local_pipeline), on a fresh
+copy of the small calc repository (tests/helpers/repos.py PYTHON_FILES), answered by the scripted
+model of the end-to-end tests (tests/helpers/scripts.py happy_path()) from a loopback HTTP server,
+with the real bubblewrap sandbox. Every public method of the Store instance is wrapped with a
+counter; a call made from inside another store call (`create_run` asking `active_run_for`, say) is
+not counted again: the figure is round-trips asked for by the rest of the code. Each call is
 attributed to the phase whose `Engine.advance` is running (`outside` otherwise: creating the
 run, the local driver's own reads). The engine's stop watch (a `get_run` every 0.5 s while a
 step runs) is counted apart: it follows wall time. The rest is deterministic.
@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from bot.config import Settings  # noqa: E402
-from bot.local import run_local_pipeline  # noqa: E402
 from bot.run import engine as engine_module  # noqa: E402
+from bot.runtime.local import run_local_pipeline  # noqa: E402
+from bot.shared.config import Settings  # noqa: E402
 from bot.store.runs import Store  # noqa: E402
 from tests.helpers.repos import PYTHON_FILES, make_repo  # noqa: E402
 from tests.helpers.scripted_model import ScriptedModel, serve_model  # noqa: E402

@@ -498,9 +498,9 @@ def components(n: int, threads: int) -> dict[str, Any]:
 
     from pydantic import SecretStr
 
-    from bot.config import Settings
     from bot.jobs.queue import TaskQueue
     from bot.runtime import setup_process
+    from bot.shared.config import Settings
     from bot.steering.commands import Command, dump_command
     from webhooks.routing import route
     from webhooks.signature import verify

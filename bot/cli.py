@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.config import Settings, load_settings
-from bot.errors import DraftsmithError
+from bot.shared.config import Settings, load_settings
+from bot.shared.errors import DraftsmithError
 
 app = typer.Typer(
     help="Draftsmith: labelled issues become tested draft pull requests.",
@@ -205,7 +205,7 @@ def runs(
 @app.command()
 def doctor() -> None:
     """Check configuration, database, queue, sandbox, model endpoint and GitHub credentials."""
-    from bot.doctor import run_checks
+    from bot.runtime.doctor import run_checks
 
     settings = _settings()
     # The report is the output: only warnings and errors are logged (to stderr) meanwhile.
@@ -290,7 +290,7 @@ def run_local(
     ] = None,
 ) -> None:
     """Run the whole pipeline on a local git repository, without GitHub."""
-    from bot.local import run_local_pipeline
+    from bot.runtime.local import run_local_pipeline
 
     if (request is None) == (issue_file is None):
         console.print("[red]error:[/red] give exactly one of --request TEXT or --issue-file FILE")

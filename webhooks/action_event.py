@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.action.drive import ActionRequest
-from bot.errors import ConfigError
+from bot.shared.errors import ConfigError
 from bot.steering.commands import Command, InstallationChanged
 from webhooks.payload import PayloadError, parse_payload
 from webhooks.routing import Ignored, MalformedPayload, Pong, route

@@ -15,9 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bot.errors import DraftsmithError
 from bot.jobs.queue import TaskQueue
 from bot.observe.metrics import record_delivery
+from bot.shared.errors import DraftsmithError
 from bot.steering.commands import dump_command
 from bot.store.runs import Store
 from bot.store.vocabulary import DeliveryState

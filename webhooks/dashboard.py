@@ -22,10 +22,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from bot.errors import DraftsmithError, StoreError
 from bot.model.usage import format_cost
 from bot.observe import metrics, runview
 from bot.security.masking import process_masker
+from bot.shared.errors import DraftsmithError, StoreError
 from bot.store.runs import Store
 from webhooks.throttle import LoginThrottle
 

@@ -25,14 +25,14 @@ from huey import MemoryHuey
 from pydantic import SecretStr
 from rich.console import Console
 
-from bot.config import Settings
-from bot.errors import ConfigError, DraftsmithError
 from bot.github.client import TokenGateway
 from bot.jobs.queue import TaskQueue
-from bot.local import EXIT_CODES, check_model
 from bot.observe.progress import marker
 from bot.run.states import ACTIVE
 from bot.runtime import Runtime
+from bot.runtime.local import EXIT_CODES, check_model
+from bot.shared.config import Settings
+from bot.shared.errors import ConfigError, DraftsmithError
 from bot.steering.commands import (
     Command,
     CommentCommand,

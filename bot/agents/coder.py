@@ -11,11 +11,11 @@ import json
 
 from bot.agents.loop import CoderLoop
 from bot.agents.prompting import file_blocks, messages
-from bot.contracts import CodeSubmission, ImplementationPlan
-from bot.errors import WorkspaceError
 from bot.model.base import Completion, Model, Tool
 from bot.repo.workspace import Workspace
 from bot.security.untrusted import as_data
+from bot.shared.contracts import CodeSubmission, ImplementationPlan
+from bot.shared.errors import WorkspaceError
 
 
 def repository_tools(workspace: Workspace) -> list[Tool]:

@@ -16,7 +16,11 @@ from typing import Any
 from bot.agents.loop import LoopStep
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.render import basis_markdown, coverage_of, coverage_text
-from bot.contracts import (
+from bot.github.markdown import closes, code, host_of, inert, inert_line, title
+from bot.model.usage import format_cost
+from bot.policy.decide import TEST_INFRASTRUCTURE_REASON, Decision
+from bot.repo.instructions import MAX_FILE_CHARS
+from bot.shared.contracts import (
     CodeChange,
     Gate,
     ImplementationPlan,
@@ -26,10 +30,6 @@ from bot.contracts import (
     TestOutcome,
     TestPlan,
 )
-from bot.github.markdown import closes, code, host_of, inert, inert_line, title
-from bot.model.usage import format_cost
-from bot.policy.decide import TEST_INFRASTRUCTURE_REASON, Decision
-from bot.repo.instructions import MAX_FILE_CHARS
 from bot.store.tables import Run
 
 NEEDS_APPROVAL_LABEL = "needs-approval"

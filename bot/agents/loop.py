@@ -23,14 +23,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.contracts import CodeChange, EditOperation, FileEdit, Gate, SearchReplace
-from bot.errors import BudgetExhausted, DraftsmithError, RunStopped, WorkspaceError
 from bot.model.base import Tool
 from bot.model.parts import is_error
 from bot.policy.decide import Policy, evaluate
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import TOOLBOX_MOUNT, Limits, Sandbox
 from bot.security.untrusted import as_data
+from bot.shared.contracts import CodeChange, EditOperation, FileEdit, Gate, SearchReplace
+from bot.shared.errors import BudgetExhausted, DraftsmithError, RunStopped, WorkspaceError
 
 RUN_WALL_TIME_S = 300.0
 """The longest one `run` may take (the run's own sandbox limits apply when lower)."""

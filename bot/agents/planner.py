@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.agents.prompting import file_blocks, messages
-from bot.contracts import ImplementationPlan
 from bot.github.markdown import code, inert, inert_line
 from bot.model.base import Completion, Model
 from bot.policy.decide import Decision
 from bot.security.untrusted import as_data
+from bot.shared.contracts import ImplementationPlan
 
 
 class Planner:

@@ -6,8 +6,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bot.condense import condense
 from bot.security.untrusted import UNTRUSTED_RULE, as_data
+from bot.shared.condense import condense
 
 __all__ = ["condense"]
 

@@ -15,9 +15,9 @@ import json
 from bot.agents.prompting import condense, messages
 from bot.analysis.evidence import ReviewEvidence
 from bot.analysis.render import analysis_text, coverage_text, tests_text
-from bot.contracts import ReviewResult
 from bot.model.base import Completion, Model
 from bot.security.untrusted import as_data
+from bot.shared.contracts import ReviewResult
 
 
 class Reviewer:

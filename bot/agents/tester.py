@@ -13,7 +13,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bot.agents.prompting import condense, file_blocks, messages
-from bot.contracts import (
+from bot.environment.cache import RepositoryCache
+from bot.environment.detect import dependency_files
+from bot.environment.prepare import PreparedEnvironment, exclude_scratch, prepare_environment
+from bot.github.markdown import commit_text
+from bot.model.base import Completion, Model
+from bot.policy.decide import Policy, RepoConfig
+from bot.repo.changes import changed_symbols
+from bot.repo.workspace import Workspace
+from bot.sandbox.base import Limits, Sandbox
+from bot.security.test_infrastructure import infrastructure_refusal
+from bot.security.untrusted import as_data
+from bot.shared.contracts import (
     CodeChange,
     EditOperation,
     FileEdit,
@@ -23,18 +34,7 @@ from bot.contracts import (
     TestReport,
     TestStatus,
 )
-from bot.environment.cache import RepositoryCache
-from bot.environment.detect import dependency_files
-from bot.environment.prepare import PreparedEnvironment, exclude_scratch, prepare_environment
-from bot.errors import WorkspaceError
-from bot.github.markdown import commit_text
-from bot.model.base import Completion, Model
-from bot.policy.decide import Policy, RepoConfig
-from bot.repo.changes import changed_symbols
-from bot.repo.workspace import Workspace
-from bot.sandbox.base import Limits, Sandbox
-from bot.security.test_infrastructure import infrastructure_refusal
-from bot.security.untrusted import as_data
+from bot.shared.errors import WorkspaceError
 from bot.testing.checkout import base_checked_out, restore
 from bot.testing.node import target_notes
 from bot.testing.suite import run_suite

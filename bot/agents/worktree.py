@@ -15,10 +15,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.contracts import CodeChange, EditOperation, FileEdit
 from bot.environment.prepare import MARKER, exclude_scratch
-from bot.errors import WorkspaceError
 from bot.repo.workspace import Workspace
+from bot.shared.contracts import CodeChange, EditOperation, FileEdit
+from bot.shared.errors import WorkspaceError
 
 ENVIRONMENT_DIRS = (".venv", "node_modules")
 """The prepared environment in the workdir: writable by the loop's commands, read by the tests."""

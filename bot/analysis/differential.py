@@ -21,9 +21,9 @@ from typing import Literal
 
 from bot.analysis.findings import Finding, introduced
 from bot.analysis.tools import CONFIG_FILES, Analyser, plan
-from bot.errors import WorkspaceError
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.runners import REPORT_DIR
+from bot.shared.errors import WorkspaceError
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from bot.analysis.coverage import ChangeCoverage
 from bot.analysis.differential import DifferentialAnalysis, analyse_change
 from bot.analysis.render import coverage_of
 from bot.analysis.rules import analysis_issues, test_issues
-from bot.contracts import ImplementationPlan, ReviewIssue, ReviewResult, TestOutcome
 from bot.repo.changes import added_lines
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.toolbox import toolbox_program
 from bot.security.credentials import find_credentials, to_review_issue
+from bot.shared.contracts import ImplementationPlan, ReviewIssue, ReviewResult, TestOutcome
 
 
 @dataclass

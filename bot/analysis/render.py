@@ -13,7 +13,7 @@ from bot.analysis.coverage import (
 )
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.rules import analysis_issues, test_issues
-from bot.contracts import ReviewResult, Severity, TestOutcome
+from bot.shared.contracts import ReviewResult, Severity, TestOutcome
 
 MAX_LISTED = 40
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bot.analysis.coverage import ChangeCoverage, junit_name
 from bot.analysis.differential import DifferentialAnalysis
-from bot.contracts import ReviewIssue, Severity, TestOutcome, TestStatus
+from bot.shared.contracts import ReviewIssue, Severity, TestOutcome, TestStatus
 from bot.testing.proof import RAN_AND_FAILED
 
 MAX_DETAILS = 1500

@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from bot.config import Settings
 from bot.demo.recorded import MODEL_NAME, RecordedModel, load_answers, serve_recording
-from bot.local import run_local_pipeline
+from bot.runtime.local import run_local_pipeline
+from bot.shared.config import Settings
 from bot.store.runs import Store
 
 NOTE = (

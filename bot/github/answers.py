@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import GitHubError
+from bot.shared.errors import GitHubError
 
 if TYPE_CHECKING:
     from githubkit import GitHub

@@ -19,11 +19,11 @@ import logging
 import subprocess
 from dataclasses import dataclass
 
-from bot.errors import GitHubError, WorkspaceError
 from bot.github.client import InstallationClient, git_credentials
 from bot.github.gitdata import GitData, TreeEntry
 from bot.github.objects import Via
 from bot.repo.workspace import Workspace
+from bot.shared.errors import GitHubError, WorkspaceError
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ import httpx
 from githubkit import AppAuthStrategy, TokenAuthStrategy
 from githubkit.utils import UNSET
 
-from bot.errors import ConfigError, GitHubError
 from bot.github.answers import body_of, parse, read, read_pages, server_version
 from bot.github.checks import CheckRuns
 from bot.github.deliveries import DEFAULT_WINDOW, redeliver_failed
@@ -34,11 +33,12 @@ from bot.github.transport import (
     RetryPolicy,
 )
 from bot.security.masking import register_secret
+from bot.shared.errors import ConfigError, GitHubError
 
 if TYPE_CHECKING:
     from githubkit.auth import BaseAuthStrategy
 
-    from bot.config import Settings
+    from bot.shared.config import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.errors import GitHubError
 from bot.github.answers import read_list
 from bot.github.models import delivery_ok
 from bot.github.objects import HookDelivery
 from bot.github.transport import API_VERSION, GitHubClient
+from bot.shared.errors import GitHubError
 
 logger = logging.getLogger(__name__)
 

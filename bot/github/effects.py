@@ -3,19 +3,19 @@
 `InstallationEffects` wraps an `InstallationClient` scoped to the run's repository: git's
 credentials for its clone URL, the issue comments the run posts, write-access checks of the
 people who steered it, and publishing (`bot.github.publish`). The composition root
-(`bot/runtime.py`) builds one per run; the run core sees only the port.
+(`bot/runtime/__init__.py`) builds one per run; the run core sees only the port.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.contracts import PullRequestDraft, ReviewResult
 from bot.github.client import InstallationClient, git_credentials
 from bot.github.objects import Published
 from bot.github.publish import publish
 from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
+from bot.shared.contracts import PullRequestDraft, ReviewResult
 
 
 class InstallationEffects:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from bot.condense import condense
-from bot.contracts import Gate
 from bot.github.checks import FailingCheck
 from bot.github.client import InstallationClient
 from bot.github.models import can_maintain
 from bot.github.publish import CHECK_NAME, NEEDS_APPROVAL_LABEL
 from bot.policy.decide import Authorisation, Decision
+from bot.shared.condense import condense
+from bot.shared.contracts import Gate
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.errors import GitHubError
 from bot.github.answers import Answer, read
 from bot.github.models import RepoLike, repo_parts
 from bot.github.transport import API_VERSION, GitHubClient
+from bot.shared.errors import GitHubError
 
 MAX_TEXT_BLOB = 1_000_000
 """Larger blobs (and any that is not UTF-8) are sent base64-encoded."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.errors import GitHubError
 from bot.github.objects import CheckRun, HookDelivery, Permission
+from bot.shared.errors import GitHubError
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 FAILING_CONCLUSIONS = frozenset({"failure", "timed_out", "action_required", "startup_failure"})

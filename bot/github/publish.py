@@ -13,8 +13,6 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
-from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
-from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.branch import BranchPublished, publish_branch
 from bot.github.checks import Annotation, Conclusion
 from bot.github.client import InstallationClient
@@ -23,6 +21,8 @@ from bot.github.markdown import closes, code, inert_line
 from bot.github.objects import CheckAnnotation, CheckRun, Published, PullRequest, Via
 from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
+from bot.shared.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
+from bot.shared.errors import GitHubError, PolicyError, WorkspaceError
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.errors import GitHubError
 from bot.github.answers import read, read_list, read_pages
 from bot.github.models import RepoLike, repo_parts
 from bot.github.objects import PullRequest, Review, ReviewComment
 from bot.github.transport import API_VERSION, GitHubClient
+from bot.shared.errors import GitHubError
 
 logger = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from githubkit.exception import (
 )
 from githubkit.retry import RetryOption
 
-from bot.errors import GitHubError
 from bot.observe.telemetry import github_span, record_status
 from bot.security.masking import process_masker, register_secret
+from bot.shared.errors import GitHubError
 
 logger = logging.getLogger(__name__)
 

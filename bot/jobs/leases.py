@@ -26,8 +26,8 @@ from types import TracebackType
 
 from sqlalchemy import update
 
-from bot.errors import DraftsmithError
 from bot.run.states import ACTIVE
+from bot.shared.errors import DraftsmithError
 from bot.store.runs import Store
 from bot.store.tables import Delivery, Run, utcnow
 from bot.store.vocabulary import DeliveryState

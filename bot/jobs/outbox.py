@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from bot.errors import DraftsmithError
 from bot.jobs.queue import TaskQueue
+from bot.shared.errors import DraftsmithError
 from bot.store.runs import Store
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-from bot.errors import ConfigError, QueueError
+from bot.shared.errors import ConfigError, QueueError
 
 logger = logging.getLogger(__name__)
 

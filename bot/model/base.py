@@ -13,8 +13,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from bot.config import Role
 from bot.model.usage import Price, Usage
+from bot.shared.config import Role
 
 T = TypeVar("T", bound=BaseModel)
 

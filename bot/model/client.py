@@ -14,8 +14,6 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
-from bot.config import Role, Settings
-from bot.errors import ContractError, ModelError
 from bot.model.base import CallGuard, Completion, Tool
 from bot.model.errors import endpoint_error, refused
 from bot.model.parts import (
@@ -30,6 +28,8 @@ from bot.model.parts import (
 from bot.model.usage import Price, Usage, UsageLedger, load_prices, usage_of
 from bot.observe.telemetry import record_model_call, tool_span
 from bot.security.masking import process_masker
+from bot.shared.config import Role, Settings
+from bot.shared.errors import ContractError, ModelError
 
 __all__ = ["CallGuard", "Completion", "ModelClient", "Price", "Tool", "Usage", "UsageLedger"]
 

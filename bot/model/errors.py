@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 
 import openai
 
-from bot.errors import ModelError, ModelUnavailable
+from bot.shared.errors import ModelError, ModelUnavailable
 
 UNAVAILABLE_STATUSES = frozenset({408, 409, 429})
 """Besides 5xx, the statuses the openai client retries and that mean "not now" (after retries)."""

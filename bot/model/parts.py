@@ -12,8 +12,8 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import BudgetExhausted, DraftsmithError, RunStopped
 from bot.model.base import Tool
+from bot.shared.errors import BudgetExhausted, DraftsmithError, RunStopped
 
 logger = logging.getLogger(__name__)
 

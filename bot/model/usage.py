@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError
+from bot.shared.errors import ConfigError
 
 
 @dataclass(frozen=True)

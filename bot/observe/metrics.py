@@ -23,8 +23,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from bot.errors import StoreError
 from bot.run.states import Status
+from bot.shared.errors import StoreError
 from bot.store.runs import Store
 from bot.store.tables import PhaseRecord, Run, RunEvent, as_aware
 from bot.store.vocabulary import EventKind

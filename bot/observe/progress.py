@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.errors import GitHubError
 from bot.github.client import InstallationClient
 from bot.github.markdown import inert_line
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
 from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
 from bot.run.transitions import PHASE_ORDER
+from bot.shared.errors import GitHubError
 from bot.store.runs import Store
 from bot.store.tables import Run
 

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.errors import PolicyError
 from bot.policy.pathglob import compile_glob
+from bot.shared.errors import PolicyError
 
 logger = logging.getLogger(__name__)
 

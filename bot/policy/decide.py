@@ -12,7 +12,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from pydantic import Field
 
-from bot.contracts import Gate
 from bot.policy.config import (
     DEFAULT_POLICY_RESOURCE,
     REPO_CONFIG_PATH,
@@ -32,6 +31,7 @@ from bot.policy.config import (
 )
 from bot.policy.pathglob import matching, normalise_path
 from bot.sandbox.phases import allowed
+from bot.shared.contracts import Gate
 
 __all__ = [
     "Authorisation",

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-from bot.errors import PolicyError
+from bot.shared.errors import PolicyError
 
 
 @lru_cache(maxsize=1024)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from bot.contracts import CodeChange, EditOperation, FileEdit
-from bot.errors import WorkspaceError
+from bot.shared.contracts import CodeChange, EditOperation, FileEdit
+from bot.shared.errors import WorkspaceError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ Where things live:
                     revision) and `Artifacts`, the typed reads and writes of one run.
 - `ports.py`        the Protocols the run core types against (`RunStore`, `GitHubEffects`, and
                     `Model`/`Sandbox` from their base modules); the concrete adapters are built
-                    at the composition root (`bot/runtime.py`) and passed in.
+                    at the composition root (`bot/runtime/__init__.py`) and passed in.
 - `context.py`      `Services` (built once per process), `RunContext` (one run, one worker),
                     `StepResult` and the `Step` protocol.
 - `steps/`          one module per working phase: planning, coding, reviewing, testing,

@@ -16,7 +16,12 @@ from pydantic import TypeAdapter
 
 from bot.agents.loop import LoopStep
 from bot.analysis.differential import DifferentialAnalysis
-from bot.contracts import (
+from bot.github.objects import Published
+from bot.policy.decide import Decision
+from bot.run.candidates import Candidate, Evaluated, Verdict
+from bot.run.ports import RunStore
+from bot.security.screening import Flag
+from bot.shared.contracts import (
     CodeChange,
     FileEdit,
     ImplementationPlan,
@@ -27,11 +32,6 @@ from bot.contracts import (
     TestPlan,
     TestReport,
 )
-from bot.github.objects import Published
-from bot.policy.decide import Decision
-from bot.run.candidates import Candidate, Evaluated, Verdict
-from bot.run.ports import RunStore
-from bot.security.screening import Flag
 from bot.store.tables import Artifact
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from bot.analysis.differential import DifferentialAnalysis
 from bot.analysis.render import coverage_of
 from bot.analysis.rules import test_issues
-from bot.contracts import CodeChange, TestOutcome, TestPlan
+from bot.shared.contracts import CodeChange, TestOutcome, TestPlan
 
 
 @dataclass(frozen=True)

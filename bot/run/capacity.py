@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import Settings
 from bot.run.lifecycle import Lifecycle
 from bot.run.ports import RunCaps, RunStore
 from bot.run.transitions import Move
+from bot.shared.config import Settings
 from bot.store.tables import Run
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from bot.contracts import IssueText
-from bot.errors import PolicyError, WorkspaceError
 from bot.policy.decide import RepoConfig, parse_repo_config
 from bot.repo.workspace import Workspace
 from bot.run import artifacts, resume
@@ -14,6 +12,8 @@ from bot.run.context import Services
 from bot.run.ports import RunStore
 from bot.security.hidden import strip_hidden
 from bot.security.screening import screen
+from bot.shared.contracts import IssueText
+from bot.shared.errors import PolicyError, WorkspaceError
 from bot.store.tables import Run
 from bot.store.vocabulary import EventKind
 

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from bot.config import Settings
 from bot.model.usage import Usage
 from bot.policy.decide import Policy, RepoConfig
 from bot.repo.workspace import Workspace
@@ -19,6 +18,7 @@ from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.base import Limits, Sandbox
 from bot.security.screening import PATTERNS, screen, screen_file
+from bot.shared.config import Settings
 from bot.store.tables import Run
 
 BOT_LOGIN = "draftsmith[bot]"

@@ -14,14 +14,6 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import Settings
-from bot.errors import (
-    BudgetExhausted,
-    ContractError,
-    DraftsmithError,
-    ModelUnavailable,
-    RunStopped,
-)
 from bot.observe.endings import crash_reason
 from bot.observe.telemetry import phase_span, record_outcome, run_span
 from bot.policy.decide import Policy, RepoConfig, load_default_policy, merge
@@ -39,6 +31,14 @@ from bot.run.steps import STEPS
 from bot.run.transitions import Move, target
 from bot.run.waiting import end_outage, plan_wait
 from bot.sandbox.base import Limits, Sandbox
+from bot.shared.config import Settings
+from bot.shared.errors import (
+    BudgetExhausted,
+    ContractError,
+    DraftsmithError,
+    ModelUnavailable,
+    RunStopped,
+)
 from bot.store.tables import Run, utcnow
 from bot.store.vocabulary import EventKind
 

@@ -20,12 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.errors import BudgetExhausted, RunStopped
 from bot.model.usage import Price, Usage, estimate_prompt_tokens, price_for
 from bot.policy.decide import Budgets
 from bot.run.ports import RunStore
 from bot.run.states import Status
 from bot.sandbox.base import ExecResult, Limits, Sandbox
+from bot.shared.errors import BudgetExhausted, RunStopped
 from bot.store.tables import Run, utcnow
 
 logger = logging.getLogger(__name__)

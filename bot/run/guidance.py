@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.errors import WorkspaceError
 from bot.repo.instructions import RepositoryGuidance, load_guidance
 from bot.run import artifacts
 from bot.run.context import RunContext
+from bot.shared.errors import WorkspaceError
 
 
 def guidance_for(ctx: RunContext, touched: Iterable[str] = ()) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 
 from bot.agents.deployer import build_draft
-from bot.contracts import Gate
-from bot.errors import DraftsmithError
 from bot.run import artifacts
 from bot.run.context import RunContext, StepResult
 from bot.run.evidence import collect
@@ -20,6 +18,8 @@ from bot.run.ports import GitHubEffects
 from bot.run.steps.deploying import Deploying
 from bot.run.transitions import PHASE_ORDER
 from bot.security.credentials import find_credentials
+from bot.shared.contracts import Gate
+from bot.shared.errors import DraftsmithError
 from bot.store.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)

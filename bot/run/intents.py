@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import ActiveRunConflict
 from bot.run.lifecycle import Lifecycle
 from bot.run.ports import RunStore
 from bot.run.states import ACTIVE, DELIVERED, Phase, Status
 from bot.run.transitions import Move
+from bot.shared.errors import ActiveRunConflict
 from bot.store.tables import Run
 from bot.store.vocabulary import EventKind
 

@@ -2,8 +2,8 @@
 
 Each port names only what the run core calls, with the adapter's own signatures, so mypy checks
 that the adapter satisfies it (structurally: the adapters do not import this module). The
-concrete adapters are built at the composition root (`bot/runtime.py`) and passed in; nothing
-under bot/run imports them (`tests/unit/test_structure.py`).
+concrete adapters are built at the composition root (`bot/runtime/__init__.py`) and passed in;
+nothing under bot/run imports them (`tests/unit/test_structure.py`).
 
 - `RunStore`: `bot.store.runs.Store` (SQLAlchemy); its in-process double is the same Store on a
   SQLite file in a temporary directory (the real queries, no server).
@@ -27,10 +27,10 @@ from bot.model.base import Model
 from bot.sandbox.base import Sandbox
 
 if TYPE_CHECKING:  # names in signatures only: the store imports RunCaps from here, cheaply
-    from bot.contracts import PullRequestDraft, ReviewResult
     from bot.github.objects import Published
     from bot.policy.decide import Decision
     from bot.repo.workspace import Workspace
+    from bot.shared.contracts import PullRequestDraft, ReviewResult
     from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent
 
 __all__ = ["GitHubEffects", "Model", "RunCaps", "RunStore", "Sandbox"]

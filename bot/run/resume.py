@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.agents.tester import TESTS_SUBJECT, tester_edits
-from bot.contracts import CodeChange, TestPlan
-from bot.errors import WorkspaceError
 from bot.repo.workspace import Workspace, branch_name
 from bot.run import artifacts
 from bot.run.artifacts import Artifacts
 from bot.run.ports import RunStore
 from bot.sandbox.ownership import reclaim
+from bot.shared.contracts import CodeChange, TestPlan
+from bot.shared.errors import WorkspaceError
 from bot.store.tables import Run
 from bot.testing.checkout import restore
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.errors import TransitionError
 from bot.run.states import ACTIVE, DELIVERED, TERMINAL, Phase, Status
+from bot.shared.errors import TransitionError
 
 # The phases a run walks, in order; `Move.advance` goes to the next one.
 PHASE_ORDER: tuple[Phase, ...] = (

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import Settings
-from bot.errors import ModelUnavailable
 from bot.run.context import StepResult
 from bot.run.lifecycle import Lifecycle
 from bot.run.ports import RunStore
 from bot.run.states import Status
 from bot.run.transitions import Move
+from bot.shared.config import Settings
+from bot.shared.errors import ModelUnavailable
 from bot.store.tables import Run, as_aware, utcnow
 from bot.store.vocabulary import EventKind
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from bot.errors import SandboxError
+from bot.shared.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bot.errors import SandboxError
 from bot.observe.telemetry import command_name, record_exec, sandbox_span
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, check_env
 from bot.sandbox.egress import (
@@ -56,6 +55,7 @@ from bot.sandbox.egress import (
 from bot.sandbox.ownership import UID_BASE, UID_SLOTS, UidLease, hand_back, hand_over
 from bot.sandbox.process import run_limited
 from bot.sandbox.setup_env import SetupNetwork
+from bot.shared.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 

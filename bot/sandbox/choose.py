@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bot.config import Settings
-from bot.errors import SandboxError
 from bot.sandbox.base import Sandbox
+from bot.shared.config import Settings
+from bot.shared.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 

@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import SandboxError
 from bot.sandbox import ownership
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, check_env
 from bot.sandbox.docker_fds import FdChannels
@@ -62,6 +61,7 @@ from bot.sandbox.egress import (
 )
 from bot.sandbox.process import _classify
 from bot.sandbox.setup_env import SetupNetwork
+from bot.shared.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 

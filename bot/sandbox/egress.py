@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.errors import SandboxError
 from bot.sandbox.egress_policy import (
     Decision,
     EgressPolicy,
@@ -38,6 +37,7 @@ from bot.sandbox.egress_policy import (
     decide,
     decide_via_upstream,
 )
+from bot.shared.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 

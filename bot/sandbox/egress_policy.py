@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.errors import SandboxError
+from bot.shared.errors import SandboxError
 
 DEFAULT_HOSTS = ("pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
 DEFAULT_PORTS = (443, 80)

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.errors import SandboxError
+from bot.shared.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 

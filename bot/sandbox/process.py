@@ -24,8 +24,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.errors import SandboxError
 from bot.sandbox.base import ExecResult, LimitHit, Limits
+from bot.shared.errors import SandboxError
 
 _MEMORY_MARKERS = (
     "MemoryError",

@@ -20,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.condense import join_bounded
-from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, Limits, Sandbox
 from bot.sandbox.golang import go_test
 from bot.sandbox.junit import JUnitReportError, junit_cases
 from bot.sandbox.toolbox import CONTEXTS_PLUGIN
 from bot.sandbox.witness import PYTEST_ARGS, cross_check, run_witnessed, tampered_report
+from bot.shared.condense import join_bounded
+from bot.shared.contracts import TestReport, TestStatus
 
 logger = logging.getLogger(__name__)
 

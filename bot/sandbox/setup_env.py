@@ -17,7 +17,7 @@ from bot.sandbox.base import check_env
 from bot.sandbox.egress_policy import EgressPolicy
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.shared.config import Settings
 
 DEFAULT_SETUP_ENV = (
     "PIP_CERT", "PIP_CLIENT_CERT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST",

@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-from bot.errors import SandboxError
+from bot.shared.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import ExecResult, LimitHit, Limits, Sandbox
 from bot.sandbox.junit import JUnitReportError, junit_cases
+from bot.shared.contracts import TestReport, TestStatus
 
 WITNESS_MODULE = "draftsmith_witness"
 """The module name the plugin has in the sandbox toolbox (`-p draftsmith_witness`)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.contracts import ReviewIssue, Severity
 from bot.repo.changes import added
 from bot.security.masking import CREDENTIAL_PATTERNS, SECRET_MARKER, marker, mask_credentials
+from bot.shared.contracts import ReviewIssue, Severity
 
 EXCERPT_CHARS = 160
 HARDCODED = "hardcoded-secret"

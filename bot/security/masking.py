@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from bot.errors import ConfigError
+from bot.shared.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.shared.config import Settings
 
 MIN_SECRET_CHARS = 8
 SECRET_MARKER = "***draftsmith-secret***"

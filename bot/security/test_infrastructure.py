@@ -17,8 +17,8 @@ import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from bot.contracts import FileEdit
 from bot.policy.decide import TEST_INFRASTRUCTURE_REASON, Policy, is_test_infrastructure
+from bot.shared.contracts import FileEdit
 
 PYTEST_TOML_TABLES = (("tool", "pytest", "ini_options"), ("tool", "pytest"))
 PYTEST_CFG_SECTIONS = ("tool:pytest", "pytest")

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.config import Settings
 from bot.github.client import InstallationClient
 from bot.jobs.queue import TaskQueue
 from bot.observe.progress import post_progress
@@ -24,6 +23,7 @@ from bot.run.intents import (
     ReleaseGate,
 )
 from bot.run.states import Status
+from bot.shared.config import Settings
 from bot.steering.commands import (
     CheckSuiteCompleted,
     Command,

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.config import Settings
 from bot.github.client import InstallationClient
 from bot.run.intents import Intent, Revise
+from bot.shared.config import Settings
 from bot.steering.commands import Mention, RepoRef
 from bot.store.runs import Store
 from bot.store.tables import Run

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.errors import PolicyError
 from bot.github.markdown import code, inert_line
 from bot.policy.decide import REPO_CONFIG_PATH, parse_repo_config
+from bot.shared.errors import PolicyError
 
 if TYPE_CHECKING:
     from bot.github.client import InstallationClient

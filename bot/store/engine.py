@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import StoreError
+from bot.shared.errors import StoreError
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

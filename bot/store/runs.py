@@ -15,10 +15,10 @@ from sqlalchemy import ColumnElement, and_, func, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from bot.errors import ActiveRunConflict, StoreError
 from bot.run.ports import RunCaps
 from bot.run.states import ACTIVE, TERMINAL, Status
 from bot.security.masking import process_masker
+from bot.shared.errors import ActiveRunConflict, StoreError
 from bot.store.engine import make_engine, migrate
 from bot.store.intake import IntakeQueries
 from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent, utcnow

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.errors import WorkspaceError
 from bot.repo.workspace import Workspace
+from bot.shared.errors import WorkspaceError
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bot.condense import join_bounded
-from bot.contracts import TestReport, TestStatus
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.runners import MAX_DETAILS
+from bot.shared.condense import join_bounded
+from bot.shared.contracts import TestReport, TestStatus
 
 VENV_BIN = ".venv/bin"
 EXIT_CODE: Final = "exit code"

@@ -23,8 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.condense import join_bounded
-from bot.contracts import TestReport, TestStatus
 from bot.environment.node import package_of, touched_packages, workspace_packages
 from bot.environment.workspace_builds import builds_needed, record_built
 from bot.sandbox.base import ExecResult, Limits, Sandbox
@@ -38,6 +36,8 @@ from bot.sandbox.node_reports import (
     mocha_stdout_report,
 )
 from bot.sandbox.runners import MAX_DETAILS, MAX_FAILURE_LINES, REPORT_DIR, Counts, read_report
+from bot.shared.condense import join_bounded
+from bot.shared.contracts import TestReport, TestStatus
 from bot.testing.cases import CaseResults, CaseStatus
 from bot.testing.command import EXIT_CODE
 from bot.testing.node_coverage import NodeCoverage

@@ -35,12 +35,12 @@ from bot.analysis.coverage import (
     changed_sources,
     suite_coverage,
 )
-from bot.contracts import TestReport, TestStatus
 from bot.environment.cache import RepositoryCache
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.golang import GO_TEST_REPORT, go_test_names, packages_of
 from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_pytest
+from bot.shared.contracts import TestReport, TestStatus
 from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
 from bot.testing.checkout import base_checked_out, overlay
 from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_exit_code_command

@@ -21,15 +21,15 @@ import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
-from bot.config import Settings
-from bot.local import run_local_pipeline
 from bot.runtime import Runtime
+from bot.runtime.local import run_local_pipeline
 from bot.security.masking import (
     Masker,
     install_masking,
     process_masker,
     set_process_masker,
 )
+from bot.shared.config import Settings
 from bot.store.runs import Store
 from bot.store.tables import Run
 from tests.helpers.draftsmith import serve_draftsmith

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.config import Settings
+from bot.shared.config import Settings
 from tests.helpers.draftsmith import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.repos import PYTHON_FILES

@@ -12,9 +12,9 @@ import pytest
 from rich.console import Console
 
 from bot.agents.tester import Tester
-from bot.local import run_local_pipeline
 from bot.run.engine import Engine
 from bot.runtime import model_client
+from bot.runtime.local import run_local_pipeline
 from bot.sandbox.choose import get_sandbox
 from bot.store.runs import Store
 from tests.helpers.local_runs import local_settings

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.shared.config import Settings
 from tests.e2e.test_github_flow import labeled
 from tests.helpers import github_objects as objects
 from tests.helpers.draftsmith import Harness, draftsmith

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.local import run_local_pipeline
 from bot.run.lifecycle import Lifecycle
 from bot.run.transitions import Move
+from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
 from tests.helpers.local_runs import local_settings
 from tests.helpers.loop_scripts import ADD, CALC_FILES, FIXED, REQUEST

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.shared.config import Settings
 from tests.helpers import github_objects as objects
 from tests.helpers.draftsmith import Harness, draftsmith
 from tests.helpers.fake_github import FakeGitHub

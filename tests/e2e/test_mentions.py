@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
 from bot.policy.decide import load_default_policy
+from bot.shared.config import Settings
 from bot.steering.replies import NOT_A_WRITER
 from tests.helpers.draftsmith import draftsmith
 from tests.helpers.fake_github import FakeGitHub

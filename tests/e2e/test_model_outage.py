@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import Settings
 from bot.run.states import TERMINAL, Status
 from bot.run.waiting import RESUMED_EVENT, WAIT_EVENT
 from bot.runtime import Runtime
+from bot.shared.config import Settings
 from bot.store.tables import as_aware
 from tests.e2e.conftest import WEBHOOK_SECRET
 from tests.helpers.draftsmith import serve_draftsmith

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.shared.config import Settings
 from tests.helpers.local_pipeline import RunPipeline, local_pipeline
 from tests.helpers.node_projects import keep_downloads, locked_project, run_cache, seed_downloads
 from tests.helpers.repos import git, make_repo

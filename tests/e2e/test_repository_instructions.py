@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.local import run_local_pipeline
+from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
 from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import PYTHON_FILES, git, make_repo

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.local import run_local_pipeline
+from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
 from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import PYTHON_FILES, make_repo

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot.config import Settings
+from bot.shared.config import Settings
 from bot.store.tables import Run, utcnow
 from tests.e2e.test_github_flow import OWNERS, comment, labeled
 from tests.helpers.draftsmith import Harness

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.shared.config import Settings
 from tests.e2e.test_github_flow import OWNERS, comment, labelled_run
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.repos import PYTHON_FILES, git, make_repo

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from bot.config import Settings
 from bot.run.states import Phase, Status
 from bot.runtime import Runtime
+from bot.shared.config import Settings
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload

@@ -11,8 +11,8 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from rich.console import Console
 
-from bot.local import run_local_pipeline
 from bot.observe.telemetry import configure_tracing, shutdown_tracing
+from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
 from tests.helpers.local_runs import local_settings
 from tests.helpers.repos import PYTHON_FILES, make_repo

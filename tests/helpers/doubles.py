@@ -21,14 +21,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from bot.config import Role
-from bot.contracts import PullRequestDraft, ReviewResult
 from bot.github.objects import Published
 from bot.model.base import CallGuard, Completion, Tool
 from bot.model.usage import Price, Usage, estimate_prompt_tokens, usage_of
 from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import ExecResult, Limits
+from bot.shared.config import Role
+from bot.shared.contracts import PullRequestDraft, ReviewResult
 
 T = TypeVar("T", bound=BaseModel)
 

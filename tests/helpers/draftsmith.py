@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from bot.config import Settings
 from bot.runtime import Runtime
+from bot.shared.config import Settings
 from bot.store.tables import Run
 from tests.helpers.scripted_model import ScriptedModel, serve_model
 from tests.helpers.server import serve

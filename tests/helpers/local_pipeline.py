@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
-from bot.local import run_local_pipeline
+from bot.runtime.local import run_local_pipeline
+from bot.shared.config import Settings
 from bot.store.runs import Store
 from bot.store.tables import Run
 from tests.helpers.local_runs import local_settings

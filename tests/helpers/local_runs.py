@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.config import Settings
-from bot.local import run_local_pipeline
+from bot.runtime.local import run_local_pipeline
+from bot.shared.config import Settings
 from bot.store.runs import Store
 from bot.store.tables import Run
 from tests.helpers.repos import make_repo

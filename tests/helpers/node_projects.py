@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
 from bot.environment.cache import RepositoryCache
+from bot.shared.config import Settings
 
 
 def shared_cache_dir() -> Path:

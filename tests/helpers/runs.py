@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import update
 
-from bot.errors import TransitionError
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Phase, Status
 from bot.run.transitions import RULES, Move, target
+from bot.shared.errors import TransitionError
 from bot.store.runs import Store
 from bot.store.tables import Run
 

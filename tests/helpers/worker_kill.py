@@ -10,9 +10,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
 from bot.jobs.queue import TaskQueue, make_huey
 from bot.runtime import Runtime
+from bot.shared.config import Settings
 from bot.store.tables import Run
 from tests.helpers.draftsmith import RunWatcher
 from tests.helpers.scripted_model import ScriptedModel, serve_model

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from bot.action.drive import action_settings
-from bot.config import Settings
+from bot.shared.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from bot.agents.deployer import Evidence, evidence_markdown
-from bot.contracts import TestOutcome, TestReport, TestStatus
 from bot.policy.decide import evaluate, load_default_policy
 from bot.sandbox.phases import CommandRecord
+from bot.shared.contracts import TestOutcome, TestReport, TestStatus
 from bot.store.tables import Run
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import PolicyError
 from bot.policy.decide import parse_repo_config
 from bot.repo.instructions import (
     GUIDANCE_NOTE,
@@ -13,6 +12,7 @@ from bot.repo.instructions import (
     load_guidance,
     nearest_agents_file,
 )
+from bot.shared.errors import PolicyError
 
 CONTRIBUTING = """# Contributing
 Thanks for helping!

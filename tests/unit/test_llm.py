@@ -10,11 +10,11 @@ import httpx
 import pytest
 import respx
 
-from bot.config import Settings
-from bot.contracts import ImplementationPlan, ReviewResult
-from bot.errors import ContractError, ModelError, ModelUnavailable
 from bot.model.client import ModelClient, Tool
 from bot.model.usage import Price, UsageLedger, parse_prices, price_for
+from bot.shared.config import Settings
+from bot.shared.contracts import ImplementationPlan, ReviewResult
+from bot.shared.errors import ContractError, ModelError, ModelUnavailable
 
 BASE = "http://llm.test/v1"
 PLAN = {

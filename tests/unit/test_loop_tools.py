@@ -13,11 +13,11 @@ import pytest
 import respx
 
 from bot.agents.loop import command_env, head_and_tail, syntax_error
-from bot.config import Settings
-from bot.contracts import CodeSubmission
-from bot.errors import RunStopped, WorkspaceError
 from bot.model.client import ModelClient, Tool
 from bot.sandbox.base import TOOLBOX_MOUNT
+from bot.shared.config import Settings
+from bot.shared.contracts import CodeSubmission
+from bot.shared.errors import RunStopped, WorkspaceError
 from tests.unit.test_llm import BASE, USER, bodies, completion, tool_call
 
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}

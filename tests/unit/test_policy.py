@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.contracts import Gate
-from bot.errors import PolicyError
 from bot.policy.decide import (
     REPO_RISKY_REASON,
     Authorisation,
@@ -22,6 +20,8 @@ from bot.policy.decide import (
     setup_command_allowed,
 )
 from bot.policy.pathglob import compile_glob, normalise_path, path_matches
+from bot.shared.contracts import Gate
+from bot.shared.errors import PolicyError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOT = "draftsmith[bot]"

@@ -7,9 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.doctor import check_prices
-from bot.errors import ConfigError
 from bot.model.usage import (
     DEFAULT_PRICES,
     Price,
@@ -18,6 +15,9 @@ from bot.model.usage import (
     load_prices,
     usage_of,
 )
+from bot.runtime.doctor import check_prices
+from bot.shared.config import Settings
+from bot.shared.errors import ConfigError
 
 LOCAL = {"my-local-model": {"input": 0.5, "output": 1.5}}
 

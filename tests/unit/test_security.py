@@ -13,9 +13,6 @@ from urllib.parse import quote
 import pytest
 from pydantic import SecretStr
 
-from bot.config import Settings
-from bot.contracts import ReviewStatus, Severity
-from bot.errors import ConfigError
 from bot.observe.logs import JsonFormatter
 from bot.security import (
     UNTRUSTED_RULE,
@@ -30,6 +27,9 @@ from bot.security import (
 )
 from bot.security.hidden import Removal
 from bot.security.screening import patterns_for_file
+from bot.shared.config import Settings
+from bot.shared.contracts import ReviewStatus, Severity
+from bot.shared.errors import ConfigError
 
 # Fake credentials, assembled at run time so no scanner mistakes this file for a leak.
 GHP = "ghp_" + "A1b2C3d4E5" * 4
@@ -753,7 +753,7 @@ def test_to_review_issue_is_a_high_severity_security_issue(repo_diff: str) -> No
     assert (issue.file, issue.line) == ("deploy/client.py", 2)
     assert OPENAI not in issue.problem and "***openai-key***" in issue.problem
     assert "environment" in issue.recommended_fix
-    from bot.contracts import ReviewResult
+    from bot.shared.contracts import ReviewResult
 
     result = ReviewResult(status=ReviewStatus.approved, issues=[issue], score=0.9)
     assert result.status is ReviewStatus.needs_revision

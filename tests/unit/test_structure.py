@@ -105,6 +105,27 @@ def test_no_import_cycle_in_bot_or_webhooks() -> None:
     assert cycles(graph) == []
 
 
+def test_the_top_of_bot_keeps_only_the_cli_and_the_composition_root() -> None:
+    """Everything else lives in a package named for what it is, with a docstring saying so."""
+    loose = sorted(p.name for p in (ROOT / "bot").glob("*.py") if p.name != "__init__.py")
+    assert loose == ["cli.py"]
+    for package in (ROOT / "bot").iterdir():
+        if package.is_dir() and package.name != "__pycache__":
+            init = package / "__init__.py"
+            assert init.exists(), package
+            tree = ast.parse(init.read_text())
+            assert ast.get_docstring(tree), f"{init} says nothing of what the package is"
+
+
+def test_the_shared_package_imports_nothing_else_of_ours() -> None:
+    found = modules()
+    known = set(found)
+    for name, path in found.items():
+        if name.startswith("bot.shared"):
+            outside = {m for m in imports_of(name, path, known) if not m.startswith("bot.shared")}
+            assert not outside, f"{name} imports {sorted(outside)}"
+
+
 def test_no_module_in_bot_or_webhooks_is_over_400_lines() -> None:
     long = {
         name: n
@@ -147,7 +168,14 @@ ADAPTERS = {
     "bot.sandbox.process",
     "bot.sandbox.egress",
 }
-COMPOSITION_ROOTS = {"bot.runtime", "bot.local", "bot.cli", "bot.action.drive", "bot.demo.run"}
+COMPOSITION_ROOTS = {
+    "bot.runtime",
+    "bot.runtime.local",
+    "bot.runtime.doctor",
+    "bot.cli",
+    "bot.action.drive",
+    "bot.demo.run",
+}
 ADAPTER_LIBRARIES = {"sqlalchemy", "alembic", "githubkit", "openai", "httpx", "huey", "docker"}
 LAYERS: dict[str, set[str]] = {
     "bot.run": ADAPTERS | COMPOSITION_ROOTS,
@@ -179,10 +207,10 @@ def layer_violations(root: Path = ROOT) -> dict[str, list[str]]:
     The run core (bot/run, steps included) types against `bot.run.ports`: the concrete adapters
     (`ADAPTERS`: SQL, GitHub calls, the model endpoint, the queue, concrete sandboxes) and the
     libraries they are built on (`ADAPTER_LIBRARIES`) are wired in at the composition root
-    (`bot/runtime.py`), which bot/run does not import either (`COMPOSITION_ROOTS`). Data and
-    vocabulary modules stay allowed: bot.store.tables (the rows a run is read as),
-    bot.store.vocabulary, bot.run.states, bot.contracts, bot.errors, bot.github.objects, and the
-    ports' own modules bot.sandbox.base and bot.model.base.
+    (`bot/runtime/__init__.py`), which bot/run does not import either (`COMPOSITION_ROOTS`). Data
+    and vocabulary modules stay allowed: bot.store.tables (the rows a run is read as),
+    bot.store.vocabulary, bot.run.states, bot.shared.contracts, bot.shared.errors,
+    bot.github.objects, and the ports' own modules bot.sandbox.base and bot.model.base.
     """
     found = modules(root)
     known = set(found)
@@ -224,7 +252,7 @@ def test_the_layer_walk_finds_adapters_imported_by_the_run_core(tmp_path: Path) 
         "bot/github/client.py": "",
         "bot/sandbox/__init__.py": "",
         "bot/sandbox/base.py": "",
-        "bot/runtime.py": "from bot.store.runs import Store\n",
+        "bot/runtime/__init__.py": "from bot.store.runs import Store\n",
         "bot/analysis/__init__.py": "",
         "bot/analysis/render.py": "from bot.agents.tester import TestOutcome\n",
         "bot/agents/__init__.py": "",

@@ -22,13 +22,13 @@ import respx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bot.config import Settings
-from bot.contracts import ImplementationPlan
 from bot.model.client import ModelClient, Tool
 from bot.observe import telemetry
 from bot.observe.logs import JsonFormatter
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox
+from bot.shared.config import Settings
+from bot.shared.contracts import ImplementationPlan
 from bot.store.runs import Store
 
 BASE = "http://llm.test/v1"
@@ -314,7 +314,7 @@ def test_without_otel_variables_nothing_is_recorded(sqlite_store: Store) -> None
 
 
 def test_an_unsupported_exporter_is_refused_with_a_hint() -> None:
-    from bot.errors import ConfigError
+    from bot.shared.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         telemetry.configure_tracing(environ={"OTEL_TRACES_EXPORTER": "zipkin"})

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.contracts import CodeChange, EditOperation, FileEdit, SearchReplace
-from bot.errors import WorkspaceError
 from bot.repo.workspace import BOT_EMAIL, BOT_NAME, Workspace, branch_name, mask_url, slugify
+from bot.shared.contracts import CodeChange, EditOperation, FileEdit, SearchReplace
+from bot.shared.errors import WorkspaceError
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -20,8 +20,6 @@ from typing import ClassVar
 from bot.agents.coder import Coder
 from bot.agents.loop import CoderLoop, LoopStep
 from bot.agents.worktree import WorkingTree, discard_environment, environment_fingerprint
-from bot.contracts import CodeChange, Gate, ImplementationPlan
-from bot.errors import BudgetExhausted, WorkspaceError
 from bot.github.markdown import commit_text
 from bot.policy.decide import evaluate
 from bot.repo.retrieval import select_context
@@ -33,6 +31,8 @@ from bot.run.states import Phase
 from bot.run.steps.setup import NOT_THE_CODE, ensure_environment
 from bot.run.transitions import Move
 from bot.security.untrusted import as_data
+from bot.shared.contracts import CodeChange, Gate, ImplementationPlan
+from bot.shared.errors import BudgetExhausted, WorkspaceError
 
 CONTEXT_TOKENS = 24_000
 

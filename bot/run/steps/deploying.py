@@ -7,8 +7,6 @@ from dataclasses import asdict
 from typing import ClassVar
 
 from bot.agents.deployer import build_draft, write_evidence
-from bot.contracts import Gate, PullRequestDraft
-from bot.errors import WorkspaceError
 from bot.github.codeowners import CodeOwners, find_codeowners
 from bot.policy.decide import Decision, evaluate
 from bot.repo.workspace import Workspace
@@ -20,6 +18,8 @@ from bot.run.ports import GitHubEffects
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.security.test_infrastructure import pytest_config_reasons
+from bot.shared.contracts import Gate, PullRequestDraft
+from bot.shared.errors import WorkspaceError
 from bot.store.tables import Run
 from bot.store.vocabulary import EventKind
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bot.agents.planner import Planner, plan_for_approval
-from bot.contracts import Gate, ImplementationPlan
 from bot.policy.decide import evaluate
 from bot.repo.retrieval import select_context
 from bot.run import artifacts
@@ -14,6 +13,7 @@ from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
 from bot.run.transitions import Move
+from bot.shared.contracts import Gate, ImplementationPlan
 from bot.store.vocabulary import EventKind
 
 CONTEXT_TOKENS = 24_000

@@ -8,11 +8,11 @@ from typing import ClassVar
 
 from bot.agents.reviewer import Reviewer
 from bot.analysis.evidence import review_evidence, run_analysis
-from bot.contracts import ReviewResult, ReviewStatus
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.guidance import guidance_for
 from bot.run.states import Phase
+from bot.shared.contracts import ReviewResult, ReviewStatus
 
 
 class Reviewing:

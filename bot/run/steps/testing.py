@@ -10,7 +10,6 @@ import time
 from typing import ClassVar
 
 from bot.agents.tester import Tester
-from bot.contracts import TestOutcome, TestPlan
 from bot.environment.cache import RepositoryCache
 from bot.run import artifacts
 from bot.run.context import Kinds, RunContext, StepResult
@@ -21,6 +20,7 @@ from bot.run.steps.trials import test_candidates
 from bot.run.transitions import Move
 from bot.sandbox.witness import TAMPERED
 from bot.security.screening import ADDRESSED_TO_A_MODEL
+from bot.shared.contracts import TestOutcome, TestPlan
 from bot.testing.checkout import restore
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,7 @@ from __future__ import annotations
 from bot.agents.tester import TESTS_SUBJECT, Tester, tester_edits
 from bot.agents.worktree import WorkingTree
 from bot.analysis.evidence import run_analysis
-from bot.contracts import CodeChange
 from bot.environment.cache import RepositoryCache
-from bot.errors import WorkspaceError
 from bot.github.markdown import commit_text
 from bot.run import artifacts
 from bot.run.candidates import Candidate, Evaluated, choose, disqualified, trial_of
@@ -32,6 +30,8 @@ from bot.run.guidance import guidance_for
 from bot.run.steps.setup import ensure_environment
 from bot.run.transitions import Move
 from bot.sandbox.witness import TAMPERED
+from bot.shared.contracts import CodeChange
+from bot.shared.errors import WorkspaceError
 from bot.store.vocabulary import EventKind
 from bot.testing.checkout import restore
 

@@ -15,11 +15,11 @@ from bot.analysis.differential import (
 )
 from bot.analysis.render import analysis_text
 from bot.analysis.rules import analysis_issues
-from bot.contracts import Severity
 from bot.repo.changes import added_lines
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.toolbox import build_python_toolbox, toolbox_program
+from bot.shared.contracts import Severity
 from tests.helpers.repos import git, make_repo
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")

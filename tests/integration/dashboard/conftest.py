@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.config import Settings
 from bot.jobs.queue import TaskQueue, make_huey
 from bot.run.states import Phase, Status
 from bot.security.masking import Masker, process_masker, set_process_masker
+from bot.shared.config import Settings
 from bot.store.runs import Store
 from bot.store.tables import PhaseRecord, Run, utcnow
 from tests.helpers.runs import seed_state

@@ -11,10 +11,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from bot.contracts import ImplementationPlan
 from bot.observe.endings import crash_reason
 from bot.observe.exposure import dashboard_exposure
 from bot.run.states import Phase, Status
+from bot.shared.contracts import ImplementationPlan
 from tests.helpers.browser import Page, browser, escaped_markup
 from tests.helpers.runs import seed_state
 from tests.helpers.server import serve

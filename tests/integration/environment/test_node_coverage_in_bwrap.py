@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from bot.analysis.coverage import ChangeCoverage
-from bot.contracts import TestStatus
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.setup_env import DEFAULT_SETUP_ENV, SetupNetwork
+from bot.shared.contracts import TestStatus
 from bot.testing.node import run_node_tests
 from bot.testing.node_coverage import NodeCoverage
 from tests.helpers.node_projects import locked_project

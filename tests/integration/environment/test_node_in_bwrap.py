@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from bot.contracts import TestStatus
 from bot.environment.cache import RepositoryCache
 from bot.environment.prepare import PreparedEnvironment, prepare_environment
 from bot.policy.decide import load_default_policy
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.setup_env import DEFAULT_SETUP_ENV, SetupNetwork
+from bot.shared.contracts import TestStatus
 from bot.testing.cases import CaseStatus
 from bot.testing.node import run_node_tests
 from tests.helpers.node_projects import keep_downloads, locked_project, seed_downloads

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from bot.environment.cache import RepositoryCache
 from bot.environment.prepare import PreparedEnvironment, prepare_environment
 from bot.policy.decide import load_default_policy
@@ -17,6 +16,7 @@ from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.setup_env import SetupNetwork
 from bot.sandbox.toolbox import build_python_toolbox
+from bot.shared.config import Settings
 from tests.helpers.python_shapes import FLAT_LAYOUT, FLAT_LAYOUT_PYPROJECT
 from tests.helpers.repos import make_repo
 

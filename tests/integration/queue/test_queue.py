@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, QueueError
 from bot.jobs.outbox import Outbox
 from bot.jobs.queue import TaskQueue, make_huey
+from bot.shared.errors import ConfigError, QueueError
 from bot.store.runs import Store
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
 from bot.sandbox.base import Limits
 from bot.sandbox.docker import DockerSandbox
 from bot.sandbox.ownership import UidLease, reclaim
+from bot.shared.errors import SandboxError
 from tests.helpers.sandboxes import docker_image_problem, leftovers, require
 
 UID_BASE = 2_100_400  # a range of our own (other suites lease theirs)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.contracts import TestStatus
 from bot.sandbox.base import Limits
 from bot.sandbox.runners import run_go_test, run_node_test
+from bot.shared.contracts import TestStatus
 from tests.helpers.sandboxes import make_sandbox
 
 LIMITS = Limits(wall_time_s=120, cpu_time_s=120)

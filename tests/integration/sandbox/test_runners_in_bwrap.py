@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.contracts import TestStatus
 from bot.sandbox.base import TOOLBOX_MOUNT, Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.runners import COVERAGE_JSON, run_node_test, run_pytest
 from bot.sandbox.toolbox import build_python_toolbox
+from bot.shared.contracts import TestStatus
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
 LIMITS = Limits(wall_time_s=60, cpu_time_s=60)

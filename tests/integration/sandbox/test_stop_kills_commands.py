@@ -9,7 +9,6 @@ from typing import ClassVar
 
 import pytest
 
-from bot.config import Settings
 from bot.model.client import ModelClient
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.engine import Engine
@@ -18,6 +17,7 @@ from bot.run.states import Phase
 from bot.run.steps import STEPS
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
+from bot.shared.config import Settings
 from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, make_repo
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.contracts import TestStatus
 from bot.sandbox.base import Limits, Sandbox
 from bot.sandbox.runners import run_pytest
 from bot.sandbox.toolbox import build_python_toolbox
 from bot.sandbox.witness import TAMPERED
+from bot.shared.contracts import TestStatus
 from tests.helpers.sandboxes import BACKENDS, make_sandbox
 
 LIMITS = Limits(wall_time_s=60, cpu_time_s=60)

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from bot.errors import ActiveRunConflict, StoreError
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Status
 from bot.run.transitions import Move
+from bot.shared.errors import ActiveRunConflict, StoreError
 from bot.store.runs import Store
 from tests.helpers.runs import seed_state
 

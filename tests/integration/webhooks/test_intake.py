@@ -194,7 +194,7 @@ def test_a_delivery_accepted_while_the_queue_is_down_waits_and_is_dispatched_lat
 ) -> None:
     from huey import RedisHuey
 
-    from bot.errors import QueueError
+    from bot.shared.errors import QueueError
 
     dead = TaskQueue(RedisHuey("dead", url="redis://127.0.0.1:1/0"))
     app = create_app(store=sqlite_store, queue=dead, webhook_secret=SECRET)

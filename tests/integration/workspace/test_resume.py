@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from bot.agents.tester import TESTS_SUBJECT
-from bot.contracts import CodeChange, TestOutcome, TestPlan, TestReport, TestStatus
 from bot.repo.workspace import Workspace
 from bot.run.lifecycle import Lifecycle
 from bot.run.resume import open_workspace
 from bot.run.states import Phase
 from bot.run.transitions import Move
 from bot.sandbox.bwrap import UID_BASE
+from bot.shared.contracts import CodeChange, TestOutcome, TestPlan, TestReport, TestStatus
 from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.testing.checkout import MARKER

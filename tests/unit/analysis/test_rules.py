@@ -19,7 +19,7 @@ from bot.analysis.coverage import (
 )
 from bot.analysis.render import coverage_text
 from bot.analysis.rules import test_issues as rule_issues
-from bot.contracts import Severity, TestOutcome, TestReport, TestStatus
+from bot.shared.contracts import Severity, TestOutcome, TestReport, TestStatus
 
 NEW = "tests.test_median::test_median_odd_count"
 NODE = "tests/test_median.py::test_median_odd_count"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import WorkspaceError
 from bot.repo.workspace import Workspace
+from bot.shared.errors import WorkspaceError
 from bot.testing.checkout import MARKER, base_checked_out, overlay, restore
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 

@@ -12,10 +12,10 @@ import pytest
 import respx
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from bot.config import Settings
-from bot.errors import ConfigError
 from bot.github.client import GitHubGateway, git_credentials
 from bot.security.masking import mask, register_secret
+from bot.shared.config import Settings
+from bot.shared.errors import ConfigError
 from tests.helpers.github_objects import repository
 from tests.unit.github.support import check_calls_documented, comment, token_body
 

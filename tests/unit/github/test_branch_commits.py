@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 
-from bot.errors import GitHubError
 from bot.github.branch import BranchPublished, publish_branch
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.objects import Via
+from bot.shared.errors import GitHubError
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_git import BRANCH, RunRepos, git, make_run_repos
 from tests.helpers.github_git_data import GitDataAPI

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import respx
 
-from bot.errors import GitHubError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.gate import ReleaseOutcome, release_on_review, repair_context
 from bot.policy.decide import Decision, evaluate, load_default_policy
+from bot.shared.errors import GitHubError
 from tests.helpers import github_objects as objects
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_objects import annotation, check_run

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from bot.errors import GitHubError
 from bot.github.client import GitHubGateway, InstallationClient
+from bot.shared.errors import GitHubError
 from tests.helpers.github_objects import content_file, permission, reaction
 from tests.unit.github.support import API, comment, token_body
 

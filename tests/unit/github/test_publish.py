@@ -10,13 +10,13 @@ import httpx
 import pytest
 import respx
 
-from bot.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, ReviewStatus
-from bot.errors import GitHubError, PolicyError, WorkspaceError
 from bot.github.branch import publish_branch
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.objects import Published
 from bot.github.publish import CHECK_NAME, publish
 from bot.policy.decide import Decision, evaluate, load_default_policy
+from bot.shared.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, ReviewStatus
+from bot.shared.errors import GitHubError, PolicyError, WorkspaceError
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_git import BRANCH, RunRepos, make_run_repos
 from tests.helpers.github_git_data import GitDataAPI

@@ -8,10 +8,10 @@ import httpx
 import pytest
 import respx
 
-from bot.errors import GitHubError
 from bot.github.checks import Annotation
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.models import check_failed
+from bot.shared.errors import GitHubError
 from tests.helpers.github_objects import annotation, check_run, label
 from tests.unit.github.support import pull, token_body
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from bot.agents.planner import plan_for_approval
-from bot.contracts import ImplementationPlan, ReviewIssue, ReviewResult, ReviewStatus, Severity
 from bot.github.publish import annotations_for, gate_text
 from bot.observe.progress import marker, render
 from bot.policy.decide import evaluate, load_default_policy
+from bot.shared.contracts import (
+    ImplementationPlan,
+    ReviewIssue,
+    ReviewResult,
+    ReviewStatus,
+    Severity,
+)
 from tests.helpers.inert import live
 
 PAYLOAD = (

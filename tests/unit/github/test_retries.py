@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
-from bot.errors import GitHubError
 from bot.github.client import GitHubGateway
+from bot.shared.errors import GitHubError
 from tests.helpers.github_objects import repository
 from tests.unit.github.support import FakeClock, token_body
 

@@ -15,12 +15,12 @@ import respx
 from githubkit_schemas.v2022_11_28 import models as strict
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import GitHubError
 from bot.github import objects
 from bot.github.answers import Answer
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.deliveries import recent_deliveries
 from bot.github.gitdata import GitCommit, GitData, GitRef, Sha
+from bot.shared.errors import GitHubError
 from tests.helpers import github_objects as gh
 from tests.unit.github.support import START, token_body
 

@@ -7,10 +7,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from bot.contracts import ReviewResult, ReviewStatus
 from bot.run import artifacts
 from bot.run.artifacts import KINDS, Artifacts
 from bot.run.steps import STEPS
+from bot.shared.contracts import ReviewResult, ReviewStatus
 from bot.store.runs import Store
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.contracts import TestOutcome, TestReport, TestStatus
 from bot.run.candidates import (
     Trial,
     choose,
@@ -15,6 +14,7 @@ from bot.run.candidates import (
     trial_of,
     verdict_lines,
 )
+from bot.shared.contracts import TestOutcome, TestReport, TestStatus
 
 
 def trial(number: int, **fields: object) -> Trial:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import StoreError
 from bot.run.intents import (
     ApprovePlan,
     CiFailed,
@@ -18,6 +17,7 @@ from bot.run.intents import (
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Phase, Status
 from bot.run.transitions import Move
+from bot.shared.errors import StoreError
 from bot.store.runs import Store
 from bot.store.tables import Run
 from tests.helpers.runs import seed_state

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Settings
-from bot.contracts import ImplementationPlan
 from bot.policy.decide import Policy, load_default_policy
 from bot.repo.workspace import Workspace
 from bot.run.context import RunContext, Services
@@ -21,6 +19,8 @@ from bot.run.ports import GitHubEffects, Model, RunStore, Sandbox
 from bot.run.states import Phase, Status
 from bot.run.steps.deploying import steering_revoked
 from bot.sandbox.base import Limits
+from bot.shared.config import Settings
+from bot.shared.contracts import ImplementationPlan
 from bot.store.runs import Store
 from bot.store.tables import Run
 from bot.store.vocabulary import EventKind

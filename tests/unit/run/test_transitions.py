@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import TransitionError
 from bot.observe.progress import LABELS
 from bot.run.states import ACTIVE, TERMINAL, Phase, Status
 from bot.run.steps import STEPS
 from bot.run.transitions import PHASE_ORDER, RULES, Move, allowed, target
+from bot.shared.errors import TransitionError
 
 
 def test_every_move_has_a_rule() -> None:

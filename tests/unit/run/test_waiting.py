@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import openai
 
-from bot.config import Settings
-from bot.errors import ModelUnavailable
 from bot.model.errors import outage_cause, retry_after
 from bot.observe.progress import render
 from bot.policy.decide import load_default_policy
@@ -17,6 +15,8 @@ from bot.run.capacity import Room, room_for, start_when_room
 from bot.run.lifecycle import Lifecycle
 from bot.run.states import Status
 from bot.run.transitions import Move
+from bot.shared.config import Settings
+from bot.shared.errors import ModelUnavailable
 from bot.store.runs import Store
 from bot.store.tables import Run, as_aware, utcnow
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
 from bot.sandbox.egress import EgressFilter, parse_request
 from bot.sandbox.egress_policy import EgressPolicy, Upstream, decide, parse_allow_entry
 from bot.sandbox.setup_env import DEFAULT_SETUP_ENV, SetupNetwork
+from bot.shared.errors import SandboxError
 
 DEFAULTS = EgressPolicy()
 
@@ -194,7 +194,7 @@ def test_setup_variables_are_taken_from_the_environment_with_the_files_they_name
 
 
 def test_setup_env_names_the_variables_to_pass(tmp_path: Path) -> None:
-    from bot.config import Settings
+    from bot.shared.config import Settings
 
     settings = Settings(setup_env="CORP_INDEX, PIP_CERT", setup_egress="pypi.corp.example")
     setup = SetupNetwork.from_settings(settings, {"CORP_INDEX": "x", "PIP_INDEX_URL": "y"})

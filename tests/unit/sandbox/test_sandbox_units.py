@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.condense import condense, join_bounded
-from bot.config import Settings
-from bot.errors import SandboxError
 from bot.sandbox import choose
 from bot.sandbox.base import Limits, check_env
 from bot.sandbox.docker import DockerSandbox, container_spec
 from bot.sandbox.docker_fds import FD_FORWARDER_MOUNT, FD_MOUNT_DIR, FdChannels
 from bot.sandbox.egress import FORWARD_PORT, SOCKET_MOUNT
 from bot.sandbox.runners import parse_go_test_json, parse_junit
+from bot.shared.condense import condense, join_bounded
+from bot.shared.config import Settings
+from bot.shared.errors import SandboxError
 
 # `go test -json` events (test2json format) for one passing, one skipped and one failing test.
 GO_EVENTS = """\

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.contracts import EditOperation, FileEdit, Gate, SearchReplace
 from bot.policy.decide import TEST_INFRASTRUCTURE_REASON, evaluate, is_test_infrastructure
 from bot.policy.decide import load_default_policy as default_policy
 from bot.security.test_infrastructure import (
@@ -13,6 +12,7 @@ from bot.security.test_infrastructure import (
     pytest_config_reasons,
     pytest_section_changed,
 )
+from bot.shared.contracts import EditOperation, FileEdit, Gate, SearchReplace
 
 INFRASTRUCTURE = [
     "conftest.py",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.config import Settings
-from bot.errors import DraftsmithError
+from bot.shared.config import Settings
+from bot.shared.errors import DraftsmithError
 
 MIN_DASHBOARD_TOKEN = 24
 
@@ -138,8 +138,8 @@ def check_model(settings: Settings) -> Check:
 
 def check_prices(settings: Settings) -> Check:
     """Every configured model has a price (else its cost is unknown and budgets use tokens)."""
-    from bot.config import ROLES
     from bot.model.usage import load_prices, price_for
+    from bot.shared.config import ROLES
 
     prices = load_prices(settings.model_prices)
     models = {settings.model, *(getattr(settings, f"model_{role}") for role in ROLES)}

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.config import Settings
-from bot.errors import ModelError, WorkspaceError
 from bot.model.client import ModelClient
 from bot.run import waiting
 from bot.run.engine import Engine
 from bot.run.states import ACTIVE, Status
 from bot.run.transitions import Move
 from bot.runtime import build_engine
+from bot.shared.config import Settings
+from bot.shared.errors import ModelError, WorkspaceError
 from bot.store.runs import Store
 from bot.store.tables import Run, utcnow
 from bot.store.vocabulary import EventKind

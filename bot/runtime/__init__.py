@@ -4,6 +4,10 @@ The run core (bot/run) types against its ports (`bot.run.ports`); the concrete a
 built here and passed in: the `Store`, an `InstallationEffects` per GitHub run, a `ModelClient`
 per run (`model_client`) and the process's sandbox (`bot.sandbox.choose`). `build_engine` is
 the one place an `Engine` is put together (`draftsmith run` uses it too).
+
+The package also holds the two other things that build concrete adapters from settings:
+`local` (drive a run on a local git repository, for `draftsmith run`, the demo and the Action)
+and `doctor` (check each dependency the settings name).
 """
 
 from __future__ import annotations
@@ -18,8 +22,6 @@ from typing import TYPE_CHECKING
 
 from huey.consumer import Consumer
 
-from bot.config import Settings
-from bot.errors import ConfigError, DraftsmithError
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.effects import InstallationEffects
 from bot.jobs.leases import Leases
@@ -29,6 +31,8 @@ from bot.model.client import ModelClient
 from bot.observe.progress import post_progress
 from bot.policy.decide import RepoConfig
 from bot.run.states import ACTIVE, Status
+from bot.shared.config import Settings
+from bot.shared.errors import ConfigError, DraftsmithError
 from bot.steering.commands import RepoRef, load_command
 from bot.steering.handlers import Handlers
 from bot.store.runs import Store

@@ -1,0 +1,3 @@
+"""The project's own environment: detect its shape (language, package manager, runner), install it
+in the sandbox, and keep a prepared environment for the next run on the same manifests.
+"""
