@@ -98,7 +98,7 @@ def serve(
         max_body_bytes=settings.max_body_bytes,
         on_startup=lambda: runtime.start_server(embedded_worker),
         on_shutdown=runtime.stop,
-        on_accepted=runtime.outbox.notify,
+        on_accepted=runtime.outbox.notify if embedded_worker else None,
     )
     listeners = [Listener("webhooks", web, host, port)]
     if not exposure.on_webhook_listener:

@@ -1,8 +1,11 @@
 """The outbox: accepted deliveries move from the run store into the queue off the ack path.
 
-The webhook only writes the delivery (outcome `queued`) and wakes the outbox; a thread of the
-server process enqueues what is waiting and marks it `dispatched`. A queue that is down delays
-work and loses nothing: the deliveries wait in the store and go out when it answers again.
+The webhook only writes the delivery (outcome `queued`); a thread of the process that runs the
+consumers enqueues what is waiting and marks it `dispatched`. In `draftsmith serve` with the
+embedded worker the webhook wakes it at once; each `draftsmith worker` polls the store every
+`retry_interval_s`, so a server without the embedded worker spends nothing past the INSERT on a
+delivery. A queue that is down delays work and loses nothing: the deliveries wait in the store and
+go out when it answers again.
 """
 
 from __future__ import annotations

@@ -306,9 +306,13 @@ class Runtime:
 
     # processes ---------------------------------------------------------------------------
     def start_server(self, embedded_worker: bool = True) -> None:
-        """The server's background work: the outbox, catch-up, and (embedded) consumer threads."""
-        self.outbox.start()
+        """The server's background work: catch-up and, embedded, the outbox and consumer threads.
+
+        Without the embedded worker the server only stores deliveries: the outbox runs in each
+        `draftsmith worker` (`run_worker`), off the server's interpreter and its ack path.
+        """
         if embedded_worker:
+            self.outbox.start()
             self._consumer = self.queue.consumer(self.settings.workers, embedded=True)
             self._consumer.start()
             self.recover()
@@ -359,9 +363,15 @@ class Runtime:
                 logger.warning("taking over the work of dead workers failed: %s", exc)
 
     def run_worker(self, workers: int) -> None:
-        """Run consumers in the foreground until interrupted (`draftsmith worker`)."""
+        """Run consumers in the foreground until interrupted (`draftsmith worker`).
+
+        The worker runs the outbox too: it finds the deliveries the server stored by polling the
+        store (a second at most; another process cannot wake it). Two workers may enqueue one
+        delivery twice; `claim_delivery` lets only one of them handle it.
+        """
         self.recover()
         self.start_reaper()
+        self.outbox.start()
         self.queue.consumer(workers).run()
 
     def stop(self) -> None:
