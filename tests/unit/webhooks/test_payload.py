@@ -1,6 +1,8 @@
-"""Reading a delivery body within bounds: nesting counted before parsing, shapes checked."""
+"""Reading a delivery body within bounds: nesting counted on the parsed value, shapes checked."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -20,12 +22,18 @@ from webhooks.payload import MAX_DEPTH, PayloadError, delivery_facts, nesting_de
     ids=["empty", "nested", "brackets-in-string", "escaped-quote", "past-limit", "scalar"],
 )
 def test_nesting_depth_counts_arrays_and_objects_not_strings(body: bytes, depth: int) -> None:
-    assert nesting_depth(body) == depth
+    assert nesting_depth(json.loads(body)) == depth
 
 
-def test_a_body_past_the_depth_limit_is_refused_before_parsing() -> None:
+@pytest.mark.parametrize("levels", [65, 900, 100_000], ids=["past-limit", "under-c-limit", "huge"])
+def test_a_body_past_the_depth_limit_is_refused(levels: int) -> None:
     with pytest.raises(PayloadError, match="deeper than 64"):
-        parse_payload(b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+        parse_payload(b'{"a":' + b"[" * levels + b"]" * levels + b"}")
+
+
+def test_a_body_at_the_depth_limit_parses() -> None:
+    body = b'{"a":' + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"}"
+    assert nesting_depth(parse_payload(body)) == MAX_DEPTH
 
 
 def test_a_github_sized_payload_parses() -> None:
