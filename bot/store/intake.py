@@ -11,6 +11,8 @@ from bot.store.engine import StoreBase
 from bot.store.tables import Delivery, Installation, Run, utcnow
 from bot.store.vocabulary import PENDING, UNCOUNTED, DeliveryState
 
+_INSERT_DELIVERY = insert(Delivery)
+
 
 class IntakeQueries(StoreBase):
     """Queries on deliveries and installations."""
@@ -42,8 +44,8 @@ class IntakeQueries(StoreBase):
             "sender": sender,
         }
         try:
-            with self.session() as s:  # one Core INSERT: the ack path's only write
-                s.execute(insert(Delivery).values(**row))
+            with self.connection() as conn:  # one Core INSERT: the ack path's only write
+                conn.execute(_INSERT_DELIVERY, row)
         except IntegrityError:
             return False
         return True
