@@ -264,3 +264,30 @@ def test_each_answer_is_counted_with_its_outcome(server: Any) -> None:
         ("ping", "ping"),
     ):
         assert after.get(key, 0) - before.get(key, 0) == 1, key
+
+
+def test_the_webhook_path_answers_only_post_and_other_routes_still_reach_fastapi(
+    server: tuple[httpx.Client, Store, TaskQueue],
+) -> None:
+    client, store, _ = server
+    refused = client.get("/webhooks/github")
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert client.get("/healthz").json()["status"] == "ok"  # served by FastAPI behind it
+    assert client.get("/no-such-page").status_code == 404
+    assert store.count_deliveries() == 0
+
+
+def test_an_unexpected_error_in_the_webhook_is_logged_and_answered_500(
+    server: tuple[httpx.Client, Store, TaskQueue],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, store, _ = server
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("a defect in the store layer")
+
+    monkeypatch.setattr(store, "record_delivery", broken)
+    answer = post(client, "issues", labeled())
+    assert answer.status_code == 500 and answer.json() == {"error": "internal error"}
+    assert "webhook failed unexpectedly" in caplog.text and "a defect in the store" in caplog.text
