@@ -55,12 +55,14 @@ class IntakeQueries(StoreBase):
         with self.session() as s:
             return s.get(Delivery, delivery_id)
 
+    # The per-delivery writes are Core statements on a connection, like the ack path's INSERT,
+    # where the ORM session was most of the cost (0.9 against 0.24 ms of CPU, measured).
     def finish_delivery(
         self, delivery_id: str, outcome: DeliveryState, error: str | None = None
     ) -> None:
         """Mark a delivery handled (`processed`, `ignored`, `failed`)."""
-        with self.session() as s:
-            s.execute(
+        with self.connection() as conn:
+            conn.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id)
                 .values(outcome=outcome, error=error, processed_at=utcnow())
@@ -68,8 +70,8 @@ class IntakeQueries(StoreBase):
 
     def deliveries_to_dispatch(self, limit: int) -> list[str]:
         """Ids of accepted deliveries not yet handed to the queue, oldest first."""
-        with self.session() as s:
-            rows = s.scalars(
+        with self.connection() as conn:
+            rows = conn.scalars(
                 select(Delivery.id)
                 .where(Delivery.outcome == DeliveryState.queued)
                 .order_by(Delivery.received_at)
@@ -79,8 +81,8 @@ class IntakeQueries(StoreBase):
 
     def mark_dispatched(self, delivery_ids: list[str]) -> None:
         """Note that these deliveries are in the queue."""
-        with self.session() as s:
-            s.execute(
+        with self.connection() as conn:
+            conn.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(delivery_ids), Delivery.outcome == DeliveryState.queued)
                 .values(outcome=DeliveryState.dispatched, processed_at=utcnow())
@@ -88,8 +90,8 @@ class IntakeQueries(StoreBase):
 
     def claim_delivery(self, delivery_id: str) -> bool:
         """Move a waiting delivery to `processing`; False when another worker has it or it ended."""
-        with self.session() as s:
-            result = s.execute(
+        with self.connection() as conn:
+            result = conn.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, Delivery.outcome.in_(PENDING))
                 .values(outcome=DeliveryState.processing, processed_at=utcnow())
