@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 
 from bot.store.runs import Store
@@ -101,5 +102,7 @@ def serve_listeners(listeners: Sequence[Listener]) -> bool:
         )
         for listener in listeners
     ]
-    asyncio.run(_serve_all(servers))
+    # uvloop (installed with uvicorn[standard]) as uvicorn's own `loop="auto"` would pick it: the
+    # servers run in our loop, not uvicorn's, so it is chosen here.
+    uvloop.run(_serve_all(servers))
     return all(server.started for server in servers)
