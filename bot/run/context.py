@@ -134,7 +134,7 @@ class StepResult:
         return cls(None, None, outcome)
 
     @classmethod
-    def revise(cls, feedback: str, why: str) -> StepResult:
+    def send_back(cls, feedback: str, why: str) -> StepResult:
         """Back to the coder with `feedback` (the engine checks revisions are left)."""
         return cls(Move.send_back, None, why, feedback)
 

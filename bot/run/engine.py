@@ -125,7 +125,7 @@ class Engine:
         self._record_usage(run, phase_id, ctx, result)
         if result.move is not Move.await_model:
             end_outage(self.store, run.id)
-        result = self._revise_or_give_up(run, ctx, result)
+        result = self._send_back_or_give_up(run, ctx, result)
         # The progress comment before the move is persisted: a worker killed in between posts it
         # again when the step is repeated; after the move it would be lost.
         expected: tuple[str, str, str | None] | None = None
@@ -222,7 +222,7 @@ class Engine:
             note += f"; the cost budget (${max_cost:.2f}) falls back to the token budget"
         self.store.add_event(run.id, EventKind.cost_unknown, note, {"model": model})
 
-    def _revise_or_give_up(
+    def _send_back_or_give_up(
         self, run: Run, ctx: RunContext | None, result: StepResult
     ) -> StepResult:
         """A revision only while revisions are left; its feedback is stored for the coder."""

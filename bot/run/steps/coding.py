@@ -87,7 +87,9 @@ class Coding:
             try:
                 ctx.workspace.apply(change)
             except WorkspaceError as exc:
-                return StepResult.revise(f"Your edits could not be applied: {exc}", "edit refused")
+                return StepResult.send_back(
+                    f"Your edits could not be applied: {exc}", "edit refused"
+                )
             if not ctx.workspace.git("status", "--porcelain").strip():
                 why = f"revision {revision} changes nothing: the coder sent the code as it is"
                 return StepResult(Move.give_up, why, "identical revision")

@@ -16,7 +16,7 @@ from bot.shared.contracts import ReviewResult, ReviewStatus
 
 
 class Reviewing:
-    """plan + testoutcome.rN -> analysis.rN + review.rN; a review asking for changes revises."""
+    """plan + testoutcome.rN -> analysis.rN + review.rN; asking for changes sends the work back."""
 
     phase: ClassVar[Phase] = Phase.reviewing
     reads: ClassVar[Kinds] = (artifacts.PLAN, artifacts.TEST_OUTCOME)
@@ -35,7 +35,7 @@ class Reviewing:
                 f"{i.problem} -> {i.recommended_fix}"
                 for i in review.issues
             )
-            return StepResult.revise(f"The review asked for changes:\n{problems}", "review")
+            return StepResult.send_back(f"The review asked for changes:\n{problems}", "review")
         return StepResult.advance()
 
     async def _review(self, ctx: RunContext) -> ReviewResult:

@@ -72,7 +72,7 @@ class Testing:
             reason = f"{TAMPERED}: {outcome.tampered}"[:1000]
             return StepResult(Move.give_up, reason, "tampered")
         if outcome.refused:
-            return StepResult.revise(outcome.refused, "test files refused")
+            return StepResult.send_back(outcome.refused, "test files refused")
         if outcome.environment_problem:
             why = f"not the code's failure (not sent to the coder): {outcome.environment_problem}"
             return StepResult(Move.give_up, why, "environment")

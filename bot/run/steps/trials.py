@@ -68,7 +68,7 @@ async def test_candidates(
     )
     if winner.outcome is None:  # no candidate could even be tested: back to the coders
         lost = "\n".join(f"- candidate {t.number}: {t.disqualified}" for t in verdict.trials)
-        return StepResult.revise(f"None of the candidates could be tested:\n{lost}", "untested")
+        return StepResult.send_back(f"None of the candidates could be tested:\n{lost}", "untested")
     _adopt(ctx, by_number[verdict.winner], winner, verdict.tried)
     return None
 
