@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 
 def parsed(line: str) -> Requirement | None:
@@ -12,12 +11,6 @@ def parsed(line: str) -> Requirement | None:
         return Requirement(line.strip())
     except InvalidRequirement:
         return None
-
-
-def name_of(line: str) -> str | None:
-    """The requirement's distribution name as PEP 503 compares them; None when not one."""
-    requirement = parsed(line)
-    return canonicalize_name(requirement.name) if requirement is not None else None
 
 
 def without_pin(line: str) -> str:
