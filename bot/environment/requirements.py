@@ -13,12 +13,8 @@ def parsed(line: str) -> Requirement | None:
         return None
 
 
-def without_pin(line: str) -> str:
-    """The requirement without its version specifier (its extras, URL and marker kept); a line
-    that is not a requirement (pip's own syntax: a path, a bare URL) is returned as it is."""
-    requirement = parsed(line)
-    if requirement is None:
-        return line.strip()
+def without_pin(requirement: Requirement) -> str:
+    """The requirement without its version specifier (its extras, URL and marker kept)."""
     extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
     url = f" @ {requirement.url}" if requirement.url else ""
     marker = f"; {requirement.marker}" if requirement.marker is not None else ""
