@@ -64,10 +64,14 @@ class DifferentialAnalysis:
     files: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
+    def tool_of(self, name: str) -> ToolRun | None:
+        """How the analyser called `name` went (None when it is not among those that ran)."""
+        return next((t for t in self.tools if t.name == name), None)
+
     def holds(self, finding: Finding) -> bool:
         """Whether a new finding holds the change: an error of an analyser the project keeps
         clean. An analyser the base already fails (the project does not gate on it) informs."""
-        run = next((t for t in self.tools if t.name == finding.tool), None)
+        run = self.tool_of(finding.tool)
         return finding.level == "error" and (run is None or run.kept_clean)
 
     @property
