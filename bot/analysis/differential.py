@@ -52,6 +52,15 @@ class ToolRun:
         """Whether the project keeps this analyser clean: no error on the base, or unknown."""
         return not self.base_errors
 
+    @property
+    def not_kept_clean(self) -> str:
+        """Why this analyser's new findings inform and do not hold the change: the base already
+        fails it (say it only when `kept_clean` is false)."""
+        return (
+            f"the base already has {self.base_errors} {self.name} error(s), so the project does "
+            "not keep it clean: its new findings inform and do not hold the change"
+        )
+
 
 @dataclass
 class DifferentialAnalysis:

@@ -32,12 +32,7 @@ def analysis_issues(analysis: DifferentialAnalysis) -> list[ReviewIssue]:
     for f in analysis.new:
         run, held = analysis.tool_of(f.tool), analysis.holds(f)
         tolerated = f.level == "error" and not held
-        why = (
-            f"; the base already has {run.base_errors} {f.tool} error(s), so the project does "
-            "not keep it clean: this informs, it does not hold the change"
-            if tolerated and run is not None
-            else ""
-        )
+        why = f"; {run.not_kept_clean}" if tolerated and run is not None else ""
         issues.append(
             ReviewIssue(
                 severity=Severity.high if held else Severity.medium,

@@ -19,7 +19,7 @@ from bot.analysis.coverage import (
 )
 from bot.analysis.differential import DifferentialAnalysis, ToolRun
 from bot.analysis.findings import Finding, Level
-from bot.analysis.render import coverage_text
+from bot.analysis.render import analysis_text, coverage_text
 from bot.analysis.rules import analysis_issues
 from bot.analysis.rules import test_issues as rule_issues
 from bot.shared.contracts import Severity, TestOutcome, TestReport, TestStatus
@@ -223,3 +223,19 @@ def test_a_new_error_holds_the_change_only_when_the_project_keeps_its_analyser_c
     assert [i for i in issues if "already has" in i.problem] == [issues[1]]
     assert analysis.tool_of("mypy") is analysis.tools[1]
     assert analysis.tool_of("eslint") is None
+
+
+def test_the_review_and_the_evidence_say_alike_why_a_new_error_does_not_hold() -> None:
+    analysis = _analysis({"ruff": 0, "mypy": 2}, _finding("ruff"), _finding("mypy"))
+    mypy = analysis.tools[1]
+    issue = analysis_issues(analysis)[1]
+    why = (
+        "the base already has 2 mypy error(s), so the project does not keep it clean: "
+        "its new findings inform and do not hold the change"
+    )
+    assert mypy.not_kept_clean == why
+    assert issue.problem.endswith(f"(new in this change; not on the base; {why})")
+    assert f"- mypy (toolbox): 0 finding(s) on the change, 0 on the base; {why}" in (
+        analysis_text(analysis).splitlines()
+    )
+    assert "does not keep it clean" not in analysis_text(_analysis({"ruff": 0}, _finding("ruff")))
