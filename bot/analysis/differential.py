@@ -52,6 +52,15 @@ class ToolRun:
         """Whether the project keeps this analyser clean: no error on the base, or unknown."""
         return not self.base_errors
 
+    @property
+    def not_kept_clean(self) -> str:
+        """Why this analyser's new findings inform and do not hold the change: the base already
+        fails it (say it only when `kept_clean` is false)."""
+        return (
+            f"the base already has {self.base_errors} {self.name} error(s), so the project does "
+            "not keep it clean: its new findings inform and do not hold the change"
+        )
+
 
 @dataclass
 class DifferentialAnalysis:
@@ -64,10 +73,14 @@ class DifferentialAnalysis:
     files: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
+    def tool_of(self, name: str) -> ToolRun | None:
+        """How the analyser called `name` went (None when it is not among those that ran)."""
+        return next((t for t in self.tools if t.name == name), None)
+
     def holds(self, finding: Finding) -> bool:
         """Whether a new finding holds the change: an error of an analyser the project keeps
         clean. An analyser the base already fails (the project does not gate on it) informs."""
-        run = next((t for t in self.tools if t.name == finding.tool), None)
+        run = self.tool_of(finding.tool)
         return finding.level == "error" and (run is None or run.kept_clean)
 
     @property

@@ -31,10 +31,7 @@ def analysis_text(analysis: DifferentialAnalysis | None) -> str:
         )
         detail = f"; {tool.detail}" if tool.detail else ""
         if tool.status == "ran" and not tool.kept_clean:
-            detail += (
-                f"; {tool.base_errors} error(s) on the base: the project does not keep it clean, "
-                "so its new findings inform and do not hold the change"
-            )
+            detail += f"; {tool.not_kept_clean}"
         lines.append(f"- {tool.name} ({tool.source}): {counts}{detail}")
     lines += [f"- not analysed: {note}" for note in analysis.notes]
     new = analysis.new

@@ -30,17 +30,12 @@ def analysis_issues(analysis: DifferentialAnalysis) -> list[ReviewIssue]:
     keeps clean, medium for a warning or for an analyser the base already fails."""
     issues = []
     for f in analysis.new:
-        run = next((t for t in analysis.tools if t.name == f.tool), None)
-        tolerated = f.level == "error" and not analysis.holds(f)
-        why = (
-            f"; the base already has {run.base_errors} {f.tool} error(s), so the project does "
-            "not keep it clean: this informs, it does not hold the change"
-            if tolerated and run is not None
-            else ""
-        )
+        run, held = analysis.tool_of(f.tool), analysis.holds(f)
+        tolerated = f.level == "error" and not held
+        why = f"; {run.not_kept_clean}" if tolerated and run is not None else ""
         issues.append(
             ReviewIssue(
-                severity=Severity.high if analysis.holds(f) else Severity.medium,
+                severity=Severity.high if held else Severity.medium,
                 category="static-analysis",
                 file=f.file,
                 line=f.line,

@@ -216,8 +216,11 @@ def unpinned(path: Path) -> list[str] | None:
         if not line or line.startswith("-"):
             continue
         requirement = parsed(line)
-        pinned = pinned or (requirement is not None and "==" in str(requirement.specifier))
-        names.append(without_pin(line))
+        if requirement is None:  # pip's own syntax (a path, a bare URL) is kept as it is
+            names.append(line)
+            continue
+        pinned = pinned or "==" in str(requirement.specifier)
+        names.append(without_pin(requirement))
     return names if pinned else None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 
 def parsed(line: str) -> Requirement | None:
@@ -14,18 +13,8 @@ def parsed(line: str) -> Requirement | None:
         return None
 
 
-def name_of(line: str) -> str | None:
-    """The requirement's distribution name as PEP 503 compares them; None when not one."""
-    requirement = parsed(line)
-    return canonicalize_name(requirement.name) if requirement is not None else None
-
-
-def without_pin(line: str) -> str:
-    """The requirement without its version specifier (its extras, URL and marker kept); a line
-    that is not a requirement (pip's own syntax: a path, a bare URL) is returned as it is."""
-    requirement = parsed(line)
-    if requirement is None:
-        return line.strip()
+def without_pin(requirement: Requirement) -> str:
+    """The requirement without its version specifier (its extras, URL and marker kept)."""
     extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
     url = f" @ {requirement.url}" if requirement.url else ""
     marker = f"; {requirement.marker}" if requirement.marker is not None else ""

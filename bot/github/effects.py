@@ -8,14 +8,10 @@ people who steered it, and publishing (`bot.github.publish`). The composition ro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bot.github.client import InstallationClient, git_credentials
-from bot.github.objects import Published
+from bot.github.objects import Publication, Published
 from bot.github.publish import publish
-from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
-from bot.shared.contracts import PullRequestDraft, ReviewResult
 
 
 class InstallationEffects:
@@ -36,44 +32,7 @@ class InstallationEffects:
         """Whether `login` may write to `repo` (admin, maintainer or writer)."""
         return self.client.has_write_access(repo, login)
 
-    def publish(
-        self,
-        workspace: Workspace,
-        *,
-        repo: str,
-        clone_url: str,
-        draft: PullRequestDraft,
-        issue_number: int,
-        base_branch: str,
-        existing_pr: int | None,
-        decision: Decision,
-        review: ReviewResult | None,
-        head_sha: str | None = None,
-        changed_paths: Sequence[str] | None = None,
-        author: str | None = None,
-        bot_login: str | None = None,
-        run_id: int | None = None,
-        incomplete: str | None = None,
-        base_sha: str | None = None,
-    ) -> Published:
+    def publish(self, workspace: Workspace, publication: Publication) -> Published:
         """Push the run's branch, open (or update) its draft PR, request owners, set the check
         run (`bot.github.publish.publish`)."""
-        return publish(
-            self.client,
-            workspace,
-            repo=repo,
-            clone_url=clone_url,
-            draft=draft,
-            issue_number=issue_number,
-            base_branch=base_branch,
-            existing_pr=existing_pr,
-            decision=decision,
-            review=review,
-            head_sha=head_sha,
-            changed_paths=changed_paths,
-            author=author,
-            bot_login=bot_login,
-            run_id=run_id,
-            incomplete=incomplete,
-            base_sha=base_sha,
-        )
+        return publish(self.client, workspace, publication)

@@ -15,9 +15,11 @@ run or a commit message only through this module, which makes it inert:
 - Markdown syntax that could forge Draftsmith's own structure (headings, brackets, fences that
   never close) is escaped or closed.
 
-Code spans and fenced code blocks of the text stay code (GitHub shows them literally). The
-Markdown handling follows CommonMark, erring towards escaping: the result may show a backslash
-or a backtick more than the author meant, never a live link, image, mention or reference.
+Code spans and fenced code blocks of the text stay code (GitHub shows them literally); code spans
+are CommonMark's (`bot.security.markdown_read.code_spans`), and one that runs across lines is
+shown as escaped text. The Markdown handling follows CommonMark, erring towards escaping: the
+result may show a backslash or a backtick more than the author meant, never a live link, image,
+mention or reference.
 """
 
 from __future__ import annotations
@@ -26,10 +28,9 @@ import re
 from urllib.parse import urlsplit
 
 from bot.security.hidden import strip_hidden
-from bot.security.markdown_read import Fence, fence_closer, fence_of
+from bot.security.markdown_read import CodeSpan, Fence, code_spans, fence_closer, fence_of
 
 DEFAULT_HOST = "github.com"
-_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _LINK = re.compile(
     r"(!?)\[([^\[\]\n]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s<>]*\)[^()\s<>]*)*)>?"
     r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
@@ -112,18 +113,36 @@ def _plain(text: str) -> list[str]:
     return pieces
 
 
-def _inline(line: str, host: str) -> list[str]:
-    """One line: its code spans kept as code, the text between them made inert."""
+def _inline(line: str, spans: list[CodeSpan], host: str) -> list[str]:
+    """One line: its code spans (`spans`, offsets in the line) kept as code, the text between
+    them made inert."""
     pieces: list[str] = []
     at = 0
-    for match in _CODE_SPAN.finditer(line):
-        before = line[at : match.start()]
-        if (len(before) - len(before.rstrip("\\"))) % 2:
-            continue  # an escaped backtick opens no code span
-        pieces += _text(line[at : match.start()], host)
-        pieces.append(code(match.group(2).strip(" ") if match.group(2).strip() else match.group(2)))
-        at = match.end()
+    for span in spans:
+        pieces += _text(line[at : span.start], host)
+        content = span.content(line)
+        pieces.append(code(content.strip(" ") if content.strip() else content))
+        at = span.end
     return pieces + _text(line[at:], host)
+
+
+def _lines(text: str) -> list[tuple[str, list[CodeSpan]]]:
+    """Each line of `text` (as `str.splitlines` reads them) with the code spans wholly within
+    it, their offsets counted in the line."""
+    spans = code_spans(text)
+    found: list[tuple[str, list[CodeSpan]]] = []
+    start = next_span = 0
+    for kept in text.splitlines(keepends=True):
+        line = kept.splitlines()[0]
+        mine: list[CodeSpan] = []
+        while next_span < len(spans) and spans[next_span].start < start + len(line):
+            span = spans[next_span]
+            if span.start >= start and span.end <= start + len(line):
+                mine.append(CodeSpan(span.start - start, span.end - start, span.ticks))
+            next_span += 1
+        found.append((line, mine))
+        start += len(kept)
+    return found
 
 
 def _join(pieces: list[str]) -> str:
@@ -138,17 +157,16 @@ def _join(pieces: list[str]) -> str:
 
 def inert(text: str | None, *, host: str = DEFAULT_HOST) -> str:
     """Model or issue text as inert Markdown, keeping its paragraphs, lists and code blocks."""
-    lines = strip_hidden(text or "").text.splitlines()
     out: list[str] = []
     fence: Fence | None = None
     body: list[str] = []
-    for line in lines:
+    for line, spans in _lines(strip_hidden(text or "").text):
         if fence is None:
             fence = fence_of(line)
             if fence is not None:
                 body = []
                 continue
-            out.append(_join(_inline(line, host)))
+            out.append(_join(_inline(line, spans, host)))
             continue
         if fence_closer(fence).fullmatch(line):
             out.append(_fenced(body))

@@ -1,17 +1,21 @@
 """The GitHub objects Draftsmith reads, each with only the fields it uses (`bot.github.answers`).
 
 A field GitHub may omit or null on some servers and that Draftsmith can do without has a default;
-the others are required, and their absence fails the call with the field's name. `Published` is
-what publishing a run left on GitHub (stored as the run's `published` artifact).
+the others are required, and their absence fails the call with the field's name. `Publication`
+is what a run asks to publish; `Published` is what publishing it left on GitHub (stored as the
+run's `published` artifact).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from bot.github.answers import Answer
+from bot.policy.decide import Decision
+from bot.shared.contracts import PullRequestDraft, ReviewResult
 
 
 class Account(Answer):
@@ -154,6 +158,42 @@ class Via(StrEnum):
 
     git_data_api = "git-data-api"
     git_push = "git-push"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a run asks to publish: its branch and draft PR, against which base, decided how."""
+
+    repo: str
+    """The repository, `owner/name`."""
+    clone_url: str
+    """Where git pushes the branch when the Git Data API cannot make its commits."""
+    draft: PullRequestDraft
+    """The draft PR: branch, title, body and labels."""
+    issue_number: int
+    """The issue the PR closes."""
+    base_branch: str
+    """The branch the PR targets."""
+    existing_pr: int | None
+    """The run's PR from an earlier revision, updated rather than opened again."""
+    decision: Decision
+    """The policy's decision: a blocked one publishes nothing, a gated one labels the PR."""
+    review: ReviewResult | None
+    """The review whose issues annotate the check run."""
+    head_sha: str | None = None
+    """The workspace's commit to publish (default: its HEAD)."""
+    changed_paths: Sequence[str] | None = None
+    """The paths whose owners review the PR (default: the diff with `origin/<base_branch>`)."""
+    author: str | None = None
+    """Who asked for the change; never requested as a reviewer."""
+    bot_login: str | None = None
+    """The App's own login; never requested as a reviewer."""
+    run_id: int | None = None
+    """The run, as the check run's external id."""
+    incomplete: str | None = None
+    """Why the run stopped early: the check run then asks for action instead of passing."""
+    base_sha: str | None = None
+    """What the branch's first commit builds on (default: the merge base with the base branch)."""
 
 
 @dataclass(frozen=True)

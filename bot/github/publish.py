@@ -18,7 +18,14 @@ from bot.github.checks import Annotation, Conclusion
 from bot.github.client import InstallationClient
 from bot.github.codeowners import Reviewers, find_codeowners
 from bot.github.markdown import closes, code, inert_line
-from bot.github.objects import CheckAnnotation, CheckRun, Published, PullRequest, Via
+from bot.github.objects import (
+    CheckAnnotation,
+    CheckRun,
+    Publication,
+    Published,
+    PullRequest,
+    Via,
+)
 from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
 from bot.shared.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, Severity
@@ -42,34 +49,18 @@ _LEVELS: Mapping[Severity, Level] = {
 _CLOSES = re.compile(r"(?im)^\s*(closes|fixes|resolves)\s+#(\d+)\b")
 
 
-def publish(
-    gh: InstallationClient,
-    workspace: Workspace,
-    *,
-    repo: str,
-    clone_url: str,
-    draft: PullRequestDraft,
-    issue_number: int,
-    base_branch: str,
-    existing_pr: int | None,
-    decision: Decision,
-    review: ReviewResult | None,
-    head_sha: str | None = None,
-    changed_paths: Sequence[str] | None = None,
-    author: str | None = None,
-    bot_login: str | None = None,
-    run_id: int | None = None,
-    incomplete: str | None = None,
-    base_sha: str | None = None,
-) -> Published:
+def publish(gh: InstallationClient, workspace: Workspace, publication: Publication) -> Published:
     """Push the run's branch, open (or update) its draft PR, request owners, set the check run.
 
-    `changed_paths` default to the diff between `origin/<base_branch>` and the head; `author`
+    Of the publication's fields: `changed_paths` default to the diff between
+    `origin/<base_branch>` and the head; `author`
     (who asked for the change) and `bot_login` are never requested as reviewers. A blocked
     decision raises PolicyError before anything leaves the workspace. `incomplete` (why the run
     stopped early) makes the check run ask for action instead of passing. `base_sha` (default:
     the merge base with `origin/<base_branch>`) is what the branch's first commit builds on.
     """
+    p = publication
+    repo, draft, decision = p.repo, p.draft, p.decision
     if decision.gate is Gate.blocked:
         raise PolicyError(
             f"run blocked by policy, nothing published: {'; '.join(decision.reasons)}",
@@ -77,19 +68,19 @@ def publish(
         )
     if not draft.branch:
         raise GitHubError("the draft names no branch", "build the draft from a run with a branch")
-    found = _find_pull(gh, repo, draft.branch, existing_pr)  # read before anything is made
+    found = _find_pull(gh, repo, draft.branch, p.existing_pr)  # read before anything is made
     branch = publish_branch(
         gh,
         workspace,
         repo=repo,
-        clone_url=clone_url,
+        clone_url=p.clone_url,
         branch=draft.branch,
-        base_sha=base_sha or _merge_base(workspace, base_branch),
-        sha=head_sha,
+        base_sha=p.base_sha or _merge_base(workspace, p.base_branch),
+        sha=p.head_sha,
     )
     sha = branch.sha
-    body = f"{_with_closes(draft.body, issue_number).rstrip()}\n\n{commits_note(branch)}\n"
-    pull, created = _open_or_update(gh, repo, draft, body, base_branch, found)
+    body = f"{_with_closes(draft.body, p.issue_number).rstrip()}\n\n{commits_note(branch)}\n"
+    pull, created = _open_or_update(gh, repo, draft, body, p.base_branch, found)
     labels = list(dict.fromkeys([DRAFTSMITH_LABEL, *draft.labels]))
     if decision.gate is Gate.needs_approval and NEEDS_APPROVAL_LABEL not in labels:
         labels.append(NEEDS_APPROVAL_LABEL)
@@ -98,8 +89,10 @@ def publish(
         if not created:  # a previous revision may have been gated
             gh.pulls.remove_label(repo, pull.number, NEEDS_APPROVAL_LABEL)
     gh.pulls.add_labels(repo, pull.number, labels)
-    paths = list(changed_paths) if changed_paths is not None else _changed(workspace, base_branch)
-    exclude = [name for name in (author, bot_login) if name]
+    paths = (
+        list(p.changed_paths) if p.changed_paths is not None else _changed(workspace, p.base_branch)
+    )
+    exclude = [name for name in (p.author, p.bot_login) if name]
     requested = request_owners(gh, repo, pull.number, paths, exclude=exclude)
     check = upsert_check_run(
         gh,
@@ -107,10 +100,10 @@ def publish(
         head_sha=sha,
         summary=body,
         decision=decision,
-        review=review,
+        review=p.review,
         details_url=pull.html_url,
-        external_id=str(run_id) if run_id is not None else None,
-        incomplete=incomplete,
+        external_id=str(p.run_id) if p.run_id is not None else None,
+        incomplete=p.incomplete,
     )
     logger.info(
         "published %s#%d (%s) at %s, check run %d",

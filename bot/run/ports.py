@@ -19,7 +19,6 @@ The run core enqueues nothing: an intent says `enqueue=True` and its caller queu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,10 +26,8 @@ from bot.model.base import Model
 from bot.sandbox.base import Sandbox
 
 if TYPE_CHECKING:  # names in signatures only: the store imports RunCaps from here, cheaply
-    from bot.github.objects import Published
-    from bot.policy.decide import Decision
+    from bot.github.objects import Publication, Published
     from bot.repo.workspace import Workspace
-    from bot.shared.contracts import PullRequestDraft, ReviewResult
     from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent
 
 __all__ = ["GitHubEffects", "Model", "RunCaps", "RunStore", "Sandbox"]
@@ -148,26 +145,7 @@ class GitHubEffects(Protocol):
         """Whether `login` may write to `repo` (admin, maintainer or writer)."""
         ...
 
-    def publish(
-        self,
-        workspace: Workspace,
-        *,
-        repo: str,
-        clone_url: str,
-        draft: PullRequestDraft,
-        issue_number: int,
-        base_branch: str,
-        existing_pr: int | None,
-        decision: Decision,
-        review: ReviewResult | None,
-        head_sha: str | None = None,
-        changed_paths: Sequence[str] | None = None,
-        author: str | None = None,
-        bot_login: str | None = None,
-        run_id: int | None = None,
-        incomplete: str | None = None,
-        base_sha: str | None = None,
-    ) -> Published:
+    def publish(self, workspace: Workspace, publication: Publication) -> Published:
         """Push the run's branch, open (or update) its draft PR, request owners, set the check
         run (`bot.github.publish.publish`)."""
         ...

@@ -4,7 +4,8 @@
 Unicode tag characters, variation-selector runs) and, outside code spans and fenced code blocks
 (where markup is shown literally), HTML comments, HTML elements that render as nothing, and
 markdown link reference definitions used as comments. Every removal is recorded for the evidence.
-The markdown handling is an approximation of CommonMark, erring towards removal.
+Code spans are CommonMark's (`bot.security.markdown_read.code_spans`); the rest of the markdown
+handling is an approximation of CommonMark, erring towards removal.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from bot.security.markdown_read import fence_closer, fence_of
+from bot.security.markdown_read import code_spans, fence_closer, fence_of
 
 PREVIEW_CHARS = 80
 
@@ -28,9 +29,6 @@ _INVISIBLE_RE = re.compile("|".join(f"(?P<k{i}>[{cls}]+)" for i, (_, cls) in enu
 # U+FE00..FE0F legitimately follow one emoji; a run of two or more is only a carrier for data.
 _VS_RUN_RE = re.compile("[\ufe00-\ufe0f]{2,}")
 
-CODE_SPAN_WINDOW = 20_000  # a code span longer than this is not looked for (bounds the work)
-
-_BLANK_LINE_RE = re.compile(r"\n[ \t]*+\r?\n")
 _HIDDEN_ATTR_RE = re.compile(
     r"""\shidden(?=[\s/=]|$)|\stype\s*=\s*["']?hidden"""
     r"""|style\s*=\s*["'][^"']*(display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0"""
@@ -136,15 +134,6 @@ def _hidden_element(text: str, match: re.Match[str], removed: list[Removal]) -> 
     return end
 
 
-def _code_span_end(text: str, start: int, run: int) -> int | None:
-    """End of the code span opened by a run of `run` backticks at `start`, if it closes."""
-    limit = min(len(text), start + CODE_SPAN_WINDOW)
-    blank = _BLANK_LINE_RE.search(text, start, limit)
-    closer = re.compile(rf"(?<!`)`{{{run}}}(?!`)")
-    match = closer.search(text, start + run, blank.start() if blank else limit)
-    return match.end() if match else None
-
-
 def _fence_end(text: str, start: int) -> int | None:
     """End of the fenced code block whose opening line starts at `start` (the end of the text
     if it never closes); None when that line opens no fence (`fence_of`)."""
@@ -159,6 +148,7 @@ def _fence_end(text: str, start: int) -> int | None:
 
 def _strip_markup(text: str, removed: list[Removal]) -> str:
     """Remove comments, invisible elements and comment-like link definitions outside code."""
+    spans = {span.start: span.end for span in code_spans(text)}
     out: list[str] = []
     i = 0
     while (match := _SPECIAL_RE.search(text, i)) is not None:
@@ -172,12 +162,7 @@ def _strip_markup(text: str, removed: list[Removal]) -> str:
             out.append(text[pos:end])
         elif kind in ("fence", "ticks"):  # backticks that open no fence may open a code span
             ticks = match.group().lstrip(" ")  # a fence's indent is text
-            span_end = (
-                _code_span_end(text, match.end() - len(ticks), len(ticks))
-                if ticks.startswith("`")
-                else None
-            )
-            end = span_end if span_end is not None else match.end()
+            end = spans.get(match.end() - len(ticks), match.end())
             out.append(text[pos:end])
         elif kind == "comment":
             close = text.find("-->", pos + 4)

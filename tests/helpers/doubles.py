@@ -21,14 +21,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from bot.github.objects import Published
+from bot.github.objects import Publication, Published
 from bot.model.base import CallGuard, Completion, Tool
 from bot.model.usage import Price, Usage, estimate_prompt_tokens, usage_of
-from bot.policy.decide import Decision
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import ExecResult, Limits
 from bot.shared.config import Role
-from bot.shared.contracts import PullRequestDraft, ReviewResult
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -86,8 +84,8 @@ class FakeGitHubEffects:
 
     writers: set[str] = field(default_factory=set)
     comments: dict[tuple[str, int, str], str] = field(default_factory=dict)
-    published: list[dict[str, Any]] = field(default_factory=list)
-    """The arguments of each publish, in order."""
+    published: list[Publication] = field(default_factory=list)
+    """What each publish was asked, in order."""
     pr_number: int = 7
 
     def git_credentials(self, clone_url: str) -> dict[str, str]:
@@ -102,45 +100,16 @@ class FakeGitHubEffects:
         """Whether `login` is one of the writers."""
         return login in self.writers
 
-    def publish(
-        self,
-        workspace: Workspace,
-        *,
-        repo: str,
-        clone_url: str,
-        draft: PullRequestDraft,
-        issue_number: int,
-        base_branch: str,
-        existing_pr: int | None,
-        decision: Decision,
-        review: ReviewResult | None,
-        head_sha: str | None = None,
-        changed_paths: Sequence[str] | None = None,
-        author: str | None = None,
-        bot_login: str | None = None,
-        run_id: int | None = None,
-        incomplete: str | None = None,
-        base_sha: str | None = None,
-    ) -> Published:
+    def publish(self, workspace: Workspace, publication: Publication) -> Published:
         """Record the publish; the PR is `pr_number` (created the first time only)."""
-        self.published.append(
-            {
-                "repo": repo,
-                "branch": draft.branch,
-                "title": draft.title,
-                "issue_number": issue_number,
-                "gate": decision.gate,
-                "incomplete": incomplete,
-                "head_sha": head_sha,
-            }
-        )
+        self.published.append(publication)
         return Published(
             pr_number=self.pr_number,
-            pr_url=f"https://github.com/{repo}/pull/{self.pr_number}",
+            pr_url=f"https://github.com/{publication.repo}/pull/{self.pr_number}",
             pr_node_id=f"PR_{self.pr_number}",
             check_run_id=len(self.published),
-            created=existing_pr is None,
-            head_sha=head_sha or "",
+            created=publication.existing_pr is None,
+            head_sha=publication.head_sha or "",
         )
 
 

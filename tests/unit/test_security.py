@@ -25,7 +25,7 @@ from bot.security import (
     strip_hidden,
     to_review_issue,
 )
-from bot.security.hidden import Removal
+from bot.security.hidden import Removal, Stripped
 from bot.security.screening import patterns_for_file
 from bot.shared.config import Settings
 from bot.shared.contracts import ReviewStatus, Severity
@@ -182,6 +182,28 @@ def test_a_backtick_line_whose_info_string_has_a_backtick_opens_no_fence() -> No
 def test_strip_hidden_code_span_does_not_cross_a_blank_line() -> None:
     stripped = strip_hidden("`\n\n<!-- hidden -->\n\n`")
     assert "hidden" not in stripped.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\`a <!-- planted --> `",
+        "<div>\n`<!-- planted -->`\n</div>",
+        "```\n`a\n```\n<!-- planted -->\n`",
+        "``a <!-- planted --> `",
+    ],
+    ids=["escaped-backtick", "in-an-html-block", "opener-in-a-fence", "closer-of-another-length"],
+)
+def test_strip_hidden_removes_comments_between_backticks_that_make_no_code_span(text: str) -> None:
+    """GitHub hides these comments: the backticks around them open no code span (CommonMark)."""
+    stripped = strip_hidden(text)
+    assert "planted" not in stripped.text
+    assert [r.kind for r in stripped.removed] == ["html-comment"]
+
+
+def test_strip_hidden_keeps_a_double_backtick_span_holding_a_single_backtick() -> None:
+    text = "`` a ` <!-- shown --> ``"
+    assert strip_hidden(text) == Stripped(text)
 
 
 @pytest.mark.parametrize(

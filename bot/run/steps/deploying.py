@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from bot.agents.deployer import build_draft, write_evidence
 from bot.github.codeowners import CodeOwners, find_codeowners
+from bot.github.objects import Publication
 from bot.policy.decide import Decision, evaluate
 from bot.repo.workspace import Workspace
 from bot.run import artifacts
@@ -89,8 +90,7 @@ class Deploying:
         """Push the branch and open or update the draft PR and its check run on GitHub
         (`incomplete`: why a budget stopped the run, for a PR marked incomplete)."""
         assert run.issue_number is not None
-        published = gh.publish(
-            ctx.workspace,
+        publication = Publication(
             repo=run.repo,
             clone_url=run.clone_url,
             draft=draft,
@@ -107,6 +107,7 @@ class Deploying:
             incomplete=incomplete,
             base_sha=ctx.base,
         )
+        published = gh.publish(ctx.workspace, publication)
         # the branch's head is GitHub's own commit (same tree) when made through the API
         ctx.store.update_run(run.id, pr_number=published.pr_number, head_sha=published.head_sha)
         ctx.artifacts.save(artifacts.PUBLISHED, published)

@@ -17,7 +17,10 @@ from bot.analysis.coverage import (
     measure,
     unavailable,
 )
-from bot.analysis.render import coverage_text
+from bot.analysis.differential import DifferentialAnalysis, ToolRun
+from bot.analysis.findings import Finding, Level
+from bot.analysis.render import analysis_text, coverage_text
+from bot.analysis.rules import analysis_issues
 from bot.analysis.rules import test_issues as rule_issues
 from bot.shared.contracts import Severity, TestOutcome, TestReport, TestStatus
 
@@ -188,3 +191,51 @@ def test_a_javascript_case_is_named_as_its_runner_names_it_in_the_coverage_rule(
                             lines=[ChangedLine("calc.js", 5, False)])  # fmt: skip
     (issue,) = rule_issues(node, missed)
     assert f"New test `{case}` executes none of the changed code" in issue.problem
+
+
+def _analysis(base_errors: dict[str, int | None], *new: Finding) -> DifferentialAnalysis:
+    tools = [ToolRun(name, "toolbox", "ran", base_errors=n) for name, n in base_errors.items()]
+    return DifferentialAnalysis(new=list(new), tools=tools)
+
+
+def _finding(tool: str, level: Level = "error") -> Finding:
+    return Finding(tool, "F821", "calc.py", 3, "undefined name", level)
+
+
+def test_a_new_error_holds_the_change_only_when_the_project_keeps_its_analyser_clean() -> None:
+    analysis = _analysis(
+        {"ruff": 0, "mypy": 2, "pyright": None},
+        _finding("ruff"),
+        _finding("mypy"),
+        _finding("pyright"),
+        _finding("eslint"),
+        _finding("ruff", "warning"),
+    )
+    issues = analysis_issues(analysis)
+    assert [i.severity for i in issues] == [
+        Severity.high,  # ruff: no error on the base
+        Severity.medium,  # mypy: two errors on the base already
+        Severity.high,  # pyright: the base could not be analysed
+        Severity.high,  # eslint: not among the analysers that ran
+        Severity.medium,  # a warning never holds
+    ]
+    assert "the base already has 2 mypy error(s)" in issues[1].problem
+    assert [i for i in issues if "already has" in i.problem] == [issues[1]]
+    assert analysis.tool_of("mypy") is analysis.tools[1]
+    assert analysis.tool_of("eslint") is None
+
+
+def test_the_review_and_the_evidence_say_alike_why_a_new_error_does_not_hold() -> None:
+    analysis = _analysis({"ruff": 0, "mypy": 2}, _finding("ruff"), _finding("mypy"))
+    mypy = analysis.tools[1]
+    issue = analysis_issues(analysis)[1]
+    why = (
+        "the base already has 2 mypy error(s), so the project does not keep it clean: "
+        "its new findings inform and do not hold the change"
+    )
+    assert mypy.not_kept_clean == why
+    assert issue.problem.endswith(f"(new in this change; not on the base; {why})")
+    assert f"- mypy (toolbox): 0 finding(s) on the change, 0 on the base; {why}" in (
+        analysis_text(analysis).splitlines()
+    )
+    assert "does not keep it clean" not in analysis_text(_analysis({"ruff": 0}, _finding("ruff")))

@@ -110,6 +110,25 @@ def test_code_spans_hold_any_backticks() -> None:
     assert code("plain") == "`plain`"
 
 
+def test_a_double_backtick_span_holding_a_single_backtick_stays_one_span() -> None:
+    assert inert("see `` a`b @bob `` here") == "see ``a`b @bob`` here"
+
+
+@pytest.mark.parametrize(
+    ("text", "rendered"),
+    [
+        ("``foo` bar", "\\`\\`foo\\` bar"),
+        ("```foo`` `@bar`", "\\`\\`\\`foo\\`\\` `@bar`"),
+        ("a `b\nc` d", "a \\`b\nc\\` d"),
+    ],
+    ids=["unmatched-longer-opener", "runs-of-other-lengths", "a-span-across-lines"],
+)
+def test_backticks_that_open_no_span_on_the_line_are_shown_as_written(
+    text: str, rendered: str
+) -> None:
+    assert inert(text) == rendered
+
+
 def test_the_host_comes_from_the_repository_url() -> None:
     assert host_of("https://GHE.example.com/o/r.git") == "ghe.example.com"
     assert host_of("file:///tmp/r.git") == "github.com"

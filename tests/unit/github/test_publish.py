@@ -12,7 +12,7 @@ import respx
 
 from bot.github.branch import publish_branch
 from bot.github.client import GitHubGateway, InstallationClient
-from bot.github.objects import Published
+from bot.github.objects import Publication, Published
 from bot.github.publish import CHECK_NAME, publish
 from bot.policy.decide import Decision, evaluate, load_default_policy
 from bot.shared.contracts import Gate, PullRequestDraft, ReviewIssue, ReviewResult, ReviewStatus
@@ -83,9 +83,7 @@ def _publish(
     changed_paths: list[str] | None = None,
     author: str | None = "alice",
 ) -> Published:
-    return publish(
-        client,
-        repos.workspace,
+    publication = Publication(
         repo=REPO,
         clone_url=repos.url,
         draft=draft or _draft(),
@@ -99,6 +97,7 @@ def _publish(
         bot_login="draftsmith[bot]",
         run_id=12,
     )
+    return publish(client, repos.workspace, publication)
 
 
 def _shown(published: Published, body: str = BODY) -> str:
@@ -453,9 +452,7 @@ def test_a_failed_push_to_an_https_remote_does_not_reveal_the_token(
     client: InstallationClient, api: FakeGitHub, repos: RunRepos
 ) -> None:
     with pytest.raises(WorkspaceError) as caught:
-        publish(
-            client,
-            repos.workspace,
+        publication = Publication(
             repo=REPO,
             clone_url="https://127.0.0.1:9/octo/widgets.git",
             draft=_draft(),
@@ -465,6 +462,7 @@ def test_a_failed_push_to_an_https_remote_does_not_reveal_the_token(
             decision=_decision(["src/widget.py"]),
             review=None,
         )
+        publish(client, repos.workspace, publication)
 
     token = str(token_body()["token"])
     assert token not in str(caught.value)
