@@ -110,11 +110,11 @@ class StoreCollector(Collector):
             "Duration of finished phases, by phase.",
             labels=["phase"],
         )
-        for name in sorted(durations):
-            values = durations[name]
+        for phase in sorted(durations):
+            values = durations[phase]
             buckets = [(_le(b), float(sum(v <= b for v in values))) for b in PHASE_BUCKETS]
             buckets.append(("+Inf", float(len(values))))
-            family.add_metric([name], buckets, sum_value=sum(values))
+            family.add_metric([phase], buckets, sum_value=sum(values))
         return family
 
     def _model_calls(self) -> list[Metric]:

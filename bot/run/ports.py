@@ -28,6 +28,7 @@ from bot.sandbox.base import Sandbox
 if TYPE_CHECKING:  # names in signatures only: the store imports RunCaps from here, cheaply
     from bot.github.objects import Publication, Published
     from bot.repo.workspace import Workspace
+    from bot.run.states import Phase
     from bot.store.tables import Artifact, PhaseRecord, Run, RunEvent
 
 __all__ = ["GitHubEffects", "Model", "RunCaps", "RunStore", "Sandbox"]
@@ -83,7 +84,7 @@ class RunStore(Protocol):
         """Add to a run's budgets used, atomically."""
         ...
 
-    def start_phase(self, run_id: int, name: str, attempt: int) -> int:
+    def start_phase(self, run_id: int, name: Phase, attempt: int) -> int:
         """Record that a phase began; returns its record id."""
         ...
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from bot.run.ports import RunCaps
-from bot.run.states import ACTIVE, TERMINAL, Status
+from bot.run.states import ACTIVE, TERMINAL, Phase, Status
 from bot.security.masking import process_masker
 from bot.shared.errors import ActiveRunConflict, StoreError
 from bot.store.engine import make_engine, migrate
@@ -282,7 +282,7 @@ class Store(IntakeQueries):
             )
 
     # phases, events, artifacts --------------------------------------------------------------
-    def start_phase(self, run_id: int, name: str, attempt: int) -> int:
+    def start_phase(self, run_id: int, name: Phase, attempt: int) -> int:
         """Record that a phase began; returns its record id."""
         with self.session() as s:
             rec = PhaseRecord(run_id=run_id, name=name, attempt=attempt)

@@ -123,7 +123,7 @@ class PhaseRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(32))
+    name: Mapped[Phase] = mapped_column(stored_enum(Phase))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
