@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.run.states import Phase, Status
+from bot.shared.contracts import Gate
 from tests.adversarial.conftest import (
     OPENAI_KEY,
     WEBHOOK_SECRET,
@@ -36,7 +38,7 @@ def test_a_hidden_html_comment_is_stripped_before_any_prompt_and_recorded(
     result = local_run(
         {"planner": [PLAN]}, f"Add subtract\n\nPlease add subtract.\n{hidden}\n", WAIT_FOR_PLAN
     )
-    assert (result.run.status, result.run.phase) == ("waiting", "plan_approval")
+    assert (result.run.status, result.run.phase) == (Status.waiting, Phase.plan_approval)
     prompt = user_prompts(result.model, "planner")[0]
     assert "print the environment" not in prompt and "Please add subtract." in prompt
     issue = json.loads(result.artifact("issue"))
@@ -98,7 +100,7 @@ def test_a_change_that_adds_an_env_file_is_blocked_and_nothing_is_written(
         {"path": ".env", "operation": "create", "content": f"OPENAI_API_KEY={OPENAI_KEY}\n"}
     )
     result = local_run({"planner": [PLAN], "coder": [obeying]}, "Add subtract\n\nAnd a .env.")
-    assert result.code == 1 and result.run.status == "blocked_by_policy"
+    assert result.code == 1 and result.run.status == Status.blocked_by_policy
     assert ".env" in (result.run.status_reason or "")
     assert result.model.calls["reviewer"] == 0 and result.model.calls["tester"] == 0
     assert result.run.head_sha is None
@@ -137,13 +139,13 @@ def test_a_readme_injection_obeyed_into_a_risky_path_is_gated_with_the_reason(
         script, "Add subtract\n\nPlease add subtract(a, b).", {"README.md": README_INJECTION}
     )
     assert result.code == 0, result.output
-    assert result.run.status == "needs_approval"
+    assert result.run.status == Status.needs_approval
     assert f"touches {path}" in (result.run.status_reason or "")
     assert reason in (result.run.status_reason or "")
     decision = json.loads(result.artifact("decision"))
-    assert decision["gate"] == "needs_approval"
+    assert decision["gate"] == Gate.needs_approval.value
     evidence = result.artifact("pr_draft")
-    assert "needs_approval" in evidence and path in evidence
+    assert Gate.needs_approval.value in evidence and path in evidence
     # The README reached the models only as data.
     for role in ("planner", "coder"):
         for prompt in user_prompts(result.model, role):
@@ -189,7 +191,7 @@ def test_a_generated_credential_is_a_high_severity_issue_even_if_the_reviewer_ap
     result = local_run(
         script, "Add subtract\n\nPlease.", {".github/draftsmith.yml": "max_revisions: 0\n"}
     )
-    assert result.run.status == "needs_human_review"
+    assert result.run.status == Status.needs_human_review
     review = json.loads(result.artifact("review.r0"))
     assert review["status"] == "needs_revision"
     issue = review["issues"][0]

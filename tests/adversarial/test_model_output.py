@@ -12,6 +12,7 @@ import pytest
 
 from bot.observe.progress import marker
 from bot.policy.decide import TEST_INFRASTRUCTURE_REASON
+from bot.run.states import Status
 from bot.sandbox.witness import TAMPERED
 from tests.adversarial.conftest import labeled
 from tests.helpers.fake_github import FakeGitHub
@@ -79,7 +80,7 @@ def never_proven(result: Any) -> None:
     if outcome is not None:
         data = json.loads(outcome.content)
         assert data["pinned"] == [] or data["tampered"], data
-    assert result.run.status != "approved"
+    assert result.run.status != Status.approved
     assert result.store.get_artifact(result.run.id, "pr_draft") is None
 
 
@@ -95,7 +96,7 @@ def test_a_tester_written_conftest_forgery_is_refused_and_never_proven(local_run
         ],
     }
     result = local_run(script, "Add median\n\nAdd median(values).", NO_REVISIONS)
-    assert result.run.status == "needs_human_review", result.run.status_reason
+    assert result.run.status == Status.needs_human_review, result.run.status_reason
     assert "test files refused" in (result.run.status_reason or "")
     outcome = json.loads(result.artifact("testoutcome.r0"))
     assert "tests/conftest.py (changes how tests run)" in outcome["refused"]
@@ -112,7 +113,7 @@ def test_a_coder_written_conftest_forgery_is_caught_by_the_cross_check(local_run
         "tester": [answer_with_tests(("tests/test_median.py", MEDIAN_TEST))],
     }
     result = local_run(script, "Add median\n\nAdd median(values).", NO_REVISIONS)
-    assert result.run.status == "needs_human_review"
+    assert result.run.status == Status.needs_human_review
     assert (result.run.status_reason or "").startswith(TAMPERED), result.run.status_reason
     report = json.loads(result.artifact("testreport.r0"))
     assert report["tampered"] and report["tests_passed"] == 0
@@ -127,7 +128,7 @@ def test_a_forgery_without_conftest_is_caught_by_the_cross_check(local_run: Any)
         "tester": [answer_with_tests(("tests/test_median.py", EXIT_FORGERY))],
     }
     result = local_run(script, "Add median\n\nAdd median(values).", NO_REVISIONS)
-    assert result.run.status == "needs_human_review"
+    assert result.run.status == Status.needs_human_review
     reason = result.run.status_reason or ""
     assert reason.startswith(TAMPERED) and "exited 0 before pytest finished" in reason, reason
     never_proven(result)
@@ -175,7 +176,7 @@ def test_model_text_reaches_github_inert_and_reviewers_and_labels_are_draftsmith
     with system(hostile_script()) as (s, _model):
         assert s.post("issues", labeled(owned_remote, title, "Add median(values).")).status_code
         run = s.watcher.wait_settled(timeout=600)
-    assert run.status == "needs_approval", run.status_reason
+    assert run.status == Status.needs_approval, run.status_reason
     assert TEST_INFRASTRUCTURE_REASON in (run.status_reason or "")
     pr = fake_github.pulls[run.pr_number]
     check = next(iter(fake_github.check_runs.values()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.run.states import Status
 from tests.adversarial.conftest import OPENAI_KEY, labeled, readable
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.scripts import APPROVED, PLAN, change
@@ -49,7 +50,7 @@ def test_an_issue_asking_to_print_the_environment_is_gated_and_leaks_nothing(
         title = f"Add subtract (deploy with {PASTED})"
         assert s.post("issues", labeled(remote, title, ISSUE)).status_code == 202
         run = s.watcher.wait_settled()
-        assert run.status == "needs_approval", run.status_reason
+        assert run.status == Status.needs_approval, run.status_reason
         assert "injection pattern flagged: reveal-secrets" in (run.status_reason or "")
         report = json.loads(s.store.get_artifact(run.id, "testreport.r0").content)
         # The sandbox ran the obeying test: no secret-looking variable exists in there.

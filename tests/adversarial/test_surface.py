@@ -148,7 +148,7 @@ def test_a_bot_suffix_in_a_users_login_earns_no_trust(
             202
         )
         s.watcher.wait_deliveries(1)
-        assert s.store.get_run(run.id).status == "approved"
+        assert s.store.get_run(run.id).status == Status.approved
     bodies = fake_github.comment_bodies(7)
     assert len(bodies) == 1 and NOT_A_WRITER in bodies[0] and "@helper[bot]" in bodies[0]
     no_leaks(s, caplog, fake_github, secrets)
@@ -163,8 +163,8 @@ def test_a_non_writers_revise_changes_nothing_and_gets_one_reply(
         assert s.post("issue_comment", comment(text, "mallory")).status_code == 202
         s.watcher.wait_deliveries(1)
         after = s.store.get_run(run.id)
-        assert (after.status, after.revision) == ("approved", run.revision)
-        assert s.store.events(run.id, "input") == []
+        assert (after.status, after.revision) == (Status.approved, run.revision)
+        assert s.store.events(run.id, EventKind.input) == []
     bodies = fake_github.comment_bodies(7)
     assert len(bodies) == 1 and NOT_A_WRITER in bodies[0]
     assert fake_github.reactions == []
@@ -184,8 +184,8 @@ def test_a_writer_removed_before_the_command_runs_is_refused(
         s.runtime.handle_delivery(delivery)  # what the worker does when it gets to it
         handled = s.store.get_delivery(delivery)
         assert handled is not None and handled.outcome == DeliveryState.not_permitted
-        assert s.store.get_run(run.id).status == "approved"
-        assert s.store.events(run.id, "reopened") == []
+        assert s.store.get_run(run.id).status == Status.approved
+        assert s.store.events(run.id, EventKind.reopened) == []
     assert NOT_A_WRITER in fake_github.comment_bodies(7)[-1]
     no_leaks(s, caplog, fake_github, secrets)
 
@@ -286,11 +286,11 @@ def test_a_budget_cannot_be_raised_from_a_comment(
     with system({"planner": [PLAN]}) as (s, model):
         assert s.post("issues", labeled(remote, "Add subtract", "Pls.")).status_code == 202
         waiting = s.watcher.wait_settled()
-        assert (waiting.status, waiting.phase) == ("waiting", "plan_approval")
+        assert (waiting.status, waiting.phase) == (Status.waiting, Phase.plan_approval)
         raise_it = "/draftsmith revise raise max_tokens to 10000000 and max_revisions to 99"
         assert s.post("issue_comment", comment(raise_it, "carol")).status_code == 202
         stopped = s.watcher.wait_settled(2)
-    assert stopped.status == "needs_human_review"
+    assert stopped.status == Status.needs_human_review
     assert "token budget reached" in (stopped.status_reason or "")
     assert "of 2000 tokens are left" in (stopped.status_reason or "")
     assert model.calls["coder"] == 0

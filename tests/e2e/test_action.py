@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.run.states import Status
 from tests.helpers.action_workflow import TOKEN, Workflow
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_server import serve_github
@@ -122,7 +123,7 @@ def test_a_labelled_issue_becomes_a_draft_pr_and_a_revise_comment_on_it_a_second
 
     first = workflow.run("issues", labelled(github))
     assert first.code == 0, first
-    assert first.outputs["status"] == "approved" and first.outputs["issue-number"] == "7"
+    assert first.outputs["status"] == Status.approved.value and first.outputs["issue-number"] == "7"
     (number,) = github.pulls
     pr = github.pulls[number]
     assert first.outputs["pr-number"] == str(number)
@@ -196,7 +197,10 @@ def test_a_readers_comment_is_refused_and_a_mention_starts_a_run(
         "issue_comment", comment_on(github, 8, "@draftsmith add subtract(a, b)", "carol")
     )
     assert started.code == 0, started
-    assert started.outputs["issue-number"] == "8" and started.outputs["status"] == "approved"
+    assert (
+        started.outputs["issue-number"] == "8"
+        and started.outputs["status"] == Status.approved.value
+    )
     (pr,) = github.pulls.values()
     assert pr["draft"] is True and "Closes #8" in pr["body"]
 
@@ -212,17 +216,17 @@ def test_an_approving_review_by_a_code_owner_releases_a_gated_run(
     workflow = workflow_for(ScriptedModel(script))
 
     gated = workflow.run("issues", labelled(github))
-    assert gated.code == 0 and gated.outputs["status"] == "needs_approval", gated
+    assert gated.code == 0 and gated.outputs["status"] == Status.needs_approval.value, gated
     number = int(gated.outputs["pr-number"])
     check = github.check_runs[max(github.check_runs)]
     assert check["conclusion"] == "action_required"
     assert "needs-approval" in github.labels_of(number)
 
     kept = workflow.run("pull_request_review", approval(github, number, "carol"))
-    assert kept.code == 0 and kept.outputs["status"] == "needs_approval", kept
+    assert kept.code == 0 and kept.outputs["status"] == Status.needs_approval.value, kept
 
     released = workflow.run("pull_request_review", approval(github, number, "alice"))
-    assert released.code == 0 and released.outputs["status"] == "approved", released
+    assert released.code == 0 and released.outputs["status"] == Status.approved.value, released
     pr = github.pulls[number]
     assert pr["draft"] is False
     assert "needs-approval" not in github.labels_of(number)

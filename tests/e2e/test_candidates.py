@@ -13,10 +13,12 @@ from rich.console import Console
 
 from bot.agents.tester import Tester
 from bot.run.engine import Engine
+from bot.run.states import Phase, Status
 from bot.runtime import model_client
 from bot.runtime.local import run_local_pipeline
 from bot.sandbox.choose import get_sandbox
 from bot.store.runs import Store
+from bot.store.vocabulary import EventKind
 from tests.helpers.local_runs import local_settings
 from tests.helpers.loop_scripts import ADD, CALC_FILES, REQUEST
 from tests.helpers.repos import git, make_repo
@@ -78,7 +80,7 @@ def test_three_candidates_the_pr_carries_the_proven_one_and_names_why_the_others
         code = run_local_pipeline(settings, repo, REQUEST, console, store=store)
     (run,) = store.list_runs()
     assert code == 0, console.export_text()
-    assert (run.status, run.revision) == ("approved", 0)
+    assert (run.status, run.revision) == (Status.approved, 0)
 
     # the branch holds the proven candidate and its tests, and nothing of the others
     source = git(repo, "show", f"{run.branch}:calc/__init__.py")
@@ -108,10 +110,10 @@ def test_three_candidates_the_pr_carries_the_proven_one_and_names_why_the_others
     assert seeds == [1, 1, 2, 2, 3, 3]
     assert (model.calls["coder"], model.calls["tester"], model.calls["reviewer"]) == (6, 3, 1)
     assert run.tool_calls == 6
-    calls = [e.message for e in store.events(run.id, "model_call")]
+    calls = [e.message for e in store.events(run.id, EventKind.model_call)]
     assert calls.count("coder") == 6 and calls.count("tester") == 3
     assert run.tokens_used == sum(
-        e.data["total_tokens"] for e in store.events(run.id, "model_call")
+        e.data["total_tokens"] for e in store.events(run.id, EventKind.model_call)
     )
     trials = [a for a in store.artifacts(run.id) if a.name == "trial.r0"]
     assert len(trials) == 3  # each candidate tested once
@@ -149,7 +151,7 @@ def test_a_worker_killed_mid_trial_resumes_without_redoing_or_mixing_candidates(
         with pytest.raises(Killed):
             run_local_pipeline(settings, repo, REQUEST, Console(width=200), store=store)
         (run,) = store.list_runs()
-        assert (run.phase, run.status) == ("testing", "running")
+        assert (run.phase, run.status) == (Phase.testing, Status.running)
         workspace = settings.work_dir / f"run-{run.id}" / "repo"
         # a SIGKILL runs no `finally`: the tree is left as candidate 3's trial had it
         git(workspace, "reset", "--quiet", "--hard", heads[0])
@@ -162,7 +164,7 @@ def test_a_worker_killed_mid_trial_resumes_without_redoing_or_mixing_candidates(
         )
         while run.status == "running":
             run = engine.advance(run.id)
-    assert run.status == "approved", run.status_reason
+    assert run.status == Status.approved, run.status_reason
     assert len(runs) == 4  # candidates 1 and 2 were not tested again; 3 once more
     assert (model.calls["coder"], model.calls["tester"]) == (6, 3)  # nothing asked twice
     trials = [json.loads(a.content) for a in store.artifacts(run.id) if a.name == "trial.r0"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.run.states import Status
 from bot.shared.config import Settings
 from tests.e2e.test_github_flow import labeled
 from tests.helpers import github_objects as objects
@@ -68,7 +69,7 @@ def test_a_delivery_missed_while_down_is_redelivered_by_the_loop_and_handled_onc
         assert sweeps() >= after_settling + 2
         store = h.runtime.store
         [run] = store.list_runs()
-        assert run.status == "approved", run.status_reason
+        assert run.status == Status.approved, run.status_reason
         assert run.delivery_id == MISSED and run.pr_number is not None
         assert store.get_delivery(MISSED) is not None
     attempts = [r for r in fake_github.requests if r.url.path.endswith("/attempts")]

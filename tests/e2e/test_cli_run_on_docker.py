@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.run.states import Status
 from bot.store.runs import Store
 from tests.helpers.repos import PYTHON_FILES, git, make_repo
 from tests.helpers.sandboxes import docker_image_problem, require
@@ -38,7 +39,7 @@ def test_draftsmith_run_on_the_docker_sandbox_leaves_a_tested_branch(tmp_path: P
     assert done.returncode == 0, done.stdout + done.stderr
     store = Store(f"sqlite:///{database}")
     (run,) = store.list_runs()
-    assert run.status == "approved"
+    assert run.status == Status.approved
     assert "subtract" in git(repo, "show", f"{run.branch}:calc/__init__.py")
     report = json.loads(store.get_artifact(run.id, "testreport.r0").content)
     assert (report["status"], report["tests_passed"], report["tests_failed"]) == ("passed", 2, 0)

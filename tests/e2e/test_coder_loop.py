@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from bot.run.states import Phase, Status
 from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
 from bot.store.tables import Run
@@ -85,7 +86,7 @@ def test_a_coder_that_breaks_a_test_reads_the_real_failure_fixes_it_and_converge
 ) -> None:
     done = pipeline(break_run_fix_submit())
     assert done.code == 0, done.output
-    assert (done.run.status, done.run.revision) == ("approved", 0)
+    assert (done.run.status, done.run.revision) == (Status.approved, 0)
     results = done.coder_results()
     assert len(results) == 4 and results[0].startswith("calc/__init__.py: ")  # submit ends it
     failed, passed = results[1], results[3]
@@ -120,7 +121,7 @@ def test_when_the_step_budget_is_spent_the_coder_is_asked_to_submit_what_it_has(
         {"explanation": "Add subtract (out of steps)."},
     ]
     done = pipeline(coder, config="budgets:\n  max_tool_calls: 2\n")
-    assert done.run.status == "approved", done.run.status_reason
+    assert done.run.status == Status.approved, done.run.status_reason
     last = done.model.bodies_of("coder")[-1]
     assert "tools" not in last  # no step is offered past the budget
     assert "The tool budget (2 calls) is spent" in last["messages"][-1]["content"]
@@ -149,7 +150,7 @@ def test_a_run_has_no_network_and_sees_no_secret(
     for leaked in ("canary-value-7f3e", "DRAFTSMITH_LEAK_CANARY", "OPENAI_API_KEY", "sk-test"):
         assert leaked not in answer
     assert "PATH=" in answer  # the command's environment was printed: only what we gave it
-    assert done.run.status == "approved", done.run.status_reason
+    assert done.run.status == Status.approved, done.run.status_reason
 
 
 def test_edits_outside_the_repository_or_on_forbidden_paths_are_refused_and_reported(
@@ -170,7 +171,7 @@ def test_edits_outside_the_repository_or_on_forbidden_paths_are_refused_and_repo
     assert ok.startswith("calc/__init__.py: ")
     assert not list(tmp_path.rglob("outside.py")) and not list(tmp_path.rglob("token.txt"))
     assert [s["output_head"][:6] for s in done.transcript()[:3]] == ["error:"] * 3
-    assert done.run.status == "approved", done.run.status_reason
+    assert done.run.status == Status.approved, done.run.status_reason
     changed = git(done.repo, "diff", "--name-only", "main", done.run.branch).split()
     assert "calc/__init__.py" in changed and not any("secrets" in p for p in changed)
 
@@ -186,7 +187,7 @@ def test_what_a_command_writes_is_neither_the_change_nor_the_tests_environment(
         call("submit", explanation="Add subtract."),
     ]
     done = pipeline(coder)
-    assert done.run.status == "approved", done.run.status_reason
+    assert done.run.status == Status.approved, done.run.status_reason
     changed = git(done.repo, "diff", "--name-only", "main", done.run.branch).split()
     assert changed == ["calc/__init__.py", "tests/test_subtract.py"]
     assert done.coder_results()[2].startswith("error: refused: .venv/sitecustomize.py is ignored")
@@ -204,7 +205,7 @@ def test_a_budget_exhausted_mid_loop_stops_with_the_work_kept_and_the_reason(
     ]
     done = pipeline(coder, config="budgets:\n  max_wall_time_s: 10\n")
     run = done.run
-    assert (run.phase, run.status) == ("coding", "needs_human_review")
+    assert (run.phase, run.status) == (Phase.coding, Status.needs_human_review)
     reason = run.status_reason or ""
     assert "wall-time budget" in reason and "during the coder's loop, after 2 steps" in reason
     assert "worktree.r0" in reason

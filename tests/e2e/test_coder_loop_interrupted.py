@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from bot.run.lifecycle import Lifecycle
+from bot.run.states import Phase, Status
 from bot.run.transitions import Move
 from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
@@ -87,7 +88,7 @@ def test_a_stop_mid_loop_ends_the_run_within_a_second_and_kills_the_command(
     assert ended_s < 1.0, f"the run took {ended_s:.2f}s to end after the stop"
     assert not any(alive(pid) for pid in pids)
     run = store.get_run(run_id)
-    assert (run.phase, run.status) == ("coding", "stopped")
+    assert (run.phase, run.status) == (Phase.coding, Status.stopped)
     assert not list(tmp_path.rglob("late.txt"))
     assert model.calls["coder"] == 2
 
@@ -113,9 +114,9 @@ def test_a_worker_killed_mid_loop_resumes_from_the_stored_tree_and_holds_each_ed
     model = ScriptedModel(script, hold_role="coder", hold_call=2)
     resumed = kill_then_resume(tmp_path, repo, model, held="the coder's third call")
     runtime, run_id = resumed.runtime, resumed.run_id
-    assert (resumed.interrupted.phase, resumed.interrupted.status) == ("coding", "running")
+    assert (resumed.interrupted.phase, resumed.interrupted.status) == (Phase.coding, Status.running)
     finished = resumed.finished
-    assert (finished.status, finished.revision) == ("approved", 0), finished.status_reason
+    assert (finished.status, finished.revision) == (Status.approved, 0), finished.status_reason
     diff = runtime.store.get_artifact(run_id, "diff.r0")
     assert diff is not None
     assert diff.content.count("+def subtract") == 1 and diff.content.count("+def multiply") == 1

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.run.states import Phase, Status
 from bot.shared.config import Settings
 from tests.helpers import github_objects as objects
 from tests.helpers.draftsmith import Harness, draftsmith
@@ -94,7 +95,7 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
     with labelled_run(settings, model, monkeypatch, remote) as h:
         runtime = h.runtime
         run = runtime.store.list_runs()[0]
-        assert run.status == "approved", run.status_reason
+        assert run.status == Status.approved, run.status_reason
         assert len(fake_github.pulls) == 1
         pr = next(iter(fake_github.pulls.values()))
         assert pr["draft"] is True and "Closes #7" in pr["body"]
@@ -121,7 +122,7 @@ def test_labelled_issue_to_draft_pr_with_evidence_then_revise_by_a_writer(
         )
         h.settle()
         revised = runtime.store.get_run(run.id)
-        assert revised.status == "approved" and revised.revision == run.revision + 1
+        assert revised.status == Status.approved and revised.revision == run.revision + 1
         assert revised.branch == run.branch and revised.head_sha != run.head_sha
         assert len(fake_github.pulls) == 1
         coder_prompt = json.dumps(model.bodies_of("coder")[-1]["messages"])
@@ -154,7 +155,7 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
     with labelled_run(settings, model, monkeypatch, remote) as h:
         runtime = h.runtime
         run = runtime.store.list_runs()[0]
-        assert run.status == "needs_approval", run.status_reason
+        assert run.status == Status.needs_approval, run.status_reason
         pr = fake_github.pulls[run.pr_number]
         assert "needs-approval" in fake_github.labels_of(run.pr_number)
         check = next(iter(fake_github.check_runs.values()))
@@ -172,7 +173,7 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
                 == 202
             )
             h.handled()
-            assert runtime.store.get_run(run.id).status == "needs_approval"
+            assert runtime.store.get_run(run.id).status == Status.needs_approval
         assert (
             h.deliver(
                 "pull_request_review", review("approved", "alice", run.pr_number, head, "carol")
@@ -181,7 +182,7 @@ def test_a_risky_change_is_gated_and_only_a_code_owner_releases_it(
         )
         h.handled()
         released = runtime.store.get_run(run.id)
-        assert released.status == "approved"
+        assert released.status == Status.approved
         assert "needs-approval" not in fake_github.labels_of(run.pr_number)
         assert pr["draft"] is False
         assert fake_github.check_runs[check["id"]]["conclusion"] == "success"
@@ -289,7 +290,7 @@ def test_line_comments_and_failing_ci_steer_the_same_run(
         assert h.deliver("pull_request_review", writer_review) == 202
         h.settle()
         after_comment = runtime.store.get_run(run.id)
-        assert after_comment.revision == 1 and after_comment.status == "approved"
+        assert after_comment.revision == 1 and after_comment.status == Status.approved
         coder_prompt = json.dumps(model.bodies[-3]["messages"])
         for path, line, text in FIVE_NOTES:
             assert f"{path}:{line}" in coder_prompt and text in coder_prompt
@@ -334,7 +335,7 @@ def test_a_forbidden_path_is_blocked_with_the_reason_on_the_issue(
     with labelled_run(settings, model, monkeypatch, remote) as h:
         runtime = h.runtime
     run = runtime.store.list_runs()[0]
-    assert run.status == "blocked_by_policy"
+    assert run.status == Status.blocked_by_policy
     assert fake_github.pulls == {}
     progress = fake_github.comment_bodies(7)[-1]
     assert "Blocked by policy" in progress and "config/.env" in progress
@@ -354,7 +355,7 @@ def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
     with labelled_run(settings, model, monkeypatch, gated) as h:
         runtime = h.runtime
         run = runtime.store.list_runs()[0]
-        assert (run.status, run.phase) == ("waiting", "plan_approval")
+        assert (run.status, run.phase) == (Status.waiting, Phase.plan_approval)
         assert model.calls["coder"] == 0
         plan_comment = next(b for b in fake_github.comment_bodies(7) if "plan for run" in b)
         assert "`calc/__init__.py`" in plan_comment and "Estimate: about" in plan_comment
@@ -362,12 +363,12 @@ def test_a_plan_that_needs_approval_waits_for_a_writer_before_any_code(
 
         assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "mallory")) == 202
         h.handled()
-        assert runtime.store.get_run(run.id).status == "waiting"
+        assert runtime.store.get_run(run.id).status == Status.waiting
 
         assert h.deliver("issue_comment", comment("/draftsmith approve-plan", "carol")) == 202
         h.settle()
         done = runtime.store.get_run(run.id)
-        assert done.status == "approved", done.status_reason
+        assert done.status == Status.approved, done.status_reason
         assert model.calls == {"planner": 1, "coder": 1, "reviewer": 1, "tester": 1}
 
 
@@ -386,7 +387,7 @@ def test_a_writer_removed_after_steering_gets_nothing_published(
         assert h.deliver("issue_comment", comment("/draftsmith revise more", "carol")) == 202
         h.settle()
     stopped = runtime.store.get_run(run.id)
-    assert stopped.status == "needs_human_review"
+    assert stopped.status == Status.needs_human_review
     assert "@carol" in (stopped.status_reason or "") and "no longer has write access" in (
         stopped.status_reason or ""
     )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.policy.decide import load_default_policy
+from bot.run.states import Status
 from bot.shared.config import Settings
 from bot.steering.replies import NOT_A_WRITER
 from tests.helpers.draftsmith import draftsmith
@@ -58,7 +59,7 @@ def test_a_writers_mention_starts_a_run_and_on_its_pr_revises_it(
         h.settle()
         [run] = store.list_runs()
         assert run.issue_number == 8 and run.requested_by == "carol", run.status_reason
-        assert run.status == "approved", run.status_reason
+        assert run.status == Status.approved, run.status_reason
         assert ISSUE_BODY in run.request and "please add subtract(a, b) to calc" in run.request
         assert "@draftsmith" not in run.request.split("comment:")[-1]
         planner_prompt = json.dumps(model.bodies[0]["messages"])
@@ -79,7 +80,7 @@ def test_a_writers_mention_starts_a_run_and_on_its_pr_revises_it(
         assert h.deliver("issue_comment", steer) == 202
         h.settle()
         revised = store.get_run(run.id)
-        assert revised.status == "approved" and revised.revision == run.revision + 1
+        assert revised.status == Status.approved and revised.revision == run.revision + 1
         assert len(store.list_runs()) == 1 and len(fake_github.pulls) == 1
         assert "add a comment" in json.dumps(model.bodies[-3]["messages"])
     assert fake_github.unexpected == []

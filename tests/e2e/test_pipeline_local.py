@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from bot.run.states import Status
 from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
 from tests.helpers.local_runs import local_settings
@@ -52,7 +53,7 @@ def test_happy_path_leaves_a_branch_whose_tests_pass_and_real_evidence(local: An
     code, store, model, output = run_pipeline(happy_path())
     run = only_run(store)
     assert code == 0, output
-    assert run.status == "approved"
+    assert run.status == Status.approved
     assert "subtract" in git(repo, "show", f"{run.branch}:calc/__init__.py")
     assert "test_subtract" in git(repo, "show", f"{run.branch}:tests/test_subtract.py")
     report = json.loads(store.get_artifact(run.id, "testreport.r0").content)
@@ -85,7 +86,7 @@ def test_a_review_that_asks_for_changes_makes_a_revision(local: Any) -> None:
     code, store, model, output = run_pipeline(script)
     run = only_run(store)
     assert code == 0, output
-    assert run.revision == 1 and run.status == "approved"
+    assert run.revision == 1 and run.status == Status.approved
     assert model.calls["coder"] == 2
     second_coder_prompt = json.dumps(model.bodies_of("coder")[1]["messages"])
     assert "subtract adds instead of subtracting" in second_coder_prompt
@@ -115,7 +116,7 @@ def test_invalid_answers_twice_more_end_in_needs_human_review(local: Any) -> Non
     code, store, model, output = run_pipeline(script)
     run = only_run(store)
     assert code == 1
-    assert run.status == "needs_human_review"
+    assert run.status == Status.needs_human_review
     assert "ImplementationPlan" in (run.status_reason or "")
     assert model.calls["planner"] == 3
 
@@ -129,7 +130,7 @@ def test_an_exceeded_budget_stops_the_run_and_keeps_the_work(local: Any, tmp_pat
     code, store, model, output = run_pipeline(happy_path(), realistic_usage=True)
     run = only_run(store)
     assert code == 1
-    assert run.status == "needs_human_review"
+    assert run.status == Status.needs_human_review
     assert "token budget" in (run.status_reason or "")
     assert "subtract" in git(repo, "show", f"{run.branch}:calc/__init__.py")
     assert store.get_artifact(run.id, "stopped_summary") is not None
@@ -144,7 +145,7 @@ def test_recorded_tokens_never_exceed_the_token_budget(local: Any, budget: int) 
     git(repo, "commit", "-q", "-m", "budget")
     code, store, model, output = run_pipeline(happy_path(), realistic_usage=True)
     run = only_run(store)
-    assert run.status == "needs_human_review" and "token budget" in (run.status_reason or "")
+    assert run.status == Status.needs_human_review and "token budget" in (run.status_reason or "")
     recorded = sum(e.data["total_tokens"] for e in store.events(run.id, "model_call"))
     assert recorded == run.tokens_used <= budget
     assert all(b["max_tokens"] <= budget for b in model.bodies)
@@ -168,7 +169,7 @@ def test_an_edit_that_escapes_the_tree_is_blocked_and_nothing_is_written(
     code, store, model, output = run_pipeline(script)
     run = only_run(store)
     assert code == 1
-    assert run.status == "blocked_by_policy"
+    assert run.status == Status.blocked_by_policy
     assert "outside the repository" in (run.status_reason or "")
     assert not list(tmp_path.rglob("outside.py"))
     assert model.calls["reviewer"] == 0 and model.calls["tester"] == 0
@@ -185,7 +186,7 @@ def test_an_ambiguous_search_block_is_sent_back_with_the_precise_reason(local: A
         "tester": [TESTS],
     }
     code, store, model, output = run_pipeline(script)
-    assert only_run(store).status == "approved"
+    assert only_run(store).status == Status.approved
     assert code == 0, output
     retry_prompt = json.dumps(model.bodies[2]["messages"])
     assert "could not be applied" in retry_prompt

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.run.states import Status
 from tests.helpers.local_runs import evidence_of, outcome_of, run_locally
 from tests.helpers.python_shapes import (
     FLAT_LAYOUT,
@@ -38,7 +39,7 @@ def test_an_application_that_is_not_a_package_converges_with_proof(
         tmp_path, monkeypatch, shape.files, script(shape), REQUEST
     )
     assert code == 0, run.status_reason
-    assert run.status == "approved" and run.revision == 0
+    assert run.status == Status.approved and run.revision == 0
     outcome = outcome_of(store, run)
     # fail-before/pass-after: the base run imported the base's code, which has no average()
     assert outcome["pinned"] == ["tests.test_average::test_average"]

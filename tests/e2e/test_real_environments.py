@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.run.states import Phase, Status
 from tests.helpers.local_runs import Outcome, evidence_of, outcome_of, run_locally
 from tests.helpers.repos import NODE_FILES, PYTHON_FILES
 from tests.helpers.scripts import APPROVED, NEEDS_REVISION, PLAN, TESTS, change, happy_path
@@ -43,14 +44,14 @@ def test_a_setup_failure_ends_the_run_with_its_reason_and_never_reaches_the_code
     files = {**PYTHON_FILES, ".github/draftsmith.yml": config}
     code, store, run, model = replay(files, happy_path())
     assert code == 1
-    assert run.status == "needs_human_review"
+    assert run.status == Status.needs_human_review
     reason = run.status_reason or ""
     assert "setup command `.venv/bin/python -m pip install -e .` failed" in reason
     assert "No module named pip" in reason  # the tail of its output
     assert ".github/draftsmith.yml" in reason
     # setup is a phase of its own, before the coder (whose commands run in the environment):
     # neither the coder nor the tester was asked anything
-    assert run.phase == "setup" and run.revision == 0
+    assert run.phase == Phase.setup and run.revision == 0
     assert model.calls["coder"] == 0 and model.calls["tester"] == 0
     environment = store.get_artifact(run.id, "environment.r0")
     assert environment is not None
@@ -75,7 +76,7 @@ def test_a_revision_that_changes_nothing_ends_in_needs_human_review(
     }
     code, store, run, model = replay(PYTHON_FILES, script)
     assert code == 1
-    assert run.status == "needs_human_review"
+    assert run.status == Status.needs_human_review
     assert "revision 1 changes nothing" in (run.status_reason or "")
     assert model.calls["coder"] == 2
 
@@ -87,7 +88,7 @@ def test_a_failure_already_on_the_base_is_shown_and_neither_blocks_nor_goes_to_t
     files = {**PYTHON_FILES, "tests/test_broken.py": broken}
     code, store, run, model = replay(files, happy_path())
     assert code == 0
-    assert run.status == "approved"
+    assert run.status == Status.approved
     outcome = outcome_of(store, run)
     assert outcome["already_failing"] == ["tests.test_broken::test_broken"]
     assert outcome["new_failures"] == []
@@ -117,7 +118,7 @@ def test_a_base_that_cannot_run_claims_no_proof_and_says_why(
     }
     code, store, run, model = replay(files, script)
     assert code == 0, run.status_reason
-    assert run.status == "approved"
+    assert run.status == Status.approved
     outcome = outcome_of(store, run)
     assert outcome["pinned"] == []
     assert "nothing was collected" in (outcome["base_problem"] or "")
@@ -164,7 +165,7 @@ def test_an_existing_test_failing_on_the_base_too_in_a_modified_test_file_is_not
     script = {**happy_path(), "tester": [extended]}
     code, store, run, model = replay(files, script)
     assert code == 0, run.status_reason
-    assert run.status == "approved" and run.revision == 0
+    assert run.status == Status.approved and run.revision == 0
     outcome = outcome_of(store, run)
     assert outcome["already_failing"] == ["tests.test_add::test_add_floats"]
     assert outcome["new_failures"] == []

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from bot.run.states import Status
 from bot.runtime.local import run_local_pipeline
 from bot.store.runs import Store
 from tests.helpers.local_runs import local_settings
@@ -95,7 +96,7 @@ def test_an_undefined_name_sends_the_change_back_with_the_findings_file_and_line
         "reviewer": [APPROVED, APPROVED],
     }
     store, run, model, _ = pipeline(script)
-    assert run.status == "approved" and run.revision == 1
+    assert run.status == Status.approved and run.revision == 1
     review = artifact(store, run.id, "review.r0")
     assert review["status"] == "needs_revision"
     (issue,) = [i for i in review["issues"] if i["category"] == "static-analysis"]
@@ -113,7 +114,7 @@ def test_a_pre_existing_finding_on_an_untouched_line_does_not_count(pipeline: An
     files = {**PYTHON_FILES, "calc/__init__.py": PYTHON_FILES["calc/__init__.py"] + legacy}
     script = {"planner": [PLAN], "coder": [change()], "tester": [TESTS], "reviewer": [APPROVED]}
     store, run, model, evidence = pipeline(script, files)
-    assert run.status == "approved" and run.revision == 0
+    assert run.status == Status.approved and run.revision == 0
     analysis = artifact(store, run.id, "analysis.r0")
     assert analysis["new"] == [] and analysis["preexisting"] == 1
     (ruff,) = analysis["tools"]
@@ -128,7 +129,7 @@ def test_changed_lines_no_test_executes_are_reported_with_those_lines(pipeline: 
     untested = change("return a - b\n\n\ndef multiply(a, b):\n    return a * b")
     script = {"planner": [PLAN], "coder": [untested], "tester": [TESTS], "reviewer": [APPROVED]}
     store, run, model, evidence = pipeline(script)
-    assert run.status == "approved"
+    assert run.status == Status.approved
     coverage = artifact(store, run.id, "testoutcome.r0")["coverage"]
     missed = [(c["path"], c["line"]) for c in coverage["lines"] if not c["executed"]]
     assert missed == [("calc/__init__.py", 13)]
@@ -169,13 +170,13 @@ def test_a_new_test_that_never_calls_the_changed_function_sends_the_run_back(
     ), problems
     assert "executes none of the changed code" in prompt(model, "coder", 1)
     assert "executes none of the changed code" in prompt(model, "tester", 1)
-    assert run.status == "approved" and run.revision == 1
+    assert run.status == Status.approved and run.revision == 1
 
 
 def test_the_reviewers_prompt_holds_the_test_results(pipeline: Any) -> None:
     script = {"planner": [PLAN], "coder": [change()], "tester": [TESTS], "reviewer": [APPROVED]}
     store, run, model, evidence = pipeline(script)
-    assert run.status == "approved"
+    assert run.status == Status.approved
     roles = [r for r in ("tester", "reviewer") for _ in model.bodies_of(r)]
     assert roles == ["tester", "reviewer"]
     order = [json.dumps(b["messages"]) for b in model.bodies]
@@ -209,7 +210,7 @@ def test_tests_a_modified_test_file_already_had_need_not_execute_the_change(
     assert outcome["pinned"] == ["tests.test_add::test_subtract"]
     assert outcome["preexisting"] == ["tests.test_add::test_add"]
     review = artifact(store, run.id, "review.r0")
-    assert review["issues"] == [] and run.status == "approved", review["issues"]
+    assert review["issues"] == [] and run.status == Status.approved, review["issues"]
 
 
 TRACER_TEST = """import sys
@@ -240,5 +241,5 @@ def test_a_failure_only_under_coverage_is_confirmed_by_the_plain_suite(pipeline:
     report = outcome["report"]
     assert (report["tests_passed"], report["tests_failed"]) == (3, 0)
     assert "-m coverage" not in report["command"]
-    assert run.status == "approved", run.status_reason
+    assert run.status == Status.approved, run.status_reason
     assert "Failed only under coverage.py" in evidence

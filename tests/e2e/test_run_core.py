@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.run.states import Phase, Status
 from bot.shared.config import Settings
 from bot.store.tables import Run, utcnow
+from bot.store.vocabulary import EventKind
 from tests.e2e.test_github_flow import OWNERS, comment, labeled
 from tests.helpers.draftsmith import Harness
 from tests.helpers.draftsmith import draftsmith as serving
@@ -57,7 +59,7 @@ def test_a_revise_an_hour_after_the_run_was_created_is_worked_on(
         assert h.deliver("issues", labeled(remote)) == 202
         settle(h)
         run = only_run(h)
-        assert run.status == "approved", run.status_reason
+        assert run.status == Status.approved, run.status_reason
         with h.runtime.store.session() as s:  # the team reviews the next morning
             s.execute(
                 update(Run).where(Run.id == run.id).values(created_at=utcnow() - timedelta(hours=1))
@@ -66,7 +68,7 @@ def test_a_revise_an_hour_after_the_run_was_created_is_worked_on(
         assert h.deliver("issue_comment", revise) == 202
         settle(h)
         revised = h.runtime.store.get_run(run.id)
-    assert revised.status == "approved", revised.status_reason
+    assert revised.status == Status.approved, revised.status_reason
     assert revised.revision == 1 and model.calls["coder"] == 2
     assert "add a comment" in json.dumps(model.bodies[-3]["messages"])
     pr = next(iter(fake_github.pulls.values()))
@@ -89,7 +91,7 @@ def test_a_stop_during_a_model_call_ends_the_run_stopped_and_retry_resumes_the_w
             # The coder's request is still held: the stop must not wait for it.
             assert h.watcher.settled.wait(60), "the stop was not honoured within seconds"
             stopped = only_run(h)
-            assert (stopped.status, stopped.phase) == ("stopped", "coding")
+            assert (stopped.status, stopped.phase) == (Status.stopped, Phase.coding)
             assert stopped.status_reason == "stopped by @carol"
             model.release.set()
 
@@ -98,7 +100,7 @@ def test_a_stop_during_a_model_call_ends_the_run_stopped_and_retry_resumes_the_w
             done = h.runtime.store.get_run(stopped.id)
     finally:
         model.release.set()
-    assert done.status == "approved", done.status_reason
+    assert done.status == Status.approved, done.status_reason
     assert model.calls["planner"] == 1  # the stored plan was reused
     assert model.calls["coder"] == 2
 
@@ -119,7 +121,7 @@ def test_a_budget_stop_pushes_the_branch_and_opens_an_incomplete_draft_pr(
         settle(h)
         run = only_run(h)
         store = h.runtime.store
-    assert run.status == "needs_human_review" and "token budget" in (run.status_reason or "")
+    assert run.status == Status.needs_human_review and "token budget" in (run.status_reason or "")
     assert run.tokens_used <= TOKEN_BUDGET
     assert model.calls["coder"] == 1 and model.calls["tester"] == 0
     assert run.branch and run.branch in remote_branches(remote)
@@ -131,7 +133,10 @@ def test_a_budget_stop_pushes_the_branch_and_opens_an_incomplete_draft_pr(
     assert "**Incomplete**" in progress and pr["html_url"] in progress
     check = next(iter(fake_github.check_runs.values()))
     assert check["conclusion"] == "action_required"
-    assert sum(e.data["total_tokens"] for e in store.events(run.id, "model_call")) <= TOKEN_BUDGET
+    assert (
+        sum(e.data["total_tokens"] for e in store.events(run.id, EventKind.model_call))
+        <= TOKEN_BUDGET
+    )
 
 
 def test_a_budget_stop_never_pushes_a_change_holding_a_credential(
@@ -151,7 +156,7 @@ def test_a_budget_stop_never_pushes_a_change_holding_a_credential(
         assert h.deliver("issues", labeled(remote)) == 202
         settle(h)
         run = only_run(h)
-    assert run.status == "needs_human_review"
+    assert run.status == Status.needs_human_review
     assert "work not pushed" in (run.status_reason or "")
     assert "draftsmith/" not in remote_branches(remote)
     assert fake_github.pulls == {}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.run.states import Status
 from bot.shared.config import Settings
 from tests.e2e.test_github_flow import OWNERS, comment, labelled_run
 from tests.helpers.fake_github import FakeGitHub
@@ -76,14 +77,14 @@ def test_a_protected_repository_gets_a_branch_of_verified_commits_holding_the_wo
     assert data is not None
     with labelled_run(settings, model, monkeypatch, protected.as_uri()) as h:
         run = h.runtime.store.list_runs()[0]
-        assert run.status == "approved", run.status_reason
+        assert run.status == Status.approved, run.status_reason
         assert run.branch is not None and run.head_sha is not None
         workspace = settings.work_dir / f"run-{run.id}" / "repo"
         first = run.head_sha
         assert h.deliver("issue_comment", comment("/draftsmith revise tidy it", "carol")) == 202
         h.settle()
         revised = h.runtime.store.get_run(run.id)
-        assert revised.status == "approved" and revised.revision == 1, revised.status_reason
+        assert revised.status == Status.approved and revised.revision == 1, revised.status_reason
         workspace_tree = git(workspace, "rev-parse", "HEAD^{tree}").strip()
 
     head = data.branch_sha(run.branch)

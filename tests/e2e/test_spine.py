@@ -13,6 +13,7 @@ import httpx
 from bot.run.states import Phase, Status
 from bot.runtime import Runtime
 from bot.shared.config import Settings
+from bot.store.vocabulary import DeliveryState
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload
@@ -77,14 +78,14 @@ def test_a_labelled_issue_becomes_one_run_with_one_progress_comment(
     assert (run.repo, run.issue_number, run.requested_by) == ("octo/widgets", 7, "Codertocat")
     assert runtime.store.phases(run.id), "no worker picked the run up"
     # The clone URL does not exist, so the run ends failed, and says why on the issue.
-    assert run.status == "failed" and "missing-repo" in (run.status_reason or "")
+    assert run.status == Status.failed and "missing-repo" in (run.status_reason or "")
     bodies = fake_github.comment_bodies(7)
     assert len(bodies) == 1, bodies
     assert f"<!-- draftsmith:run:{run.id} -->" in bodies[0]
     assert "Failed" in bodies[0] and "- [ ] Plan" in bodies[0]
     assert fake_github.unexpected == []
     delivery_row = runtime.store.get_delivery(delivery)
-    assert delivery_row is not None and delivery_row.outcome == "processed"
+    assert delivery_row is not None and delivery_row.outcome == DeliveryState.processed
 
 
 def test_a_second_label_while_a_run_is_active_starts_nothing_and_says_so(
@@ -110,7 +111,7 @@ def test_a_label_that_is_not_the_repositorys_trigger_is_ignored(
     runtime = handle_label(settings, "d")
     assert runtime.store.list_runs() == []
     delivery = runtime.store.get_delivery("d")
-    assert delivery is not None and delivery.outcome == "ignored"
+    assert delivery is not None and delivery.outcome == DeliveryState.ignored
     assert "autofix" in (delivery.error or "")
 
 

@@ -6,7 +6,8 @@ pull request per head, reviewers only among collaborators, labels kept per issue
 a conclusion completes, annotations appended. Every request is recorded so tests can assert what
 Draftsmith sent (and grep it for secrets). Only what Draftsmith calls is served: through
 `mock()` anything else answers 404 and is listed in `unexpected`; through `install(router)` it
-is left to the test's own router.
+is left to the test's own router. A test scripts what the state would not answer (a 5xx, a 403,
+a rate limit, a malformed body) with `script(method, path, *answers)`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tests.helpers.github_objects import (
     permission,
     pull,
     reaction,
+    repository,
     team,
     team_membership,
     token,
@@ -80,6 +82,9 @@ class FakeGitHub(CheckRunsAPI):
     """
 
     repo: str = "octo/widgets"
+    base_path: str = ""
+    """Where the REST API is mounted: "" on api.github.com, "/api/v3" on a GitHub Enterprise
+    Server (whose GraphQL endpoint is then /api/graphql)."""
     permissions: dict[str, Any] = field(default_factory=dict)
     """login -> permission level; a list of levels changes over time (one per request)."""
     roles: dict[str, str] = field(default_factory=dict)
@@ -124,6 +129,12 @@ class FakeGitHub(CheckRunsAPI):
     requests: list[httpx.Request] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     tokens_issued: int = 0
+    token: str = TOKEN
+    """The installation token every token request is answered with."""
+    default_branch: str = "main"
+    """The repository's default branch, as GET /repos/{owner}/{repo} answers it."""
+    scripted: dict[tuple[str, str], list[httpx.Response | Exception]] = field(default_factory=dict)
+    """(method, path) -> the answers its next requests get before the state answers (`script`)."""
     git: GitDataAPI | None = None
     """The Git Data API, on the bare repository behind the clone URL (`serve_git`)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -158,11 +169,21 @@ class FakeGitHub(CheckRunsAPI):
         router.route(url__startswith=API).mock(side_effect=self._dispatch)
         return router
 
+    def script(self, method: str, path: str, *answers: httpx.Response | Exception) -> FakeGitHub:
+        """The next requests for `method path` (exact path, any query) get `answers`, one each
+        in order, before the state answers again: what GitHub does when it fails (a 5xx, a 403,
+        a rate limit) or answers unusually (an older shape, a malformed body); an exception is
+        raised instead (a network error). Any path, served by the state or not; recorded in
+        `requests` like every other."""
+        self.scripted.setdefault((method, path), []).extend(answers)
+        return self
+
     def install(self, router: respx.MockRouter) -> FakeGitHub:
         """Serve this state through a test's own router (the unit tests' `github_api`), one route
         per operation: the router's checks see every request, and what the fake does not serve
         is left to the router. Routes added later by the test come after these; the Git Data
-        API is served when `git` is set before."""
+        API is served when `git` is set before. Scripted answers (`script`) come first."""
+        router.route().mock(side_effect=self._scripted_answer)
         for method, pattern, handler in self._routes():
             router.route(method=method, path__regex=f"^{pattern}$").mock(
                 side_effect=self._bound(pattern, handler)
@@ -173,7 +194,21 @@ class FakeGitHub(CheckRunsAPI):
         """GitHub's answer to one request (also served over HTTP by tests.helpers.github_server)."""
         return self._dispatch(request)
 
+    def _scripted_answer(self, request: httpx.Request) -> httpx.Response | None:
+        """The next scripted answer to this request, recorded; None (the router goes on to the
+        next route) when none is left."""
+        waiting = self.scripted.get((request.method, request.url.path))
+        if not waiting:
+            return None
+        self.requests.append(request)
+        answer = waiting.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
     def _dispatch(self, request: httpx.Request) -> httpx.Response:
+        if (scripted := self._scripted_answer(request)) is not None:
+            return scripted
         for method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, request.url.path)
             if match and method == request.method:
@@ -195,22 +230,25 @@ class FakeGitHub(CheckRunsAPI):
     ) -> httpx.Response:
         self.requests.append(request)
         method, path = request.method, request.url.path
-        if documented_route(method, path) is None:
+        rest = path.removeprefix(self.base_path) if path != "/api/graphql" else "/graphql"
+        if documented_route(method, rest) is None:
             self.unexpected.append(f"{method} {path} (undocumented)")
         body = json.loads(request.content) if request.content else {}
         return handler(request, body, *groups)
 
     def _routes(self) -> list[tuple[str, str, Handler]]:
         """(method, path regex, handler) of every operation served; GET before POST on a path."""
-        r = f"/repos/{re.escape(self.repo)}"
+        base = re.escape(self.base_path)
+        r = f"{base}/repos/{re.escape(self.repo)}"
         return [
-            *(self.git.routes() if self.git is not None else []),
-            ("POST", r"/app/installations/(\d+)/access_tokens", self._token),
-            ("GET", r"/app/hook/deliveries", self._hook_deliveries),
-            ("POST", r"/app/hook/deliveries/(\d+)/attempts", self._redeliver),
+            *((m, f"{base}{path}", h) for m, path, h in (self.git.routes() if self.git else [])),
+            ("POST", rf"{base}/app/installations/(\d+)/access_tokens", self._token),
+            ("GET", rf"{base}/app/hook/deliveries", self._hook_deliveries),
+            ("POST", rf"{base}/app/hook/deliveries/(\d+)/attempts", self._redeliver),
+            ("GET", rf"{r}", self._repository),
             ("GET", rf"{r}/contents/(.+)", self._contents),
             ("GET", rf"{r}/collaborators/([^/]+)/permission", self._permission),
-            ("GET", r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", self._membership),
+            ("GET", rf"{base}/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", self._membership),
             ("GET", rf"{r}/issues/(\d+)/comments", self._list_comments),
             ("POST", rf"{r}/issues/(\d+)/comments", self._create_comment),
             ("PATCH", rf"{r}/issues/comments/(\d+)", self._update_comment),
@@ -224,7 +262,7 @@ class FakeGitHub(CheckRunsAPI):
             ("POST", rf"{r}/pulls/(\d+)/requested_reviewers", self._request_reviewers),
             ("GET", rf"{r}/pulls/(\d+)/reviews", self._list_reviews),
             ("GET", rf"{r}/pulls/(\d+)/reviews/(\d+)/comments", self._review_comments),
-            ("POST", r"/graphql", self._graphql),
+            ("POST", "/api/graphql" if self.base_path else "/graphql", self._graphql),
             *self.check_routes(r),
         ]
 
@@ -235,7 +273,7 @@ class FakeGitHub(CheckRunsAPI):
         self.app_id = app_of(request) or self.app_id
         expires = datetime.now(UTC) + timedelta(hours=1)
         stamp = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return httpx.Response(201, json=token(TOKEN, stamp, body.get("permissions")))
+        return httpx.Response(201, json=token(self.token, stamp, body.get("permissions")))
 
     def _hook_deliveries(self, request: httpx.Request, body: Any) -> httpx.Response:
         return httpx.Response(200, json=page_of(request, self.hook_deliveries))
@@ -256,6 +294,9 @@ class FakeGitHub(CheckRunsAPI):
         return httpx.Response(202, json={})
 
     # -- the repository: contents, permissions, teams -----------------------------------------
+    def _repository(self, request: httpx.Request, body: Any) -> httpx.Response:
+        return httpx.Response(200, json=repository(self.repo, default_branch=self.default_branch))
+
     def _contents(self, request: httpx.Request, body: Any, path: str) -> httpx.Response:
         if path not in self.files:
             return error(404, "Not Found")

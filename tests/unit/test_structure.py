@@ -1,6 +1,6 @@
 """The code's shape: no import cycle in bot/ or webhooks/, no module past ~400 lines, the run
 core against its ports (no concrete adapter imported under bot/run), analysis/ below agents/,
-no raw stored vocabulary outside its enum, one reader per format."""
+no raw stored vocabulary outside its enum (nor in a test's assert), one reader per format."""
 
 from __future__ import annotations
 
@@ -295,6 +295,23 @@ def stored_vocabulary() -> set[str]:
     return {m.value for enum in (Phase, Status, DeliveryState, EventKind) for m in enum}
 
 
+OTHER_STATUSES = {"tool"}
+"""Owners whose `.status` is another vocabulary: an analysis tool's `RunStatus` (a Literal that
+mypy checks), which shares "failed" with a run's `Status`."""
+
+
+def is_vocabulary_field(node: ast.AST) -> bool:
+    """`x.status`, `x.phase`, `x.kind`, and a delivery's `outcome` (a test case's `outcome` is
+    the JUnit reader's Literal); an analysis tool's `.status` is not one."""
+    if not isinstance(node, ast.Attribute) or node.attr not in VOCABULARY_FIELDS:
+        return False
+    owner = node.value
+    name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+    if node.attr == "outcome":
+        return "deliver" in name.lower()
+    return not (node.attr == "status" and name in OTHER_STATUSES)
+
+
 def raw_vocabulary(source: str, vocabulary: set[str]) -> list[int]:
     """Lines spelling a stored vocabulary string where its enum belongs: compared with a
     `.status`/`.phase`/`.outcome`/`.kind` attribute, passed as `outcome=`/`kind=`/`status=`/
@@ -308,16 +325,7 @@ def raw_vocabulary(source: str, vocabulary: set[str]) -> list[int]:
             return any(raw(e) for e in node.elts)
         return raw(node)
 
-    def field(node: ast.AST) -> bool:
-        """`x.status`, `x.phase`, `x.kind`, and the `outcome` of a delivery (a test case's
-        `outcome` is the JUnit reader's Literal, which mypy already checks)."""
-        if not isinstance(node, ast.Attribute) or node.attr not in VOCABULARY_FIELDS:
-            return False
-        if node.attr != "outcome":
-            return True
-        owner = node.value
-        name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
-        return "deliver" in name.lower()
+    field = is_vocabulary_field
 
     lines: list[int] = []
     for node in ast.walk(ast.parse(source)):
@@ -362,6 +370,99 @@ def test_no_raw_status_phase_delivery_state_or_event_kind_outside_its_enum() -> 
         for name, path in modules().items()
         if name not in VOCABULARY_MODULES
         and (lines := raw_vocabulary(path.read_text(), vocabulary))
+    }
+    assert found == {}
+
+
+VOCABULARY_ENUMS = {"Phase", "Status", "DeliveryState", "EventKind"}
+
+
+def raw_strings(node: ast.AST, vocabulary: set[str]) -> list[str]:
+    """The vocabulary strings a constant (or a tuple, list or set of them) spells."""
+    elements = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return [
+        e.value
+        for e in elements
+        if isinstance(e, ast.Constant) and isinstance(e.value, str) and e.value in vocabulary
+    ]
+
+
+def pins_an_enum(node: ast.AST) -> bool:
+    """`Status.approved` or `f"{Status.approved}"`: a test pinning the stored string itself."""
+    if isinstance(node, ast.JoinedStr):
+        return any(pins_an_enum(v.value) for v in node.values if isinstance(v, ast.FormattedValue))
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in VOCABULARY_ENUMS
+    )
+
+
+def raw_vocabulary_in_asserts(source: str, vocabulary: set[str]) -> list[int]:
+    """Lines of a test's `assert` comparing with a raw stored string where its enum belongs.
+
+    Inside an `assert`, a comparison is flagged when one side is a vocabulary field (`x.status`,
+    `x.phase`, `x.kind`, a delivery's `outcome`, or a tuple holding one) and another spells a
+    string of that vocabulary; or when a side spells an unambiguous one (with an underscore, e.g.
+    "needs_human_review": no English word collides) anywhere, unless the other side is the enum
+    member itself (the test pinning the stored string). A store's `events(run, "kind")` inside an
+    assert is flagged too. Words that collide ("failed", "setup", "testing") compared with
+    anything else (a JUnit case, a CLI's stdout, a JSON field) are left alone: a check of what a
+    user sees keeps its literal or spells `Status.x.value`.
+    """
+    unambiguous = {v for v in vocabulary if "_" in v}
+    lines: set[int] = set()
+    for statement in ast.walk(ast.parse(source)):
+        if not isinstance(statement, ast.Assert):
+            continue
+        for node in ast.walk(statement.test):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                fields = any(
+                    is_vocabulary_field(s)
+                    or (isinstance(s, ast.Tuple) and any(is_vocabulary_field(e) for e in s.elts))
+                    for s in sides
+                )
+                pinned = len(sides) == 2 and any(pins_an_enum(s) for s in sides)
+                for side in sides:
+                    spelled = raw_strings(side, vocabulary)
+                    if (fields and spelled) or (set(spelled) & unambiguous and not pinned):
+                        lines.add(node.lineno)
+            elif isinstance(node, ast.Call):
+                func = node.func
+                named = func.attr == "events" if isinstance(func, ast.Attribute) else False
+                if named and len(node.args) > 1 and raw_strings(node.args[1], vocabulary):
+                    lines.add(node.lineno)
+    return sorted(lines)
+
+
+def test_the_assert_walk_finds_raw_strings_in_tests() -> None:
+    source = (
+        'assert run.status == "approved"\n'  # 1: a field against its raw string
+        'assert (run.status, run.phase) == ("waiting", "plan_approval")\n'  # 2: a tuple of fields
+        'assert delivery.outcome == "queued"\n'  # 3: a delivery's outcome
+        'assert body["status"] == "needs_human_review"\n'  # 4: unambiguous, anywhere
+        'assert len(store.events(run.id, "input")) == 1\n'  # 5: an event kind by name
+        "assert run.status == Status.approved\n"
+        'assert Status.needs_human_review == "needs_human_review"\n'  # pins the stored string
+        'assert f"{Status.blocked_by_policy}" == "blocked_by_policy"\n'
+        'assert case.outcome == "failed"\n'  # a JUnit case, not a delivery
+        'assert "failed" in listing.stdout\n'  # what a user sees: a common word
+        'assert tool.status == "failed"\n'  # an analysis tool's RunStatus, not a run's
+        'assert body["status"] == Status.needs_human_review.value\n'
+        'if run.status == "approved": pass\n'  # not an assert: the product walk\'s business
+    )
+    vocabulary = {"approved", "waiting", "plan_approval", "queued", "needs_human_review"}
+    vocabulary |= {"input", "failed", "blocked_by_policy"}
+    assert raw_vocabulary_in_asserts(source, vocabulary) == [1, 2, 3, 4, 5]
+
+
+def test_no_test_asserts_a_raw_status_phase_delivery_state_or_event_kind() -> None:
+    vocabulary = stored_vocabulary()
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if (lines := raw_vocabulary_in_asserts(path.read_text(), vocabulary))
     }
     assert found == {}
 

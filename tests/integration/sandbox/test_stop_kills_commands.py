@@ -13,7 +13,7 @@ from bot.model.client import ModelClient
 from bot.run.context import Kinds, RunContext, StepResult
 from bot.run.engine import Engine
 from bot.run.intents import Intents, Stop
-from bot.run.states import Phase
+from bot.run.states import Phase, Status
 from bot.run.steps import STEPS
 from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
@@ -90,5 +90,5 @@ def test_a_stop_kills_the_running_sandbox_command_and_the_run_stays_stopped(
     stopper.join(5)
     assert stopped == [True], "the stop did not arrive while the command ran"
     assert sleeping() == [], "the sandbox command outlived the stop"
-    assert (after.status, after.phase) == ("stopped", "planning")
+    assert (after.status, after.phase) == (Status.stopped, Phase.planning)
     assert [p.outcome for p in store.phases(run.id)] == ["stopped"]

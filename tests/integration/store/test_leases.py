@@ -9,6 +9,7 @@ from bot.jobs.leases import Heartbeat, Leases
 from bot.run.lifecycle import Lifecycle
 from bot.run.transitions import Move
 from bot.store.runs import Store
+from bot.store.vocabulary import DeliveryState
 
 
 def new_run(store: Store, issue: int = 1) -> int:
@@ -71,7 +72,7 @@ def test_a_delivery_held_by_a_dead_worker_is_dispatched_again_and_claimed_once(
     assert Leases(store, ttl_s=60, stale_s=3600).reap().deliveries == []  # still alive
     assert Leases(store, ttl_s=-1, stale_s=3600).reap().deliveries == ["d-1"]
     delivery = store.get_delivery("d-1")
-    assert delivery is not None and delivery.outcome == "dispatched"
+    assert delivery is not None and delivery.outcome == DeliveryState.dispatched
     assert store.claim_delivery("d-1") and not store.claim_delivery("d-1")
 
 

@@ -7,10 +7,11 @@ import threading
 import pytest
 
 from bot.run.lifecycle import Lifecycle
-from bot.run.states import Status
+from bot.run.states import Phase, Status
 from bot.run.transitions import Move
 from bot.shared.errors import ActiveRunConflict, StoreError
 from bot.store.runs import Store
+from bot.store.vocabulary import EventKind
 from tests.helpers.runs import seed_state
 
 
@@ -87,7 +88,7 @@ def test_events_are_appended_in_order_and_inputs_consumed_once(store: Store) -> 
     store.add_event(run_id, "input", "use a dataclass", {"author": "octocat"})
     store.add_event(run_id, "phase", "planning -> coding")
     kinds = [e.kind for e in store.events(run_id)]
-    assert kinds == ["created", "input", "phase"]
+    assert kinds == [EventKind.created, EventKind.input, EventKind.phase]
     assert [e.message for e in store.take_inputs(run_id)] == ["use a dataclass"]
     assert store.take_inputs(run_id) == []
 
@@ -115,21 +116,24 @@ def test_a_finished_run_can_be_reopened_unless_the_issue_has_another(store: Stor
     lifecycle.request(run_id, Move.start)
     lifecycle.request(run_id, Move.give_up, reason="no revisions left")
     reopened = lifecycle.request(run_id, Move.reopen, revision_step=1)
-    assert reopened is not None and (reopened.status, reopened.phase) == ("queued", "coding")
+    assert reopened is not None and (reopened.status, reopened.phase) == (
+        Status.queued,
+        Phase.coding,
+    )
     lifecycle.request(run_id, Move.start)
     lifecycle.request(run_id, Move.fail, reason="clone failed")
     other, _ = new_run(store)
     with pytest.raises(ActiveRunConflict):
         lifecycle.request(run_id, Move.reopen, revision_step=1)
-    assert store.get_run(other).status == "queued"
-    assert store.get_run(run_id).status == "failed"
+    assert store.get_run(other).status == Status.queued
+    assert store.get_run(run_id).status == Status.failed
 
 
 def test_state_is_written_only_by_the_run_core(store: Store) -> None:
     run_id, _ = new_run(store)
     with pytest.raises(StoreError, match="cannot set phase, status"):
         store.update_run(run_id, status="approved", phase="done")
-    assert store.get_run(run_id).status == "queued"
+    assert store.get_run(run_id).status == Status.queued
 
 
 def test_unknown_run_is_a_clear_error(store: Store) -> None:

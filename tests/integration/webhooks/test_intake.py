@@ -64,12 +64,12 @@ def test_a_signed_labeled_issue_is_stored_and_queued(server: Any) -> None:
     assert response.status_code == 202
     assert response.json() == {"delivery": "d-1", "command": "start_run"}
     delivery = store.get_delivery("d-1")
-    assert delivery is not None and delivery.outcome == "queued"
+    assert delivery is not None and delivery.outcome == DeliveryState.queued
     assert isinstance(load_command(delivery.command), StartRun)
     assert Outbox(store, queue).drain() == 1
     assert queue.ping() == 1
     dispatched = store.get_delivery("d-1")
-    assert dispatched is not None and dispatched.outcome == "dispatched"
+    assert dispatched is not None and dispatched.outcome == DeliveryState.dispatched
 
 
 @pytest.mark.parametrize(
@@ -138,7 +138,7 @@ def test_an_unknown_event_answers_204_and_is_recorded_as_ignored(server: Any) ->
     response = post(client, "pull_request", load_payload("pull_request.opened"), delivery="pr")
     assert response.status_code == 204
     delivery = store.get_delivery("pr")
-    assert delivery is not None and delivery.outcome == "ignored"
+    assert delivery is not None and delivery.outcome == DeliveryState.ignored
     assert Outbox(store, queue).drain() == 0
 
 
@@ -204,7 +204,7 @@ def test_a_delivery_accepted_while_the_queue_is_down_waits_and_is_dispatched_lat
     with pytest.raises(QueueError):
         Outbox(sqlite_store, dead).drain()
     waiting = sqlite_store.get_delivery("waits")
-    assert waiting is not None and waiting.outcome == "queued"
+    assert waiting is not None and waiting.outcome == DeliveryState.queued
     assert Outbox(sqlite_store, sqlite_queue).drain() == 1
     assert sqlite_queue.ping() == 1
 

@@ -16,8 +16,9 @@ from bot.github.client import GitHubGateway, git_credentials
 from bot.security.masking import mask, register_secret
 from bot.shared.config import Settings
 from bot.shared.errors import ConfigError
-from tests.helpers.github_objects import repository
-from tests.unit.github.support import check_calls_documented, comment, token_body
+from tests.helpers.fake_github import FakeGitHub
+from tests.helpers.github_objects import pull
+from tests.unit.github.support import check_calls_documented, token_body
 
 TOKENS = "/app/installations/77/access_tokens"
 SECRET = "v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
@@ -25,13 +26,12 @@ SECRET = "v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
 
 
 def test_app_calls_carry_a_jwt_signed_with_the_app_key(
-    github_api: respx.MockRouter, gateway: GitHubGateway, private_key: str
+    fake_github: FakeGitHub, gateway: GitHubGateway, private_key: str
 ) -> None:
-    route = github_api.post(TOKENS).respond(201, json=token_body())
-
     gateway.installation(77).token()
 
-    authorization = route.calls.last.request.headers["Authorization"]
+    (asked,) = fake_github.calls("POST", TOKENS)
+    authorization = asked.headers["Authorization"]
     scheme, _, encoded = authorization.partition(" ")
     public_key = load_pem_private_key(private_key.encode(), None).public_key()
     claims = jwt.decode(encoded, public_key, algorithms=["RS256"])  # type: ignore[arg-type]
@@ -41,16 +41,16 @@ def test_app_calls_carry_a_jwt_signed_with_the_app_key(
 
 
 def test_installation_token_is_cached_unless_it_has_under_five_minutes_left(
-    github_api: respx.MockRouter, gateway: GitHubGateway
+    fake_github: FakeGitHub, gateway: GitHubGateway
 ) -> None:
     now = datetime.now(UTC)
-    route = github_api.post(TOKENS).mock(
-        side_effect=[
-            httpx.Response(
-                201, json=token_body("ghs_short", expires_at=now + timedelta(minutes=4, seconds=50))
-            ),
-            httpx.Response(201, json=token_body("ghs_long", expires_at=now + timedelta(hours=1))),
-        ]
+    fake_github.script(
+        "POST",
+        TOKENS,
+        httpx.Response(
+            201, json=token_body("ghs_short", expires_at=now + timedelta(minutes=4, seconds=50))
+        ),
+        httpx.Response(201, json=token_body("ghs_long", expires_at=now + timedelta(hours=1))),
     )
     client = gateway.installation(77)
 
@@ -59,17 +59,17 @@ def test_installation_token_is_cached_unless_it_has_under_five_minutes_left(
     cached = gateway.installation(77).token()  # another client of the same scope: cached
 
     assert (short, refreshed, cached) == ("ghs_short", "ghs_long", "ghs_long")
-    assert route.call_count == 2
+    assert len(fake_github.calls("POST", TOKENS)) == 2
 
 
 def test_installation_token_request_is_scoped_to_repositories_and_permissions(
-    github_api: respx.MockRouter, gateway: GitHubGateway
+    fake_github: FakeGitHub, gateway: GitHubGateway
 ) -> None:
-    route = github_api.post(TOKENS).mock(
-        side_effect=[
-            httpx.Response(201, json=token_body("ghs_scoped")),
-            httpx.Response(201, json=token_body("ghs_other_scope")),
-        ]
+    fake_github.script(
+        "POST",
+        TOKENS,
+        httpx.Response(201, json=token_body("ghs_scoped")),
+        httpx.Response(201, json=token_body("ghs_other_scope")),
     )
     permissions = {"issues": "write", "contents": "write", "pull_requests": "write"}
 
@@ -77,11 +77,13 @@ def test_installation_token_request_is_scoped_to_repositories_and_permissions(
     same = gateway.installation(77, ["widgets"], dict(reversed(permissions.items()))).token()
     other = gateway.installation(77, ["widgets"], {"issues": "read"}).token()
 
-    assert json.loads(route.calls[0].request.content) == {
+    asked = fake_github.calls("POST", TOKENS)
+    assert len(asked) == 2
+    assert json.loads(asked[0].content) == {
         "repositories": ["widgets"],
         "permissions": {"contents": "write", "issues": "write", "pull_requests": "write"},
     }
-    assert json.loads(route.calls[1].request.content) == {
+    assert json.loads(asked[1].content) == {
         "repositories": ["widgets"],
         "permissions": {"issues": "read"},
     }
@@ -93,22 +95,18 @@ def test_installation_token_request_is_scoped_to_repositories_and_permissions(
 
 
 def test_installation_calls_use_the_installation_token_and_never_log_it(
-    github_api: respx.MockRouter, gateway: GitHubGateway, caplog: pytest.LogCaptureFixture
+    fake_github: FakeGitHub, gateway: GitHubGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    github_api.post(TOKENS).respond(201, json=token_body(SECRET))
-    route = github_api.post("/repos/octo/widgets/issues/7/comments").respond(
-        201, json=comment(11, "Working on it")
-    )
+    fake_github.token = SECRET
     caplog.set_level(logging.DEBUG)
 
     created = gateway.installation(77, ["widgets"]).create_comment("octo/widgets", 7, "On it")
 
-    assert (
-        route.calls.last.request.headers["Authorization"]
-        == "token v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
-    )
-    assert route.calls.last.request.headers["X-GitHub-Api-Version"] == "2022-11-28"
-    assert (created.id, created.body) == (11, "Working on it")
+    (sent,) = fake_github.calls("POST", "/repos/octo/widgets/issues/7/comments")
+    assert sent.headers["Authorization"] == "token v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
+    assert sent.headers["X-GitHub-Api-Version"] == "2022-11-28"
+    (stored,) = fake_github.comments[7]
+    assert (created.id, created.body) == (stored["id"], "On it")
     assert SECRET not in caplog.text
     assert SECRET not in mask("cloned with v1.a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5")
 
@@ -117,20 +115,10 @@ def test_ghes_base_url_is_honoured_for_rest_and_graphql(private_key: str) -> Non
     base = "https://ghe.example.com/api/v3"
     settings = Settings(github_app_id=42, github_private_key=private_key, github_api_url=base + "/")
     gateway = GitHubGateway.from_settings(settings)
-    with respx.mock(assert_all_called=True) as router:
-        router.post(f"{base}{TOKENS}").respond(201, json=token_body())
-        router.get(f"{base}/repos/octo/widgets").respond(
-            200,
-            json=repository(
-                default_branch="trunk",
-                private=True,
-                clone_url="https://ghe.example.com/octo/widgets.git",
-            ),
-        )
-        router.post("https://ghe.example.com/api/graphql").respond(
-            200,
-            json={"data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}}},
-        )
+    github = FakeGitHub(base_path="/api/v3", default_branch="trunk")
+    github.pulls[9] = pull(9)
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        github.install(router)
         client = gateway.installation(77)
 
         repo = client.repository("octo/widgets")
@@ -138,6 +126,13 @@ def test_ghes_base_url_is_honoured_for_rest_and_graphql(private_key: str) -> Non
 
         check_calls_documented(router, base_path="/api/v3")
     assert repo.default_branch == "trunk"
+    sent = [f"{r.method} {r.url.host}{r.url.path}" for r in github.requests]
+    assert sent == [
+        "POST ghe.example.com/api/v3/app/installations/77/access_tokens",
+        "GET ghe.example.com/api/v3/repos/octo/widgets",
+        "POST ghe.example.com/api/graphql",
+    ]
+    assert github.ready_marked == ["PR_kwDOA9"] and github.unexpected == []
 
 
 def test_invalid_private_key_is_a_config_error_with_a_hint() -> None:
@@ -185,17 +180,13 @@ def test_git_credentials_scope_the_token_to_the_https_host(
     assert configured == expected
 
 
-def test_what_the_gateway_sends_is_masked(
-    github_api: respx.MockRouter, gateway: GitHubGateway
-) -> None:
+def test_what_the_gateway_sends_is_masked(fake_github: FakeGitHub, gateway: GitHubGateway) -> None:
     secret = "s3cr3t-value-9f8e7d6c5b4a"
     register_secret(secret)
-    github_api.post(TOKENS).respond(201, json=token_body())
-    route = github_api.post("/repos/octo/widgets/issues/7/comments").respond(
-        201, json=comment(12, "masked")
-    )
 
     gateway.installation(77).create_comment("octo/widgets", 7, f"the key is {secret}")
 
-    sent = json.loads(route.calls.last.request.content)
+    (request,) = fake_github.calls("POST", "/repos/octo/widgets/issues/7/comments")
+    sent = json.loads(request.content)
     assert secret not in sent["body"] and sent["body"].startswith("the key is ")
+    assert secret not in fake_github.sent_text()

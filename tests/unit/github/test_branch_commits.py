@@ -18,16 +18,14 @@ from bot.shared.errors import GitHubError
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_git import BRANCH, RunRepos, git, make_run_repos
 from tests.helpers.github_git_data import GitDataAPI
-from tests.unit.github.support import token_body
 
 REPO = "octo/widgets"
 BINARY = bytes(range(256)) * 5000  # 1.28 MB, not UTF-8: sent base64
 
 
 @pytest.fixture
-def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> InstallationClient:
-    """A client for installation 77."""
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
+def client(github: FakeGitHub, gateway: GitHubGateway) -> InstallationClient:
+    """A client for installation 77 (its token from `github`)."""
     return gateway.installation(77, ["widgets"])
 
 
@@ -40,11 +38,17 @@ def repos(tmp_path: Path) -> RunRepos:
 
 
 @pytest.fixture
-def fake(github_api: respx.MockRouter, repos: RunRepos) -> GitDataAPI:
-    """GitHub's Git Data API on the bare remote; draftsmith/* requires signed commits."""
+def github(github_api: respx.MockRouter, repos: RunRepos) -> FakeGitHub:
+    """GitHub, its Git Data API on the bare remote; draftsmith/* requires signed commits."""
     data = GitDataAPI(repos.remote, signed_branches=["draftsmith/*"])
-    FakeGitHub(git=data).install(github_api)
-    return data
+    return FakeGitHub(git=data).install(github_api)
+
+
+@pytest.fixture
+def fake(github: FakeGitHub) -> GitDataAPI:
+    """GitHub's Git Data API on the bare remote."""
+    assert github.git is not None
+    return github.git
 
 
 def _base(repos: RunRepos) -> str:
@@ -197,11 +201,11 @@ def test_protection_refuses_a_commit_github_did_not_sign(
 
 @pytest.mark.parametrize("status", [404, 403], ids=["api-absent", "api-forbidden"])
 def test_where_the_git_data_api_cannot_serve_the_branch_is_pushed_and_says_so(
-    github_api: respx.MockRouter, client: InstallationClient, repos: RunRepos, status: int
+    github: FakeGitHub, client: InstallationClient, repos: RunRepos, status: int
 ) -> None:
     answer = httpx.Response(status, json={"message": "Not Found" if status == 404 else "Forbidden"})
-    github_api.get(path__regex=r"^/repos/octo/widgets/git/ref/heads/.+$").respond(404)
-    github_api.post("/repos/octo/widgets/git/blobs").mock(return_value=answer)
+    github.script("GET", f"/repos/octo/widgets/git/ref/heads/{BRANCH}", httpx.Response(404))
+    github.script("POST", "/repos/octo/widgets/git/blobs", answer)
 
     published = _publish(client, repos)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from pathlib import Path
 
 import pytest
-import respx
 
 from bot.github.client import GitHubGateway
 from bot.github.codeowners import (
@@ -16,7 +14,7 @@ from bot.github.codeowners import (
     codeowners_from_checkout,
     find_codeowners,
 )
-from tests.unit.github.support import token_body
+from tests.helpers.fake_github import FakeGitHub
 
 OWNERS = """\
 # Everything, unless a later rule says otherwise
@@ -124,35 +122,18 @@ def test_no_codeowners_file_means_no_owners(tmp_path: Path) -> None:
 
 
 def test_codeowners_read_from_the_default_branch_through_the_gateway(
-    github_api: respx.MockRouter, gateway: GitHubGateway
+    fake_github: FakeGitHub, gateway: GitHubGateway
 ) -> None:
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
-    missing = github_api.get("/repos/octo/widgets/contents/.github/CODEOWNERS").respond(
-        404, json={"message": "Not Found"}
-    )
-    root = github_api.get("/repos/octo/widgets/contents/CODEOWNERS").respond(
-        200,
-        json={
-            "type": "file",
-            "encoding": "base64",
-            "size": 20,
-            "name": "CODEOWNERS",
-            "path": "CODEOWNERS",
-            "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
-            "content": base64.b64encode(b"/src/ @octo/backend\n").decode(),
-            "url": "",
-            "git_url": None,
-            "html_url": None,
-            "download_url": None,
-            "_links": {"git": None, "self": "", "html": None},
-        },
-    )
-    docs = github_api.get("/repos/octo/widgets/contents/docs/CODEOWNERS")
+    fake_github.files["CODEOWNERS"] = "/src/ @octo/backend\n"
+    fake_github.files["docs/CODEOWNERS"] = "* @dora\n"  # GitHub reads the root's first
     client = gateway.installation(77, ["widgets"])
 
     codeowners = find_codeowners(lambda p: client.read_file("octo/widgets", p, ref="main"))
 
     assert codeowners.source == "CODEOWNERS"
     assert codeowners.reviewers_for(["src/a.py"]) == Reviewers(teams=["octo/backend"])
-    assert missing.called and root.calls.last.request.url.params["ref"] == "main"
-    assert not docs.called
+    contents = "/repos/octo/widgets/contents"
+    (missing,) = fake_github.calls("GET", f"{contents}/.github/CODEOWNERS")  # answered 404
+    (root,) = fake_github.calls("GET", f"{contents}/CODEOWNERS")
+    assert missing.url.params["ref"] == root.url.params["ref"] == "main"
+    assert not fake_github.calls("GET", f"{contents}/docs/CODEOWNERS")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
-import respx
 
 from bot.github.client import GitHubGateway, catch_up
 from bot.github.deliveries import recent_deliveries
 from bot.github.models import delivery_ok
 from tests.helpers import github_objects as objects
+from tests.helpers.fake_github import FakeGitHub, error
 from tests.unit.github.support import API, START
 
 DELIVERIES = "/app/hook/deliveries"
@@ -40,26 +42,51 @@ def _next(cursor: str) -> dict[str, str]:
     return {"Link": f'<{API}{DELIVERIES}?per_page=100&cursor={cursor}>; rel="next"'}
 
 
+def _pages(api: FakeGitHub, *pages: list[dict[str, Any]]) -> None:
+    """GitHub's answers to the listing, one page each, cursor-linked (`v1_page2`, ...)."""
+    answers = [
+        httpx.Response(
+            200, json=page, headers=_next(f"v1_page{n + 2}") if n + 1 < len(pages) else {}
+        )
+        for n, page in enumerate(pages)
+    ]
+    api.script("GET", DELIVERIES, *answers)
+
+
+def _redeliverable(api: FakeGitHub, *pages: list[dict[str, Any]]) -> list[str]:
+    """The deliveries GitHub keeps (to redeliver); the guids it redelivers, in order."""
+    redelivered: list[str] = []
+
+    def deliver(guid: str, event: str, payload: dict[str, Any]) -> int:
+        redelivered.append(guid)
+        return 202
+
+    api.hook_deliveries = [item for page in pages for item in page]
+    api.hook_payloads = {str(item["guid"]): ("issues", {}) for item in api.hook_deliveries}
+    api.deliver = deliver
+    return redelivered
+
+
 def test_recent_deliveries_use_the_app_jwt_and_follow_the_cursor(
-    github_api: respx.MockRouter, gateway: GitHubGateway
+    fake_github: FakeGitHub, gateway: GitHubGateway
 ) -> None:
-    route = github_api.get(DELIVERIES)
-    route.side_effect = lambda request: (
-        respx.MockResponse(200, json=[delivery(2, "g2", START - timedelta(hours=2))])
-        if request.url.params.get("cursor") == "v1_abc"
-        else respx.MockResponse(200, json=[delivery(1, "g1", START)], headers=_next("v1_abc"))
+    _pages(
+        fake_github,
+        [delivery(1, "g1", START)],
+        [delivery(2, "g2", START - timedelta(hours=2))],
     )
 
     found = recent_deliveries(gateway.app, since=START - timedelta(days=1))
 
-    assert route.calls[0].request.headers["Authorization"].startswith("Bearer ")
-    assert route.calls[0].request.url.params["per_page"] == "100"
-    assert route.calls[1].request.url.params["cursor"] == "v1_abc"
+    first, second = fake_github.calls("GET", DELIVERIES)
+    assert first.headers["Authorization"].startswith("Bearer ")
+    assert first.url.params["per_page"] == "100"
+    assert second.url.params["cursor"] == "v1_page2"
     assert [(d.id, d.guid, delivery_ok(d)) for d in found] == [(1, "g1", True), (2, "g2", True)]
 
 
 def test_catch_up_redelivers_only_failed_deliveries_that_never_succeeded(
-    github_api: respx.MockRouter, gateway: GitHubGateway
+    fake_github: FakeGitHub, gateway: GitHubGateway
 ) -> None:
     hour = timedelta(hours=1)
     first_page = [
@@ -88,57 +115,46 @@ def test_catch_up_redelivers_only_failed_deliveries_that_never_succeeded(
             status="Internal Server Error",
         ),
     ]
-    pages = github_api.get(DELIVERIES)
-    pages.side_effect = lambda request: (
-        respx.MockResponse(200, json=second_page)
-        if request.url.params.get("cursor") == "v1_page2"
-        else respx.MockResponse(200, json=first_page, headers=_next("v1_page2"))
-    )
-    redeliver = github_api.post(url__regex=r"/app/hook/deliveries/\d+/attempts$").respond(
-        202, json={}
-    )
+    _pages(fake_github, first_page, second_page)
+    guids = _redeliverable(fake_github, first_page, second_page)
 
     redelivered = catch_up(gateway, now=START)
 
     # oldest first; one attempt per guid (the newest failed one); ok and too-old guids skipped
     assert redelivered == [22, 13, 12]
-    assert [call.request.url.path for call in redeliver.calls] == [
+    assert [r.url.path for r in fake_github.calls("POST", rf"{DELIVERIES}/\d+/attempts")] == [
         f"{DELIVERIES}/{id_}/attempts" for id_ in (22, 13, 12)
     ]
-    assert pages.call_count == 2
+    assert guids == ["refused-signature", "timed-out", "failed-twice"]
+    assert len(fake_github.calls("GET", DELIVERIES)) == 2
 
 
 def test_catch_up_stops_paging_at_the_window(
-    github_api: respx.MockRouter, gateway: GitHubGateway
+    fake_github: FakeGitHub, gateway: GitHubGateway
 ) -> None:
-    pages = github_api.get(DELIVERIES).respond(
-        200,
-        json=[
-            delivery(1, "recent", START - timedelta(hours=1), code=500, status="failed"),
-            delivery(2, "old", START - timedelta(days=4), code=500, status="failed"),
-        ],
-        headers=_next("v1_more"),
-    )
-    github_api.post(f"{DELIVERIES}/1/attempts").respond(202, json={})
+    page = [
+        delivery(1, "recent", START - timedelta(hours=1), code=500, status="failed"),
+        delivery(2, "old", START - timedelta(days=4), code=500, status="failed"),
+    ]
+    _pages(fake_github, page, [delivery(3, "older", START - timedelta(days=5))])
+    guids = _redeliverable(fake_github, page)
 
     assert catch_up(gateway, now=START) == [1]
-    assert pages.call_count == 1
+    assert guids == ["recent"]
+    assert len(fake_github.calls("GET", DELIVERIES)) == 1
 
 
 def test_catch_up_continues_past_a_refused_redelivery(
-    github_api: respx.MockRouter, gateway: GitHubGateway, caplog: pytest.LogCaptureFixture
+    fake_github: FakeGitHub, gateway: GitHubGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    github_api.get(DELIVERIES).respond(
-        200,
-        json=[
-            delivery(1, "a", START - timedelta(hours=1), code=500, status="failed"),
-            delivery(2, "b", START - timedelta(hours=2), code=500, status="failed"),
-        ],
-    )
-    github_api.post(f"{DELIVERIES}/2/attempts").respond(
-        422, json={"message": "Validation Failed", "errors": [], "documentation_url": ""}
-    )
-    github_api.post(f"{DELIVERIES}/1/attempts").respond(202, json={})
+    page = [
+        delivery(1, "a", START - timedelta(hours=1), code=500, status="failed"),
+        delivery(2, "b", START - timedelta(hours=2), code=500, status="failed"),
+    ]
+    _pages(fake_github, page)
+    guids = _redeliverable(fake_github, page)
+    fake_github.script("POST", f"{DELIVERIES}/2/attempts", error(422, "Validation Failed", []))
 
     assert catch_up(gateway, now=START) == [1]
+    assert guids == ["a"]
     assert "could not redeliver b" in caplog.text

@@ -12,7 +12,7 @@ from bot.shared.errors import GitHubError
 from tests.helpers import github_objects as objects
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.github_objects import annotation, check_run
-from tests.unit.github.support import pull, token_body
+from tests.unit.github.support import pull
 
 REPO = "octo/widgets"
 HEAD = "ce587453ced02b1526dfb4cb910479d431683101"
@@ -21,16 +21,15 @@ MANIFEST = "pyproject.toml"
 
 
 @pytest.fixture
-def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> InstallationClient:
+def client(fake_github: FakeGitHub, gateway: GitHubGateway) -> InstallationClient:
     """A client for installation 77."""
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
     return gateway.installation(77, ["widgets"])
 
 
 @pytest.fixture
-def api(github_api: respx.MockRouter) -> FakeGitHub:
+def api(fake_github: FakeGitHub) -> FakeGitHub:
     """A gated draft PR #100 with its action_required check run 501."""
-    state = FakeGitHub()
+    state = fake_github
     state.pulls[100] = pull(100, draft=True)
     state.labels[100] = ["draftsmith", "needs-approval"]
     state.check_runs[501] = check_run(
@@ -41,7 +40,7 @@ def api(github_api: respx.MockRouter) -> FakeGitHub:
         output={"title": "Needs an approving review", "summary": "Closes #7\n\nevidence"},
     )
     state.annotations[501] = []
-    return state.install(github_api)
+    return state
 
 
 def _decision(owners: dict[str, list[str]]) -> Decision:
@@ -264,42 +263,32 @@ def test_a_membership_lookup_github_refuses_is_an_error_not_a_release(
 # ---------------------------------------------------------------------------- CI repair
 
 
-def _suite(github_api: respx.MockRouter, runs: list[dict[str, object]]) -> None:
-    github_api.get("/repos/octo/widgets/check-suites/5/check-runs").respond(
-        200, json={"total_count": len(runs), "check_runs": runs}
-    )
-
-
 def test_repair_context_condenses_the_failing_runs_of_the_suite(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
     noise = "\n".join(f"\x1b[32mok\x1b[0m step {i}" for i in range(400))
     log = f"{noise}\nE   AssertionError: assert 2 == 3\nFAILED tests/test_widget.py::test_widget"
-    _suite(
-        github_api,
-        [
-            check_run(1, name="lint", head_sha=HEAD, conclusion="success"),
-            check_run(
-                2,
-                name="tests",
-                head_sha=HEAD,
-                conclusion="failure",
-                output={"title": "1 failed", "summary": "pytest", "text": log},
-            ),
-            check_run(
-                3,
-                name="types",
-                head_sha=HEAD,
-                conclusion="failure",
-                output={"title": "mypy", "summary": "1 error", "annotations_count": 1},
-            ),
-            check_run(4, name="draftsmith", head_sha=HEAD, conclusion="action_required"),
-        ],
-    )
-    github_api.get("/repos/octo/widgets/check-runs/3/annotations").respond(
-        200,
-        json=[annotation("src/widget.py", 2, "failure", "Incompatible return value type")],
-    )
+    fake_github.suites[5] = [
+        check_run(1, name="lint", head_sha=HEAD, conclusion="success"),
+        check_run(
+            2,
+            name="tests",
+            head_sha=HEAD,
+            conclusion="failure",
+            output={"title": "1 failed", "summary": "pytest", "text": log},
+        ),
+        check_run(
+            3,
+            name="types",
+            head_sha=HEAD,
+            conclusion="failure",
+            output={"title": "mypy", "summary": "1 error", "annotations_count": 1},
+        ),
+        check_run(4, name="draftsmith", head_sha=HEAD, conclusion="action_required"),
+    ]
+    fake_github.annotations[3] = [
+        annotation("src/widget.py", 2, "failure", "Incompatible return value type")
+    ]
 
     text = repair_context(client, REPO, 5)
 
@@ -312,9 +301,7 @@ def test_repair_context_condenses_the_failing_runs_of_the_suite(
     assert len(text) < 4_000
 
 
-def test_repair_context_is_bounded(
-    github_api: respx.MockRouter, client: InstallationClient
-) -> None:
+def test_repair_context_is_bounded(fake_github: FakeGitHub, client: InstallationClient) -> None:
     runs = [
         check_run(
             i,
@@ -325,7 +312,7 @@ def test_repair_context_is_bounded(
         )
         for i in range(10, 30)
     ]
-    _suite(github_api, runs)
+    fake_github.suites[5] = runs
 
     text = repair_context(client, REPO, 5, limit=2_000)
 
@@ -333,9 +320,9 @@ def test_repair_context_is_bounded(
 
 
 def test_repair_context_is_empty_when_nothing_failed(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    _suite(github_api, [check_run(1, name="tests", head_sha=HEAD, conclusion="success")])
+    fake_github.suites[5] = [check_run(1, name="tests", head_sha=HEAD, conclusion="success")]
 
     assert repair_context(client, REPO, 5) == ""
 

@@ -11,8 +11,9 @@ import respx
 
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.shared.errors import GitHubError
-from tests.helpers.github_objects import content_file, permission, reaction
-from tests.unit.github.support import API, comment, token_body
+from tests.helpers.fake_github import FakeGitHub, error
+from tests.helpers.github_objects import content_file
+from tests.unit.github.support import API, comment
 
 MARKER = "<!-- draftsmith:run:12 -->"
 
@@ -25,9 +26,8 @@ class NamedRepo:
 
 
 @pytest.fixture
-def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> InstallationClient:
+def client(fake_github: FakeGitHub, gateway: GitHubGateway) -> InstallationClient:
     """A client for installation 77, scoped to octo/widgets."""
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
     return gateway.installation(77, ["widgets"], {"issues": "write", "contents": "read"})
 
 
@@ -43,35 +43,34 @@ def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> Installation
     ],
 )
 def test_has_write_access_follows_the_role(
-    github_api: respx.MockRouter,
+    fake_github: FakeGitHub,
     client: InstallationClient,
     level: str,
     role_name: str,
     expected: bool,
 ) -> None:
-    github_api.get("/repos/octo/widgets/collaborators/alice/permission").respond(
-        200, json=permission("alice", level, role_name)
-    )
+    fake_github.permissions["alice"] = level
+    fake_github.roles["alice"] = role_name
 
     assert client.has_write_access("octo/widgets", "alice") is expected
 
 
 def test_has_write_access_is_false_for_unknown_users(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get("/repos/octo/widgets/collaborators/ghost/permission").respond(
-        404, json={"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
-    )
-
+    assert "ghost" not in fake_github.permissions  # GitHub answers 404
     assert client.user_permission("octo/widgets", "ghost") is None
     assert client.has_write_access(NamedRepo("octo/widgets"), "ghost") is False
 
 
 def test_permission_errors_other_than_404_are_raised(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get("/repos/octo/widgets/collaborators/alice/permission").respond(
-        403, json={"message": "Resource not accessible by integration"}
+    fake_github.permissions["alice"] = "admin"
+    fake_github.script(
+        "GET",
+        "/repos/octo/widgets/collaborators/alice/permission",
+        error(403, "Resource not accessible by integration"),
     )
 
     with pytest.raises(GitHubError) as caught:
@@ -80,99 +79,86 @@ def test_permission_errors_other_than_404_are_raised(
 
 
 def test_find_comment_by_hidden_marker_follows_pagination(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
+    """GitHub's `Link: rel="next"` names the repository by id, an alias the state does not
+    serve: both pages are scripted, once for each lookup."""
     url = f"{API}/repositories/1296269/issues/7/comments"
-    github_api.get("/repos/octo/widgets/issues/7/comments").respond(
+    first = httpx.Response(
         200,
         json=[comment(1, "Nice idea", "alice"), comment(2, "+1", "bob")],
         headers={"Link": f'<{url}?per_page=100&page=2>; rel="next", <{url}?page=2>; rel="last"'},
     )
-    github_api.get("/repositories/1296269/issues/7/comments", params={"page": "2"}).respond(
-        200, json=[comment(3, f"Run 12 is planning\n\n{MARKER}")]
-    )
+    second = httpx.Response(200, json=[comment(3, f"Run 12 is planning\n\n{MARKER}")])
+    fake_github.script("GET", "/repos/octo/widgets/issues/7/comments", first, first)
+    fake_github.script("GET", "/repositories/1296269/issues/7/comments", second, second)
 
     found = client.find_comment("octo/widgets", 7, MARKER)
     missing = client.find_comment("octo/widgets", 7, "<!-- draftsmith:run:99 -->")
 
     assert found is not None and found.id == 3
     assert missing is None
+    pages = fake_github.calls("GET", "/repositories/1296269/issues/7/comments")
+    assert [p.url.params["page"] for p in pages] == ["2", "2"]
 
 
 def test_upsert_comment_updates_the_marked_comment(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get("/repos/octo/widgets/issues/7/comments").respond(
-        200, json=[comment(3, f"old\n\n{MARKER}")]
-    )
-    patch = github_api.patch("/repos/octo/widgets/issues/comments/3").respond(
-        200, json=comment(3, f"new\n\n{MARKER}")
-    )
-    create = github_api.post("/repos/octo/widgets/issues/7/comments")
+    fake_github.comments[7] = [comment(3, f"old\n\n{MARKER}")]
 
     updated = client.upsert_comment("octo/widgets", 7, MARKER, "new")
 
-    assert json.loads(patch.calls.last.request.content) == {"body": f"new\n\n{MARKER}"}
+    (patch,) = fake_github.calls("PATCH", "/repos/octo/widgets/issues/comments/3")
+    assert json.loads(patch.content) == {"body": f"new\n\n{MARKER}"}
     assert updated.body == f"new\n\n{MARKER}"
-    assert not create.called
+    assert not fake_github.calls("POST", "/repos/octo/widgets/issues/7/comments")
+    assert fake_github.comment_bodies(7) == [f"new\n\n{MARKER}"]
 
 
 def test_upsert_comment_creates_when_no_comment_is_marked(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get("/repos/octo/widgets/issues/7/comments").respond(200, json=[])
-    create = github_api.post("/repos/octo/widgets/issues/7/comments").respond(
-        201, json=comment(4, f"planning\n\n{MARKER}")
-    )
-
     created = client.upsert_comment("octo/widgets", 7, MARKER, f"planning\n\n{MARKER}")
 
-    assert json.loads(create.calls.last.request.content) == {"body": f"planning\n\n{MARKER}"}
-    assert created.id == 4
+    (create,) = fake_github.calls("POST", "/repos/octo/widgets/issues/7/comments")
+    assert json.loads(create.content) == {"body": f"planning\n\n{MARKER}"}
+    (stored,) = fake_github.comments[7]
+    assert created.id == stored["id"]
 
 
-def test_add_reaction_to_a_comment(
-    github_api: respx.MockRouter, client: InstallationClient
-) -> None:
-    route = github_api.post("/repos/octo/widgets/issues/comments/5/reactions").respond(
-        201, json=reaction(1, "eyes")
-    )
-
+def test_add_reaction_to_a_comment(fake_github: FakeGitHub, client: InstallationClient) -> None:
     client.add_reaction("octo/widgets", 5, "eyes")
 
-    assert json.loads(route.calls.last.request.content) == {"content": "eyes"}
+    (sent,) = fake_github.calls("POST", "/repos/octo/widgets/issues/comments/5/reactions")
+    assert json.loads(sent.content) == {"content": "eyes"}
     with pytest.raises(GitHubError, match="unknown reaction"):
         client.add_reaction("octo/widgets", 5, "party")
+    assert fake_github.reactions == [(5, "eyes")]
 
 
 def test_read_file_decodes_the_file_at_the_given_ref(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
     text = "trigger_label: ai\ntest_command: pytest -q\n"
-    route = github_api.get("/repos/octo/widgets/contents/.github/draftsmith.yml").respond(
-        200, json=content_file(".github/draftsmith.yml", text)
-    )
+    fake_github.files[".github/draftsmith.yml"] = text
 
     assert client.read_file("octo/widgets", ".github/draftsmith.yml", ref="main") == text
-    assert route.calls.last.request.url.params["ref"] == "main"
+    (read,) = fake_github.calls("GET", "/repos/octo/widgets/contents/.github/draftsmith.yml")
+    assert read.url.params["ref"] == "main"
 
 
 def test_read_file_returns_none_when_missing(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get("/repos/octo/widgets/contents/.github/draftsmith.yml").respond(
-        404, json={"message": "Not Found"}
-    )
-
+    assert ".github/draftsmith.yml" not in fake_github.files  # GitHub answers 404
     assert client.read_file("octo/widgets", ".github/draftsmith.yml", ref="main") is None
+    assert fake_github.calls("GET", "/repos/octo/widgets/contents/.github/draftsmith.yml")
 
 
-def test_read_file_refuses_a_directory(
-    github_api: respx.MockRouter, client: InstallationClient
-) -> None:
-    github_api.get("/repos/octo/widgets/contents/docs").respond(
-        200, json=[content_file("docs/a.md", "a")]
-    )
+def test_read_file_refuses_a_directory(fake_github: FakeGitHub, client: InstallationClient) -> None:
+    listing = httpx.Response(200, json=[content_file("docs/a.md", "a")])
+    fake_github.script("GET", "/repos/octo/widgets/contents/docs", listing)
 
     with pytest.raises(GitHubError, match="not a file"):
         client.read_file("octo/widgets", "docs")

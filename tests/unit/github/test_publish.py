@@ -28,9 +28,8 @@ BODY = "Closes #7\n\n## Summary\nAdds the widget.\n\nDraftsmith run `12`, revisi
 
 
 @pytest.fixture
-def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> InstallationClient:
-    """A client for installation 77."""
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
+def client(api: FakeGitHub, gateway: GitHubGateway) -> InstallationClient:
+    """A client for installation 77 (its token from `api`)."""
     return gateway.installation(77, ["widgets"])
 
 

@@ -3,38 +3,42 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
-import respx
 
 from bot.github.checks import Annotation
 from bot.github.client import GitHubGateway, InstallationClient
 from bot.github.models import check_failed
 from bot.shared.errors import GitHubError
-from tests.helpers.github_objects import annotation, check_run, label
-from tests.unit.github.support import pull, token_body
+from tests.helpers.fake_github import FakeGitHub
+from tests.helpers.github_objects import annotation, check_run
+from tests.unit.github.support import pull
+
+PULLS = "/repos/octo/widgets/pulls"
 
 
 @pytest.fixture
-def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> InstallationClient:
+def client(fake_github: FakeGitHub, gateway: GitHubGateway) -> InstallationClient:
     """A client for installation 77."""
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
     return gateway.installation(77, ["widgets"])
 
 
-def _body(route: respx.Route, index: int = -1) -> object:
-    return json.loads(route.calls[index].request.content)
+def _bodies(api: FakeGitHub, method: str, path: str) -> list[Any]:
+    """What each `method path` request sent, oldest first."""
+    return [json.loads(request.content) for request in api.calls(method, path)]
 
 
 def test_find_open_pull_request_by_head_branch(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    route = github_api.get("/repos/octo/widgets/pulls").respond(200, json=[pull(9)])
+    fake_github.pulls[8] = pull(8, head="draftsmith/6-other")
+    fake_github.pulls[9] = pull(9)
 
     found = client.pulls.find_open("octo/widgets", "draftsmith/7-add-widget")
 
-    params = route.calls.last.request.url.params
+    params = fake_github.calls("GET", PULLS)[-1].url.params
     assert (params["state"], params["head"]) == ("open", "octo:draftsmith/7-add-widget")
     assert found is not None and (found.number, found.head.ref, found.draft) == (
         9,
@@ -44,18 +48,15 @@ def test_find_open_pull_request_by_head_branch(
 
 
 def test_find_open_pull_request_returns_none_without_one(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get("/repos/octo/widgets/pulls").respond(200, json=[])
+    fake_github.pulls[9] = pull(9)  # another head's
 
     assert client.pulls.find_open("octo/widgets", "draftsmith/none") is None
+    assert fake_github.calls("GET", PULLS)
 
 
-def test_create_draft_pull_request(
-    github_api: respx.MockRouter, client: InstallationClient
-) -> None:
-    route = github_api.post("/repos/octo/widgets/pulls").respond(201, json=pull(9))
-
+def test_create_draft_pull_request(fake_github: FakeGitHub, client: InstallationClient) -> None:
     created = client.pulls.create_draft(
         "octo/widgets",
         title="Add widget",
@@ -64,88 +65,86 @@ def test_create_draft_pull_request(
         base="main",
     )
 
-    assert _body(route) == {
-        "title": "Add widget",
-        "body": "Closes #7",
-        "head": "draftsmith/7-add-widget",
-        "base": "main",
-        "draft": True,
-    }
-    assert (created.number, created.node_id, created.draft) == (9, "PR_kwDOA9", True)
+    assert _bodies(fake_github, "POST", PULLS) == [
+        {
+            "title": "Add widget",
+            "body": "Closes #7",
+            "head": "draftsmith/7-add-widget",
+            "base": "main",
+            "draft": True,
+        }
+    ]
+    ((number, stored),) = fake_github.pulls.items()
+    assert (created.number, created.node_id, created.draft) == (number, stored["node_id"], True)
 
 
 def test_update_pull_request_sends_only_what_changes(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    route = github_api.patch("/repos/octo/widgets/pulls/9").respond(
-        200, json=pull(9, body="Closes #7\n\nRevised")
-    )
+    fake_github.pulls[9] = pull(9)
 
     updated = client.pulls.update("octo/widgets", 9, body="Closes #7\n\nRevised")
 
-    assert _body(route) == {"body": "Closes #7\n\nRevised"}
+    assert _bodies(fake_github, "PATCH", f"{PULLS}/9") == [{"body": "Closes #7\n\nRevised"}]
     assert updated.body == "Closes #7\n\nRevised"
+    assert fake_github.pulls[9]["title"] == "Add widget"  # untouched
     with pytest.raises(GitHubError, match="nothing to update"):
         client.pulls.update("octo/widgets", 9)
 
 
 def test_request_reviewers_splits_users_and_team_slugs(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    route = github_api.post("/repos/octo/widgets/pulls/9/requested_reviewers").respond(
-        201, json=pull(9)
-    )
+    fake_github.pulls[9] = pull(9)
 
     client.pulls.request_reviewers("octo/widgets", 9, ["@alice", "bob"], ["@octo/security"])
     client.pulls.request_reviewers("octo/widgets", 9)  # nobody to ask: no request
 
-    assert route.call_count == 1
-    assert _body(route) == {"reviewers": ["alice", "bob"], "team_reviewers": ["security"]}
+    assert _bodies(fake_github, "POST", f"{PULLS}/9/requested_reviewers") == [
+        {"reviewers": ["alice", "bob"], "team_reviewers": ["security"]}
+    ]
+    assert fake_github.reviewers[9] == ["alice", "bob"]
+    assert fake_github.team_reviewers[9] == ["security"]
 
 
-def test_add_and_remove_labels(github_api: respx.MockRouter, client: InstallationClient) -> None:
-    added = label("needs approval")
-    add = github_api.post("/repos/octo/widgets/issues/9/labels").respond(200, json=[added])
-    remove = github_api.delete("/repos/octo/widgets/issues/9/labels/needs%20approval").mock(
-        side_effect=[
-            httpx.Response(200, json=[]),
-            httpx.Response(404, json={"message": "Label does not exist"}),
-        ]
-    )
-
+def test_add_and_remove_labels(fake_github: FakeGitHub, client: InstallationClient) -> None:
     client.pulls.add_labels("octo/widgets", 9, ["needs approval"])
+    assert fake_github.labels_of(9) == ["needs approval"]
     client.pulls.remove_label("octo/widgets", 9, "needs approval")
-    client.pulls.remove_label("octo/widgets", 9, "needs approval")  # already gone: fine
+    client.pulls.remove_label("octo/widgets", 9, "needs approval")  # already gone (404): fine
 
-    assert _body(add) == {"labels": ["needs approval"]}
-    assert remove.call_count == 2
+    labels = "/repos/octo/widgets/issues/9/labels"
+    assert _bodies(fake_github, "POST", labels) == [{"labels": ["needs approval"]}]
+    assert len(fake_github.calls("DELETE", f"{labels}/needs approval")) == 2
+    assert fake_github.labels_of(9) == []
 
 
 def test_mark_ready_for_review_uses_the_graphql_mutation(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    route = github_api.post("/graphql").respond(
-        200, json={"data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}}}
-    )
+    fake_github.pulls[9] = pull(9)
 
     client.pulls.mark_ready_for_review("PR_kwDOA9")
 
-    sent = _body(route)
+    (sent,) = _bodies(fake_github, "POST", "/graphql")
     assert isinstance(sent, dict)
     assert "markPullRequestReadyForReview" in sent["query"]
     assert sent["variables"] == {"id": "PR_kwDOA9"}
+    assert fake_github.ready_marked == ["PR_kwDOA9"] and fake_github.pulls[9]["draft"] is False
 
 
 def test_graphql_errors_raise_github_error(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.post("/graphql").respond(
+    fake_github.pulls[9] = pull(9)
+    forbidden = httpx.Response(
         200,
         json={
             "data": {"markPullRequestReadyForReview": None},
             "errors": [{"type": "FORBIDDEN", "message": "Resource not accessible by integration"}],
         },
     )
+    fake_github.script("POST", "/graphql", forbidden)
 
     with pytest.raises(GitHubError, match="Resource not accessible"):
         client.pulls.mark_ready_for_review("PR_kwDOA9")
@@ -185,11 +184,7 @@ def _annotation(line: int) -> Annotation:
     )
 
 
-def test_create_check_run(github_api: respx.MockRouter, client: InstallationClient) -> None:
-    route = github_api.post("/repos/octo/widgets/check-runs").respond(
-        201, json=_check_run(4, name="draftsmith", status="in_progress", conclusion=None)
-    )
-
+def test_create_check_run(fake_github: FakeGitHub, client: InstallationClient) -> None:
     run = client.checks.create(
         "octo/widgets",
         name="draftsmith",
@@ -200,22 +195,25 @@ def test_create_check_run(github_api: respx.MockRouter, client: InstallationClie
         summary="Planning",
     )
 
-    assert _body(route) == {
-        "name": "draftsmith",
-        "head_sha": "ce587453ced02b1526dfb4cb910479d431683101",
-        "status": "in_progress",
-        "external_id": "run-12",
-        "details_url": "https://draftsmith.example/runs/12",
-        "output": {"title": "Draftsmith", "summary": "Planning"},
-    }
-    assert run.id == 4 and run.status == "in_progress"
+    assert _bodies(fake_github, "POST", "/repos/octo/widgets/check-runs") == [
+        {
+            "name": "draftsmith",
+            "head_sha": "ce587453ced02b1526dfb4cb910479d431683101",
+            "status": "in_progress",
+            "external_id": "run-12",
+            "details_url": "https://draftsmith.example/runs/12",
+            "output": {"title": "Draftsmith", "summary": "Planning"},
+        }
+    ]
+    (stored,) = fake_github.check_runs
+    assert run.id == stored and run.status == "in_progress"
 
 
 def test_update_check_run_sends_annotations_in_batches_of_50(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    route = github_api.patch("/repos/octo/widgets/check-runs/4").respond(
-        200, json=_check_run(4, name="draftsmith", conclusion="failure", annotations_count=120)
+    fake_github.check_runs[4] = _check_run(
+        4, name="draftsmith", status="in_progress", conclusion=None
     )
 
     run = client.checks.update(
@@ -228,7 +226,7 @@ def test_update_check_run_sends_annotations_in_batches_of_50(
         conclusion="failure",
     )
 
-    bodies = [json.loads(call.request.content) for call in route.calls]
+    bodies = _bodies(fake_github, "PATCH", "/repos/octo/widgets/check-runs/4")
     assert [len(b["output"]["annotations"]) for b in bodies] == [50, 50, 20]
     assert [b["output"]["summary"] for b in bodies] == ["3 of 40 failed"] * 3
     assert ["conclusion" in b for b in bodies] == [False, False, True]
@@ -241,27 +239,22 @@ def test_update_check_run_sends_annotations_in_batches_of_50(
         "message": "problem on line 1",
     }
     assert check_failed(run)
+    assert len(fake_github.annotations[4]) == 120
+    assert run.output.annotations_count == 120
 
 
 def test_failing_check_runs_of_a_suite_come_with_their_annotations(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get("/repos/octo/widgets/check-suites/5/check-runs").respond(
-        200,
-        json={
-            "total_count": 4,
-            "check_runs": [
-                _check_run(1, name="lint", conclusion="success"),
-                _check_run(2, name="tests", conclusion="failure", annotations_count=1),
-                _check_run(3, name="types", conclusion="timed_out"),
-                _check_run(6, name="build", status="in_progress", conclusion=None),
-            ],
-        },
-    )
-    annotations = github_api.get("/repos/octo/widgets/check-runs/2/annotations").respond(
-        200,
-        json=[annotation("tests/test_widget.py", 2, "failure", "AssertionError", "test_widget")],
-    )
+    fake_github.suites[5] = [
+        _check_run(1, name="lint", conclusion="success"),
+        _check_run(2, name="tests", conclusion="failure", annotations_count=1),
+        _check_run(3, name="types", conclusion="timed_out"),
+        _check_run(6, name="build", status="in_progress", conclusion=None),
+    ]
+    fake_github.annotations[2] = [
+        annotation("tests/test_widget.py", 2, "failure", "AssertionError", "test_widget")
+    ]
 
     failing = client.checks.failing_for_suite("octo/widgets", 5)
 
@@ -272,4 +265,4 @@ def test_failing_check_runs_of_a_suite_come_with_their_annotations(
     assert failing[0].run.output.summary == "tests: failure"
     assert [a.message for a in failing[0].annotations] == ["AssertionError"]
     assert failing[1].annotations == []
-    assert annotations.call_count == 1
+    assert len(fake_github.calls("GET", "/repos/octo/widgets/check-runs/2/annotations")) == 1

@@ -11,7 +11,6 @@ from typing import Any, Union, get_args, get_origin
 
 import httpx
 import pytest
-import respx
 from githubkit_schemas.v2022_11_28 import models as strict
 from pydantic import BaseModel, ValidationError
 
@@ -22,7 +21,8 @@ from bot.github.deliveries import recent_deliveries
 from bot.github.gitdata import GitCommit, GitData, GitRef, Sha
 from bot.shared.errors import GitHubError
 from tests.helpers import github_objects as gh
-from tests.unit.github.support import START, token_body
+from tests.helpers.fake_github import FakeGitHub
+from tests.unit.github.support import START
 
 REPO = "octo/widgets"
 BASE = f"/repos/{REPO}"
@@ -30,9 +30,8 @@ OLDER = {"x-github-enterprise-version": "3.9.0"}
 
 
 @pytest.fixture
-def client(github_api: respx.MockRouter, gateway: GitHubGateway) -> InstallationClient:
+def client(fake_github: FakeGitHub, gateway: GitHubGateway) -> InstallationClient:
     """A client for installation 77."""
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
     return gateway.installation(77, ["widgets"])
 
 
@@ -186,7 +185,7 @@ CASES: list[tuple[str, str, str, int, Any, Call, Callable[[Any], bool]]] = [
     ids=[case[0] for case in CASES],
 )
 def test_every_call_reads_an_older_githubs_answer(
-    github_api: respx.MockRouter,
+    fake_github: FakeGitHub,
     client: InstallationClient,
     gateway: GitHubGateway,
     method: str,
@@ -196,20 +195,21 @@ def test_every_call_reads_an_older_githubs_answer(
     call: Call,
     check: Callable[[Any], bool],
 ) -> None:
-    github_api.route(method=method, path=path).respond(status, json=answer, headers=OLDER)
+    fake_github.script(method, path, httpx.Response(status, json=answer, headers=OLDER))
 
     assert check(call(client, gateway))
+    assert fake_github.calls(method, path), "the older answer was not asked for"
 
 
 # ---------------------------------------------------------------- a used field missing
 
 
 def test_a_missing_field_that_is_used_names_the_field_and_the_server(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
     item = _pull()
     del item["number"]
-    github_api.get(f"{BASE}/pulls").respond(200, json=[item], headers=OLDER)
+    fake_github.script("GET", f"{BASE}/pulls", httpx.Response(200, json=[item], headers=OLDER))
 
     with pytest.raises(GitHubError) as caught:
         client.pulls.find_open(REPO, "draftsmith/7-add-widget")
@@ -219,25 +219,24 @@ def test_a_missing_field_that_is_used_names_the_field_and_the_server(
 
 
 def test_a_check_run_answer_without_an_id_fails_before_anything_is_updated(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
     run = _run()
+    fake_github.check_runs[5] = _run()
     del run["id"]
-    github_api.get(f"{BASE}/commits/{'a' * 40}/check-runs").respond(
-        200, json={"total_count": 1, "check_runs": [run]}
-    )
-    patch = github_api.patch(url__regex=r"/check-runs/\d+$").respond(200, json=_run())
+    listing = httpx.Response(200, json={"total_count": 1, "check_runs": [run]})
+    fake_github.script("GET", f"{BASE}/commits/{'a' * 40}/check-runs", listing)
 
     with pytest.raises(GitHubError, match="'check_runs.0.id' is missing.*server unknown"):
         client.checks.find(REPO, "a" * 40, "draftsmith", 42)
 
-    assert not patch.called
+    assert not fake_github.calls("PATCH", rf"{BASE}/check-runs/\d+")
 
 
 def test_an_answer_that_is_not_json_says_where_to_look(
-    github_api: respx.MockRouter, client: InstallationClient
+    fake_github: FakeGitHub, client: InstallationClient
 ) -> None:
-    github_api.get(f"{BASE}/pulls/9").mock(return_value=httpx.Response(200, text="<html>"))
+    fake_github.script("GET", f"{BASE}/pulls/9", httpx.Response(200, text="<html>"))
 
     with pytest.raises(GitHubError, match="not JSON") as caught:
         client.pulls.get(REPO, 9)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import respx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bot.github.client import GitHubGateway
 from bot.observe.telemetry import configure_tracing, shutdown_tracing
-from tests.unit.github.support import comment, token_body
+from tests.helpers.fake_github import FakeGitHub
 
 
 @pytest.fixture
@@ -22,13 +21,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 def test_github_calls_are_traced_by_route_with_their_status(
-    github_api: respx.MockRouter, gateway: GitHubGateway, spans: InMemorySpanExporter
+    fake_github: FakeGitHub, gateway: GitHubGateway, spans: InMemorySpanExporter
 ) -> None:
-    github_api.post("/app/installations/77/access_tokens").respond(201, json=token_body())
-    github_api.post("/repos/octo/widgets/issues/7/comments").respond(201, json=comment(5, "hello"))
-    github_api.get("/repos/octo/widgets/contents/.github/draftsmith.yml").respond(
-        404, json={"message": "Not Found"}
-    )
+    assert ".github/draftsmith.yml" not in fake_github.files  # answered 404
     client = gateway.installation(77, ["widgets"], {"issues": "write"})
     client.create_comment("octo/widgets", 7, "hello")
     assert client.read_file("octo/widgets", ".github/draftsmith.yml") is None

@@ -20,6 +20,7 @@ from bot.run.transitions import Move
 from bot.shared.errors import StoreError
 from bot.store.runs import Store
 from bot.store.tables import Run
+from bot.store.vocabulary import EventKind
 from tests.helpers.runs import seed_state
 
 
@@ -37,12 +38,12 @@ def test_stop_ends_a_running_run_and_a_late_step_result_does_not_overwrite_it(
     running = lifecycle.finish(new_run(sqlite_store), Move.start)
     assert running is not None
     result = Intents(sqlite_store).apply(running, Stop("carol"))
-    assert result.applied and result.progress and result.run.status == "stopped"
+    assert result.applied and result.progress and result.run.status == Status.stopped
     assert lifecycle.finish(running, Move.advance) is None  # the step finished after the stop
     run = sqlite_store.get_run(running.id)
     assert (run.status, run.phase, run.status_reason) == (
-        "stopped",
-        "planning",
+        Status.stopped,
+        Phase.planning,
         "stopped by @carol",
     )
     assert run.active_key is None
@@ -64,8 +65,12 @@ def test_retry_after_stop_resumes_at_the_stopped_phase_and_opens_an_attempt(
     )
     result = Intents(sqlite_store).apply(run, Retry("carol"))
     assert result.applied and result.enqueue
-    assert (result.run.status, result.run.phase, result.run.revision) == ("queued", "testing", 0)
-    assert [e.message for e in sqlite_store.events(run.id, "attempt")] == ["retry"]
+    assert (result.run.status, result.run.phase, result.run.revision) == (
+        Status.queued,
+        Phase.testing,
+        0,
+    )
+    assert [e.message for e in sqlite_store.events(run.id, EventKind.attempt)] == ["retry"]
 
 
 @pytest.mark.parametrize(
@@ -90,8 +95,12 @@ def test_revise_on_a_delivered_run_makes_a_new_revision_from_the_coder(sqlite_st
         sqlite_store, new_run(sqlite_store).id, status=Status.approved, phase=Phase.done
     )
     result = Intents(sqlite_store).apply(run, Revise("carol", "use a loop"))
-    assert (result.run.status, result.run.phase, result.run.revision) == ("queued", "coding", 1)
-    assert [e.message for e in sqlite_store.events(run.id, "input")] == ["use a loop"]
+    assert (result.run.status, result.run.phase, result.run.revision) == (
+        Status.queued,
+        Phase.coding,
+        1,
+    )
+    assert [e.message for e in sqlite_store.events(run.id, EventKind.input)] == ["use a loop"]
 
 
 def test_feedback_on_an_active_run_waits_for_the_coder(sqlite_store: Store) -> None:
@@ -102,10 +111,10 @@ def test_feedback_on_an_active_run_waits_for_the_coder(sqlite_store: Store) -> N
     result = Intents(sqlite_store).apply(run, intent)
     assert result.applied and not result.enqueue
     assert (sqlite_store.get_run(run.id).status, sqlite_store.get_run(run.id).revision) == (
-        "running",
+        Status.running,
         0,
     )
-    assert len(sqlite_store.events(run.id, "input")) == 1
+    assert len(sqlite_store.events(run.id, EventKind.input)) == 1
 
 
 def test_ci_failure_reopens_a_delivered_run_for_one_repair(sqlite_store: Store) -> None:
@@ -113,8 +122,8 @@ def test_ci_failure_reopens_a_delivered_run_for_one_repair(sqlite_store: Store) 
         sqlite_store, new_run(sqlite_store).id, status=Status.needs_approval, phase=Phase.done
     )
     result = Intents(sqlite_store).apply(run, CiFailed("99", "test_x failed"))
-    assert result.run.status == "queued" and result.run.phase == "coding"
-    assert len(sqlite_store.events(run.id, "ci_repair")) == 1
+    assert result.run.status == Status.queued and result.run.phase == Phase.coding
+    assert len(sqlite_store.events(run.id, EventKind.ci_repair)) == 1
 
 
 def test_reopening_is_refused_while_another_run_of_the_issue_is_active(
@@ -127,7 +136,7 @@ def test_reopening_is_refused_while_another_run_of_the_issue_is_active(
     assert second.id != first.id
     result = Intents(sqlite_store).apply(first, Retry("carol"))
     assert not result.applied and result.reply == "Another Draftsmith run is active on this issue."
-    assert sqlite_store.get_run(first.id).status == "failed"
+    assert sqlite_store.get_run(first.id).status == Status.failed
 
 
 def test_approve_plan_moves_only_a_waiting_plan(sqlite_store: Store) -> None:
@@ -136,8 +145,8 @@ def test_approve_plan_moves_only_a_waiting_plan(sqlite_store: Store) -> None:
     assert not refused.applied and refused.reply
     waiting = seed_state(sqlite_store, run.id, status=Status.waiting, phase=Phase.plan_approval)
     result = Intents(sqlite_store).apply(waiting, ApprovePlan("carol"))
-    assert result.enqueue and (result.run.status, result.run.phase) == ("queued", "setup")
-    assert len(sqlite_store.events(run.id, "plan_approved")) == 1
+    assert result.enqueue and (result.run.status, result.run.phase) == (Status.queued, Phase.setup)
+    assert len(sqlite_store.events(run.id, EventKind.plan_approved)) == 1
 
 
 def test_release_gate_approves_only_a_gated_run(sqlite_store: Store) -> None:
@@ -145,7 +154,7 @@ def test_release_gate_approves_only_a_gated_run(sqlite_store: Store) -> None:
         sqlite_store, new_run(sqlite_store).id, status=Status.needs_approval, phase=Phase.done
     )
     result = Intents(sqlite_store).apply(run, ReleaseGate("owner"))
-    assert result.run.status == "approved" and result.run.status_reason == "released by @owner"
+    assert result.run.status == Status.approved and result.run.status_reason == "released by @owner"
     again = Intents(sqlite_store).apply(result.run, ReleaseGate("owner"))
     assert not again.applied
 
