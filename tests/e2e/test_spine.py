@@ -15,11 +15,10 @@ from bot.runtime import Runtime
 from bot.shared.config import Settings
 from bot.store.vocabulary import DeliveryState
 from tests.e2e.conftest import WEBHOOK_SECRET, RunWatcher
+from tests.helpers.draftsmith import serve_draftsmith
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.payloads import load_payload
 from tests.helpers.runs import seed_state
-from tests.helpers.server import serve
-from webhooks.app import create_app
 from webhooks.signature import sign
 
 
@@ -48,27 +47,12 @@ def deliver(client: httpx.Client, event: str, payload: dict[str, Any], delivery:
     return response.status_code
 
 
-def make_server(runtime: Runtime) -> Any:
-    return create_app(
-        store=runtime.store,
-        queue=runtime.queue,
-        webhook_secret=WEBHOOK_SECRET,
-        app_id=4242,
-        on_startup=runtime.start_embedded,
-        on_accepted=runtime.outbox.notify,
-        on_shutdown=runtime.stop,
-    )
-
-
 def test_a_labelled_issue_becomes_one_run_with_one_progress_comment(
     settings: Settings, fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
-    runtime = Runtime.from_settings(settings)
-    runtime.store.migrate()
-    watcher = RunWatcher(runtime)
     payload = labeled(f"file://{tmp_path}/missing-repo")
     delivery = str(uuid.uuid4())
-    with serve(make_server(runtime)) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with serve_draftsmith(settings, RunWatcher) as (runtime, watcher, client):
         assert deliver(client, "issues", payload, delivery) == 202
         assert deliver(client, "issues", payload, delivery) == 200  # GitHub redelivers
         assert watcher.settled.wait(60), "the worker never finished advancing the run"
@@ -137,7 +121,7 @@ def handle_label(settings: Settings, delivery: str, runtime: Runtime | None = No
         installation_id=4242,
         repo="octo/widgets",
         command=_start_command(),
-        outcome="queued",
+        outcome=DeliveryState.queued,
     )
     runtime.handle_delivery(delivery)
     return runtime
