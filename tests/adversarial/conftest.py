@@ -21,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
+from bot.run.states import ACTIVE
 from bot.runtime import Runtime
 from bot.runtime.local import run_local_pipeline
 from bot.security.masking import (
@@ -197,7 +198,7 @@ class Watcher:
         def watched_advance(run_id: int) -> None:
             advance(run_id)
             run = runtime.store.get_run(run_id)
-            if run.status not in ("queued", "running"):
+            if run.status not in ACTIVE:
                 with self.lock:
                     self.settled.append(run)
                     self.lock.notify_all()

@@ -24,6 +24,7 @@ import pytest
 from huey import RedisHuey
 
 from bot.observe.progress import marker
+from bot.run.states import ACTIVE
 from bot.store.runs import Store
 from tests.conftest import REDIS_URL
 from tests.helpers.chaos import (
@@ -92,7 +93,7 @@ def settled(store: Store) -> bool:
     runs = store.list_runs(limit=1000)
     if not set(ISSUES) <= {r.issue_number for r in runs}:
         return False
-    if any(r.status in ("queued", "running") for r in runs):
+    if any(r.status in ACTIVE for r in runs):
         return False
     return not any(store.count_deliveries(o) for o in ("queued", "dispatched", "processing"))
 

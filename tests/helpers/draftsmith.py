@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from bot.run.states import ACTIVE
 from bot.runtime import Runtime
 from bot.shared.config import Settings
 from bot.store.tables import Run
@@ -44,7 +45,7 @@ class RunWatcher:
         def advance(run_id: int) -> None:
             original(run_id)
             run = runtime.store.get_run(run_id)
-            if run.status not in ("queued", "running"):
+            if run.status not in ACTIVE:
                 self.runs.append(run)
                 self.settled.set()
 

@@ -11,6 +11,7 @@ from bot.jobs.outbox import Outbox
 from bot.jobs.queue import TaskQueue, make_huey
 from bot.shared.errors import ConfigError, QueueError
 from bot.store.runs import Store
+from bot.store.vocabulary import DeliveryState
 
 
 def test_an_enqueued_delivery_and_run_reach_the_bound_handlers(queue: TaskQueue) -> None:
@@ -54,7 +55,7 @@ def test_the_outbox_moves_stored_deliveries_into_the_queue(
 ) -> None:
     kwargs = dict(event="issues", action="labeled", installation_id=1, repo="o/r", command="{}")
     for delivery_id in ("a", "b", "c"):
-        sqlite_store.record_delivery(delivery_id, outcome="queued", **kwargs)  # type: ignore[arg-type]
+        sqlite_store.record_delivery(delivery_id, outcome=DeliveryState.queued, **kwargs)  # type: ignore[arg-type]
     assert Outbox(sqlite_store, queue).drain() == 3
     assert queue.ping() == 3
     assert sqlite_store.count_deliveries("dispatched") == 3

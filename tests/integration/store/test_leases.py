@@ -21,7 +21,7 @@ def new_run(store: Store, issue: int = 1) -> int:
 
 def record(store: Store, delivery_id: str) -> None:
     kwargs = dict(event="issues", action="labeled", installation_id=1, repo="o/r", command="{}")
-    store.record_delivery(delivery_id, outcome="queued", **kwargs)  # type: ignore[arg-type]
+    store.record_delivery(delivery_id, outcome=DeliveryState.queued, **kwargs)  # type: ignore[arg-type]
 
 
 def test_a_run_whose_holder_stopped_renewing_is_taken_over_once(store: Store) -> None:

@@ -11,7 +11,7 @@ from bot.run.states import Phase, Status
 from bot.run.transitions import Move
 from bot.shared.errors import ActiveRunConflict, StoreError
 from bot.store.runs import Store
-from bot.store.vocabulary import EventKind
+from bot.store.vocabulary import DeliveryState, EventKind
 from tests.helpers.runs import seed_state
 
 
@@ -24,8 +24,8 @@ def new_run(store: Store, issue: int = 1) -> tuple[int, bool]:
 
 def test_a_delivery_id_is_recorded_once(store: Store) -> None:
     kwargs = dict(event="issues", action="labeled", installation_id=1, repo="o/r", command=None)
-    assert store.record_delivery("abc", outcome="queued", **kwargs) is True  # type: ignore[arg-type]
-    assert store.record_delivery("abc", outcome="queued", **kwargs) is False  # type: ignore[arg-type]
+    assert store.record_delivery("abc", outcome=DeliveryState.queued, **kwargs) is True  # type: ignore[arg-type]
+    assert store.record_delivery("abc", outcome=DeliveryState.queued, **kwargs) is False  # type: ignore[arg-type]
     assert store.count_deliveries() == 1
 
 
@@ -77,7 +77,7 @@ def test_a_delivery_is_claimed_by_one_worker(store: Store) -> None:
         installation_id=1,
         repo="o/r",
         command="{}",
-        outcome="queued",
+        outcome=DeliveryState.queued,
     )
     assert store.claim_delivery("d") is True
     assert store.claim_delivery("d") is False
