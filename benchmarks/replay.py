@@ -60,7 +60,14 @@ GIT_ENV = {
 }
 
 
-TESTING_PARTS = ("change_s", "change_plain_s", "new_tests_s", "base_suite_s", "base_new_tests_s")
+TESTING_PARTS = (
+    "change_s",
+    "change_plain_s",
+    "new_tests_s",
+    "base_suite_s",
+    "base_selected_s",
+    "base_new_tests_s",
+)
 """The suite with the change (measuring the coverage of the change), the same suite without
 coverage when it failed under coverage (to confirm those failures), the new tests alone (only
 with a non-pytest test_command), the suite and the new tests on the base (bot.testing.suite's

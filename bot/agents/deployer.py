@@ -109,6 +109,9 @@ def _tests_section(tests: Any, decision: Decision) -> list[str]:
             f"failed, {report.tests_skipped} skipped; coverage {coverage}; {report.duration_s:.2f}s"
         )
     lines.append(f"Command: {code(report.command)}")
+    selection = getattr(tests, "base_selection", None)  # bot.testing.selection: our Markdown
+    if selection:
+        lines += ["", selection]
     already = getattr(tests, "already_failing", [])
     if already:
         lines += ["", "Already failing before the change (they fail on the base commit too):"]

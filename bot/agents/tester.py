@@ -202,6 +202,7 @@ class Tester:
             environment_problem=suite.environment_problem,
             environment=environment.to_dict(),
             base_suite_cached=suite.base_suite_cached,
+            base_selection=suite.base_selection,
             timings={"setup_s": environment.duration_s, **suite.timings},
             tampered=suite.tampered,
             after=suite.after,

@@ -71,6 +71,8 @@ def tests_text(outcome: TestOutcome | None) -> str:
     ]
     if report.failure_details:
         lines += ["Failures:", report.failure_details]
+    if outcome.base_selection:
+        lines.append(outcome.base_selection)
     if outcome.new_tests:
         lines += [
             "",

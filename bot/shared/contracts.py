@@ -256,6 +256,8 @@ class TestOutcome:
     environment_problem: str | None = None
     environment: dict[str, Any] | None = None
     base_suite_cached: bool = False
+    base_selection: str | None = None
+    """What ran on the base instead of its whole suite (bot.testing.selection); None: all of it."""
     timings: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -3,7 +3,8 @@
 1. The suite with the change (the repository's `test_command` if it has one): the figures shown
    are this run's, as the runner reported them.
 2. On the base commit, checked out in place (`bot.testing.checkout`): the suite once per base
-   commit and environment (cached per repository), then the change's new test files alone.
+   commit and environment (cached per repository), or only what the verdict needs of it when
+   the change's pytest suite passed (`bot.testing.selection`); then the new test files alone.
 3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
    failure is the environment's rather than the code's.
 Coverage (pytest): the suite's run measures the changed source files only, and when the change
@@ -54,6 +55,7 @@ from bot.testing.proof import (
     prove,
     unrunnable,
 )
+from bot.testing.selection import base_selection, describe
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,8 @@ class SuiteOutcome:
     """Cases that failed under coverage.py and passed in the plain run of the same suite."""
     timings: dict[str, float | None] = field(default_factory=dict)
     """Wall seconds of each run: the change's suite, the suite and new tests on the base."""
+    base_selection: str | None = None
+    """What ran on the base instead of its whole suite (bot.testing.selection), if not all."""
 
 
 @dataclass
@@ -245,11 +249,19 @@ async def run_suite(
     packages = project_packages(base_paths)
     key = suite_key(environment_key, test_command)
     stored = cache.base_suite(base_sha, key) if cache is not None else None
+    selected = None  # the base's whole suite, unless less answers the same (bot.testing.selection)
+    if stored is None:
+        per_case = language == "python" and not runner.by_exit_code
+        selected = base_selection(report, after, touched, base_paths, per_case=per_case)
+        outcome.base_selection = describe(selected) if selected is not None else None
     base_new = CaseResults()
     with base_checked_out(workspace, base_sha):
-        if stored is None:
+        if stored is None and selected != []:
             started = time.monotonic()
-            base_report, base_cases = await runner.suite(root, probe=True)
+            if selected is None:
+                base_report, base_cases = await runner.suite(root, probe=True)
+            else:
+                base_report, base_cases = await runner.files(root, selected)
             if _tampered(outcome, base_report):
                 return outcome
             stored = {
@@ -257,9 +269,12 @@ async def run_suite(
                 "cases": base_cases.to_dict(),
                 "seconds": _since(started),
             }
-            if cache is not None and LIMIT_MARK not in base_report.failure_details:
+            whole = selected is None
+            if whole and cache is not None and LIMIT_MARK not in base_report.failure_details:
                 cache.store_base_suite(base_sha, key, stored)
-            outcome.timings["base_suite_s"] = stored["seconds"]
+            outcome.timings["base_suite_s" if whole else "base_selected_s"] = stored["seconds"]
+        elif stored is None:  # nothing of the base's suite is needed
+            stored = {"report": None, "cases": {}}
         else:
             outcome.base_suite_cached = True
             outcome.timings["base_suite_s"] = None
@@ -271,13 +286,12 @@ async def run_suite(
             if _tampered(outcome, outcome.base_report):
                 return outcome
     outcome.base_suite = stored
-    base_suite_report = TestReport.model_validate(stored["report"])
+    base_suite_report = stored["report"] and TestReport.model_validate(stored["report"])
     base_suite = CaseResults.from_dict(stored["cases"])
     _judge(outcome, after, after_new, base_suite, base_suite_report, base_new, new_files, packages,
            alone_cases)  # fmt: skip
-    outcome.environment_problem = _not_the_code(
-        outcome, after, base_suite, base_suite_report, touched
-    )
+    outcome.environment_problem = _not_the_code(outcome, after, base_suite, base_suite_report,
+                                                touched)  # fmt: skip
     return outcome
 
 
@@ -286,7 +300,7 @@ def _judge(
     after: CaseResults,
     after_new: CaseResults,
     base_suite: CaseResults,
-    base_suite_report: TestReport,
+    base_suite_report: TestReport | None,
     base_new: CaseResults,
     new_files: list[str],
     packages: set[str],
@@ -296,12 +310,12 @@ def _judge(
     report = outcome.report
     suite_problem = None
     old_cases: list[str] = []  # the new test files' cases already failing in the same kind of run
-    if base_suite_report.judged_by != EXIT_CODE:
-        suite_problem = unrunnable(base_suite, packages, "the suite on the base")
-    if LIMIT_MARK in base_suite_report.failure_details:
-        suite_problem = (
-            f"the suite on the base: {base_suite_report.failure_details.splitlines()[0]}"
-        )
+    if base_suite_report is not None:  # None: none of it was needed (bot.testing.selection)
+        if base_suite_report.judged_by != EXIT_CODE:
+            suite_problem = unrunnable(base_suite, packages, "the suite on the base")
+        if LIMIT_MARK in base_suite_report.failure_details:
+            first = base_suite_report.failure_details.splitlines()[0]
+            suite_problem = f"the suite on the base: {first}"
     if new_files:
         proof = prove(after_new, base_new, new_files, packages, alone)
         if outcome.base_report is not None and LIMIT_MARK in outcome.base_report.failure_details:
@@ -327,7 +341,8 @@ def _judge(
     else:
         outcome.base_problem = suite_problem
     if report.judged_by == EXIT_CODE:
-        if report.status is not TestStatus.passed and base_suite_report.status is TestStatus.passed:
+        base_status = base_suite_report.status if base_suite_report else None
+        if report.status is not TestStatus.passed and base_status is TestStatus.passed:
             outcome.new_failures = [f"`{report.command}` (judged by its exit code)"]
         return
     if suite_problem is None:
@@ -344,13 +359,13 @@ def _not_the_code(
     outcome: SuiteOutcome,
     after: CaseResults,
     base_suite: CaseResults,
-    base_suite_report: TestReport,
+    base_suite_report: TestReport | None,
     touched: list[str],
 ) -> str | None:
     """Why the change's failures are the environment's, or None when they may be the code's."""
     report = outcome.report
-    if report.status is TestStatus.passed:
-        return None
+    if report.status is TestStatus.passed or base_suite_report is None:
+        return None  # the base's suite is selected only when the change's passed
     base_failed = base_suite_report.status is not TestStatus.passed
     if report.judged_by == EXIT_CODE:
         if base_failed:

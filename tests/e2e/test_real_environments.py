@@ -123,7 +123,9 @@ def test_a_base_that_cannot_run_claims_no_proof_and_says_why(
     assert outcome["pinned"] == []
     assert "nothing was collected" in (outcome["base_problem"] or "")
     evidence = evidence_of(store, run)
-    assert "Could not run on the base: the suite on the base: nothing was collected" in evidence
+    # the change's suite passed, so the base ran the new tests alone, not its whole suite
+    assert "Could not run on the base: the new tests on the base: nothing was collected" in evidence
+    assert "The base's whole suite did not run: the change's suite passed" in evidence
     assert "unknown (could not run on the base)" in evidence
     assert model.calls["coder"] == 1
 

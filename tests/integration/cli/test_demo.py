@@ -70,7 +70,8 @@ def test_the_demo_serves_its_run_on_the_dashboard(tmp_path: Path) -> None:
         budget = {(row["part"], row["within"]): row["seconds"] for row in detail["time_budget"]}
         phases = ("planning", "setup", "coding", "testing", "reviewing", "deploying")
         assert all(budget[(phase, "")] > 0 for phase in phases), budget
-        assert budget[("base_suite", "testing")] > 0 and budget[("change", "testing")] > 0
+        assert budget[("base_new_tests", "testing")] > 0 and budget[("change", "testing")] > 0
+        assert ("base_suite", "testing") not in budget  # the change passed: not needed
         # the environment is the setup phase's: the rest of testing is measured, not unknown
         assert budget[("environment", "setup")] > 0 and ("setup", "testing") not in budget
         assert budget[("rest of testing", "testing")] is not None
