@@ -31,7 +31,6 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +53,7 @@ from bot.run import artifacts  # noqa: E402
 from bot.run.artifacts import Artifacts  # noqa: E402
 from bot.run.engine import Engine  # noqa: E402
 from bot.run.states import ACTIVE  # noqa: E402
+from bot.runtime.local import fetch_branch  # noqa: E402
 from bot.sandbox.base import ExecResult, Limits  # noqa: E402
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem  # noqa: E402
 from bot.sandbox.choose import python_toolbox  # noqa: E402
@@ -229,20 +229,7 @@ def one_run(
             phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
         if run.branch:
             t = time.perf_counter()
-            subprocess.run(
-                [
-                    "git",
-                    "-C",
-                    str(repo),
-                    "fetch",
-                    "--quiet",
-                    "--force",
-                    str(engine.run_dir(run) / "repo"),
-                    f"{run.branch}:{run.branch}",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            fetch_branch(repo, engine.run_dir(run) / "repo", run.branch)
             phases["fetch branch"] = time.perf_counter() - t
         total = time.perf_counter() - start
     sandbox = union_seconds(clock.sandbox)

@@ -1,7 +1,9 @@
 """The HTTP app factory: the webhook intake (served before FastAPI) and the health route.
 
-Thin by design: verify, parse, route, persist the delivery, wake the outbox, answer. No work
-here: the outbox (bot/jobs/outbox.py) hands stored deliveries to the queue off the ack path.
+Thin by design: verify, parse, route, persist the delivery, answer. No work here: the outbox
+(bot/jobs/outbox.py), in the process that runs the consumers, hands stored deliveries to the
+queue off the ack path (woken per delivery when the worker is embedded, polled every second by
+`draftsmith worker`).
 """
 
 from __future__ import annotations
@@ -227,11 +229,7 @@ class WebhookFirst:
             await self.app(scope, receive, send)
             return
         if scope["method"] != "POST":
-            answer = JSONResponse(
-                {"error": "GitHub delivers webhooks with POST"},
-                status_code=405,
-                headers={"allow": "POST"},
-            )
+            answer = _error(405, "GitHub delivers webhooks with POST", headers={"allow": "POST"})
             await answer(scope, receive, send)
             return
         try:
@@ -242,5 +240,5 @@ class WebhookFirst:
         await response(scope, receive, send)
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -39,18 +39,21 @@ def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
 
 def parse_payload(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; PayloadError when it is not one or nests past MAX_DEPTH."""
-    too_deep = PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
     try:
         payload = json.loads(body)
     except RecursionError:
-        raise too_deep from None
+        raise _too_deep() from None
     except ValueError as exc:
         raise PayloadError(f"body is not JSON: {exc}") from exc
     if nesting_depth(payload) > MAX_DEPTH:
-        raise too_deep
+        raise _too_deep()
     if not isinstance(payload, dict):
         raise PayloadError("body is not a JSON object")
     return payload
+
+
+def _too_deep() -> PayloadError:
+    return PayloadError(f"body nests deeper than {MAX_DEPTH} levels")
 
 
 MAX_HEADER_CHARS = 64  # the deliveries table's id and event columns

@@ -90,21 +90,7 @@ def run_local_pipeline(
         console.print(f"  {before} done -> {run.phase} ({run.status})")
     if run.branch:
         try:
-            subprocess.run(
-                [
-                    "git",
-                    "-C",
-                    str(repo),
-                    "fetch",
-                    "--quiet",
-                    "--force",
-                    str(engine.run_dir(run) / "repo"),
-                    f"{run.branch}:{run.branch}",
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
+            fetch_branch(repo, engine.run_dir(run) / "repo", run.branch)
             console.print(f"branch: {run.branch}")
         except subprocess.CalledProcessError as exc:
             console.print(f"could not bring branch {run.branch} back: {exc.stderr.strip()}")
@@ -113,3 +99,14 @@ def run_local_pipeline(
     )
     console.print(f"evidence: {engine.run_dir(run) / 'evidence.md'}")
     return EXIT_CODES.get(run.status, 2)
+
+
+def fetch_branch(repo: Path, clone: Path, branch: str) -> None:
+    """Bring a run's branch from its clone back into the user's repository (forced: the run's
+    branch is Draftsmith's); CalledProcessError with git's stderr when git refuses."""
+    subprocess.run(
+        ["git", "-C", str(repo), "fetch", "--quiet", "--force", str(clone), f"{branch}:{branch}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )

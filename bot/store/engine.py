@@ -103,8 +103,9 @@ class StoreBase:
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """A Core transaction without an ORM session, for the ack path's one INSERT: a quarter of
-        a session's CPU (0.24 against 0.9 ms a delivery, measured on SQLite)."""
+        """A Core transaction without an ORM session, for the hot paths (the ack's INSERT, the
+        worker's dispatch, claim and finish): a quarter of a session's CPU (0.24 against 0.9 ms a
+        delivery, measured on SQLite)."""
         with self._turns:
             try:
                 with self.engine.begin() as conn:
