@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.shared.contracts import TestReport, TestStatus
 from bot.testing.cases import (
     CaseResults,
     CaseStatus,
@@ -26,6 +27,9 @@ from bot.testing.cases import (
     missing_module,
     module_of,
 )
+from bot.testing.command import EXIT_CODE
+
+LIMIT_MARK = "the sandbox stopped the run"
 
 
 @dataclass
@@ -197,3 +201,33 @@ def environment_problem(
             f"{names}\n{detail}"
         )
     return None
+
+
+def not_the_code(
+    report: TestReport,
+    base_problem: str | None,
+    after: CaseResults,
+    base_suite: CaseResults,
+    base_suite_report: TestReport | None,
+    touched: list[str],
+) -> str | None:
+    """Why the change's failures are the environment's, or None when they may be the code's
+    (`base_problem`: the proof's, which names the suite when the base's suite could not run)."""
+    if report.status is TestStatus.passed or base_suite_report is None:
+        return None  # the base's suite is selected only when the change's passed
+    base_failed = base_suite_report.status is not TestStatus.passed
+    if report.judged_by == EXIT_CODE:
+        if base_failed:
+            return (
+                f"`{report.command}` fails on the base commit too; judged by its exit code alone, "
+                "new failures cannot be told from old ones. Give a pytest test_command in "
+                ".github/draftsmith.yml, or fix the suite on the default branch."
+            )
+        return None
+    if LIMIT_MARK in report.failure_details and LIMIT_MARK in base_suite_report.failure_details:
+        return f"the suite hits a sandbox limit, on the base too: {report.failure_details[:300]}"
+    base_suite_problem = base_problem if base_problem and "suite" in base_problem else None
+    problem = environment_problem(after, base_suite, base_suite_problem, touched)
+    if problem is None:
+        return None
+    return f"{problem}\n\nWith the change: {report.failure_details.strip()[:1200]}"

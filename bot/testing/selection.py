@@ -2,24 +2,51 @@
 
 The base's suite answers three questions about the change's run (bot.testing.proof): which of
 the change's failures were already failing, whether the base could run at all, and which cases
-of the test files the change touches the base already had. When the change's whole suite passed
-(pytest, judged per case), the first has no failure to ask about, and the other two are answered
-by the base's own versions of the test modules the change touches: only those run on the base,
-not its whole suite. When the change touches no existing test module, nothing on the base can
-change the verdict, and nothing runs there but the new test files (the proof's own run). Any
-failure in the change's run, another runner, or a suite judged by its exit code runs the whole
-suite on the base, as before, and that result is cached per base commit. The evidence says which
-was done (`describe`).
+of the test modules the change edits the base already had. When the change's whole suite passed
+(pytest, judged per case), the first has no failure to ask about, and the base's run of the new
+test files (the proof's own) answers the second. The third is read from the base's versions of
+the edited test modules: their test functions and the methods of their test classes, by name
+(`defined_tests`). A module whose source cannot say for sure (a test class with base classes,
+which may inherit tests; a syntax error) runs on the base instead. The evidence says what was
+done (`describe`). Any failure with the change, another runner, or a suite judged by its exit
+code runs the whole suite on the base, as before, and that result is cached per base commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import ast
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from bot.github.markdown import code
 from bot.shared.contracts import TestReport, TestStatus
-from bot.testing.cases import CaseResults
+from bot.testing.cases import CaseResults, in_module, module_of
+
+MAX_SOURCE_CHARS = 1_000_000  # a larger test module runs on the base instead of being read
+
+
+@dataclass
+class BaseSelection:
+    """What the verdict needs of the base instead of its whole suite."""
+
+    run: list[str] = field(default_factory=list)
+    """Base test modules to run (their source cannot say which tests they have)."""
+    read: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
+    """Base test modules read instead: path -> the tests they define (`defined_tests`)."""
+
+    def known(self, cases: Iterable[str]) -> list[str]:
+        """The `cases` (`module.Class::name[param]`) that a module read here defines."""
+        found = []
+        for case in cases:
+            classname, _, name = case.partition("::")
+            for path, tests in self.read.items():
+                module = module_of(path)
+                if in_module(case, module):
+                    classes = classname[len(module) + 1 :].split(".") if classname != module else []
+                    if (*filter(None, classes), name.split("[", 1)[0]) in tests:
+                        found.append(case)
+        return sorted(found)
 
 
 def test_module(path: str) -> bool:
@@ -28,35 +55,79 @@ def test_module(path: str) -> bool:
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
+def defined_tests(source: str) -> set[tuple[str, ...]] | None:
+    """The tests a module's source defines: (`test_x`,) for a function, (`TestX`, `test_y`) for a
+    method, nested classes deeper; a name bound at the top level by assignment or import counts
+    too. None when the source cannot say for sure: a class with base classes, or no parse."""
+    if len(source) > MAX_SOURCE_CHARS:  # repository text, parsed (never run) in the worker
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    found: set[tuple[str, ...]] = set()
+
+    def walk(body: list[ast.stmt], prefix: tuple[str, ...]) -> bool:
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                if node.bases or node.keywords:
+                    return False
+                if not walk(node.body, (*prefix, node.name)):
+                    return False
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                found.add((*prefix, node.name))
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                found.update((*prefix, t.id) for t in targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.Import | ast.ImportFrom) and not prefix:
+                found.update(((a.asname or a.name).split(".")[0],) for a in node.names)
+        return True
+
+    return found if walk(tree.body, ()) else None
+
+
 def base_selection(
     report: TestReport,
     after: CaseResults,
     touched: Iterable[str],
     base_paths: Iterable[str],
-    *,
-    per_case: bool,
-) -> list[str] | None:
-    """The base's test modules to run instead of its whole suite, or None for the whole suite.
-
-    `per_case`: the suite is pytest judged case by case (not an exit code, not another runner)."""
-    if not per_case or report.status is not TestStatus.passed or after.failing() or after.empty:
+    source_at_base: Callable[[str], str],
+) -> BaseSelection | None:
+    """What to run or read on the base instead of its whole suite; None for the whole suite.
+    Only for pytest judged case by case (not an exit code, not another runner)."""
+    if report.status is not TestStatus.passed or after.failing() or after.empty:
         return None
     on_base = set(base_paths)
-    return sorted(p for p in set(touched) if test_module(p) and p in on_base)
+    selection = BaseSelection()
+    for path in sorted(p for p in set(touched) if test_module(p) and p in on_base):
+        tests = defined_tests(source_at_base(path))
+        if tests is None:
+            selection.run.append(path)
+        else:
+            selection.read[path] = tests
+    return selection
 
 
-def describe(selected: list[str]) -> str:
-    """What ran on the base instead of its whole suite, for the evidence (Markdown: our words,
-    the paths as code spans)."""
-    if not selected:
-        return (
-            "The base's whole suite did not run: the change's suite passed and the change edits "
-            "none of the base's test modules, so no result there could change the verdict."
+def describe(selection: BaseSelection) -> str:
+    """What was done on the base instead of its whole suite, for the evidence (Markdown: our
+    words, the paths as code spans)."""
+    text = "The base's whole suite did not run: the change's suite passed, so no result there "
+    text += "could change the verdict."
+    if selection.read:
+        text += " The tests the edited test modules already had were read from the base's "
+        text += f"versions of {_listed(selection.read)}"
+        text += (
+            f" and, by running them there, of {_listed(selection.run)}." if selection.run else "."
         )
-    listed = ", ".join(code(p) for p in selected[:5])  # repository paths: data, quoted inertly
-    more = f" and {len(selected) - 5} more" if len(selected) > 5 else ""
-    return (
-        f"The base's whole suite did not run: the change's suite passed, so only the base's own "
-        f"versions of the test modules the change edits ran there ({listed}{more}), to tell the "
-        "tests they already had from the new ones."
-    )
+    elif selection.run:
+        text += (
+            f" The tests the edited test modules already had were found by running the base's "
+            f"versions of {_listed(selection.run)}."
+        )
+    return text
+
+
+def _listed(paths: Iterable[str]) -> str:
+    names = sorted(paths)
+    listed = ", ".join(code(p) for p in names[:5])  # repository paths: data, quoted inertly
+    return listed + (f" and {len(names) - 5} more" if len(names) > 5 else "")

@@ -8,11 +8,10 @@
 3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
    failure is the environment's rather than the code's.
 Coverage (pytest): the suite's run measures the changed source files only, and when the change
-has new test files, only while their tests run (bot.sandbox.coverage_contexts): the rest of the
-suite runs untraced. Tracing every test would double the suite's time on Python 3.11
-(benchmarks/README.md, replay.py). With a `test_command` that is not pytest, the new test files
-run once more alone under coverage. Node: the run of the new test files alone records the changed
-sources' coverage with the runner's own (bot.testing.node_coverage).
+has new test files, only while their tests run (bot.sandbox.coverage_contexts): tracing every
+test would double the suite's time on Python 3.11. With a `test_command` that is not pytest, the
+new test files run once more alone under coverage. Node: the run of the new test files alone
+records the changed sources' coverage with the runner's own (bot.testing.node_coverage).
 Runs on the base are probes: `--continue-on-collection-errors`, no coverage. Go runs the new
 tests' `TestXxx` functions alone (`go test -run`); a package that does not build on the base
 counts as its tests failing there. A pytest run whose report disagrees with Draftsmith's witness
@@ -26,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,10 @@ from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_
 from bot.testing.node import run_node_tests
 from bot.testing.node_coverage import NodeCoverage, js_sources
 from bot.testing.proof import (
+    LIMIT_MARK,
     already_failing,
     already_failing_cases,
-    environment_problem,
+    not_the_code,
     project_packages,
     prove,
     unrunnable,
@@ -60,7 +61,6 @@ from bot.testing.selection import base_selection, describe
 logger = logging.getLogger(__name__)
 
 PROBE = ["--continue-on-collection-errors"]
-LIMIT_MARK = "the sandbox stopped the run"
 
 
 @dataclass
@@ -84,8 +84,8 @@ class SuiteOutcome:
     before: dict[str, bool] = field(default_factory=dict)
     """Each new test case that ran on the base commit and whether it passed there."""
     preexisting: list[str] = field(default_factory=list)
-    """Cases of the new test files that the base's own suite already had, passing there: the
-    tests a modified test file kept, not the tester's."""
+    """Cases of the new test files the base already had (passing in its suite, or defined in its
+    version of the module: bot.testing.selection): tests an edited file kept, not the tester's."""
     coverage: dict[str, Any] | None = None
     """The change run's coverage of the change (bot.analysis.coverage), before any base run."""
     coverage_only_failures: list[str] = field(default_factory=list)
@@ -250,18 +250,18 @@ async def run_suite(
     key = suite_key(environment_key, test_command)
     stored = cache.base_suite(base_sha, key) if cache is not None else None
     selected = None  # the base's whole suite, unless less answers the same (bot.testing.selection)
-    if stored is None:
-        per_case = language == "python" and not runner.by_exit_code
-        selected = base_selection(report, after, touched, base_paths, per_case=per_case)
+    if stored is None and language == "python" and not runner.by_exit_code:
+        at_base = partial(_show, workspace, base_sha)
+        selected = base_selection(report, after, touched, base_paths, at_base)
         outcome.base_selection = describe(selected) if selected is not None else None
     base_new = CaseResults()
     with base_checked_out(workspace, base_sha):
-        if stored is None and selected != []:
+        if stored is None and (selected is None or selected.run):
             started = time.monotonic()
             if selected is None:
                 base_report, base_cases = await runner.suite(root, probe=True)
             else:
-                base_report, base_cases = await runner.files(root, selected)
+                base_report, base_cases = await runner.files(root, selected.run)
             if _tampered(outcome, base_report):
                 return outcome
             stored = {
@@ -290,8 +290,11 @@ async def run_suite(
     base_suite = CaseResults.from_dict(stored["cases"])
     _judge(outcome, after, after_new, base_suite, base_suite_report, base_new, new_files, packages,
            alone_cases)  # fmt: skip
-    outcome.environment_problem = _not_the_code(outcome, after, base_suite, base_suite_report,
-                                                touched)  # fmt: skip
+    if selected is not None:  # what the base's versions of the edited test modules define
+        outcome.preexisting = sorted({*outcome.preexisting, *selected.known(outcome.new_tests)})
+    outcome.environment_problem = not_the_code(
+        outcome.report, outcome.base_problem, after, base_suite, base_suite_report, touched
+    )
     return outcome
 
 
@@ -355,37 +358,6 @@ def _judge(
         outcome.new_failures.append(f"the test run itself: {first}")
 
 
-def _not_the_code(
-    outcome: SuiteOutcome,
-    after: CaseResults,
-    base_suite: CaseResults,
-    base_suite_report: TestReport | None,
-    touched: list[str],
-) -> str | None:
-    """Why the change's failures are the environment's, or None when they may be the code's."""
-    report = outcome.report
-    if report.status is TestStatus.passed or base_suite_report is None:
-        return None  # the base's suite is selected only when the change's passed
-    base_failed = base_suite_report.status is not TestStatus.passed
-    if report.judged_by == EXIT_CODE:
-        if base_failed:
-            return (
-                f"`{report.command}` fails on the base commit too; judged by its exit code alone, "
-                "new failures cannot be told from old ones. Give a pytest test_command in "
-                ".github/draftsmith.yml, or fix the suite on the default branch."
-            )
-        return None
-    if LIMIT_MARK in report.failure_details and LIMIT_MARK in base_suite_report.failure_details:
-        return f"the suite hits a sandbox limit, on the base too: {report.failure_details[:300]}"
-    base_suite_problem = (
-        outcome.base_problem if outcome.base_problem and "suite" in outcome.base_problem else None
-    )
-    problem = environment_problem(after, base_suite, base_suite_problem, touched)
-    if problem is None:
-        return None
-    return f"{problem}\n\nWith the change: {report.failure_details.strip()[:1200]}"
-
-
 def _tampered(outcome: SuiteOutcome, report: TestReport) -> bool:
     """Note a run whose results were tampered with (bot.sandbox.witness): nothing after it counts,
     and it is never cached."""
@@ -394,6 +366,10 @@ def _tampered(outcome: SuiteOutcome, report: TestReport) -> bool:
     outcome.tampered = report.tampered
     outcome.tampered_command = report.command
     return True
+
+
+def _show(workspace: Workspace, commit: str, path: str) -> str:
+    return workspace.git("show", f"{commit}:{path}")
 
 
 def _since(started: float) -> float:

@@ -83,23 +83,46 @@ def test_a_passing_change_with_a_new_test_module_runs_nothing_of_the_base_suite(
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*suite*"))
 
 
-def test_a_passing_change_to_an_existing_test_module_runs_only_its_base_version(
+def test_a_passing_change_to_an_existing_test_module_reads_its_base_version(
     sandbox: BwrapSandbox, tmp_path: Path
 ) -> None:
     add = PYTHON_FILES["calc/__init__.py"]
-    old = PYTHON_FILES["tests/test_add.py"]
-    extended = (
-        old + "\n\ndef test_subtract():\n    import calc\n\n    assert calc.subtract(3, 2) == 1\n"
-    )
+    extended = PYTHON_FILES["tests/test_add.py"].replace("import add", "import add, subtract")
+    extended += "\n\ndef test_subtract():\n    assert subtract(3, 2) == 1\n"
     workspace, base = _change(
         tmp_path, {"calc/__init__.py": add + SUBTRACT, "tests/test_add.py": extended}
     )
     outcome = _run(sandbox, workspace, base, ["tests/test_add.py"])
+    assert "base_selected_s" not in outcome.timings and "base_suite_s" not in outcome.timings
+    assert outcome.base_selection is not None
+    assert "read from the base's versions of `tests/test_add.py`" in outcome.base_selection
+    # the edited module cannot be collected on the base (it imports what the change adds); the
+    # base's own version says test_add was already there: not the tester's
+    assert outcome.preexisting == ["tests.test_add::test_add"]
+    assert sorted(outcome.pinned) == ["tests.test_add::test_add", "tests.test_add::test_subtract"]
+
+
+def test_an_edited_test_module_whose_source_cannot_say_runs_on_the_base(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    inherited = (
+        "class Checks:\n    def test_inherited(self):\n        assert True\n\n\n"
+        "class TestAll(Checks):\n    pass\n"
+    )
+    add = PYTHON_FILES["calc/__init__.py"]
+    new_test = "\n\ndef test_subtract():\n    import calc\n\n    assert calc.subtract(3, 2) == 1\n"
+    workspace, base = _change(
+        tmp_path,
+        {"calc/__init__.py": add + SUBTRACT, "tests/test_all.py": inherited + new_test},
+        base_files={**FILES, "tests/test_all.py": inherited},
+    )
+    outcome = _run(sandbox, workspace, base, ["tests/test_all.py"])
     assert outcome.timings["base_selected_s"] is not None and "base_suite_s" not in outcome.timings
-    assert outcome.base_selection is not None and "`tests/test_add.py`" in outcome.base_selection
+    assert outcome.base_selection is not None
+    assert "by running the base's versions of `tests/test_all.py`" in outcome.base_selection
     assert "test_other" not in str(outcome.base_suite)  # the base's other modules did not run
-    assert outcome.preexisting == ["tests.test_add::test_add"]  # the base's own version had it
-    assert list(outcome.pinned) == ["tests.test_add::test_subtract"]
+    assert outcome.preexisting == ["tests.test_all.TestAll::test_inherited"]
+    assert list(outcome.pinned) == ["tests.test_all::test_subtract"]
 
 
 def test_a_failing_change_runs_the_whole_base_suite_and_caches_it(
