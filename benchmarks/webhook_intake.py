@@ -1,7 +1,7 @@
 """Webhook intake benchmark: signed `issues.labeled` deliveries against a real `draftsmith serve`.
 
 Usage: .venv/bin/python benchmarks/webhook_intake.py [-n 5000] [--dup 0.1] [-c 32] [--rate R]
-       [--embedded-worker | --no-embedded-worker] [--json] [--profile FILE]
+       [--embedded-worker | --no-embedded-worker] [--intake-processes N] [--json] [--profile FILE]
 
 Starts `draftsmith serve` as a subprocess on a free loopback port, with a random webhook secret
 and its SQLite store and queue in a temporary directory, and no GitHub App configured: the
@@ -124,9 +124,15 @@ def build_deliveries(
 
 
 def start_server(
-    tmp: Path, secret: str, embedded_worker: bool, log_level: str, profile: Path | None
+    tmp: Path,
+    secret: str,
+    embedded_worker: bool,
+    log_level: str,
+    profile: Path | None,
+    intake_processes: int = 1,
 ) -> Server:
-    """Start `draftsmith serve` on a free loopback port and wait until /healthz answers 200."""
+    """Start `draftsmith serve` on a free loopback port and wait until /healthz answers 200 and
+    every intake process listens."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTSMITH_", "OTEL_"))}
     database_url = f"sqlite:///{tmp / 'draftsmith.db'}"
@@ -146,6 +152,8 @@ def start_server(
         "--port",
         str(port),
         "--embedded-worker" if embedded_worker else "--no-embedded-worker",
+        "--intake-processes",
+        str(intake_processes),
     ]
     if profile is not None:
         py_spy = shutil.which("py-spy") or str(REPO_ROOT / ".venv" / "bin" / "py-spy")
@@ -179,7 +187,8 @@ def start_server(
                     f"{log_path.read_text()[-3000:]}"
                 )
             with contextlib.suppress(httpx.TransportError):
-                if client.get(f"{server.url}/healthz").status_code == 200:
+                answered = client.get(f"{server.url}/healthz").status_code == 200
+                if answered and len(listening(port)) >= intake_processes:
                     return server
             time.sleep(0.1)  # polling a starting process, not synchronising threads
     stop_server(server)
@@ -199,9 +208,33 @@ def server_pid(server: Server) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds a process and its descendants (intake processes) have used."""
+    total = 0.0
+    for one in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc's children lists."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in map(int, (task / "children").read_text().split()):
+                found += [child, *descendants(child)]
+    return found
+
+
+def listening(port: int) -> set[str]:
+    """The socket inodes listening on a loopback TCP port (one per intake process)."""
+    inodes: set[str] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+            inodes.add(fields[9])
+    return inodes
 
 
 def stop_server(server: Server) -> None:
@@ -413,7 +446,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     secret = secrets.token_hex(24)
     deliveries = build_deliveries(args.n, args.dup, args.concurrency, secret, args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="draftsmith-intake-"))
-    server = start_server(tmp, secret, args.embedded_worker, args.log_level, args.profile)
+    server = start_server(
+        tmp, secret, args.embedded_worker, args.log_level, args.profile, args.intake_processes
+    )
     try:
         pid = server_pid(server)
         cpu_before = cpu_seconds(pid)
@@ -452,6 +487,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "rate": args.rate,
             "embedded_worker": args.embedded_worker,
+            "intake_processes": args.intake_processes,
             "log_level": args.log_level,
             "client": args.client,
             "cores": os.cpu_count(),
@@ -639,7 +675,8 @@ def report(f: dict[str, Any]) -> str:
     lines = [
         f"webhook intake: {c['deliveries']} deliveries ({f['duplicates_sent']} redeliveries), "
         f"concurrency {c['concurrency']} ({c['client']} client), {pace}, embedded worker "
-        f"{'on' if c['embedded_worker'] else 'off'}, {c['cores']} cores shared with the client, "
+        f"{'on' if c['embedded_worker'] else 'off'}, {c.get('intake_processes', 1)} intake "
+        f"process(es), {c['cores']} cores shared with the client, "
         f"load average {f['load_average_at_start']:.2f} at start",
         f"  throughput          {f['deliveries_per_s']:.1f} deliveries/s ({f['elapsed_s']:.2f} s)",
         f"  ack latency         p50 {a['p50']:.2f} ms  p95 {a['p95']:.2f} ms  "
@@ -692,6 +729,12 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="consumer threads in the server (default on)",
+    )
+    parser.add_argument(
+        "--intake-processes",
+        type=int,
+        default=1,
+        help="processes answering on the port (`serve --intake-processes`, default 1)",
     )
     parser.add_argument(
         "--client",

@@ -51,10 +51,18 @@ def serve(
     embedded_worker: Annotated[
         bool, typer.Option(help="Run consumer threads in this process.")
     ] = True,
+    intake_processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes answering webhooks on the port (SO_REUSEPORT): this one and N-1 more.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the webhook server with an embedded worker (and the dashboard's own listener)."""
     from bot.runtime import Runtime
-    from webhooks.app import create_app
+    from bot.runtime.serving import webhook_app
 
     settings = _settings()
     if settings.webhook_secret is None and not insecure_dev:
@@ -72,12 +80,11 @@ def serve(
     except DraftsmithError as exc:
         raise _fail(exc) from exc
     from bot.observe.exposure import dashboard_exposure
+    from webhooks.intake_processes import IntakeProcesses
     from webhooks.listeners import Listener, create_dashboard_app, serve_listeners
 
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
     exposure = dashboard_exposure(
-        token=token,
+        token=settings.dashboard_token.get_secret_value() if settings.dashboard_token else None,
         webhook_host=host,
         webhook_port=port,
         host=settings.dashboard_host,
@@ -87,24 +94,21 @@ def serve(
         console.print(f"[yellow]warning:[/yellow] {exposure.message}")
     else:
         console.print(f"dashboard: {exposure.message}")
-    web = create_app(
-        dashboard_token=token,
-        trace_url_template=settings.trace_url,
-        store=runtime.store,
-        queue=runtime.queue,
-        webhook_secret=secret,
-        app_id=settings.github_app_id,
-        mention_login=settings.app_slug,
-        max_body_bytes=settings.max_body_bytes,
-        on_startup=lambda: runtime.start_server(embedded_worker),
-        on_shutdown=runtime.stop,
-        on_accepted=runtime.outbox.notify if embedded_worker else None,
-    )
-    listeners = [Listener("webhooks", web, host, port)]
+    web = webhook_app(runtime, embedded_worker=embedded_worker)
+    shared = intake_processes > 1
+    listeners = [Listener("webhooks", web, host, port, reuse_port=shared)]
     if not exposure.on_webhook_listener:
         dashboard = create_dashboard_app(runtime.store, trace_url_template=settings.trace_url)
         listeners.append(Listener("dashboard", dashboard, exposure.host, exposure.port))
-    if not serve_listeners(listeners):
+    intake = IntakeProcesses(intake_processes, host, port)
+    if shared:
+        intake.start()
+        console.print(f"intake: {intake_processes} processes share port {port}")
+    try:
+        started = serve_listeners(listeners)
+    finally:
+        intake.stop()
+    if not started:
         console.print(
             "[red]error:[/red] a listener could not start (see the log above); nothing is served."
             "\n  what to do: free the port, or choose another with --port or "

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import socket
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,8 @@ from fastapi import FastAPI
 
 from bot.store.runs import Store
 from webhooks.dashboard import build_dashboard_router
+
+logger = logging.getLogger(__name__)
 
 
 def create_dashboard_app(
@@ -44,6 +48,22 @@ def create_dashboard_app(
     return app
 
 
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port that other processes of this user may bind as well."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 @dataclass(frozen=True)
 class Listener:
     """One HTTP server: an app on an address."""
@@ -52,6 +72,8 @@ class Listener:
     app: Any
     host: str
     port: int
+    reuse_port: bool = False
+    """Bind with SO_REUSEPORT, beside other intake processes (webhooks/intake_processes.py)."""
 
 
 class _SharedSignalServer(uvicorn.Server):
@@ -62,24 +84,35 @@ class _SharedSignalServer(uvicorn.Server):
         yield
 
 
-async def _serve_one(server: uvicorn.Server) -> None:
+async def _serve_one(server: uvicorn.Server, reuse_port: bool) -> None:
     try:
-        await server.serve()
+        if reuse_port:
+            config = server.config
+            try:
+                sock = reuse_port_socket(config.host, config.port)
+            except OSError as exc:
+                logger.error("could not bind %s:%s: %s", config.host, config.port, exc)
+                return
+            await server.serve(sockets=[sock])
+        else:
+            await server.serve()
     except SystemExit:
         return  # uvicorn could not start (it logged why, e.g. the port is taken)
 
 
-async def _serve_all(servers: Sequence[uvicorn.Server]) -> None:
+async def _serve_all(
+    servers: Sequence[uvicorn.Server], reuse: Sequence[bool], stop_signals: Sequence[int]
+) -> None:
     loop = asyncio.get_running_loop()
 
     def stop_all() -> None:
         for server in servers:
             server.should_exit = True
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in stop_signals:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop_all)
-    tasks = [asyncio.create_task(_serve_one(server)) for server in servers]
+    tasks = [asyncio.create_task(_serve_one(s, r)) for s, r in zip(servers, reuse, strict=True)]
     try:
         # When one server ends (stopped, or failed to bind), the others end too.
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -88,8 +121,10 @@ async def _serve_all(servers: Sequence[uvicorn.Server]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def serve_listeners(listeners: Sequence[Listener]) -> bool:
-    """Run every listener until a signal or until one of them stops; True if all started."""
+def serve_listeners(
+    listeners: Sequence[Listener], stop_signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM)
+) -> bool:
+    """Run every listener until a stop signal or until one of them stops; True if all started."""
     servers = [
         _SharedSignalServer(
             uvicorn.Config(
@@ -104,5 +139,5 @@ def serve_listeners(listeners: Sequence[Listener]) -> bool:
     ]
     # uvloop (installed with uvicorn[standard]) as uvicorn's own `loop="auto"` would pick it: the
     # servers run in our loop, not uvicorn's, so it is chosen here.
-    uvloop.run(_serve_all(servers))
+    uvloop.run(_serve_all(servers, [listener.reuse_port for listener in listeners], stop_signals))
     return all(server.started for server in servers)

@@ -172,6 +172,7 @@ COMPOSITION_ROOTS = {
     "bot.runtime",
     "bot.runtime.local",
     "bot.runtime.doctor",
+    "bot.runtime.serving",
     "bot.cli",
     "bot.action.drive",
     "bot.demo.run",
