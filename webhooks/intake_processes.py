@@ -9,7 +9,8 @@ in `serve` finds a delivery another process stored at its next poll (within a se
 `draftsmith worker` as always. Each intake process dies with `serve` (PR_SET_PDEATHSIG, even
 when `serve` is killed) and is started again by it when it dies; connections waiting in a dying
 process's accept queue are reset (GitHub shows those deliveries failed; redeliver them). Linux
-only lets processes of the same user share the port.
+only lets processes of the same user share the port. `/metrics` counts what the process serving
+the scrape answered: the deliveries metric of an intake process is not in it (the store has all).
 """
 
 from __future__ import annotations
