@@ -24,6 +24,7 @@ from bot.shared.contracts import TestReport, TestStatus
 from bot.testing.cases import CaseResults, in_module, module_of
 
 MAX_SOURCE_CHARS = 1_000_000  # a larger test module runs on the base instead of being read
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 @dataclass
@@ -58,7 +59,8 @@ def test_module(path: str) -> bool:
 def defined_tests(source: str) -> set[tuple[str, ...]] | None:
     """The tests a module's source defines: (`test_x`,) for a function, (`TestX`, `test_y`) for a
     method, nested classes deeper; a name bound at the top level by assignment or import counts
-    too. None when the source cannot say for sure: a class with base classes, or no parse."""
+    too. None when the source cannot say for sure: a class with base classes, a function or class
+    defined under a condition, a loop or a `with`, or no parse."""
     if len(source) > MAX_SOURCE_CHARS:  # repository text, parsed (never run) in the worker
         return None
     try:
@@ -81,6 +83,8 @@ def defined_tests(source: str) -> set[tuple[str, ...]] | None:
                 found.update((*prefix, t.id) for t in targets if isinstance(t, ast.Name))
             elif isinstance(node, ast.Import | ast.ImportFrom) and not prefix:
                 found.update(((a.asname or a.name).split(".")[0],) for a in node.names)
+            elif any(isinstance(n, DEFINITIONS) for n in ast.walk(node)):
+                return False  # defined under `if`, `try`, `with`, a loop: may not exist at all
         return True
 
     return found if walk(tree.body, ()) else None

@@ -59,6 +59,12 @@ def test_defined_tests_names_functions_methods_nested_classes_and_bound_names() 
         ("TestY", "TestInner", "test_z"),
     }  # fmt: skip
     assert defined_tests("class TestX(Base):\n    pass\n") is None
+    conditional = "import sys\n\nif sys.platform == 'linux':\n\n    def test_x():\n        pass\n"
+    assert defined_tests(conditional) is None  # may not exist where the suite runs
+    guarded = "class TestX:\n    try:\n        def test_y(self):\n            pass\n"
+    assert defined_tests(guarded + "    except Exception:\n        pass\n") is None
+    optional = "try:\n    import trio\nexcept ImportError:\n    trio = None\n"
+    assert defined_tests(optional) == set()  # no test defined under the condition
     assert defined_tests("def broken(:\n") is None
 
 
