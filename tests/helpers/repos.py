@@ -56,3 +56,15 @@ NODE_FILES = {
         "test('add', () => { assert.strictEqual(add(2, 3), 5); });\n"
     ),
 }
+
+
+def commit_change(root: Path, files: dict[str, str]) -> str:
+    """Write `files` on a new branch `draftsmith/change` of `root` and commit them, as a run's
+    change; returns the base commit's sha."""
+    base = git(root, "rev-parse", "HEAD").strip()
+    git(root, "checkout", "-q", "-b", "draftsmith/change")
+    for path, text in files.items():
+        (root / path).write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "change")
+    return base

@@ -15,7 +15,7 @@ from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.toolbox import build_python_toolbox
 from bot.testing.suite import SuiteOutcome, run_suite
-from tests.helpers.repos import PYTHON_FILES, git, make_repo
+from tests.helpers.repos import PYTHON_FILES, commit_change, make_repo
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
 LIMITS = Limits(wall_time_s=60, cpu_time_s=60)
@@ -38,12 +38,7 @@ def _change(tmp_path: Path, files: dict[str, str], base_files: dict[str, str] = 
     Workspace, str
 ]:  # fmt: skip
     root = make_repo(tmp_path / "calc", base_files)
-    base = git(root, "rev-parse", "HEAD").strip()
-    git(root, "checkout", "-q", "-b", "draftsmith/change")
-    for path, text in files.items():
-        (root / path).write_text(text)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "change")
+    base = commit_change(root, files)
     return Workspace(root), base
 
 

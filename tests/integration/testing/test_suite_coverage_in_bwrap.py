@@ -17,7 +17,7 @@ from bot.sandbox.base import Limits
 from bot.sandbox.bwrap import BwrapSandbox, bwrap_problem
 from bot.sandbox.toolbox import build_python_toolbox
 from bot.testing.suite import SuiteOutcome, run_suite
-from tests.helpers.repos import PYTHON_FILES, git, make_repo
+from tests.helpers.repos import PYTHON_FILES, commit_change, make_repo
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
 LIMITS = Limits(wall_time_s=60, cpu_time_s=60)
@@ -36,13 +36,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> BwrapSandbox:
 
 def _changed(tmp_path: Path, new_test: bool) -> tuple[Workspace, str]:
     root = make_repo(tmp_path / "calc", PYTHON_FILES)
-    base = git(root, "rev-parse", "HEAD").strip()
-    git(root, "checkout", "-q", "-b", "draftsmith/change")
-    (root / "calc" / "__init__.py").write_text(CHANGED)
-    if new_test:
-        (root / "tests" / "test_subtract.py").write_text(NEW_TEST)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "change")
+    files = {
+        "calc/__init__.py": CHANGED,
+        **({"tests/test_subtract.py": NEW_TEST} if new_test else {}),
+    }
+    base = commit_change(root, files)
     return Workspace(root), base
 
 
