@@ -1,10 +1,10 @@
 """Coverage of the change: which changed lines and changed functions the test run executed.
 
-Read from coverage.py's JSON report with contexts of the suite's run, which measured the changed
-source files alone (`changed_sources`; bot.sandbox.coverage_contexts, in the pytest process),
-each context named after the test that ran (its node id). When the change has new test files,
-only their tests were measured (`NEW_TESTS`: tracing every test would double the suite's time),
-else every test (`SUITE`). For every
+Read from coverage.py's JSON report with contexts of the run that measured the changed source
+files alone (`changed_sources`; bot.sandbox.coverage_contexts, in the pytest process), each
+context named after the test that ran (its node id). When the change has new test files, that is
+their run alone with the change (`NEW_TESTS`: tracing every test would double the suite's time),
+else the suite's run, every test measured (`SUITE`). For every
 added line of a changed Python source file (test files are not the code under test): whether the
 run executed it and which tests did; for every changed function or method (the AST list of
 `bot.repo.changes`): which tests executed its body. Lines of a `def`/`class` header run when the

@@ -1,7 +1,8 @@
 """Which run measures coverage of the change (bot.testing.suite), with real git and bwrap.
 
-One run, the suite's: with new test files only their tests are measured (the rest of the suite
-runs untraced); without them, every test. Either way only the changed source files are traced.
+With new test files, their run alone with the change measures their collection and tests, and
+the suite runs untraced; without them, the suite's run measures every test. Either way only the
+changed source files are traced.
 """
 
 from __future__ import annotations
@@ -65,16 +66,17 @@ def _run(
     )
 
 
-def test_with_new_tests_only_their_tests_are_measured_in_the_suites_run(
+def test_with_new_tests_only_their_tests_are_measured_in_their_run_alone(
     sandbox: BwrapSandbox, tmp_path: Path
 ) -> None:
     workspace, base = _changed(tmp_path, new_test=True)
     outcome = _run(sandbox, workspace, base, ["tests/test_subtract.py"])
     report = outcome.report
-    assert "--draftsmith-coverage" in report.command and "coverage run" not in report.command
+    assert "--draftsmith-coverage" not in report.command  # the suite runs untraced
     assert (report.tests_passed, report.tests_failed) == (2, 0)
-    assert outcome.timings["new_tests_s"] is not None  # the new test files alone, plain, for
-    # the proof (as on the base); the coverage was measured in the suite's one run
+    assert outcome.timings["new_tests_s"] is not None  # the new test files alone, measured, for
+    # the coverage and the proof (as on the base)
+    assert outcome.coverage_only_failures == []
     assert list(outcome.pinned) == ["tests.test_subtract::test_subtract"]
     coverage = ChangeCoverage.from_dict(outcome.coverage or {})
     assert coverage.available and coverage.scope == NEW_TESTS
@@ -115,3 +117,22 @@ def test_a_test_command_judged_by_exit_code_measures_the_new_tests_in_their_own_
     assert coverage.available and coverage.scope == NEW_TESTS
     functions = {f.name: f for f in coverage.functions}
     assert functions["subtract"].tests == ["tests/test_subtract.py::test_subtract"]
+
+
+def test_a_new_test_failing_only_under_coverage_is_confirmed_without_it_and_still_pins(
+    sandbox: BwrapSandbox, tmp_path: Path
+) -> None:
+    untraced = (
+        "import sys\n\nfrom calc import subtract\n\n\n"
+        "def test_subtract_untraced():\n    assert sys.gettrace() is None and subtract(3, 2) == 1\n"
+    )
+    root = make_repo(tmp_path / "calc", PYTHON_FILES)
+    base = commit_change(root, {"calc/__init__.py": CHANGED, "tests/test_subtract.py": untraced})
+    workspace = Workspace(root)
+    outcome = _run(sandbox, workspace, base, ["tests/test_subtract.py"])
+    case = "tests.test_subtract::test_subtract_untraced"
+    assert outcome.coverage_only_failures == [case]  # the tracer is what failed it
+    assert (outcome.report.tests_passed, outcome.report.tests_failed) == (2, 0)
+    assert list(outcome.pinned) == [case]  # passes alone without the tracer, fails on the base
+    coverage = ChangeCoverage.from_dict(outcome.coverage or {})
+    assert coverage.available and coverage.scope == NEW_TESTS
