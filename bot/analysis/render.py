@@ -43,14 +43,17 @@ def analysis_text(analysis: DifferentialAnalysis | None) -> str:
     return "\n".join(lines)
 
 
-def _case(ok: bool | None) -> str:
-    return "did not run" if ok is None else ("passed" if ok else "failed")
+def _case(results: dict[str, bool | None], name: str) -> str:
+    if name not in results:
+        return "did not run"
+    ok = results[name]
+    return "skipped" if ok is None else ("passed" if ok else "failed")
 
 
 def _before(outcome: TestOutcome, name: str) -> str:
     """A new test's result on the base; a module that failed to import there fails them all."""
     if name in outcome.before:
-        return _case(outcome.before[name])
+        return _case(outcome.before, name)
     module = name.split("::")[0]
     if outcome.before.get(module) is False:
         return "failed (collection error)"
@@ -81,7 +84,7 @@ def tests_text(outcome: TestOutcome | None) -> str:
         ]
         for name in outcome.new_tests:
             pinned = "yes" if name in outcome.pinned else "no"
-            before, after = _before(outcome, name), _case(outcome.after.get(name))
+            before, after = _before(outcome, name), _case(outcome.after, name)
             if name in outcome.already_failing:
                 after += " (already failing on the base: not the change's)"
             lines.append(f"| `{name}` | {before} | {after} | {pinned} |")

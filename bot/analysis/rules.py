@@ -54,8 +54,8 @@ def test_issues(outcome: TestOutcome, coverage: ChangeCoverage | None) -> list[R
     # A case of a modified test file that fails on the base too, in the same kind of run, is
     # "already failing" (bot.testing.proof): shown, never sent back as the change's.
     already = set(outcome.already_failing)
-    failing_new = sorted(
-        name for name, ok in outcome.after.items() if not ok and name not in already
+    failing_new = sorted(  # a skipped case (None) did not fail
+        name for name, ok in outcome.after.items() if ok is False and name not in already
     )
     for name in failing_new:
         issues.append(
@@ -113,6 +113,9 @@ def _coverage_issues(
     executing = coverage.tests_executing_change()
     reached = executing | {junit_name(nodeid) for nodeid in executing}
     preexisting = set(outcome.preexisting) | {n for n, ok in outcome.before.items() if ok}
+    # a case the runner skipped with the change ran none of it, and no change to the code can
+    # make it run here (a platform's test)
+    skipped = {n for n, ok in outcome.after.items() if ok is None}
     # A case that ran on the base and failed there, and passes with the change, depends on the
     # change whatever coverage contexts say (a template compiled and cached by an earlier test
     # runs the changed parser outside this one: jinja-b6f50df85b). A case pinned only because
@@ -126,7 +129,7 @@ def _coverage_issues(
             "acceptance criteria name.",
         )
         for name in outcome.new_tests
-        if name not in reached | failing | preexisting | ran_and_failed
+        if name not in reached | failing | preexisting | ran_and_failed | skipped
     ]
 
 

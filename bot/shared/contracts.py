@@ -239,10 +239,11 @@ class TestOutcome:
     base_report: TestReport | None = None
     refused: str | None = None
     tampered: str | None = None
-    after: dict[str, bool] = field(default_factory=dict)
-    """Each new test case and whether it passed with the change."""
-    before: dict[str, bool] = field(default_factory=dict)
-    """Each new test case that ran on the base commit and whether it passed there."""
+    after: dict[str, bool | None] = field(default_factory=dict)
+    """Each new test case and whether it passed with the change (None: the runner skipped it)."""
+    before: dict[str, bool | None] = field(default_factory=dict)
+    """Each new test case that ran on the base commit and whether it passed there (None:
+    skipped)."""
     preexisting: list[str] = field(default_factory=list)
     """Cases of the new test files that the base's own suite already had, passing there."""
     coverage_only_failures: list[str] = field(default_factory=list)

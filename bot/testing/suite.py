@@ -81,10 +81,11 @@ class SuiteOutcome:
     environment_problem: str | None = None
     tampered: str | None = None
     tampered_command: str = ""
-    after: dict[str, bool] = field(default_factory=dict)
-    """Each new test case and whether it passed with the change."""
-    before: dict[str, bool] = field(default_factory=dict)
-    """Each new test case that ran on the base commit and whether it passed there."""
+    after: dict[str, bool | None] = field(default_factory=dict)
+    """Each new test case and whether it passed with the change (None: the runner skipped it)."""
+    before: dict[str, bool | None] = field(default_factory=dict)
+    """Each new test case that ran on the base commit and whether it passed there (None:
+    skipped)."""
     preexisting: list[str] = field(default_factory=list)
     """Cases of the new test files the base already had (passing in its suite, or defined in its
     version of the module: bot.testing.selection): tests an edited file kept, not the tester's."""
@@ -336,14 +337,12 @@ def _judge(
         if outcome.base_report is not None and LIMIT_MARK in outcome.base_report.failure_details:
             proof.pinned, proof.base_problem = {}, "the new tests on the base hit a sandbox limit"
         outcome.new_tests = proof.new_tests
-        outcome.after = {n: after_new.cases.get(n) is CaseStatus.passed for n in proof.new_tests}
+        outcome.after = {n: _passed(after_new.cases.get(n)) for n in proof.new_tests}
         outcome.preexisting = [
             n for n in proof.new_tests if base_suite.cases.get(n) is CaseStatus.passed
         ]
         outcome.before = {
-            n: base_new.cases[n] is CaseStatus.passed
-            for n in proof.new_tests
-            if n in base_new.cases
+            n: _passed(base_new.cases[n]) for n in proof.new_tests if n in base_new.cases
         }
         # A module the base could not collect fails all its cases there (bot.analysis.render).
         outcome.before.update({module: False for module in base_new.collection_errors})
@@ -368,6 +367,12 @@ def _judge(
     if report.status is not TestStatus.passed and not after.failing():
         first = (report.failure_details.strip().splitlines() or ["it failed"])[0]
         outcome.new_failures.append(f"the test run itself: {first}")
+
+
+def _passed(status: CaseStatus | None) -> bool | None:
+    """A case's result as the evidence shows it: passed, failed (or errored), or skipped (None).
+    A skipped case neither passed nor failed: a platform's test skipped here is no failure."""
+    return None if status is CaseStatus.skipped else status is CaseStatus.passed
 
 
 def _tampered(outcome: SuiteOutcome, report: TestReport) -> bool:

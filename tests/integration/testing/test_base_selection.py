@@ -61,15 +61,21 @@ def test_a_passing_change_with_a_new_test_module_runs_nothing_of_the_base_suite(
     sandbox: BwrapSandbox, tmp_path: Path
 ) -> None:
     add = PYTHON_FILES["calc/__init__.py"]
+    elsewhere = (  # a platform's test, skipped here: neither passed nor failed (None)
+        '\n\nimport pytest\n\n\n@pytest.mark.skip(reason="on Windows")\n'
+        "def test_subtract_on_windows():\n    assert subtract(1, 1) == 0\n"
+    )
     workspace, base = _change(
         tmp_path,
-        {"calc/__init__.py": add + SUBTRACT, "tests/test_subtract.py": NEW_TEST,
+        {"calc/__init__.py": add + SUBTRACT, "tests/test_subtract.py": NEW_TEST + elsewhere,
          "tests/conftest.py": "# the change's conftest\n"},
     )  # fmt: skip
     cache = RepositoryCache(tmp_path / "cache", "octo/calc")
     outcome = _run(sandbox, workspace, base, ["tests/test_subtract.py"], cache)
     assert outcome.pinned == {"tests.test_subtract::test_subtract": "could not be collected on "
                               "the base: imports what it adds"}  # fmt: skip
+    assert outcome.after == {"tests.test_subtract::test_subtract": True,
+                             "tests.test_subtract::test_subtract_on_windows": None}  # fmt: skip
     assert "base_suite_s" not in outcome.timings and "base_selected_s" not in outcome.timings
     assert outcome.timings["base_new_tests_s"] is not None  # the proof's own run on the base
     assert outcome.base_selection is not None

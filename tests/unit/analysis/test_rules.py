@@ -20,6 +20,7 @@ from bot.analysis.coverage import (
 from bot.analysis.differential import DifferentialAnalysis, ToolRun
 from bot.analysis.findings import Finding, Level
 from bot.analysis.render import analysis_text, coverage_text
+from bot.analysis.render import tests_text as render_tests
 from bot.analysis.rules import analysis_issues
 from bot.analysis.rules import test_issues as rule_issues
 from bot.shared.contracts import Severity, TestOutcome, TestReport, TestStatus
@@ -110,6 +111,24 @@ def test_an_existing_test_already_failing_on_the_base_never_goes_back_to_the_cod
     tests.new_failures = [old]
     problems = [i.problem for i in rule_issues(tests, covered([NODE]))]
     assert f"New test `{old}` fails with the change." in problems
+
+
+def test_a_new_test_the_runner_skipped_neither_fails_nor_is_held_to_the_coverage() -> None:
+    """click's test_termui.py has Windows tests skipped on Linux: a skip is no failure, and no
+    change to the code can make the test run here (it ran none of the change)."""
+    skipped = "tests.test_median::test_median_on_windows"
+    report = TestReport(status=TestStatus.passed, tests_passed=3, tests_failed=0,
+                        tests_skipped=1, command="pytest", duration_s=1.0)  # fmt: skip
+    tests = TestOutcome(report=report, new_tests=[NEW, skipped], pinned=[NEW],
+                        after={NEW: True, skipped: None},
+                        before={NEW: False, skipped: None})  # fmt: skip
+    assert rule_issues(tests, covered([NODE])) == []
+    table = render_tests(tests)
+    assert f"| `{skipped}` | skipped | skipped | no |" in table
+    assert f"| `{NEW}` | failed | passed | yes |" in table
+    tests.after[skipped] = False  # a failure is still one
+    problems = [i.problem for i in rule_issues(tests, covered([NODE]))]
+    assert f"New test `{skipped}` fails with the change." in problems
 
 
 def test_coverage_text_counts_changed_lines_and_names_the_tests() -> None:
