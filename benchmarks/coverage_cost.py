@@ -10,8 +10,10 @@ sandbox (user + sys of the whole command tree: the sandbox's own wait4 does not 
 namespace). On a shared machine CPU time is the figure to compare; wall time is shown too.
 
 - `plain`: `python -m pytest -q -p no:cacheprovider`, the baseline.
-- `draftsmith`: the suite as Draftsmith runs it with new test files (bot.sandbox.runners): the
-  toolbox plugin measures the changed files, collection and the new test files' tests only.
+- `draftsmith`: the suite as Draftsmith ran it with new test files until 18d87d4: the toolbox
+  plugin measures the changed files, collection and the new test files' tests only. Since then
+  the suite runs untraced (about `plain`) and the new test files' run alone is measured instead
+  (bot.testing.suite), because this variant's collection under the tracer cost 0.4x on Jinja.
 - `every_test`: the same plugin measuring every test (a change without new test files).
 - `whole_project`: a lower bound of the way before: `coverage run --source=.` with the project's
   own coverage settings and `coverage json --show-contexts` of every file, but without the
