@@ -6,8 +6,9 @@ of the test modules the change edits the base already had. When the change's who
 (pytest, judged per case), the first has no failure to ask about, and the base's run of the new
 test files (the proof's own) answers the second. The third is read from the base's versions of
 the edited test modules: their test functions and the methods of their test classes, by name
-(`defined_tests`). A module whose source cannot say for sure (a test class with base classes,
-which may inherit tests; a syntax error) runs on the base instead. The evidence says what was
+(`defined_tests`). A module whose source cannot say for sure runs on the base instead: a syntax
+error, or a class the change's cases of it are in that has base classes (it may inherit tests)
+or defines under a condition. The evidence says what was
 done (`describe`). Any failure with the change, another runner, or a suite judged by its exit
 code runs the whole suite on the base, as before, and that result is cached per base commit.
 """
@@ -40,13 +41,14 @@ class BaseSelection:
         """The `cases` (`module.Class::name[param]`) that a module read here defines."""
         found = []
         for case in cases:
-            classname, _, name = case.partition("::")
+            name = case.partition("::")[2]
             for path, tests in self.read.items():
                 module = module_of(path)
-                if in_module(case, module):
-                    classes = classname[len(module) + 1 :].split(".") if classname != module else []
-                    if (*filter(None, classes), name.split("[", 1)[0]) in tests:
-                        found.append(case)
+                if (
+                    in_module(case, module)
+                    and (*case_class(case, module), name.split("[")[0]) in tests
+                ):
+                    found.append(case)
         return sorted(found)
 
 
@@ -56,38 +58,59 @@ def test_module(path: str) -> bool:
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
-def defined_tests(source: str) -> set[tuple[str, ...]] | None:
-    """The tests a module's source defines: (`test_x`,) for a function, (`TestX`, `test_y`) for a
-    method, nested classes deeper; a name bound at the top level by assignment or import counts
-    too. None when the source cannot say for sure: a class with base classes, a function or class
-    defined under a condition, a loop or a `with`, or no parse."""
+@dataclass
+class ModuleTests:
+    """What a test module's source says about its tests (`defined_tests`)."""
+
+    tests: set[tuple[str, ...]]
+    """(`test_x`,) for a function, (`TestX`, `test_y`) for a method, nested classes deeper; a
+    name bound at the top level by assignment or import counts too."""
+    unsure: set[tuple[str, ...]]
+    """Classes whose tests the source cannot list: a class with base classes (it may inherit
+    tests), one that defines under a condition, a loop or a `with`; () for the whole module."""
+
+    def says(self, classes: Iterable[tuple[str, ...]]) -> bool:
+        """Whether the source lists every test of these classes (() is the module's top level)."""
+        return not any(c[: len(u)] == u for c in classes for u in self.unsure)
+
+
+def defined_tests(source: str) -> ModuleTests | None:
+    """What a module's source defines, parsed, never run (`ModuleTests`); None when it cannot be
+    read (no parse, over 1 MB)."""
     if len(source) > MAX_SOURCE_CHARS:  # repository text, parsed (never run) in the worker
         return None
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    found: set[tuple[str, ...]] = set()
+    found = ModuleTests(set(), set())
 
-    def walk(body: list[ast.stmt], prefix: tuple[str, ...]) -> bool:
+    def walk(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:
         for node in body:
             if isinstance(node, ast.ClassDef):
                 if node.bases or node.keywords:
-                    return False
-                if not walk(node.body, (*prefix, node.name)):
-                    return False
+                    found.unsure.add((*prefix, node.name))
+                walk(node.body, (*prefix, node.name))
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                found.add((*prefix, node.name))
+                found.tests.add((*prefix, node.name))
             elif isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                found.update((*prefix, t.id) for t in targets if isinstance(t, ast.Name))
+                found.tests.update((*prefix, t.id) for t in targets if isinstance(t, ast.Name))
             elif isinstance(node, ast.Import | ast.ImportFrom) and not prefix:
-                found.update(((a.asname or a.name).split(".")[0],) for a in node.names)
+                found.tests.update(((a.asname or a.name).split(".")[0],) for a in node.names)
             elif any(isinstance(n, DEFINITIONS) for n in ast.walk(node)):
-                return False  # defined under `if`, `try`, `with`, a loop: may not exist at all
-        return True
+                found.unsure.add(prefix)  # defined under `if`, `try`, `with`, a loop: may not exist
 
-    return found if walk(tree.body, ()) else None
+    walk(tree.body, ())
+    return found
+
+
+def case_class(case: str, module: str) -> tuple[str, ...]:
+    """The class path of a case (`module.Class.Inner::name`) of `module`; () at its top level."""
+    classname = case.partition("::")[0]
+    return (
+        tuple(filter(None, classname[len(module) + 1 :].split("."))) if classname != module else ()
+    )
 
 
 def base_selection(
@@ -98,17 +121,22 @@ def base_selection(
     source_at_base: Callable[[str], str],
 ) -> BaseSelection | None:
     """What to run or read on the base instead of its whole suite; None for the whole suite.
-    Only for pytest judged case by case (not an exit code, not another runner)."""
+    Only for pytest judged case by case (not an exit code, not another runner). A module is read
+    when its base source lists every test of the classes the change's cases of it are in: a
+    helper class with base classes (`class _Type(click.ParamType)`) that holds none of them does
+    not stop it (`ModuleTests.says`)."""
     if report.status is not TestStatus.passed or after.failing() or after.empty:
         return None
     on_base = set(base_paths)
     selection = BaseSelection()
     for path in sorted(p for p in set(touched) if test_module(p) and p in on_base):
-        tests = defined_tests(source_at_base(path))
-        if tests is None:
+        defined = defined_tests(source_at_base(path))
+        module = module_of(path)
+        classes = {case_class(c, module) for c in after.cases if in_module(c, module)}
+        if defined is None or not defined.says(classes):
             selection.run.append(path)
         else:
-            selection.read[path] = tests
+            selection.read[path] = defined.tests
     return selection
 
 

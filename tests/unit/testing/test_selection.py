@@ -24,7 +24,8 @@ SOURCES = {"tests/test_a.py": PLAIN, "tests/b_test.py": INHERITS}
 def test_edited_test_modules_are_read_when_their_source_says_which_tests_they_have() -> None:
     touched = ["pkg/__init__.py", "tests/test_a.py", "tests/conftest.py", "tests/data/x.json",
                "tests/b_test.py", "tests/test_new.py"]  # fmt: skip
-    selection = base_selection(PASSED, CASES, touched, BASE, SOURCES.__getitem__)
+    cases = CaseResults({**CASES.cases, "tests.b_test.TestB::test_b": CaseStatus.passed})
+    selection = base_selection(PASSED, cases, touched, BASE, SOURCES.__getitem__)
     assert selection is not None
     assert selection.run == ["tests/b_test.py"]  # a class with base classes may inherit tests
     assert selection.read == {"tests/test_a.py": {("test_a",)}}
@@ -54,18 +55,38 @@ def test_defined_tests_names_functions_methods_nested_classes_and_bound_names() 
         "class TestY:\n    def test_y(self):\n        pass\n\n"
         "    class TestInner:\n        async def test_z(self):\n            pass\n"
     )
-    assert defined_tests(source) == {
+    defined = defined_tests(source)
+    assert defined is not None and defined.unsure == set()
+    assert defined.tests == {
         ("test_shared",), ("os",), ("test_made",), ("test_x",), ("TestY", "test_y"),
         ("TestY", "TestInner", "test_z"),
     }  # fmt: skip
-    assert defined_tests("class TestX(Base):\n    pass\n") is None
+    inherits = defined_tests("class TestX(Base):\n    def test_own(self):\n        pass\n")
+    assert inherits is not None and inherits.unsure == {("TestX",)}  # may inherit tests
+    assert not inherits.says({("TestX",)}) and inherits.says({()})
     conditional = "import sys\n\nif sys.platform == 'linux':\n\n    def test_x():\n        pass\n"
-    assert defined_tests(conditional) is None  # may not exist where the suite runs
+    unsure = defined_tests(conditional)  # may not exist where the suite runs
+    assert unsure is not None and unsure.unsure == {()} and not unsure.says({()})
     guarded = "class TestX:\n    try:\n        def test_y(self):\n            pass\n"
-    assert defined_tests(guarded + "    except Exception:\n        pass\n") is None
+    unsure = defined_tests(guarded + "    except Exception:\n        pass\n")
+    assert unsure is not None and not unsure.says({("TestX",)}) and unsure.says({()})
     optional = "try:\n    import trio\nexcept ImportError:\n    trio = None\n"
-    assert defined_tests(optional) == set()  # no test defined under the condition
+    unsure = defined_tests(optional)  # no test defined under the condition
+    assert unsure is not None and unsure.tests == set() and unsure.unsure == set()
     assert defined_tests("def broken(:\n") is None
+
+
+def test_a_helper_class_with_base_classes_holding_none_of_the_cases_does_not_stop_reading() -> None:
+    """click's tests/test_termui.py: `class _CustomTypeNoValue(click.ParamType)` beside test
+    functions; the change's cases are top-level functions, so the module is read."""
+    helper = "import click\n\n\nclass _Type(click.ParamType):\n    name = 't'\n\n\n" + PLAIN
+    sources = {"tests/test_a.py": helper}
+    selection = base_selection(PASSED, CASES, ["tests/test_a.py"], BASE, sources.__getitem__)
+    assert selection is not None and selection.run == []
+    assert ("test_a",) in selection.read["tests/test_a.py"]
+    in_class = CaseResults({"tests.test_a._Type::test_a": CaseStatus.passed})  # a TestCase, maybe
+    selection = base_selection(PASSED, in_class, ["tests/test_a.py"], BASE, sources.__getitem__)
+    assert selection is not None and selection.run == ["tests/test_a.py"]
 
 
 def test_known_cases_match_parameters_classes_and_modules() -> None:
