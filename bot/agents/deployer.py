@@ -118,7 +118,7 @@ def _tests_section(tests: Any, decision: Decision) -> list[str]:
         lines += [f"- {code(name)}" for name in already]
     instrumented = getattr(tests, "coverage_only_failures", [])
     if instrumented:
-        lines += ["", "Failed only under coverage.py, passed in the plain run counted above (the "
+        lines += ["", "Failed only under coverage.py, passed in the same run without it (the "
                   "tracer changes what they see; not held against the change):"]  # fmt: skip
         lines += [f"- {code(name)}" for name in instrumented]
     base_problem = getattr(tests, "base_problem", None)
