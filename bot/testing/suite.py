@@ -121,7 +121,6 @@ class _Runner:
         root: Path,
         probe: bool,
         coverage_of: list[str] | None = None,
-        coverage_tests: list[str] | None = None,
     ) -> tuple[TestReport, CaseResults]:
         if self.by_exit_code:
             assert self.command is not None
@@ -139,7 +138,6 @@ class _Runner:
             self.limits,
             args=[*args, *(PROBE if probe else [])],
             coverage_of=coverage_of or (),
-            coverage_tests=coverage_tests,
         )
         return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
 
@@ -195,9 +193,7 @@ async def run_suite(
     sources = changed_sources(diff, is_test) if language == "python" else []
     # pytest with new test files: their run alone with the change measures the coverage below,
     # so the suite runs untraced (tracing its collection alone cost 0.4x a plain run on Jinja)
-    alone_measures = bool(new_files and sources) and language == "python"
-    alone_measures = alone_measures and not runner.by_exit_code
-    suite_sources = [] if alone_measures else sources
+    suite_sources = [] if new_files and not runner.by_exit_code else sources
     started = time.monotonic()
     report, after = await runner.suite(root, False, suite_sources)
     outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
@@ -242,7 +238,7 @@ async def run_suite(
             return outcome
         if sources:  # read now: the runs that follow replace its report
             coverage = suite_coverage(language, root, diff, is_test, scope)
-        if sources and alone_cases.failing():  # confirmed without the tracer, as the suite is
+        if sources and alone_cases.failing():  # confirmed without the tracer, as the suite's are
             plain, plain_cases = await runner.files(root, new_files)
             if _tampered(outcome, plain):
                 return outcome
