@@ -140,9 +140,16 @@ class GuardedSandbox:
         network: bool = False,
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        mount_at: Path | None = None,
     ) -> ExecResult:
         """Check the guard, then run `command` in the inner sandbox."""
         self.guard.check()
         return await self.inner.run(
-            command, workdir=workdir, limits=limits, network=network, env=env, pass_fds=pass_fds
+            command,
+            workdir=workdir,
+            limits=limits,
+            network=network,
+            env=env,
+            pass_fds=pass_fds,
+            mount_at=mount_at,
         )

@@ -83,8 +83,14 @@ class Sandbox(Protocol):
         network: bool = False,
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        mount_at: Path | None = None,
     ) -> ExecResult:
         """Run `command` in `workdir` (the only writable place) under `limits`.
+
+        `mount_at` is the path the command sees `workdir` at (default: its own path): a copy of
+        a workspace seen at the workspace's path finds the environment prepared there (the venv's
+        absolute paths, an editable install), as a second tree for the base does
+        (bot.testing.base_view).
 
         `pass_fds` are host file descriptors the command inherits under the same numbers (the
         write end of a pipe Draftsmith reads, e.g. the pytest witness; Docker relays them through

@@ -119,8 +119,10 @@ class BwrapSandbox:
         network: bool = False,
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        mount_at: Path | None = None,
     ) -> ExecResult:
-        """Run `command` in bubblewrap with `workdir` as the only writable host directory."""
+        """Run `command` in bubblewrap with `workdir` as the only writable host directory, seen
+        at `mount_at` (default: its own path)."""
         if not command:
             raise SandboxError("empty command", "pass the program and its arguments")
         workdir = workdir.resolve()
@@ -129,7 +131,15 @@ class BwrapSandbox:
         clean_env = check_env(env)
         cancel = threading.Event()
         task = asyncio.to_thread(
-            self._run_sync, command, workdir, limits, network, clean_env, cancel, tuple(pass_fds)
+            self._run_sync,
+            command,
+            workdir,
+            limits,
+            network,
+            clean_env,
+            cancel,
+            tuple(pass_fds),
+            mount_at.resolve() if mount_at is not None else workdir,
         )
         with sandbox_span(command_name(command)) as span:
             try:
@@ -149,6 +159,7 @@ class BwrapSandbox:
         env: dict[str, str],
         cancel: threading.Event,
         pass_fds: tuple[int, ...] = (),
+        mount_at: Path | None = None,
     ) -> ExecResult:
         lease = UidLease(self.uid_base, self.uid_slots) if _is_root() else None
         try:
@@ -158,15 +169,18 @@ class BwrapSandbox:
             logger.info("sandbox bwrap run: %s (network=%s)", command[:3], network)
             if not network:
                 info_pipe = os.pipe()
-                argv = self.command_line(command, workdir, limits, False, env, uid, info_pipe[1])
+                argv = self.command_line(
+                    command, workdir, limits, False, env, uid, info_pipe[1], mount_at=mount_at
+                )
                 return run_limited(
                     argv, limits, info_pipe=info_pipe, cancel=cancel, pass_fds=pass_fds
                 )
             with EgressFilter(self.setup.egress) as egress:
                 info_pipe = os.pipe()
                 argv = self.command_line(
-                    command, workdir, limits, True, env, uid, info_pipe[1], egress.socket_path
-                )
+                    command, workdir, limits, True, env, uid, info_pipe[1], egress.socket_path,
+                    mount_at=mount_at,
+                )  # fmt: skip
                 result = run_limited(
                     argv, limits, info_pipe=info_pipe, cancel=cancel, pass_fds=pass_fds
                 )
@@ -190,8 +204,11 @@ class BwrapSandbox:
         uid: int | None,
         info_fd: int | None = None,
         egress_socket: Path | None = None,
+        *,
+        mount_at: Path | None = None,
     ) -> list[str]:
-        """The full prlimit + bwrap (+ setpriv) argv for one command.
+        """The full prlimit + bwrap (+ setpriv) argv for one command; `workdir` is seen at
+        `mount_at` (default: its own path).
 
         `network=True` (setup) never shares the host's network: the command gets a namespace of
         its own whose only way out is `egress_socket`, the egress filter (bot.sandbox.egress).
@@ -230,19 +247,20 @@ class BwrapSandbox:
         if self.toolbox is not None:
             argv += _parents(Path(TOOLBOX_MOUNT), made)
             argv += ["--ro-bind", str(self.toolbox.resolve()), TOOLBOX_MOUNT]
-        argv += _parents(workdir, made) + ["--bind", str(workdir), str(workdir)]
+        seen = mount_at or workdir
+        argv += _parents(seen, made) + ["--bind", str(workdir), str(seen)]
         git = workdir / ".git"
         if git.exists() and not git.is_symlink():
             # Code in the sandbox must not plant hooks or config that the host's git would run.
-            argv += ["--ro-bind", str(git), str(git)]
+            argv += ["--ro-bind", str(git), str(seen / ".git")]
         if egress_socket is not None:
             argv += _setup_mounts(self.setup, egress_socket, made)
             env = {**self.setup.env, **env, **proxy_environment()}
             command = forwarded(str(prefix / "bin" / "python3"), command)
-        argv += ["--chdir", str(workdir)]
+        argv += ["--chdir", str(seen)]
         base_env = {
             "PATH": ":".join(path_dirs),
-            "HOME": str(workdir),
+            "HOME": str(seen),
             "LANG": "C.UTF-8",
             "TMPDIR": "/tmp",
         }

@@ -42,8 +42,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from bot.sandbox import ownership
 from bot.sandbox.base import TOOLBOX_MOUNT, ExecResult, LimitHit, Limits, check_env
 from bot.sandbox.docker_fds import FdChannels
 from bot.sandbox.docker_orphans import OWNER_LABEL, owner_tag, remove_orphans
+from bot.sandbox.docker_output import Output, kill, read_stream, text_of
 from bot.sandbox.egress import (
     FORWARDER_MOUNT,
     FORWARDER_SOURCE,
@@ -97,8 +97,10 @@ def container_spec(
     egress_socket: Path | None = None,
     setup: SetupNetwork | None = None,
     channels: FdChannels | None = None,
+    mount_at: Path | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of `containers.create` for one sandboxed command.
+    """The keyword arguments of `containers.create` for one sandboxed command; `workdir` is
+    mounted at `mount_at` (default: its own path).
 
     With `egress_socket` (setup), the command is wrapped by the egress forwarder and gets the
     filter's socket, the proxy variables and `setup`'s variables and files; without it, nothing.
@@ -106,13 +108,14 @@ def container_spec(
     """
     workdir = workdir.resolve()
     owner = workdir.stat()
-    mounts = [_bind(workdir, str(workdir), False)]
+    seen = mount_at.resolve() if mount_at is not None else workdir
+    mounts = [_bind(workdir, str(seen), False)]
     git = workdir / ".git"
     if git.exists() and not git.is_symlink():
-        mounts.append(_bind(git, str(git), True))
+        mounts.append(_bind(git, str(seen / ".git"), True))
     if toolbox is not None:
         mounts.append(_bind(toolbox.resolve(), TOOLBOX_MOUNT, True))
-    environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir)}
+    environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(seen)}
     environment |= {"LANG": "C.UTF-8", "TMPDIR": "/tmp", **env}
     if channels is not None:  # inside the egress forwarder, whose Popen closes other descriptors
         mounts += [_bind(source, target, ro) for source, target, ro in channels.mounts()]
@@ -128,7 +131,7 @@ def container_spec(
         "image": image,
         "command": command,
         "user": f"{owner.st_uid}:{owner.st_gid}",
-        "working_dir": str(workdir),
+        "working_dir": str(seen),
         "environment": environment,
         "mounts": mounts,
         "read_only": True,
@@ -151,23 +154,6 @@ def container_spec(
         "labels": {LABEL: "1", f"{LABEL}.workdir": str(workdir), OWNER_LABEL: owner_tag()},
         "detach": True,
     }
-
-
-@dataclass
-class _Output:
-    """Both output streams of a container, each kept up to the limit."""
-
-    limit: int
-    stdout: bytearray = field(default_factory=bytearray)
-    stderr: bytearray = field(default_factory=bytearray)
-    overflowed: bool = False
-
-    def feed(self, out: bytes | None, err: bytes | None) -> None:
-        for chunk, buffer in ((out, self.stdout), (err, self.stderr)):
-            if chunk:
-                room = self.limit - len(buffer)
-                buffer += chunk[: max(room, 0)]
-                self.overflowed |= len(chunk) > room
 
 
 class DockerSandbox:
@@ -206,8 +192,10 @@ class DockerSandbox:
         network: bool = False,
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        mount_at: Path | None = None,
     ) -> ExecResult:
-        """Run `command` in a new container with the workdir bind-mounted at its own path.
+        """Run `command` in a new container with the workdir bind-mounted at its own path (or
+        at `mount_at`).
 
         `pass_fds` reach the command under the same numbers through FIFOs (`docker_fds`).
         """
@@ -218,8 +206,9 @@ class DockerSandbox:
         clean = check_env(env)
         cancel = threading.Event()
         task = asyncio.to_thread(
-            self._run_sync, command, workdir, limits, network, clean, tuple(pass_fds), cancel
-        )
+            self._run_sync, command, workdir, limits, network, clean, tuple(pass_fds), cancel,
+            mount_at,
+        )  # fmt: skip
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -235,6 +224,7 @@ class DockerSandbox:
         env: dict[str, str],
         pass_fds: tuple[int, ...],
         cancel: threading.Event,
+        mount_at: Path | None = None,
     ) -> ExecResult:
         import docker
         from docker.errors import DockerException
@@ -251,13 +241,14 @@ class DockerSandbox:
                 if not network:
                     spec = container_spec(
                         self.image, command, workdir, limits, env, toolbox=self.toolbox,
-                        channels=channels,
+                        channels=channels, mount_at=mount_at,
                     )  # fmt: skip
                     return self._contain(client, spec, limits, cancel)
                 with EgressFilter(self.setup.egress) as egress:
                     spec = container_spec(
                         self.image, command, workdir, limits, env, toolbox=self.toolbox,
                         egress_socket=egress.socket_path, setup=self.setup, channels=channels,
+                        mount_at=mount_at,
                     )  # fmt: skip
                     result = self._contain(client, spec, limits, cancel)
                 return _with_refusals(result, egress.refused)
@@ -304,7 +295,7 @@ class DockerSandbox:
     ) -> ExecResult:
         started = time.monotonic()
         container = client.containers.create(**spec)
-        output = _Output(limits.output_bytes)
+        output = Output(limits.output_bytes)
         killed_for: LimitHit | None = None
         try:
             # Attached before it starts (as `docker run` does), so no early output is missed.
@@ -314,7 +305,7 @@ class DockerSandbox:
             container.start()
             deadline = time.monotonic() + limits.wall_time_s  # the command's time, not the engine's
             reader = threading.Thread(
-                target=_read, args=(stream, output, container), name="draftsmith-docker-output"
+                target=read_stream, args=(stream, output, container), name="draftsmith-output"
             )
             reader.start()
             exit_code: int | None = None
@@ -322,7 +313,7 @@ class DockerSandbox:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or cancel.is_set():
                     killed_for = LimitHit.wall_time
-                    _kill(container)
+                    kill(container)
                     exit_code = int(container.wait(timeout=_API_TIMEOUT_S)["StatusCode"])
                     break
                 exit_code = _wait(container, min(remaining, 5.0))  # 5 s: notice a cancel
@@ -333,7 +324,7 @@ class DockerSandbox:
             container.remove(force=True)
         if killed_for is None and output.overflowed:
             killed_for = LimitHit.output
-        stderr = _text(output.stderr, output.overflowed and len(output.stderr) >= output.limit)
+        stderr = text_of(output.stderr, output.overflowed and len(output.stderr) >= output.limit)
         limit = killed_for
         if limit is None and state.get("OOMKilled"):
             limit = LimitHit.memory
@@ -341,7 +332,7 @@ class DockerSandbox:
             limit = _classify(exit_code, 0.0, limits, stderr)
         return ExecResult(
             exit_code=exit_code,
-            stdout=_text(output.stdout, output.overflowed and len(output.stdout) >= output.limit),
+            stdout=text_of(output.stdout, output.overflowed and len(output.stdout) >= output.limit),
             stderr=stderr,
             duration_s=time.monotonic() - started,
             timed_out=killed_for is LimitHit.wall_time,
@@ -358,39 +349,6 @@ def _wait(container: Any, timeout: float) -> int | None:
         return int(container.wait(timeout=timeout)["StatusCode"])
     except (ReadTimeout, RequestsConnectionError):
         return None
-
-
-def _read(stream: Iterator[tuple[bytes | None, bytes | None]], output: _Output, container: Any
-          ) -> None:  # fmt: skip
-    """Collect the container's output as it streams; kill it when the output overflows, from
-    another thread while this one drains the stream: the engine blocks on an attach stream nobody
-    reads, and a kill waits behind it (it hung past the API timeout)."""
-    killer: threading.Thread | None = None
-    try:
-        for out, err in stream:
-            if killer is None:
-                output.feed(out, err)
-                if output.overflowed:
-                    killer = threading.Thread(target=_kill, args=(container,), daemon=True)
-                    killer.start()
-    except Exception as exc:  # the stream ends with the container; a broken one is logged
-        logger.info("docker output stream ended: %s", exc)
-
-
-def _kill(container: Any) -> None:
-    from docker.errors import APIError
-
-    try:
-        container.kill()
-    except APIError as exc:  # already gone
-        logger.debug("docker kill: %s", exc)
-
-
-def _text(data: bytearray, cut: bool) -> str:
-    text = bytes(data).decode("utf-8", errors="replace")
-    if cut:
-        text += f"\n[draftsmith sandbox: output cut at {len(data)} bytes (output limit)]\n"
-    return text
 
 
 def _with_refusals(result: ExecResult, refused: list[str]) -> ExecResult:

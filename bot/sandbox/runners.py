@@ -183,8 +183,10 @@ async def run_pytest(
     args: Sequence[str] = (),
     coverage_of: Sequence[str] = (),
     coverage_tests: Sequence[str] | None = None,
+    mount_at: Path | None = None,
 ) -> TestReport:
-    """Run pytest in the sandbox; a TestReport from its JUnit XML.
+    """Run pytest in the sandbox; a TestReport from its JUnit XML. `mount_at`: the path the
+    sandbox shows `workdir` at (`Sandbox.run`), where its venv was prepared.
 
     `args` go to pytest before `paths` (a repository's own `test_command` options).
     `coverage_of` (files relative to the workdir) measures those files alone with coverage.py, in
@@ -196,7 +198,8 @@ async def run_pytest(
     `coverage_percent` stays None (shown as unknown)."""
     (workdir / REPORT_DIR).mkdir(exist_ok=True)
     venv_python = workdir / ".venv" / "bin" / "python"
-    python = str(venv_python) if venv_python.exists() else "python3"
+    seen_python = (mount_at or workdir) / ".venv" / "bin" / "python"
+    python = str(seen_python) if venv_python.exists() else "python3"
     junit = f"{REPORT_DIR}/junit.xml"
     run_env = {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     if use_toolbox and not venv_python.exists():
@@ -214,7 +217,7 @@ async def run_pytest(
         command += ["-p", CONTEXTS_PLUGIN, f"--draftsmith-coverage={COVERAGE_PLAN}"]
     command += [*args, *paths]
     result, witness = await run_witnessed(
-        sandbox, command, workdir=workdir, limits=limits, env=run_env
+        sandbox, command, workdir=workdir, limits=limits, env=run_env, mount_at=mount_at
     )
     junit_text = read_report(workdir, junit)
     tampered = cross_check(witness, junit_text, result.exit_code, result.limit_hit)

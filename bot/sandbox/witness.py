@@ -213,6 +213,7 @@ async def run_witnessed(
     workdir: Path,
     limits: Limits,
     env: Mapping[str, str],
+    mount_at: Path | None = None,
 ) -> tuple[ExecResult, Witness]:
     """Run a pytest command (with `PYTEST_ARGS`) in the sandbox, the witness pipe handed to it."""
     pipe = WitnessPipe()
@@ -223,6 +224,7 @@ async def run_witnessed(
             limits=limits,
             env={**env, WITNESS_FD_VAR: str(pipe.write_fd)},
             pass_fds=(pipe.write_fd,),
+            mount_at=mount_at,
         )
     finally:
         witness = pipe.close()

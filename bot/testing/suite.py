@@ -2,9 +2,13 @@
 
 1. The suite with the change (the repository's `test_command` if it has one): the figures shown
    are this run's, as the runner reported them.
+   With pytest and new test files, at the same time in a copy of the workspace on the other
+   core (bot.testing.base_view, bot.testing.alone): the new test files alone with the change,
+   then alone on the base.
 2. On the base commit, checked out in place (`bot.testing.checkout`): the suite once per base
    commit and environment (cached per repository), or only what the verdict needs of it when
-   the change's pytest suite passed (`bot.testing.selection`); then the new test files alone.
+   the change's pytest suite passed (`bot.testing.selection`); then (node, go, a test_command)
+   the new test files alone.
 3. `bot.testing.proof` decides what the new tests pin, what was already failing, and whether a
    failure is the environment's rather than the code's.
 Coverage (pytest) measures the changed source files only (bot.sandbox.coverage_contexts): when
@@ -22,14 +26,15 @@ counts as its tests failing there. A pytest run whose report disagrees with Draf
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.analysis.coverage import (
     NEW_TESTS,
@@ -41,13 +46,12 @@ from bot.analysis.coverage import (
 from bot.environment.cache import RepositoryCache
 from bot.repo.workspace import Workspace
 from bot.sandbox.base import Limits, Sandbox
-from bot.sandbox.golang import GO_TEST_REPORT, go_test_names, packages_of
-from bot.sandbox.runners import REPORT_DIR, read_report, run_go_test, run_pytest
 from bot.shared.contracts import TestReport, TestStatus
-from bot.testing.cases import CaseResults, CaseStatus, read_cases, read_go_cases
+from bot.testing.alone import AloneRuns, run_alone
+from bot.testing.base_view import copied
+from bot.testing.cases import CaseResults, CaseStatus
 from bot.testing.checkout import base_checked_out, overlay
-from bot.testing.command import EXIT_CODE, TestCommand, parse_test_command, run_exit_code_command
-from bot.testing.node import run_node_tests
+from bot.testing.command import EXIT_CODE, parse_test_command
 from bot.testing.node_coverage import NodeCoverage, js_sources
 from bot.testing.proof import (
     LIMIT_MARK,
@@ -58,11 +62,13 @@ from bot.testing.proof import (
     prove,
     unrunnable,
 )
+from bot.testing.runner import Runner
 from bot.testing.selection import base_selection, describe
 
 logger = logging.getLogger(__name__)
 
-PROBE = ["--continue-on-collection-errors"]
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 @dataclass
@@ -99,72 +105,6 @@ class SuiteOutcome:
     """What ran on the base instead of its whole suite (bot.testing.selection), if not all."""
 
 
-@dataclass
-class _Runner:
-    sandbox: Sandbox
-    limits: Limits
-    language: str
-    command: TestCommand | None
-    touched: tuple[str, ...] = ()
-
-    @property
-    def by_exit_code(self) -> bool:
-        return self.command is not None and self.command.pytest_args is None
-
-    def _own_args(self, root: Path) -> list[str]:
-        """The configured pytest options, without the paths it names (targeted runs add theirs)."""
-        args = self.command.pytest_args if self.command and self.command.pytest_args else []
-        return [a for a in args if a.startswith("-") or not (root / a).exists()]
-
-    async def suite(
-        self,
-        root: Path,
-        probe: bool,
-        coverage_of: list[str] | None = None,
-    ) -> tuple[TestReport, CaseResults]:
-        if self.by_exit_code:
-            assert self.command is not None
-            report = await run_exit_code_command(self.sandbox, root, self.limits, self.command.argv)
-            return report, CaseResults()
-        if self.language == "node":  # the project's own runner (bot.testing.node)
-            return await run_node_tests(self.sandbox, root, self.limits, self.touched)
-        if self.language == "go":
-            report = await run_go_test(self.sandbox, root, self.limits)
-            return report, read_go_cases(read_report(root, GO_TEST_REPORT))
-        args = self.command.pytest_args if self.command and self.command.pytest_args else []
-        report = await run_pytest(
-            self.sandbox,
-            root,
-            self.limits,
-            args=[*args, *(PROBE if probe else [])],
-            coverage_of=coverage_of or (),
-        )
-        return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
-
-    async def files(
-        self,
-        root: Path,
-        paths: list[str],
-        coverage_of: list[str] | None = None,
-        node_coverage: NodeCoverage | None = None,
-    ) -> tuple[TestReport, CaseResults]:
-        if self.language == "node":
-            return await run_node_tests(
-                self.sandbox, root, self.limits, self.touched, files=paths, coverage=node_coverage
-            )
-        if self.language == "go":
-            names = [n for p in paths for n in go_test_names((root / p).read_text())]
-            report = await run_go_test(
-                self.sandbox, root, self.limits, packages=packages_of(paths), tests=names
-            )
-            return report, read_go_cases(read_report(root, GO_TEST_REPORT))
-        args = [*self._own_args(root), *PROBE]
-        report = await run_pytest(
-            self.sandbox, root, self.limits, paths=paths, args=args, coverage_of=coverage_of or ()
-        )
-        return report, read_cases(read_report(root, f"{REPORT_DIR}/junit.xml"))
-
-
 def suite_key(environment_key: str, test_command: str | None) -> str:
     """What a cached base-suite result depends on besides the base commit."""
     return hashlib.sha256(f"{environment_key}\0{test_command or ''}".encode()).hexdigest()
@@ -186,7 +126,7 @@ async def run_suite(
     """Run the suite on the change and on the base; see the module docstring."""
     touched = workspace.changed_files(base)
     command = parse_test_command(test_command) if test_command else None
-    runner = _Runner(sandbox, limits, language, command, tuple(touched))
+    runner = Runner(sandbox, limits, language, command, tuple(touched))
     root = workspace.root
     diff = workspace.diff(base)
     new_files = [p for p in new_files if (root / p).is_file()]
@@ -194,10 +134,29 @@ async def run_suite(
     # pytest with new test files: their run alone with the change measures the coverage below,
     # so the suite runs untraced (tracing its collection alone cost 0.4x a plain run on Jinja)
     suite_sources = [] if new_files and not runner.by_exit_code else sources
-    started = time.monotonic()
-    report, after = await runner.suite(root, False, suite_sources)
-    outcome = SuiteOutcome(report=report, timings={"change_s": _since(started)})
+    base_sha = workspace.git("rev-parse", base).strip()
+    contents = {p: (root / p).read_text() for p in new_files}  # as the suite is about to see them
+    alone: AloneRuns | None = None
+    timings: dict[str, float | None] = {}
+    if new_files and language == "python" and not runner.by_exit_code:
+        # the new files alone, with the change and on the base, in a copy of the workspace beside
+        # the suite: a case is pinned when it fails there on the base and passes with the change
+        started = time.monotonic()
+        with copied(workspace) as view:
+            timings["base_view_s"] = _since(started)
+            alone_runs = run_alone(
+                runner, view, root, new_files, contents,
+                base=base_sha, sources=sources, diff=diff, is_test=is_test,
+            )  # fmt: skip
+            (report, after, timings["change_s"]), alone = await _beside(
+                _timed_suite(runner, root, suite_sources), alone_runs
+            )
+    else:
+        report, after, timings["change_s"] = await _timed_suite(runner, root, suite_sources)
+    outcome = SuiteOutcome(report=report, timings=timings)
     if _tampered(outcome, report):
+        return outcome
+    if alone is not None and alone.tampered is not None and _tampered(outcome, alone.tampered):
         return outcome
     coverage: ChangeCoverage | None = None
     if after.failing() and suite_sources and not runner.by_exit_code:
@@ -217,34 +176,23 @@ async def run_suite(
     scope = NEW_TESTS if new_files else SUITE
     after_new = after
     alone_cases: CaseResults | None = None
+    base_new = CaseResults()
     if new_files and (runner.by_exit_code or language in ("node", "go")):
         started = time.monotonic()  # the new tests alone, under coverage (bot.sandbox.runners,
         # bot.testing.node_coverage)
         measured = js_sources(diff, is_test) if language == "node" else []
         node_coverage = NodeCoverage(measured) if measured and not runner.by_exit_code else None
-        alone, after_new = await runner.files(root, new_files, sources, node_coverage)
+        run, after_new = await runner.files(root, new_files, sources, node_coverage)
         outcome.timings["new_tests_s"] = _since(started)
-        if _tampered(outcome, alone):
+        if _tampered(outcome, run):
             return outcome
         if node_coverage is not None:
             coverage = node_coverage.result(root, diff, sorted(after_new.cases))
-    if new_files and language == "python" and not runner.by_exit_code:
-        # the new test files alone with the change, as they run on the base below: a case is
-        # pinned only when it fails there and passes here under the same conditions (a test that
-        # relies on what another module imported passes in the suite and fails alone on both)
-        started = time.monotonic()
-        alone, alone_cases = await runner.files(root, new_files, sources)
-        if _tampered(outcome, alone):
-            return outcome
-        if sources:  # read now: the runs that follow replace its report
-            coverage = suite_coverage(language, root, diff, is_test, scope)
-        if sources and alone_cases.failing():  # confirmed without the tracer, as the suite's are
-            plain, plain_cases = await runner.files(root, new_files)
-            if _tampered(outcome, plain):
-                return outcome
-            outcome.coverage_only_failures = sorted(alone_cases.failing() - plain_cases.failing())
-            alone_cases = plain_cases
-        outcome.timings["new_tests_s"] = _since(started)
+    if alone is not None:
+        alone_cases, coverage = alone.cases, alone.coverage
+        outcome.coverage_only_failures = alone.coverage_only_failures
+        outcome.timings.update(alone.timings)
+        outcome.base_report, base_new = alone.base_report, alone.base_cases
     no_source = not sources if language == "python" else not js_sources(diff, is_test)
     if coverage is None and no_source and language in ("python", "node"):
         # no source changed: nothing to measure
@@ -252,8 +200,6 @@ async def run_suite(
     elif coverage is None:  # read now: the runs that follow (on the base too) replace its report
         coverage = suite_coverage(language, root, diff, is_test, scope)
     outcome.coverage = coverage.to_dict()
-    contents = {p: (root / p).read_text() for p in new_files}
-    base_sha = workspace.git("rev-parse", base).strip()
     base_paths = workspace.git("ls-tree", "-r", "--name-only", base_sha).splitlines()
     packages = project_packages(base_paths)
     key = suite_key(environment_key, test_command)
@@ -263,7 +209,6 @@ async def run_suite(
         at_base = partial(_show, workspace, base_sha)
         selected = base_selection(report, after, touched, base_paths, at_base)
         outcome.base_selection = describe(selected) if selected is not None else None
-    base_new = CaseResults()
     with base_checked_out(workspace, base_sha):
         if stored is None and (selected is None or selected.run):
             started = time.monotonic()
@@ -287,7 +232,7 @@ async def run_suite(
         else:
             outcome.base_suite_cached = True
             outcome.timings["base_suite_s"] = None
-        if new_files:
+        if new_files and alone is None:  # node, go, a test_command: here, after the suite
             started = time.monotonic()
             overlay(root, contents)
             outcome.base_report, base_new = await runner.files(root, new_files)
@@ -383,6 +328,29 @@ def _tampered(outcome: SuiteOutcome, report: TestReport) -> bool:
 
 def _show(workspace: Workspace, commit: str, path: str) -> str:
     return workspace.git("show", f"{commit}:{path}")
+
+
+async def _timed_suite(
+    runner: Runner, root: Path, sources: list[str]
+) -> tuple[TestReport, CaseResults, float]:
+    """The change's suite, and its wall seconds."""
+    started = time.monotonic()
+    report, after = await runner.suite(root, False, sources)
+    return report, after, _since(started)
+
+
+async def _beside(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
+    """Both at once (the sandbox runs each command in a thread); if one fails, the other is
+    cancelled (its sandboxed command killed) before the error goes on."""
+    one, two = asyncio.ensure_future(first), asyncio.ensure_future(second)
+    try:
+        await asyncio.gather(one, two)
+    except BaseException:
+        for task in (one, two):
+            task.cancel()
+        await asyncio.gather(one, two, return_exceptions=True)
+        raise
+    return one.result(), two.result()
 
 
 def _since(started: float) -> float:

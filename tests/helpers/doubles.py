@@ -139,6 +139,7 @@ class FakeSandbox:
         network: bool = False,
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        mount_at: Path | None = None,
     ) -> ExecResult:
         """Record `command` and answer it."""
         self.commands.append(command)
