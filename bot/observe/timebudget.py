@@ -7,7 +7,9 @@ Rows, each with seconds or None (unknown, never 0 for what was not measured):
   prepares it again counts that in the rest of testing);
 - inside testing, each suite run the tester timed (`change_s`, `change_plain_s`,
   `new_tests_s`, `base_s`, ... from each revision's test outcome), and the rest of the testing
-  phase (reading results, git, the store);
+  phase (reading results, git, the store). The new test files' runs alone that went beside the
+  change's suite (`beside_s`: the wall time of the three, bot.testing.suite) overlap it: the
+  rest counts that wall time once, not the three runs' sum;
 - the model's answering time per role (each call's latency), which the phases contain.
 The benchmark `benchmarks/run_breakdown.py` prints it for any store; the run page shows it.
 """
@@ -22,6 +24,9 @@ from bot.run.transitions import PHASE_ORDER
 from bot.store.runs import Store
 from bot.store.tables import as_aware
 from bot.store.vocabulary import EventKind
+
+BESIDE = "beside"  # the change's suite with the new test files' runs alone beside it, wall time
+OVERLAPPED = frozenset({"change", "new_tests", "base_new_tests"})  # the runs `beside` holds
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,24 @@ def time_budget(store: Store, run_id: int) -> list[TimeRow]:
             ).total_seconds()
     rows = [TimeRow(str(name), phases[name]) for name in PHASE_ORDER if name in phases]
     testing: dict[str, float] = defaultdict(float)
+    timed = 0.0  # wall seconds the timed runs took inside testing, overlapping runs counted once
     for artifact in store.artifacts(run_id):
         if not artifact.name.startswith("testoutcome."):
             continue
-        timings = (json.loads(artifact.content) or {}).get("timings") or {}
+        stored = (json.loads(artifact.content) or {}).get("timings") or {}
+        timings = {
+            key.removesuffix("_s"): float(value)
+            for key, value in stored.items()
+            if isinstance(value, int | float)
+        }
         for key, value in timings.items():
-            if isinstance(value, int | float):
-                testing[key.removesuffix("_s")] += float(value)
+            testing[key] += value
+        beside = BESIDE in timings
+        timed += sum(
+            value
+            for key, value in timings.items()
+            if key != "setup" and not (beside and key in OVERLAPPED)
+        )
     # the environment's preparation is the setup phase's record (the testing step reuses it);
     # counted inside testing it would exceed the phase and leave its rest unknown
     environment = testing.pop("setup", None)
@@ -61,7 +77,7 @@ def time_budget(store: Store, run_id: int) -> list[TimeRow]:
     for key in sorted(testing):
         rows.append(TimeRow(key, testing[key], "testing"))
     if testing and phases.get("testing") is not None:
-        rest = (phases["testing"] or 0.0) - sum(testing.values())
+        rest = (phases["testing"] or 0.0) - timed
         # timings that overlap (or one taken in another phase) leave the rest unknown, not 0
         rows.append(TimeRow("rest of testing", rest if rest >= 0 else None, "testing"))
     model: dict[str, float] = defaultdict(float)

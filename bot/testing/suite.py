@@ -148,9 +148,11 @@ async def run_suite(
                 runner, view, root, new_files, contents,
                 base=base_sha, sources=sources, diff=diff, is_test=is_test,
             )  # fmt: skip
+            started = time.monotonic()
             (report, after, timings["change_s"]), alone = await _beside(
                 _timed_suite(runner, root, suite_sources), alone_runs
             )
+            timings["beside_s"] = _since(started)  # the three runs' wall time together
     else:
         report, after, timings["change_s"] = await _timed_suite(runner, root, suite_sources)
     outcome = SuiteOutcome(report=report, timings=timings)
