@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from rich.console import Console  # noqa: E402
 
+from bot.observe.timebudget import OVERLAPPED  # noqa: E402
 from bot.runtime.local import run_local_pipeline  # noqa: E402
 from bot.sandbox.base import Limits  # noqa: E402
 from bot.sandbox.choose import get_sandbox  # noqa: E402
@@ -67,11 +68,25 @@ TESTING_PARTS = (
     "base_suite_s",
     "base_selected_s",
     "base_new_tests_s",
+    "base_view_s",
+    "beside_s",
 )
-"""The suite with the change (measuring the coverage of the change), the same suite without
-coverage when it failed under coverage (to confirm those failures), the new tests alone (only
-with a non-pytest test_command), the suite and the new tests on the base (bot.testing.suite's
-timings): testing time."""
+"""The suite with the change, the same suite without coverage when it failed under coverage (to
+confirm those failures), the new tests alone with the change, the suite (or what of it was
+selected) and the new tests on the base, the copy of the workspace the new tests ran in beside
+the suite, and that wall time (bot.testing.suite's timings): testing time. Runs beside the suite
+(`bot.observe.timebudget.OVERLAPPED`) count once, through `beside_s`."""
+
+
+def testing_seconds(timings: dict[str, Any]) -> float:
+    """The testing time of one run from its timings (see TESTING_PARTS)."""
+    beside = timings.get("beside_s") is not None
+    parts = [
+        timings.get(key)
+        for key in TESTING_PARTS
+        if not (beside and key.removesuffix("_s") in OVERLAPPED)
+    ]
+    return round(sum(p for p in parts if p is not None), 2)
 
 
 @dataclass
@@ -217,8 +232,7 @@ def replay(case: dict[str, Any], bundle_clone: Path, work: Path, settings: Setti
     timings = outcome.get("timings") or {}
     result.setup_s = timings.get("setup_s")
     result.setup_reused = bool((outcome.get("environment") or {}).get("reused"))
-    parts = [timings.get(k) for k in TESTING_PARTS]
-    result.testing_s = round(sum(p for p in parts if p is not None), 2)
+    result.testing_s = testing_seconds(timings)
     root = (settings.work_dir / f"run-{run.id}" / "repo").resolve()
     result.pytest_figures, result.plain_pytest_s = plain_pytest(settings, root)
     result.figures_ok = result.evidence_figures == result.pytest_figures
