@@ -10,7 +10,8 @@ before a phase uses the workspace:
    named `repo` is a whole clone; one without a recorded base commit is cloned again;
 3. git's lock files are removed (the run lock says no other worker uses this copy);
 4. a base commit left checked out in place by a worker killed mid-test is left again
-   (`bot.testing.checkout.restore`: back to the ref its marker names);
+   (`bot.testing.checkout.restore`: back to the ref its marker names), and a copy of the
+   workspace made for the base's runs (`bot.testing.base_view`) is removed;
 5. the base commit must be present and HEAD must hold what the artifacts say: the newest
    `diff.rK` of the run (K <= revision) applied to the base, plus the tester's commit of
    revision K when its outcome was stored. Uncommitted edits are discarded; a HEAD that
@@ -34,6 +35,8 @@ from bot.sandbox.ownership import reclaim
 from bot.shared.contracts import CodeChange, TestPlan
 from bot.shared.errors import WorkspaceError
 from bot.store.tables import Run
+from bot.testing.base_view import remove as remove_view
+from bot.testing.base_view import view_path
 from bot.testing.checkout import restore
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ def open_workspace(
     reclaim(run_dir)
     root = run_dir / "repo"
     shutil.rmtree(run_dir / "repo.partial", ignore_errors=True)
+    remove_view(view_path(root))  # a copy for the base's runs, left by a worker killed mid-test
     expected = expected_state(store, run)
     if run.base_sha is not None and (root / ".git").is_dir():
         try:

@@ -12,8 +12,8 @@ the copy. The new test files run there first with the change; then the base is c
 the copy by git (`checkout --force --detach`), as `bot.testing.checkout` does in the workspace
 itself, and the new test files run on it.
 
-The copy is removed when the runs are done, and before a new one is made: a worker killed while
-it existed leaves it behind, and the run's next test phase removes it.
+The copy is removed when the runs are done; one a worker killed while it existed left behind is
+removed when the run's workspace is opened again (bot.run.resume) or a new copy is made.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from bot.testing.checkout import overlay
 logger = logging.getLogger(__name__)
 
 
-def view_path(workspace: Workspace) -> Path:
-    """Where the copy of `workspace` lives: beside it, in the run's directory."""
-    return workspace.root.with_name(f"{workspace.root.name}.base-view")
+def view_path(root: Path) -> Path:
+    """Where the copy of the workspace at `root` lives: beside it, in the run's directory."""
+    return root.with_name(f"{root.name}.base-view")
 
 
 @contextmanager
@@ -50,7 +50,7 @@ def copied(workspace: Workspace) -> Iterator[Workspace]:
             f"{workspace.root}/.git is not a directory: the base cannot be checked out in a copy",
             "run on a clone (Draftsmith's workspaces are clones), not a linked worktree",
         )
-    dest = view_path(workspace)
+    dest = view_path(workspace.root)
     remove(dest)
     try:
         copy_tree(workspace.root, dest)

@@ -56,7 +56,7 @@ def test_the_new_files_run_alone_beside_the_suite_and_on_the_base_in_the_copy(
     workspace = Workspace(root)
     head = workspace.head()
     (root / "untracked.txt").write_text("the environment's own file")
-    view_path(workspace).mkdir()  # left behind by a worker killed mid-run
+    view_path(workspace.root).mkdir()  # left behind by a worker killed mid-run
     started = time.monotonic()
     outcome = asyncio.run(
         run_suite(
@@ -84,7 +84,7 @@ def test_the_new_files_run_alone_beside_the_suite_and_on_the_base_in_the_copy(
     assert workspace.head() == head and (root / "calc" / "extra.py").exists()
     status = git(root, "status", "--porcelain", "--untracked-files=no").strip()
     assert status == "" and (root / "untracked.txt").exists()
-    assert not view_path(workspace).exists()
+    assert not view_path(workspace.root).exists()
     # both runs alone fit in the suite's time: they ran beside it, not after it
     timings = outcome.timings
     assert timings["change_s"] is not None and timings["change_s"] >= SLOW_SUITE
@@ -99,7 +99,7 @@ def test_the_copy_holds_untracked_files_links_git_objects_and_is_removed(tmp_pat
     (root / ".venv" / "bin" / "python").write_text("#!/bin/sh\n")
     workspace = Workspace(root)
     with copied(workspace) as view:
-        assert view.root == view_path(workspace)
+        assert view.root == view_path(workspace.root)
         assert (view.root / ".venv" / "bin" / "python").read_text() == "#!/bin/sh\n"
         assert view.head() == workspace.head()
         packs = [p for p in (root / ".git" / "objects").rglob("*") if p.is_file()]
@@ -108,7 +108,7 @@ def test_the_copy_holds_untracked_files_links_git_objects_and_is_removed(tmp_pat
         assert os.stat(linked).st_ino == os.stat(packs[0]).st_ino  # hard-linked, not copied
         assert os.stat(view.root / ".git" / "HEAD").st_ino != os.stat(root / ".git" / "HEAD").st_ino
         view.git("checkout", "--quiet", "--detach", "HEAD")
-    assert not view_path(workspace).exists()
+    assert not view_path(workspace.root).exists()
     assert git(root, "symbolic-ref", "--short", "HEAD").strip() == "main"
 
 

@@ -73,6 +73,18 @@ def test_a_clone_killed_half_way_is_cloned_again(
     assert workspace.git("status", "--porcelain") == ""
 
 
+def test_a_copy_for_the_base_left_by_a_killed_worker_is_removed(
+    sqlite_store: Store, remote: Path, tmp_path: Path
+) -> None:
+    run = new_run(sqlite_store, remote)
+    workspace = reopen(sqlite_store, run, tmp_path / "run")
+    view = tmp_path / "run" / "repo.base-view"  # a worker killed while the copy existed
+    shutil.copytree(workspace.root, view, symlinks=True)
+    (view / "tests").chmod(0o500)  # a test took write permission away from a directory
+    reopen(sqlite_store, run, tmp_path / "run")
+    assert not view.exists()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the workdir to a sandbox uid")
 def test_a_workspace_left_owned_by_a_sandbox_uid_is_given_back(
     sqlite_store: Store, remote: Path, tmp_path: Path
