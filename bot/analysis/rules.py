@@ -82,19 +82,34 @@ def test_issues(outcome: TestOutcome, coverage: ChangeCoverage | None) -> list[R
             )
         )
     elif outcome.new_tests and not outcome.pinned and not outcome.base_problem:
-        both = sorted(set(outcome.new_tests) & set(outcome.already_failing))
-        issues.append(
-            _tests(
-                "The new tests fail with the change as they do on the code before it, so "
-                "nothing proves the change: " + ", ".join(f"`{n}`" for n in both[:20])
-                if both
-                else "Every new test also passes on the code before the change, so nothing "
-                "proves the change does what the plan asks.",
-                "Make sure the change implements the acceptance criteria.",
-            )
-        )
+        issues.append(_nothing_pinned(outcome))
     issues += _coverage_issues(outcome, coverage, set(failing_new) | already)
     return issues
+
+
+def _nothing_pinned(outcome: TestOutcome) -> ReviewIssue:
+    """Why no new test proves the change: failing on both sides, skipped here, or passing on the
+    base."""
+    both = sorted(set(outcome.new_tests) & set(outcome.already_failing))
+    if both:
+        return _tests(
+            "The new tests fail with the change as they do on the code before it, so nothing "
+            "proves the change: " + ", ".join(f"`{n}`" for n in both[:20]),
+            "Make sure the change implements the acceptance criteria.",
+        )
+    skipped = [n for n in outcome.new_tests if n in outcome.after and outcome.after[n] is None]
+    if len(skipped) == len(outcome.new_tests):
+        return _tests(
+            "The runner skipped every new test here, so nothing proves the change: "
+            + ", ".join(f"`{n}`" for n in skipped[:20]),
+            "Add a test that runs on this platform and fails without the change.",
+        )
+    ran = "Every new test that ran" if skipped else "Every new test"
+    return _tests(
+        f"{ran} also passes on the code before the change, so nothing proves the change does "
+        "what the plan asks." + (f" ({len(skipped)} skipped here.)" if skipped else ""),
+        "Make sure the change implements the acceptance criteria.",
+    )
 
 
 def _coverage_issues(

@@ -131,6 +131,22 @@ def test_a_new_test_the_runner_skipped_neither_fails_nor_is_held_to_the_coverage
     assert f"New test `{skipped}` fails with the change." in problems
 
 
+def test_new_tests_all_skipped_here_are_said_to_be_skipped_not_passing_on_the_base() -> None:
+    skipped = "tests.test_median::test_median_on_windows"
+    report = TestReport(status=TestStatus.passed, tests_passed=3, tests_failed=0,
+                        tests_skipped=1, command="pytest", duration_s=1.0)  # fmt: skip
+    tests = TestOutcome(report=report, new_tests=[skipped], pinned=[], after={skipped: None},
+                        before={skipped: None})  # fmt: skip
+    (issue,) = rule_issues(tests, None)
+    assert issue.problem == (
+        f"The runner skipped every new test here, so nothing proves the change: `{skipped}`"
+    )
+    tests.new_tests, tests.after = [NEW, skipped], {NEW: True, skipped: None}
+    (issue,) = rule_issues(tests, None)
+    assert issue.problem.startswith("Every new test that ran also passes on the code before")
+    assert issue.problem.endswith("(1 skipped here.)")
+
+
 def test_coverage_text_counts_changed_lines_and_names_the_tests() -> None:
     text = coverage_text(covered([NODE]), [NEW])
     assert "Changed lines executed by the tests: 1 of 2." in text
